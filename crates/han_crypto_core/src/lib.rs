@@ -1,0 +1,19 @@
+//! han_crypto's pure logic: the envelope format, AEAD, key derivation and key
+//! types. Nothing here knows about PostgreSQL (this crate cannot depend on
+//! pgrx), so every function is testable with plain `cargo test`, fuzzable and
+//! reusable by offline tools.
+//!
+//! Invariants kept throughout:
+//! * no `Display`/`Debug` output ever contains key material or plaintext;
+//! * parsers are total: malformed input is an [`Error`], never a panic;
+//! * decryption yields the whole plaintext or nothing.
+#![forbid(unsafe_code)]
+
+pub mod aead;
+pub mod envelope;
+pub mod envelope_json;
+pub mod error;
+pub mod kdf;
+pub mod keys;
+
+pub use error::{Error, Result};

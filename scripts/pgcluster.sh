@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Throw-away PostgreSQL 15 clusters for the demo, pg_regress, integration
+# tests and benchmarks.
+#
+#   pgcluster.sh start DIR PORT [GUC=VALUE ...]   initdb (if needed) and start
+#   pgcluster.sh stop DIR                          stop and delete DIR
+#   pgcluster.sh restart DIR                       restart with the current environment
+#
+# The server never runs as root (initdb refuses to): as root, every server
+# command runs as the `postgres` user. The server inherits this script's
+# environment, so HAN_CRYPTO_ROOT_KEY reaches it the way a platform passes
+# secrets; it is never put on a command line. Authentication is `trust` on
+# the cluster's own socket directory and 127.0.0.1 only: a test fixture.
+set -euo pipefail
+
+PGBIN=${PGBIN:-$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+
+as_server_user() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd=${1:-}; dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart DIR [PORT [GUC=VALUE ...]]" >&2; exit 2; }
+
+case "$cmd" in
+start)
+    port=${3:?port required}; shift 3
+    if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres -m 0700 "$dir"; else mkdir -p -m 0700 "$dir"; fi
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_server_user "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+            || { cat "$dir/initdb.log" >&2; exit 1; }
+        {
+            echo "port = $port"
+            echo "listen_addresses = '127.0.0.1'"
+            echo "unix_socket_directories = '$dir'"
+            echo "fsync = off"            # throw-away cluster: durability not needed
+            echo "max_connections = 60"
+            for guc in "$@"; do echo "$guc"; done
+        } | as_server_user tee -a "$dir/data/postgresql.conf" >/dev/null
+    fi
+    as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+        || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+    ;;
+restart)
+    as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -m fast restart >/dev/null \
+        || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+    ;;
+stop)
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -w -t 60 -m fast stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "unknown command: $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,42 @@
+//! Inspecting and converting envelopes. None of these touch a key: they
+//! parse structure only, and say nothing an envelope's bytes do not already.
+
+use han_crypto_core::envelope;
+use han_crypto_core::envelope_json::{self, uuid_to_string};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::json;
+
+use crate::error::HcError;
+
+/// Unauthenticated header facts of an envelope, plus its keyring's name
+/// when the keyring exists in this database. No secret is in it.
+#[pg_extern(stable, parallel_safe)]
+fn envelope_info(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
+    let env = envelope::parse(envelope).map_err(HcError::from)?;
+    let h = &env.header;
+    let keyring = crate::keyring::by_id(&h.key.keyring_id).ok().map(|r| r.name);
+    Ok(JsonB(json!({
+        "format_version": envelope::FORMAT_V1,
+        "algorithm": h.algorithm.name(),
+        "content_type": h.content.name(),
+        "keyring_id": uuid_to_string(&h.key.keyring_id),
+        "keyring": keyring,
+        "key_version": h.key.key_version,
+        "plaintext_bytes": h.ciphertext_len,
+        "envelope_bytes": h.envelope_len(),
+    })))
+}
+
+/// The JSON form `{v, alg, kid, kv, iv, ct, tag, meta}` of an envelope.
+#[pg_extern(immutable, parallel_safe)]
+fn envelope_to_json(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
+    Ok(JsonB(envelope_json::to_json(envelope).map_err(HcError::from)?))
+}
+
+/// The binary envelope from its JSON form; exact inverse of envelope_to_json.
+#[pg_extern(immutable, parallel_safe)]
+fn envelope_from_json(json: JsonB) -> Result<Vec<u8>, ErrorReport> {
+    Ok(envelope_json::from_json(&json.0).map_err(HcError::from)?)
+}

@@ -1,0 +1,7 @@
+//! Every SQL-callable function, grouped by the part of the SQL surface it
+//! belongs to. Each wrapper converts arguments, calls into the core or a
+//! helper module, and maps errors; no logic lives here.
+
+mod admin;
+mod crypto;
+mod envelope;

@@ -1,0 +1,38 @@
+//! han_crypto: the PostgreSQL extension. A thin layer that translates
+//! between SQL and `han_crypto_core`, loads the root key, caches keys per
+//! backend, and maps every failure to a specific SQLSTATE.
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+mod api;
+mod catalog;
+mod error;
+mod gucs;
+mod keyring;
+mod root_key;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+// Hand-written SQL, read top to bottom as documentation of the schema.
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
