@@ -33,6 +33,12 @@ thread_local! {
     static KEYS: RefCell<HashMap<KeyRef, Rc<XaesKey>>> = RefCell::new(HashMap::new());
     static UNCOMMITTED_WRITE: Cell<bool> = const { Cell::new(false) };
     static CALLBACKS: Cell<bool> = const { Cell::new(false) };
+    static DERIVATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many keys this backend has derived (each one is then cached).
+pub fn derivations() -> u64 {
+    DERIVATIONS.get()
 }
 
 fn remember(row: KeyringRow) -> KeyringRow {
@@ -77,6 +83,7 @@ pub fn key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
     let root = root_key::get()?;
     let derived = derive_keyring_key(&root.key, &key_ref.keyring_id, key_ref.key_version);
     let k = Rc::new(XaesKey::new(&derived));
+    DERIVATIONS.set(DERIVATIONS.get() + 1);
     KEYS.with(|m| m.borrow_mut().insert(key_ref, k.clone()));
     Ok(k)
 }
@@ -132,4 +139,10 @@ unsafe extern "C-unwind" fn on_subxact_event(
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB && UNCOMMITTED_WRITE.get() {
         forget_everything();
     }
+}
+
+/// Drops every cache, as a fresh backend would start (tests only).
+#[cfg(any(test, feature = "pg_test"))]
+pub fn forget_for_tests() {
+    forget_everything();
 }

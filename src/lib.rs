@@ -15,7 +15,7 @@ mod keyring;
 mod root_key;
 
 #[cfg(any(test, feature = "pg_test"))]
-mod tests;
+mod pg_tests;
 
 // Hand-written SQL, read top to bottom as documentation of the schema.
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);

@@ -1,1 +1,162 @@
+//! Fixtures for client integration tests: throw-away PostgreSQL 15 clusters
+//! (scripts/pgcluster.sh) that a test can restart with another environment,
+//! connections as any role, and SQLSTATE helpers.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+pub use postgres::{Client, NoTls};
+
+/// A throw-away cluster. Stopped and deleted on drop, and (for shared ones
+/// held in statics) when the test process exits.
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub port: u16,
+    env: Mutex<Vec<(String, String)>>,
+}
+
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+extern "C" fn stop_live_clusters() {
+    if let Ok(dirs) = LIVE.lock() {
+        for d in dirs.iter() {
+            let _ = script().arg("stop").arg(d).status();
+        }
+    }
+}
+
+fn script() -> Command {
+    Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pgcluster.sh"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A fresh 64-hex-character root key.
+pub fn random_key_hex() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+impl Cluster {
+    /// initdb + start with `env` as the server's environment (HAN_CRYPTO_ROOT_KEY
+    /// from the test process is never inherited) and extra postgresql.conf lines.
+    pub fn start(name: &str, env: &[(&str, &str)], gucs: &[&str]) -> Cluster {
+        static REGISTER: OnceLock<()> = OnceLock::new();
+        REGISTER.get_or_init(|| unsafe {
+            libc::atexit(stop_live_clusters);
+        });
+        let dir = PathBuf::from(format!("/tmp/hct-{name}-{}", std::process::id()));
+        let port = free_port();
+        let c = Cluster {
+            dir,
+            port,
+            env: Mutex::new(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        };
+        let _ = script().arg("stop").arg(&c.dir).status();
+        let mut cmd = script();
+        cmd.arg("start").arg(&c.dir).arg(port.to_string()).args(gucs);
+        c.run(cmd);
+        LIVE.lock().unwrap().push(c.dir.clone());
+        c
+    }
+
+    fn run(&self, mut cmd: Command) {
+        cmd.env_remove("HAN_CRYPTO_ROOT_KEY");
+        for (k, v) in self.env.lock().unwrap().iter() {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("pgcluster.sh runs");
+        assert!(out.status.success(), "pgcluster.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Restarts the server with a new environment.
+    pub fn restart_with_env(&self, env: &[(&str, &str)]) {
+        *self.env.lock().unwrap() = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut cmd = script();
+        cmd.arg("restart").arg(&self.dir);
+        self.run(cmd);
+    }
+
+    /// Connects as `user` to `db`.
+    pub fn connect_as(&self, db: &str, user: &str) -> Client {
+        postgres::Config::new()
+            .host_path(&self.dir)
+            .port(self.port)
+            .user(user)
+            .dbname(db)
+            .application_name("han_crypto_tests")
+            .connect(NoTls)
+            .unwrap_or_else(|e| panic!("connect to {db} as {user}: {e}"))
+    }
+
+    /// Connects as the superuser `postgres` to `db`.
+    pub fn connect(&self, db: &str) -> Client {
+        self.connect_as(db, "postgres")
+    }
+
+    /// Creates database `db` with han_crypto installed and returns a superuser connection.
+    pub fn fresh_db(&self, db: &str) -> Client {
+        let mut admin = self.connect("postgres");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
+        admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let mut c = self.connect(db);
+        c.batch_execute("CREATE EXTENSION han_crypto CASCADE").unwrap();
+        c
+    }
+
+    /// The server log so far.
+    pub fn log(&self) -> String {
+        std::fs::read(self.dir.join("server.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Path of the data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Runs a PostgreSQL client program (pg_dump, pg_restore, ...) against this cluster.
+    pub fn client_program(&self, program: &str) -> Command {
+        let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));
+        cmd.arg("-h").arg(&self.dir).arg("-p").arg(self.port.to_string()).arg("-U").arg("postgres");
+        cmd
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = script().arg("stop").arg(&self.dir).status();
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|d| d != &self.dir);
+        }
+    }
+}
+
+/// A cluster shared by all tests of one test binary.
+pub fn shared<'a>(cell: &'a OnceLock<Cluster>, name: &str, env: &[(&str, &str)], gucs: &[&str]) -> &'a Cluster {
+    cell.get_or_init(|| Cluster::start(name, env, gucs))
+}
+
+/// The SQLSTATE of a failed statement ("" if it was not a database error).
+pub fn sqlstate(err: &postgres::Error) -> String {
+    err.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+/// The full message text of a database error (message, detail, hint).
+pub fn error_text(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} {} {}", db.message(), db.detail().unwrap_or(""), db.hint().unwrap_or("")),
+        None => err.to_string(),
+    }
+}
+
+/// Runs `sql` with `params`, expecting failure; returns (SQLSTATE, text).
+pub fn expect_error(c: &mut Client, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> (String, String) {
+    match c.query(sql, params) {
+        Ok(rows) => panic!("expected an error from {sql}, got {} rows", rows.len()),
+        Err(e) => (sqlstate(&e), error_text(&e)),
+    }
+}

@@ -1,0 +1,67 @@
+# han_crypto — every target works on a fresh Debian 12 machine, as root or as
+# a user with sudo: `make setup` (a dependency of the others) installs what
+# is missing.
+
+PG_CONFIG    ?= /usr/lib/postgresql/15/bin/pg_config
+PGRX_VERSION := $(shell sed -nE 's/^pgrx = "=?([^"]+)"/\1/p' Cargo.toml)
+PGRX_PGDATA  ?= /tmp/han_crypto-pgrx
+# initdb refuses root: hand the pgrx test server to `postgres`.
+RUNAS        := $(if $(filter 0,$(shell id -u)),--runas postgres --pgdata $(PGRX_PGDATA))
+DEMO_DIR     ?= /tmp/han_crypto-demo
+DEMO_PORT    ?= 54329
+
+export PG_CONFIG PGRX_VERSION
+
+.PHONY: setup build install install-release test test-core test-pg installcheck test-integration \
+        demo demo-stop bench lint schema clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	cargo build -p han_crypto_core
+	cargo pgrx package --pg-config $(PG_CONFIG)
+
+install: setup
+	cargo pgrx install --pg-config $(PG_CONFIG)
+
+install-release: setup
+	cargo pgrx install --release --pg-config $(PG_CONFIG)
+
+# Every layer, then one closing line `total: N passed, M failed`.
+test: setup
+	@scripts/run-tests.sh all
+
+test-core:
+	@scripts/run-tests.sh core
+test-pg: setup
+	@scripts/run-tests.sh pg
+installcheck: setup
+	@scripts/run-tests.sh regress
+test-integration: setup
+	@scripts/run-tests.sh integration
+
+# The main job: a throw-away cluster with no configuration, the extension,
+# and a guided tour. The cluster stays up for psql until `make demo-stop`.
+demo: install-release
+	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT)
+
+demo-stop:
+	@scripts/pgcluster.sh stop $(DEMO_DIR)
+	@echo "demo cluster stopped and removed"
+
+bench: install-release
+	cargo run --release -p han_crypto_tests --bin bench
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	@! grep -rn 'pgrx' crates/han_crypto_core/src crates/han_crypto_core/Cargo.toml \
+		|| (echo "han_crypto_core must not depend on pgrx" && false)
+
+schema: setup
+	cargo pgrx schema pg15 --pg-config $(PG_CONFIG)
+
+clean:
+	cargo clean
+	rm -rf tests/pg_regress/results tests/pg_regress/regression.*

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing han_crypto needs, skipping what is
+# present. Safe to run again. Works as root (as CI runs) or as a user with
+# sudo. Debian 12 with PostgreSQL 15 from Debian's own packages.
+set -euo pipefail
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGRX_VERSION=${PGRX_VERSION:?PGRX_VERSION must be set (the Makefile reads it from Cargo.toml)}
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "$(cargo pgrx --version 2>/dev/null | awk '{print $2}')" != "$PGRX_VERSION" ]; then
+    echo "setup: installing cargo-pgrx $PGRX_VERSION (a few minutes)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --quiet
+fi
+
+if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    echo "setup: registering PostgreSQL 15 with pgrx"
+    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+fi
+
+# `cargo pgrx install` writes into PostgreSQL's directories; as a normal user
+# it needs them writable (root writes them directly).
+if [ "$(id -u)" != 0 ]; then
+    for d in "$($PG_CONFIG --sharedir)/extension" "$($PG_CONFIG --pkglibdir)"; do
+        [ -w "$d" ] || $SUDO chmod a+rwx "$d"
+    done
+fi

@@ -1,0 +1,39 @@
+//! pg_dump + pg_restore into a fresh database keeps every value decryptable:
+//! the keyring ids inside envelopes and the root key-check value travel with
+//! the dump, and a restore under another root key says so clearly.
+
+use han_crypto_tests::{random_key_hex, sqlstate, Cluster};
+
+#[test]
+fn dump_and_restore_keeps_values_decryptable() {
+    let key = random_key_hex();
+    let cluster = Cluster::start("dump", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
+    let mut c = cluster.fresh_db("source");
+    c.batch_execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body bytea);
+         INSERT INTO notes SELECT i, han_crypto.encrypt('note ' || i, 'default', 'notes/' || i) FROM generate_series(1, 100) i;",
+    )
+    .unwrap();
+    let dump = cluster.dir.join("source.dump");
+    let st = cluster.client_program("pg_dump").args(["-Fc", "-f"]).arg(&dump).arg("source").status().unwrap();
+    assert!(st.success());
+    let mut admin = cluster.connect("postgres");
+    admin.batch_execute("CREATE DATABASE restored").unwrap();
+    let out = cluster.client_program("pg_restore").args(["-d", "restored"]).arg(&dump).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut r = cluster.connect("restored");
+    let ok: i64 = r
+        .query_one("SELECT count(*) FROM notes WHERE han_crypto.decrypt(body, 'notes/' || id) = 'note ' || id", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(ok, 100);
+    let rings: i64 = r.query_one("SELECT count(*) FROM han_crypto.keyrings", &[]).unwrap().get(0);
+    assert_eq!(rings, 1, "exactly the dumped default keyring, no duplicate");
+
+    // The same dump restored under a different root key: one clear error.
+    cluster.restart_with_env(&[("HAN_CRYPTO_ROOT_KEY", &random_key_hex())]);
+    let mut r = cluster.connect("restored");
+    let err = r.query_one("SELECT han_crypto.decrypt(body, 'notes/1') FROM notes WHERE id = 1", &[]).unwrap_err();
+    assert_eq!(sqlstate(&err), "F0000");
+}
