@@ -36,7 +36,7 @@ fn bytea_and_jsonb_round_trip_losslessly() {
     // Numbers beyond f64 precision survive: jsonb goes through PostgreSQL's own text I/O.
     let doc = r#"{"big": 123456789012345678901234567890.000000000000000000001, "s": "ü", "a": [null, true, {}]}"#;
     let same: bool = c
-        .query_one("SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt($1::jsonb)) = $1::jsonb", &[&doc])
+        .query_one("SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt($1::text::jsonb))::text = $1::text::jsonb::text", &[&doc])
         .unwrap()
         .get(0);
     assert!(same);
@@ -50,17 +50,16 @@ fn bytea_and_jsonb_round_trip_losslessly() {
 #[test]
 fn null_in_null_out_but_null_keyring_or_context_is_an_error() {
     let mut c = db("surface_null");
-    let row = c
+    let all_null: bool = c
         .query_one(
-            "SELECT han_crypto.encrypt(NULL::text), han_crypto.encrypt(NULL::bytea), han_crypto.encrypt(NULL::jsonb), \
-                    han_crypto.decrypt(NULL), han_crypto.decrypt_bytea(NULL), han_crypto.decrypt_jsonb(NULL)",
+            "SELECT han_crypto.encrypt(NULL::text) IS NULL AND han_crypto.encrypt(NULL::bytea) IS NULL \
+                AND han_crypto.encrypt(NULL::jsonb) IS NULL AND han_crypto.decrypt(NULL) IS NULL \
+                AND han_crypto.decrypt_bytea(NULL) IS NULL AND han_crypto.decrypt_jsonb(NULL) IS NULL",
             &[],
         )
-        .unwrap();
-    for i in 0..6 {
-        assert!(row.get::<_, Option<Vec<u8>>>(i).is_none() || i >= 3);
-    }
-    assert!(row.get::<_, Option<String>>(3).is_none());
+        .unwrap()
+        .get(0);
+    assert!(all_null);
     let (code, text) = expect_error(&mut c, "SELECT han_crypto.encrypt('x', NULL)", &[]);
     assert_eq!(code, "22004");
     assert!(text.contains("keyring"), "{text}");
