@@ -63,8 +63,8 @@ layer_regress() {
     local tests
     tests=$(cd tests/pg_regress/sql && ls ./*.sql | sed 's|^\./||; s/\.sql$//')
     "$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
-        --use-existing --host="$dir" --port="$port" --user=postgres --dbname=han_crypto_regress \
-        --create-role=regress_app --inputdir=tests/pg_regress --outputdir="$out" \
+        --host="$dir" --port="$port" --user=postgres --dbname=han_crypto_regress \
+        --inputdir=tests/pg_regress --outputdir="$out" \
         $tests 2>&1 | tee "$LOGS/regress.log"
     local rc=${PIPESTATUS[0]}
     local total nfail
