@@ -27,6 +27,9 @@ pub enum HcError {
     ContentMismatch { stored: ContentType, wanted: &'static str },
     /// A required argument was SQL NULL.
     NullArgument(&'static str),
+    /// Decrypted text is not UTF-8 (cannot happen for authenticated text
+    /// envelopes; checked anyway because PostgreSQL text must be valid).
+    InvalidUtf8,
 }
 
 impl From<CoreError> for HcError {
@@ -84,6 +87,11 @@ impl From<HcError> for ErrorReport {
                     Some(&format!("Use {func}.")),
                 )
             }
+            HcError::InvalidUtf8 => report(
+                Code::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                "decrypted text is not valid UTF-8".into(),
+                Some("Use han_crypto.decrypt_bytea() to get the raw bytes."),
+            ),
             HcError::NullArgument(arg) => report(
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
                 format!("argument \"{arg}\" must not be NULL"),

@@ -13,6 +13,7 @@ mod error;
 mod gucs;
 mod keyring;
 mod root_key;
+mod varlena;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

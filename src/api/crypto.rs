@@ -1,13 +1,15 @@
-//! encrypt / decrypt. The jsonb variants are thin SQL wrappers in
-//! sql/finalize.sql over `_encrypt_json` / `_decrypt_json`, so that jsonb is
-//! converted by PostgreSQL's own (lossless) text I/O.
+//! encrypt / decrypt. Output is sealed or opened straight into the datum
+//! PostgreSQL returns (src/varlena.rs). The jsonb variants are thin SQL
+//! wrappers in sql/finalize.sql over `_encrypt_json` / `_decrypt_json`, so
+//! jsonb is converted by PostgreSQL's own (lossless) text I/O.
 
-use han_crypto_core::envelope::{self, ContentType};
+use han_crypto_core::envelope::{self, ContentType, Envelope};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::error::{HcError, HcResult};
 use crate::keyring;
+use crate::varlena::{OwnedBytea, OwnedText};
 
 fn required<'a>(value: Option<&'a str>, name: &'static str) -> HcResult<&'a str> {
     value.ok_or(HcError::NullArgument(name))
@@ -18,43 +20,49 @@ fn seal(
     data: Option<&[u8]>,
     keyring: Option<&str>,
     context: Option<&str>,
-) -> Result<Option<Vec<u8>>, ErrorReport> {
+) -> Result<Option<OwnedBytea>, ErrorReport> {
     let keyring = required(keyring, "keyring")?;
     let context = required(context, "context")?;
     let Some(data) = data else { return Ok(None) };
     let (key_ref, key) = keyring::encryption_key(keyring)?;
-    let sealed = envelope::seal(&key, key_ref, content, data, context.as_bytes()).map_err(HcError::from)?;
+    let len = envelope::sealed_len(data.len()).map_err(HcError::from)?;
+    let sealed = OwnedBytea::build(len, |out| {
+        Ok(envelope::seal_into(&key, key_ref, content, data, context.as_bytes(), out)?)
+    })?;
     Ok(Some(sealed))
 }
 
-/// Authenticates and decrypts, checking the stored content type is one of `accepted`.
-fn open(
-    envelope_bytes: Option<&[u8]>,
+/// Authenticates and decrypts `env` into `out`, then checks the stored
+/// content type is one the caller accepts. The check comes after
+/// authentication so that a tampered header reports tampering (XX001), not a
+/// type mismatch; on any failure `out` is wiped.
+fn open_checked(
+    env: &Envelope<'_>,
+    context: &str,
+    accepted: &[ContentType],
+    wanted: &'static str,
+    out: &mut [u8],
+) -> HcResult<()> {
+    let key = keyring::key(env.header.key)?;
+    env.open_into(&key, context.as_bytes(), out)?;
+    if !accepted.contains(&env.header.content) {
+        out.fill(0);
+        return Err(HcError::ContentMismatch { stored: env.header.content, wanted });
+    }
+    Ok(())
+}
+
+fn open_text(
+    envelope: Option<&[u8]>,
     context: Option<&str>,
     accepted: &[ContentType],
     wanted: &'static str,
-) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, ErrorReport> {
+) -> Result<Option<OwnedText>, ErrorReport> {
     let context = required(context, "context")?;
-    let Some(bytes) = envelope_bytes else { return Ok(None) };
+    let Some(bytes) = envelope else { return Ok(None) };
     let env = envelope::parse(bytes).map_err(HcError::from)?;
-    let key = keyring::key(env.header.key)?;
-    let plain = env.open(&key, context.as_bytes()).map_err(HcError::from)?;
-    if !accepted.contains(&env.header.content) {
-        return Err(HcError::ContentMismatch { stored: env.header.content, wanted }.into());
-    }
-    Ok(Some(plain))
-}
-
-fn into_text(plain: zeroize::Zeroizing<Vec<u8>>) -> Result<String, ErrorReport> {
-    // Authenticated text was valid UTF-8 when sealed; checking again is cheap
-    // and keeps a malformed string out of the server no matter what.
-    std::str::from_utf8(&plain).map(str::to_owned).map_err(|_| {
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-            "decrypted text is not valid UTF-8",
-            "han_crypto",
-        )
-    })
+    let text = OwnedText::build_utf8(env.ciphertext.len(), |out| open_checked(&env, context, accepted, wanted, out))?;
+    Ok(Some(text))
 }
 
 /// Encrypts text under `keyring`, bound to `context`.
@@ -63,7 +71,7 @@ fn encrypt_text(
     data: Option<&str>,
     keyring: default!(Option<&str>, "'default'"),
     context: default!(Option<&str>, "''"),
-) -> Result<Option<Vec<u8>>, ErrorReport> {
+) -> Result<Option<OwnedBytea>, ErrorReport> {
     seal(ContentType::Text, data.map(str::as_bytes), keyring, context)
 }
 
@@ -73,7 +81,7 @@ fn encrypt_bytea(
     data: Option<&[u8]>,
     keyring: default!(Option<&str>, "'default'"),
     context: default!(Option<&str>, "''"),
-) -> Result<Option<Vec<u8>>, ErrorReport> {
+) -> Result<Option<OwnedBytea>, ErrorReport> {
     seal(ContentType::Bytes, data, keyring, context)
 }
 
@@ -83,7 +91,7 @@ fn _encrypt_json(
     data: Option<&str>,
     keyring: Option<&str>,
     context: Option<&str>,
-) -> Result<Option<Vec<u8>>, ErrorReport> {
+) -> Result<Option<OwnedBytea>, ErrorReport> {
     seal(ContentType::Json, data.map(str::as_bytes), keyring, context)
 }
 
@@ -92,10 +100,8 @@ fn _encrypt_json(
 fn decrypt_text(
     envelope: Option<&[u8]>,
     context: default!(Option<&str>, "''"),
-) -> Result<Option<String>, ErrorReport> {
-    open(envelope, context, &[ContentType::Text, ContentType::Json], "text")?
-        .map(into_text)
-        .transpose()
+) -> Result<Option<OwnedText>, ErrorReport> {
+    open_text(envelope, context, &[ContentType::Text, ContentType::Json], "text")
 }
 
 /// Decrypts any envelope to its raw bytes.
@@ -103,15 +109,17 @@ fn decrypt_text(
 fn decrypt_bytea(
     envelope: Option<&[u8]>,
     context: default!(Option<&str>, "''"),
-) -> Result<Option<Vec<u8>>, ErrorReport> {
+) -> Result<Option<OwnedBytea>, ErrorReport> {
+    let context = required(context, "context")?;
+    let Some(bytes) = envelope else { return Ok(None) };
     let all = [ContentType::Bytes, ContentType::Text, ContentType::Json];
-    Ok(open(envelope, context, &all, "bytea")?.map(|p| p.to_vec()))
+    let env = envelope::parse(bytes).map_err(HcError::from)?;
+    let out = OwnedBytea::build(env.ciphertext.len(), |out| open_checked(&env, context, &all, "bytea", out))?;
+    Ok(Some(out))
 }
 
 /// Decrypts an envelope holding jsonb to its text (called by `decrypt_jsonb`).
 #[pg_extern(volatile, parallel_unsafe)]
-fn _decrypt_json(envelope: Option<&[u8]>, context: Option<&str>) -> Result<Option<String>, ErrorReport> {
-    open(envelope, context, &[ContentType::Json], "jsonb")?
-        .map(into_text)
-        .transpose()
+fn _decrypt_json(envelope: Option<&[u8]>, context: Option<&str>) -> Result<Option<OwnedText>, ErrorReport> {
+    open_text(envelope, context, &[ContentType::Json], "jsonb")
 }

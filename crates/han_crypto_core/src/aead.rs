@@ -9,15 +9,20 @@
 //! * [`XaesKey`]: XAES-256-GCM (C2SP), the envelope cipher. Its 192-bit random
 //!   nonce derives a fresh AES-256-GCM subkey per message, which lifts the
 //!   NIST SP 800-38D limit of 2^32 random-nonce messages per key to about 2^80
-//!   messages at a collision probability of 2^-32.
+//!   messages at a collision probability of 2^-32. Built exactly as the spec
+//!   composes it: the NIST SP 800-108r1 CMAC-based subkey derivation from the
+//!   `aes` block cipher, then ring's AES-256-GCM; checked against the C2SP
+//!   vectors in tests/xaes_c2sp.rs.
 //!
-//! Decryption checks the tag before producing any plaintext (RustCrypto
-//! computes GHASH over the ciphertext first), and the buffer is wiped on
-//! failure, so a failed open never yields partial plaintext.
+//! A failed open never yields partial plaintext: RustCrypto verifies the tag
+//! before decrypting, ring zeroes its output on failure, and han_crypto wipes
+//! the buffer again either way.
 
+use aes::cipher::BlockCipherEncrypt;
+use aes::Aes256;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
-use xaes_256_gcm::Xaes256Gcm;
+use ring::aead::{Aad, LessSafeKey, UnboundKey, AES_256_GCM};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::keys::{SecretKey, KEY_LEN};
@@ -79,15 +84,56 @@ pub fn aes256gcm_open(
     }
 }
 
-/// An XAES-256-GCM key, expanded once and reused for many messages.
-/// The expanded AES key schedule is zeroized on drop by the crate.
-pub struct XaesKey(Xaes256Gcm);
+/// An XAES-256-GCM key, expanded once and reused for many messages. The
+/// AES key schedule is zeroized on drop (`aes` with its `zeroize` feature).
+pub struct XaesKey {
+    aes: Aes256,
+    /// K1 of the spec: L = AES-256_K(0^128) doubled in GF(2^128).
+    k1: Zeroizing<[u8; 16]>,
+}
 
 impl XaesKey {
-    /// Expands `key` for repeated use.
+    /// Expands `key` for repeated use (spec steps 1 and 2).
     pub fn new(key: &SecretKey) -> Self {
-        // Built straight from the borrowed key bytes: no stray copy to wipe.
-        Self(Xaes256Gcm::new_from_slice(key.expose()).expect("a SecretKey is always 32 bytes"))
+        let aes = Aes256::new_from_slice(key.expose()).expect("a SecretKey is always 32 bytes");
+        let mut l = aes::Block::default();
+        aes.encrypt_block(&mut l);
+        let mut k1 = Zeroizing::new([0u8; 16]);
+        let mut carry = 0u8;
+        for i in (0..16).rev() {
+            k1[i] = (l[i] << 1) | carry;
+            carry = l[i] >> 7;
+        }
+        // Constant-time conditional reduction by x^128 + x^7 + x^2 + x + 1.
+        k1[15] ^= 0x87 & 0u8.wrapping_sub(carry);
+        l.as_mut_slice().zeroize();
+        Self { aes, k1 }
+    }
+
+    /// The per-message AES-256-GCM key for nonce half `n1` (spec steps 3-5):
+    /// AES_K(M1 xor K1) || AES_K(M2 xor K1), M_i = 0x00 || i || 'X' || 0x00 || N[:12].
+    fn subkey(&self, n1: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        for (i, half) in out.chunks_exact_mut(16).enumerate() {
+            let mut block = aes::Block::default();
+            block[..4].copy_from_slice(&[0, i as u8 + 1, b'X', 0]);
+            block[4..].copy_from_slice(n1);
+            for (b, k) in block.iter_mut().zip(self.k1.iter()) {
+                *b ^= k;
+            }
+            self.aes.encrypt_block(&mut block);
+            half.copy_from_slice(&block);
+            block.as_mut_slice().zeroize();
+        }
+        out
+    }
+
+    fn message_key(&self, nonce: &[u8; XAES_NONCE_LEN]) -> (LessSafeKey, ring::aead::Nonce) {
+        let (n1, n2) = nonce.split_at(12);
+        let subkey = self.subkey(n1);
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &subkey[..]).expect("32-byte key"));
+        let n2: [u8; 12] = n2.try_into().expect("24-byte nonce");
+        (key, ring::aead::Nonce::assume_unique_for_key(n2))
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -97,13 +143,14 @@ impl XaesKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let n = xaes_256_gcm::Nonce::from(*nonce);
+        let (key, n) = self.message_key(nonce);
         let len = buf.len();
-        let tag = self
-            .0
-            .encrypt_inout_detached(&n, aad, buf.into())
+        let tag = key
+            .seal_in_place_separate_tag(n, Aad::from(aad), buf)
             .map_err(|_| Error::TooLarge(len))?;
-        Ok(tag.into())
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
     }
 
     /// Verifies `tag` and decrypts `buf` in place. On failure `buf` is wiped.
@@ -114,9 +161,9 @@ impl XaesKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<()> {
-        let n = xaes_256_gcm::Nonce::from(*nonce);
-        let t = xaes_256_gcm::Tag::from(*tag);
-        if self.0.decrypt_inout_detached(&n, aad, (&mut *buf).into(), &t).is_err() {
+        let (key, n) = self.message_key(nonce);
+        let tag = ring::aead::Tag::from(*tag);
+        if key.open_in_place_separate_tag(n, Aad::from(aad), tag, buf, 0..).is_err() {
             buf.zeroize();
             return Err(Error::AuthenticationFailed);
         }

@@ -252,7 +252,31 @@ pub fn seal(
     plaintext: &[u8],
     context: &[u8],
 ) -> Result<Vec<u8>> {
-    if plaintext.len() > MAX_PLAINTEXT || key_ref.key_version == 0 {
+    let mut out = vec![0u8; sealed_len(plaintext.len())?];
+    seal_into(key, key_ref, content, plaintext, context, &mut out)?;
+    Ok(out)
+}
+
+/// Length of the envelope for a plaintext of `plaintext_len` bytes.
+pub fn sealed_len(plaintext_len: usize) -> Result<usize> {
+    if plaintext_len > MAX_PLAINTEXT {
+        return Err(Error::TooLarge(plaintext_len));
+    }
+    Ok(OVERHEAD + plaintext_len)
+}
+
+/// Like [`seal`], writing into `out`, which must be exactly
+/// [`sealed_len`]`(plaintext.len())` bytes (lets the caller seal straight
+/// into memory it owns, such as a PostgreSQL datum).
+pub fn seal_into(
+    key: &XaesKey,
+    key_ref: KeyRef,
+    content: ContentType,
+    plaintext: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    if out.len() != sealed_len(plaintext.len())? || key_ref.key_version == 0 {
         return Err(Error::TooLarge(plaintext.len()));
     }
     let mut nonce = [0u8; XAES_NONCE_LEN];
@@ -265,21 +289,32 @@ pub fn seal(
         nonce,
     };
     let header_bytes = header.encode();
-    let mut out = Vec::with_capacity(header.envelope_len());
-    out.extend_from_slice(&header_bytes);
-    out.extend_from_slice(plaintext);
-    let tag = key.seal_in_place(&nonce, &aad(&header_bytes, context), &mut out[HEADER_LEN..])?;
-    out.extend_from_slice(&tag);
-    Ok(out)
+    let (head, rest) = out.split_at_mut(HEADER_LEN);
+    let (body, tag_out) = rest.split_at_mut(plaintext.len());
+    head.copy_from_slice(&header_bytes);
+    body.copy_from_slice(plaintext);
+    let tag = key.seal_in_place(&nonce, &aad(&header_bytes, context), body)?;
+    tag_out.copy_from_slice(&tag);
+    Ok(())
 }
 
 impl Envelope<'_> {
     /// Authenticates and decrypts. Returns the whole plaintext or an error,
     /// never part of it.
     pub fn open(&self, key: &XaesKey, context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut buf = Zeroizing::new(self.ciphertext.to_vec());
-        key.open_in_place(&self.header.nonce, &aad(self.header_bytes, context), &mut buf, &self.tag)?;
+        let mut buf = Zeroizing::new(vec![0u8; self.ciphertext.len()]);
+        self.open_into(key, context, &mut buf)?;
         Ok(buf)
+    }
+
+    /// Like [`Envelope::open`], writing the plaintext into `out` (exactly
+    /// `ciphertext.len()` bytes). On failure `out` holds only zeros.
+    pub fn open_into(&self, key: &XaesKey, context: &[u8], out: &mut [u8]) -> Result<()> {
+        if out.len() != self.ciphertext.len() {
+            return Err(Error::MalformedHeader("output buffer length differs from ciphertext length"));
+        }
+        out.copy_from_slice(self.ciphertext);
+        key.open_in_place(&self.header.nonce, &aad(self.header_bytes, context), out, &self.tag)
     }
 }
 

@@ -1,1 +1,210 @@
-fn main() {}
+//! `make bench`: han_crypto against plain PostgreSQL and pgcrypto on one
+//! workload, in one run, on one throw-away cluster. Prints times and ratios;
+//! asserts nothing (speed is measured here, never in tests).
+//!
+//! Workload: 20,000 rows of ~4.5 KB English-like prose. For each variant,
+//! `INSERT … SELECT` from a source table, then a full `SELECT` whose rows the
+//! client receives. Two source modes, both printed:
+//!   compressed source    PostgreSQL's default storage: plain copies the
+//!                        compressed datums; every encrypting variant must
+//!                        decompress first (the method the targets use)
+//!   uncompressed source  rows as an application sends them: plain pays pglz
+//!                        compression; encrypting variants do not decompress
+//! Variants:
+//!   plain          text column (PostgreSQL compresses the prose)
+//!   floor          the same rows as incompressible bytes of the envelope's
+//!                  size, bytea STORAGE EXTERNAL: what any encryption that
+//!                  does not compress must at least pay
+//!   han_crypto     han_crypto.encrypt / han_crypto.decrypt
+//!   encrypt_iv     pgcrypto AES-256-CBC (fixed IV, which flatters it)
+//!   pgp_sym        pgcrypto pgp_sym_encrypt / pgp_sym_decrypt (AES-256)
+//!
+//! Each timing is the median of BENCH_REPS runs (default 3; pgp_sym runs once).
+
+use std::time::{Duration, Instant};
+
+use han_crypto_tests::{Client, Cluster};
+
+const ROWS: usize = 20_000;
+const ROW_BYTES: usize = 4_500;
+
+struct Variant {
+    name: &'static str,
+    column: &'static str,
+    insert: &'static str,
+    read: &'static str,
+    reps: usize,
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "plain",
+        column: "text",
+        insert: "INSERT INTO t SELECT id, body FROM src",
+        read: "SELECT id, body FROM t",
+        reps: 0,
+    },
+    Variant {
+        name: "floor",
+        column: "bytea",
+        insert: "INSERT INTO t SELECT id, b FROM src_floor",
+        read: "SELECT id, body FROM t",
+        reps: 0,
+    },
+    Variant {
+        name: "han_crypto",
+        column: "bytea",
+        insert: "INSERT INTO t SELECT id, han_crypto.encrypt(body) FROM src",
+        read: "SELECT id, han_crypto.decrypt(body) FROM t",
+        reps: 0,
+    },
+    Variant {
+        name: "encrypt_iv",
+        column: "bytea",
+        insert: "INSERT INTO t SELECT id, encrypt_iv(convert_to(body, 'UTF8'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc') FROM src",
+        read: "SELECT id, convert_from(decrypt_iv(body, (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'UTF8') FROM t",
+        reps: 0,
+    },
+    Variant {
+        name: "pgp_sym",
+        column: "bytea",
+        insert: "INSERT INTO t SELECT id, pgp_sym_encrypt(body, 'bench passphrase', 'cipher-algo=aes256') FROM src",
+        read: "SELECT id, pgp_sym_decrypt(body, 'bench passphrase') FROM t",
+        reps: 1,
+    },
+];
+
+/// Deterministic English-like prose (compressible like real text).
+fn prose(seed: u64) -> String {
+    const WORDS: &[&str] = &[
+        "the", "session", "agent", "prompt", "function", "returns", "error", "when", "file", "is",
+        "missing", "we", "should", "update", "test", "and", "then", "run", "build", "again", "user",
+        "asked", "to", "refactor", "module", "into", "smaller", "pieces", "with", "clear", "names",
+        "output", "shows", "that", "query", "planner", "chose", "sequential", "scan", "instead", "of",
+        "index", "because", "statistics", "were", "stale", "after", "migration", "added", "column",
+    ];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut s = String::with_capacity(ROW_BYTES + 16);
+    while s.len() < ROW_BYTES {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
+        s.push(if x % 11 == 0 { '.' } else { ' ' });
+    }
+    s
+}
+
+fn timed(c: &mut Client, sql: &str) -> Duration {
+    let t = Instant::now();
+    if sql.starts_with("SELECT") {
+        let rows = c.query(sql, &[]).expect(sql);
+        assert_eq!(rows.len(), ROWS);
+    } else {
+        c.batch_execute(sql).expect(sql);
+    }
+    t.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let key = "b".repeat(64);
+    let cluster = Cluster::start(
+        "bench",
+        &[("HAN_CRYPTO_ROOT_KEY", &key)],
+        &["shared_buffers = '1GB'", "max_wal_size = '8GB'", "checkpoint_timeout = '30min'"],
+    );
+    let mut c = cluster.fresh_db("bench");
+    eprintln!("bench: generating {ROWS} rows of ~{ROW_BYTES} bytes of prose...");
+    c.batch_execute("CREATE TABLE src (id int PRIMARY KEY, body text)").unwrap();
+    {
+        let mut w = c.copy_in("COPY src FROM STDIN").unwrap();
+        use std::io::Write;
+        for i in 0..ROWS {
+            writeln!(w, "{i}\t{}", prose(i as u64 + 1)).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    // The floor's source: incompressible bytes exactly the size of each row's envelope.
+    c.batch_execute(
+        "CREATE TABLE src_floor (id int PRIMARY KEY, b bytea);
+         ALTER TABLE src_floor ALTER COLUMN b SET STORAGE EXTERNAL;
+         INSERT INTO src_floor SELECT id, han_crypto.encrypt(body) FROM src;
+         CREATE TABLE bench_key AS SELECT sha256('bench key') AS k;
+         CREATE TABLE src_text AS SELECT * FROM src;",
+    )
+    .unwrap();
+    let mut verdicts = Vec::new();
+    for (mode, storage) in [("compressed source", "EXTENDED"), ("uncompressed source", "EXTERNAL")] {
+        c.batch_execute(&format!(
+            "DROP TABLE src; CREATE TABLE src (id int PRIMARY KEY, body text);
+             ALTER TABLE src ALTER COLUMN body SET STORAGE {storage};
+             INSERT INTO src SELECT id, body || '' FROM src_text;"
+        ))
+        .unwrap();
+        c.batch_execute("VACUUM ANALYZE").unwrap();
+        let results = run_variants(&mut c, reps);
+        print_table(mode, reps, &results);
+        verdicts.push((mode, results));
+    }
+    println!();
+    for (mode, results) in &verdicts {
+        let (floor, hc) = (&results[1], &results[2]);
+        let ins = hc.1.as_secs_f64() / floor.1.as_secs_f64();
+        let read = hc.2.as_secs_f64() / floor.2.as_secs_f64();
+        let met = |ok: bool| if ok { "met" } else { "MISSED" };
+        println!("{mode:<20} han_crypto insert {ins:.2}x floor (target <= 1.30: {}), read {read:.2}x floor (target <= 1.50: {})", met(ins <= 1.3), met(read <= 1.5));
+    }
+}
+
+type Row = (&'static str, Duration, Duration, i64);
+
+fn run_variants(c: &mut Client, reps: usize) -> Vec<Row> {
+    let mut results = Vec::new();
+    for v in VARIANTS {
+        let n = if v.reps > 0 { v.reps.min(reps) } else { reps };
+        let (mut ins, mut read) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            c.batch_execute(&format!(
+                "DROP TABLE IF EXISTS t; CREATE TABLE t (id int, body {}); {}",
+                v.column,
+                if v.column == "bytea" { "ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;" } else { "" }
+            ))
+            .unwrap();
+            c.batch_execute("CHECKPOINT").unwrap();
+            ins.push(timed(c, v.insert));
+            c.batch_execute("VACUUM ANALYZE t").unwrap();
+            timed(c, v.read); // warm the cache, as every variant gets
+            read.push(timed(c, v.read));
+        }
+        let size: i64 = c.query_one("SELECT pg_total_relation_size('t')", &[]).unwrap().get(0);
+        eprintln!("bench: {:<11} insert {:>8.3}s  read {:>8.3}s", v.name, median(ins.clone()).as_secs_f64(), median(read.clone()).as_secs_f64());
+        results.push((v.name, median(ins), median(read), size));
+    }
+    results
+}
+
+fn print_table(mode: &str, reps: usize, results: &[Row]) {
+    let (plain, floor) = (&results[0], &results[1]);
+    println!();
+    println!("{mode}: {ROWS} rows x ~{ROW_BYTES} B prose, median of {reps} (pgp_sym: 1)");
+    println!("{:<11} {:>9} {:>8} {:>8}   {:>9} {:>8} {:>8}   {:>9}", "variant", "insert s", "/plain", "/floor", "read s", "/plain", "/floor", "table MB");
+    for (name, ins, read, size) in results {
+        println!(
+            "{:<11} {:>9.3} {:>8.2} {:>8.2}   {:>9.3} {:>8.2} {:>8.2}   {:>9.1}",
+            name,
+            ins.as_secs_f64(),
+            ins.as_secs_f64() / plain.1.as_secs_f64(),
+            ins.as_secs_f64() / floor.1.as_secs_f64(),
+            read.as_secs_f64(),
+            read.as_secs_f64() / plain.2.as_secs_f64(),
+            read.as_secs_f64() / floor.2.as_secs_f64(),
+            *size as f64 / 1e6,
+        );
+    }
+}
