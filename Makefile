@@ -56,7 +56,7 @@ bench: install-release
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	@! grep -rn 'pgrx' crates/han_crypto_core/src crates/han_crypto_core/Cargo.toml \
+	@! grep -rnE '^pgrx|pgrx::|use pgrx' crates/han_crypto_core/src crates/han_crypto_core/Cargo.toml \
 		|| (echo "han_crypto_core must not depend on pgrx" && false)
 
 schema: setup

@@ -67,7 +67,11 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     let guard = unsafe {
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
         let guc_level = pg_sys::NewGUCNestLevel();
-        let guard = OwnerGuard { saved_user, saved_context, guc_level };
+        let guard = OwnerGuard {
+            saved_user,
+            saved_context,
+            guc_level,
+        };
         pg_sys::SetUserIdAndSecContext(
             owner,
             saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
@@ -98,9 +102,7 @@ pub struct KeyringRow {
 }
 
 fn keyring_where(clause: &str, arg: pgrx::datum::DatumWithOid<'_>) -> Option<KeyringRow> {
-    let sql = format!(
-        "SELECT id, name, active_version FROM han_crypto.keyrings WHERE {clause}"
-    );
+    let sql = format!("SELECT id, name, active_version FROM han_crypto.keyrings WHERE {clause}");
     as_owner(|| {
         Spi::connect(|client| {
             let table = client.select(&sql, Some(1), &[arg]).ok()?;

@@ -24,7 +24,10 @@ pub enum HcError {
     /// The root key is not the one this database's data is encrypted under.
     WrongRootKey,
     /// Decrypting to a type the envelope does not hold.
-    ContentMismatch { stored: ContentType, wanted: &'static str },
+    ContentMismatch {
+        stored: ContentType,
+        wanted: &'static str,
+    },
     /// A required argument was SQL NULL.
     NullArgument(&'static str),
     /// Decrypted text is not UTF-8 (cannot happen for authenticated text

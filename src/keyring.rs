@@ -79,7 +79,10 @@ pub fn key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
     }
     let ring = by_id(&key_ref.keyring_id)?;
     if key_ref.key_version == 0 || key_ref.key_version > ring.active_version {
-        return Err(HcError::UnknownKeyVersion { keyring: ring.name, version: key_ref.key_version });
+        return Err(HcError::UnknownKeyVersion {
+            keyring: ring.name,
+            version: key_ref.key_version,
+        });
     }
     let root = root_key::get()?;
     let derived = derive_keyring_key(&root.key, &key_ref.keyring_id, key_ref.key_version);
@@ -92,7 +95,10 @@ pub fn key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
 /// The key new values of keyring `name` are sealed with.
 pub fn encryption_key(name: &str) -> HcResult<(KeyRef, Rc<XaesKey>)> {
     let ring = by_name(name)?;
-    let key_ref = KeyRef { keyring_id: ring.id, key_version: ring.active_version };
+    let key_ref = KeyRef {
+        keyring_id: ring.id,
+        key_version: ring.active_version,
+    };
     Ok((key_ref, key(key_ref)?))
 }
 
@@ -116,17 +122,21 @@ pub fn note_catalog_write() {
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn on_xact_event(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
     use pg_sys::XactEvent::*;
-    match event {
-        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT | XACT_EVENT_PREPARE => {
-            // A prepared transaction may still be rolled back elsewhere.
-            if UNCOMMITTED_WRITE.replace(false) {
-                forget_everything();
-            }
-        }
-        XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT => UNCOMMITTED_WRITE.set(false),
-        _ => {}
+    // A prepared transaction may still be rolled back elsewhere: treat it as
+    // an abort. After a commit the rows are durable and the caches stay.
+    let aborted = matches!(
+        event,
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT | XACT_EVENT_PREPARE
+    );
+    if aborted && UNCOMMITTED_WRITE.replace(false) {
+        forget_everything();
+    } else if matches!(event, XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT) {
+        UNCOMMITTED_WRITE.set(false);
     }
 }
 

@@ -30,9 +30,19 @@ mod tests {
 
     #[pg_test]
     fn round_trips_every_type_and_keeps_null_and_empty() {
-        assert_eq!(one::<String>("SELECT han_crypto.decrypt(han_crypto.encrypt('grüße, 世界'))").as_deref(), Some("grüße, 世界"));
-        assert_eq!(one::<String>("SELECT han_crypto.decrypt(han_crypto.encrypt(''))").as_deref(), Some(""));
-        assert_eq!(one::<Vec<u8>>("SELECT han_crypto.decrypt_bytea(han_crypto.encrypt('\\x00ff'::bytea))"), Some(vec![0, 255]));
+        assert_eq!(
+            one::<String>("SELECT han_crypto.decrypt(han_crypto.encrypt('grüße, 世界'))")
+                .as_deref(),
+            Some("grüße, 世界")
+        );
+        assert_eq!(
+            one::<String>("SELECT han_crypto.decrypt(han_crypto.encrypt(''))").as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            one::<Vec<u8>>("SELECT han_crypto.decrypt_bytea(han_crypto.encrypt('\\x00ff'::bytea))"),
+            Some(vec![0, 255])
+        );
         assert_eq!(one::<bool>("SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt('{\"n\": 1.50, \"a\": [true]}'::jsonb)) = '{\"a\": [true], \"n\": 1.50}'::jsonb"), Some(true));
         assert_eq!(one::<bool>("SELECT han_crypto.encrypt(NULL::text) IS NULL AND han_crypto.decrypt(NULL) IS NULL"), Some(true));
     }
@@ -53,13 +63,24 @@ mod tests {
         // Start from a database whose default keyring does not exist yet.
         Spi::run("DELETE FROM han_crypto.keyrings").unwrap();
         crate::keyring::forget_for_tests();
-        let lost: Vec<u8> = in_rolled_back_subtransaction(|| one("SELECT han_crypto.encrypt('lost')").unwrap());
+        let lost: Vec<u8> =
+            in_rolled_back_subtransaction(|| one("SELECT han_crypto.encrypt('lost')").unwrap());
         // The keyring row that envelope names was rolled back; a new one is made.
-        let kept: Vec<u8> = Spi::get_one_with_args("SELECT han_crypto.encrypt('kept')", &[]).unwrap().unwrap();
-        assert_ne!(lost[8..24], kept[8..24], "a fresh keyring id after the rollback");
-        assert_eq!(one::<i64>("SELECT count(*) FROM han_crypto.keyrings"), Some(1));
+        let kept: Vec<u8> = Spi::get_one_with_args("SELECT han_crypto.encrypt('kept')", &[])
+            .unwrap()
+            .unwrap();
+        assert_ne!(
+            lost[8..24],
+            kept[8..24],
+            "a fresh keyring id after the rollback"
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM han_crypto.keyrings"),
+            Some(1)
+        );
         let back: Option<String> =
-            Spi::get_one_with_args("SELECT han_crypto.decrypt($1)", &[kept.as_slice().into()]).unwrap();
+            Spi::get_one_with_args("SELECT han_crypto.decrypt($1)", &[kept.as_slice().into()])
+                .unwrap();
         assert_eq!(back.as_deref(), Some("kept"));
     }
 
@@ -68,14 +89,22 @@ mod tests {
         Spi::run("SET search_path = public").unwrap();
         let user_before = one::<String>("SELECT current_user::text");
         crate::catalog::as_owner(|| {
-            assert_eq!(one::<String>("SELECT current_setting('search_path')").as_deref(), Some("pg_catalog, pg_temp"));
+            assert_eq!(
+                one::<String>("SELECT current_setting('search_path')").as_deref(),
+                Some("pg_catalog, pg_temp")
+            );
         });
-        assert_eq!(one::<String>("SELECT current_setting('search_path')").as_deref(), Some("public"));
+        assert_eq!(
+            one::<String>("SELECT current_setting('search_path')").as_deref(),
+            Some("public")
+        );
         assert_eq!(one::<String>("SELECT current_user::text"), user_before);
     }
 
     #[pg_test(error = "envelope failed authentication")]
     fn wrong_context_is_an_error_not_garbage() {
-        one::<String>("SELECT han_crypto.decrypt(han_crypto.encrypt('x', 'default', 'row 1'), 'row 2')");
+        one::<String>(
+            "SELECT han_crypto.decrypt(han_crypto.encrypt('x', 'default', 'row 1'), 'row 2')",
+        );
     }
 }

@@ -83,7 +83,11 @@ pub fn get() -> HcResult<Rc<RootKey>> {
     }
     let (key, source) = load(wanted_file)?;
     let check_was_stored = verify_against_database(&key)?;
-    let loaded = Rc::new(RootKey { key, source, check_was_stored });
+    let loaded = Rc::new(RootKey {
+        key,
+        source,
+        check_was_stored,
+    });
     LOADED.with(|l| *l.borrow_mut() = Some(loaded.clone()));
     Ok(loaded)
 }
@@ -120,7 +124,10 @@ fn read_key_file(path: &Path, check_mode: bool) -> HcResult<SecretKey> {
     let shown = path.display();
     let meta = fs::metadata(path).map_err(|e| {
         config_error(
-            format!("could not open han_crypto root key file \"{shown}\": {}", e.kind()),
+            format!(
+                "could not open han_crypto root key file \"{shown}\": {}",
+                e.kind()
+            ),
             "Check han_crypto.root_key_file and the file's ownership.",
         )
     })?;
@@ -136,7 +143,10 @@ fn read_key_file(path: &Path, check_mode: bool) -> HcResult<SecretKey> {
     }
     let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| {
         config_error(
-            format!("could not read han_crypto root key file \"{shown}\": {}", e.kind()),
+            format!(
+                "could not read han_crypto root key file \"{shown}\": {}",
+                e.kind()
+            ),
             "Check the file's ownership and permissions.",
         )
     })?);
@@ -158,7 +168,11 @@ fn load_or_generate(path: &Path) -> HcResult<SecretKey> {
     let key = SecretKey::generate()?;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(key.to_hex().as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()
@@ -169,7 +183,10 @@ fn load_or_generate(path: &Path) -> HcResult<SecretKey> {
         Ok(()) => {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-                format!("han_crypto generated a new root key in \"{}\"", path.display()),
+                format!(
+                    "han_crypto generated a new root key in \"{}\"",
+                    path.display()
+                ),
                 "han_crypto",
             )
             .set_hint(
@@ -182,7 +199,11 @@ fn load_or_generate(path: &Path) -> HcResult<SecretKey> {
         // Another backend won the race: use its key.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path, false),
         Err(e) => Err(config_error(
-            format!("could not create han_crypto root key file \"{}\": {}", path.display(), e.kind()),
+            format!(
+                "could not create han_crypto root key file \"{}\": {}",
+                path.display(),
+                e.kind()
+            ),
             "Set HAN_CRYPTO_ROOT_KEY or han_crypto.root_key_file instead.",
         )),
     }

@@ -26,7 +26,10 @@ const MAX_ALLOC: usize = 0x3fff_ffff;
 /// Allocates a varlena with `len` payload bytes and hands the payload to `fill`.
 /// The memory belongs to the current memory context; on error it is freed
 /// with it (and `fill` is expected to have wiped anything sensitive).
-fn alloc_with(len: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>) -> Result<NonNull<pg_sys::varlena>, HcError> {
+fn alloc_with(
+    len: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>,
+) -> Result<NonNull<pg_sys::varlena>, HcError> {
     if len > MAX_ALLOC - VARHDRSZ {
         return Err(HcError::Core(han_crypto_core::Error::TooLarge(len)));
     }
@@ -45,7 +48,10 @@ fn alloc_with(len: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>) -
 }
 
 impl OwnedBytea {
-    pub fn build(len: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>) -> Result<Self, HcError> {
+    pub fn build(
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>,
+    ) -> Result<Self, HcError> {
         alloc_with(len, fill).map(Self)
     }
 }
@@ -53,7 +59,10 @@ impl OwnedBytea {
 impl OwnedText {
     /// Like [`OwnedBytea::build`], then checks the payload is UTF-8 (wiping
     /// and failing if not), since PostgreSQL text must be.
-    pub fn build_utf8(len: usize, fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>) -> Result<Self, HcError> {
+    pub fn build_utf8(
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>,
+    ) -> Result<Self, HcError> {
         alloc_with(len, |buf| {
             fill(buf)?;
             if std::str::from_utf8(buf).is_err() {

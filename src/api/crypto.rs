@@ -27,7 +27,14 @@ fn seal(
     let (key_ref, key) = keyring::encryption_key(keyring)?;
     let len = envelope::sealed_len(data.len()).map_err(HcError::from)?;
     let sealed = OwnedBytea::build(len, |out| {
-        Ok(envelope::seal_into(&key, key_ref, content, data, context.as_bytes(), out)?)
+        Ok(envelope::seal_into(
+            &key,
+            key_ref,
+            content,
+            data,
+            context.as_bytes(),
+            out,
+        )?)
     })?;
     Ok(Some(sealed))
 }
@@ -47,7 +54,10 @@ fn open_checked(
     env.open_into(&key, context.as_bytes(), out)?;
     if !accepted.contains(&env.header.content) {
         out.fill(0);
-        return Err(HcError::ContentMismatch { stored: env.header.content, wanted });
+        return Err(HcError::ContentMismatch {
+            stored: env.header.content,
+            wanted,
+        });
     }
     Ok(())
 }
@@ -59,9 +69,13 @@ fn open_text(
     wanted: &'static str,
 ) -> Result<Option<OwnedText>, ErrorReport> {
     let context = required(context, "context")?;
-    let Some(bytes) = envelope else { return Ok(None) };
+    let Some(bytes) = envelope else {
+        return Ok(None);
+    };
     let env = envelope::parse(bytes).map_err(HcError::from)?;
-    let text = OwnedText::build_utf8(env.ciphertext.len(), |out| open_checked(&env, context, accepted, wanted, out))?;
+    let text = OwnedText::build_utf8(env.ciphertext.len(), |out| {
+        open_checked(&env, context, accepted, wanted, out)
+    })?;
     Ok(Some(text))
 }
 
@@ -101,7 +115,12 @@ fn decrypt_text(
     envelope: Option<&[u8]>,
     context: default!(Option<&str>, "''"),
 ) -> Result<Option<OwnedText>, ErrorReport> {
-    open_text(envelope, context, &[ContentType::Text, ContentType::Json], "text")
+    open_text(
+        envelope,
+        context,
+        &[ContentType::Text, ContentType::Json],
+        "text",
+    )
 }
 
 /// Decrypts any envelope to its raw bytes.
@@ -111,15 +130,22 @@ fn decrypt_bytea(
     context: default!(Option<&str>, "''"),
 ) -> Result<Option<OwnedBytea>, ErrorReport> {
     let context = required(context, "context")?;
-    let Some(bytes) = envelope else { return Ok(None) };
+    let Some(bytes) = envelope else {
+        return Ok(None);
+    };
     let all = [ContentType::Bytes, ContentType::Text, ContentType::Json];
     let env = envelope::parse(bytes).map_err(HcError::from)?;
-    let out = OwnedBytea::build(env.ciphertext.len(), |out| open_checked(&env, context, &all, "bytea", out))?;
+    let out = OwnedBytea::build(env.ciphertext.len(), |out| {
+        open_checked(&env, context, &all, "bytea", out)
+    })?;
     Ok(Some(out))
 }
 
 /// Decrypts an envelope holding jsonb to its text (called by `decrypt_jsonb`).
 #[pg_extern(volatile, parallel_unsafe)]
-fn _decrypt_json(envelope: Option<&[u8]>, context: Option<&str>) -> Result<Option<OwnedText>, ErrorReport> {
+fn _decrypt_json(
+    envelope: Option<&[u8]>,
+    context: Option<&str>,
+) -> Result<Option<OwnedText>, ErrorReport> {
     open_text(envelope, context, &[ContentType::Json], "jsonb")
 }

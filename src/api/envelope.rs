@@ -16,7 +16,9 @@ use crate::error::HcError;
 fn envelope_info(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
     let env = envelope::parse(envelope).map_err(HcError::from)?;
     let h = &env.header;
-    let keyring = crate::keyring::by_id(&h.key.keyring_id).ok().map(|r| r.name);
+    let keyring = crate::keyring::by_id(&h.key.keyring_id)
+        .ok()
+        .map(|r| r.name);
     Ok(JsonB(json!({
         "format_version": envelope::FORMAT_V1,
         "algorithm": h.algorithm.name(),
@@ -32,7 +34,9 @@ fn envelope_info(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
 /// The JSON form `{v, alg, kid, kv, iv, ct, tag, meta}` of an envelope.
 #[pg_extern(immutable, parallel_safe)]
 fn envelope_to_json(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
-    Ok(JsonB(envelope_json::to_json(envelope).map_err(HcError::from)?))
+    Ok(JsonB(
+        envelope_json::to_json(envelope).map_err(HcError::from)?,
+    ))
 }
 
 /// The binary envelope from its JSON form; exact inverse of envelope_to_json.

@@ -31,7 +31,11 @@ fn script() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh 64-hex-character root key.
@@ -52,11 +56,18 @@ impl Cluster {
         let c = Cluster {
             dir,
             port,
-            env: Mutex::new(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            env: Mutex::new(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
         };
         let _ = script().arg("stop").arg(&c.dir).status();
         let mut cmd = script();
-        cmd.arg("start").arg(&c.dir).arg(port.to_string()).args(gucs);
+        cmd.arg("start")
+            .arg(&c.dir)
+            .arg(port.to_string())
+            .args(gucs);
         c.run(cmd);
         LIVE.lock().unwrap().push(c.dir.clone());
         c
@@ -68,12 +79,19 @@ impl Cluster {
             cmd.env(k, v);
         }
         let out = cmd.output().expect("pgcluster.sh runs");
-        assert!(out.status.success(), "pgcluster.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pgcluster.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Restarts the server with a new environment.
     pub fn restart_with_env(&self, env: &[(&str, &str)]) {
-        *self.env.lock().unwrap() = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        *self.env.lock().unwrap() = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut cmd = script();
         cmd.arg("restart").arg(&self.dir);
         self.run(cmd);
@@ -99,10 +117,15 @@ impl Cluster {
     /// Creates database `db` with han_crypto installed and returns a superuser connection.
     pub fn fresh_db(&self, db: &str) -> Client {
         let mut admin = self.connect("postgres");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
         let mut c = self.connect(db);
-        c.batch_execute("CREATE EXTENSION han_crypto CASCADE").unwrap();
+        c.batch_execute("CREATE EXTENSION han_crypto CASCADE")
+            .unwrap();
         c
     }
 
@@ -121,7 +144,12 @@ impl Cluster {
     /// Runs a PostgreSQL client program (pg_dump, pg_restore, ...) against this cluster.
     pub fn client_program(&self, program: &str) -> Command {
         let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));
-        cmd.arg("-h").arg(&self.dir).arg("-p").arg(self.port.to_string()).arg("-U").arg("postgres");
+        cmd.arg("-h")
+            .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-U")
+            .arg("postgres");
         cmd
     }
 }
@@ -136,7 +164,12 @@ impl Drop for Cluster {
 }
 
 /// A cluster shared by all tests of one test binary.
-pub fn shared<'a>(cell: &'a OnceLock<Cluster>, name: &str, env: &[(&str, &str)], gucs: &[&str]) -> &'a Cluster {
+pub fn shared<'a>(
+    cell: &'a OnceLock<Cluster>,
+    name: &str,
+    env: &[(&str, &str)],
+    gucs: &[&str],
+) -> &'a Cluster {
     cell.get_or_init(|| Cluster::start(name, env, gucs))
 }
 
@@ -148,13 +181,22 @@ pub fn sqlstate(err: &postgres::Error) -> String {
 /// The full message text of a database error (message, detail, hint).
 pub fn error_text(err: &postgres::Error) -> String {
     match err.as_db_error() {
-        Some(db) => format!("{} {} {}", db.message(), db.detail().unwrap_or(""), db.hint().unwrap_or("")),
+        Some(db) => format!(
+            "{} {} {}",
+            db.message(),
+            db.detail().unwrap_or(""),
+            db.hint().unwrap_or("")
+        ),
         None => err.to_string(),
     }
 }
 
 /// Runs `sql` with `params`, expecting failure; returns (SQLSTATE, text).
-pub fn expect_error(c: &mut Client, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> (String, String) {
+pub fn expect_error(
+    c: &mut Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> (String, String) {
     match c.query(sql, params) {
         Ok(rows) => panic!("expected an error from {sql}, got {} rows", rows.len()),
         Err(e) => (sqlstate(&e), error_text(&e)),

@@ -15,12 +15,27 @@ fn dump_and_restore_keeps_values_decryptable() {
     )
     .unwrap();
     let dump = cluster.dir.join("source.dump");
-    let st = cluster.client_program("pg_dump").args(["-Fc", "-f"]).arg(&dump).arg("source").status().unwrap();
+    let st = cluster
+        .client_program("pg_dump")
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg("source")
+        .status()
+        .unwrap();
     assert!(st.success());
     let mut admin = cluster.connect("postgres");
     admin.batch_execute("CREATE DATABASE restored").unwrap();
-    let out = cluster.client_program("pg_restore").args(["-d", "restored"]).arg(&dump).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cluster
+        .client_program("pg_restore")
+        .args(["-d", "restored"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut r = cluster.connect("restored");
     let ok: i64 = r
@@ -28,12 +43,20 @@ fn dump_and_restore_keeps_values_decryptable() {
         .unwrap()
         .get(0);
     assert_eq!(ok, 100);
-    let rings: i64 = r.query_one("SELECT count(*) FROM han_crypto.keyrings", &[]).unwrap().get(0);
+    let rings: i64 = r
+        .query_one("SELECT count(*) FROM han_crypto.keyrings", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rings, 1, "exactly the dumped default keyring, no duplicate");
 
     // The same dump restored under a different root key: one clear error.
     cluster.restart_with_env(&[("HAN_CRYPTO_ROOT_KEY", &random_key_hex())]);
     let mut r = cluster.connect("restored");
-    let err = r.query_one("SELECT han_crypto.decrypt(body, 'notes/1') FROM notes WHERE id = 1", &[]).unwrap_err();
+    let err = r
+        .query_one(
+            "SELECT han_crypto.decrypt(body, 'notes/1') FROM notes WHERE id = 1",
+            &[],
+        )
+        .unwrap_err();
     assert_eq!(sqlstate(&err), "F0000");
 }

@@ -25,7 +25,10 @@ fn no_key_or_plaintext_in_logs_or_errors() {
     let ctx = "HANSENTINEL-ctx-91b2";
     // Sent as bind parameters, encrypted, then failing decryptions of every kind.
     let env: Vec<u8> = c
-        .query_one("SELECT han_crypto.encrypt($1::text, 'default', $2)", &[&plain, &ctx])
+        .query_one(
+            "SELECT han_crypto.encrypt($1::text, 'default', $2)",
+            &[&plain, &ctx],
+        )
         .unwrap()
         .get(0);
     let mut errors = Vec::new();
@@ -33,7 +36,11 @@ fn no_key_or_plaintext_in_logs_or_errors() {
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
     for (sql, arg, context) in [
-        ("SELECT han_crypto.decrypt($1, $2)", env.clone(), "HANSENTINEL-wrong-ctx"),
+        (
+            "SELECT han_crypto.decrypt($1, $2)",
+            env.clone(),
+            "HANSENTINEL-wrong-ctx",
+        ),
         ("SELECT han_crypto.decrypt($1, $2)", tampered, ctx),
         ("SELECT han_crypto.decrypt($1, $2)", env[..40].to_vec(), ctx),
         ("SELECT han_crypto.decrypt_jsonb($1, $2)", env.clone(), ctx),
@@ -42,12 +49,21 @@ fn no_key_or_plaintext_in_logs_or_errors() {
         errors.push(error_text(&e));
     }
     for text in &errors {
-        assert!(!text.contains("HANSENTINEL"), "error text carries caller data: {text}");
+        assert!(
+            !text.contains("HANSENTINEL"),
+            "error text carries caller data: {text}"
+        );
         assert!(!text.contains(&key));
     }
     let log = cluster.log();
-    assert!(log.contains("HANSENTINEL-plain"), "logging is on (the statement's own parameters are logged)");
-    assert!(!log.to_lowercase().contains(&key), "root key in the server log");
+    assert!(
+        log.contains("HANSENTINEL-plain"),
+        "logging is on (the statement's own parameters are logged)"
+    );
+    assert!(
+        !log.to_lowercase().contains(&key),
+        "root key in the server log"
+    );
     // han_crypto's ERROR lines carry no caller data; only PostgreSQL's own
     // statement/parameter lines may repeat what the client sent.
     for line in log.lines().filter(|l| l.contains("ERROR:")) {

@@ -14,7 +14,11 @@ fn cluster() -> &'static Cluster {
     static ROLE: OnceLock<()> = OnceLock::new();
     let key = "9".repeat(64);
     let c = shared(&CLUSTER, "roles", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
-    ROLE.get_or_init(|| c.connect("postgres").batch_execute("CREATE ROLE regress_app LOGIN").unwrap());
+    ROLE.get_or_init(|| {
+        c.connect("postgres")
+            .batch_execute("CREATE ROLE regress_app LOGIN")
+            .unwrap()
+    });
     c
 }
 
@@ -32,7 +36,10 @@ fn an_ordinary_role_encrypts_but_cannot_touch_internals() {
     let _admin = db_with_app_role("roles_basic");
     let mut app = cluster().connect_as("roles_basic", "regress_app");
     let back: String = app
-        .query_one("SELECT han_crypto.decrypt(han_crypto.encrypt('as app'))", &[])
+        .query_one(
+            "SELECT han_crypto.decrypt(han_crypto.encrypt('as app'))",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(back, "as app");
@@ -45,8 +52,14 @@ fn an_ordinary_role_encrypts_but_cannot_touch_internals() {
         let (code, _) = expect_error(&mut app, sql, &[]);
         assert_eq!(code, "42501", "{sql}");
     }
-    let current: String = app.query_one("SELECT current_user::text", &[]).unwrap().get(0);
-    assert_eq!(current, "regress_app", "identity restored after the owner switch");
+    let current: String = app
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        current, "regress_app",
+        "identity restored after the owner switch"
+    );
 }
 
 #[test]
@@ -65,11 +78,17 @@ fn search_path_objects_are_never_used_with_owner_rights() {
     )
     .unwrap();
     let back: String = app
-        .query_one("SELECT han_crypto.decrypt(han_crypto.encrypt('not hijacked'))", &[])
+        .query_one(
+            "SELECT han_crypto.decrypt(han_crypto.encrypt('not hijacked'))",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(back, "not hijacked");
-    let fired: i64 = app.query_one("SELECT count(*) FROM trap.fired", &[]).unwrap().get(0);
+    let fired: i64 = app
+        .query_one("SELECT count(*) FROM trap.fired", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(fired, 0, "a caller's operator ran inside han_crypto");
 }
 
@@ -79,27 +98,56 @@ fn concurrent_first_use_creates_one_default_keyring() {
     let handles: Vec<_> = (0..8)
         .map(|i| {
             thread::spawn(move || {
-                let mut c = cluster().connect_as("roles_race", if i % 2 == 0 { "postgres" } else { "regress_app" });
+                let mut c = cluster().connect_as(
+                    "roles_race",
+                    if i % 2 == 0 {
+                        "postgres"
+                    } else {
+                        "regress_app"
+                    },
+                );
                 let envs: Vec<Vec<u8>> = (0..50)
-                    .map(|j| c.query_one("SELECT han_crypto.encrypt($1::text)", &[&format!("{i}/{j}")]).unwrap().get(0))
+                    .map(|j| {
+                        c.query_one(
+                            "SELECT han_crypto.encrypt($1::text)",
+                            &[&format!("{i}/{j}")],
+                        )
+                        .unwrap()
+                        .get(0)
+                    })
                     .collect();
                 envs
             })
         })
         .collect();
-    let all: Vec<Vec<u8>> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-    let rings: i64 = admin.query_one("SELECT count(*) FROM han_crypto.keyrings", &[]).unwrap().get(0);
+    let all: Vec<Vec<u8>> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let rings: i64 = admin
+        .query_one("SELECT count(*) FROM han_crypto.keyrings", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rings, 1);
     // Every envelope decrypts in a fresh session of another role.
     let mut other = cluster().connect_as("roles_race", "regress_app");
     for env in &all {
-        other.query_one("SELECT han_crypto.decrypt($1)", &[env]).unwrap();
+        other
+            .query_one("SELECT han_crypto.decrypt($1)", &[env])
+            .unwrap();
     }
     let distinct: i64 = admin
-        .query_one("SELECT count(DISTINCT substring(e FROM 33 FOR 24)) FROM unnest($1::bytea[]) e", &[&all])
+        .query_one(
+            "SELECT count(DISTINCT substring(e FROM 33 FOR 24)) FROM unnest($1::bytea[]) e",
+            &[&all],
+        )
         .unwrap()
         .get(0);
-    assert_eq!(distinct as usize, all.len(), "nonces are unique across backends");
+    assert_eq!(
+        distinct as usize,
+        all.len(),
+        "nonces are unique across backends"
+    );
 }
 
 #[test]

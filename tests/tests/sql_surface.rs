@@ -15,9 +15,18 @@ fn db(name: &str) -> Client {
 #[test]
 fn text_round_trips_including_empty_multibyte_and_large() {
     let mut c = db("surface_text");
-    for s in ["", "a", "grüße 世界 🎉", &"x".repeat(1 << 20), &"ü".repeat(100_000)] {
+    for s in [
+        "",
+        "a",
+        "grüße 世界 🎉",
+        &"x".repeat(1 << 20),
+        &"ü".repeat(100_000),
+    ] {
         let back: String = c
-            .query_one("SELECT han_crypto.decrypt(han_crypto.encrypt($1::text))", &[&s])
+            .query_one(
+                "SELECT han_crypto.decrypt(han_crypto.encrypt($1::text))",
+                &[&s],
+            )
             .unwrap()
             .get(0);
         assert_eq!(back, s);
@@ -29,7 +38,10 @@ fn bytea_and_jsonb_round_trip_losslessly() {
     let mut c = db("surface_types");
     let bytes: Vec<u8> = (0..=255u8).collect();
     let back: Vec<u8> = c
-        .query_one("SELECT han_crypto.decrypt_bytea(han_crypto.encrypt($1::bytea))", &[&bytes])
+        .query_one(
+            "SELECT han_crypto.decrypt_bytea(han_crypto.encrypt($1::bytea))",
+            &[&bytes],
+        )
         .unwrap()
         .get(0);
     assert_eq!(back, bytes);
@@ -41,7 +53,10 @@ fn bytea_and_jsonb_round_trip_losslessly() {
         .get(0);
     assert!(same);
     let empty: bool = c
-        .query_one("SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt('{}'::jsonb)) = '{}'::jsonb", &[])
+        .query_one(
+            "SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt('{}'::jsonb)) = '{}'::jsonb",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(empty);
@@ -63,25 +78,53 @@ fn null_in_null_out_but_null_keyring_or_context_is_an_error() {
     let (code, text) = expect_error(&mut c, "SELECT han_crypto.encrypt('x', NULL)", &[]);
     assert_eq!(code, "22004");
     assert!(text.contains("keyring"), "{text}");
-    let (code, _) = expect_error(&mut c, "SELECT han_crypto.decrypt(han_crypto.encrypt('x'), NULL)", &[]);
+    let (code, _) = expect_error(
+        &mut c,
+        "SELECT han_crypto.decrypt(han_crypto.encrypt('x'), NULL)",
+        &[],
+    );
     assert_eq!(code, "22004");
 }
 
 #[test]
 fn unknown_keyring_and_wrong_type_have_their_own_sqlstates() {
     let mut c = db("surface_errors");
-    let (code, text) = expect_error(&mut c, "SELECT han_crypto.encrypt('x', 'no_such_team')", &[]);
+    let (code, text) = expect_error(
+        &mut c,
+        "SELECT han_crypto.encrypt('x', 'no_such_team')",
+        &[],
+    );
     assert_eq!(code, "42704");
     assert!(text.contains("no_such_team"), "{text}");
-    let (code, text) = expect_error(&mut c, "SELECT han_crypto.decrypt(han_crypto.encrypt('\\x01'::bytea))", &[]);
+    let (code, text) = expect_error(
+        &mut c,
+        "SELECT han_crypto.decrypt(han_crypto.encrypt('\\x01'::bytea))",
+        &[],
+    );
     assert_eq!(code, "42804");
     assert!(text.contains("decrypt_bytea"), "{text}");
-    let (code, _) = expect_error(&mut c, "SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt('text'))", &[]);
+    let (code, _) = expect_error(
+        &mut c,
+        "SELECT han_crypto.decrypt_jsonb(han_crypto.encrypt('text'))",
+        &[],
+    );
     assert_eq!(code, "42804");
     // Text and jsonb envelopes both decrypt to text; any envelope to bytes.
-    let s: String = c.query_one("SELECT han_crypto.decrypt(han_crypto.encrypt('[1]'::jsonb))", &[]).unwrap().get(0);
+    let s: String = c
+        .query_one(
+            "SELECT han_crypto.decrypt(han_crypto.encrypt('[1]'::jsonb))",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(s, "[1]");
-    let b: Vec<u8> = c.query_one("SELECT han_crypto.decrypt_bytea(han_crypto.encrypt('hi'))", &[]).unwrap().get(0);
+    let b: Vec<u8> = c
+        .query_one(
+            "SELECT han_crypto.decrypt_bytea(han_crypto.encrypt('hi'))",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(b, b"hi");
 }
 
@@ -116,7 +159,10 @@ fn json_form_converts_losslessly_both_ways() {
         .get(0);
     assert!(same);
     let j: serde_json::Value = c
-        .query_one("SELECT han_crypto.envelope_to_json(han_crypto.encrypt('x'))", &[])
+        .query_one(
+            "SELECT han_crypto.envelope_to_json(han_crypto.encrypt('x'))",
+            &[],
+        )
         .unwrap()
         .get(0);
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
@@ -124,7 +170,10 @@ fn json_form_converts_losslessly_both_ways() {
         assert!(keys.contains(&k), "missing {k}");
     }
     let back: serde_json::Value = c
-        .query_one("SELECT han_crypto.envelope_to_json(han_crypto.envelope_from_json($1))", &[&j])
+        .query_one(
+            "SELECT han_crypto.envelope_to_json(han_crypto.envelope_from_json($1))",
+            &[&j],
+        )
         .unwrap()
         .get(0);
     assert_eq!(back, j);
@@ -133,7 +182,10 @@ fn json_form_converts_losslessly_both_ways() {
     bad["iv"] = serde_json::json!("HANSENTINEL-not-base64!");
     let (code, text) = expect_error(&mut c, "SELECT han_crypto.envelope_from_json($1)", &[&bad]);
     assert_eq!(code, "22P02");
-    assert!(text.contains("\"iv\"") && !text.contains("HANSENTINEL"), "{text}");
+    assert!(
+        text.contains("\"iv\"") && !text.contains("HANSENTINEL"),
+        "{text}"
+    );
     let (code, _) = expect_error(&mut c, "SELECT han_crypto.envelope_from_json('[]')", &[]);
     assert_eq!(code, "22P02");
 }
@@ -141,6 +193,9 @@ fn json_form_converts_losslessly_both_ways() {
 #[test]
 fn version_is_the_package_version() {
     let mut c = db("surface_version");
-    let v: String = c.query_one("SELECT han_crypto.version()", &[]).unwrap().get(0);
+    let v: String = c
+        .query_one("SELECT han_crypto.version()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(v, "0.1.0");
 }

@@ -131,7 +131,8 @@ impl XaesKey {
     fn message_key(&self, nonce: &[u8; XAES_NONCE_LEN]) -> (LessSafeKey, ring::aead::Nonce) {
         let (n1, n2) = nonce.split_at(12);
         let subkey = self.subkey(n1);
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &subkey[..]).expect("32-byte key"));
+        let key =
+            LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &subkey[..]).expect("32-byte key"));
         let n2: [u8; 12] = n2.try_into().expect("24-byte nonce");
         (key, ring::aead::Nonce::assume_unique_for_key(n2))
     }
@@ -163,7 +164,10 @@ impl XaesKey {
     ) -> Result<()> {
         let (key, n) = self.message_key(nonce);
         let tag = ring::aead::Tag::from(*tag);
-        if key.open_in_place_separate_tag(n, Aad::from(aad), tag, buf, 0..).is_err() {
+        if key
+            .open_in_place_separate_tag(n, Aad::from(aad), tag, buf, 0..)
+            .is_err()
+        {
             buf.zeroize();
             return Err(Error::AuthenticationFailed);
         }
@@ -194,7 +198,10 @@ mod tests {
             let nonce = vec![0u8; nlen];
             assert_eq!(
                 aes256gcm_seal(&[1; 32], &nonce, b"", b"x").unwrap_err(),
-                Error::InvalidNonceLength { expected: 12, actual: nlen }
+                Error::InvalidNonceLength {
+                    expected: 12,
+                    actual: nlen
+                }
             );
         }
     }

@@ -189,16 +189,23 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>> {
         return Err(Error::NotAnEnvelope);
     }
     if n <= MAGIC.len() {
-        return Err(Error::Truncated { expected: OVERHEAD, actual: n });
+        return Err(Error::Truncated {
+            expected: OVERHEAD,
+            actual: n,
+        });
     }
     if bytes[4] != FORMAT_V1 {
         return Err(Error::UnsupportedVersion(bytes[4]));
     }
     if n < HEADER_LEN {
-        return Err(Error::Truncated { expected: OVERHEAD, actual: n });
+        return Err(Error::Truncated {
+            expected: OVERHEAD,
+            actual: n,
+        });
     }
     let algorithm = Algorithm::from_id(bytes[5]).ok_or(Error::UnsupportedAlgorithm(bytes[5]))?;
-    let content = ContentType::from_id(bytes[6]).ok_or(Error::MalformedHeader("unknown content type"))?;
+    let content =
+        ContentType::from_id(bytes[6]).ok_or(Error::MalformedHeader("unknown content type"))?;
     if bytes[7] != 0 {
         return Err(Error::MalformedHeader("reserved flags are set"));
     }
@@ -214,16 +221,24 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>> {
     let header = Header {
         algorithm,
         content,
-        key: KeyRef { keyring_id, key_version },
+        key: KeyRef {
+            keyring_id,
+            key_version,
+        },
         ciphertext_len,
         nonce,
     };
     let expected = header.envelope_len();
     if n < expected {
-        return Err(Error::Truncated { expected, actual: n });
+        return Err(Error::Truncated {
+            expected,
+            actual: n,
+        });
     }
     if n > expected {
-        return Err(Error::TrailingBytes { extra: n - expected });
+        return Err(Error::TrailingBytes {
+            extra: n - expected,
+        });
     }
     let ct_end = HEADER_LEN + ciphertext_len as usize;
     let mut tag = [0u8; TAG_LEN];
@@ -311,10 +326,17 @@ impl Envelope<'_> {
     /// `ciphertext.len()` bytes). On failure `out` holds only zeros.
     pub fn open_into(&self, key: &XaesKey, context: &[u8], out: &mut [u8]) -> Result<()> {
         if out.len() != self.ciphertext.len() {
-            return Err(Error::MalformedHeader("output buffer length differs from ciphertext length"));
+            return Err(Error::MalformedHeader(
+                "output buffer length differs from ciphertext length",
+            ));
         }
         out.copy_from_slice(self.ciphertext);
-        key.open_in_place(&self.header.nonce, &aad(self.header_bytes, context), out, &self.tag)
+        key.open_in_place(
+            &self.header.nonce,
+            &aad(self.header_bytes, context),
+            out,
+            &self.tag,
+        )
     }
 }
 
@@ -326,7 +348,10 @@ mod tests {
     fn key() -> XaesKey {
         XaesKey::new(&SecretKey::from_bytes(&[42; 32]).unwrap())
     }
-    const KR: KeyRef = KeyRef { keyring_id: [7; 16], key_version: 1 };
+    const KR: KeyRef = KeyRef {
+        keyring_id: [7; 16],
+        key_version: 1,
+    };
 
     #[test]
     fn layout_matches_documentation() {
@@ -351,7 +376,7 @@ mod tests {
         }
         for extra in [1usize, 16] {
             let mut longer = env.clone();
-            longer.extend(std::iter::repeat(0).take(extra));
+            longer.extend(std::iter::repeat_n(0, extra));
             assert_eq!(parse(&longer).unwrap_err(), Error::TrailingBytes { extra });
         }
     }
@@ -360,9 +385,15 @@ mod tests {
     fn wrong_context_and_key_fail_authentication() {
         let env = seal(&key(), KR, ContentType::Text, b"x", b"row 1").unwrap();
         let parsed = parse(&env).unwrap();
-        assert_eq!(parsed.open(&key(), b"row 2").unwrap_err(), Error::AuthenticationFailed);
+        assert_eq!(
+            parsed.open(&key(), b"row 2").unwrap_err(),
+            Error::AuthenticationFailed
+        );
         let other = XaesKey::new(&SecretKey::from_bytes(&[43; 32]).unwrap());
-        assert_eq!(parsed.open(&other, b"row 1").unwrap_err(), Error::AuthenticationFailed);
+        assert_eq!(
+            parsed.open(&other, b"row 1").unwrap_err(),
+            Error::AuthenticationFailed
+        );
         assert_eq!(&*parsed.open(&key(), b"row 1").unwrap(), b"x");
     }
 

@@ -22,7 +22,14 @@ use crate::{Error, Result};
 /// Formats 16 bytes as a lowercase hyphenated UUID.
 pub fn uuid_to_string(id: &[u8; 16]) -> String {
     let h = hex::encode(id);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Parses a hyphenated UUID (either case).
@@ -62,7 +69,9 @@ fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a Value> {
 }
 
 fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
-    field(obj, name)?.as_str().ok_or_else(|| bad(name, "must be a string"))
+    field(obj, name)?
+        .as_str()
+        .ok_or_else(|| bad(name, "must be a string"))
 }
 
 fn u32_field(obj: &Map<String, Value>, name: &str) -> Result<u32> {
@@ -90,10 +99,16 @@ pub fn from_json(value: &Value) -> Result<Vec<u8>> {
     let obj = value
         .as_object()
         .ok_or_else(|| Error::MalformedJson("envelope must be a JSON object".into()))?;
-    only_keys(obj, &["v", "alg", "kid", "kv", "iv", "ct", "tag", "meta"], "envelope")?;
+    only_keys(
+        obj,
+        &["v", "alg", "kid", "kv", "iv", "ct", "tag", "meta"],
+        "envelope",
+    )?;
     let v = u32_field(obj, "v")?;
     if v != u32::from(FORMAT_V1) {
-        return Err(Error::UnsupportedVersion(u8::try_from(v).unwrap_or(u8::MAX)));
+        return Err(Error::UnsupportedVersion(
+            u8::try_from(v).unwrap_or(u8::MAX),
+        ));
     }
     let algorithm = Algorithm::from_name(str_field(obj, "alg")?)
         .ok_or_else(|| bad("alg", "names an unsupported algorithm"))?;
@@ -116,12 +131,14 @@ pub fn from_json(value: &Value) -> Result<Vec<u8>> {
     only_keys(meta, &["content"], "meta")?;
     let content = ContentType::from_name(str_field(meta, "content")?)
         .ok_or_else(|| bad("meta.content", "must be \"bytea\", \"text\" or \"jsonb\""))?;
-    let ciphertext_len =
-        u32::try_from(ct.len()).map_err(|_| Error::TooLarge(ct.len()))?;
+    let ciphertext_len = u32::try_from(ct.len()).map_err(|_| Error::TooLarge(ct.len()))?;
     let header = Header {
         algorithm,
         content,
-        key: KeyRef { keyring_id, key_version },
+        key: KeyRef {
+            keyring_id,
+            key_version,
+        },
         ciphertext_len,
         nonce,
     };
@@ -141,7 +158,10 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let key = XaesKey::new(&SecretKey::from_bytes(&[5; 32]).unwrap());
-        let kr = KeyRef { keyring_id: [0xab; 16], key_version: 3 };
+        let kr = KeyRef {
+            keyring_id: [0xab; 16],
+            key_version: 3,
+        };
         envelope::seal(&key, kr, ContentType::Json, br#"{"a": 1}"#, b"ctx").unwrap()
     }
 
@@ -167,7 +187,10 @@ mod tests {
         assert!(from_json(&j).is_err());
         let mut j = to_json(&sample()).unwrap();
         j.as_object_mut().unwrap().remove("tag");
-        assert!(from_json(&j).unwrap_err().to_string().contains("\"tag\" is missing"));
+        assert!(from_json(&j)
+            .unwrap_err()
+            .to_string()
+            .contains("\"tag\" is missing"));
         assert!(from_json(&json!([1, 2])).is_err());
     }
 }

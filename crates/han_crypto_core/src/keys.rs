@@ -102,7 +102,10 @@ mod tests {
         let h = k.to_hex();
         let k2 = SecretKey::from_hex(&format!("  {}\n", &*h)).unwrap();
         assert_eq!(k.expose(), k2.expose());
-        assert_eq!(SecretKey::from_hex("abc").unwrap_err(), Error::InvalidKeyHex);
+        assert_eq!(
+            SecretKey::from_hex("abc").unwrap_err(),
+            Error::InvalidKeyHex
+        );
         let bad = "zz".repeat(32);
         assert_eq!(SecretKey::from_hex(&bad).unwrap_err(), Error::InvalidKeyHex);
         assert_eq!(
@@ -116,7 +119,9 @@ mod tests {
         let text = "ab".repeat(32);
         let k = SecretKey::from_hex(&text).unwrap();
         assert!(!format!("{k:?}").contains("ab"));
-        let err = SecretKey::from_hex(&"ag".repeat(32)).unwrap_err().to_string();
+        let err = SecretKey::from_hex(&"ag".repeat(32))
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("ag"));
     }
 

@@ -10,7 +10,10 @@ use han_crypto_core::keys::SecretKey;
 use han_crypto_core::Error;
 use proptest::prelude::*;
 
-const KR: KeyRef = KeyRef { keyring_id: [0x11; 16], key_version: 1 };
+const KR: KeyRef = KeyRef {
+    keyring_id: [0x11; 16],
+    key_version: 1,
+};
 
 fn key() -> XaesKey {
     XaesKey::new(&SecretKey::from_bytes(&[0x5a; 32]).unwrap())
@@ -61,7 +64,11 @@ proptest! {
 
 #[test]
 fn json_documents_round_trip() {
-    for doc in [r#"{}"#, r#"[]"#, r#"{"a": [1, 2.5e300, "ü", null, true], "b": {"c": "日本"}}"#] {
+    for doc in [
+        r#"{}"#,
+        r#"[]"#,
+        r#"{"a": [1, 2.5e300, "ü", null, true], "b": {"c": "日本"}}"#,
+    ] {
         round_trip(ContentType::Json, doc.as_bytes(), b"");
     }
 }

@@ -12,7 +12,12 @@ fn wycheproof_hkdf_sha256() {
         for t in group["tests"].as_array().unwrap() {
             let size = t["size"].as_u64().unwrap() as usize;
             let mut out = vec![0u8; size];
-            let r = hkdf_sha256(&unhex(&t["ikm"]), &unhex(&t["salt"]), &[&unhex(&t["info"])], &mut out);
+            let r = hkdf_sha256(
+                &unhex(&t["ikm"]),
+                &unhex(&t["salt"]),
+                &[&unhex(&t["info"])],
+                &mut out,
+            );
             match t["result"].as_str().unwrap() {
                 "valid" => {
                     r.unwrap();

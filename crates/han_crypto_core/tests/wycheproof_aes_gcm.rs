@@ -20,21 +20,45 @@ fn wycheproof_aes_256_gcm() {
         let iv_bits = group["ivSize"].as_u64().unwrap();
         for t in group["tests"].as_array().unwrap() {
             let id = &t["tcId"];
-            let (key, iv, aad, msg) = (unhex(&t["key"]), unhex(&t["iv"]), unhex(&t["aad"]), unhex(&t["msg"]));
+            let (key, iv, aad, msg) = (
+                unhex(&t["key"]),
+                unhex(&t["iv"]),
+                unhex(&t["aad"]),
+                unhex(&t["msg"]),
+            );
             assert_eq!(key.len() * 8, 256, "tc {id}: key length");
             let mut ct_tag = unhex(&t["ct"]);
             ct_tag.extend(unhex(&t["tag"]));
             if iv_bits != 96 {
-                let expected = Error::InvalidNonceLength { expected: 12, actual: iv.len() };
-                assert_eq!(aes256gcm_seal(&key, &iv, &aad, &msg).unwrap_err(), expected, "tc {id}");
-                assert_eq!(aes256gcm_open(&key, &iv, &aad, &ct_tag).unwrap_err(), expected, "tc {id}");
+                let expected = Error::InvalidNonceLength {
+                    expected: 12,
+                    actual: iv.len(),
+                };
+                assert_eq!(
+                    aes256gcm_seal(&key, &iv, &aad, &msg).unwrap_err(),
+                    expected,
+                    "tc {id}"
+                );
+                assert_eq!(
+                    aes256gcm_open(&key, &iv, &aad, &ct_tag).unwrap_err(),
+                    expected,
+                    "tc {id}"
+                );
                 other_iv += 1;
                 continue;
             }
             match t["result"].as_str().unwrap() {
                 "valid" => {
-                    assert_eq!(aes256gcm_seal(&key, &iv, &aad, &msg).unwrap(), ct_tag, "tc {id}");
-                    assert_eq!(&*aes256gcm_open(&key, &iv, &aad, &ct_tag).unwrap(), &msg[..], "tc {id}");
+                    assert_eq!(
+                        aes256gcm_seal(&key, &iv, &aad, &msg).unwrap(),
+                        ct_tag,
+                        "tc {id}"
+                    );
+                    assert_eq!(
+                        &*aes256gcm_open(&key, &iv, &aad, &ct_tag).unwrap(),
+                        &msg[..],
+                        "tc {id}"
+                    );
                     valid += 1;
                 }
                 "invalid" => {

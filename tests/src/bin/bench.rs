@@ -77,11 +77,56 @@ const VARIANTS: &[Variant] = &[
 /// Deterministic English-like prose (compressible like real text).
 fn prose(seed: u64) -> String {
     const WORDS: &[&str] = &[
-        "the", "session", "agent", "prompt", "function", "returns", "error", "when", "file", "is",
-        "missing", "we", "should", "update", "test", "and", "then", "run", "build", "again", "user",
-        "asked", "to", "refactor", "module", "into", "smaller", "pieces", "with", "clear", "names",
-        "output", "shows", "that", "query", "planner", "chose", "sequential", "scan", "instead", "of",
-        "index", "because", "statistics", "were", "stale", "after", "migration", "added", "column",
+        "the",
+        "session",
+        "agent",
+        "prompt",
+        "function",
+        "returns",
+        "error",
+        "when",
+        "file",
+        "is",
+        "missing",
+        "we",
+        "should",
+        "update",
+        "test",
+        "and",
+        "then",
+        "run",
+        "build",
+        "again",
+        "user",
+        "asked",
+        "to",
+        "refactor",
+        "module",
+        "into",
+        "smaller",
+        "pieces",
+        "with",
+        "clear",
+        "names",
+        "output",
+        "shows",
+        "that",
+        "query",
+        "planner",
+        "chose",
+        "sequential",
+        "scan",
+        "instead",
+        "of",
+        "index",
+        "because",
+        "statistics",
+        "were",
+        "stale",
+        "after",
+        "migration",
+        "added",
+        "column",
     ];
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut s = String::with_capacity(ROW_BYTES + 16);
@@ -90,7 +135,7 @@ fn prose(seed: u64) -> String {
         x ^= x >> 7;
         x ^= x << 17;
         s.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
-        s.push(if x % 11 == 0 { '.' } else { ' ' });
+        s.push(if x.is_multiple_of(11) { '.' } else { ' ' });
     }
     s
 }
@@ -112,16 +157,24 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let reps: usize = std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let key = "b".repeat(64);
     let cluster = Cluster::start(
         "bench",
         &[("HAN_CRYPTO_ROOT_KEY", &key)],
-        &["shared_buffers = '1GB'", "max_wal_size = '8GB'", "checkpoint_timeout = '30min'"],
+        &[
+            "shared_buffers = '1GB'",
+            "max_wal_size = '8GB'",
+            "checkpoint_timeout = '30min'",
+        ],
     );
     let mut c = cluster.fresh_db("bench");
     eprintln!("bench: generating {ROWS} rows of ~{ROW_BYTES} bytes of prose...");
-    c.batch_execute("CREATE TABLE src (id int PRIMARY KEY, body text)").unwrap();
+    c.batch_execute("CREATE TABLE src (id int PRIMARY KEY, body text)")
+        .unwrap();
     {
         let mut w = c.copy_in("COPY src FROM STDIN").unwrap();
         use std::io::Write;
@@ -140,7 +193,10 @@ fn main() {
     )
     .unwrap();
     let mut verdicts = Vec::new();
-    for (mode, storage) in [("compressed source", "EXTENDED"), ("uncompressed source", "EXTERNAL")] {
+    for (mode, storage) in [
+        ("compressed source", "EXTENDED"),
+        ("uncompressed source", "EXTERNAL"),
+    ] {
         c.batch_execute(&format!(
             "DROP TABLE src; CREATE TABLE src (id int PRIMARY KEY, body text);
              ALTER TABLE src ALTER COLUMN body SET STORAGE {storage};
@@ -173,7 +229,11 @@ fn run_variants(c: &mut Client, reps: usize) -> Vec<Row> {
             c.batch_execute(&format!(
                 "DROP TABLE IF EXISTS t; CREATE TABLE t (id int, body {}); {}",
                 v.column,
-                if v.column == "bytea" { "ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;" } else { "" }
+                if v.column == "bytea" {
+                    "ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;"
+                } else {
+                    ""
+                }
             ))
             .unwrap();
             c.batch_execute("CHECKPOINT").unwrap();
@@ -182,8 +242,16 @@ fn run_variants(c: &mut Client, reps: usize) -> Vec<Row> {
             timed(c, v.read); // warm the cache, as every variant gets
             read.push(timed(c, v.read));
         }
-        let size: i64 = c.query_one("SELECT pg_total_relation_size('t')", &[]).unwrap().get(0);
-        eprintln!("bench: {:<11} insert {:>8.3}s  read {:>8.3}s", v.name, median(ins.clone()).as_secs_f64(), median(read.clone()).as_secs_f64());
+        let size: i64 = c
+            .query_one("SELECT pg_total_relation_size('t')", &[])
+            .unwrap()
+            .get(0);
+        eprintln!(
+            "bench: {:<11} insert {:>8.3}s  read {:>8.3}s",
+            v.name,
+            median(ins.clone()).as_secs_f64(),
+            median(read.clone()).as_secs_f64()
+        );
         results.push((v.name, median(ins), median(read), size));
     }
     results
@@ -193,7 +261,10 @@ fn print_table(mode: &str, reps: usize, results: &[Row]) {
     let (plain, floor) = (&results[0], &results[1]);
     println!();
     println!("{mode}: {ROWS} rows x ~{ROW_BYTES} B prose, median of {reps} (pgp_sym: 1)");
-    println!("{:<11} {:>9} {:>8} {:>8}   {:>9} {:>8} {:>8}   {:>9}", "variant", "insert s", "/plain", "/floor", "read s", "/plain", "/floor", "table MB");
+    println!(
+        "{:<11} {:>9} {:>8} {:>8}   {:>9} {:>8} {:>8}   {:>9}",
+        "variant", "insert s", "/plain", "/floor", "read s", "/plain", "/floor", "table MB"
+    );
     for (name, ins, read, size) in results {
         println!(
             "{:<11} {:>9.3} {:>8.2} {:>8.2}   {:>9.3} {:>8.2} {:>8.2}   {:>9.1}",
