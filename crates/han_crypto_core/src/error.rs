@@ -75,4 +75,20 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,
+
+    /// KDF parameters or salt outside policy (too weak, too costly, malformed).
+    #[error("{0}")]
+    KdfPolicy(&'static str),
+
+    /// Memory for a key derivation could not be reserved.
+    #[error("could not reserve {0} bytes for key derivation")]
+    OutOfMemory(u64),
+
+    /// A token failed verification; names the reason, never the token.
+    #[error("{0}")]
+    Token(&'static str),
+
+    /// A public key is malformed or of low order.
+    #[error("{0}")]
+    BadPublicKey(&'static str),
 }

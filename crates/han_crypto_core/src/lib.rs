@@ -13,7 +13,11 @@ pub mod aead;
 pub mod envelope;
 pub mod envelope_json;
 pub mod error;
+pub mod jwt;
 pub mod kdf;
 pub mod keys;
+pub mod password;
+pub mod sealed;
+pub mod wrap;
 
 pub use error::{Error, Result};
