@@ -20,21 +20,120 @@ CREATE TABLE han_crypto._root_key_check (
     recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
+-- Roles. Cluster-wide, so created only if missing (another database may
+-- have han_crypto already); DROP EXTENSION leaves them, as pgsodium does.
+--   han_crypto_admin    creates keyrings and manages any keyring's members
+--   han_crypto_app      an application that connects with one role for many
+--                       users: may name the acting user (set_actor) or prove
+--                       it with a JWT (authenticate), and create keyrings
+--   han_crypto_auditor  reads keyring metadata (and, later, the audit log)
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['han_crypto_admin', 'han_crypto_app', 'han_crypto_auditor'] LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        EXCEPTION
+            -- Exists already, or another database's CREATE EXTENSION is
+            -- creating it right now.
+            WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+    END LOOP;
+END
+$roles$;
+
 -- Keyrings. Every envelope names its keyring by id and its key by version.
--- kind 'root': the key of each version is HKDF-SHA256(root key, id, version).
+--   root        the key of each version is HKDF-SHA256(root key, id, version);
+--               'default' is the one such keyring, usable by every role
+--   team, user  each version has a random secret wrapped under the root key;
+--               its key is Argon2id(secret, salt); members only
+--   passphrase  each version has a random data key wrapped under
+--               Argon2id(passphrase) (or PBKDF2); the server cannot use it
+--               until a member unlocks it with the passphrase
 -- The 'default' keyring is created on first use, not here, so that pg_dump
 -- carries its id and a restore into a fresh database never collides.
 CREATE TABLE han_crypto.keyrings (
     id             uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    name           text        NOT NULL UNIQUE CHECK (name <> ''),
-    kind           text        NOT NULL CHECK (kind IN ('root')),
+    name           text        NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 200),
+    kind           text        NOT NULL CHECK (kind IN ('root', 'team', 'user', 'passphrase')),
     active_version integer     NOT NULL DEFAULT 1 CHECK (active_version >= 1),
-    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by     text        NOT NULL DEFAULT current_user
 );
 
--- Both tables hold state that data depends on: pg_dump must include their
+-- One row per key version of team, user and passphrase keyrings. No column
+-- holds a usable key: wrapped_key is AES-256-GCM under the root key (team,
+-- user) or under the passphrase-derived key (passphrase), bound to keyring,
+-- version and purpose. kdf holds the parameters and kdf_ms their measured
+-- cost on this server, so they can be raised later.
+CREATE TABLE han_crypto.keyring_versions (
+    keyring_id  uuid        NOT NULL REFERENCES han_crypto.keyrings (id) ON DELETE CASCADE,
+    version     integer     NOT NULL CHECK (version >= 1),
+    wrapped_key bytea       NOT NULL CHECK (octet_length(wrapped_key) = 60),
+    salt        bytea       NOT NULL CHECK (octet_length(salt) >= 16),
+    kdf         jsonb       NOT NULL,
+    kdf_ms      real,
+    state       text        NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'decrypt_only', 'retired')),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (keyring_id, version)
+);
+
+-- Who may use which keyring. A principal is whatever the actor is: a
+-- database role name, or an application user id (set_actor/authenticate).
+--   reader  decrypt            writer  encrypt and decrypt
+--   admin   writer + manage members and key pairs
+CREATE TABLE han_crypto.members (
+    keyring_id uuid        NOT NULL REFERENCES han_crypto.keyrings (id) ON DELETE CASCADE,
+    principal  text        NOT NULL CHECK (principal <> ''),
+    role       text        NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by text        NOT NULL,
+    PRIMARY KEY (keyring_id, principal)
+);
+
+-- Sealed-box key pairs. The private key is stored as a han_crypto envelope
+-- sealed under its keyring's key, so only the keyring's readers can open.
+CREATE TABLE han_crypto.keypairs (
+    key_id          bytea       PRIMARY KEY CHECK (octet_length(key_id) = 16),
+    keyring_id      uuid        NOT NULL REFERENCES han_crypto.keyrings (id) ON DELETE CASCADE,
+    public_key      bytea       NOT NULL CHECK (octet_length(public_key) = 32),
+    sealed_private  bytea       NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+-- Failed unlock attempts (who, which keyring, when; never the passphrase).
+CREATE TABLE han_crypto.unlock_failures (
+    keyring_id uuid        NOT NULL REFERENCES han_crypto.keyrings (id) ON DELETE CASCADE,
+    principal  text        NOT NULL,
+    failed_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+-- These tables hold state that data depends on: pg_dump must include their
 -- rows, which extension member tables otherwise lose.
 SELECT pg_catalog.pg_extension_config_dump('han_crypto._root_key_check', '');
 SELECT pg_catalog.pg_extension_config_dump('han_crypto.keyrings', '');
+SELECT pg_catalog.pg_extension_config_dump('han_crypto.keyring_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('han_crypto.members', '');
+SELECT pg_catalog.pg_extension_config_dump('han_crypto.keypairs', '');
 
-REVOKE ALL ON han_crypto._root_key_check, han_crypto.keyrings FROM PUBLIC;
+REVOKE ALL ON han_crypto._root_key_check, han_crypto.keyrings, han_crypto.keyring_versions,
+    han_crypto.members, han_crypto.keypairs, han_crypto.unlock_failures FROM PUBLIC;
+
+-- What administrators and auditors may see: metadata, never key material.
+-- Plain views run with their owner's rights over the tables above and
+-- expose only these columns.
+CREATE VIEW han_crypto.keyring_info AS
+SELECT k.name, k.kind, k.id, k.active_version, k.created_at, k.created_by,
+       v.kdf, v.kdf_ms, v.state AS active_state,
+       (SELECT count(*) FROM han_crypto.members m WHERE m.keyring_id = k.id) AS members,
+       (SELECT count(*) FROM han_crypto.unlock_failures f WHERE f.keyring_id = k.id) AS failed_unlocks
+FROM han_crypto.keyrings k
+LEFT JOIN han_crypto.keyring_versions v ON v.keyring_id = k.id AND v.version = k.active_version;
+
+CREATE VIEW han_crypto.keyring_members AS
+SELECT k.name AS keyring, m.principal, m.role, m.granted_at, m.granted_by
+FROM han_crypto.members m JOIN han_crypto.keyrings k ON k.id = m.keyring_id;
+
+REVOKE ALL ON han_crypto.keyring_info, han_crypto.keyring_members FROM PUBLIC;
+GRANT SELECT ON han_crypto.keyring_info, han_crypto.keyring_members TO han_crypto_admin, han_crypto_auditor;

@@ -30,12 +30,23 @@ COMMENT ON FUNCTION han_crypto.envelope_info(bytea) IS
 COMMENT ON FUNCTION han_crypto.root_key_status() IS
     'Where the root key came from and whether it matches this database. Never the key.';
 
+COMMENT ON FUNCTION han_crypto.create_keyring(text, text) IS
+    'Creates a team or user keyring (Argon2id-derived key, secret wrapped under the root key); the creator becomes its admin.';
+COMMENT ON FUNCTION han_crypto.create_passphrase_keyring(text, text, text) IS
+    'Creates a keyring whose key is usable only after unlock() with the passphrase. Pass the passphrase as a bind parameter.';
+COMMENT ON FUNCTION han_crypto.unlock(text, text) IS
+    'Unlocks a passphrase keyring for the current actor in this session; false (and recorded) for a wrong passphrase.';
+COMMENT ON FUNCTION han_crypto.set_actor(text, inet) IS
+    'Names the acting principal until the end of the transaction. Roles with han_crypto_app only.';
+COMMENT ON FUNCTION han_crypto.authenticate(text) IS
+    'Verifies an HS256 JWT and makes its principal claim the actor until the end of the transaction.';
+
 -- Grants. Everything is revoked from PUBLIC first, then granted one by one.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA han_crypto FROM PUBLIC;
 
--- The data functions. Keyring membership (who may use which keyring) is
--- checked inside them once keyrings have members; the default keyring is
--- usable by every role that may call them.
+-- Data functions and the actor's own view of itself: every role. Access to
+-- team, user and passphrase keyrings is checked inside, per actor and
+-- keyring; the 'default' keyring is open to every role that may call them.
 GRANT EXECUTE ON FUNCTION
     han_crypto.encrypt(text, text, text),
     han_crypto.encrypt(bytea, text, text),
@@ -48,7 +59,31 @@ GRANT EXECUTE ON FUNCTION
     han_crypto.envelope_info(bytea),
     han_crypto.envelope_to_json(bytea),
     han_crypto.envelope_from_json(jsonb),
-    han_crypto.version()
+    han_crypto.version(),
+    han_crypto.current_actor(),
+    han_crypto.actor_info(),
+    han_crypto.key_cache_stats(),
+    han_crypto.unlock(text, text),
+    han_crypto.lock(text),
+    han_crypto.change_passphrase(text, text, text),
+    han_crypto.seal(bytea, text),
+    han_crypto.seal(bytea, bytea),
+    han_crypto.open_sealed(text, bytea),
+    han_crypto.open_sealed_bytea(text, bytea)
 TO PUBLIC;
+
+-- Creating keyrings and managing members: administrators and applications.
+-- (grant/revoke/create_keypair also require admin membership of the keyring,
+-- or han_crypto_admin, checked inside.)
+GRANT EXECUTE ON FUNCTION
+    han_crypto.create_keyring(text, text),
+    han_crypto.create_passphrase_keyring(text, text, text),
+    han_crypto.grant_access(text, text, text),
+    han_crypto.revoke_access(text, text),
+    han_crypto.create_keypair(text)
+TO han_crypto_admin, han_crypto_app;
+
+-- Naming the actor: trusted applications only.
+GRANT EXECUTE ON FUNCTION han_crypto.set_actor(text, inet), han_crypto.authenticate(text) TO han_crypto_app;
 
 -- root_key_status() tells where the key lives: superusers only (no grant).

@@ -35,6 +35,15 @@ fn extension_owner() -> pg_sys::Oid {
         );
     });
     OWNER.set(Some(oid));
+    // Resolve, while catalog access is allowed, the tables whose relcache
+    // invalidations must flush han_crypto's caches.
+    let watched = Spi::get_two::<pg_sys::Oid, pg_sys::Oid>(
+        "SELECT 'han_crypto.keyrings'::pg_catalog.regclass::pg_catalog.oid, \
+                'han_crypto.members'::pg_catalog.regclass::pg_catalog.oid",
+    );
+    if let Ok((Some(keyrings), Some(members))) = watched {
+        crate::keyring::watch(keyrings, members);
+    }
     oid
 }
 
@@ -93,26 +102,60 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
+/// The kinds of keyring (see sql/bootstrap.sql).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyringKind {
+    Root,
+    Team,
+    User,
+    Passphrase,
+}
+
+impl KeyringKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "root" => Some(Self::Root),
+            "team" => Some(Self::Team),
+            "user" => Some(Self::User),
+            "passphrase" => Some(Self::Passphrase),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Root => "root",
+            Self::Team => "team",
+            Self::User => "user",
+            Self::Passphrase => "passphrase",
+        }
+    }
+}
+
 /// A row of han_crypto.keyrings.
 #[derive(Debug, Clone)]
 pub struct KeyringRow {
     pub id: [u8; 16],
     pub name: String,
+    pub kind: KeyringKind,
     pub active_version: u32,
 }
 
 fn keyring_where(clause: &str, arg: pgrx::datum::DatumWithOid<'_>) -> Option<KeyringRow> {
-    let sql = format!("SELECT id, name, active_version FROM han_crypto.keyrings WHERE {clause}");
+    let sql =
+        format!("SELECT id, name, kind, active_version FROM han_crypto.keyrings WHERE {clause}");
     as_owner(|| {
         Spi::connect(|client| {
             let table = client.select(&sql, Some(1), &[arg]).ok()?;
             let row = table.into_iter().next()?;
             let id: Uuid = row.get(1).ok()??;
             let name: String = row.get(2).ok()??;
-            let version: i32 = row.get(3).ok()??;
+            let kind: String = row.get(3).ok()??;
+            let version: i32 = row.get(4).ok()??;
             Some(KeyringRow {
                 id: *id.as_bytes(),
                 name,
+                kind: KeyringKind::parse(&kind)?,
                 active_version: u32::try_from(version).unwrap_or(0),
             })
         })
@@ -125,6 +168,218 @@ pub fn keyring_by_name(name: &str) -> Option<KeyringRow> {
 
 pub fn keyring_by_id(id: &[u8; 16]) -> Option<KeyringRow> {
     keyring_where("id = $1", Uuid::from_bytes(*id).into())
+}
+
+/// A row of han_crypto.keyring_versions (wrapped material only).
+pub struct VersionRow {
+    pub wrapped_key: Vec<u8>,
+    pub salt: Vec<u8>,
+    pub kdf: serde_json::Value,
+    pub state: String,
+}
+
+pub fn version_row(id: &[u8; 16], version: u32) -> Option<VersionRow> {
+    as_owner(|| {
+        Spi::connect(|client| {
+            let table = client
+                .select(
+                    "SELECT wrapped_key, salt, kdf, state FROM han_crypto.keyring_versions \
+                     WHERE keyring_id = $1 AND version = $2",
+                    Some(1),
+                    &[Uuid::from_bytes(*id).into(), (version as i32).into()],
+                )
+                .ok()?;
+            let row = table.into_iter().next()?;
+            Some(VersionRow {
+                wrapped_key: row.get(1).ok()??,
+                salt: row.get(2).ok()??,
+                kdf: row.get::<pgrx::JsonB>(3).ok()??.0,
+                state: row.get(4).ok()??,
+            })
+        })
+    })
+}
+
+/// The role `principal` holds in keyring `id`, if any.
+pub fn member_role(id: &[u8; 16], principal: &str) -> Option<String> {
+    as_owner(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT role FROM han_crypto.members WHERE keyring_id = $1 AND principal = $2",
+            &[Uuid::from_bytes(*id).into(), principal.into()],
+        )
+        .ok()
+        .flatten()
+    })
+}
+
+/// Inserts a keyring; `None` if the name is taken.
+pub fn insert_keyring(name: &str, kind: KeyringKind, created_by: &str) -> Option<[u8; 16]> {
+    let id = as_owner(|| {
+        Spi::get_one_with_args::<Uuid>(
+            "INSERT INTO han_crypto.keyrings (name, kind, created_by) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+            &[name.into(), kind.name().into(), created_by.into()],
+        )
+        .ok()
+        .flatten()
+    })?;
+    Some(*id.as_bytes())
+}
+
+pub fn insert_version(
+    id: &[u8; 16],
+    version: u32,
+    wrapped: &[u8],
+    salt: &[u8],
+    kdf: serde_json::Value,
+    kdf_ms: f32,
+) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO han_crypto.keyring_versions (keyring_id, version, wrapped_key, salt, kdf, kdf_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                Uuid::from_bytes(*id).into(),
+                (version as i32).into(),
+                wrapped.into(),
+                salt.into(),
+                pgrx::JsonB(kdf).into(),
+                kdf_ms.into(),
+            ],
+        )
+        .expect("inserting a keyring version");
+    });
+}
+
+/// Replaces the wrapped key of a version (passphrase change: same data key).
+pub fn rewrap_version(
+    id: &[u8; 16],
+    version: u32,
+    wrapped: &[u8],
+    salt: &[u8],
+    kdf: serde_json::Value,
+    kdf_ms: f32,
+) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "UPDATE han_crypto.keyring_versions SET wrapped_key = $3, salt = $4, kdf = $5, kdf_ms = $6 \
+             WHERE keyring_id = $1 AND version = $2",
+            &[
+                Uuid::from_bytes(*id).into(),
+                (version as i32).into(),
+                wrapped.into(),
+                salt.into(),
+                pgrx::JsonB(kdf).into(),
+                kdf_ms.into(),
+            ],
+        )
+        .expect("re-wrapping a keyring version");
+    });
+}
+
+pub fn upsert_member(id: &[u8; 16], principal: &str, role: &str, granted_by: &str) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO han_crypto.members (keyring_id, principal, role, granted_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (keyring_id, principal) DO UPDATE SET role = EXCLUDED.role, \
+                 granted_by = EXCLUDED.granted_by, granted_at = pg_catalog.now()",
+            &[Uuid::from_bytes(*id).into(), principal.into(), role.into(), granted_by.into()],
+        )
+        .expect("granting keyring access");
+    });
+    changed(Table::Members);
+}
+
+/// Removes a membership; false if there was none.
+pub fn delete_member(id: &[u8; 16], principal: &str) -> bool {
+    let n = as_owner(|| {
+        Spi::get_one_with_args::<i64>(
+            "WITH d AS (DELETE FROM han_crypto.members WHERE keyring_id = $1 AND principal = $2 RETURNING 1) \
+             SELECT count(*) FROM d",
+            &[Uuid::from_bytes(*id).into(), principal.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+    });
+    // A revocation drops every cached and unlocked key everywhere, not only
+    // memberships: keys are "dropped on revocation".
+    changed(Table::Keyrings);
+    n > 0
+}
+
+pub fn record_unlock_failure(id: &[u8; 16], principal: &str) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO han_crypto.unlock_failures (keyring_id, principal) VALUES ($1, $2)",
+            &[Uuid::from_bytes(*id).into(), principal.into()],
+        )
+        .expect("recording a failed unlock");
+    });
+}
+
+pub fn insert_keypair(
+    key_id: &[u8; 16],
+    keyring: &[u8; 16],
+    public_key: &[u8],
+    sealed_private: &[u8],
+) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO han_crypto.keypairs (key_id, keyring_id, public_key, sealed_private) VALUES ($1, $2, $3, $4)",
+            &[key_id.as_slice().into(), Uuid::from_bytes(*keyring).into(), public_key.into(), sealed_private.into()],
+        )
+        .expect("storing a key pair");
+    });
+}
+
+/// The keyring and sealed private key of key pair `key_id`.
+pub fn keypair(key_id: &[u8; 16]) -> Option<([u8; 16], Vec<u8>)> {
+    as_owner(|| {
+        Spi::connect(|client| {
+            let table = client
+                .select(
+                    "SELECT keyring_id, sealed_private FROM han_crypto.keypairs WHERE key_id = $1",
+                    Some(1),
+                    &[key_id.as_slice().into()],
+                )
+                .ok()?;
+            let row = table.into_iter().next()?;
+            let id: Uuid = row.get(1).ok()??;
+            Some((*id.as_bytes(), row.get(2).ok()??))
+        })
+    })
+}
+
+/// Catalog tables whose changes other backends must hear about:
+/// `Members` flushes cached memberships, `Keyrings` flushes everything.
+#[derive(Clone, Copy)]
+pub enum Table {
+    Keyrings,
+    Members,
+}
+
+/// Queues a relcache invalidation for `table`: at commit PostgreSQL sends
+/// it to every backend, whose callback (keyring.rs) then drops its caches.
+/// This is what makes a revocation bite in sessions that already used a key.
+pub fn changed(table: Table) {
+    let name = match table {
+        Table::Keyrings => c"han_crypto.keyrings",
+        Table::Members => c"han_crypto.members",
+    };
+    // SAFETY: resolving a constant, schema-qualified relation name; the
+    // invalidation is transactional and harmless if it is spurious.
+    unsafe {
+        let rv = pg_sys::makeRangeVarFromNameList(pg_sys::stringToQualifiedNameList(name.as_ptr()));
+        let oid = pg_sys::RangeVarGetRelidExtended(
+            rv,
+            pg_sys::NoLock as i32,
+            0,
+            None,
+            std::ptr::null_mut(),
+        );
+        pg_sys::CacheInvalidateRelcacheByRelid(oid);
+    }
 }
 
 /// Creates the `default` keyring if it does not exist yet. Lazily, on first

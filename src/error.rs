@@ -33,6 +33,35 @@ pub enum HcError {
     /// Decrypted text is not UTF-8 (cannot happen for authenticated text
     /// envelopes; checked anyway because PostgreSQL text must be valid).
     InvalidUtf8,
+    /// The actor lacks the membership the operation needs.
+    NotAllowed {
+        keyring: String,
+        principal: String,
+        access: crate::keyring::Access,
+    },
+    /// A passphrase keyring is not unlocked by this actor in this session.
+    KeyringLocked(String),
+    /// A key version that was retired.
+    RetiredKeyVersion { keyring: String, version: u32 },
+    /// Wrapped key material does not unwrap under the root key.
+    CorruptKeyring(String),
+    /// Every key-derivation slot is busy.
+    KdfBusy,
+    /// A keyring of that name exists already.
+    DuplicateKeyring(String),
+    /// The keyring is of another kind than the operation needs.
+    WrongKind {
+        keyring: String,
+        expected: &'static str,
+    },
+    /// A caller-supplied argument is out of range; names the argument only.
+    InvalidArgument(String),
+    /// The database role may not perform the operation.
+    PermissionDenied { message: String, hint: &'static str },
+    /// authenticate() has no secret to verify with.
+    NoJwtSecret,
+    /// The old passphrase given to change_passphrase() is wrong.
+    PassphraseIncorrect(String),
 }
 
 impl From<CoreError> for HcError {
@@ -58,7 +87,7 @@ impl From<HcError> for ErrorReport {
             HcError::UnknownKeyring(name) => report(
                 Code::ERRCODE_UNDEFINED_OBJECT,
                 format!("keyring \"{name}\" does not exist"),
-                Some("This version has one keyring, \"default\", whose key is derived from the root key."),
+                Some("Create it with han_crypto.create_keyring(name, kind); han_crypto.keyring_info lists keyrings."),
             ),
             HcError::UnknownKeyringId(id) => report(
                 Code::ERRCODE_UNDEFINED_OBJECT,
@@ -90,6 +119,62 @@ impl From<HcError> for ErrorReport {
                     Some(&format!("Use {func}.")),
                 )
             }
+            HcError::NotAllowed { keyring, principal, access } => {
+                let need = match access {
+                    crate::keyring::Access::Decrypt => "a member (reader, writer or admin)",
+                    crate::keyring::Access::Encrypt => "a writer or admin",
+                    crate::keyring::Access::Manage => "an admin",
+                };
+                report(
+                    Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!("actor \"{principal}\" is not {need} of keyring \"{keyring}\""),
+                    Some("A keyring admin grants access with han_crypto.grant_access(keyring, principal, role)."),
+                )
+            }
+            HcError::KeyringLocked(name) => report(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("keyring \"{name}\" is locked"),
+                Some("Unlock it in this session with han_crypto.unlock(keyring, passphrase), passing the passphrase as a bind parameter."),
+            ),
+            HcError::RetiredKeyVersion { keyring, version } => report(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("key version {version} of keyring \"{keyring}\" is retired"),
+                None,
+            ),
+            HcError::CorruptKeyring(name) => report(
+                Code::ERRCODE_DATA_CORRUPTED,
+                format!("wrapped key material of keyring \"{name}\" failed authentication"),
+                Some("The keyring's rows were altered or belong to another keyring or root key."),
+            ),
+            HcError::KdfBusy => report(
+                Code::ERRCODE_INSUFFICIENT_RESOURCES,
+                "all key-derivation slots are busy".into(),
+                Some("Retry shortly; han_crypto.kdf_max_concurrent bounds concurrent password hashing."),
+            ),
+            HcError::DuplicateKeyring(name) => report(
+                Code::ERRCODE_DUPLICATE_OBJECT,
+                format!("keyring \"{name}\" already exists"),
+                None,
+            ),
+            HcError::WrongKind { keyring, expected } => report(
+                Code::ERRCODE_WRONG_OBJECT_TYPE,
+                format!("keyring \"{keyring}\" is not a {expected} keyring"),
+                None,
+            ),
+            HcError::InvalidArgument(message) => report(Code::ERRCODE_INVALID_PARAMETER_VALUE, message, None),
+            HcError::PermissionDenied { message, hint } => {
+                report(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, message, Some(hint))
+            }
+            HcError::NoJwtSecret => report(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "no JWT secret is configured".into(),
+                Some("Set HAN_CRYPTO_JWT_SECRET in the server's environment or han_crypto.jwt_secret_file."),
+            ),
+            HcError::PassphraseIncorrect(name) => report(
+                Code::ERRCODE_INVALID_PASSWORD,
+                format!("passphrase is not correct for keyring \"{name}\""),
+                None,
+            ),
             HcError::InvalidUtf8 => report(
                 Code::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
                 "decrypted text is not valid UTF-8".into(),
@@ -131,5 +216,13 @@ fn core_report(e: CoreError) -> ErrorReport {
             report(Code::ERRCODE_INVALID_PARAMETER_VALUE, msg, None)
         }
         CoreError::Rng => report(Code::ERRCODE_SYSTEM_ERROR, msg, None),
+        CoreError::KdfPolicy(_) => report(
+            Code::ERRCODE_INVALID_PARAMETER_VALUE,
+            msg,
+            Some("Stored KDF parameters must lie between the policy floor and han_crypto.kdf_max_memory."),
+        ),
+        CoreError::OutOfMemory(_) => report(Code::ERRCODE_OUT_OF_MEMORY, msg, None),
+        CoreError::Token(_) => report(Code::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, msg, None),
+        CoreError::BadPublicKey(_) => report(Code::ERRCODE_INVALID_PARAMETER_VALUE, msg, None),
     }
 }

@@ -9,6 +9,23 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// to set (PGC_SUSET) and to see (GUC_SUPERUSER_ONLY): it names where the
 /// key lives, which ordinary roles have no business knowing.
 pub static ROOT_KEY_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// File holding the application's JWT secret (when HAN_CRYPTO_JWT_SECRET is unset).
+pub static JWT_SECRET_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// JWT claim that names the principal.
+pub static JWT_PRINCIPAL_CLAIM: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"sub"));
+/// Clock skew tolerated on exp/nbf, seconds.
+pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Derived keys kept per backend.
+pub static KEY_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256);
+/// Seconds a derived key stays cached.
+pub static KEY_CACHE_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(3600);
+/// Seconds an unlocked passphrase keyring stays unlocked in a session.
+pub static UNLOCK_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(900);
+/// Ceiling on Argon2id memory read from storage, in KiB.
+pub static KDF_MAX_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(256 * 1024);
+/// Key derivations allowed to run at once across the cluster.
+pub static KDF_MAX_CONCURRENT: GucSetting<i32> = GucSetting::<i32>::new(2);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -20,14 +37,103 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::SUPERUSER_ONLY,
     );
+    GucRegistry::define_string_guc(
+        c"han_crypto.jwt_secret_file",
+        c"File holding the HS256 secret authenticate() verifies JWTs with.",
+        c"Used when HAN_CRYPTO_JWT_SECRET is not in the server's environment.",
+        &JWT_SECRET_FILE,
+        GucContext::Suset,
+        GucFlags::SUPERUSER_ONLY,
+    );
+    GucRegistry::define_string_guc(
+        c"han_crypto.jwt_principal_claim",
+        c"JWT claim that names the acting principal.",
+        c"Superuser-only: a caller who could pick the claim could pick a claim it controls.",
+        &JWT_PRINCIPAL_CLAIM,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.jwt_leeway",
+        c"Clock skew tolerated on JWT exp and nbf.",
+        c"",
+        &JWT_LEEWAY,
+        0,
+        300,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.key_cache_size",
+        c"Derived keys each backend keeps in memory.",
+        c"Argon2id runs once per key version and backend while the key stays cached.",
+        &KEY_CACHE_SIZE,
+        1,
+        100_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.key_cache_lifetime",
+        c"How long a derived key stays cached in a backend.",
+        c"",
+        &KEY_CACHE_LIFETIME,
+        1,
+        86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.unlock_lifetime",
+        c"How long an unlocked passphrase keyring stays unlocked in a session.",
+        c"",
+        &UNLOCK_LIFETIME,
+        1,
+        86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.kdf_max_memory",
+        c"Largest Argon2id memory cost accepted from storage.",
+        c"Parameters above it are refused before any allocation.",
+        &KDF_MAX_MEMORY,
+        19 * 1024,
+        4 * 1024 * 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.kdf_max_concurrent",
+        c"Password-hash derivations allowed to run at once in the cluster.",
+        c"Further callers get SQLSTATE 53000 at once instead of queueing.",
+        &KDF_MAX_CONCURRENT,
+        1,
+        64,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     // Refuse typo'd han_crypto.* settings instead of keeping placeholders.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"han_crypto".as_ptr()) };
 }
 
-/// The configured root key file, if any (empty counts as unset).
-pub fn root_key_file() -> Option<String> {
-    ROOT_KEY_FILE
-        .get()
+fn string_setting(s: &GucSetting<Option<CString>>) -> Option<String> {
+    s.get()
         .and_then(|c| c.into_string().ok())
         .filter(|s| !s.trim().is_empty())
+}
+
+/// The configured root key file, if any (empty counts as unset).
+pub fn root_key_file() -> Option<String> {
+    string_setting(&ROOT_KEY_FILE)
+}
+
+/// The configured JWT secret file, if any.
+pub fn jwt_secret_file() -> Option<String> {
+    string_setting(&JWT_SECRET_FILE)
+}
+
+/// The JWT principal claim (default `sub`).
+pub fn jwt_principal_claim() -> String {
+    string_setting(&JWT_PRINCIPAL_CLAIM).unwrap_or_else(|| "sub".into())
 }

@@ -1,45 +1,97 @@
-//! Keyrings and their keys, cached per backend.
+//! Keyrings, who may use them, and their keys — cached per backend.
 //!
-//! A keyring row is looked up once per backend; a key version is derived
-//! once per backend and kept expanded in zeroizing memory (`XaesKey` wipes
-//! its AES key schedule on drop), so per-row cost is one hash lookup.
-//!
-//! Rows created lazily by this backend (the default keyring, the root
-//! key-check value) are cached before their transaction commits. If that
-//! transaction or a subtransaction aborts, the rows vanish, so the caches
-//! are dropped by transaction callbacks: an envelope must never name a
-//! keyring that was rolled back.
+//! * Keyring rows and memberships are looked up once and cached. Any change
+//!   to them (create, grant, revoke, passphrase change) queues a relcache
+//!   invalidation on the catalog table (catalog::changed); every backend's
+//!   callback below then drops all caches, so a revocation takes effect at
+//!   the next statement everywhere, also in sessions that already used the key.
+//! * Derived keys are cached in zeroizing memory (`XaesKey` wipes its AES key
+//!   schedule on drop), bounded in number (han_crypto.key_cache_size) and
+//!   age (han_crypto.key_cache_lifetime): Argon2id runs once per key version
+//!   and backend, never per row.
+//! * Unlocked passphrase keys belong to the actor who unlocked them, for
+//!   han_crypto.unlock_lifetime: another application user served by the same
+//!   pooled backend cannot use them.
+//! * Rows created lazily by this backend (the default keyring, the root
+//!   key-check value) are cached before their transaction commits; if it or a
+//!   subtransaction aborts they vanish, so the caches are dropped then too.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use han_crypto_core::aead::XaesKey;
 use han_crypto_core::envelope::KeyRef;
 use han_crypto_core::envelope_json::uuid_to_string;
 use han_crypto_core::kdf::derive_keyring_key;
+use han_crypto_core::keys::SecretKey;
+use han_crypto_core::password::{KdfLimits, KdfSpec};
+use han_crypto_core::wrap::{unwrap_key, WrapContext};
 use pgrx::pg_sys;
+use pgrx::prelude::*;
 
-use crate::catalog::{self, KeyringRow};
+use crate::catalog::{self, KeyringKind, KeyringRow};
 use crate::error::{HcError, HcResult};
-use crate::root_key;
+use crate::{actor, gucs, root_key};
 
 /// Name of the keyring used when a call names none.
 pub const DEFAULT_KEYRING: &str = "default";
+/// Wrap purpose of a team/user keyring's secret (under the root key).
+pub const PURPOSE_SECRET: &str = "keyring-secret";
+/// Wrap purpose of a passphrase keyring's data key (under the passphrase key).
+pub const PURPOSE_PASSPHRASE: &str = "passphrase-data-key";
+const MEMBERSHIP_CACHE_MAX: usize = 4096;
+
+/// What a caller wants to do with a keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Decrypt,
+    Encrypt,
+    Manage,
+}
+
+struct Cached {
+    key: Rc<XaesKey>,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Stats {
+    derivations: u64,
+    hits: u64,
+}
 
 thread_local! {
     static BY_NAME: RefCell<HashMap<String, KeyringRow>> = RefCell::new(HashMap::new());
     static BY_ID: RefCell<HashMap<[u8; 16], KeyringRow>> = RefCell::new(HashMap::new());
-    static KEYS: RefCell<HashMap<KeyRef, Rc<XaesKey>>> = RefCell::new(HashMap::new());
+    static MEMBERSHIP: RefCell<HashMap<([u8; 16], String), Option<String>>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<HashMap<KeyRef, Cached>> = RefCell::new(HashMap::new());
+    static UNLOCKED: RefCell<HashMap<(KeyRef, String), Cached>> = RefCell::new(HashMap::new());
+    static STATS: RefCell<Stats> = RefCell::new(Stats::default());
     static UNCOMMITTED_WRITE: Cell<bool> = const { Cell::new(false) };
     static CALLBACKS: Cell<bool> = const { Cell::new(false) };
-    static DERIVATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// How many keys this backend has derived (each one is then cached).
 #[cfg_attr(not(feature = "pg_test"), allow(dead_code))]
 pub fn derivations() -> u64 {
-    DERIVATIONS.get()
+    STATS.with(|s| s.borrow().derivations)
+}
+
+/// Cache figures for han_crypto.key_cache_stats().
+pub fn stats() -> serde_json::Value {
+    let (derivations, hits) = STATS.with(|s| (s.borrow().derivations, s.borrow().hits));
+    serde_json::json!({
+        "derivations": derivations,
+        "cache_hits": hits,
+        "cached_keys": KEYS.with(|m| m.borrow().len()),
+        "unlocked": UNLOCKED.with(|m| m.borrow().len()),
+        "cached_memberships": MEMBERSHIP.with(|m| m.borrow().len()),
+        "max_cached_keys": gucs::KEY_CACHE_SIZE.get(),
+        "key_lifetime_s": gucs::KEY_CACHE_LIFETIME.get(),
+        "unlock_lifetime_s": gucs::UNLOCK_LIFETIME.get(),
+    })
 }
 
 fn remember(row: KeyringRow) -> KeyringRow {
@@ -72,52 +124,303 @@ pub fn by_id(id: &[u8; 16]) -> HcResult<KeyringRow> {
         .ok_or_else(|| HcError::UnknownKeyringId(uuid_to_string(id)))
 }
 
-/// The key for `key_ref`, derived on first use in this backend.
-pub fn key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
-    if let Some(k) = KEYS.with(|m| m.borrow().get(&key_ref).cloned()) {
-        return Ok(k);
+/// The role the current actor holds in `ring`, if any (cached).
+pub fn role_of(ring: &KeyringRow, principal: &str) -> Option<String> {
+    let cache_key = (ring.id, principal.to_string());
+    if let Some(role) = MEMBERSHIP.with(|m| m.borrow().get(&cache_key).cloned()) {
+        return role;
     }
-    let ring = by_id(&key_ref.keyring_id)?;
+    let role = catalog::member_role(&ring.id, principal);
+    MEMBERSHIP.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMBERSHIP_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(cache_key, role.clone());
+    });
+    role
+}
+
+/// Checks the current actor may use `ring` for `access`. The `default`
+/// (root-derived) keyring is open to every role allowed to call the function.
+/// Managing any keyring is also open to roles with han_crypto_admin.
+pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
+    if access == Access::Manage && actor::has_role(c"han_crypto_admin") {
+        return Ok(());
+    }
+    if ring.kind == KeyringKind::Root && access != Access::Manage {
+        return Ok(());
+    }
+    let principal = actor::current();
+    let allowed = match (role_of(ring, &principal).as_deref(), access) {
+        (Some(_), Access::Decrypt) => true,
+        (Some("writer" | "admin"), Access::Encrypt) => true,
+        (Some("admin"), Access::Manage) => true,
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(HcError::NotAllowed {
+            keyring: ring.name.clone(),
+            principal,
+            access,
+        })
+    }
+}
+
+fn fresh(entry: &Cached, lifetime_s: i32) -> bool {
+    entry.at.elapsed() < Duration::from_secs(lifetime_s.max(1) as u64)
+}
+
+fn cache_key(key_ref: KeyRef, key: Rc<XaesKey>) {
+    KEYS.with(|m| {
+        let mut m = m.borrow_mut();
+        let max = gucs::KEY_CACHE_SIZE.get().max(1) as usize;
+        while m.len() >= max {
+            // Evict the oldest entry.
+            let oldest = m.iter().min_by_key(|(_, c)| c.at).map(|(k, _)| *k);
+            match oldest {
+                Some(k) => m.remove(&k),
+                None => break,
+            };
+        }
+        m.insert(
+            key_ref,
+            Cached {
+                key,
+                at: Instant::now(),
+            },
+        );
+    });
+}
+
+/// The key for `key_ref`, derived on first use in this backend. Does not
+/// check membership: callers go through [`encryption_key`] or [`decryption_key`].
+fn key(ring: &KeyringRow, key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
     if key_ref.key_version == 0 || key_ref.key_version > ring.active_version {
         return Err(HcError::UnknownKeyVersion {
-            keyring: ring.name,
+            keyring: ring.name.clone(),
             version: key_ref.key_version,
         });
     }
+    if ring.kind == KeyringKind::Passphrase {
+        let principal = actor::current();
+        let hit = UNLOCKED.with(|m| {
+            let mut m = m.borrow_mut();
+            let k = (key_ref, principal);
+            match m.get(&k) {
+                Some(c) if fresh(c, gucs::UNLOCK_LIFETIME.get()) => Some(c.key.clone()),
+                Some(_) => {
+                    m.remove(&k);
+                    None
+                }
+                None => None,
+            }
+        });
+        return hit.ok_or_else(|| HcError::KeyringLocked(ring.name.clone()));
+    }
+    let hit = KEYS.with(|m| {
+        let mut m = m.borrow_mut();
+        match m.get(&key_ref) {
+            Some(c) if fresh(c, gucs::KEY_CACHE_LIFETIME.get()) => Some(c.key.clone()),
+            Some(_) => {
+                m.remove(&key_ref);
+                None
+            }
+            None => None,
+        }
+    });
+    if let Some(k) = hit {
+        STATS.with(|s| s.borrow_mut().hits += 1);
+        return Ok(k);
+    }
     let root = root_key::get()?;
-    let derived = derive_keyring_key(&root.key, &key_ref.keyring_id, key_ref.key_version);
+    let derived = match ring.kind {
+        KeyringKind::Root => {
+            derive_keyring_key(&root.key, &key_ref.keyring_id, key_ref.key_version)
+        }
+        _ => {
+            let v = catalog::version_row(&key_ref.keyring_id, key_ref.key_version).ok_or_else(
+                || HcError::UnknownKeyVersion {
+                    keyring: ring.name.clone(),
+                    version: key_ref.key_version,
+                },
+            )?;
+            if v.state == "retired" {
+                return Err(HcError::RetiredKeyVersion {
+                    keyring: ring.name.clone(),
+                    version: key_ref.key_version,
+                });
+            }
+            let ctx = WrapContext {
+                purpose: PURPOSE_SECRET,
+                keyring_id: key_ref.keyring_id,
+                version: key_ref.key_version,
+            };
+            let secret = unwrap_key(&root.key, &v.wrapped_key, &ctx)
+                .map_err(|_| HcError::CorruptKeyring(ring.name.clone()))?;
+            let spec = KdfSpec::from_json(&v.kdf)?;
+            derive_password_key(&spec, secret.expose(), &v.salt)?.0
+        }
+    };
     let k = Rc::new(XaesKey::new(&derived));
-    DERIVATIONS.set(DERIVATIONS.get() + 1);
-    KEYS.with(|m| m.borrow_mut().insert(key_ref, k.clone()));
+    STATS.with(|s| s.borrow_mut().derivations += 1);
+    cache_key(key_ref, k.clone());
     Ok(k)
 }
 
-/// The key new values of keyring `name` are sealed with.
+/// The KDF ceilings in force (han_crypto.kdf_max_memory).
+pub fn kdf_limits() -> KdfLimits {
+    KdfLimits {
+        argon2_max_m_kib: gucs::KDF_MAX_MEMORY.get().max(0) as u32,
+        ..KdfLimits::default()
+    }
+}
+
+/// Runs a password KDF under the cluster-wide concurrency limit, honouring
+/// query cancel before and after (Argon2 itself cannot be interrupted, so
+/// its cost is bounded by the policy instead). Returns the key and the
+/// milliseconds it took.
+pub fn derive_password_key(
+    spec: &KdfSpec,
+    password: &[u8],
+    salt: &[u8],
+) -> HcResult<(SecretKey, f32)> {
+    let limits = kdf_limits();
+    spec.check(&limits)?;
+    check_for_interrupts!();
+    acquire_kdf_slot()?;
+    let started = Instant::now();
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
+    spec.derive(password, salt, &limits, &mut out[..])?;
+    let ms = started.elapsed().as_secs_f32() * 1000.0;
+    check_for_interrupts!();
+    Ok((SecretKey::from_bytes(&out[..])?, ms))
+}
+
+/// Takes one of han_crypto.kdf_max_concurrent transaction-level advisory
+/// lock slots, or fails at once (53000) when all are taken. Re-entrant for
+/// the same backend; released at transaction end, also on error.
+fn acquire_kdf_slot() -> HcResult<()> {
+    const LOCK_SPACE: i32 = 0x4843_4b44; // "HCKD"
+    for slot in 0..gucs::KDF_MAX_CONCURRENT.get().max(1) {
+        let got = Spi::get_one_with_args::<bool>(
+            "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)",
+            &[LOCK_SPACE.into(), slot.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if got {
+            return Ok(());
+        }
+    }
+    Err(HcError::KdfBusy)
+}
+
+/// The key new values of keyring `name` are sealed with, for the current actor.
 pub fn encryption_key(name: &str) -> HcResult<(KeyRef, Rc<XaesKey>)> {
     let ring = by_name(name)?;
+    authorize(&ring, Access::Encrypt)?;
     let key_ref = KeyRef {
         keyring_id: ring.id,
         key_version: ring.active_version,
     };
-    Ok((key_ref, key(key_ref)?))
+    Ok((key_ref, key(&ring, key_ref)?))
 }
 
-fn forget_everything() {
+/// The key an envelope names, for the current actor.
+pub fn decryption_key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
+    let ring = by_id(&key_ref.keyring_id)?;
+    authorize(&ring, Access::Decrypt)?;
+    key(&ring, key_ref)
+}
+
+/// Unlocks a passphrase keyring version for the current actor with its data key.
+pub fn remember_unlocked(key_ref: KeyRef, data_key: &SecretKey) {
+    let principal = actor::current();
+    UNLOCKED.with(|m| {
+        m.borrow_mut().insert(
+            (key_ref, principal),
+            Cached {
+                key: Rc::new(XaesKey::new(data_key)),
+                at: Instant::now(),
+            },
+        )
+    });
+}
+
+/// Locks passphrase keyrings for the current actor: one, or all.
+pub fn lock(keyring_id: Option<[u8; 16]>) {
+    let principal = actor::current();
+    UNLOCKED.with(|m| {
+        m.borrow_mut().retain(|(k, p), _| {
+            !(p == &principal && keyring_id.is_none_or(|id| id == k.keyring_id))
+        })
+    });
+}
+
+/// Unwraps a passphrase keyring's data key with `passphrase`; `Ok(None)` if
+/// the passphrase is wrong.
+pub fn open_passphrase_version(
+    ring: &KeyringRow,
+    version: u32,
+    passphrase: &[u8],
+) -> HcResult<Option<SecretKey>> {
+    let v = catalog::version_row(&ring.id, version).ok_or_else(|| HcError::UnknownKeyVersion {
+        keyring: ring.name.clone(),
+        version,
+    })?;
+    let spec = KdfSpec::from_json(&v.kdf)?;
+    let (kek, _) = derive_password_key(&spec, passphrase, &v.salt)?;
+    let ctx = WrapContext {
+        purpose: PURPOSE_PASSPHRASE,
+        keyring_id: ring.id,
+        version,
+    };
+    Ok(unwrap_key(&kek, &v.wrapped_key, &ctx).ok())
+}
+
+/// Drops keyring rows and memberships (they are re-read on next use).
+fn forget_catalog_rows() {
     BY_NAME.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
     BY_ID.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
+    MEMBERSHIP.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
+}
+
+/// Drops everything: rows, memberships, derived and unlocked keys, root key.
+fn forget_everything() {
+    forget_catalog_rows();
     KEYS.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
+    UNLOCKED.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
     root_key::forget();
+}
+
+/// Drops every cache, as a fresh backend would start (tests only).
+#[cfg(any(test, feature = "pg_test"))]
+pub fn forget_for_tests() {
+    forget_everything();
 }
 
 /// Called after this backend inserted catalog rows in the current transaction.
 pub fn note_catalog_write() {
     UNCOMMITTED_WRITE.set(true);
-    if !CALLBACKS.replace(true) {
-        // SAFETY: registering process-lifetime callbacks with no argument.
-        unsafe {
-            pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut());
-            pg_sys::RegisterSubXactCallback(Some(on_subxact_event), std::ptr::null_mut());
-        }
+}
+
+/// Registers the transaction and invalidation callbacks (from _PG_init).
+pub fn register_callbacks() {
+    if CALLBACKS.replace(true) {
+        return;
+    }
+    // SAFETY: process-lifetime callbacks with no argument, registered once.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact_event), std::ptr::null_mut());
+        pg_sys::CacheRegisterRelcacheCallback(
+            Some(on_relcache_invalidation),
+            pg_sys::Datum::from(0),
+        );
     }
 }
 
@@ -152,8 +455,26 @@ unsafe extern "C-unwind" fn on_subxact_event(
     }
 }
 
-/// Drops every cache, as a fresh backend would start (tests only).
-#[cfg(any(test, feature = "pg_test"))]
-pub fn forget_for_tests() {
-    forget_everything();
+thread_local! {
+    /// OIDs of han_crypto.keyrings and han_crypto.members, once known.
+    static WATCHED: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
+}
+
+/// Relcache invalidation: a han_crypto catalog table changed (in this or
+/// another backend), or everything was reset. No catalog access is allowed
+/// here, so the table OIDs are resolved beforehand (see `watch`).
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    match WATCHED.get() {
+        _ if relid == pg_sys::InvalidOid => forget_everything(),
+        Some((keyrings, _)) if relid == keyrings => forget_everything(),
+        Some((_, members)) if relid == members => forget_catalog_rows(),
+        Some(_) => {}
+        None => forget_catalog_rows(),
+    }
+}
+
+/// Records the OIDs of the catalog tables whose invalidations matter.
+pub fn watch(keyrings: pg_sys::Oid, members: pg_sys::Oid) {
+    WATCHED.set(Some((keyrings, members)));
 }

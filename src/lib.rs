@@ -10,11 +10,13 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod actor;
 mod api;
 mod catalog;
 mod error;
 mod gucs;
 mod keyring;
+mod log_scrub;
 mod root_key;
 mod varlena;
 
@@ -28,6 +30,10 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
+    keyring::register_callbacks();
+    log_scrub::install();
+    // SAFETY: a process-lifetime callback with no argument, registered once.
+    unsafe { pgrx::pg_sys::RegisterXactCallback(Some(actor::on_xact_event), std::ptr::null_mut()) };
 }
 
 /// Required by `cargo pgrx test`.

@@ -50,7 +50,7 @@ fn open_checked(
     wanted: &'static str,
     out: &mut [u8],
 ) -> HcResult<()> {
-    let key = keyring::key(env.header.key)?;
+    let key = keyring::decryption_key(env.header.key)?;
     env.open_into(&key, context.as_bytes(), out)?;
     if !accepted.contains(&env.header.content) {
         out.fill(0);

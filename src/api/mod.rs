@@ -2,6 +2,9 @@
 //! belongs to. Each wrapper converts arguments, calls into the core or a
 //! helper module, and maps errors; no logic lives here.
 
+mod actor;
 mod admin;
 mod crypto;
 mod envelope;
+mod keyrings;
+mod sealed;

@@ -168,6 +168,9 @@ fn internal_functions_are_not_executable_by_public() {
         [
             "han_crypto._decrypt_json(bytea,text)",
             "han_crypto._encrypt_json(text,text,text)",
+            "han_crypto.actor_info()",
+            "han_crypto.change_passphrase(text,text,text)",
+            "han_crypto.current_actor()",
             "han_crypto.decrypt(bytea,text)",
             "han_crypto.decrypt_bytea(bytea,text)",
             "han_crypto.decrypt_jsonb(bytea,text)",
@@ -177,6 +180,13 @@ fn internal_functions_are_not_executable_by_public() {
             "han_crypto.envelope_from_json(jsonb)",
             "han_crypto.envelope_info(bytea)",
             "han_crypto.envelope_to_json(bytea)",
+            "han_crypto.key_cache_stats()",
+            "han_crypto.lock(text)",
+            "han_crypto.open_sealed(text,bytea)",
+            "han_crypto.open_sealed_bytea(text,bytea)",
+            "han_crypto.seal(bytea,bytea)",
+            "han_crypto.seal(bytea,text)",
+            "han_crypto.unlock(text,text)",
             "han_crypto.version()",
         ]
     );

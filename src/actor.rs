@@ -1,0 +1,87 @@
+//! Who is acting: the principal whose keyring membership is checked.
+//!
+//! By default the database role (`current_user`). An application that
+//! connects with one role for all its users names the user per transaction,
+//! either by trust (`set_actor`, only for roles granted han_crypto_app) or by
+//! proof (`authenticate`, an HS256 JWT verified with the application's own
+//! secret). Both last until the end of the transaction — never longer — so a
+//! pooled connection (PgBouncer in transaction mode) never hands one user's
+//! identity to the next client.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+
+/// An actor named by the application for the current transaction.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub principal: String,
+    pub client_addr: Option<String>,
+    /// `set_actor` or `jwt`.
+    pub via: &'static str,
+}
+
+thread_local! {
+    static ACTOR: RefCell<Option<Actor>> = const { RefCell::new(None) };
+}
+
+/// The database role name in effect (`current_user`).
+pub fn current_role_name() -> String {
+    // SAFETY: GetUserId() is always a valid role in a running transaction;
+    // with noerr = false a missing role raises an ERROR instead of NULL.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false);
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
+/// The principal whose memberships count right now.
+pub fn current() -> String {
+    ACTOR
+        .with(|a| a.borrow().as_ref().map(|a| a.principal.clone()))
+        .unwrap_or_else(current_role_name)
+}
+
+/// The application-named actor, if one is set in this transaction.
+pub fn named() -> Option<Actor> {
+    ACTOR.with(|a| a.borrow().clone())
+}
+
+/// Names the actor for the rest of the transaction.
+pub fn set(actor: Actor) {
+    ACTOR.with(|a| *a.borrow_mut() = Some(actor));
+}
+
+/// Whether the current role has the privileges of `role` (membership with
+/// inheritance, or superuser).
+pub fn has_role(role: &CStr) -> bool {
+    // SAFETY: catalog lookups by name; missing_ok returns InvalidOid.
+    unsafe {
+        let oid = pg_sys::get_role_oid(role.as_ptr(), true);
+        oid != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid)
+    }
+}
+
+/// Ends the actor with its transaction (registered in _PG_init).
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn on_xact_event(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
+    use pg_sys::XactEvent::*;
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT
+            | XACT_EVENT_ABORT
+            | XACT_EVENT_PREPARE
+            | XACT_EVENT_PARALLEL_COMMIT
+            | XACT_EVENT_PARALLEL_ABORT
+    ) {
+        ACTOR.with(|a| {
+            if let Ok(mut a) = a.try_borrow_mut() {
+                *a = None;
+            }
+        });
+    }
+}

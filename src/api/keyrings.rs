@@ -1,0 +1,252 @@
+//! Keyrings: create, share, and (for passphrase keyrings) unlock.
+
+use han_crypto_core::envelope::KeyRef;
+use han_crypto_core::keys::{fill_random, SecretKey};
+use han_crypto_core::password::{KdfSpec, SALT_LEN};
+use han_crypto_core::wrap::{wrap_key, WrapContext};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::{JsonB, Uuid};
+
+use crate::actor;
+use crate::catalog::{self, KeyringKind};
+use crate::error::{HcError, HcResult};
+use crate::keyring::{self, Access, PURPOSE_PASSPHRASE, PURPOSE_SECRET};
+use crate::root_key;
+
+const MIN_PASSPHRASE_CHARS: usize = 8;
+
+fn check_name(name: &str) -> HcResult<()> {
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(HcError::InvalidArgument(
+            "keyring name must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_principal(principal: &str) -> HcResult<()> {
+    if principal.is_empty() || principal.chars().count() > 200 {
+        return Err(HcError::InvalidArgument(
+            "principal must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn salt() -> HcResult<[u8; SALT_LEN]> {
+    let mut s = [0u8; SALT_LEN];
+    fill_random(&mut s)?;
+    Ok(s)
+}
+
+/// Inserts a keyring whose creator (the current actor) becomes its admin.
+fn new_keyring(name: &str, kind: KeyringKind) -> HcResult<([u8; 16], String)> {
+    check_name(name)?;
+    let creator = actor::current();
+    let id = catalog::insert_keyring(name, kind, &creator)
+        .ok_or_else(|| HcError::DuplicateKeyring(name.into()))?;
+    catalog::upsert_member(&id, &creator, "admin", &creator);
+    Ok((id, creator))
+}
+
+/// Creates a team or user keyring: version 1 gets a random secret wrapped
+/// under the root key; its data key is Argon2id(secret, salt), whose
+/// parameters and measured cost are stored with it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn create_keyring(name: &str, kind: default!(&str, "'team'")) -> Result<Uuid, ErrorReport> {
+    let kind = match kind {
+        "team" => KeyringKind::Team,
+        "user" => KeyringKind::User,
+        _ => {
+            return Err(HcError::InvalidArgument(
+                "kind must be 'team' or 'user' (passphrase keyrings: han_crypto.create_passphrase_keyring())".into(),
+            )
+            .into())
+        }
+    };
+    let root = root_key::get()?;
+    let (id, _) = new_keyring(name, kind)?;
+    let secret = SecretKey::generate().map_err(HcError::from)?;
+    let salt = salt()?;
+    let spec = KdfSpec::ARGON2ID_DEFAULT;
+    let (_, ms) = keyring::derive_password_key(&spec, secret.expose(), &salt)?;
+    let ctx = WrapContext {
+        purpose: PURPOSE_SECRET,
+        keyring_id: id,
+        version: 1,
+    };
+    let wrapped = wrap_key(&root.key, &secret, &ctx).map_err(HcError::from)?;
+    catalog::insert_version(&id, 1, &wrapped, &salt, spec.to_json(), ms);
+    Ok(Uuid::from_bytes(id))
+}
+
+/// Creates a passphrase keyring: a random data key wrapped under a key
+/// derived from the passphrase. The server keeps no usable key at rest; the
+/// creator has it unlocked for this session.
+#[pg_extern(volatile, parallel_unsafe)]
+fn create_passphrase_keyring(
+    name: &str,
+    passphrase: &str,
+    kdf: default!(&str, "'argon2id'"),
+) -> Result<Uuid, ErrorReport> {
+    let spec = KdfSpec::by_name(kdf).ok_or_else(|| {
+        HcError::InvalidArgument("kdf must be 'argon2id' or 'pbkdf2-sha256'".into())
+    })?;
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(HcError::InvalidArgument(format!(
+            "passphrase must be at least {MIN_PASSPHRASE_CHARS} characters"
+        ))
+        .into());
+    }
+    let (id, _) = new_keyring(name, KeyringKind::Passphrase)?;
+    let data_key = SecretKey::generate().map_err(HcError::from)?;
+    let salt = salt()?;
+    let (kek, ms) = keyring::derive_password_key(&spec, passphrase.as_bytes(), &salt)?;
+    let ctx = WrapContext {
+        purpose: PURPOSE_PASSPHRASE,
+        keyring_id: id,
+        version: 1,
+    };
+    let wrapped = wrap_key(&kek, &data_key, &ctx).map_err(HcError::from)?;
+    catalog::insert_version(&id, 1, &wrapped, &salt, spec.to_json(), ms);
+    keyring::remember_unlocked(
+        KeyRef {
+            keyring_id: id,
+            key_version: 1,
+        },
+        &data_key,
+    );
+    Ok(Uuid::from_bytes(id))
+}
+
+/// Grants `principal` a role on a keyring (reader, writer or admin).
+/// Needs keyring admin, or han_crypto_admin.
+#[pg_extern(volatile, parallel_unsafe)]
+fn grant_access(
+    keyring: &str,
+    principal: &str,
+    role: default!(&str, "'reader'"),
+) -> Result<(), ErrorReport> {
+    if !matches!(role, "reader" | "writer" | "admin") {
+        return Err(
+            HcError::InvalidArgument("role must be 'reader', 'writer' or 'admin'".into()).into(),
+        );
+    }
+    check_principal(principal)?;
+    let ring = keyring::by_name(keyring)?;
+    if ring.kind == KeyringKind::Root {
+        return Err(HcError::WrongKind {
+            keyring: ring.name,
+            expected: "team, user or passphrase",
+        }
+        .into());
+    }
+    keyring::authorize(&ring, Access::Manage)?;
+    catalog::upsert_member(&ring.id, principal, role, &actor::current());
+    Ok(())
+}
+
+/// Removes `principal` from a keyring; true if it was a member. Takes effect
+/// at the next statement in every session.
+#[pg_extern(volatile, parallel_unsafe)]
+fn revoke_access(keyring: &str, principal: &str) -> Result<bool, ErrorReport> {
+    let ring = keyring::by_name(keyring)?;
+    keyring::authorize(&ring, Access::Manage)?;
+    Ok(catalog::delete_member(&ring.id, principal))
+}
+
+fn passphrase_keyring(name: &str) -> HcResult<catalog::KeyringRow> {
+    let ring = keyring::by_name(name)?;
+    if ring.kind != KeyringKind::Passphrase {
+        return Err(HcError::WrongKind {
+            keyring: ring.name,
+            expected: "passphrase",
+        });
+    }
+    Ok(ring)
+}
+
+/// Unlocks a passphrase keyring for the current actor in this session.
+/// A wrong passphrase returns false (and is recorded); it raises no error,
+/// so no error report can carry the statement. Pass the passphrase as a
+/// bind parameter.
+#[pg_extern(volatile, parallel_unsafe)]
+fn unlock(keyring: &str, passphrase: &str) -> Result<bool, ErrorReport> {
+    let ring = passphrase_keyring(keyring)?;
+    keyring::authorize(&ring, Access::Decrypt)?;
+    match keyring::open_passphrase_version(&ring, ring.active_version, passphrase.as_bytes())? {
+        Some(data_key) => {
+            keyring::remember_unlocked(
+                KeyRef {
+                    keyring_id: ring.id,
+                    key_version: ring.active_version,
+                },
+                &data_key,
+            );
+            Ok(true)
+        }
+        None => {
+            catalog::record_unlock_failure(&ring.id, &actor::current());
+            Ok(false)
+        }
+    }
+}
+
+/// Forgets unlocked passphrase keys of the current actor: one keyring, or all.
+#[pg_extern(volatile, parallel_unsafe)]
+fn lock(keyring: default!(Option<&str>, "NULL")) -> Result<(), ErrorReport> {
+    let id = match keyring {
+        Some(name) => Some(passphrase_keyring(name)?.id),
+        None => None,
+    };
+    keyring::lock(id);
+    Ok(())
+}
+
+/// Re-wraps a passphrase keyring's data key under a new passphrase. No data
+/// is re-encrypted: the data key stays the same. Needs keyring admin.
+#[pg_extern(volatile, parallel_unsafe)]
+fn change_passphrase(
+    keyring: &str,
+    old_passphrase: &str,
+    new_passphrase: &str,
+) -> Result<(), ErrorReport> {
+    let ring = passphrase_keyring(keyring)?;
+    keyring::authorize(&ring, Access::Manage)?;
+    if new_passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(HcError::InvalidArgument(format!(
+            "passphrase must be at least {MIN_PASSPHRASE_CHARS} characters"
+        ))
+        .into());
+    }
+    let version = ring.active_version;
+    let Some(data_key) =
+        keyring::open_passphrase_version(&ring, version, old_passphrase.as_bytes())?
+    else {
+        catalog::record_unlock_failure(&ring.id, &actor::current());
+        return Err(HcError::PassphraseIncorrect(ring.name).into());
+    };
+    let stored =
+        catalog::version_row(&ring.id, version).ok_or_else(|| HcError::UnknownKeyVersion {
+            keyring: ring.name.clone(),
+            version,
+        })?;
+    let spec = KdfSpec::from_json(&stored.kdf).map_err(HcError::from)?;
+    let salt = salt()?;
+    let (kek, ms) = keyring::derive_password_key(&spec, new_passphrase.as_bytes(), &salt)?;
+    let ctx = WrapContext {
+        purpose: PURPOSE_PASSPHRASE,
+        keyring_id: ring.id,
+        version,
+    };
+    let wrapped = wrap_key(&kek, &data_key, &ctx).map_err(HcError::from)?;
+    catalog::rewrap_version(&ring.id, version, &wrapped, &salt, spec.to_json(), ms);
+    Ok(())
+}
+
+/// This backend's key cache: derivations, hits, sizes and lifetimes.
+#[pg_extern(volatile, parallel_unsafe)]
+fn key_cache_stats() -> JsonB {
+    JsonB(keyring::stats())
+}

@@ -1,0 +1,89 @@
+//! Keeps passphrases and tokens out of the server log.
+//!
+//! With `log_statement = 'all'` (or log_min_duration_statement) PostgreSQL
+//! logs every statement and, for the extended protocol, its bind parameters
+//! in a DETAIL line. For statements that call han_crypto's functions taking a
+//! passphrase or a token, this `emit_log_hook` replaces that DETAIL (and the
+//! statement text, which may carry them as literals) before the line is
+//! written.
+//!
+//! The hook exists once han_crypto's library is loaded in the backend. For
+//! the extended protocol that happens at Bind, before the statement is
+//! logged at Execute, so bind parameters are covered from the first call.
+//! A literal in a simple-protocol query sent before the library was loaded
+//! in that session cannot be covered: send secrets as bind parameters, or
+//! preload the library (session_preload_libraries = 'han_crypto').
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+
+static mut PREVIOUS: pg_sys::emit_log_hook_type = None;
+
+const SENSITIVE: &[&str] = &[
+    "unlock(",
+    "create_passphrase_keyring(",
+    "change_passphrase(",
+    "authenticate(",
+];
+
+/// Installs the hook (from _PG_init), chaining any previous one.
+pub fn install() {
+    // SAFETY: _PG_init runs once per backend, single-threaded.
+    unsafe {
+        PREVIOUS = pg_sys::emit_log_hook;
+        pg_sys::emit_log_hook = Some(scrub);
+    }
+}
+
+fn mentions_secret_call(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("han_crypto") && SENSITIVE.iter().any(|f| lower.contains(f))
+        || SENSITIVE
+            .iter()
+            .any(|f| lower.contains(&format!("han_crypto.{f}")))
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn scrub(edata: *mut pg_sys::ErrorData) {
+    // SAFETY: PostgreSQL passes a valid ErrorData; strings are NUL-terminated
+    // or NULL, and replacements are palloc'd in the current (error) context.
+    unsafe {
+        if let Some(e) = edata.as_mut() {
+            let text = |p: *mut std::ffi::c_char| {
+                if p.is_null() {
+                    ""
+                } else {
+                    CStr::from_ptr(p).to_str().unwrap_or("")
+                }
+            };
+            let query = pg_sys::debug_query_string;
+            let statement_is_sensitive =
+                !query.is_null() && mentions_secret_call(text(query.cast_mut()));
+            // Statement log lines (log_statement, log_min_duration_statement)
+            // are LOG level: their message is the statement, their DETAIL the
+            // bind parameters. Messages of ERRORs and NOTICEs are han_crypto's
+            // or PostgreSQL's own words and stay as they are.
+            if e.elevel < pg_sys::PGERROR as i32 && mentions_secret_call(text(e.message)) {
+                e.message = pg_sys::pstrdup(
+                    c"statement hidden by han_crypto: it passes a passphrase or token".as_ptr(),
+                );
+                if !e.detail.is_null() {
+                    e.detail = pg_sys::pstrdup(c"parameters hidden by han_crypto".as_ptr());
+                }
+            }
+            if statement_is_sensitive {
+                // No STATEMENT: line, and no "parameters: $1 = ..." context
+                // (log_parameter_max_length_on_error) for errors raised while
+                // such a statement runs.
+                e.hide_stmt = true;
+                if text(e.context).contains("parameters: $") {
+                    e.context = pg_sys::pstrdup(c"parameters hidden by han_crypto".as_ptr());
+                }
+            }
+        }
+        if let Some(previous) = PREVIOUS {
+            previous(edata);
+        }
+    }
+}
