@@ -51,6 +51,9 @@ pub enum Access {
     Manage,
 }
 
+/// (keyring id, principal) → the principal's role, if any.
+type MembershipKey = ([u8; 16], String);
+
 struct Cached {
     key: Rc<XaesKey>,
     at: Instant,
@@ -65,7 +68,7 @@ struct Stats {
 thread_local! {
     static BY_NAME: RefCell<HashMap<String, KeyringRow>> = RefCell::new(HashMap::new());
     static BY_ID: RefCell<HashMap<[u8; 16], KeyringRow>> = RefCell::new(HashMap::new());
-    static MEMBERSHIP: RefCell<HashMap<([u8; 16], String), Option<String>>> = RefCell::new(HashMap::new());
+    static MEMBERSHIP: RefCell<HashMap<MembershipKey, Option<String>>> = RefCell::new(HashMap::new());
     static KEYS: RefCell<HashMap<KeyRef, Cached>> = RefCell::new(HashMap::new());
     static UNLOCKED: RefCell<HashMap<(KeyRef, String), Cached>> = RefCell::new(HashMap::new());
     static STATS: RefCell<Stats> = RefCell::new(Stats::default());
@@ -152,12 +155,12 @@ pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
         return Ok(());
     }
     let principal = actor::current();
-    let allowed = match (role_of(ring, &principal).as_deref(), access) {
-        (Some(_), Access::Decrypt) => true,
-        (Some("writer" | "admin"), Access::Encrypt) => true,
-        (Some("admin"), Access::Manage) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (role_of(ring, &principal).as_deref(), access),
+        (Some(_), Access::Decrypt)
+            | (Some("writer" | "admin"), Access::Encrypt)
+            | (Some("admin"), Access::Manage)
+    );
     if allowed {
         Ok(())
     } else {
