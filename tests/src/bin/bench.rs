@@ -216,6 +216,49 @@ fn main() {
         let met = |ok: bool| if ok { "met" } else { "MISSED" };
         println!("{mode:<20} han_crypto insert {ins:.2}x floor (target <= 1.30: {}), read {read:.2}x floor (target <= 1.50: {})", met(ins <= 1.3), met(read <= 1.5));
     }
+    keyring_bench(&cluster, &mut c);
+}
+
+/// Team keyrings: 20k rows over 10 keyrings decrypted by a fresh backend
+/// (Argon2id must run once per keyring, not per row), and unlock latency of
+/// a passphrase keyring with Argon2id and with PBKDF2.
+fn keyring_bench(cluster: &Cluster, c: &mut Client) {
+    c.batch_execute(
+        "SELECT han_crypto.create_keyring('bench_team_' || i) FROM generate_series(1, 10) i;
+         DROP TABLE IF EXISTS team_rows;
+         CREATE TABLE team_rows (id int, body bytea);
+         ALTER TABLE team_rows ALTER COLUMN body SET STORAGE EXTERNAL;
+         INSERT INTO team_rows SELECT id, han_crypto.encrypt(body, 'bench_team_' || (id % 10 + 1)) FROM src;",
+    )
+    .unwrap();
+    let mut fresh = cluster.connect("bench");
+    let t = Instant::now();
+    let rows = fresh.query("SELECT id, han_crypto.decrypt(body) FROM team_rows", &[]).unwrap();
+    let elapsed = t.elapsed();
+    let stats: serde_json::Value = fresh.query_one("SELECT han_crypto.key_cache_stats()", &[]).unwrap().get(0);
+    println!();
+    println!(
+        "team keyrings: {} rows over 10 keyrings read by a fresh backend in {:.3}s with {} key derivations (target <= 10: {})",
+        rows.len(),
+        elapsed.as_secs_f64(),
+        stats["derivations"],
+        if stats["derivations"].as_u64().unwrap_or(u64::MAX) <= 10 { "met" } else { "MISSED" }
+    );
+    let pass = "bench passphrase, long enough";
+    for (name, kdf) in [("bench_argon2id", "argon2id"), ("bench_pbkdf2", "pbkdf2-sha256")] {
+        c.execute("SELECT han_crypto.create_passphrase_keyring($1, $2, $3)", &[&name, &pass, &kdf]).unwrap();
+        let params: serde_json::Value =
+            c.query_one("SELECT kdf FROM han_crypto.keyring_info WHERE name = $1", &[&name]).unwrap().get(0);
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            c.batch_execute("SELECT han_crypto.lock()").unwrap();
+            let t = Instant::now();
+            let ok: bool = c.query_one("SELECT han_crypto.unlock($1, $2)", &[&name, &pass]).unwrap().get(0);
+            times.push(t.elapsed());
+            assert!(ok);
+        }
+        println!("unlock latency {kdf:<14} {params}: median {:.1} ms of 7", median(times).as_secs_f64() * 1000.0);
+    }
 }
 
 type Row = (&'static str, Duration, Duration, i64);
