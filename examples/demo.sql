@@ -44,5 +44,51 @@ SELECT han_crypto.decrypt(set_byte(body, 60, get_byte(body, 60) # 1), 'notes/1')
 \echo '-- a truncated value'
 SELECT han_crypto.decrypt(substring(body FROM 1 FOR 50), 'notes/1') FROM notes WHERE id = 1;
 \set ON_ERROR_STOP on
+
+\echo
+\echo '== 6. Team keyrings: an application connects with one role and names its user per transaction.'
+SELECT han_crypto.create_keyring('team_acme') IS NOT NULL AS acme, han_crypto.create_keyring('team_globex') IS NOT NULL AS globex;
+SELECT han_crypto.grant_access('team_acme', 'user-17', 'writer');
+CREATE ROLE demo_platform LOGIN;
+GRANT han_crypto_app TO demo_platform;
+CREATE TABLE sessions (id int PRIMARY KEY, team text, prompt bytea);
+GRANT SELECT, INSERT ON sessions TO demo_platform;
+SELECT name, kind, kdf, round(kdf_ms::numeric, 1) AS kdf_ms, members FROM han_crypto.keyring_info ORDER BY name;
+SET ROLE demo_platform;
+BEGIN;
+SELECT han_crypto.set_actor('user-17');
+INSERT INTO sessions VALUES (1, 'team_acme', han_crypto.encrypt('refactor the billing module', 'team_acme', 'sessions/1/prompt'));
+SELECT han_crypto.current_actor(), han_crypto.decrypt(prompt, 'sessions/1/prompt') AS prompt FROM sessions;
+COMMIT;
+\echo '-- next transaction on the same connection: the actor is gone; another user is not a member'
+SELECT han_crypto.current_actor();
+\set ON_ERROR_STOP off
+BEGIN;
+SELECT han_crypto.set_actor('user-99');
+SELECT han_crypto.decrypt(prompt, 'sessions/1/prompt') FROM sessions;
+ROLLBACK;
+\set ON_ERROR_STOP on
+RESET ROLE;
+
+\echo
+\echo '== 7. A passphrase keyring: the server holds no usable key until it is unlocked.'
+\echo '--    (in applications, pass the passphrase as a bind parameter, never a literal)'
+SELECT han_crypto.create_passphrase_keyring('counselor_kim', 'correct horse battery staple') IS NOT NULL AS created;
+CREATE TABLE kim_notes AS SELECT 1 AS id, han_crypto.encrypt('session 4: progress on sleep', 'counselor_kim', 'kim_notes/1') AS body;
+SELECT han_crypto.lock('counselor_kim');
+\set ON_ERROR_STOP off
+SELECT han_crypto.decrypt(body, 'kim_notes/1') FROM kim_notes;
+\set ON_ERROR_STOP on
+SELECT han_crypto.unlock('counselor_kim', 'wrong guess') AS wrong_passphrase,
+       han_crypto.unlock('counselor_kim', 'correct horse battery staple') AS right_passphrase;
+SELECT han_crypto.decrypt(body, 'kim_notes/1') AS note FROM kim_notes;
+SELECT name, failed_unlocks FROM han_crypto.keyring_info WHERE kind = 'passphrase';
+
+\echo
+\echo '== 8. A sealed box: anyone can write to team_acme with its public key; only members read.'
+SELECT han_crypto.create_keypair('team_acme') AS acme_public_key \gset
+SELECT han_crypto.open_sealed('team_acme', han_crypto.seal(:'acme_public_key', 'an anonymous tip')) AS opened;
+SELECT han_crypto.key_cache_stats();
+
 \echo
 \echo '== Done. Every error above has its own SQLSTATE (see README: Errors).'

@@ -339,3 +339,33 @@ fn sealed_boxes_are_write_only_for_non_members() {
     );
     assert_eq!(code, "22023", "low-order public key");
 }
+
+#[test]
+fn wrapped_secrets_swapped_between_keyrings_fail_loudly() {
+    let mut admin = teams_db("kr_swap");
+    // Move team_b's wrapped secret onto team_a's row (catalog tampering).
+    admin
+        .batch_execute(
+            "UPDATE han_crypto.keyring_versions v SET wrapped_key = o.wrapped_key
+             FROM han_crypto.keyring_versions o
+             WHERE v.keyring_id = (SELECT id FROM han_crypto.keyrings WHERE name = 'team_a')
+               AND o.keyring_id = (SELECT id FROM han_crypto.keyrings WHERE name = 'team_b')",
+        )
+        .unwrap();
+    let mut fresh = cluster().connect("kr_swap");
+    let (code, text) = expect_error(
+        &mut fresh,
+        "SELECT han_crypto.decrypt(body) FROM notes WHERE team = 'team_a'",
+        &[],
+    );
+    assert_eq!(code, "XX001", "{text}");
+    assert!(text.contains("team_a"), "{text}");
+    let ok: String = fresh
+        .query_one(
+            "SELECT han_crypto.decrypt(body) FROM notes WHERE team = 'team_b'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ok, "secret of team_b");
+}

@@ -46,4 +46,13 @@ SELECT han_crypto.unlock('regress_team', 'x');
 \echo :LAST_ERROR_SQLSTATE
 SELECT name, kind, failed_unlocks FROM han_crypto.keyring_info WHERE name = 'regress_notes';
 
+-- The PBKDF2-HMAC-SHA256 alternative (600,000 iterations).
+SELECT han_crypto.create_passphrase_keyring('regress_fips', 'another long passphrase', 'pbkdf2-sha256') IS NOT NULL AS created;
+SELECT han_crypto.lock();
+SELECT han_crypto.unlock('regress_fips', 'another long passphrase');
+SELECT han_crypto.decrypt(han_crypto.encrypt('fips note', 'regress_fips'));
+SELECT kdf FROM han_crypto.keyring_info WHERE name = 'regress_fips';
+SELECT han_crypto.create_passphrase_keyring('regress_scrypt', 'another long passphrase', 'scrypt');
+\echo :LAST_ERROR_SQLSTATE
+
 DROP ROLE regress_platform;

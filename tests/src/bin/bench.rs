@@ -233,9 +233,14 @@ fn keyring_bench(cluster: &Cluster, c: &mut Client) {
     .unwrap();
     let mut fresh = cluster.connect("bench");
     let t = Instant::now();
-    let rows = fresh.query("SELECT id, han_crypto.decrypt(body) FROM team_rows", &[]).unwrap();
+    let rows = fresh
+        .query("SELECT id, han_crypto.decrypt(body) FROM team_rows", &[])
+        .unwrap();
     let elapsed = t.elapsed();
-    let stats: serde_json::Value = fresh.query_one("SELECT han_crypto.key_cache_stats()", &[]).unwrap().get(0);
+    let stats: serde_json::Value = fresh
+        .query_one("SELECT han_crypto.key_cache_stats()", &[])
+        .unwrap()
+        .get(0);
     println!();
     println!(
         "team keyrings: {} rows over 10 keyrings read by a fresh backend in {:.3}s with {} key derivations (target <= 10: {})",
@@ -245,19 +250,37 @@ fn keyring_bench(cluster: &Cluster, c: &mut Client) {
         if stats["derivations"].as_u64().unwrap_or(u64::MAX) <= 10 { "met" } else { "MISSED" }
     );
     let pass = "bench passphrase, long enough";
-    for (name, kdf) in [("bench_argon2id", "argon2id"), ("bench_pbkdf2", "pbkdf2-sha256")] {
-        c.execute("SELECT han_crypto.create_passphrase_keyring($1, $2, $3)", &[&name, &pass, &kdf]).unwrap();
-        let params: serde_json::Value =
-            c.query_one("SELECT kdf FROM han_crypto.keyring_info WHERE name = $1", &[&name]).unwrap().get(0);
+    for (name, kdf) in [
+        ("bench_argon2id", "argon2id"),
+        ("bench_pbkdf2", "pbkdf2-sha256"),
+    ] {
+        c.execute(
+            "SELECT han_crypto.create_passphrase_keyring($1, $2, $3)",
+            &[&name, &pass, &kdf],
+        )
+        .unwrap();
+        let params: serde_json::Value = c
+            .query_one(
+                "SELECT kdf FROM han_crypto.keyring_info WHERE name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0);
         let mut times = Vec::new();
         for _ in 0..7 {
             c.batch_execute("SELECT han_crypto.lock()").unwrap();
             let t = Instant::now();
-            let ok: bool = c.query_one("SELECT han_crypto.unlock($1, $2)", &[&name, &pass]).unwrap().get(0);
+            let ok: bool = c
+                .query_one("SELECT han_crypto.unlock($1, $2)", &[&name, &pass])
+                .unwrap()
+                .get(0);
             times.push(t.elapsed());
             assert!(ok);
         }
-        println!("unlock latency {kdf:<14} {params}: median {:.1} ms of 7", median(times).as_secs_f64() * 1000.0);
+        println!(
+            "unlock latency {kdf:<14} {params}: median {:.1} ms of 7",
+            median(times).as_secs_f64() * 1000.0
+        );
     }
 }
 
