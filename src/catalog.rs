@@ -226,7 +226,9 @@ pub fn insert_keyring(name: &str, kind: KeyringKind, created_by: &str) -> Option
     Some(*id.as_bytes())
 }
 
-pub fn insert_version(
+/// Stores the wrapped key of a keyring version: inserted when the keyring
+/// is created, replaced when a passphrase changes (same data key, new wrap).
+pub fn put_version(
     id: &[u8; 16],
     version: u32,
     wrapped: &[u8],
@@ -237,7 +239,9 @@ pub fn insert_version(
     as_owner(|| {
         Spi::run_with_args(
             "INSERT INTO han_crypto.keyring_versions (keyring_id, version, wrapped_key, salt, kdf, kdf_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (keyring_id, version) DO UPDATE SET wrapped_key = EXCLUDED.wrapped_key, \
+                 salt = EXCLUDED.salt, kdf = EXCLUDED.kdf, kdf_ms = EXCLUDED.kdf_ms",
             &[
                 Uuid::from_bytes(*id).into(),
                 (version as i32).into(),
@@ -247,33 +251,7 @@ pub fn insert_version(
                 kdf_ms.into(),
             ],
         )
-        .expect("inserting a keyring version");
-    });
-}
-
-/// Replaces the wrapped key of a version (passphrase change: same data key).
-pub fn rewrap_version(
-    id: &[u8; 16],
-    version: u32,
-    wrapped: &[u8],
-    salt: &[u8],
-    kdf: serde_json::Value,
-    kdf_ms: f32,
-) {
-    as_owner(|| {
-        Spi::run_with_args(
-            "UPDATE han_crypto.keyring_versions SET wrapped_key = $3, salt = $4, kdf = $5, kdf_ms = $6 \
-             WHERE keyring_id = $1 AND version = $2",
-            &[
-                Uuid::from_bytes(*id).into(),
-                (version as i32).into(),
-                wrapped.into(),
-                salt.into(),
-                pgrx::JsonB(kdf).into(),
-                kdf_ms.into(),
-            ],
-        )
-        .expect("re-wrapping a keyring version");
+        .expect("storing a keyring version");
     });
 }
 

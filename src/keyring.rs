@@ -172,8 +172,19 @@ pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
     }
 }
 
-fn fresh(entry: &Cached, lifetime_s: i32) -> bool {
-    entry.at.elapsed() < Duration::from_secs(lifetime_s.max(1) as u64)
+/// The cached key under `k` if younger than `lifetime_s`; an expired entry
+/// is removed (and its key wiped when the last reference drops).
+fn take_fresh<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Cached>,
+    k: &K,
+    lifetime_s: i32,
+) -> Option<Rc<XaesKey>> {
+    let entry = map.get(k)?;
+    if entry.at.elapsed() < Duration::from_secs(lifetime_s.max(1) as u64) {
+        return Some(entry.key.clone());
+    }
+    map.remove(k);
+    None
 }
 
 fn cache_key(key_ref: KeyRef, key: Rc<XaesKey>) {
@@ -210,29 +221,20 @@ fn key(ring: &KeyringRow, key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
     if ring.kind == KeyringKind::Passphrase {
         let principal = actor::current();
         let hit = UNLOCKED.with(|m| {
-            let mut m = m.borrow_mut();
-            let k = (key_ref, principal);
-            match m.get(&k) {
-                Some(c) if fresh(c, gucs::UNLOCK_LIFETIME.get()) => Some(c.key.clone()),
-                Some(_) => {
-                    m.remove(&k);
-                    None
-                }
-                None => None,
-            }
+            take_fresh(
+                &mut m.borrow_mut(),
+                &(key_ref, principal),
+                gucs::UNLOCK_LIFETIME.get(),
+            )
         });
         return hit.ok_or_else(|| HcError::KeyringLocked(ring.name.clone()));
     }
     let hit = KEYS.with(|m| {
-        let mut m = m.borrow_mut();
-        match m.get(&key_ref) {
-            Some(c) if fresh(c, gucs::KEY_CACHE_LIFETIME.get()) => Some(c.key.clone()),
-            Some(_) => {
-                m.remove(&key_ref);
-                None
-            }
-            None => None,
-        }
+        take_fresh(
+            &mut m.borrow_mut(),
+            &key_ref,
+            gucs::KEY_CACHE_LIFETIME.get(),
+        )
     });
     if let Some(k) = hit {
         STATS.with(|s| s.borrow_mut().hits += 1);

@@ -40,6 +40,42 @@ fn salt() -> HcResult<[u8; SALT_LEN]> {
     Ok(s)
 }
 
+/// What a keyring version's key is wrapped under.
+enum WrapUnder<'a> {
+    /// A key at hand (team/user keyrings: the root key).
+    Key(&'a SecretKey),
+    /// The key the KDF derives (passphrase keyrings: from the passphrase).
+    Derived,
+}
+
+/// Runs `spec` over `kdf_input` with a fresh salt (which also measures its
+/// cost), wraps `key` for version `version` of keyring `id` with `purpose`,
+/// and stores the result with the KDF parameters and cost.
+fn store_version(
+    id: [u8; 16],
+    version: u32,
+    spec: &KdfSpec,
+    kdf_input: &[u8],
+    purpose: &str,
+    key: &SecretKey,
+    under: WrapUnder<'_>,
+) -> HcResult<()> {
+    let salt = salt()?;
+    let (derived, ms) = keyring::derive_password_key(spec, kdf_input, &salt)?;
+    let kek = match under {
+        WrapUnder::Key(k) => k,
+        WrapUnder::Derived => &derived,
+    };
+    let ctx = WrapContext {
+        purpose,
+        keyring_id: id,
+        version,
+    };
+    let wrapped = wrap_key(kek, key, &ctx)?;
+    catalog::put_version(&id, version, &wrapped, &salt, spec.to_json(), ms);
+    Ok(())
+}
+
 /// Inserts a keyring whose creator (the current actor) becomes its admin.
 fn new_keyring(name: &str, kind: KeyringKind) -> HcResult<([u8; 16], String)> {
     check_name(name)?;
@@ -68,16 +104,16 @@ fn create_keyring(name: &str, kind: default!(&str, "'team'")) -> Result<Uuid, Er
     let root = root_key::get()?;
     let (id, _) = new_keyring(name, kind)?;
     let secret = SecretKey::generate().map_err(HcError::from)?;
-    let salt = salt()?;
     let spec = KdfSpec::ARGON2ID_DEFAULT;
-    let (_, ms) = keyring::derive_password_key(&spec, secret.expose(), &salt)?;
-    let ctx = WrapContext {
-        purpose: PURPOSE_SECRET,
-        keyring_id: id,
-        version: 1,
-    };
-    let wrapped = wrap_key(&root.key, &secret, &ctx).map_err(HcError::from)?;
-    catalog::insert_version(&id, 1, &wrapped, &salt, spec.to_json(), ms);
+    store_version(
+        id,
+        1,
+        &spec,
+        secret.expose(),
+        PURPOSE_SECRET,
+        &secret,
+        WrapUnder::Key(&root.key),
+    )?;
     Ok(Uuid::from_bytes(id))
 }
 
@@ -101,15 +137,15 @@ fn create_passphrase_keyring(
     }
     let (id, _) = new_keyring(name, KeyringKind::Passphrase)?;
     let data_key = SecretKey::generate().map_err(HcError::from)?;
-    let salt = salt()?;
-    let (kek, ms) = keyring::derive_password_key(&spec, passphrase.as_bytes(), &salt)?;
-    let ctx = WrapContext {
-        purpose: PURPOSE_PASSPHRASE,
-        keyring_id: id,
-        version: 1,
-    };
-    let wrapped = wrap_key(&kek, &data_key, &ctx).map_err(HcError::from)?;
-    catalog::insert_version(&id, 1, &wrapped, &salt, spec.to_json(), ms);
+    store_version(
+        id,
+        1,
+        &spec,
+        passphrase.as_bytes(),
+        PURPOSE_PASSPHRASE,
+        &data_key,
+        WrapUnder::Derived,
+    )?;
     keyring::remember_unlocked(
         KeyRef {
             keyring_id: id,
@@ -233,15 +269,15 @@ fn change_passphrase(
             version,
         })?;
     let spec = KdfSpec::from_json(&stored.kdf).map_err(HcError::from)?;
-    let salt = salt()?;
-    let (kek, ms) = keyring::derive_password_key(&spec, new_passphrase.as_bytes(), &salt)?;
-    let ctx = WrapContext {
-        purpose: PURPOSE_PASSPHRASE,
-        keyring_id: ring.id,
+    store_version(
+        ring.id,
         version,
-    };
-    let wrapped = wrap_key(&kek, &data_key, &ctx).map_err(HcError::from)?;
-    catalog::rewrap_version(&ring.id, version, &wrapped, &salt, spec.to_json(), ms);
+        &spec,
+        new_passphrase.as_bytes(),
+        PURPOSE_PASSPHRASE,
+        &data_key,
+        WrapUnder::Derived,
+    )?;
     Ok(())
 }
 
