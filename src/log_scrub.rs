@@ -16,16 +16,10 @@
 
 use std::ffi::CStr;
 
+use han_crypto_core::log_policy::mentions_secret_call;
 use pgrx::pg_sys;
 
 static mut PREVIOUS: pg_sys::emit_log_hook_type = None;
-
-const SENSITIVE: &[&str] = &[
-    "unlock(",
-    "create_passphrase_keyring(",
-    "change_passphrase(",
-    "authenticate(",
-];
 
 /// Installs the hook (from _PG_init), chaining any previous one.
 pub fn install() {
@@ -34,14 +28,6 @@ pub fn install() {
         PREVIOUS = pg_sys::emit_log_hook;
         pg_sys::emit_log_hook = Some(scrub);
     }
-}
-
-fn mentions_secret_call(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("han_crypto") && SENSITIVE.iter().any(|f| lower.contains(f))
-        || SENSITIVE
-            .iter()
-            .any(|f| lower.contains(&format!("han_crypto.{f}")))
 }
 
 #[pgrx::pg_guard]

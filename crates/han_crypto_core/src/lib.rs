@@ -16,6 +16,7 @@ pub mod error;
 pub mod jwt;
 pub mod kdf;
 pub mod keys;
+pub mod log_policy;
 pub mod password;
 pub mod sealed;
 pub mod wrap;
