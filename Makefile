@@ -13,7 +13,7 @@ DEMO_PORT    ?= 54329
 export PG_CONFIG PGRX_VERSION
 
 .PHONY: setup build install install-release test test-core test-pg installcheck test-integration \
-        demo demo-stop bench lint schema clean
+        demo demo-stop bench fuzz lint schema clean
 
 setup:
 	@scripts/setup.sh
@@ -52,6 +52,17 @@ demo-stop:
 
 bench: install-release
 	cargo run --release -p han_crypto_tests --bin bench
+
+# Coverage-guided fuzzing of the pure parsers (cargo-fuzz / libFuzzer).
+# cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain
+# accept them. FUZZ_SECONDS per target (default 60).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := envelope envelope_json jwt sealed
+fuzz:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
+	cd crates/han_crypto_core && for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 lint:
 	cargo fmt --all --check
