@@ -42,7 +42,7 @@ COMMENT ON FUNCTION han_crypto.authenticate(text) IS
     'Verifies an HS256 JWT and makes its principal claim the actor until the end of the transaction.';
 
 -- Grants. Everything is revoked from PUBLIC first, then granted one by one.
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA han_crypto FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA han_crypto FROM PUBLIC;
 
 -- Data functions and the actor's own view of itself: every role. Access to
 -- team, user and passphrase keyrings is checked inside, per actor and
@@ -85,5 +85,22 @@ TO han_crypto_admin, han_crypto_app;
 
 -- Naming the actor: trusted applications only.
 GRANT EXECUTE ON FUNCTION han_crypto.set_actor(text, inet), han_crypto.authenticate(text) TO han_crypto_app;
+
+-- Table protection: protect() and unprotect() check ownership of the table
+-- themselves (and run DDL with the caller's rights); the view's decrypt
+-- functions check keyring membership per row. The trigger functions need no
+-- grant: PostgreSQL checks EXECUTE on them only when a trigger is created.
+GRANT SELECT ON han_crypto.protected TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    han_crypto.protect(regclass, text[], text, boolean, jsonb),
+    han_crypto._open_expression(text, name, text, name, name[]),
+    han_crypto._open_text(text, text, text, text, text[], boolean),
+    han_crypto._open_json(jsonb, text, text, text, text[], boolean),
+    han_crypto._open_bytea(bytea, text, text, text, text[], boolean),
+    han_crypto._is_sealed(text, text),
+    han_crypto._register_protection(oid, text, text, text[], text[], text[], text, jsonb),
+    han_crypto._unregister_protection(oid)
+TO PUBLIC;
+GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer) TO PUBLIC;
 
 -- root_key_status() tells where the key lives: superusers only (no grant).

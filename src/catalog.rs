@@ -37,12 +37,13 @@ fn extension_owner() -> pg_sys::Oid {
     OWNER.set(Some(oid));
     // Resolve, while catalog access is allowed, the tables whose relcache
     // invalidations must flush han_crypto's caches.
-    let watched = Spi::get_two::<pg_sys::Oid, pg_sys::Oid>(
+    let watched = Spi::get_three::<pg_sys::Oid, pg_sys::Oid, pg_sys::Oid>(
         "SELECT 'han_crypto.keyrings'::pg_catalog.regclass::pg_catalog.oid, \
-                'han_crypto.members'::pg_catalog.regclass::pg_catalog.oid",
+                'han_crypto.members'::pg_catalog.regclass::pg_catalog.oid, \
+                'han_crypto.protected_tables'::pg_catalog.regclass::pg_catalog.oid",
     );
-    if let Ok((Some(keyrings), Some(members))) = watched {
-        crate::keyring::watch(keyrings, members);
+    if let Ok((Some(keyrings), Some(members), Some(protected))) = watched {
+        crate::keyring::watch(keyrings, members, protected);
     }
     oid
 }
@@ -329,12 +330,115 @@ pub fn keypair(key_id: &[u8; 16]) -> Option<([u8; 16], Vec<u8>)> {
     })
 }
 
+/// A protected table's configuration.
+pub struct ProtectedTable {
+    pub binding: String,
+    pub keyring_column: String,
+    pub key_columns: Vec<String>,
+    /// (column name, kind)
+    pub columns: Vec<(String, String)>,
+}
+
+pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
+    as_owner(|| {
+        Spi::connect(|client| {
+            let t = client
+                .select(
+                    "SELECT binding, keyring_column::text, key_columns::text[] FROM han_crypto.protected_tables \
+                     WHERE relid = $1::pg_catalog.oid",
+                    Some(1),
+                    &[relid.into()],
+                )
+                .ok()?;
+            let row = t.into_iter().next()?;
+            let binding: String = row.get(1).ok()??;
+            let keyring_column: String = row.get(2).ok()??;
+            let key_columns: Vec<String> = row.get::<Vec<String>>(3).ok()??;
+            let cols = client
+                .select(
+                    "SELECT column_name::text, kind FROM han_crypto.protected_columns \
+                     WHERE relid = $1::pg_catalog.oid ORDER BY column_name",
+                    None,
+                    &[relid.into()],
+                )
+                .ok()?;
+            let mut columns = Vec::new();
+            for r in cols {
+                columns.push((r.get::<String>(1).ok()??, r.get::<String>(2).ok()??));
+            }
+            Some(ProtectedTable {
+                binding,
+                keyring_column,
+                key_columns,
+                columns,
+            })
+        })
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn put_protection(
+    relid: pg_sys::Oid,
+    binding: &str,
+    keyring_column: &str,
+    key_columns: &[String],
+    columns: &[String],
+    kinds: &[String],
+    view_name: &str,
+    options: serde_json::Value,
+) {
+    let by = crate::actor::current_role_name();
+    as_owner(|| {
+        Spi::run_with_args(
+            "INSERT INTO han_crypto.protected_tables (relid, binding, keyring_column, key_columns, view_name, options, protected_by) \
+             VALUES ($1::pg_catalog.oid, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (relid) DO UPDATE SET keyring_column = EXCLUDED.keyring_column, \
+                 key_columns = EXCLUDED.key_columns, view_name = EXCLUDED.view_name, options = EXCLUDED.options",
+            &[
+                relid.into(),
+                binding.into(),
+                keyring_column.into(),
+                key_columns.to_vec().into(),
+                view_name.into(),
+                pgrx::JsonB(options).into(),
+                by.as_str().into(),
+            ],
+        )
+        .expect("recording a protected table");
+        Spi::run_with_args(
+            "DELETE FROM han_crypto.protected_columns WHERE relid = $1::pg_catalog.oid",
+            &[relid.into()],
+        )
+        .expect("replacing protected columns");
+        for (c, k) in columns.iter().zip(kinds) {
+            Spi::run_with_args(
+                "INSERT INTO han_crypto.protected_columns (relid, column_name, kind) VALUES ($1::pg_catalog.oid, $2, $3)",
+                &[relid.into(), c.as_str().into(), k.as_str().into()],
+            )
+            .expect("recording a protected column");
+        }
+    });
+    changed(Table::Protection);
+}
+
+pub fn delete_protection(relid: pg_sys::Oid) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "DELETE FROM han_crypto.protected_tables WHERE relid = $1::pg_catalog.oid",
+            &[relid.into()],
+        )
+        .expect("removing a protected table");
+    });
+    changed(Table::Protection);
+}
+
 /// Catalog tables whose changes other backends must hear about:
 /// `Members` flushes cached memberships, `Keyrings` flushes everything.
 #[derive(Clone, Copy)]
 pub enum Table {
     Keyrings,
     Members,
+    Protection,
 }
 
 /// Queues a relcache invalidation for `table`: at commit PostgreSQL sends
@@ -344,6 +448,7 @@ pub fn changed(table: Table) {
     let name = match table {
         Table::Keyrings => c"han_crypto.keyrings",
         Table::Members => c"han_crypto.members",
+        Table::Protection => c"han_crypto.protected_tables",
     };
     // SAFETY: resolving a constant, schema-qualified relation name; the
     // invalidation is transactional and harmless if it is spurious.

@@ -62,6 +62,8 @@ pub enum HcError {
     NoJwtSecret,
     /// The old passphrase given to change_passphrase() is wrong.
     PassphraseIncorrect(String),
+    /// A protected column holds a value that is not an envelope.
+    NotEncrypted(String),
 }
 
 impl From<CoreError> for HcError {
@@ -174,6 +176,11 @@ impl From<HcError> for ErrorReport {
                 Code::ERRCODE_INVALID_PASSWORD,
                 format!("passphrase is not correct for keyring \"{name}\""),
                 None,
+            ),
+            HcError::NotEncrypted(column) => report(
+                Code::ERRCODE_DATA_CORRUPTED,
+                format!("protected column \"{column}\" holds a value that is not encrypted"),
+                Some("It was written around han_crypto's trigger (e.g. with session_replication_role = replica or the trigger disabled)."),
             ),
             HcError::InvalidUtf8 => report(
                 Code::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,

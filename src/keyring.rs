@@ -324,6 +324,13 @@ fn acquire_kdf_slot() -> HcResult<()> {
     Err(HcError::KdfBusy)
 }
 
+/// The key of `key_ref` without a membership check, for the protection
+/// trigger's authenticity test of a value written into a row (it learns only
+/// whether the value is sealed for that row, never its plaintext).
+pub fn key_for_check(ring: &KeyringRow, key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
+    key(ring, key_ref)
+}
+
 /// The key new values of keyring `name` are sealed with, for the current actor.
 pub fn encryption_key(name: &str) -> HcResult<(KeyRef, Rc<XaesKey>)> {
     let ring = by_name(name)?;
@@ -463,6 +470,8 @@ unsafe extern "C-unwind" fn on_subxact_event(
 thread_local! {
     /// OIDs of han_crypto.keyrings and han_crypto.members, once known.
     static WATCHED: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
+    /// OID of han_crypto.protected_tables, once known.
+    static PROTECTION_CATALOG: Cell<Option<pg_sys::Oid>> = const { Cell::new(None) };
 }
 
 /// Relcache invalidation: a han_crypto catalog table changed (in this or
@@ -470,6 +479,7 @@ thread_local! {
 /// here, so the table OIDs are resolved beforehand (see `watch`).
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    crate::protect::on_relcache(relid, PROTECTION_CATALOG.get() == Some(relid));
     match WATCHED.get() {
         _ if relid == pg_sys::InvalidOid => forget_everything(),
         Some((keyrings, _)) if relid == keyrings => forget_everything(),
@@ -480,6 +490,7 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
 }
 
 /// Records the OIDs of the catalog tables whose invalidations matter.
-pub fn watch(keyrings: pg_sys::Oid, members: pg_sys::Oid) {
+pub fn watch(keyrings: pg_sys::Oid, members: pg_sys::Oid, protected: pg_sys::Oid) {
     WATCHED.set(Some((keyrings, members)));
+    PROTECTION_CATALOG.set(Some(protected));
 }

@@ -17,6 +17,7 @@ mod error;
 mod gucs;
 mod keyring;
 mod log_scrub;
+mod protect;
 mod root_key;
 mod varlena;
 
@@ -25,6 +26,18 @@ mod pg_tests;
 
 // Hand-written SQL, read top to bottom as documentation of the schema.
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!(
+    "../sql/protect.sql",
+    name = "protect",
+    requires = [
+        protect::_protect_trigger,
+        protect::_open_text,
+        protect::_open_json,
+        protect::_open_bytea,
+        protect::_register_protection,
+        protect::_unregister_protection
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -168,6 +168,13 @@ fn internal_functions_are_not_executable_by_public() {
         [
             "han_crypto._decrypt_json(bytea,text)",
             "han_crypto._encrypt_json(text,text,text)",
+            "han_crypto._is_sealed(text,text)",
+            "han_crypto._open_bytea(bytea,text,text,text,text[],boolean)",
+            "han_crypto._open_expression(text,name,text,name,name[])",
+            "han_crypto._open_json(jsonb,text,text,text,text[],boolean)",
+            "han_crypto._open_text(text,text,text,text,text[],boolean)",
+            "han_crypto._register_protection(oid,text,text,text[],text[],text[],text,jsonb)",
+            "han_crypto._unregister_protection(oid)",
             "han_crypto.actor_info()",
             "han_crypto.change_passphrase(text,text,text)",
             "han_crypto.current_actor()",
@@ -184,9 +191,11 @@ fn internal_functions_are_not_executable_by_public() {
             "han_crypto.lock(text)",
             "han_crypto.open_sealed(text,bytea)",
             "han_crypto.open_sealed_bytea(text,bytea)",
+            "han_crypto.protect(regclass,text[],text,boolean,jsonb)",
             "han_crypto.seal(bytea,bytea)",
             "han_crypto.seal(bytea,text)",
             "han_crypto.unlock(text,text)",
+            "han_crypto.unprotect(regclass,integer)",
             "han_crypto.version()",
         ]
     );

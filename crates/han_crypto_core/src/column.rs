@@ -1,0 +1,196 @@
+//! Protected columns: where a value lives, and how its envelope is stored
+//! in a column of its own type.
+//!
+//! Every protected value is bound to its place: the table's binding name
+//! (schema-qualified, fixed when the table is protected, stable across dump
+//! and restore), the column, the row's keyring and its primary key. The
+//! encoding is canonical and unambiguous — a label, then each field with a
+//! 32-bit length prefix, a NULL key part marked apart from an empty one — so
+//! `("ab", "c")` and `("a", "bc")` can never produce the same bytes.
+//!
+//! Stored forms keep the column's type so applications insert plain values:
+//! `bytea` holds the raw envelope, `text` / `varchar` hold [`TEXT_PREFIX`]
+//! followed by base64, `jsonb` holds `{"han_crypto": "<base64>"}`.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+/// Prefix of an envelope stored in a text column.
+pub const TEXT_PREFIX: &str = "hc1:";
+/// Key of the one-member object an envelope is stored as in jsonb.
+pub const JSON_KEY: &str = "han_crypto";
+
+/// Where a protected value lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place<'a> {
+    /// Schema-qualified table name fixed at protect time.
+    pub binding: &'a str,
+    /// Column name.
+    pub column: &'a str,
+    /// Name of the row's keyring.
+    pub keyring: &'a str,
+    /// Primary-key values in key order, as PostgreSQL prints them.
+    pub key: &'a [Option<&'a str>],
+}
+
+fn push_field(out: &mut Vec<u8>, field: &[u8]) {
+    out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+    out.extend_from_slice(field);
+}
+
+impl Place<'_> {
+    /// The canonical context bytes (the envelope's caller context).
+    pub fn context(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(64 + self.binding.len() + self.column.len() + self.keyring.len());
+        out.extend_from_slice(b"han_crypto/v1/column");
+        push_field(&mut out, self.binding.as_bytes());
+        push_field(&mut out, self.column.as_bytes());
+        push_field(&mut out, self.keyring.as_bytes());
+        out.extend_from_slice(&(self.key.len() as u32).to_be_bytes());
+        for part in self.key {
+            match part {
+                None => out.push(0),
+                Some(v) => {
+                    out.push(1);
+                    push_field(&mut out, v.as_bytes());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The text-column form of an envelope.
+pub fn encode_text(envelope: &[u8]) -> String {
+    let mut s = String::with_capacity(TEXT_PREFIX.len() + envelope.len().div_ceil(3) * 4);
+    s.push_str(TEXT_PREFIX);
+    B64.encode_string(envelope, &mut s);
+    s
+}
+
+/// The envelope inside a text-column value, if it has the stored form
+/// (a structural check only; authenticity is decided by opening it).
+pub fn decode_text(value: &str) -> Option<Vec<u8>> {
+    let b64 = value.strip_prefix(TEXT_PREFIX)?;
+    let bytes = B64.decode(b64).ok()?;
+    crate::envelope::parse(&bytes).ok()?;
+    Some(bytes)
+}
+
+/// The jsonb-column form of an envelope, as JSON text.
+pub fn encode_json(envelope: &[u8]) -> String {
+    format!("{{\"{JSON_KEY}\": \"{}\"}}", B64.encode(envelope))
+}
+
+/// The envelope inside a jsonb-column value (given as JSON text), if any.
+pub fn decode_json(value: &str) -> Option<Vec<u8>> {
+    let v: serde_json::Value = serde_json::from_str(value).ok()?;
+    let obj = v.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    let bytes = B64.decode(obj.get(JSON_KEY)?.as_str()?).ok()?;
+    crate::envelope::parse(&bytes).ok()?;
+    Some(bytes)
+}
+
+/// Whether a bytea value has the envelope structure.
+pub fn is_envelope(value: &[u8]) -> bool {
+    crate::envelope::parse(value).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aead::XaesKey;
+    use crate::envelope::{self, ContentType, KeyRef};
+    use crate::keys::SecretKey;
+    use proptest::prelude::*;
+
+    fn place<'a>(key: &'a [Option<&'a str>]) -> Place<'a> {
+        Place {
+            binding: "public.sessions",
+            column: "prompt",
+            keyring: "team_a",
+            key,
+        }
+    }
+
+    #[test]
+    fn every_field_changes_the_context() {
+        let base = place(&[Some("42")]).context();
+        assert_ne!(
+            base,
+            Place {
+                binding: "public.other",
+                ..place(&[Some("42")])
+            }
+            .context()
+        );
+        assert_ne!(
+            base,
+            Place {
+                column: "summary",
+                ..place(&[Some("42")])
+            }
+            .context()
+        );
+        assert_ne!(
+            base,
+            Place {
+                keyring: "team_b",
+                ..place(&[Some("42")])
+            }
+            .context()
+        );
+        assert_ne!(base, place(&[Some("43")]).context());
+        assert_ne!(place(&[None]).context(), place(&[Some("")]).context());
+        assert_ne!(
+            place(&[Some("1"), Some("23")]).context(),
+            place(&[Some("12"), Some("3")]).context()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn distinct_places_never_share_a_context(
+            a in proptest::collection::vec(proptest::option::of("[a-c]{0,3}"), 0..3),
+            b in proptest::collection::vec(proptest::option::of("[a-c]{0,3}"), 0..3),
+            c1 in "[a-c]{0,3}", c2 in "[a-c]{0,3}",
+        ) {
+            let ka: Vec<Option<&str>> = a.iter().map(|o| o.as_deref()).collect();
+            let kb: Vec<Option<&str>> = b.iter().map(|o| o.as_deref()).collect();
+            let pa = Place { binding: "s.t", column: &c1, keyring: "k", key: &ka };
+            let pb = Place { binding: "s.t", column: &c2, keyring: "k", key: &kb };
+            prop_assert_eq!(pa == pb, pa.context() == pb.context());
+        }
+    }
+
+    #[test]
+    fn stored_forms_round_trip_and_reject_lookalikes() {
+        let key = XaesKey::new(&SecretKey::from_bytes(&[3; 32]).unwrap());
+        let env = envelope::seal(
+            &key,
+            KeyRef {
+                keyring_id: [1; 16],
+                key_version: 1,
+            },
+            ContentType::Text,
+            b"x",
+            b"",
+        )
+        .unwrap();
+        assert_eq!(decode_text(&encode_text(&env)).unwrap(), env);
+        assert_eq!(decode_json(&encode_json(&env)).unwrap(), env);
+        assert!(decode_text("hc1:not base64!").is_none());
+        assert!(
+            decode_text("hc1:aGVsbG8=").is_none(),
+            "base64 of a non-envelope"
+        );
+        assert!(decode_text("plain prompt text").is_none());
+        assert!(decode_json(r#"{"han_crypto": "aGVsbG8=", "x": 1}"#).is_none());
+        assert!(decode_json(r#"{"prompt": "hello"}"#).is_none());
+        assert!(is_envelope(&env) && !is_envelope(b"plain"));
+    }
+}

@@ -1,0 +1,308 @@
+-- han_crypto: transparent table protection.
+--
+--   SELECT han_crypto.protect('sessions', ARRAY['prompt', 'tool_output'], 'team');
+--
+-- makes every INSERT/UPDATE of sessions seal prompt and tool_output under the
+-- row's keyring (the value of its team column) before the row is stored, and
+-- creates the view sessions_decrypted that shows plaintext to members of each
+-- row's keyring and NULL to everyone else. Writes through the view work too.
+--
+-- One static trigger function (_protect_trigger, in Rust) serves every
+-- protected table; what it does is read from the two catalog tables below.
+
+-- Protected tables. binding is the schema-qualified name at protect() time:
+-- it is part of every value's associated data, so it must never change (a
+-- table renamed later keeps its binding). relid is stored as regclass so
+-- pg_dump writes it as a name and a restore maps it to the new OID.
+CREATE TABLE han_crypto.protected_tables (
+    relid          regclass    PRIMARY KEY,
+    binding        text        NOT NULL,
+    keyring_column name        NOT NULL,
+    key_columns    name[]      NOT NULL CHECK (cardinality(key_columns) > 0),
+    view_name      text        NOT NULL,
+    options        jsonb       NOT NULL DEFAULT '{}',
+    protected_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    protected_by   text        NOT NULL
+);
+
+CREATE TABLE han_crypto.protected_columns (
+    relid       regclass NOT NULL REFERENCES han_crypto.protected_tables (relid) ON DELETE CASCADE,
+    column_name name     NOT NULL,
+    kind        text     NOT NULL CHECK (kind IN ('text', 'bytea', 'jsonb')),
+    PRIMARY KEY (relid, column_name)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('han_crypto.protected_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('han_crypto.protected_columns', '');
+REVOKE ALL ON han_crypto.protected_tables, han_crypto.protected_columns FROM PUBLIC;
+
+-- What is protected, for everyone: table and column names only (pg_class
+-- shows those to every role anyway).
+CREATE VIEW han_crypto.protected AS
+SELECT t.relid AS table_name, c.column_name, c.kind, t.keyring_column, t.key_columns,
+       t.binding, t.view_name, t.protected_at, t.protected_by
+FROM han_crypto.protected_tables t
+JOIN han_crypto.protected_columns c USING (relid);
+
+-- The decrypting expression for one protected column in the view.
+CREATE FUNCTION han_crypto._open_expression(kind text, col name, binding text, keyring_column name, key_columns name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format(
+        'han_crypto._open_%s(t.%I, %L, %L, t.%I::text, ARRAY[%s]::text[])%s',
+        CASE kind WHEN 'text' THEN 'text' WHEN 'bytea' THEN 'bytea' ELSE 'json' END,
+        col, binding, col, keyring_column,
+        (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::text', k), ', ') FROM pg_catalog.unnest(key_columns) k),
+        CASE kind WHEN 'jsonb' THEN '::jsonb' ELSE '' END)
+$$;
+
+-- protect(): see the header. Runs with the caller's rights: only the table's
+-- owner can protect it (checked again when the configuration is recorded).
+-- Safe to call again: the binding stays, existing envelopes are kept, the
+-- view is replaced (so columns added to the table since then appear in it).
+CREATE FUNCTION han_crypto.protect(
+    tbl            regclass,
+    columns        text[],
+    keyring_column text,
+    redact         boolean DEFAULT true,
+    options        jsonb   DEFAULT '{}'
+) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp       name;
+    rel       name;
+    v_binding text;
+    v_view    text;
+    key_cols  name[];
+    kinds     text[] := '{}';
+    col       text;
+    att       record;
+    sel       text[] := '{}';
+BEGIN
+    SELECT n.nspname, c.relname INTO nsp, rel
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = tbl AND c.relkind IN ('r', 'p');
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF columns IS NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'protect() needs at least one column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO key_cols
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = tbl AND i.indisprimary;
+    IF key_cols IS NULL THEN
+        RAISE EXCEPTION 'table "%" has no primary key', tbl USING ERRCODE = 'invalid_table_definition',
+            HINT = 'Every protected value is bound to its row''s primary key.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = keyring_column AND attnum > 0 AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'keyring column "%" does not exist in "%"', keyring_column, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+
+    FOREACH col IN ARRAY columns LOOP
+        SELECT a.atttypid::regtype::text AS typ, a.atttypmod INTO att
+        FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" does not exist in "%"', col, tbl USING ERRCODE = 'undefined_column';
+        END IF;
+        IF col = keyring_column OR col = ANY (key_cols) THEN
+            RAISE EXCEPTION 'column "%" is the keyring column or part of the primary key and cannot be encrypted', col
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF att.typ = 'character varying' AND att.atttypmod <> -1 THEN
+            RAISE EXCEPTION 'column "%" is varchar(n), too short for envelopes', col USING ERRCODE = 'datatype_mismatch',
+                HINT = 'ALTER it to text or unbounded varchar first.';
+        END IF;
+        kinds := kinds || CASE att.typ
+            WHEN 'text' THEN 'text' WHEN 'character varying' THEN 'text'
+            WHEN 'bytea' THEN 'bytea' WHEN 'jsonb' THEN 'jsonb'
+            ELSE NULL END;
+        IF kinds[cardinality(kinds)] IS NULL THEN
+            RAISE EXCEPTION 'column "%" has type %, which han_crypto does not protect', col, att.typ
+                USING ERRCODE = 'datatype_mismatch', HINT = 'Protected columns are text, varchar, jsonb or bytea.';
+        END IF;
+    END LOOP;
+
+    SELECT p.binding INTO v_binding FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
+    v_binding := coalesce(v_binding, format('%I.%I', nsp, rel));
+    v_view := format('%I.%I', nsp, rel || '_decrypted');
+
+    PERFORM han_crypto._register_protection(tbl::oid, v_binding, keyring_column, key_cols::text[], columns, kinds,
+                                            v_view, options || jsonb_build_object('redact', redact));
+
+    -- The trigger's name sorts last, so it seals what other BEFORE triggers produced.
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
+        EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER zz_han_crypto_protect BEFORE INSERT OR UPDATE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()', tbl);
+
+    -- Ciphertext does not compress: skip PostgreSQL's futile attempt.
+    FOREACH col IN ARRAY columns LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTERNAL', tbl, col);
+    END LOOP;
+
+    -- Seal rows that exist already (rows already sealed are left as they are).
+    EXECUTE format('UPDATE %s SET %s', tbl,
+        (SELECT string_agg(format('%I = %I', c, c), ', ') FROM unnest(columns) c));
+
+    -- The view: every column in table order, protected ones decrypted.
+    FOR att IN
+        SELECT a.attname, pc.kind
+        FROM pg_attribute a
+        LEFT JOIN han_crypto.protected pc ON pc.table_name = tbl AND pc.column_name = a.attname
+        WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum
+    LOOP
+        sel := sel || CASE WHEN att.kind IS NULL THEN format('t.%I', att.attname)
+                      ELSE han_crypto._open_expression(att.kind, att.attname, v_binding, keyring_column, key_cols)
+                           || format(' AS %I', att.attname) END;
+    END LOOP;
+    EXECUTE format('CREATE OR REPLACE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s t',
+                   v_view, array_to_string(sel, ', '), tbl);
+    EXECUTE format('COMMENT ON VIEW %s IS %L', v_view,
+                   format('Decrypted view of %s (han_crypto): plaintext for members of each row''s keyring, NULL otherwise.', tbl));
+
+    -- Defaults of the table apply to inserts through the view.
+    FOR att IN
+        SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) AS expr
+        FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+        WHERE d.adrelid = tbl AND NOT a.attisdropped
+    LOOP
+        EXECUTE format('ALTER VIEW %s ALTER COLUMN %I SET DEFAULT %s', v_view, att.attname, att.expr);
+    END LOOP;
+
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = to_regclass(v_view) AND tgname = 'han_crypto_write') THEN
+        EXECUTE format('DROP TRIGGER han_crypto_write ON %s', v_view);
+    END IF;
+    EXECUTE format('CREATE TRIGGER han_crypto_write INSTEAD OF INSERT OR UPDATE OR DELETE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION han_crypto._view_write(%L)', v_view, tbl::text);
+
+    -- Whoever may use the table may use the view the same way.
+    FOR att IN
+        SELECT DISTINCT a.grantee::regrole::text AS grantee, a.privilege_type
+        FROM pg_class c, aclexplode(c.relacl) a
+        WHERE c.oid = tbl AND a.grantee <> 0 AND a.grantee <> c.relowner
+          AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+    LOOP
+        EXECUTE format('GRANT %s ON %s TO %s', att.privilege_type, v_view, att.grantee);
+    END LOOP;
+    RETURN v_view;
+END
+$$;
+
+COMMENT ON FUNCTION han_crypto.protect(regclass, text[], text, boolean, jsonb) IS
+    'Seals the given columns on every INSERT/UPDATE under the keyring named by keyring_column, and creates <table>_decrypted.';
+
+-- Writes through <table>_decrypted go to the table (whose trigger seals
+-- them). An UPDATE sets only the columns that changed, so untouched
+-- protected values are not re-encrypted.
+CREATE FUNCTION han_crypto._view_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base     regclass := TG_ARGV[0]::regclass;
+    key_cols name[];
+    changed  text[];
+    where_pk text;
+BEGIN
+    SELECT p.key_columns INTO key_cols FROM han_crypto.protected p WHERE p.table_name = base LIMIT 1;
+    where_pk := (SELECT string_agg(format('%I = ($2).%I', k, k), ' AND ') FROM unnest(key_cols) k);
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format('INSERT INTO %s SELECT ($1).*', base) USING NEW;
+        RETURN NEW;
+    ELSIF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(n.key) INTO changed
+        FROM jsonb_each(to_jsonb(NEW)) n
+        WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key;
+        IF changed IS NOT NULL THEN
+            EXECUTE format('UPDATE %s SET (%s) = (SELECT %s FROM (SELECT ($1).*) n) WHERE %s', base,
+                           (SELECT string_agg(format('%I', c), ', ') FROM unnest(changed) c),
+                           (SELECT string_agg(format('n.%I', c), ', ') FROM unnest(changed) c),
+                           where_pk)
+                USING NEW, OLD;
+        END IF;
+        RETURN NEW;
+    ELSE
+        EXECUTE format('DELETE FROM %s WHERE %s', base, where_pk) USING NULL::int, OLD;
+        RETURN OLD;
+    END IF;
+END
+$$;
+
+-- unprotect(): decrypts every protected value back into the table, in
+-- committed batches (safe to interrupt and call again: it continues with
+-- the values still sealed), then removes the trigger, the view and the
+-- configuration. The caller must be able to read every row's keyring. A
+-- procedure, so that it can commit: CALL han_crypto.unprotect('sessions').
+CREATE PROCEDURE han_crypto.unprotect(tbl regclass, batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    p       record;
+    done    bigint;
+    total   bigint := 0;
+BEGIN
+    IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl) THEN
+        RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT view_name INTO p FROM han_crypto.protected WHERE table_name = tbl LIMIT 1;
+    IF pg_catalog.to_regclass(p.view_name) IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP VIEW %s', p.view_name);
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
+        EXECUTE pg_catalog.format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
+    END IF;
+    COMMIT;
+    FOR p IN SELECT * FROM han_crypto.protected WHERE table_name = tbl LOOP
+        LOOP
+            EXECUTE pg_catalog.format(
+                'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.ctid = s.ctid',
+                tbl, p.column_name,
+                pg_catalog.replace(han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns),
+                                   '::text[])', '::text[], true)'),
+                p.kind, batch_size);
+            GET DIAGNOSTICS done = ROW_COUNT;
+            total := total + done;
+            COMMIT;
+            EXIT WHEN done = 0;
+        END LOOP;
+    END LOOP;
+    PERFORM han_crypto._unregister_protection(tbl::oid);
+    RAISE NOTICE 'han_crypto: % values decrypted in "%"; protection removed', total, tbl;
+END
+$$;
+
+-- Keep <table>_decrypted owned by the table's owner after ALTER TABLE …
+-- OWNER TO, so the view (which reads with its owner's rights) keeps working.
+CREATE FUNCTION han_crypto._follow_owner() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT p.view_name, c.relowner::regrole::text AS owner
+        FROM pg_event_trigger_ddl_commands() d
+        JOIN han_crypto.protected p ON p.table_name = d.objid
+        JOIN pg_class c ON c.oid = d.objid
+        JOIN pg_class v ON v.oid = to_regclass(p.view_name)
+        WHERE d.classid = 'pg_class'::regclass AND v.relowner <> c.relowner
+    LOOP
+        EXECUTE format('ALTER VIEW %s OWNER TO %s', r.view_name, r.owner);
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER han_crypto_follow_owner ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION han_crypto._follow_owner();

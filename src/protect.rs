@@ -1,0 +1,508 @@
+//! Transparent table protection: one static BEFORE INSERT OR UPDATE row
+//! trigger, configured from han_crypto.protected_tables/_columns, seals
+//! protected columns before the row reaches the heap or the WAL; the
+//! `_open_*` functions decrypt them for the `<table>_decrypted` view.
+//!
+//! Every value is bound (column::Place) to the table's binding name, the
+//! column, the row's keyring and its primary key, so a value copied to
+//! another row, column, table or team does not decrypt. A value that already
+//! authenticates as an envelope for exactly this place is kept as it is — an
+//! authenticated check, never a prefix sniff — which makes restores,
+//! `INSERT … ON CONFLICT … EXCLUDED.col` and no-op updates safe; anything
+//! else, including a forged "envelope", is sealed like any other plaintext.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::num::NonZeroUsize;
+use std::rc::Rc;
+
+use han_crypto_core::column::{self, Place};
+use han_crypto_core::envelope::{self, ContentType};
+use pgrx::heap_tuple::PgHeapTuple;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::{AllocatedByRust, JsonB};
+
+use crate::catalog;
+use crate::error::{HcError, HcResult};
+use crate::keyring::{self, Access};
+
+/// How a protected column stores its envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Bytea,
+    Jsonb,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(Self::Text),
+            "bytea" => Some(Self::Bytea),
+            "jsonb" => Some(Self::Jsonb),
+            _ => None,
+        }
+    }
+
+    fn content(self) -> ContentType {
+        match self {
+            Kind::Text => ContentType::Text,
+            Kind::Bytea => ContentType::Bytes,
+            Kind::Jsonb => ContentType::Json,
+        }
+    }
+
+    /// The envelope inside a stored value, if it has the stored form.
+    fn envelope_of(self, value: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Kind::Bytea => column::is_envelope(value).then(|| value.to_vec()),
+            Kind::Text => column::decode_text(std::str::from_utf8(value).ok()?),
+            Kind::Jsonb => column::decode_json(std::str::from_utf8(value).ok()?),
+        }
+    }
+}
+
+struct ColumnConfig {
+    name: String,
+    attno: NonZeroUsize,
+    kind: Kind,
+}
+
+struct TableConfig {
+    binding: String,
+    keyring_attno: NonZeroUsize,
+    key_attnos: Vec<NonZeroUsize>,
+    columns: Vec<ColumnConfig>,
+}
+
+thread_local! {
+    static CONFIGS: RefCell<HashMap<pg_sys::Oid, Rc<TableConfig>>> = RefCell::new(HashMap::new());
+}
+
+/// Relcache invalidation hook: drop a table's cached configuration when it
+/// (or the protection catalog, or everything) changes.
+pub fn on_relcache(relid: pg_sys::Oid, catalog_changed: bool) {
+    CONFIGS.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if catalog_changed || relid == pg_sys::InvalidOid {
+                c.clear();
+            } else {
+                c.remove(&relid);
+            }
+        }
+    });
+}
+
+fn attno_of(tupdesc: pg_sys::TupleDesc, name: &str) -> HcResult<NonZeroUsize> {
+    // SAFETY: tupdesc is the trigger relation's descriptor, valid for the call.
+    unsafe {
+        let n = (*tupdesc).natts as usize;
+        for i in 0..n {
+            let att = (*tupdesc).attrs.as_ptr().add(i);
+            if (*att).attisdropped {
+                continue;
+            }
+            let att_name = CStr::from_ptr((*att).attname.data.as_ptr()).to_string_lossy();
+            if att_name == name {
+                return Ok(NonZeroUsize::new(i + 1).expect("attribute numbers start at 1"));
+            }
+        }
+    }
+    Err(HcError::InvalidArgument(format!(
+        "protected column \"{name}\" no longer exists; run han_crypto.protect() again"
+    )))
+}
+
+fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<TableConfig>> {
+    if let Some(c) = CONFIGS.with(|c| c.borrow().get(&relid).cloned()) {
+        return Ok(c);
+    }
+    let row = catalog::protected_table(relid).ok_or_else(|| {
+        HcError::InvalidArgument(
+            "table has han_crypto's trigger but no protection configuration".into(),
+        )
+    })?;
+    let mut columns = Vec::with_capacity(row.columns.len());
+    for (name, kind) in row.columns {
+        let kind = Kind::parse(&kind)
+            .ok_or_else(|| HcError::InvalidArgument("unknown protected column kind".into()))?;
+        columns.push(ColumnConfig {
+            attno: attno_of(tupdesc, &name)?,
+            name,
+            kind,
+        });
+    }
+    let config = Rc::new(TableConfig {
+        keyring_attno: attno_of(tupdesc, &row.keyring_column)?,
+        key_attnos: row
+            .key_columns
+            .iter()
+            .map(|k| attno_of(tupdesc, k))
+            .collect::<HcResult<_>>()?,
+        binding: row.binding,
+        columns,
+    });
+    CONFIGS.with(|c| c.borrow_mut().insert(relid, config.clone()));
+    Ok(config)
+}
+
+/// An attribute as PostgreSQL prints it (its type's output function).
+fn text_of(
+    tuple: *mut pg_sys::HeapTupleData,
+    tupdesc: pg_sys::TupleDesc,
+    attno: NonZeroUsize,
+) -> Option<String> {
+    // SAFETY: a valid tuple and descriptor of the trigger's relation;
+    // SPI_getvalue returns NULL for SQL NULL, else a palloc'd C string.
+    unsafe {
+        let p = pg_sys::SPI_getvalue(tuple, tupdesc, attno.get() as i32);
+        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+/// The stored bytes of a protected column (bytea raw, others as text).
+fn value_of(
+    tuple: *mut pg_sys::HeapTupleData,
+    tupdesc: pg_sys::TupleDesc,
+    col: &ColumnConfig,
+) -> Option<Vec<u8>> {
+    match col.kind {
+        Kind::Bytea => {
+            let mut isnull = false;
+            // SAFETY: as above; the datum is detoasted by the conversion.
+            unsafe {
+                let d = pg_sys::SPI_getbinval(tuple, tupdesc, col.attno.get() as i32, &mut isnull);
+                <&[u8] as FromDatum>::from_polymorphic_datum(d, isnull, pg_sys::BYTEAOID)
+                    .map(<[u8]>::to_vec)
+            }
+        }
+        Kind::Text | Kind::Jsonb => text_of(tuple, tupdesc, col.attno).map(String::into_bytes),
+    }
+}
+
+fn store(
+    new: &mut PgHeapTuple<'_, AllocatedByRust>,
+    col: &ColumnConfig,
+    envelope: &[u8],
+) -> HcResult<()> {
+    let r = match col.kind {
+        Kind::Bytea => new.set_by_index(col.attno, envelope.to_vec()),
+        Kind::Text => new.set_by_index(col.attno, column::encode_text(envelope)),
+        Kind::Jsonb => new.set_by_index(
+            col.attno,
+            JsonB(serde_json::from_str(&column::encode_json(envelope)).expect("our own JSON")),
+        ),
+    };
+    r.map_err(|_| {
+        HcError::InvalidArgument(format!(
+            "cannot store an envelope in column \"{}\"",
+            col.name
+        ))
+    })
+}
+
+/// Whether `env` is an envelope sealed for exactly `place` (an
+/// authenticated check; it reveals nothing but that bit to the writer).
+fn authenticates(env: &[u8], place: &Place<'_>) -> HcResult<bool> {
+    let Ok(parsed) = envelope::parse(env) else {
+        return Ok(false);
+    };
+    let Ok(ring) = keyring::by_id(&parsed.header.key.keyring_id) else {
+        return Ok(false);
+    };
+    if ring.name != place.keyring {
+        return Ok(false);
+    }
+    let key = keyring::key_for_check(&ring, parsed.header.key)?;
+    Ok(parsed.open(&key, &place.context()).is_ok())
+}
+
+fn seal(kind: Kind, plaintext: &[u8], place: &Place<'_>) -> HcResult<Vec<u8>> {
+    let (key_ref, key) = keyring::encryption_key(place.keyring)?;
+    Ok(envelope::seal(
+        &key,
+        key_ref,
+        kind.content(),
+        plaintext,
+        &place.context(),
+    )?)
+}
+
+/// Opens `env` for `place` as the current actor, who must hold `access`.
+fn open(env: &[u8], place: &Place<'_>, access: Access) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
+    let parsed = envelope::parse(env)?;
+    let ring = keyring::by_name(place.keyring)?;
+    if parsed.header.key.keyring_id != ring.id {
+        return Err(HcError::Core(han_crypto_core::Error::AuthenticationFailed));
+    }
+    keyring::authorize(&ring, access)?;
+    let key = keyring::decryption_key(parsed.header.key)?;
+    Ok(parsed.open(&key, &place.context())?)
+}
+
+fn keys_of(
+    tuple: *mut pg_sys::HeapTupleData,
+    tupdesc: pg_sys::TupleDesc,
+    cfg: &TableConfig,
+) -> Vec<Option<String>> {
+    cfg.key_attnos
+        .iter()
+        .map(|a| text_of(tuple, tupdesc, *a))
+        .collect()
+}
+
+fn protect_row<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> HcResult<Option<PgHeapTuple<'a, AllocatedByRust>>> {
+    let td = trigger.trigger_data();
+    let is_update = matches!(trigger.op(), Ok(PgTriggerOperation::Update));
+    // SAFETY: the trigger manager hands us a valid relation and tuples.
+    let (relid, tupdesc) = unsafe { ((*td.tg_relation).rd_id, (*td.tg_relation).rd_att) };
+    let (new_raw, old_raw) = if is_update {
+        (td.tg_newtuple, Some(td.tg_trigtuple))
+    } else {
+        (td.tg_trigtuple, None)
+    };
+    let cfg = config_for(relid, tupdesc)?;
+
+    let keyring_name = text_of(new_raw, tupdesc, cfg.keyring_attno)
+        .ok_or(HcError::NullArgument("keyring column"))?;
+    let key_values = keys_of(new_raw, tupdesc, &cfg);
+    let key_refs: Vec<Option<&str>> = key_values.iter().map(|k| k.as_deref()).collect();
+
+    let old_keyring = old_raw.and_then(|t| text_of(t, tupdesc, cfg.keyring_attno));
+    let old_keys = old_raw.map(|t| keys_of(t, tupdesc, &cfg));
+    let moved = is_update
+        && (old_keyring.as_deref() != Some(keyring_name.as_str())
+            || old_keys.as_ref() != Some(&key_values));
+
+    let mut new = trigger
+        .new()
+        .expect("INSERT and UPDATE triggers have a new row")
+        .into_owned();
+    for col in &cfg.columns {
+        let Some(value) = value_of(new_raw, tupdesc, col) else {
+            continue;
+        };
+        let place = Place {
+            binding: &cfg.binding,
+            column: &col.name,
+            keyring: &keyring_name,
+            key: &key_refs,
+        };
+        if let Some(old_raw) = old_raw {
+            let old_value = value_of(old_raw, tupdesc, col);
+            if old_value.as_deref() == Some(value.as_slice()) {
+                if let Some(env) = col.kind.envelope_of(&value) {
+                    if !moved {
+                        continue; // untouched column: no re-encryption
+                    }
+                    // The row moved to another keyring or key: re-bind.
+                    let old_key_refs: Vec<Option<&str>> = old_keys
+                        .as_ref()
+                        .map(|k| k.iter().map(|v| v.as_deref()).collect())
+                        .unwrap_or_default();
+                    let old_place = Place {
+                        binding: &cfg.binding,
+                        column: &col.name,
+                        keyring: old_keyring.as_deref().unwrap_or(""),
+                        key: &old_key_refs,
+                    };
+                    let plain = open(&env, &old_place, Access::Encrypt)?;
+                    let sealed = seal(col.kind, &plain, &place)?;
+                    store(&mut new, col, &sealed)?;
+                    continue;
+                }
+                // A plaintext value from before the table was protected: seal it below.
+            }
+        }
+        if let Some(env) = col.kind.envelope_of(&value) {
+            if authenticates(&env, &place)? {
+                continue; // already sealed for exactly this place (restore, EXCLUDED, replay)
+            }
+        }
+        let sealed = seal(col.kind, &value, &place)?;
+        store(&mut new, col, &sealed)?;
+    }
+    Ok(Some(new))
+}
+
+/// The protection trigger (BEFORE INSERT OR UPDATE, FOR EACH ROW).
+#[pg_trigger]
+fn _protect_trigger<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, ErrorReport> {
+    Ok(protect_row(trigger)?)
+}
+
+/// Decrypts for the view; `strict` (unprotect) turns "not a member" into an
+/// error instead of NULL, so no value is ever replaced by NULL.
+fn open_for_view(
+    value: Option<Vec<u8>>,
+    kind: Kind,
+    binding: &str,
+    column_name: &str,
+    keyring: Option<&str>,
+    key: Vec<Option<String>>,
+    strict: bool,
+) -> HcResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    let Some(value) = value else { return Ok(None) };
+    let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
+    let Some(env) = kind.envelope_of(&value) else {
+        return Err(HcError::NotEncrypted(column_name.to_string()));
+    };
+    let key_refs: Vec<Option<&str>> = key.iter().map(|k| k.as_deref()).collect();
+    let place = Place {
+        binding,
+        column: column_name,
+        keyring,
+        key: &key_refs,
+    };
+    match open(&env, &place, Access::Decrypt) {
+        Ok(plain) => Ok(Some(plain)),
+        // Rows the actor may not read show no plaintext: NULL, not an error.
+        Err(HcError::NotAllowed { .. }) if !strict => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Decrypts a protected text column for the `<table>_decrypted` view.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _open_text(
+    value: Option<&str>,
+    binding: &str,
+    column_name: &str,
+    keyring: Option<&str>,
+    key: Vec<Option<String>>,
+    strict: default!(bool, false),
+) -> Result<Option<String>, ErrorReport> {
+    let plain = open_for_view(
+        value.map(|v| v.as_bytes().to_vec()),
+        Kind::Text,
+        binding,
+        column_name,
+        keyring,
+        key,
+        strict,
+    )?;
+    Ok(plain
+        .map(|p| String::from_utf8(p.to_vec()))
+        .transpose()
+        .map_err(|_| HcError::InvalidUtf8)?)
+}
+
+/// Decrypts a protected jsonb column (as text; the view casts it).
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _open_json(
+    value: Option<JsonB>,
+    binding: &str,
+    column_name: &str,
+    keyring: Option<&str>,
+    key: Vec<Option<String>>,
+    strict: default!(bool, false),
+) -> Result<Option<String>, ErrorReport> {
+    let text = value.map(|v| v.0.to_string().into_bytes());
+    let plain = open_for_view(
+        text,
+        Kind::Jsonb,
+        binding,
+        column_name,
+        keyring,
+        key,
+        strict,
+    )?;
+    Ok(plain
+        .map(|p| String::from_utf8(p.to_vec()))
+        .transpose()
+        .map_err(|_| HcError::InvalidUtf8)?)
+}
+
+/// Decrypts a protected bytea column for the `<table>_decrypted` view.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _open_bytea(
+    value: Option<&[u8]>,
+    binding: &str,
+    column_name: &str,
+    keyring: Option<&str>,
+    key: Vec<Option<String>>,
+    strict: default!(bool, false),
+) -> Result<Option<Vec<u8>>, ErrorReport> {
+    let plain = open_for_view(
+        value.map(<[u8]>::to_vec),
+        Kind::Bytea,
+        binding,
+        column_name,
+        keyring,
+        key,
+        strict,
+    )?;
+    Ok(plain.map(|p| p.to_vec()))
+}
+
+/// Whether a stored value (as text; bytea in its hex form) has the sealed
+/// form for its column kind. Structural only; used by unprotect().
+#[pg_extern(immutable, parallel_safe)]
+fn _is_sealed(value: Option<&str>, kind: &str) -> bool {
+    let Some(value) = value else { return false };
+    match kind {
+        "bytea" => value
+            .strip_prefix("\\x")
+            .and_then(|h| hex::decode(h).ok())
+            .is_some_and(|b| column::is_envelope(&b)),
+        "text" => column::decode_text(value).is_some(),
+        "jsonb" => column::decode_json(value).is_some(),
+        _ => false,
+    }
+}
+
+/// Records (or replaces) a table's protection configuration. Called by
+/// protect(); only the table's owner may protect it.
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)] // mirrors the SQL signature protect() calls
+fn _register_protection(
+    tbl: pg_sys::Oid,
+    binding: &str,
+    keyring_column: &str,
+    key_columns: Vec<String>,
+    columns: Vec<String>,
+    kinds: Vec<String>,
+    view_name: &str,
+    options: JsonB,
+) -> Result<(), ErrorReport> {
+    require_owner(tbl)?;
+    catalog::put_protection(
+        tbl,
+        binding,
+        keyring_column,
+        &key_columns,
+        &columns,
+        &kinds,
+        view_name,
+        options.0,
+    );
+    Ok(())
+}
+
+/// Removes a table's protection configuration (unprotect()).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
+    require_owner(tbl)?;
+    catalog::delete_protection(tbl);
+    Ok(())
+}
+
+fn require_owner(tbl: pg_sys::Oid) -> HcResult<()> {
+    // SAFETY: an ownership check by OID for the current user.
+    if unsafe { pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) } {
+        return Ok(());
+    }
+    Err(HcError::PermissionDenied {
+        message: "only the table's owner may protect or unprotect it".into(),
+        hint: "Run han_crypto.protect() as the table's owner.",
+    })
+}
