@@ -36,6 +36,10 @@ SELECT pg_catalog.pg_extension_config_dump('han_crypto.protected_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('han_crypto.protected_columns', '');
 REVOKE ALL ON han_crypto.protected_tables, han_crypto.protected_columns FROM PUBLIC;
 
+-- The trigger function (Rust, src/protect.rs).
+CREATE FUNCTION han_crypto._protect_trigger() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', '_protect_trigger';
+
 -- What is protected, for everyone: table and column names only (pg_class
 -- shows those to every role anyway).
 CREATE VIEW han_crypto.protected AS

@@ -30,7 +30,6 @@ extension_sql_file!(
     "../sql/protect.sql",
     name = "protect",
     requires = [
-        protect::_protect_trigger,
         protect::_open_text,
         protect::_open_json,
         protect::_open_bytea,

@@ -329,16 +329,44 @@ fn protect_row<'a>(
     Ok(Some(new))
 }
 
-/// The protection trigger (BEFORE INSERT OR UPDATE, FOR EACH ROW).
-#[pg_trigger]
-fn _protect_trigger<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByRust>>, ErrorReport> {
-    Ok(protect_row(trigger)?)
+/// Version-1 calling-convention record for `_protect_trigger`.
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo__protect_trigger() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
 }
 
-/// Decrypts for the view; `strict` (unprotect) turns "not a member" into an
-/// error instead of NULL, so no value is ever replaced by NULL.
+/// The protection trigger (BEFORE INSERT OR UPDATE, FOR EACH ROW), declared
+/// in sql/protect.sql. A plain V1 function under `pg_guard` rather than
+/// `#[pg_trigger]`, whose wrapper reports every error as an internal one:
+/// here each failure keeps its own SQLSTATE.
+///
+/// # Safety
+/// Called by PostgreSQL's trigger manager with a valid `fcinfo`.
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn _protect_trigger(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: PostgreSQL passes a valid fcinfo; from_fcinfo checks that it
+    // is a trigger call.
+    let trigger = match unsafe { fcinfo.as_ref() }.map(|f| unsafe { PgTrigger::from_fcinfo(f) }) {
+        Some(Ok(t)) => t,
+        _ => error!("han_crypto._protect_trigger() must be called as a trigger"),
+    };
+    let outcome = protect_row(&trigger);
+    let datum = match outcome {
+        Ok(Some(tuple)) => tuple.into_trigger_datum().unwrap_or(pg_sys::Datum::from(0)),
+        Ok(None) => pg_sys::Datum::from(0),
+        Err(e) => {
+            ErrorReport::from(e).report(PgLogLevel::ERROR);
+            unreachable!("an ERROR does not return")
+        }
+    };
+    datum
+}
+
 fn open_for_view(
     value: Option<Vec<u8>>,
     kind: Kind,

@@ -1,0 +1,536 @@
+//! Transparent table protection through a real client: the platform's
+//! sessions table, several roles and connections, swap attacks, COPY,
+//! upserts, plaintext never on disk or in WAL, dump/restore, leaky
+//! functions, owner changes and unprotect.
+
+use std::sync::OnceLock;
+
+use han_crypto_tests::{expect_error, shared, sqlstate, Client, Cluster};
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+fn cluster() -> &'static Cluster {
+    static ROLES: OnceLock<()> = OnceLock::new();
+    let key = "4".repeat(64);
+    let c = shared(&CLUSTER, "protect", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
+    ROLES.get_or_init(|| {
+        c.connect("postgres")
+            .batch_execute(
+                "CREATE EXTENSION han_crypto CASCADE;
+                 CREATE ROLE platform LOGIN; GRANT han_crypto_app TO platform;
+                 CREATE ROLE nosy LOGIN;
+                 CREATE ROLE new_owner LOGIN;",
+            )
+            .unwrap()
+    });
+    c
+}
+
+/// The platform's sessions table, protected, with teams a and b; alice
+/// writes for team_a, bob for team_b.
+fn sessions_db(name: &str) -> Client {
+    let mut c = cluster().fresh_db(name);
+    c.batch_execute(
+        "SELECT han_crypto.create_keyring('team_a'), han_crypto.create_keyring('team_b');
+         SELECT han_crypto.grant_access('team_a', 'alice', 'writer'), han_crypto.grant_access('team_b', 'bob', 'writer');
+         CREATE TABLE sessions (
+             id bigserial PRIMARY KEY, team text NOT NULL, author text,
+             prompt text, tool_output text, summary varchar, metadata jsonb, messages jsonb, attachment bytea);
+         SELECT han_crypto.protect('sessions', ARRAY['prompt', 'tool_output', 'summary', 'metadata', 'messages', 'attachment'], 'team');
+         GRANT SELECT, INSERT, UPDATE, DELETE ON sessions, sessions_decrypted TO platform;
+         GRANT SELECT ON sessions, sessions_decrypted TO nosy;
+         GRANT USAGE ON SEQUENCE sessions_id_seq TO platform;",
+    )
+    .unwrap();
+    c
+}
+
+fn as_actor<T>(
+    c: &mut Client,
+    actor: &str,
+    f: impl FnOnce(&mut postgres::Transaction<'_>) -> T,
+) -> T {
+    let mut tx = c.transaction().unwrap();
+    tx.execute("SELECT han_crypto.set_actor($1)", &[&actor])
+        .unwrap();
+    let r = f(&mut tx);
+    tx.commit().unwrap();
+    r
+}
+
+fn prompt_of(tx: &mut postgres::Transaction<'_>, id: i64) -> Option<String> {
+    tx.query_one(
+        "SELECT prompt FROM sessions_decrypted WHERE id = $1",
+        &[&id],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn the_platform_writes_plain_sql_and_members_read_through_the_view() {
+    let mut admin = sessions_db("pr_flow");
+    let mut app = cluster().connect_as("pr_flow", "platform");
+    as_actor(&mut app, "alice", |tx| {
+        // Multi-row INSERT with bind parameters, every protected type.
+        tx.execute(
+            "INSERT INTO sessions (team, author, prompt, tool_output, summary, metadata, messages, attachment) VALUES
+               ($1, 'alice', $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7),
+               ($1, 'alice', '', NULL, NULL, '{}', '[]', ''::bytea)",
+            &[&"team_a", &"fix the login bug", &"$ cargo test\nok", &"done", &r#"{"model": "x", "cost": 0.000000000001}"#,
+              &r#"[{"role": "user", "text": "ü"}]"#, &vec![0u8, 1, 2]],
+        )
+        .unwrap();
+        // INSERT … SELECT.
+        tx.execute("INSERT INTO sessions (team, prompt) SELECT 'team_a', 'batch ' || i FROM generate_series(1, 3) i", &[])
+            .unwrap();
+    });
+    as_actor(&mut app, "bob", |tx| {
+        tx.execute(
+            "INSERT INTO sessions (team, prompt) VALUES ('team_b', 'bob''s secret plan')",
+            &[],
+        )
+        .unwrap();
+    });
+    // Alice reads team_a rows in full, and no plaintext of team_b.
+    as_actor(&mut app, "alice", |tx| {
+        let row = tx
+            .query_one("SELECT prompt, tool_output, summary, metadata::text, messages::text, attachment FROM sessions_decrypted WHERE id = 1", &[])
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "fix the login bug");
+        assert_eq!(row.get::<_, String>(1), "$ cargo test\nok");
+        assert_eq!(row.get::<_, String>(2), "done");
+        assert_eq!(
+            row.get::<_, String>(3),
+            r#"{"cost": 0.000000000001, "model": "x"}"#
+        );
+        assert_eq!(
+            row.get::<_, String>(4),
+            r#"[{"role": "user", "text": "ü"}]"#
+        );
+        assert_eq!(row.get::<_, Vec<u8>>(5), vec![0, 1, 2]);
+        let empty = tx.query_one("SELECT prompt, metadata::text, messages::text, attachment FROM sessions_decrypted WHERE id = 2", &[]).unwrap();
+        assert_eq!(
+            (
+                empty.get::<_, String>(0),
+                empty.get::<_, String>(1),
+                empty.get::<_, String>(2)
+            ),
+            ("".into(), "{}".into(), "[]".into())
+        );
+        assert_eq!(empty.get::<_, Vec<u8>>(3), Vec::<u8>::new());
+        let theirs: Option<String> = tx
+            .query_one(
+                "SELECT prompt FROM sessions_decrypted WHERE team = 'team_b'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(theirs, None, "a non-member sees NULL");
+    });
+    // The table itself holds only envelopes; NULL stays NULL.
+    let raw = admin
+        .query_one("SELECT prompt, tool_output FROM sessions WHERE id = 2", &[])
+        .unwrap();
+    assert!(raw.get::<_, String>(0).starts_with("hc1:"));
+    assert_eq!(raw.get::<_, Option<String>>(1), None);
+    let plain_anywhere: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM sessions WHERE prompt LIKE '%login%' OR prompt LIKE '%plan%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(plain_anywhere, 0);
+    // A role with SELECT on everything but no membership: ciphertext and NULLs.
+    let mut nosy = cluster().connect_as("pr_flow", "nosy");
+    let visible: i64 = nosy
+        .query_one("SELECT count(prompt) FROM sessions_decrypted", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(visible, 0);
+}
+
+#[test]
+fn updates_upserts_deletes_and_writes_through_the_view() {
+    let mut admin = sessions_db("pr_dml");
+    let mut app = cluster().connect_as("pr_dml", "platform");
+    as_actor(&mut app, "alice", |tx| {
+        tx.execute(
+            "INSERT INTO sessions (id, team, prompt, summary) VALUES (1, 'team_a', 'first', 's')",
+            &[],
+        )
+        .unwrap();
+    });
+    let before: String = admin
+        .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    as_actor(&mut app, "alice", |tx| {
+        // Another column: the ciphertext is not touched.
+        tx.execute("UPDATE sessions SET author = 'alice' WHERE id = 1", &[])
+            .unwrap();
+    });
+    let after: String = admin
+        .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(before, after, "no re-encryption for an untouched column");
+    as_actor(&mut app, "alice", |tx| {
+        tx.execute("UPDATE sessions SET prompt = 'second' WHERE id = 1", &[])
+            .unwrap();
+        assert_eq!(prompt_of(tx, 1).as_deref(), Some("second"));
+        // Upsert that takes EXCLUDED.prompt.
+        tx.execute(
+            "INSERT INTO sessions (id, team, prompt) VALUES (1, 'team_a', 'third') ON CONFLICT (id) DO UPDATE SET prompt = EXCLUDED.prompt",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(prompt_of(tx, 1).as_deref(), Some("third"));
+        // Through the view.
+        tx.execute(
+            "INSERT INTO sessions_decrypted (id, team, prompt) VALUES (2, 'team_a', 'via view')",
+            &[],
+        )
+        .unwrap();
+        tx.execute(
+            "UPDATE sessions_decrypted SET prompt = 'edited via view' WHERE id = 2",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(prompt_of(tx, 2).as_deref(), Some("edited via view"));
+        let untouched: String = tx
+            .query_one("SELECT summary FROM sessions_decrypted WHERE id = 1", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(untouched, "s");
+        tx.execute("DELETE FROM sessions_decrypted WHERE id = 2", &[])
+            .unwrap();
+        tx.execute("DELETE FROM sessions WHERE id = 1", &[])
+            .unwrap();
+    });
+    let left: i64 = admin
+        .query_one("SELECT count(*) FROM sessions", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    // A member of team_b only cannot write into team_a's rows.
+    let mut app = cluster().connect_as("pr_dml", "platform");
+    let mut tx = app.transaction().unwrap();
+    tx.execute("SELECT han_crypto.set_actor('bob')", &[])
+        .unwrap();
+    let err = tx
+        .execute(
+            "INSERT INTO sessions (team, prompt) VALUES ('team_a', 'x')",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+}
+
+#[test]
+fn copy_from_and_moving_a_row_to_another_team() {
+    let mut admin = sessions_db("pr_copy");
+    admin
+        .execute(
+            "SELECT han_crypto.grant_access('team_b', 'alice', 'writer')",
+            &[],
+        )
+        .unwrap();
+    let mut app = cluster().connect_as("pr_copy", "platform");
+    let mut tx = app.transaction().unwrap();
+    tx.execute("SELECT han_crypto.set_actor('alice')", &[])
+        .unwrap();
+    {
+        let mut w = tx
+            .copy_in("COPY sessions (id, team, prompt) FROM STDIN")
+            .unwrap();
+        use std::io::Write;
+        for i in 1..=50 {
+            writeln!(w, "{i}\tteam_a\tcopied prompt {i}").unwrap();
+        }
+        w.finish().unwrap();
+    }
+    assert_eq!(prompt_of(&mut tx, 7).as_deref(), Some("copied prompt 7"));
+    // Re-keying a row to team_b re-encrypts it under team_b (writer on both).
+    tx.execute("UPDATE sessions SET team = 'team_b' WHERE id = 7", &[])
+        .unwrap();
+    assert_eq!(prompt_of(&mut tx, 7).as_deref(), Some("copied prompt 7"));
+    tx.commit().unwrap();
+    let ring: String = admin
+        .query_one("SELECT han_crypto.envelope_info(decode(substr(prompt, 5), 'base64'))->>'keyring' FROM sessions WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(ring, "team_b");
+    let sealed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM sessions WHERE prompt LIKE 'hc1:%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(sealed, 50);
+}
+
+#[test]
+fn swapped_ciphertexts_fail_loudly_and_never_show_another_rows_plaintext() {
+    let mut admin = sessions_db("pr_swap");
+    admin
+        .batch_execute(
+            "SELECT han_crypto.grant_access('team_a', 'postgres', 'writer'), han_crypto.grant_access('team_b', 'postgres', 'writer');
+             INSERT INTO sessions (id, team, prompt, summary) VALUES
+               (1, 'team_a', 'row one', 'sum one'), (2, 'team_a', 'row two', 'sum two'), (3, 'team_b', 'team b row', 'x');
+             CREATE TABLE sessions_copy (LIKE sessions INCLUDING ALL);
+             SELECT han_crypto.protect('sessions_copy', ARRAY['prompt', 'summary'], 'team');
+             INSERT INTO sessions_copy (id, team, prompt) VALUES (1, 'team_a', 'copy table row');",
+        )
+        .unwrap();
+    // Row to row, column to column, team to team, table to table — written
+    // around the trigger, as a table owner or a replica could.
+    admin
+        .batch_execute(
+            "SET session_replication_role = replica;
+             UPDATE sessions SET prompt = (SELECT prompt FROM sessions WHERE id = 2) WHERE id = 1;
+             UPDATE sessions SET summary = (SELECT prompt FROM sessions WHERE id = 2) WHERE id = 2;
+             UPDATE sessions SET team = 'team_a' WHERE id = 3;
+             UPDATE sessions_copy SET prompt = (SELECT prompt FROM sessions WHERE id = 2) WHERE id = 1;
+             RESET session_replication_role;",
+        )
+        .unwrap();
+    for (sql, what) in [
+        (
+            "SELECT prompt FROM sessions_decrypted WHERE id = 1",
+            "row to row",
+        ),
+        (
+            "SELECT summary FROM sessions_decrypted WHERE id = 2",
+            "column to column",
+        ),
+        (
+            "SELECT prompt FROM sessions_decrypted WHERE id = 3",
+            "team to team",
+        ),
+        (
+            "SELECT prompt FROM sessions_copy_decrypted WHERE id = 1",
+            "table to table",
+        ),
+    ] {
+        let (code, text) = expect_error(&mut admin, sql, &[]);
+        assert_eq!(code, "XX001", "{what}: {text}");
+    }
+    // With the trigger on, a copied ciphertext is just new plaintext: sealed
+    // again for this row, and it reads back as the ciphertext string.
+    admin
+        .batch_execute("INSERT INTO sessions (id, team, prompt) VALUES (4, 'team_a', 'row four')")
+        .unwrap();
+    admin
+        .batch_execute(
+            "UPDATE sessions SET prompt = (SELECT prompt FROM sessions WHERE id = 2) WHERE id = 4",
+        )
+        .unwrap();
+    let shown: String = admin
+        .query_one("SELECT prompt FROM sessions_decrypted WHERE id = 4", &[])
+        .unwrap()
+        .get(0);
+    assert!(shown.starts_with("hc1:"), "never row 2's plaintext");
+    // Plaintext written around the trigger is reported, not shown.
+    admin
+        .batch_execute("SET session_replication_role = replica; UPDATE sessions SET prompt = 'sneaky' WHERE id = 2; RESET session_replication_role;")
+        .unwrap();
+    let (code, _) = expect_error(
+        &mut admin,
+        "SELECT prompt FROM sessions_decrypted WHERE id = 2",
+        &[],
+    );
+    assert_eq!(code, "XX001");
+}
+
+#[test]
+fn no_plaintext_in_table_files_or_wal() {
+    let mut admin = sessions_db("pr_disk");
+    admin
+        .execute(
+            "SELECT han_crypto.grant_access('team_a', 'postgres', 'writer')",
+            &[],
+        )
+        .unwrap();
+    let sentinel = format!("HANSENTINEL-disk-{}", std::process::id());
+    let long = format!("{sentinel} {}", "padding that forces toast ".repeat(400));
+    admin
+        .execute(
+            "INSERT INTO sessions (team, prompt, tool_output) VALUES ('team_a', $1, $2)",
+            &[&sentinel, &long],
+        )
+        .unwrap();
+    admin.batch_execute("CHECKPOINT").unwrap();
+    let files: Vec<String> = admin
+        .query(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.oid = 'sessions'::regclass
+             UNION ALL SELECT pg_relation_filepath(reltoastrelid) FROM pg_class WHERE oid = 'sessions'::regclass",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let data = cluster().data_dir();
+    let needle = sentinel.as_bytes();
+    let contains = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    for f in files {
+        let bytes = std::fs::read(data.join(&f)).unwrap_or_default();
+        assert!(!contains(&bytes), "plaintext in {f}");
+    }
+    for entry in std::fs::read_dir(data.join("pg_wal")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert!(
+                !contains(&std::fs::read(&path).unwrap()),
+                "plaintext in WAL {}",
+                path.display()
+            );
+        }
+    }
+    let back: String = admin
+        .query_one("SELECT prompt FROM sessions_decrypted", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(back, sentinel);
+}
+
+#[test]
+fn a_leaky_function_sees_no_plaintext_of_rows_the_actor_may_not_read() {
+    let mut admin = sessions_db("pr_leak");
+    admin
+        .execute(
+            "SELECT han_crypto.grant_access('team_a', 'postgres', 'writer')",
+            &[],
+        )
+        .unwrap();
+    admin
+        .execute(
+            "SELECT han_crypto.grant_access('team_b', 'postgres', 'writer')",
+            &[],
+        )
+        .unwrap();
+    admin
+        .batch_execute(
+            "INSERT INTO sessions (team, prompt) VALUES ('team_a', 'HANSENTINEL-a'), ('team_b', 'HANSENTINEL-b');
+             CREATE TABLE leaked (v text); GRANT INSERT, SELECT ON leaked TO nosy, platform;
+             CREATE FUNCTION leak(text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+               $$ BEGIN INSERT INTO public.leaked VALUES ($1); RETURN true; END $$;
+             GRANT EXECUTE ON FUNCTION leak(text) TO nosy, platform;",
+        )
+        .unwrap();
+    let mut nosy = cluster().connect_as("pr_leak", "nosy");
+    nosy.query("SELECT * FROM sessions_decrypted WHERE leak(prompt)", &[])
+        .unwrap();
+    nosy.query("SELECT * FROM sessions WHERE leak(prompt)", &[])
+        .unwrap();
+    let mut app = cluster().connect_as("pr_leak", "platform");
+    as_actor(&mut app, "alice", |tx| {
+        tx.query("SELECT * FROM sessions_decrypted WHERE leak(prompt)", &[])
+            .unwrap();
+    });
+    let leaked: Vec<Option<String>> = admin
+        .query("SELECT v FROM leaked", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!leaked.is_empty());
+    assert!(
+        leaked.iter().flatten().all(|v| v != "HANSENTINEL-b"
+            && (v != "HANSENTINEL-a"
+                || leaked
+                    .iter()
+                    .flatten()
+                    .filter(|x| *x == "HANSENTINEL-a")
+                    .count()
+                    == 1)),
+        "only alice's own row may reach the function: {leaked:?}"
+    );
+}
+
+#[test]
+fn owner_changes_added_columns_protect_twice_and_unprotect() {
+    let mut admin = sessions_db("pr_life");
+    admin
+        .batch_execute(
+            "SELECT han_crypto.grant_access('team_a', 'postgres', 'writer');
+             INSERT INTO sessions (id, team, prompt, metadata) VALUES (1, 'team_a', 'keep me', '{\"k\": 1}');",
+        )
+        .unwrap();
+    let sealed_before: String = admin
+        .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    // protect() again: same binding, existing envelopes untouched.
+    admin.batch_execute("SELECT han_crypto.protect('sessions', ARRAY['prompt', 'tool_output', 'summary', 'metadata', 'messages', 'attachment'], 'team')").unwrap();
+    let sealed_after: String = admin
+        .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(sealed_before, sealed_after);
+    // A new column appears in the view after protect() is called again.
+    admin
+        .batch_execute("ALTER TABLE sessions ADD COLUMN tags text[]")
+        .unwrap();
+    admin.batch_execute("SELECT han_crypto.protect('sessions', ARRAY['prompt', 'tool_output', 'summary', 'metadata', 'messages', 'attachment'], 'team')").unwrap();
+    admin
+        .query_one("SELECT tags FROM sessions_decrypted WHERE id = 1", &[])
+        .unwrap();
+    // ALTER TABLE … OWNER: the view follows and keeps working.
+    admin
+        .batch_execute("ALTER TABLE sessions OWNER TO new_owner")
+        .unwrap();
+    let owner: String = admin
+        .query_one("SELECT relowner::regrole::text FROM pg_class WHERE oid = 'sessions_decrypted'::regclass", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, "new_owner");
+    let v: String = admin
+        .query_one("SELECT prompt FROM sessions_decrypted WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "keep me");
+    // unprotect: values back in plain, trigger and view gone.
+    admin
+        .batch_execute("ALTER TABLE sessions OWNER TO postgres")
+        .unwrap();
+    admin
+        .batch_execute("CALL han_crypto.unprotect('sessions')")
+        .unwrap();
+    let row = admin
+        .query_one(
+            "SELECT prompt, metadata::text FROM sessions WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("keep me".into(), r#"{"k": 1}"#.into())
+    );
+    let gone: bool = admin
+        .query_one("SELECT to_regclass('sessions_decrypted') IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(gone);
+    admin
+        .batch_execute(
+            "INSERT INTO sessions (id, team, prompt) VALUES (2, 'team_a', 'plain again')",
+        )
+        .unwrap();
+    let raw: String = admin
+        .query_one("SELECT prompt FROM sessions WHERE id = 2", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(raw, "plain again");
+    // Only the owner may protect.
+    let mut nosy = cluster().connect_as("pr_life", "nosy");
+    let (code, _) = expect_error(
+        &mut nosy,
+        "SELECT han_crypto.protect('sessions', ARRAY['prompt'], 'team')",
+        &[],
+    );
+    assert_eq!(code, "42501");
+}
