@@ -534,3 +534,73 @@ fn owner_changes_added_columns_protect_twice_and_unprotect() {
     );
     assert_eq!(code, "42501");
 }
+
+#[test]
+fn dump_and_restore_keeps_every_row_decryptable_exactly_once() {
+    let mut admin = sessions_db("pr_dump");
+    admin
+        .batch_execute(
+            "SELECT han_crypto.grant_access('team_a', 'postgres', 'writer');
+             INSERT INTO sessions (team, prompt, metadata) SELECT 'team_a', 'dumped prompt ' || i, jsonb_build_object('i', i)
+             FROM generate_series(1, 40) i;",
+        )
+        .unwrap();
+    let dump = cluster().dir.join("pr_dump.dump");
+    let st = cluster()
+        .client_program("pg_dump")
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg("pr_dump")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (db, extra) in [
+        ("pr_restored", vec![]),
+        ("pr_restored_nt", vec!["--disable-triggers"]),
+    ] {
+        let mut pg = cluster().connect("postgres");
+        pg.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .unwrap();
+        pg.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let out = cluster()
+            .client_program("pg_restore")
+            .args(["-d", db])
+            .args(&extra)
+            .arg(&dump)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{db}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut r = cluster().connect(db);
+        let ok: i64 = r
+            .query_one(
+                "SELECT count(*) FROM sessions_decrypted WHERE prompt = 'dumped prompt ' || (metadata->>'i')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            ok, 40,
+            "{db}: every row decrypts to its own plaintext, not to an envelope"
+        );
+        let protected: i64 = r
+            .query_one("SELECT count(*) FROM han_crypto.protected", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(protected, 6, "{db}: the configuration came along");
+        // The restored table is still protected.
+        r.batch_execute("INSERT INTO sessions (team, prompt) VALUES ('team_a', 'after restore')")
+            .unwrap();
+        let raw: String = r
+            .query_one(
+                "SELECT prompt FROM sessions WHERE prompt NOT LIKE 'hc1:%' LIMIT 1",
+                &[],
+            )
+            .map(|r| r.get(0))
+            .unwrap_or_default();
+        assert_eq!(raw, "", "{db}: no plaintext stored after restore");
+    }
+}
