@@ -51,21 +51,21 @@ SELECT han_crypto.create_keyring('team_acme') IS NOT NULL AS acme, han_crypto.cr
 SELECT han_crypto.grant_access('team_acme', 'user-17', 'writer');
 CREATE ROLE demo_platform LOGIN;
 GRANT han_crypto_app TO demo_platform;
-CREATE TABLE sessions (id int PRIMARY KEY, team text, prompt bytea);
-GRANT SELECT, INSERT ON sessions TO demo_platform;
+CREATE TABLE prompts (id int PRIMARY KEY, team text, prompt bytea);
+GRANT SELECT, INSERT ON prompts TO demo_platform;
 SELECT name, kind, kdf, round(kdf_ms::numeric, 1) AS kdf_ms, members FROM han_crypto.keyring_info ORDER BY name;
 SET ROLE demo_platform;
 BEGIN;
 SELECT han_crypto.set_actor('user-17');
-INSERT INTO sessions VALUES (1, 'team_acme', han_crypto.encrypt('refactor the billing module', 'team_acme', 'sessions/1/prompt'));
-SELECT han_crypto.current_actor(), han_crypto.decrypt(prompt, 'sessions/1/prompt') AS prompt FROM sessions;
+INSERT INTO prompts VALUES (1, 'team_acme', han_crypto.encrypt('refactor the billing module', 'team_acme', 'prompts/1/prompt'));
+SELECT han_crypto.current_actor(), han_crypto.decrypt(prompt, 'prompts/1/prompt') AS prompt FROM prompts;
 COMMIT;
 \echo '-- next transaction on the same connection: the actor is gone; another user is not a member'
 SELECT han_crypto.current_actor();
 \set ON_ERROR_STOP off
 BEGIN;
 SELECT han_crypto.set_actor('user-99');
-SELECT han_crypto.decrypt(prompt, 'sessions/1/prompt') FROM sessions;
+SELECT han_crypto.decrypt(prompt, 'prompts/1/prompt') FROM prompts;
 ROLLBACK;
 \set ON_ERROR_STOP on
 RESET ROLE;
@@ -89,6 +89,17 @@ SELECT name, failed_unlocks FROM han_crypto.keyring_info WHERE kind = 'passphras
 SELECT han_crypto.create_keypair('team_acme') AS acme_public_key \gset
 SELECT han_crypto.open_sealed('team_acme', han_crypto.seal(:'acme_public_key', 'an anonymous tip')) AS opened;
 SELECT han_crypto.key_cache_stats();
+
+\echo
+\echo '== 9. Transparent protection: the session store (examples/sessions.sql).'
+\ir sessions.sql
+\echo '-- what is stored:'
+SELECT id, owner, left(prompt, 40) || '…' AS prompt_at_rest FROM sessions ORDER BY id;
+
+\echo
+\echo '== 10. Transparent protection: counselor notes on a passphrase keyring (examples/counselor_notes.sql).'
+\ir counselor_notes.sql
+SELECT * FROM han_crypto.protected ORDER BY 1, 2;
 
 \echo
 \echo '== Done. Every error above has its own SQLSTATE (see README: Errors).'
