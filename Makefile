@@ -12,7 +12,7 @@ DEMO_PORT    ?= 54329
 
 export PG_CONFIG PGRX_VERSION
 
-.PHONY: setup build install install-release test test-core test-pg installcheck test-integration \
+.PHONY: setup build install install-release test test-core test-pg installcheck test-integration test-node \
         demo demo-stop bench fuzz lint schema clean
 
 setup:
@@ -40,6 +40,8 @@ installcheck: setup
 	@scripts/run-tests.sh regress
 test-integration: setup
 	@scripts/run-tests.sh integration
+test-node: setup
+	@scripts/run-tests.sh node
 
 # The main job: a throw-away cluster with no configuration, the extension,
 # and a guided tour. The cluster stays up for psql until `make demo-stop`.

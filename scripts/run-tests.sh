@@ -9,6 +9,7 @@
 #   core         pure Rust: unit, published vectors, property tests (no PostgreSQL)
 #   pg           #[pg_test]s inside a real backend (cargo pgrx test)
 #   regress      pg_regress golden SQL files against a throw-away cluster
+#   node         node-postgres (the platform's stack) against a throw-away cluster
 #   integration  real client (rust-postgres): several roles, connections, restarts, log greps
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +80,23 @@ layer_regress() {
     scripts/pgcluster.sh stop "$dir"
 }
 
+layer_node() {
+    echo "==> node"
+    cargo pgrx install --pg-config "$PG_CONFIG" >"$LOGS/node-install.log" 2>&1 \
+        || { tail -n 30 "$LOGS/node-install.log"; status=1; failed=$((failed + 1)); return; }
+    (cd tests/node && npm install --no-audit --no-fund --silent) >"$LOGS/node-npm.log" 2>&1 \
+        || { tail -n 30 "$LOGS/node-npm.log"; status=1; failed=$((failed + 1)); return; }
+    local dir=/tmp/han_crypto-node port=55434
+    scripts/pgcluster.sh stop "$dir"
+    HAN_CRYPTO_ROOT_KEY=$(printf 'c%.0s' {1..64}) scripts/pgcluster.sh start "$dir" "$port"
+    (cd tests/node && PGHOST="$dir" PGPORT="$port" node --test) 2>&1 | tee "$LOGS/node.log"
+    local rc=${PIPESTATUS[0]} p f
+    p=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$LOGS/node.log"); f=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$LOGS/node.log")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    if [ "$rc" != 0 ]; then status=1; [ "${f:-0}" -gt 0 ] || failed=$((failed + 1)); fi
+    scripts/pgcluster.sh stop "$dir"
+}
+
 layer_integration() {
     cargo pgrx install --pg-config "$PG_CONFIG" >"$LOGS/integration-install.log" 2>&1 \
         || { tail -n 30 "$LOGS/integration-install.log"; status=1; failed=$((failed + 1)); return; }
@@ -89,9 +107,10 @@ case "${1:-all}" in
     core) layer_core ;;
     pg) layer_pg ;;
     regress) layer_regress ;;
+    node) layer_node ;;
     integration) layer_integration ;;
-    all) layer_core; layer_pg; layer_regress; layer_integration ;;
-    *) echo "usage: $0 all|core|pg|regress|integration" >&2; exit 2 ;;
+    all) layer_core; layer_pg; layer_regress; layer_node; layer_integration ;;
+    *) echo "usage: $0 all|core|pg|regress|node|integration" >&2; exit 2 ;;
 esac
 
 echo "total: $passed passed, $failed failed"

@@ -9,6 +9,8 @@ PGRX_VERSION=${PGRX_VERSION:?PGRX_VERSION must be set (the Makefile reads it fro
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo)
+# Node.js runs the node-postgres tests; many images ship it outside dpkg.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -266,7 +266,7 @@ fn key(ring: &KeyringRow, key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
             let secret = unwrap_key(&root.key, &v.wrapped_key, &ctx)
                 .map_err(|_| HcError::CorruptKeyring(ring.name.clone()))?;
             let spec = KdfSpec::from_json(&v.kdf)?;
-            derive_password_key(&spec, secret.expose(), &v.salt)?.0
+            derive_password_key(&spec, secret.expose(), &v.salt, SlotWait::Queue)?.0
         }
     };
     let k = Rc::new(XaesKey::new(&derived));
@@ -283,6 +283,18 @@ pub fn kdf_limits() -> KdfLimits {
     }
 }
 
+/// How to wait for a key-derivation slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SlotWait {
+    /// Fail at once (53000) when all slots are taken: passphrase operations,
+    /// which any member can trigger at will.
+    FailFast,
+    /// Queue for a slot (interruptible; honours lock_timeout and
+    /// statement_timeout): the once-per-backend derivation of a team or user
+    /// key that ordinary reads and writes need.
+    Queue,
+}
+
 /// Runs a password KDF under the cluster-wide concurrency limit, honouring
 /// query cancel before and after (Argon2 itself cannot be interrupted, so
 /// its cost is bounded by the policy instead). Returns the key and the
@@ -291,11 +303,12 @@ pub fn derive_password_key(
     spec: &KdfSpec,
     password: &[u8],
     salt: &[u8],
+    wait: SlotWait,
 ) -> HcResult<(SecretKey, f32)> {
     let limits = kdf_limits();
     spec.check(&limits)?;
     check_for_interrupts!();
-    acquire_kdf_slot()?;
+    acquire_kdf_slot(wait)?;
     let started = Instant::now();
     let mut out = zeroize::Zeroizing::new([0u8; 32]);
     spec.derive(password, salt, &limits, &mut out[..])?;
@@ -305,11 +318,13 @@ pub fn derive_password_key(
 }
 
 /// Takes one of han_crypto.kdf_max_concurrent transaction-level advisory
-/// lock slots, or fails at once (53000) when all are taken. Re-entrant for
-/// the same backend; released at transaction end, also on error.
-fn acquire_kdf_slot() -> HcResult<()> {
+/// lock slots. Re-entrant for the same backend; released at transaction
+/// end, also on error. When all are taken: fails at once (53000), or queues
+/// on the slot this backend's pid maps to.
+fn acquire_kdf_slot(wait: SlotWait) -> HcResult<()> {
     const LOCK_SPACE: i32 = 0x4843_4b44; // "HCKD"
-    for slot in 0..gucs::KDF_MAX_CONCURRENT.get().max(1) {
+    let slots = gucs::KDF_MAX_CONCURRENT.get().max(1);
+    for slot in 0..slots {
         let got = Spi::get_one_with_args::<bool>(
             "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)",
             &[LOCK_SPACE.into(), slot.into()],
@@ -320,6 +335,16 @@ fn acquire_kdf_slot() -> HcResult<()> {
         if got {
             return Ok(());
         }
+    }
+    if wait == SlotWait::Queue {
+        // SAFETY: reading this backend's pid.
+        let slot = unsafe { pg_sys::MyProcPid }.rem_euclid(slots);
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)",
+            &[LOCK_SPACE.into(), slot.into()],
+        )
+        .map_err(|_| HcError::KdfBusy)?;
+        return Ok(());
     }
     Err(HcError::KdfBusy)
 }
@@ -385,7 +410,7 @@ pub fn open_passphrase_version(
         version,
     })?;
     let spec = KdfSpec::from_json(&v.kdf)?;
-    let (kek, _) = derive_password_key(&spec, passphrase, &v.salt)?;
+    let (kek, _) = derive_password_key(&spec, passphrase, &v.salt, SlotWait::FailFast)?;
     let ctx = WrapContext {
         purpose: PURPOSE_PASSPHRASE,
         keyring_id: ring.id,

@@ -61,7 +61,12 @@ fn store_version(
     under: WrapUnder<'_>,
 ) -> HcResult<()> {
     let salt = salt()?;
-    let (derived, ms) = keyring::derive_password_key(spec, kdf_input, &salt)?;
+    // Creating a team/user keyring may queue; passphrase operations fail fast.
+    let wait = match under {
+        WrapUnder::Key(_) => keyring::SlotWait::Queue,
+        WrapUnder::Derived => keyring::SlotWait::FailFast,
+    };
+    let (derived, ms) = keyring::derive_password_key(spec, kdf_input, &salt, wait)?;
     let kek = match under {
         WrapUnder::Key(k) => k,
         WrapUnder::Derived => &derived,
