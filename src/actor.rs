@@ -24,16 +24,32 @@ pub struct Actor {
 
 thread_local! {
     static ACTOR: RefCell<Option<Actor>> = const { RefCell::new(None) };
+    /// Name of the last role looked up, by OID, for this transaction:
+    /// decrypting a column asks once per row, and the lookup is not free.
+    static ROLE_NAME: RefCell<Option<(pg_sys::Oid, String)>> = const { RefCell::new(None) };
 }
 
 /// The database role name in effect (`current_user`).
 pub fn current_role_name() -> String {
+    // SAFETY: reading the backend's current user id.
+    let oid = unsafe { pg_sys::GetUserId() };
+    if let Some(name) = ROLE_NAME.with(|r| {
+        r.borrow()
+            .as_ref()
+            .filter(|(o, _)| *o == oid)
+            .map(|(_, n)| n.clone())
+    }) {
+        return name;
+    }
     // SAFETY: GetUserId() is always a valid role in a running transaction;
     // with noerr = false a missing role raises an ERROR instead of NULL.
-    unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false);
-        CStr::from_ptr(name).to_string_lossy().into_owned()
-    }
+    let name = unsafe {
+        CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false))
+            .to_string_lossy()
+            .into_owned()
+    };
+    ROLE_NAME.with(|r| *r.borrow_mut() = Some((oid, name.clone())));
+    name
 }
 
 /// The principal whose memberships count right now.
@@ -81,6 +97,12 @@ pub unsafe extern "C-unwind" fn on_xact_event(
         ACTOR.with(|a| {
             if let Ok(mut a) = a.try_borrow_mut() {
                 *a = None;
+            }
+        });
+        // Role names are cached for one transaction only (ALTER ROLE RENAME).
+        ROLE_NAME.with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                *r = None;
             }
         });
     }

@@ -53,6 +53,7 @@ pub enum Access {
 
 /// (keyring id, principal) → the principal's role, if any.
 type MembershipKey = ([u8; 16], String);
+type KeyringIdBytes = [u8; 16];
 
 struct Cached {
     key: Rc<XaesKey>,
@@ -66,9 +67,11 @@ struct Stats {
 }
 
 thread_local! {
-    static BY_NAME: RefCell<HashMap<String, KeyringRow>> = RefCell::new(HashMap::new());
-    static BY_ID: RefCell<HashMap<[u8; 16], KeyringRow>> = RefCell::new(HashMap::new());
+    static BY_NAME: RefCell<HashMap<String, Rc<KeyringRow>>> = RefCell::new(HashMap::new());
+    static BY_ID: RefCell<HashMap<[u8; 16], Rc<KeyringRow>>> = RefCell::new(HashMap::new());
     static MEMBERSHIP: RefCell<HashMap<MembershipKey, Option<String>>> = RefCell::new(HashMap::new());
+    /// The last membership answered: rows of one statement ask the same.
+    static LAST_ROLE: RefCell<Option<(KeyringIdBytes, String, Option<String>)>> = const { RefCell::new(None) };
     static KEYS: RefCell<HashMap<KeyRef, Cached>> = RefCell::new(HashMap::new());
     static UNLOCKED: RefCell<HashMap<(KeyRef, String), Cached>> = RefCell::new(HashMap::new());
     static STATS: RefCell<Stats> = RefCell::new(Stats::default());
@@ -97,14 +100,15 @@ pub fn stats() -> serde_json::Value {
     })
 }
 
-fn remember(row: KeyringRow) -> KeyringRow {
+fn remember(row: KeyringRow) -> Rc<KeyringRow> {
+    let row = Rc::new(row);
     BY_NAME.with(|m| m.borrow_mut().insert(row.name.clone(), row.clone()));
     BY_ID.with(|m| m.borrow_mut().insert(row.id, row.clone()));
     row
 }
 
 /// The keyring called `name`; `default` is created on first use.
-pub fn by_name(name: &str) -> HcResult<KeyringRow> {
+pub fn by_name(name: &str) -> HcResult<Rc<KeyringRow>> {
     if let Some(row) = BY_NAME.with(|m| m.borrow().get(name).cloned()) {
         return Ok(row);
     }
@@ -118,7 +122,7 @@ pub fn by_name(name: &str) -> HcResult<KeyringRow> {
 }
 
 /// The keyring with id `id` (as named inside an envelope).
-pub fn by_id(id: &[u8; 16]) -> HcResult<KeyringRow> {
+pub fn by_id(id: &[u8; 16]) -> HcResult<Rc<KeyringRow>> {
     if let Some(row) = BY_ID.with(|m| m.borrow().get(id).cloned()) {
         return Ok(row);
     }
@@ -129,8 +133,17 @@ pub fn by_id(id: &[u8; 16]) -> HcResult<KeyringRow> {
 
 /// The role the current actor holds in `ring`, if any (cached).
 pub fn role_of(ring: &KeyringRow, principal: &str) -> Option<String> {
+    if let Some(role) = LAST_ROLE.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|(id, p, _)| *id == ring.id && p == principal)
+            .map(|(_, _, r)| r.clone())
+    }) {
+        return role;
+    }
     let cache_key = (ring.id, principal.to_string());
     if let Some(role) = MEMBERSHIP.with(|m| m.borrow().get(&cache_key).cloned()) {
+        LAST_ROLE.with(|l| *l.borrow_mut() = Some((ring.id, principal.to_string(), role.clone())));
         return role;
     }
     let role = catalog::member_role(&ring.id, principal);
@@ -424,6 +437,7 @@ fn forget_catalog_rows() {
     BY_NAME.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
     BY_ID.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
     MEMBERSHIP.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
+    LAST_ROLE.with(|l| l.try_borrow_mut().map(|mut l| *l = None).ok());
 }
 
 /// Drops everything: rows, memberships, derived and unlocked keys, root key.

@@ -230,15 +230,25 @@ fn seal(kind: Kind, plaintext: &[u8], place: &Place<'_>) -> HcResult<Vec<u8>> {
     )?)
 }
 
-/// Opens `env` for `place` as the current actor, who must hold `access`.
-fn open(env: &[u8], place: &Place<'_>, access: Access) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
-    let parsed = envelope::parse(env)?;
+/// Checks `env` belongs to `place`'s keyring and the current actor holds
+/// `access` there, and returns the key to open it with.
+fn key_to_open(
+    env: &envelope::Envelope<'_>,
+    place: &Place<'_>,
+    access: Access,
+) -> HcResult<Rc<han_crypto_core::aead::XaesKey>> {
     let ring = keyring::by_name(place.keyring)?;
-    if parsed.header.key.keyring_id != ring.id {
+    if env.header.key.keyring_id != ring.id {
         return Err(HcError::Core(han_crypto_core::Error::AuthenticationFailed));
     }
     keyring::authorize(&ring, access)?;
-    let key = keyring::decryption_key(parsed.header.key)?;
+    keyring::key_for_check(&ring, env.header.key)
+}
+
+/// Opens `env` for `place` as the current actor, who must hold `access`.
+fn open(env: &[u8], place: &Place<'_>, access: Access) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
+    let parsed = envelope::parse(env)?;
+    let key = key_to_open(&parsed, place, access)?;
     Ok(parsed.open(&key, &place.context())?)
 }
 
@@ -396,8 +406,11 @@ fn open_for_view(
     }
 }
 
-/// Decrypts a protected text column for the `<table>_decrypted` view.
-#[pg_extern(volatile, parallel_unsafe)]
+/// Decrypts a protected text column for the `<table>_decrypted` view,
+/// straight into the returned datum.
+// STABLE: no side effects, same answer within a statement, so a query that
+// does not use a decrypted column does not pay for decrypting it.
+#[pg_extern(stable, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _open_text(
     value: Option<&str>,
@@ -406,24 +419,35 @@ fn _open_text(
     keyring: Option<&str>,
     key: Vec<Option<String>>,
     strict: default!(bool, false),
-) -> Result<Option<String>, ErrorReport> {
-    let plain = open_for_view(
-        value.map(|v| v.as_bytes().to_vec()),
-        Kind::Text,
+) -> Result<Option<crate::varlena::OwnedText>, ErrorReport> {
+    let Some(value) = value else { return Ok(None) };
+    let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
+    let env =
+        column::decode_text(value).ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
+    let parsed = envelope::parse(&env).map_err(HcError::from)?;
+    let key_refs: Vec<Option<&str>> = key.iter().map(|k| k.as_deref()).collect();
+    let place = Place {
         binding,
-        column_name,
+        column: column_name,
         keyring,
-        key,
-        strict,
-    )?;
-    Ok(plain
-        .map(|p| String::from_utf8(p.to_vec()))
-        .transpose()
-        .map_err(|_| HcError::InvalidUtf8)?)
+        key: &key_refs,
+    };
+    let k = match key_to_open(&parsed, &place, Access::Decrypt) {
+        Ok(k) => k,
+        Err(HcError::NotAllowed { .. }) if !strict => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let context = place.context();
+    let text = crate::varlena::OwnedText::build_utf8(parsed.ciphertext.len(), |out| {
+        Ok(parsed.open_into(&k, &context, out)?)
+    })?;
+    Ok(Some(text))
 }
 
 /// Decrypts a protected jsonb column (as text; the view casts it).
-#[pg_extern(volatile, parallel_unsafe)]
+// STABLE: no side effects, same answer within a statement, so a query that
+// does not use a decrypted column does not pay for decrypting it.
+#[pg_extern(stable, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _open_json(
     value: Option<JsonB>,
@@ -450,7 +474,9 @@ fn _open_json(
 }
 
 /// Decrypts a protected bytea column for the `<table>_decrypted` view.
-#[pg_extern(volatile, parallel_unsafe)]
+// STABLE: no side effects, same answer within a statement, so a query that
+// does not use a decrypted column does not pay for decrypting it.
+#[pg_extern(stable, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _open_bytea(
     value: Option<&[u8]>,

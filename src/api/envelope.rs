@@ -18,7 +18,7 @@ fn envelope_info(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
     let h = &env.header;
     let keyring = crate::keyring::by_id(&h.key.keyring_id)
         .ok()
-        .map(|r| r.name);
+        .map(|r| r.name.clone());
     Ok(JsonB(json!({
         "format_version": envelope::FORMAT_V1,
         "algorithm": h.algorithm.name(),

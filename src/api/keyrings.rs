@@ -178,7 +178,7 @@ fn grant_access(
     let ring = keyring::by_name(keyring)?;
     if ring.kind == KeyringKind::Root {
         return Err(HcError::WrongKind {
-            keyring: ring.name,
+            keyring: ring.name.clone(),
             expected: "team, user or passphrase",
         }
         .into());
@@ -197,11 +197,11 @@ fn revoke_access(keyring: &str, principal: &str) -> Result<bool, ErrorReport> {
     Ok(catalog::delete_member(&ring.id, principal))
 }
 
-fn passphrase_keyring(name: &str) -> HcResult<catalog::KeyringRow> {
+fn passphrase_keyring(name: &str) -> HcResult<std::rc::Rc<catalog::KeyringRow>> {
     let ring = keyring::by_name(name)?;
     if ring.kind != KeyringKind::Passphrase {
         return Err(HcError::WrongKind {
-            keyring: ring.name,
+            keyring: ring.name.clone(),
             expected: "passphrase",
         });
     }
@@ -266,7 +266,7 @@ fn change_passphrase(
         keyring::open_passphrase_version(&ring, version, old_passphrase.as_bytes())?
     else {
         catalog::record_unlock_failure(&ring.id, &actor::current());
-        return Err(HcError::PassphraseIncorrect(ring.name).into());
+        return Err(HcError::PassphraseIncorrect(ring.name.clone()).into());
     };
     let stored =
         catalog::version_row(&ring.id, version).ok_or_else(|| HcError::UnknownKeyVersion {

@@ -20,6 +20,7 @@
 //!   pgp_sym        pgcrypto pgp_sym_encrypt / pgp_sym_decrypt (AES-256)
 //!
 //! Each timing is the median of BENCH_REPS runs (default 3; pgp_sym runs once).
+//! BENCH_ONLY=protection runs only the table-protection section.
 
 use std::time::{Duration, Instant};
 
@@ -192,6 +193,14 @@ fn main() {
          CREATE TABLE src_text AS SELECT * FROM src;",
     )
     .unwrap();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("protection") {
+        c.batch_execute(
+            "SELECT han_crypto.create_keyring('bench_team_' || i) FROM generate_series(1, 10) i",
+        )
+        .unwrap();
+        protection_bench(&mut c, reps);
+        return;
+    }
     let mut verdicts = Vec::new();
     for (mode, storage) in [
         ("compressed source", "EXTENDED"),
@@ -233,8 +242,8 @@ fn protection_bench(c: &mut Client, reps: usize) {
          CREATE TABLE src_sessions_floor AS
            SELECT id, han_crypto.encrypt(prompt) AS prompt, han_crypto.encrypt(tool_output) AS tool_output FROM src_sessions;
          CREATE FUNCTION bench_iv_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-           NEW.prompt := encode(encrypt_iv(convert_to(NEW.prompt, 'UTF8'), (SELECT k FROM bench_key), '\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'base64');
-           NEW.tool_output := encode(encrypt_iv(convert_to(NEW.tool_output, 'UTF8'), (SELECT k FROM bench_key), '\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'base64');
+           NEW.prompt := encode(encrypt_iv(convert_to(NEW.prompt, 'UTF8'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'base64');
+           NEW.tool_output := encode(encrypt_iv(convert_to(NEW.tool_output, 'UTF8'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'base64');
            RETURN NEW; END $$;
          CREATE FUNCTION bench_pgp_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
            NEW.prompt := encode(pgp_sym_encrypt(NEW.prompt, 'bench passphrase', 'cipher-algo=aes256'), 'base64');
@@ -242,7 +251,8 @@ fn protection_bench(c: &mut Client, reps: usize) {
            RETURN NEW; END $$;",
     )
     .unwrap();
-    c.batch_execute("VACUUM ANALYZE src_sessions, src_sessions_floor").unwrap();
+    c.batch_execute("VACUUM ANALYZE src_sessions, src_sessions_floor")
+        .unwrap();
     struct V {
         name: &'static str,
         setup: &'static str,
@@ -271,8 +281,8 @@ fn protection_bench(c: &mut Client, reps: usize) {
             setup: "CREATE TABLE s (id int PRIMARY KEY, team text, prompt text, tool_output text);
                     CREATE TRIGGER t BEFORE INSERT OR UPDATE ON s FOR EACH ROW EXECUTE FUNCTION bench_iv_trg();
                     CREATE VIEW s_decrypted AS SELECT id, team,
-                      convert_from(decrypt_iv(decode(prompt, 'base64'), (SELECT k FROM bench_key), '\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'UTF8') AS prompt,
-                      convert_from(decrypt_iv(decode(tool_output, 'base64'), (SELECT k FROM bench_key), '\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'UTF8') AS tool_output FROM s",
+                      convert_from(decrypt_iv(decode(prompt, 'base64'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'UTF8') AS prompt,
+                      convert_from(decrypt_iv(decode(tool_output, 'base64'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'UTF8') AS tool_output FROM s",
             insert: "INSERT INTO s SELECT * FROM src_sessions",
             read: "SELECT * FROM s_decrypted",
             reps,
@@ -301,7 +311,8 @@ fn protection_bench(c: &mut Client, reps: usize) {
     for v in &variants {
         let (mut ins, mut read) = (Vec::new(), Vec::new());
         for _ in 0..v.reps.min(reps).max(1) {
-            c.batch_execute("DROP VIEW IF EXISTS s_decrypted; DROP TABLE IF EXISTS s").unwrap();
+            c.batch_execute("DROP VIEW IF EXISTS s_decrypted; DROP TABLE IF EXISTS s")
+                .unwrap();
             c.batch_execute(v.setup).unwrap();
             c.batch_execute("CHECKPOINT").unwrap();
             ins.push(timed(c, v.insert));
@@ -309,11 +320,23 @@ fn protection_bench(c: &mut Client, reps: usize) {
             timed(c, v.read);
             read.push(timed(c, v.read));
         }
-        let size: i64 = c.query_one("SELECT pg_total_relation_size('s')", &[]).unwrap().get(0);
-        eprintln!("bench: protection {:<11} insert {:>8.3}s  read {:>8.3}s", v.name, median(ins.clone()).as_secs_f64(), median(read.clone()).as_secs_f64());
+        let size: i64 = c
+            .query_one("SELECT pg_total_relation_size('s')", &[])
+            .unwrap()
+            .get(0);
+        eprintln!(
+            "bench: protection {:<11} insert {:>8.3}s  read {:>8.3}s",
+            v.name,
+            median(ins.clone()).as_secs_f64(),
+            median(read.clone()).as_secs_f64()
+        );
         rows.push((v.name, median(ins), median(read), size));
     }
-    print_table("table protection (sessions: 2 protected columns, 10 team keyrings, uncompressed source)", reps, &rows);
+    print_table(
+        "table protection (sessions: 2 protected columns, 10 team keyrings, compressed source)",
+        reps,
+        &rows,
+    );
     let (floor, hc) = (&rows[1], &rows[4]);
     let ins = hc.1.as_secs_f64() / floor.1.as_secs_f64();
     let read = hc.2.as_secs_f64() / floor.2.as_secs_f64();
