@@ -377,6 +377,50 @@ pub unsafe extern "C-unwind" fn _protect_trigger(
     datum
 }
 
+/// An envelope ready to open for the view: its bytes, key and context.
+struct ViewOpen {
+    envelope: Vec<u8>,
+    key: Rc<han_crypto_core::aead::XaesKey>,
+    context: Vec<u8>,
+}
+
+/// Finds what opening a stored value needs; `None` when the actor may not
+/// read it (the view shows NULL), unless `strict` (unprotect), which makes
+/// that an error so no value is ever replaced by NULL.
+fn prepare_view_open(
+    value: &[u8],
+    kind: Kind,
+    binding: &str,
+    column_name: &str,
+    keyring: Option<&str>,
+    key: &[Option<String>],
+    strict: bool,
+) -> HcResult<Option<ViewOpen>> {
+    let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
+    let envelope = kind
+        .envelope_of(value)
+        .ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
+    let key_refs: Vec<Option<&str>> = key.iter().map(|k| k.as_deref()).collect();
+    let place = Place {
+        binding,
+        column: column_name,
+        keyring,
+        key: &key_refs,
+    };
+    let parsed = envelope::parse(&envelope)?;
+    match key_to_open(&parsed, &place, Access::Decrypt) {
+        Ok(key) => Ok(Some(ViewOpen {
+            key,
+            context: place.context(),
+            envelope,
+        })),
+        // Rows the actor may not read show no plaintext: NULL, not an error.
+        Err(HcError::NotAllowed { .. }) if !strict => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Decrypts a stored value for the view (jsonb and bytea columns).
 fn open_for_view(
     value: Option<Vec<u8>>,
     kind: Kind,
@@ -387,23 +431,13 @@ fn open_for_view(
     strict: bool,
 ) -> HcResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
     let Some(value) = value else { return Ok(None) };
-    let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
-    let Some(env) = kind.envelope_of(&value) else {
-        return Err(HcError::NotEncrypted(column_name.to_string()));
+    let Some(v) = prepare_view_open(&value, kind, binding, column_name, keyring, &key, strict)?
+    else {
+        return Ok(None);
     };
-    let key_refs: Vec<Option<&str>> = key.iter().map(|k| k.as_deref()).collect();
-    let place = Place {
-        binding,
-        column: column_name,
-        keyring,
-        key: &key_refs,
-    };
-    match open(&env, &place, Access::Decrypt) {
-        Ok(plain) => Ok(Some(plain)),
-        // Rows the actor may not read show no plaintext: NULL, not an error.
-        Err(HcError::NotAllowed { .. }) if !strict => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(Some(
+        envelope::parse(&v.envelope)?.open(&v.key, &v.context)?,
+    ))
 }
 
 /// Decrypts a protected text column for the `<table>_decrypted` view,
@@ -421,25 +455,21 @@ fn _open_text(
     strict: default!(bool, false),
 ) -> Result<Option<crate::varlena::OwnedText>, ErrorReport> {
     let Some(value) = value else { return Ok(None) };
-    let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
-    let env =
-        column::decode_text(value).ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
-    let parsed = envelope::parse(&env).map_err(HcError::from)?;
-    let key_refs: Vec<Option<&str>> = key.iter().map(|k| k.as_deref()).collect();
-    let place = Place {
+    let Some(v) = prepare_view_open(
+        value.as_bytes(),
+        Kind::Text,
         binding,
-        column: column_name,
+        column_name,
         keyring,
-        key: &key_refs,
+        &key,
+        strict,
+    )?
+    else {
+        return Ok(None);
     };
-    let k = match key_to_open(&parsed, &place, Access::Decrypt) {
-        Ok(k) => k,
-        Err(HcError::NotAllowed { .. }) if !strict => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let context = place.context();
+    let parsed = envelope::parse(&v.envelope).map_err(HcError::from)?;
     let text = crate::varlena::OwnedText::build_utf8(parsed.ciphertext.len(), |out| {
-        Ok(parsed.open_into(&k, &context, out)?)
+        Ok(parsed.open_into(&v.key, &v.context, out)?)
     })?;
     Ok(Some(text))
 }

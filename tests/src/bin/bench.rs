@@ -152,6 +152,40 @@ fn timed(c: &mut Client, sql: &str) -> Duration {
     t.elapsed()
 }
 
+/// Runs `setup` (which creates `table`), then times `insert` and a warm
+/// `read`, `n` times; returns the medians and the table's size.
+fn measure(
+    c: &mut Client,
+    name: &'static str,
+    setup: &str,
+    table: &str,
+    insert: &str,
+    read: &str,
+    n: usize,
+) -> Row {
+    let (mut ins, mut reads) = (Vec::new(), Vec::new());
+    for _ in 0..n.max(1) {
+        c.batch_execute(setup).unwrap();
+        c.batch_execute("CHECKPOINT").unwrap();
+        ins.push(timed(c, insert));
+        c.batch_execute(&format!("VACUUM ANALYZE {table}")).unwrap();
+        timed(c, read); // warm the cache, as every variant gets
+        reads.push(timed(c, read));
+    }
+    let size: i64 = c
+        .query_one(&format!("SELECT pg_total_relation_size('{table}')"), &[])
+        .unwrap()
+        .get(0);
+    let row = (name, median(ins), median(reads), size);
+    eprintln!(
+        "bench: {:<11} insert {:>8.3}s  read {:>8.3}s",
+        name,
+        row.1.as_secs_f64(),
+        row.2.as_secs_f64()
+    );
+    row
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -307,31 +341,16 @@ fn protection_bench(c: &mut Client, reps: usize) {
             reps,
         },
     ];
-    let mut rows = Vec::new();
-    for v in &variants {
-        let (mut ins, mut read) = (Vec::new(), Vec::new());
-        for _ in 0..v.reps.min(reps).max(1) {
-            c.batch_execute("DROP VIEW IF EXISTS s_decrypted; DROP TABLE IF EXISTS s")
-                .unwrap();
-            c.batch_execute(v.setup).unwrap();
-            c.batch_execute("CHECKPOINT").unwrap();
-            ins.push(timed(c, v.insert));
-            c.batch_execute("VACUUM ANALYZE s").unwrap();
-            timed(c, v.read);
-            read.push(timed(c, v.read));
-        }
-        let size: i64 = c
-            .query_one("SELECT pg_total_relation_size('s')", &[])
-            .unwrap()
-            .get(0);
-        eprintln!(
-            "bench: protection {:<11} insert {:>8.3}s  read {:>8.3}s",
-            v.name,
-            median(ins.clone()).as_secs_f64(),
-            median(read.clone()).as_secs_f64()
-        );
-        rows.push((v.name, median(ins), median(read), size));
-    }
+    let rows: Vec<Row> = variants
+        .iter()
+        .map(|v| {
+            let setup = format!(
+                "DROP VIEW IF EXISTS s_decrypted; DROP TABLE IF EXISTS s; {}",
+                v.setup
+            );
+            measure(c, v.name, &setup, "s", v.insert, v.read, v.reps.min(reps))
+        })
+        .collect();
     print_table(
         "table protection (sessions: 2 protected columns, 10 team keyrings, compressed source)",
         reps,
@@ -415,40 +434,22 @@ fn keyring_bench(cluster: &Cluster, c: &mut Client) {
 type Row = (&'static str, Duration, Duration, i64);
 
 fn run_variants(c: &mut Client, reps: usize) -> Vec<Row> {
-    let mut results = Vec::new();
-    for v in VARIANTS {
-        let n = if v.reps > 0 { v.reps.min(reps) } else { reps };
-        let (mut ins, mut read) = (Vec::new(), Vec::new());
-        for _ in 0..n {
-            c.batch_execute(&format!(
-                "DROP TABLE IF EXISTS t; CREATE TABLE t (id int, body {}); {}",
-                v.column,
-                if v.column == "bytea" {
-                    "ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;"
-                } else {
-                    ""
-                }
-            ))
-            .unwrap();
-            c.batch_execute("CHECKPOINT").unwrap();
-            ins.push(timed(c, v.insert));
-            c.batch_execute("VACUUM ANALYZE t").unwrap();
-            timed(c, v.read); // warm the cache, as every variant gets
-            read.push(timed(c, v.read));
-        }
-        let size: i64 = c
-            .query_one("SELECT pg_total_relation_size('t')", &[])
-            .unwrap()
-            .get(0);
-        eprintln!(
-            "bench: {:<11} insert {:>8.3}s  read {:>8.3}s",
-            v.name,
-            median(ins.clone()).as_secs_f64(),
-            median(read.clone()).as_secs_f64()
-        );
-        results.push((v.name, median(ins), median(read), size));
-    }
-    results
+    VARIANTS
+        .iter()
+        .map(|v| {
+            let n = if v.reps > 0 { v.reps.min(reps) } else { reps };
+            let storage = if v.column == "bytea" {
+                "ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;"
+            } else {
+                ""
+            };
+            let setup = format!(
+                "DROP TABLE IF EXISTS t; CREATE TABLE t (id int, body {}); {storage}",
+                v.column
+            );
+            measure(c, v.name, &setup, "t", v.insert, v.read, n)
+        })
+        .collect()
 }
 
 fn print_table(mode: &str, reps: usize, results: &[Row]) {
