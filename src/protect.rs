@@ -393,14 +393,15 @@ fn prepare_view_open(
     binding: &str,
     column_name: &str,
     keyring: Option<&str>,
-    key: &[Option<String>],
+    key: &pgrx::datum::Array<'_, &str>,
     strict: bool,
 ) -> HcResult<Option<ViewOpen>> {
     let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
     let envelope = kind
         .envelope_of(value)
         .ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
-    let key_refs: Vec<Option<&str>> = key.iter().map(|k| k.as_deref()).collect();
+    // Borrowed from the array datum: no per-row String allocations.
+    let key_refs: Vec<Option<&str>> = key.iter().collect();
     let place = Place {
         binding,
         column: column_name,
@@ -427,7 +428,7 @@ fn open_for_view(
     binding: &str,
     column_name: &str,
     keyring: Option<&str>,
-    key: Vec<Option<String>>,
+    key: pgrx::datum::Array<'_, &str>,
     strict: bool,
 ) -> HcResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
     let Some(value) = value else { return Ok(None) };
@@ -451,7 +452,7 @@ fn _open_text(
     binding: &str,
     column_name: &str,
     keyring: Option<&str>,
-    key: Vec<Option<String>>,
+    key: pgrx::datum::Array<'_, &str>,
     strict: default!(bool, false),
 ) -> Result<Option<crate::varlena::OwnedText>, ErrorReport> {
     let Some(value) = value else { return Ok(None) };
@@ -484,7 +485,7 @@ fn _open_json(
     binding: &str,
     column_name: &str,
     keyring: Option<&str>,
-    key: Vec<Option<String>>,
+    key: pgrx::datum::Array<'_, &str>,
     strict: default!(bool, false),
 ) -> Result<Option<String>, ErrorReport> {
     let text = value.map(|v| v.0.to_string().into_bytes());
@@ -513,7 +514,7 @@ fn _open_bytea(
     binding: &str,
     column_name: &str,
     keyring: Option<&str>,
-    key: Vec<Option<String>>,
+    key: pgrx::datum::Array<'_, &str>,
     strict: default!(bool, false),
 ) -> Result<Option<Vec<u8>>, ErrorReport> {
     let plain = open_for_view(
