@@ -19,6 +19,7 @@ pub mod kdf;
 pub mod keys;
 pub mod log_policy;
 pub mod password;
+pub mod redact;
 pub mod sealed;
 pub mod wrap;
 

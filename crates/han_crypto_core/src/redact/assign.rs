@@ -1,0 +1,325 @@
+//! Secrets by context: a value assigned to a name that announces a secret, in
+//! any of the syntaxes coding sessions are full of: `.env` and shell
+//! (`PGPASSWORD=x`, `export X="y"`), YAML and JSON (`password: x`,
+//! `"token": "y"`), INI/TOML, Makefiles (`:=`, `?=`, `::=`), Go/C#/Java/PHP
+//! declarations, function arguments (`setProperty("API_TOKEN", "y")`), XML
+//! (`<password>x</password>`, `key="Password" value="x"`), CLI flags
+//! (`--token x`, `--password=x`) and HTTP headers (`Authorization: Bearer x`).
+//!
+//! A hand-written parser rather than one large regex: it starts from a
+//! keyword hit found by the scanner's prefilter, so text without keywords
+//! costs nothing here, and it can apply per-class value checks.
+
+use super::entropy::{is_hex, is_uuid, looks_random, words, Classes};
+use super::names::{classify, NameClass};
+use super::placeholder::{is_placeholder, is_reference, is_wordy};
+
+/// A secret value found by context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub name_start: usize,
+    pub value_start: usize,
+    pub value_end: usize,
+    pub class: NameClass,
+    pub confidence: f32,
+}
+
+const MAX_NAME: usize = 96;
+const MAX_VALUE: usize = 1024;
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+fn is_quote(b: u8) -> bool {
+    matches!(b, b'"' | b'\'' | b'`')
+}
+
+/// Authorization schemes that precede the credential itself.
+const SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "api-token", "apikey", "ssws", "splunk", "key", "otoken"];
+
+/// Tries to read `name <op> value` around a keyword hit at `hit..hit_end`.
+/// Returns the name's start too, so the caller can skip other hits inside
+/// the same name.
+pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let mut start = hit;
+    while start > 0 && is_name_byte(b[start - 1]) && hit - start < MAX_NAME {
+        start -= 1;
+    }
+    let mut end = hit_end;
+    while end < b.len() && is_name_byte(b[end]) && end - hit < MAX_NAME {
+        end += 1;
+    }
+    let raw = &text[start..end];
+    let cli = raw.starts_with('-') && (start == 0 || b[start - 1].is_ascii_whitespace() || b[start - 1] == b'"' || b[start - 1] == b'\'');
+    let name = raw.trim_matches(|c| c == '-' || c == '.');
+    if name.is_empty() {
+        return None;
+    }
+    let class = classify(name)?;
+    let before = if start > 0 { b[start - 1] } else { b' ' };
+    let xml_element = before == b'<';
+    let quoted_name = is_quote(before) || (before == b'$' && false);
+
+    let mut pos = end;
+    // Closing quote of a quoted name: "name", 'name', \"name\", ['name'].
+    if pos + 1 < b.len() && b[pos] == b'\\' && is_quote(b[pos + 1]) {
+        pos += 2;
+    } else if pos < b.len() && is_quote(b[pos]) {
+        pos += 1;
+    }
+    if pos < b.len() && b[pos] == b']' {
+        pos += 1;
+    }
+    let after_name = pos;
+    pos = skip_blanks(b, pos);
+    // `var token string = "…"`: a type between name and operator.
+    if pos < b.len() && b[pos].is_ascii_alphabetic() && pos > after_name {
+        let mut q = pos;
+        while q < b.len() && (b[q].is_ascii_alphanumeric() || b[q] == b'_') {
+            q += 1;
+        }
+        let r = skip_blanks(b, q);
+        if r < b.len() && b[r] == b'=' && b.get(r + 1) != Some(&b'=') && q - pos <= 10 {
+            pos = r;
+        }
+    }
+    let rest = &b[pos.min(b.len())..];
+    let (op_len, op) = operator(rest, quoted_name, xml_element, cli, pos > after_name)?;
+    pos += op_len;
+
+    // Value start: blanks, YAML block indicators, opening quotes.
+    pos = skip_blanks(b, pos);
+    if op == Op::Element || op == Op::BlockScalar {
+        while pos < b.len() && b[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+    }
+    let mut quote = None;
+    if pos + 1 < b.len() && b[pos] == b'\\' && is_quote(b[pos + 1]) {
+        quote = Some((b[pos + 1], true));
+        pos += 2;
+    } else if pos < b.len() && is_quote(b[pos]) {
+        quote = Some((b[pos], false));
+        pos += 1;
+    }
+    // Authorization: Bearer <credential>
+    if matches!(class, NameClass::Credential | NameClass::Token | NameClass::Key) {
+        if let Some(skip) = scheme_prefix(&b[pos..]) {
+            pos += skip;
+        }
+    }
+    let (vs, ve, quoted) = value_span(b, pos, quote);
+    if ve <= vs {
+        return None;
+    }
+    let value = &text[vs..ve];
+    let confidence = accept(class, value, quoted, name)?;
+    Some(Assignment { name_start: start, value_start: vs, value_end: ve, class, confidence })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Assign,
+    Colon,
+    Comma,
+    Element,
+    BlockScalar,
+    Space,
+}
+
+fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
+    let start = pos;
+    while pos < b.len() && (b[pos] == b' ' || b[pos] == b'\t') && pos - start < 32 {
+        pos += 1;
+    }
+    pos
+}
+
+fn operator(rest: &[u8], quoted_name: bool, xml_element: bool, cli: bool, had_blank: bool) -> Option<(usize, Op)> {
+    const ASSIGN: &[&[u8]] = &[b":::=", b"::=", b":=", b"?=", b".=", b"+=", b"=>", b"->", b"||:", b"<-"];
+    for op in ASSIGN {
+        if rest.starts_with(op) {
+            return Some((op.len(), Op::Assign));
+        }
+    }
+    if rest.starts_with(b"==") || rest.starts_with(b"::") {
+        return None;
+    }
+    if rest.starts_with(b"value=") || rest.starts_with(b"value =") {
+        return Some((if rest[5] == b'=' { 6 } else { 7 }, Op::Assign));
+    }
+    match rest.first()? {
+        b'=' => Some((1, Op::Assign)),
+        b':' => {
+            // YAML block scalar `key: |` / `key: >`
+            let r = &rest[1..];
+            let t = r.iter().position(|&c| c != b' ').unwrap_or(r.len());
+            if matches!(r.get(t), Some(b'|') | Some(b'>')) && matches!(r.get(t + 1), Some(b'\n') | Some(b'-') | Some(b'+')) {
+                return Some((1 + t + 1, Op::BlockScalar));
+            }
+            Some((1, Op::Colon))
+        }
+        b',' if quoted_name => Some((1, Op::Comma)),
+        b'>' if xml_element => Some((1, Op::Element)),
+        _ if cli && had_blank => Some((0, Op::Space)),
+        _ => None,
+    }
+}
+
+fn scheme_prefix(b: &[u8]) -> Option<usize> {
+    for s in SCHEMES {
+        let n = s.len();
+        if b.len() > n + 1 && b[..n].eq_ignore_ascii_case(s.as_bytes()) && (b[n] == b' ' || b[n] == b'\t') {
+            let mut p = n;
+            while p < b.len() && (b[p] == b' ' || b[p] == b'\t') {
+                p += 1;
+            }
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Where the value ends: at its closing quote, or for bare values at
+/// whitespace, a delimiter or an escape sequence such as `\n`.
+fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>) -> (usize, usize, bool) {
+    let limit = (start + MAX_VALUE).min(b.len());
+    if let Some((q, escaped)) = quote {
+        let mut i = start;
+        while i < limit {
+            let c = b[i];
+            if c == b'\n' && q != b'`' {
+                break;
+            }
+            if escaped {
+                if c == b'\\' && i + 1 < b.len() && b[i + 1] == q {
+                    return (start, i, true);
+                }
+            } else if c == q && (i == start || b[i - 1] != b'\\') {
+                return (start, i, true);
+            }
+            i += 1;
+        }
+        // Unterminated quote: fall through to a bare value.
+    }
+    let mut i = start;
+    while i < limit {
+        let c = b[i];
+        if c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b'&' | b')' | b'}' | b']' | b'<' | b'|') {
+            break;
+        }
+        if c == b'\\' && i + 1 < b.len() && matches!(b[i + 1], b'n' | b'r' | b't' | b'"' | b'\'' | b'\\') {
+            break;
+        }
+        i += 1;
+    }
+    let mut end = i;
+    while end > start && matches!(b[end - 1], b'.' | b':' | b',' | b'>') {
+        end -= 1;
+    }
+    (start, end, false)
+}
+
+/// Whether a value under a name of `class` is a secret, and how sure we are.
+fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
+    if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") || is_placeholder(v) {
+        return None;
+    }
+    if !quoted && is_reference(v) {
+        return None;
+    }
+    if v.eq_ignore_ascii_case(name) {
+        return None;
+    }
+    let c = Classes::of(v);
+    if c.space {
+        return None;
+    }
+    match class {
+        NameClass::Password => {
+            // A bare identifier that itself names a secret is a variable.
+            if is_wordy(v) && words(v).iter().any(|w| super::names::classify(w).is_some()) && v.contains(['_', '.']) {
+                return None;
+            }
+            (v.len() >= 6 || (v.len() >= 4 && c.count() >= 2)).then_some(0.8)
+        }
+        NameClass::Weak => (looks_random(v, 16) && c.digit).then_some(0.6),
+        _ => {
+            if is_uuid(v) {
+                Some(0.7)
+            } else if looks_random(v, 8) {
+                Some(0.85)
+            } else if is_hex(v) && v.len() >= 16 {
+                Some(0.75)
+            } else if matches!(class, NameClass::Secret | NameClass::Credential) && v.len() >= 12 && c.count() >= 3 && !is_wordy(v) {
+                Some(0.6)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Option<&str> {
+        let lower = text.to_ascii_lowercase();
+        for kw in ["password", "passwd", "pass", "token", "secret", "key", "auth", "cred", "login", "pwd"] {
+            let mut from = 0;
+            while let Some(i) = lower[from..].find(kw) {
+                let at = from + i;
+                if let Some(a) = parse_at(text, at, at + kw.len()) {
+                    return Some(&text[a.value_start..a.value_end]);
+                }
+                from = at + 1;
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn syntaxes() {
+        let cases = [
+            ("PGPASSWORD=s3cr3t-Pw psql -h db", "s3cr3t-Pw"),
+            ("export API_TOKEN=\"tok_8fJ2kLq9ZxP3mN7v\"", "tok_8fJ2kLq9ZxP3mN7v"),
+            ("password: hunter2!", "hunter2!"),
+            ("{\"client_secret\": \"6da89121079f83b2eb6a\"}", "6da89121079f83b2eb6a"),
+            ("adobe_TOKEN ?= \"dfc3909c15257e67a9c9538f27a7ad11\"", "dfc3909c15257e67a9c9538f27a7ad11"),
+            ("var asanaToken string = \"45eucx7anzi84ee5p16zrhridt3gc7x9\"", "45eucx7anzi84ee5p16zrhridt3gc7x9"),
+            ("System.setProperty(\"ALIBABA_TOKEN\", \"g1zu82l4eoe63qk3he9qcn71tovi23\")", "g1zu82l4eoe63qk3he9qcn71tovi23"),
+            ("<ageToken>\n    8o1gynf9t5jsecyan0fpmp0x\n</ageToken>", "8o1gynf9t5jsecyan0fpmp0x"),
+            ("<add key=\"ClearTextPassword\" value=\"TestSourcePassword\" />", "TestSourcePassword"),
+            ("mysql --password Zq8!rT2vW9 db", "Zq8!rT2vW9"),
+            ("-H \"Authorization: Bearer cfcabd11c7ed9a41b1a3e063c32d5114\"", "cfcabd11c7ed9a41b1a3e063c32d5114"),
+            ("{\"config.ini\": \"ALIBABA_TOKEN=g1zu82l4eoe63qk3he9q\\nBACKUP=true\"}", "g1zu82l4eoe63qk3he9q"),
+            ("os.environ['HF_TOKEN'] = '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'", "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"),
+        ];
+        for (text, secret) in cases {
+            assert_eq!(found(text), Some(secret), "{text}");
+        }
+    }
+
+    #[test]
+    fn not_secrets() {
+        for text in [
+            "password = \"${aws_db_instance.default.password}\"",
+            "administrator_login_password = var.db_password",
+            "PuttyPassword=0",
+            "if password == \"x\" {",
+            "key_length = XSalsa20.key_length",
+            "the token is valid",
+            "password: string;",
+            "token_url = https://example.com/token",
+            "primaryKey=t7VhIo0JPvdIyEkBnAdML__0Hzi-eC",
+            "GITHUB_API_KEY=\nDYNATRACE_API_KEY=",
+            "Authorization: Bearer <Openverse API token>",
+            "api_key = os.getenv(\"API_KEY\")",
+        ] {
+            assert_eq!(found(text), None, "{text}");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Built-in detection rules: vendor credential formats with distinctive
+//! prefixes or shapes, and structural secrets (private key blocks, JWTs,
+//! credentials inside URLs). Each rule names the keywords the prefilter looks
+//! for; a rule's regex runs only on text that contains one of them.
+//!
+//! Patterns are compiled with the `regex` crate's byte engines in ASCII mode
+//! (linear time; `\b`, `\w` and `(?i)` are ASCII, which keeps the fast DFA
+//! in use on any input). A capture group named `s` marks the secret inside a
+//! match; otherwise the whole match is the secret.
+
+/// Rule groups an operator can switch on or off per column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// Vendor credential formats (`ghp_…`, `AKIA…`, `xoxb-…`).
+    Vendor,
+    /// Private keys, JWTs, credentials in URLs and connection strings.
+    Structural,
+    /// Secrets recognised by the name they are assigned to, plus entropy.
+    Context,
+    /// Operators' own rules.
+    Custom,
+}
+
+impl Group {
+    pub fn parse(s: &str) -> Option<Group> {
+        match s {
+            "vendor" => Some(Group::Vendor),
+            "structural" => Some(Group::Structural),
+            "context" => Some(Group::Context),
+            "custom" => Some(Group::Custom),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Vendor => "vendor",
+            Group::Structural => "structural",
+            Group::Context => "context",
+            Group::Custom => "custom",
+        }
+    }
+
+    pub const ALL: [Group; 4] = [Group::Vendor, Group::Structural, Group::Context, Group::Custom];
+}
+
+/// One built-in regex rule.
+pub struct RuleSpec {
+    /// Stable redaction type: what the marker says.
+    pub kind: &'static str,
+    pub group: Group,
+    /// Lower-case literals, one of which every match contains.
+    pub keywords: &'static [&'static str],
+    pub pattern: &'static str,
+    /// Minimum Shannon entropy (bits/char) of the secret; 0 disables.
+    pub min_entropy: f32,
+    pub confidence: f32,
+}
+
+const fn v(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str, min_entropy: f32) -> RuleSpec {
+    RuleSpec { kind, group: Group::Vendor, keywords, pattern, min_entropy, confidence: 0.95 }
+}
+
+const fn s(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str, min_entropy: f32) -> RuleSpec {
+    RuleSpec { kind, group: Group::Structural, keywords, pattern, min_entropy, confidence: 0.9 }
+}
+
+/// Terminator after a token: not another token character.
+macro_rules! end {
+    () => {
+        r"(?:[^A-Za-z0-9_\-]|$)"
+    };
+}
+
+pub static RULES: &[RuleSpec] = &[
+    // ── Cloud providers ──────────────────────────────────────────────────
+    v("aws_access_key_id", &["akia", "asia", "abia", "acca", "a3t"], r"\b(?P<s>(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b", 3.0),
+    v("aws_bedrock_key", &["absk"], r"\b(?P<s>ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{100,}={0,2})", 0.0),
+    v("aws_bedrock_key", &["bedrock-api-key-"], r"(?P<s>bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=&%._-]*)", 0.0),
+    v("gcp_api_key", &["aiza"], concat!(r"\b(?P<s>AIzaSy[A-Za-z0-9_\-]{33})", end!()), 3.5),
+    v("azure_client_secret", &["q~"], r"(?:^|[^A-Za-z0-9_~.\-])(?P<s>[A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|$)", 3.5),
+    v("azure_storage_key", &["accountkey="], r"(?i:AccountKey)=(?P<s>[A-Za-z0-9+/]{40,100}={0,2})", 3.5),
+    v("azure_sas_token", &["sig="], r"[?&]sig=(?P<s>[A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})", 3.5),
+    v("alibaba_access_key", &["ltai"], r"\b(?P<s>LTAI[A-Za-z0-9]{20})\b", 3.5),
+    v("digitalocean_token", &["dop_v1_", "doo_v1_", "dor_v1_"], r"\b(?P<s>do[opr]_v1_[a-f0-9]{64})\b", 3.0),
+    v("cloudflare_origin_ca_key", &["v1.0-"], r"\b(?P<s>v1\.0-[a-f0-9]{24}-[a-f0-9]{146})\b", 3.0),
+    v("yandex_key", &["aqvn", "t1.", "yc"], concat!(r"\b(?P<s>AQVN[A-Za-z0-9_\-]{35,38}|YC[A-Za-z0-9_\-]{38}|t1\.[A-Z0-9a-z_-]+={0,2}\.[A-Z0-9a-z_-]{86}={0,2})", end!()), 3.5),
+    v("flyio_token", &["fo1_", "fm1", "fm2"], r"\b(?P<s>fo1_[\w-]{43}|fm[12][ar]?_[A-Za-z0-9+/]{100,}={0,3})", 3.5),
+    v("heroku_api_key", &["hrku-"], r"\b(?P<s>HRKU-AA[0-9A-Za-z_-]{58})", 3.0),
+    v("vault_token", &["hvs.", "hvb.", "hvr."], r"\b(?P<s>hv[sbr]\.[\w-]{90,400})", 3.5),
+    v("vault_token", &["s.", "b."], concat!(r"(?:vault|token|VAULT_TOKEN)[^\n]{0,20}?\b(?P<s>[sb]\.[A-Za-z0-9]{24})", end!()), 3.5),
+    v("hashicorp_tf_token", &["atlasv1"], r"(?P<s>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9\-_=]{60,70})", 3.5),
+    v("openshift_token", &["sha256~"], concat!(r"\b(?P<s>sha256~[\w-]{43})", end!()), 3.5),
+    v("planetscale_token", &["pscale_"], concat!(r"\b(?P<s>pscale_(?:tkn|oauth|pw)_[\w=.\-]{32,64})", end!()), 3.5),
+    v("databricks_token", &["dapi"], concat!(r"\b(?P<s>dapi[a-f0-9]{32}(?:-\d)?)", end!()), 3.0),
+    v("pulumi_token", &["pul-"], r"\b(?P<s>pul-[a-f0-9]{40})\b", 3.0),
+    v("doppler_token", &["dp.pt."], r"\b(?P<s>dp\.pt\.[A-Za-z0-9]{43})\b", 3.5),
+    v("dynatrace_token", &["dt0c01."], r"\b(?P<s>dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64})\b", 3.5),
+    v("prefect_token", &["pnu_"], r"\b(?P<s>pnu_[A-Za-z0-9]{36})\b", 3.5),
+    v("scalingo_token", &["tk-us-"], concat!(r"\b(?P<s>tk-us-[\w-]{48})", end!()), 3.5),
+    v("infracost_token", &["ico-"], r"\b(?P<s>ico-[A-Za-z0-9]{32})\b", 3.5),
+    v("octopus_api_key", &["api-"], r"\b(?P<s>API-[A-Z0-9]{26})\b", 3.5),
+    v("harness_token", &["pat.", "sat."], r"\b(?P<s>(?:pat|sat)\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20})\b", 3.5),
+    v("clickhouse_secret", &["4b1d"], r"\b(?P<s>4b1d[A-Za-z0-9]{38})\b", 3.5),
+    // ── Source hosting and package registries ────────────────────────────
+    v("github_token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"\b(?P<s>gh[pousr]_[A-Za-z0-9]{36,255})\b", 3.5),
+    v("github_token", &["github_pat_"], r"\b(?P<s>github_pat_[A-Za-z0-9_]{82})\b", 3.5),
+    v("gitlab_token", &["glpat-", "glptt-", "glrt-", "glcbt-", "glimt-", "glagent-", "gloas-", "gldt-", "glsoat-", "glffct-", "glft-", "glrtr-"],
+        concat!(r"\b(?P<s>gl(?:pat|ptt|rt|rtr|cbt|imt|agent|oas|dt|soat|ffct|ft)-[\w\-.]{20,300})", end!()), 3.5),
+    v("gitlab_token", &["gr1348941"], concat!(r"\b(?P<s>GR1348941[\w-]{20})", end!()), 3.5),
+    v("gitlab_session", &["_gitlab_session"], r"_gitlab_session=(?P<s>[0-9a-z]{32})", 3.0),
+    v("npm_token", &["npm_"], r"\b(?P<s>npm_[A-Za-z0-9]{36})\b", 3.5),
+    v("pypi_token", &["pypi-ageichlwas5vcmc"], r"\b(?P<s>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})", 0.0),
+    v("rubygems_token", &["rubygems_"], r"\b(?P<s>rubygems_[a-f0-9]{48})\b", 3.0),
+    v("clojars_token", &["clojars_"], r"(?i)\b(?P<s>CLOJARS_[a-z0-9]{60})\b", 3.5),
+    v("artifactory_token", &["akcp"], r"\b(?P<s>AKCp[A-Za-z0-9]{69})\b", 3.5),
+    v("artifactory_token", &["cmvmd"], r"\b(?P<s>cmVmd[A-Za-z0-9]{59})\b", 3.5),
+    v("sourcegraph_token", &["sgp_"], r"\b(?P<s>sgp_(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}|sgp_[a-fA-F0-9]{40})\b", 3.0),
+    v("sonar_token", &["squ_", "sqp_", "sqa_"], r"\b(?P<s>sq[upa]_[A-Za-z0-9]{40})\b", 3.0),
+    v("codecov_token", &["codecov"], r"(?i)codecov[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>)[\s'\x22]{0,5}(?P<s>[a-z0-9]{32})\b", 3.0),
+    v("sentry_token", &["sntrys_"], r"\b(?P<s>sntrys_eyJ[A-Za-z0-9+/=]{40,}_[A-Za-z0-9+/]{43})", 3.5),
+    v("sentry_token", &["sntryu_"], r"\b(?P<s>sntryu_[a-f0-9]{64})\b", 3.0),
+    // ── AI providers ─────────────────────────────────────────────────────
+    v("anthropic_api_key", &["sk-ant-"], concat!(r"\b(?P<s>sk-ant-(?:api|admin)\d\d-[\w\-]{93}AA)", end!()), 3.5),
+    v("openai_api_key", &["t3blbkfj"], concat!(r"\b(?P<s>sk-[\w\-]{0,90}T3BlbkFJ[\w\-]{20,90})", end!()), 3.5),
+    v("huggingface_token", &["hf_"], r"\b(?P<s>hf_[A-Za-z]{34})\b", 3.5),
+    v("huggingface_token", &["api_org_"], r"\b(?P<s>api_org_[A-Za-z]{34})\b", 3.5),
+    v("perplexity_api_key", &["pplx-"], r"\b(?P<s>pplx-[A-Za-z0-9]{48})\b", 3.5),
+    v("cohere_api_key", &["co_api_key", "cohere"], r"(?i)(?:cohere|CO_API_KEY)[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:)[\s'\x22]{0,5}(?P<s>[a-zA-Z0-9]{40})\b", 3.5),
+    // ── Messaging and collaboration ──────────────────────────────────────
+    v("slack_token", &["xox"], concat!(r"\b(?P<s>xox[abposre]-[A-Za-z0-9\-]{10,250})", end!()), 3.0),
+    v("slack_token", &["xoxe."], r"\b(?P<s>xoxe\.xox[bp]-\d-[A-Za-z0-9]{100,250})", 3.0),
+    v("slack_token", &["xapp-"], r"\b(?P<s>xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+)\b", 3.0),
+    v("slack_webhook", &["hooks.slack.com"], r"(?P<s>(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{40,}|(?:https?://)?hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9]{8,}/[A-Za-z0-9]{8,}/[A-Za-z0-9/]{20,})", 3.0),
+    v("teams_webhook", &["webhook.office.com"], r"(?P<s>https://[a-z0-9]+\.webhook\.office\.com/webhookb2/[^\s\x22'<>]{40,})", 0.0),
+    v("discord_webhook", &["discord.com/api/webhooks", "discordapp.com/api/webhooks"], r"(?P<s>https://(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w\-]{60,})", 3.0),
+    v("telegram_bot_token", &[":a"], r"(?:^|[^0-9:])(?P<s>\d{8,10}:A[A-Za-z0-9_\-]{34})(?:[^A-Za-z0-9_\-]|$)", 3.5),
+    v("mattermost_token", &["mattermost"], r"(?i)mattermost[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:)[\s'\x22]{0,5}(?P<s>[a-z0-9]{26})\b", 3.0),
+    v("twilio_api_key", &["sk"], r"\b(?P<s>SK[0-9a-fA-F]{32})\b", 3.0),
+    v("sendgrid_api_key", &["sg."], concat!(r"\b(?P<s>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})", end!()), 3.5),
+    v("sendinblue_api_key", &["xkeysib-"], r"\b(?P<s>xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16})\b", 3.0),
+    v("mailgun_key", &["key-", "pubkey-"], r"\b(?P<s>(?:pub)?key-[a-f0-9]{32})\b", 3.0),
+    v("mailgun_key", &["mailgun"], r"(?i)mailgun[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:)[\s'\x22]{0,5}(?P<s>[a-h0-9]{32}-[a-h0-9]{8}-[a-h0-9]{8})\b", 3.0),
+    v("mailchimp_api_key", &["-us"], r"\b(?P<s>[a-f0-9]{32}-us\d{1,2})\b", 3.0),
+    v("notion_token", &["ntn_", "secret_"], r"\b(?P<s>ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43})\b", 3.5),
+    v("linear_api_key", &["lin_api_"], r"\b(?P<s>lin_api_[A-Za-z0-9]{40})\b", 3.5),
+    v("atlassian_token", &["atatt3"], r"\b(?P<s>ATATT3[A-Za-z0-9_\-=]{186})", 3.5),
+    v("postman_api_key", &["pmak-"], r"\b(?P<s>PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b", 3.0),
+    v("typeform_token", &["tfp_"], r"\b(?P<s>tfp_[A-Za-z0-9\-_.=]{59})", 3.5),
+    v("readme_api_key", &["rdme_"], r"\b(?P<s>rdme_[a-z0-9]{70})\b", 3.5),
+    v("frameio_token", &["fio-u-"], r"\b(?P<s>fio-u-[A-Za-z0-9\-_=]{64})", 3.5),
+    v("new_relic_key", &["nrak-", "nrjs-", "nrii-"], r"\b(?P<s>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9\-]{32})\b", 3.0),
+    v("grafana_token", &["glc_", "glsa_", "eyjrijoi"], r"\b(?P<s>glc_[A-Za-z0-9+/]{32,400}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|eyJrIjoi[A-Za-z0-9]{70,400}={0,3})", 3.5),
+    v("intra42_secret", &["s-s4t2"], r"\b(?P<s>s-s4t2(?:ud|af)-[a-f0-9]{64})\b", 3.0),
+    v("settlemint_token", &["sm_aat_", "sm_pat_", "sm_sat_"], r"\b(?P<s>sm_(?:aat|pat|sat)_[A-Za-z0-9]{16})\b", 3.0),
+    v("authress_key", &["sc_", "ext_", "scauth_", "authress_"], r"\b(?P<s>(?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc[_-][a-z0-9-]{10,32}\.[a-z0-9+/_=-]{30,120})", 3.0),
+    v("onepassword_secret_key", &["a3-"], r"\b(?P<s>A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5})\b", 3.0),
+    v("onepassword_token", &["ops_eyj"], r"\b(?P<s>ops_eyJ[A-Za-z0-9+/]{100,}={0,3})", 3.5),
+    v("age_secret_key", &["age-secret-key-1"], r"(?P<s>AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})", 0.0),
+    v("airtable_token", &["pat"], r"\b(?P<s>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b", 3.0),
+    v("adobe_client_secret", &["p8e-"], r"\b(?P<s>p8e-[A-Za-z0-9]{32})\b", 3.0),
+    v("beamer_token", &["b_"], r"(?i)beamer[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=|\?=)[\s'\x22]{0,5}(?P<s>b_[a-z0-9=_\-]{44})", 3.0),
+    v("duffel_token", &["duffel_"], r"\b(?P<s>duffel_(?:test|live)_[A-Za-z0-9_\-=]{43})", 3.5),
+    v("easypost_token", &["ezak", "eztk"], r"\b(?P<s>EZ[AT]K[A-Za-z0-9]{54})\b", 3.5),
+    v("flutterwave_key", &["flwpubk", "flwseck"], r"\b(?P<s>FLW(?:PUBK|SECK)_TEST-[a-h0-9]{32}-X|FLWSECK_TEST-[a-h0-9]{12})", 3.0),
+    v("shippo_token", &["shippo_"], r"\b(?P<s>shippo_(?:live|test)_[a-fA-F0-9]{40})\b", 3.0),
+    v("shopify_token", &["shpat_", "shpca_", "shppa_", "shpss_"], r"\b(?P<s>shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b", 3.0),
+    v("square_token", &["sq0atp-", "sq0csp-", "eaaa"], concat!(r"\b(?P<s>sq0(?:atp|csp)-[0-9A-Za-z\-_]{22,43}|EAAA[\w\-]{60})", end!()), 3.5),
+    v("stripe_key", &["sk_", "rk_", "whsec_"], r"\b(?P<s>(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}|whsec_[A-Za-z0-9]{32,})\b", 3.0),
+    v("plaid_token", &["access-sandbox-", "access-development-", "access-production-"], r"\b(?P<s>access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b", 3.0),
+    v("lob_api_key", &["live_", "test_"], r"(?i)lob[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=|\?=)[\s'\x22]{0,5}(?P<s>(?:live|test)(?:_pub)?_[a-f0-9]{31,35})\b", 3.0),
+    v("facebook_token", &["eaam", "eaac"], r"\b(?P<s>EAA[MC][A-Za-z0-9]{100,})", 3.5),
+    v("facebook_token", &["|"], concat!(r"(?i:facebook)[^\n]{0,40}?\b(?P<s>\d{15,16}(?:\||%7C)[A-Za-z0-9\-_]{27})", end!()), 3.0),
+    v("twitter_token", &["aaaaaaaaaaaaaaaaaaaaa"], r"\b(?P<s>A{22}[A-Za-z0-9%]{80,102})", 3.0),
+    v("okta_token", &["okta"], r"(?i)okta[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=)[\s'\x22]{0,5}(?P<s>00[\w=\-]{40})", 3.5),
+    v("sidekiq_secret", &["contribsys"], r"(?i)BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[\x22']?\s*(?:=|:)\s*[\x22']?(?P<s>[a-f0-9]{8}:[a-f0-9]{8})", 0.0),
+    v("telnyx_or_generic_jwt_b64", &["zxlk"], r"\b(?P<s>ZXlK[A-Za-z0-9+/_\-]{40,}={0,2})", 3.5),
+    // ── Structural secrets ───────────────────────────────────────────────
+    s("jwt", &["eyj"], r"\b(?P<s>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)", 3.0),
+    s("private_key", &["-----begin"],
+        r"(?s)(?P<s>-----BEGIN[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----|\z))", 0.0),
+    s("private_key", &["putty-user-key-file"], r"(?s)(?P<s>PuTTY-User-Key-File-\d: .*?Private-MAC: [0-9a-f]+)", 0.0),
+    s("password", &["mysql", "mariadb"], r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?\s-p(?P<s>[^\s'\x22\-][^\s'\x22]{3,})", 0.0),
+    s("password", &["sshpass"], r"\bsshpass\s+-p\s*(?P<s>[^\s'\x22]{4,}|'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22)", 0.0),
+    s("password", &["redis-cli"], r"\bredis-cli\b[^\n]{0,200}?\s-a\s+(?P<s>[^\s'\x22]{4,})", 0.0),
+    s("bearer_token", &["bearer"], r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*)", 0.0),
+    s("url_password", &["://"], r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<u>[^\s:/@\x22'<>]{0,128}):(?P<s>[^\s@/\x22'<>]{1,256})@[A-Za-z0-9.\-\[\]_]", 0.0),
+];

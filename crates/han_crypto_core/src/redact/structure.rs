@@ -1,0 +1,166 @@
+//! Checks and detectors that a regex alone cannot express: validation of a
+//! rule's match (entropy, filler, a key block's body), `curl -u user:pass`
+//! and the `data:` values of a Kubernetes `Secret` manifest.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use regex::bytes::{Captures, Regex, RegexBuilder};
+
+use super::entropy::{looks_random, shannon};
+use super::placeholder::{is_filler, is_placeholder, is_reference};
+use super::rules::RuleSpec;
+use super::Finding;
+
+fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| RegexBuilder::new(pattern).unicode(false).build().expect("built-in pattern compiles"))
+}
+
+/// A password-like value: not a placeholder or a reference, long enough.
+fn credential_ok(p: &str) -> bool {
+    p.len() >= 4 && !is_placeholder(p) && !is_reference(p) && !p.contains(char::is_whitespace)
+}
+
+/// Whether a built-in rule's match is a real secret.
+pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, _text: &str) -> bool {
+    match spec.kind {
+        "private_key" => {
+            // The body, without header lines, must be substantial base64.
+            let body: usize = secret
+                .lines()
+                .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+                .flat_map(|l| l.bytes())
+                .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+                .count();
+            body >= 32 || secret.starts_with("PuTTY")
+        }
+        "url_password" => {
+            let user = caps.name("u").map(|m| m.as_bytes()).unwrap_or(b"");
+            credential_ok(secret) && secret.as_bytes() != user && !secret.bytes().all(|b| b.is_ascii_digit())
+        }
+        "password" => credential_ok(secret.trim_matches(|c| c == '\'' || c == '"')),
+        "bearer_token" => !is_placeholder(secret) && looks_random(secret, 16),
+        _ => !is_filler(secret) && (spec.min_entropy <= 0.0 || shannon(secret) >= spec.min_entropy as f64),
+    }
+}
+
+/// `curl -u user:password` / `--user "user:password"`: the password (or a
+/// lone secret before the colon) is redacted, the user name kept.
+pub fn curl_user(text: &str, out: &mut Vec<Finding>) {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = re(&RE, r#"(?:^|[\s;|&(])(?:-u|--user)(?:\s+|=)(?P<arg>"[^"\n]*"(?::"[^"\n]*")?|'[^'\n]*'|[^\s]+)"#);
+    for caps in re.captures_iter(text.as_bytes()) {
+        let m = caps.name("arg").expect("group exists");
+        let arg = &text[m.start()..m.end()];
+        let Some(colon) = colon_outside_braces(arg) else { continue };
+        let (user, pass) = (&arg[..colon], &arg[colon + 1..]);
+        let strip = |s: &str| s.trim_matches(|c| c == '"' || c == '\'').to_string();
+        let (u, p) = (strip(user), strip(pass));
+        let (offset, secret) = if !p.is_empty() {
+            (m.start() + colon + 1 + pass.find(p.as_str()).unwrap_or(0), p.clone())
+        } else if looks_random(&u, 8) {
+            (m.start() + user.find(u.as_str()).unwrap_or(0), u.clone())
+        } else {
+            continue;
+        };
+        if !credential_ok(&secret) || p == u {
+            continue;
+        }
+        out.push(Finding {
+            kind: Cow::Borrowed("password"),
+            rule: Cow::Borrowed("curl_user"),
+            start: offset,
+            end: offset + secret.len(),
+            confidence: 0.85,
+        });
+    }
+}
+
+fn colon_outside_braces(s: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => depth -= 1,
+            ':' if depth <= 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Values under `data:` / `stringData:` of a manifest with `kind: Secret`.
+pub fn kubernetes_secret(text: &str, out: &mut Vec<Finding>) {
+    static KIND: OnceLock<Regex> = OnceLock::new();
+    let kind = re(&KIND, r#"(?im)^[ \t]*kind:[ \t]*["']?secret["']?[ \t]*$"#);
+    if !kind.is_match(text.as_bytes()) {
+        return;
+    }
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    let mut offset = 0;
+    let lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .map(|l| {
+            let o = offset;
+            offset += l.len();
+            (o, l.trim_end_matches(['\n', '\r']))
+        })
+        .collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let (_, line) = lines[i];
+        let t = line.trim_start_matches([' ', '\t']);
+        if !(t == "data:" || t == "stringData:") {
+            i += 1;
+            continue;
+        }
+        let base = indent(line);
+        i += 1;
+        while i < lines.len() {
+            let (lo, l) = lines[i];
+            let body = l.trim_start_matches([' ', '\t']);
+            if body.is_empty() || body.starts_with('#') {
+                i += 1;
+                continue;
+            }
+            if indent(l) <= base {
+                break;
+            }
+            let key_indent = indent(l);
+            if let Some(colon) = body.find(':') {
+                let value = body[colon + 1..].trim();
+                let value_start = lo + (l.len() - body.len()) + colon + 1 + (body[colon + 1..].len() - body[colon + 1..].trim_start().len());
+                if value == "|" || value == ">" || value == "|-" || value == ">-" {
+                    // Block scalar: the more-indented lines below.
+                    i += 1;
+                    while i < lines.len() && (lines[i].1.trim().is_empty() || indent(lines[i].1) > key_indent) {
+                        let (bo, bl) = lines[i];
+                        let b = bl.trim();
+                        if !b.is_empty() {
+                            let s = bo + (bl.len() - bl.trim_start().len());
+                            push_k8s(out, s, s + b.len());
+                        }
+                        i += 1;
+                    }
+                    continue;
+                }
+                let v = value.trim_matches(|c| c == '"' || c == '\'');
+                if !v.is_empty() && !is_placeholder(v) {
+                    let s = value_start + (value.len() - value.trim_start_matches(['"', '\'']).len());
+                    push_k8s(out, s, s + v.len());
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
+fn push_k8s(out: &mut Vec<Finding>, start: usize, end: usize) {
+    out.push(Finding {
+        kind: Cow::Borrowed("kubernetes_secret"),
+        rule: Cow::Borrowed("kubernetes_secret"),
+        start,
+        end,
+        confidence: 0.9,
+    });
+}
