@@ -57,7 +57,16 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if name.is_empty() {
         return None;
     }
+    // `io.jsonwebtoken:jjwt`: a package coordinate, not an assignment.
+    if name.contains('.') && name.split('.').next().is_some_and(|tld| matches!(tld, "io" | "com" | "org" | "net" | "dev" | "me")) {
+        return None;
+    }
     let class = classify(name)?;
+    // `<entry key="setting.name" value="…">`: the attribute called key holds
+    // the setting's name; its value attribute is read on its own.
+    if name == "key" && b.get(end) == Some(&b'=') && b.get(end + 1) == Some(&b'"') {
+        return None;
+    }
     let before = if start > 0 { b[start - 1] } else { b' ' };
     let xml_element = before == b'<';
     let quoted_name = is_quote(before) || (before == b'$' && false);
@@ -111,7 +120,7 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         }
     }
     let (vs, ve, quoted) = value_span(b, pos, quote);
-    if ve <= vs {
+    if ve <= vs || text[ve..].starts_with("...") || text[ve..].starts_with('…') {
         return None;
     }
     let value = &text[vs..ve];
@@ -205,8 +214,13 @@ fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>) -> (usize, usiz
         // Unterminated quote: fall through to a bare value.
     }
     let mut i = start;
+    let braced = b.get(start) == Some(&b'{');
     while i < limit {
         let c = b[i];
+        if braced && c == b'}' {
+            i += 1;
+            break;
+        }
         if c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b'&' | b')' | b'}' | b']' | b'<' | b'|') {
             break;
         }
@@ -222,9 +236,26 @@ fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>) -> (usize, usiz
     (start, end, false)
 }
 
+/// A value in the shape of a vendor format the vendor rules did not accept
+/// (`12345:A…` of the wrong length for a Telegram bot token). The vendor
+/// rules are exact; a near miss is sample data, not a credential.
+fn vendor_near_miss(v: &str) -> bool {
+    let b = v.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    digits >= 4 && b.get(digits) == Some(&b':') && b.get(digits + 1) == Some(&b'A')
+}
+
 /// Whether a value under a name of `class` is a secret, and how sure we are.
 fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
-    if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") || is_placeholder(v) {
+    if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") {
+        return None;
+    }
+    // A UUID under a token or key name is the credential (Heroku, Snyk,
+    // HubSpot keys are UUIDs), even when it looks like sample data.
+    if is_uuid(v) && !matches!(class, NameClass::Weak) {
+        return Some(0.7);
+    }
+    if is_placeholder(v) || vendor_near_miss(v) {
         return None;
     }
     if !quoted && is_reference(v) {
@@ -247,8 +278,8 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
         }
         NameClass::Weak => (looks_random(v, 16) && c.digit).then_some(0.6),
         _ => {
-            if is_uuid(v) {
-                Some(0.7)
+            if is_wordy(v) {
+                None
             } else if looks_random(v, 8) {
                 Some(0.85)
             } else if is_hex(v) && v.len() >= 16 {

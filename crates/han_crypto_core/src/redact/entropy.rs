@@ -189,7 +189,9 @@ pub fn looks_random(s: &str, min_len: usize) -> bool {
         // Pure numbers: only long ones with varied digits.
         return len >= 16 && h >= 2.8;
     }
-    let alphabet = if is_hex(s) {
+    // Mostly hex (a hex key with a separator or a stray letter) is judged as hex.
+    let hexish = s.bytes().filter(|b| b.is_ascii_hexdigit()).count() * 10 >= len * 9;
+    let alphabet = if hexish {
         16
     } else {
         match (c.lower, c.upper, c.digit) {

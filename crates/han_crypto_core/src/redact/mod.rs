@@ -164,10 +164,7 @@ enum Target {
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
-const ASSIGNMENT_KEYWORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "cred", "auth", "login", "bearer", "cloudflare", "sourcegraph",
-    "meraki", "heroku", "hubspot", "snyk", "sonar", "telegram", "facebook", "twitter", "discord", "okta",
-];
+const ASSIGNMENT_KEYWORDS: &[&str] = &["pass", "pwd", "secret", "token", "key", "cred", "auth", "login", "bearer"];
 
 fn builtin_regexes() -> &'static [OnceLock<Regex>] {
     static R: OnceLock<Vec<OnceLock<Regex>>> = OnceLock::new();
@@ -229,7 +226,7 @@ impl Scanner {
                 add(k, Target::Builtin(i as u16));
             }
         }
-        for k in ASSIGNMENT_KEYWORDS {
+        for k in ASSIGNMENT_KEYWORDS.iter().chain(names::VENDORS) {
             add(k, Target::Assignment);
         }
         add("-u", Target::CurlUser);
@@ -322,7 +319,7 @@ impl Scanner {
             let Some(m) = caps.name("s").or_else(|| caps.get(0)) else { continue };
             let (start, end) = snap(text, m.start(), m.end());
             let secret = &text[start..end];
-            if !structure::valid(spec, secret, &caps, text) {
+            if !structure::valid(spec, secret, &caps, text, end) {
                 continue;
             }
             out.push(Finding {
@@ -460,4 +457,21 @@ pub fn tally(found: &[Finding]) -> Vec<(String, u64)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_cases() {
+        for t in [
+            "huggingface-cli login --token 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",
+            "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",
+            "curl -H \"Authorization: Api-Token 22cb987851bc5659l29114c62e60c79abd0d2c08\" --request PUT",
+            "sk-ant-api03-abc123xyz-456def789ghij-klmnopqrstuvwx-3456yza789bcde-1234fghijklmnopby56aaaogaopaaaabc123xyzAA",
+        ] {
+            eprintln!("{t}\n  -> {:?}", builtin().redact(t, Policy::ALL).0);
+        }
+    }
 }

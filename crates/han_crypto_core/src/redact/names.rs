@@ -64,14 +64,14 @@ const NEUTRAL_AFTER: &[&str] = &[
 /// Words that, preceding `key` or `token`, name a non-secret kind of key.
 const NEUTRAL_BEFORE: &[&str] = &[
     "public", "pub", "primary", "foreign", "sort", "partition", "cache", "csrf", "xsrf", "idempotency", "dedup",
-    "hot", "page", "next", "continuation", "cursor", "sequence", "schema", "bucket", "lookup", "composite", "unique",
+    "hot", "page", "next", "authenticity", "continuation", "cursor", "sequence", "schema", "bucket", "lookup", "composite", "unique",
     "index", "map", "dict", "row", "routing", "registry", "object", "host", "keyboard", "sorting", "group", "cluster",
     "shard", "sharding", "entry", "cache", "publishable", "anon", "issuer", "kms", "doc", "pagination", "sync",
     "refresh_url", "mapping", "translation", "i18n", "locale", "message", "lang", "react", "list", "item", "node",
 ];
 
 /// Vendor names whose appearance as an identifier is weak evidence.
-const VENDORS: &[&str] = &[
+pub const VENDORS: &[&str] = &[
     "cloudflare", "sourcegraph", "meraki", "heroku", "hubspot", "snyk", "sonar", "telegram", "facebook",
     "twitter", "discord", "okta", "mailchimp", "mailgun", "sendgrid", "twilio", "stripe", "artifactory",
     "jfrog", "sumologic", "sumo", "datadog", "newrelic", "sentry", "slack", "github", "gitlab", "bitbucket",

@@ -30,7 +30,9 @@ pub fn is_filler(v: &str) -> bool {
         || lower.contains("####")
         || v.contains("EXAMPLE")
         || longest_repeat(v) * 3 > v.len()
-        || (v.len() >= 8 && sequential_bytes(v) * 2 > v.len())
+        // Keyboard runs give away short sample tokens; a long key in an
+        // exact vendor format is a key even when its author typed it.
+        || (v.len() >= 8 && v.len() < 64 && sequential_bytes(v) * 2 >= v.len())
 }
 
 /// True when the value is a placeholder or reference rather than a secret.
@@ -111,6 +113,34 @@ fn has_vowel(w: &str) -> bool {
     w.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
 }
 
+/// Short words without vowels that identifiers are full of.
+const ABBREVIATIONS: &[&str] = &[
+    "db", "cfg", "pwd", "str", "src", "dst", "ctx", "tmp", "lib", "pkg", "sql", "ssh", "tls", "ssl", "jwt", "dns",
+    "tcp", "xml", "msg", "cmd", "std", "fmt", "num", "len", "img", "css", "js", "ts", "mps", "k", "v", "x", "n",
+];
+
+/// A word a person would write: an abbreviation, or letters with vowels and
+/// no implausible consonant cluster (`rlmrhowmt` and `yxwdqlrg` are not).
+fn readable(w: &str) -> bool {
+    if !w.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
+    if ABBREVIATIONS.contains(&w) || w.len() == 1 {
+        return true;
+    }
+    let mut run = 0;
+    let mut longest = 0;
+    for b in w.bytes() {
+        if matches!(b, b'a' | b'e' | b'i' | b'o' | b'u') {
+            run = 0;
+        } else {
+            run += 1;
+            longest = longest.max(run);
+        }
+    }
+    has_vowel(w) && longest <= 4 && (w.len() <= 3 || longest < w.len())
+}
+
 /// An identifier made of pronounceable words (`key_length`, `XSalsa20`,
 /// `getPagesInConfluenceSpace`), as opposed to random characters.
 pub fn is_wordy(s: &str) -> bool {
@@ -119,11 +149,7 @@ pub fn is_wordy(s: &str) -> bool {
         return false;
     }
     let letters: usize = ws.iter().filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic())).map(|w| w.len()).sum();
-    let readable: usize = ws
-        .iter()
-        .filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic()) && (w.len() <= 3 || has_vowel(w)))
-        .map(|w| w.len())
-        .sum();
+    let readable: usize = ws.iter().filter(|w| readable(w)).map(|w| w.len()).sum();
     let digits: usize = ws.iter().filter(|w| w.bytes().all(|b| b.is_ascii_digit())).map(|w| w.len()).sum();
     letters > 0 && readable * 10 >= letters * 9 && digits <= 4 && ws.len() * 3 <= s.len() + 3
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use regex::bytes::{Captures, Regex, RegexBuilder};
 
 use super::entropy::{looks_random, shannon};
-use super::placeholder::{is_filler, is_placeholder, is_reference};
+use super::placeholder::{is_filler, is_placeholder, is_reference, is_wordy};
 use super::rules::RuleSpec;
 use super::Finding;
 
@@ -22,7 +22,7 @@ fn credential_ok(p: &str) -> bool {
 }
 
 /// Whether a built-in rule's match is a real secret.
-pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, _text: &str) -> bool {
+pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end: usize) -> bool {
     match spec.kind {
         "private_key" => {
             // The body, without header lines, must be substantial base64.
@@ -40,8 +40,32 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, _text: &str) ->
         }
         "password" => credential_ok(secret.trim_matches(|c| c == '\'' || c == '"')),
         "bearer_token" => !is_placeholder(secret) && looks_random(secret, 16),
-        _ => !is_filler(secret) && (spec.min_entropy <= 0.0 || shannon(secret) >= spec.min_entropy as f64),
+        // Formats whose real keys look like filler (bech32 of zeros, fixed
+        // base64 headers): the prefix is evidence enough.
+        "age_secret_key" | "sidekiq_secret" | "teams_webhook" => true,
+        _ => {
+            !is_filler(secret)
+                && !masked_after(text, end)
+                && !wordy_tail(secret)
+                && (spec.min_entropy <= 0.0 || shannon(secret) >= spec.min_entropy as f64)
+        }
     }
+}
+
+/// A match cut short by masking characters (`xoxp-123-####…`).
+fn masked_after(text: &str, end: usize) -> bool {
+    let rest = &text.as_bytes()[end..];
+    rest.len() >= 3 && rest[..3].iter().all(|b| matches!(b, b'#' | b'*' | b'x' | b'X' | b'.'))
+}
+
+/// The part after a vendor prefix reads as words (`xoxb-my-bot-token`,
+/// `xoxo-indieweb-1`): documentation, not a credential.
+fn wordy_tail(secret: &str) -> bool {
+    let tail = match secret.find(['-', '_']) {
+        Some(i) if i <= 12 => &secret[i + 1..],
+        _ => return false,
+    };
+    tail.len() >= 4 && is_wordy(tail)
 }
 
 /// `curl -u user:password` / `--user "user:password"`: the password (or a
@@ -52,6 +76,9 @@ pub fn curl_user(text: &str, out: &mut Vec<Finding>) {
     for caps in re.captures_iter(text.as_bytes()) {
         let m = caps.name("arg").expect("group exists");
         let arg = &text[m.start()..m.end()];
+        if arg.starts_with('<') || arg.ends_with('>') {
+            continue; // curl -u <user:password>: documentation
+        }
         let Some(colon) = colon_outside_braces(arg) else { continue };
         let (user, pass) = (&arg[..colon], &arg[colon + 1..]);
         let strip = |s: &str| s.trim_matches(|c| c == '"' || c == '\'').to_string();
@@ -90,15 +117,30 @@ fn colon_outside_braces(s: &str) -> Option<usize> {
 }
 
 /// Values under `data:` / `stringData:` of a manifest with `kind: Secret`.
+/// Each YAML document (`---`) is judged on its own.
 pub fn kubernetes_secret(text: &str, out: &mut Vec<Finding>) {
+    let mut doc_start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            secret_document(text, doc_start, offset, out);
+            doc_start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    secret_document(text, doc_start, text.len(), out);
+}
+
+fn secret_document(text: &str, from: usize, to: usize, out: &mut Vec<Finding>) {
     static KIND: OnceLock<Regex> = OnceLock::new();
     let kind = re(&KIND, r#"(?im)^[ \t]*kind:[ \t]*["']?secret["']?[ \t]*$"#);
-    if !kind.is_match(text.as_bytes()) {
+    let doc = &text[from..to];
+    if !kind.is_match(doc.as_bytes()) {
         return;
     }
     let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
-    let mut offset = 0;
-    let lines: Vec<(usize, &str)> = text
+    let mut offset = from;
+    let lines: Vec<(usize, &str)> = doc
         .split_inclusive('\n')
         .map(|l| {
             let o = offset;
@@ -128,9 +170,10 @@ pub fn kubernetes_secret(text: &str, out: &mut Vec<Finding>) {
             }
             let key_indent = indent(l);
             if let Some(colon) = body.find(':') {
-                let value = body[colon + 1..].trim();
-                let value_start = lo + (l.len() - body.len()) + colon + 1 + (body[colon + 1..].len() - body[colon + 1..].trim_start().len());
-                if value == "|" || value == ">" || value == "|-" || value == ">-" {
+                let after = &body[colon + 1..];
+                let value = after.trim();
+                let value_start = lo + (l.len() - body.len()) + colon + 1 + (after.len() - after.trim_start().len());
+                if matches!(value, "|" | ">" | "|-" | ">-") {
                     // Block scalar: the more-indented lines below.
                     i += 1;
                     while i < lines.len() && (lines[i].1.trim().is_empty() || indent(lines[i].1) > key_indent) {
@@ -145,7 +188,7 @@ pub fn kubernetes_secret(text: &str, out: &mut Vec<Finding>) {
                     continue;
                 }
                 let v = value.trim_matches(|c| c == '"' || c == '\'');
-                if !v.is_empty() && !is_placeholder(v) {
+                if v.len() >= 12 && !is_placeholder(v) {
                     let s = value_start + (value.len() - value.trim_start_matches(['"', '\'']).len());
                     push_k8s(out, s, s + v.len());
                 }
