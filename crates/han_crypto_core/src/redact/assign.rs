@@ -119,11 +119,15 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             pos += skip;
         }
     }
-    let (vs, ve, quoted) = value_span(b, pos, quote);
+    let query = matches!(before, b'?' | b'&');
+    let (vs, ve, quoted) = value_span(b, pos, quote, query);
     if ve <= vs || text[ve..].starts_with("...") || text[ve..].starts_with('…') {
         return None;
     }
     let value = &text[vs..ve];
+    if op == Op::Is && Classes::of(value).count() < 2 && !looks_random(value, 12) {
+        return None; // "the password is incorrect"
+    }
     let confidence = accept(class, value, quoted, name)?;
     Some(Assignment { name_start: start, value_start: vs, value_end: ve, class, confidence })
 }
@@ -136,6 +140,8 @@ enum Op {
     Element,
     BlockScalar,
     Space,
+    /// Prose: "the password is hunter2".
+    Is,
 }
 
 fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
@@ -173,6 +179,7 @@ fn operator(rest: &[u8], quoted_name: bool, xml_element: bool, cli: bool, had_bl
         b',' if quoted_name => Some((1, Op::Comma)),
         b'>' if xml_element => Some((1, Op::Element)),
         _ if cli && had_blank => Some((0, Op::Space)),
+        b'i' if had_blank && (rest.starts_with(b"is ") || rest.starts_with(b"is: ")) => Some((2, Op::Is)),
         _ => None,
     }
 }
@@ -193,7 +200,7 @@ fn scheme_prefix(b: &[u8]) -> Option<usize> {
 
 /// Where the value ends: at its closing quote, or for bare values at
 /// whitespace, a delimiter or an escape sequence such as `\n`.
-fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>) -> (usize, usize, bool) {
+fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>, query: bool) -> (usize, usize, bool) {
     let limit = (start + MAX_VALUE).min(b.len());
     if let Some((q, escaped)) = quote {
         let mut i = start;
@@ -221,8 +228,11 @@ fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>) -> (usize, usiz
             i += 1;
             break;
         }
-        if c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b'&' | b')' | b'}' | b']' | b'<' | b'|') {
+        if c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b')' | b'}' | b']' | b'<' | b'|') {
             break;
+        }
+        if c == b'&' && (query || next_is_parameter(&b[i + 1..])) {
+            break; // the next parameter of a URL query or form body
         }
         if c == b'\\' && i + 1 < b.len() && matches!(b[i + 1], b'n' | b'r' | b't' | b'"' | b'\'' | b'\\') {
             break;
@@ -234,6 +244,12 @@ fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>) -> (usize, usiz
         end -= 1;
     }
     (start, end, false)
+}
+
+/// `name=` follows: the value ended at a query-string separator.
+fn next_is_parameter(b: &[u8]) -> bool {
+    let n = b.iter().take(64).take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')).count();
+    n > 0 && b.get(n) == Some(&b'=')
 }
 
 /// A value in the shape of a vendor format the vendor rules did not accept
