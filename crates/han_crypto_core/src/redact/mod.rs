@@ -459,19 +459,3 @@ pub fn tally(found: &[Finding]) -> Vec<(String, u64)> {
     out
 }
 
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
-
-    #[test]
-    fn debug_cases() {
-        for t in [
-            "huggingface-cli login --token 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",
-            "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",
-            "curl -H \"Authorization: Api-Token 22cb987851bc5659l29114c62e60c79abd0d2c08\" --request PUT",
-            "sk-ant-api03-abc123xyz-456def789ghij-klmnopqrstuvwx-3456yza789bcde-1234fghijklmnopby56aaaogaopaaaabc123xyzAA",
-        ] {
-            eprintln!("{t}\n  -> {:?}", builtin().redact(t, Policy::ALL).0);
-        }
-    }
-}

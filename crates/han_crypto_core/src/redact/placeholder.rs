@@ -151,7 +151,7 @@ pub fn is_wordy(s: &str) -> bool {
     let letters: usize = ws.iter().filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic())).map(|w| w.len()).sum();
     let readable: usize = ws.iter().filter(|w| readable(w)).map(|w| w.len()).sum();
     let digits: usize = ws.iter().filter(|w| w.bytes().all(|b| b.is_ascii_digit())).map(|w| w.len()).sum();
-    letters > 0 && readable * 10 >= letters * 9 && digits <= 4 && ws.len() * 3 <= s.len() + 3
+    letters > 0 && readable * 10 >= letters * 9 && digits <= 4 && ws.len() * 4 <= s.len() + 4
 }
 
 #[cfg(test)]

@@ -1,0 +1,221 @@
+//! The redactor against hand-written cases per rule family (true and false
+//! positives), properties over generated text, and operators' rules.
+
+use han_crypto_core::redact::{apply, builtin, json, AllowPattern, CustomRule, Policy, RuleError, Scanner, MARKER_PREFIX};
+use proptest::prelude::*;
+
+fn redact(text: &str) -> String {
+    builtin().redact(text, Policy::ALL).0.into_owned()
+}
+
+/// (text, secret that must be gone, type the marker must name)
+const FOUND: &[(&str, &str, &str)] = &[
+    // Cloud
+    ("aws_access_key_id = AKIAZ7Q4XPLM3VN2B6RT", "AKIAZ7Q4XPLM3VN2B6RT", "aws_access_key_id"),
+    ("aws_secret_access_key = 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", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9e8Lr2Tq", "secret"),
+    ("key: AIzaSyNHxIf32IQ1a1yjl3ZJIqKZqzLAK1XhDk-", "AIzaSyNHxIf32IQ1a1yjl3ZJIqKZqzLAK1XhDk-", "gcp_api_key"),
+    ("AZURE_CLIENT_SECRET=qHF8Q~PCM5HhMoyTFc5TYEomnzR6Kim9UJhe8a.P", "qHF8Q~PCM5HhMoyTFc5TYEomnzR6Kim9UJhe8a.P", "azure_client_secret"),
+    ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4cXV1eHh5enp5MTIzNDU2Nzg5MGFiY2RlZg==;EndpointSuffix=core.windows.net",
+        "Zm9vYmFyYmF6cXV4cXV1eHh5enp5MTIzNDU2Nzg5MGFiY2RlZg==", "azure_storage_key"),
+    // Source hosting, registries
+    ("git clone https://ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU@github.com/o/r", "ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU", "github_token"),
+    ("GITLAB_TOKEN=glpat-Xq7vT2mK9pL4wR8zN3bC", "glpat-Xq7vT2mK9pL4wR8zN3bC", "gitlab_token"),
+    ("//registry.npmjs.org/:_authToken=npm_Xq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM2nP3", "npm_Xq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM2nP3", "npm_token"),
+    ("password = pypi-AgEIcHlwaS5vcmcCJGI0YjE5ZmQ2LWM2ZjQtNDFiNS1hNzVhLWM3ZjQ2ZDM1NzhhZgACKlsz", "pypi-AgEIcHlwaS5vcmc", "pypi_token"),
+    // Chat and SaaS
+    ("SLACK_BOT_TOKEN=xoxb-263594206564-2343594206574-FGqddMF8t08v8N7Oq4i57vs1", "xoxb-263594206564-2343594206574-FGqddMF8t08v8N7Oq4i57vs1", "slack_token"),
+    ("post to https://hooks.slack.com/services/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 now", "bJtrpFi1fO1JMCcwLx8uZyAg", "slack_webhook"),
+    ("STRIPE_KEY=sk_live_51OuEMLAlTWGaDypq4P5cuDHbuKeG4tAGPYHJpEXQ7zE8mKK3jkhT", "sk_live_51OuEMLAlTWGaDypq4P5cuDHbuKeG4tAGPYHJpEXQ7zE8mKK3jkhT", "stripe_key"),
+    ("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",
+        "T3BlbkFJ", "openai_api_key"),
+    ("TWILIO_API_KEY=SK2f6c3a8d9e0b1c4d5e6f7a8b9c0d1e2f", "SK2f6c3a8d9e0b1c4d5e6f7a8b9c0d1e2f", "twilio_api_key"),
+    ("SENDGRID=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", "SG.ngeVfQFYQlKU0ufo8x5d1A", "sendgrid_api_key"),
+    ("HF_TOKEN=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", "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", "huggingface_token"),
+    // Structural
+    ("token: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VybmFtZTpib2IifQ.HcfCW67Uda-0gz54ZWTqmtgJnZeNem0Q757eTa9EZuw", "eyJzdWIiOiJ1c2VybmFtZTpib2IifQ", "jwt"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDxEd2mQ9cS2Ne7TWeR1q2G0f1m0fUQ8hI5qWJxH1VnWwAAAJgAAAAAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ", "private_key"),
+    ("DATABASE_URL=postgres://app:Xk9#mQ2vLp7w@db.internal:5432/app", "Xk9#mQ2vLp7w", "url_password"),
+    ("curl -u admin:S3cr3tAdm1n https://api.example.com", "S3cr3tAdm1n", "password"),
+    ("curl -H 'Authorization: Basic YWRtaW46c2VjcmV0cGFzc3dvcmQxMjM=' https://x", "YWRtaW46c2VjcmV0cGFzc3dvcmQxMjM=", "credential"),
+    ("Authorization: Bearer 8f3kD9sLq2Wm4Zx7Vb1Nc6Hy0Tp5Rg", "8f3kD9sLq2Wm4Zx7Vb1Nc6Hy0Tp5Rg", "bearer_token"),
+    // Plain passwords in every syntax
+    ("PGPASSWORD=Tr0ub4dor psql -h localhost", "Tr0ub4dor", "password"),
+    ("      - MYSQL_ROOT_PASSWORD=rootpw123", "rootpw123", "password"),
+    ("mysql -u root -pMyS3cret! -h 127.0.0.1", "MyS3cret!", "password"),
+    ("redis-cli -h cache -a R3disPa55 ping", "R3disPa55", "password"),
+    ("Server=tcp:x,1433;Database=d;User ID=sa;Password=Pa$$w0rd2024;Encrypt=true;", "Pa$$w0rd2024", "password"),
+    ("[database]\npassword = \"hunter2isgreat\"\n", "hunter2isgreat", "password"),
+    ("<password>Gr8Pa55word</password>", "Gr8Pa55word", "password"),
+    ("docker login -u deploy -p Z9xQ2mL7vR4t registry.example.com", "Z9xQ2mL7vR4t", "password"),
+    ("the new password is Tr0ub4dor&3 for staging", "Tr0ub4dor&3", "password"),
+];
+
+/// Text that must come back unchanged.
+const CLEAN: &[&str] = &[
+    "Use the `password` field in the login form; it must be at least 12 characters.",
+    "The token expires after 3600 seconds, then call /oauth/token again.",
+    "Set DB_PASSWORD in your .env file (see .env.example).",
+    "password: ${DB_PASSWORD}",
+    "api_key = os.environ[\"OPENAI_API_KEY\"]",
+    "const token = req.headers.authorization?.split(\" \")[1];",
+    "if (password !== confirmPassword) throw new Error(\"passwords differ\");",
+    "git commit 3f9a2b7c1d4e5f60718293a4b5c6d7e8f9a0b1c2 fixed the key rotation bug",
+    "The primary key is (team_id, session_id); kms_key_id: 555ea4a3-d53a-4412-9c66-3a7cb667b0d6",
+    "passwordHash = bcrypt.hashSync(password, 10)",
+    "token_type: bearer",
+    "\"integrity\": \"sha512-Q2VKl3Lq4m4ZH+/1J0u9xk7ibPsBQWz3+4R5yN5TZ8RfJ0V9f0O9xR0Cq0YQ1h7l4ByFxU5bKkU8Qe1uQ9o6eA==\"",
+    "password = getpass.getpass(\"Password: \")",
+    "TOKEN_URL=https://auth.example.com/oauth2/token",
+    "Authorization: Bearer <YOUR_TOKEN>",
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "OPENAI_API_KEY=your-api-key-here",
+    "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "postgres://user:${DB_PASS}@localhost/app",
+    "the password is incorrect",
+    "curl -u user:password https://example.com",
+    "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
+    "Ünïcödé prose — ключ к успеху: « token » 🙂",
+];
+
+#[test]
+fn finds_each_family() {
+    for (text, secret, kind) in FOUND {
+        let out = redact(text);
+        assert!(!out.contains(secret), "secret survived in {text:?} -> {out:?}");
+        assert!(out.contains(&format!("{MARKER_PREFIX}{kind}]")), "expected type {kind} for {text:?}, got {out:?}");
+    }
+}
+
+#[test]
+fn leaves_clean_text_alone() {
+    for text in CLEAN {
+        assert_eq!(redact(text), *text);
+    }
+}
+
+#[test]
+fn overlapping_findings_merge_into_one_marker() {
+    // A JWT inside a bearer header inside an assignment: one marker.
+    let text = "auth_header = \"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\"";
+    let out = redact(text);
+    assert_eq!(out.matches(MARKER_PREFIX).count(), 1, "{out}");
+}
+
+#[test]
+fn multi_line_key_blocks_are_redacted_whole() {
+    let text = "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpQIBAAKCAQEAn6/O8li+SX4m98LLYt/PKSzEmQ++ZBD7Loh9P13f4yQ92EF3\nyxR5MsXFu9PRsrYQA7/4UTPHiC4y2sAVCBg4C2yyBpUEtMQjyCESi6Y=\n-----END RSA PRIVATE KEY-----\ndone";
+    assert_eq!(redact(text), "key:\n[REDACTED:private_key]\ndone");
+    // A block cut off in the middle (a truncated paste) is still removed.
+    let cut = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDAC4AWkdwKYSd8";
+    assert_eq!(redact(cut), "[REDACTED:private_key]");
+}
+
+#[test]
+fn kubernetes_secret_data_values() {
+    let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: UyFCXCpkJHpEc2I9\n  username: YWRtaW4=\n";
+    let out = redact(text);
+    assert!(!out.contains("UyFCXCpkJHpEc2I9"), "{out}");
+    assert!(out.contains("name: db"));
+}
+
+#[test]
+fn json_documents_keep_structure() {
+    let mut doc: serde_json::Value = serde_json::json!({
+        "user": "ana",
+        "password": "hunter2!",
+        "nested": {"api_key": "k-123", "note": "export GITHUB_TOKEN=ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU"},
+        "list": ["plain", "AKIAZ7Q4XPLM3VN2B6RT"],
+        "count": 3
+    });
+    let found = json::redact_value(builtin(), &mut doc, Policy::ALL);
+    assert_eq!(found.len(), 4);
+    assert_eq!(doc["user"], "ana");
+    assert_eq!(doc["password"], "[REDACTED:password]");
+    assert_eq!(doc["nested"]["api_key"], "[REDACTED:api_key]");
+    assert_eq!(doc["nested"]["note"], "export GITHUB_TOKEN=[REDACTED:github_token]");
+    assert_eq!(doc["list"][1], "[REDACTED:aws_access_key_id]");
+    assert_eq!(doc["count"], 3);
+}
+
+#[test]
+fn policy_groups_switch_rules_off() {
+    let text = "password=hunter2isgreat ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU";
+    let vendor_only = builtin().redact(text, Policy::only(&[han_crypto_core::redact::Group::Vendor])).0;
+    assert_eq!(vendor_only, "password=hunter2isgreat [REDACTED:github_token]");
+    let context_only = builtin().redact(text, Policy::only(&[han_crypto_core::redact::Group::Context])).0;
+    assert!(context_only.starts_with("password=[REDACTED:password]"), "{context_only}");
+}
+
+#[test]
+fn custom_rules_and_allowlist() {
+    let rule = CustomRule::new("acme", r"\bACME-(?P<s>[0-9A-F]{16})\b", "acme_key", &["acme-".into()], 0.0).unwrap();
+    let scanner = Scanner::new(vec![rule], vec![AllowPattern::new("^AKIAZ7Q4XPLM3VN2B6RT$").unwrap()]);
+    let out = scanner.redact("ACME-0123456789ABCDEF and AKIAZ7Q4XPLM3VN2B6RT", Policy::ALL).0;
+    assert_eq!(out, "ACME-[REDACTED:acme_key] and AKIAZ7Q4XPLM3VN2B6RT");
+}
+
+#[test]
+fn bad_operator_patterns_are_refused() {
+    assert!(matches!(CustomRule::new("x", "(a{1000}){1000}", "x", &[], 0.0), Err(RuleError::InvalidRegex(_))));
+    assert!(matches!(CustomRule::new("x", "(unclosed", "x", &[], 0.0), Err(RuleError::InvalidRegex(_))));
+    assert!(matches!(CustomRule::new("x", "a*", "x", &[], 0.0), Err(RuleError::MatchesEmpty)));
+    assert!(matches!(CustomRule::new("x", "abc", "Bad Type", &[], 0.0), Err(RuleError::InvalidKind)));
+    assert!(matches!(CustomRule::new("x", &"a".repeat(5000), "x", &[], 0.0), Err(RuleError::TooLong(5000))));
+}
+
+#[test]
+fn large_adversarial_input_completes() {
+    // Near misses of every shape, repeated to 2 MB: the scan is linear.
+    let unit = "password= token: ghp_ AKIA xoxb- -----BEGIN PRIVATE KEY----- eyJhbGciOi. postgres://u:@h curl -u a: ";
+    let text = unit.repeat((2 << 20) / unit.len());
+    let _ = builtin().scan(&text, Policy::ALL);
+    let many = "a".repeat(10 << 20);
+    assert!(builtin().scan(&many, Policy::ALL).is_empty());
+}
+
+fn secret_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Z2-7]{16}".prop_map(|s| format!("AKIA{s}")),
+        "[A-Za-z0-9]{36}".prop_map(|s| format!("ghp_{s}")),
+        "[A-Za-z0-9]{20}".prop_map(|s| format!("glpat-{s}")),
+        "[A-Za-z]{34}".prop_map(|s| format!("hf_{s}")),
+    ]
+    .prop_filter("random enough", |s| han_crypto_core::redact::entropy::shannon(s) > 4.0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn embedded_secrets_never_survive(prefix in "[ a-zA-Zéü漢😀,.:\n]{0,40}", secret in secret_strategy(), suffix in "[ a-zA-Zéü漢😀,.\n]{0,40}") {
+        let text = format!("{prefix} {secret} {suffix}");
+        let out = redact(&text);
+        prop_assert!(!out.contains(&secret), "{text:?} -> {out:?}");
+        // What surrounds the secret, multi-byte characters included, stays.
+        prop_assert!(out.starts_with(prefix.as_str()));
+        prop_assert!(out.ends_with(suffix.as_str()));
+    }
+
+    #[test]
+    fn redaction_is_idempotent(text in "(password=|token: |[a-zA-Z0-9 _=:\"'\\-]|ghp_|AKIA|\n){0,80}") {
+        let once = redact(&text);
+        prop_assert_eq!(redact(&once), once.clone());
+    }
+
+    #[test]
+    fn reported_spans_are_gone(text in "(PGPASSWORD=|api_key: |[a-zA-Z0-9 =:'\\-]|xoxb-|sk_live_|\n){0,80}") {
+        let found = builtin().scan(&text, Policy::ALL);
+        let out = apply(&text, &found);
+        for f in &found {
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+            prop_assert!(f.start < f.end);
+        }
+        prop_assert_eq!(out.matches(MARKER_PREFIX).count(), found.len() + text.matches(MARKER_PREFIX).count());
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
+        let _ = redact(&text);
+    }
+}
