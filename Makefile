@@ -13,7 +13,7 @@ DEMO_PORT    ?= 54329
 export PG_CONFIG PGRX_VERSION
 
 .PHONY: setup build install install-release test test-core test-pg installcheck test-integration test-node \
-        demo demo-stop bench fuzz lint schema clean
+        demo demo-stop bench fuzz lint schema clean redaction-report
 
 setup:
 	@scripts/setup.sh
@@ -55,11 +55,17 @@ demo-stop:
 bench: install-release
 	cargo run --release -p han_crypto_tests --bin bench
 
+# Recall, precision and F1 of the redactor on the public corpus, per type,
+# and its scanning throughput (make redaction-report CORPUS=path/to.jsonl).
+CORPUS ?= ../shared/corpus/corpus_public.jsonl
+redaction-report: setup
+	cargo run --release -q -p han_crypto_core --example redaction_report -- $(CORPUS)
+
 # Coverage-guided fuzzing of the pure parsers (cargo-fuzz / libFuzzer).
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain
 # accept them. FUZZ_SECONDS per target (default 60).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := envelope envelope_json jwt sealed
+FUZZ_TARGETS := envelope envelope_json jwt sealed redact
 fuzz:
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 	cd crates/han_crypto_core && for t in $(FUZZ_TARGETS); do \

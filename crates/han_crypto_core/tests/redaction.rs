@@ -219,3 +219,35 @@ proptest! {
         let _ = redact(&text);
     }
 }
+
+/// The corpus targets (recall and precision ≥ 0.95, scored as its README
+/// says) as a regression guard. Skipped when the corpus is not checked out
+/// next to the repository; `make redaction-report` prints the details.
+#[test]
+fn public_corpus_targets_hold() {
+    let path = std::env::var("HAN_CRYPTO_CORPUS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/corpus_public.jsonl").to_string());
+    let Ok(data) = std::fs::read_to_string(&path) else {
+        eprintln!("corpus not found at {path}; skipped");
+        return;
+    };
+    let (mut tp, mut fn_, mut fp) = (0u32, 0u32, 0u32);
+    for line in data.lines().filter(|l| !l.trim().is_empty()) {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = case["text"].as_str().unwrap();
+        let out = redact(text);
+        if case["expect"] == "secret" {
+            let gone = case["secrets"].as_array().unwrap().iter().all(|s| !out.contains(s.as_str().unwrap()));
+            if gone {
+                tp += 1
+            } else {
+                fn_ += 1
+            }
+        } else if out != text {
+            fp += 1;
+        }
+    }
+    let recall = tp as f64 / (tp + fn_) as f64;
+    let precision = tp as f64 / (tp + fp) as f64;
+    assert!(recall >= 0.95 && precision >= 0.95, "recall {recall:.3} precision {precision:.3}");
+}

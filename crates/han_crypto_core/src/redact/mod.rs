@@ -261,7 +261,13 @@ impl Scanner {
         let mut run_custom = vec![false; self.custom.len()];
         let (mut curl, mut k8s) = (false, false);
         let mut assign_done_until = 0usize;
+        // Markers of an earlier redaction are not text: `[REDACTED:password]: x`
+        // must not read as an assignment to a name called password.
+        let markers = marker_spans(text);
         for m in self.prefilter.find_overlapping_iter(bytes) {
+            if markers.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
+                continue;
+            }
             for t in &self.targets[m.pattern().as_usize()] {
                 match *t {
                     Target::Builtin(i) => run_builtin[i as usize] = true,
@@ -383,20 +389,49 @@ impl Scanner {
         merged
     }
 
-    /// `text` with every finding replaced by its marker; rescans its own
-    /// output until nothing new is found, so redaction is idempotent.
+    /// `text` with every finding replaced by its marker. The output is
+    /// rescanned around each new marker (only there can a replacement create
+    /// new context) until nothing new is found, so redaction is idempotent.
     pub fn redact<'a>(&self, text: &'a str, policy: Policy) -> (Cow<'a, str>, Vec<Finding>) {
-        let mut all = Vec::new();
-        let mut current: Cow<'a, str> = Cow::Borrowed(text);
-        for _ in 0..4 {
-            let found = self.scan(&current, policy);
-            if found.is_empty() {
+        let mut found = self.scan(text, policy);
+        if found.is_empty() {
+            return (Cow::Borrowed(text), found);
+        }
+        let mut current = apply(text, &found);
+        for _ in 0..3 {
+            let again = self.scan_near_markers(&current, policy);
+            if again.is_empty() {
                 break;
             }
-            current = Cow::Owned(apply(&current, &found));
-            all.extend(found);
+            current = apply(&current, &again);
+            found.extend(again);
         }
-        (current, all)
+        (Cow::Owned(current), found)
+    }
+
+    /// Scans windows of `text` around its markers; offsets are into `text`.
+    fn scan_near_markers(&self, text: &str, policy: Policy) -> Vec<Finding> {
+        const REACH: usize = 2048;
+        if text.len() <= 8 * REACH {
+            return self.scan(text, policy);
+        }
+        let mut windows: Vec<(usize, usize)> = Vec::new();
+        for (s, e) in marker_spans(text) {
+            let (ws, we) = snap(text, s.saturating_sub(REACH), (e + REACH).min(text.len()));
+            match windows.last_mut() {
+                Some(last) if ws <= last.1 => last.1 = last.1.max(we),
+                _ => windows.push((ws, we)),
+            }
+        }
+        let mut out = Vec::new();
+        for (ws, we) in windows {
+            out.extend(self.scan(&text[ws..we], policy).into_iter().map(|mut f| {
+                f.start += ws;
+                f.end += ws;
+                f
+            }));
+        }
+        out
     }
 }
 
