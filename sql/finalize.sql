@@ -103,4 +103,38 @@ GRANT EXECUTE ON FUNCTION
 TO PUBLIC;
 GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer) TO PUBLIC;
 
+-- redact_jsonb() goes through jsonb's text form so numbers stay exact.
+CREATE FUNCTION han_crypto.redact_jsonb(input jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE STRICT
+AS $$ SELECT han_crypto._redact_json(input::text)::jsonb $$;
+
+-- Redaction: the functions are pure utilities for every role; the rule and
+-- allowlist tables belong to administrators (auditors may read them). The
+-- tables' CHECKs run with the editor's rights, hence the two grants.
+GRANT EXECUTE ON FUNCTION
+    han_crypto.scan_secrets(text),
+    han_crypto.redact(text),
+    han_crypto.redact_jsonb(jsonb),
+    han_crypto._redact_json(text),
+    han_crypto.redaction_types(),
+    han_crypto.redaction_stats(),
+    han_crypto.reset_redaction_stats()
+TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    han_crypto._check_redaction_rule(text, text, text, text[], real),
+    han_crypto._check_redaction_allow(text)
+TO han_crypto_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON han_crypto.redaction_rules, han_crypto.redaction_allowlist TO han_crypto_admin;
+GRANT SELECT ON han_crypto.redaction_rules, han_crypto.redaction_allowlist TO han_crypto_auditor;
+
+COMMENT ON FUNCTION han_crypto.scan_secrets(text) IS
+    'Secrets in a text: type, character positions (substr(t, start_pos, end_pos - start_pos)), confidence, rule. Never the value.';
+COMMENT ON FUNCTION han_crypto.redact(text) IS
+    'The text with every secret replaced by [REDACTED:<type>]. Idempotent.';
+COMMENT ON FUNCTION han_crypto.redact_jsonb(jsonb) IS
+    'The document with secrets redacted in string values, and values under secret-named keys replaced; keys and structure kept.';
+COMMENT ON FUNCTION han_crypto.redaction_stats() IS
+    'Per type, how many secrets the protection trigger redacted in this session. Never the values.';
+
 -- root_key_status() tells where the key lives: superusers only (no grant).

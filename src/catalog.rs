@@ -337,6 +337,8 @@ pub struct ProtectedTable {
     pub key_columns: Vec<String>,
     /// (column name, kind)
     pub columns: Vec<(String, String)>,
+    /// protect()'s options, including the redaction policy.
+    pub options: serde_json::Value,
 }
 
 pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
@@ -344,7 +346,7 @@ pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
         Spi::connect(|client| {
             let t = client
                 .select(
-                    "SELECT binding, keyring_column::text, key_columns::text[] FROM han_crypto.protected_tables \
+                    "SELECT binding, keyring_column::text, key_columns::text[], options FROM han_crypto.protected_tables \
                      WHERE relid = $1::pg_catalog.oid",
                     Some(1),
                     &[relid.into()],
@@ -354,6 +356,7 @@ pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
             let binding: String = row.get(1).ok()??;
             let keyring_column: String = row.get(2).ok()??;
             let key_columns: Vec<String> = row.get::<Vec<String>>(3).ok()??;
+            let options = row.get::<pgrx::JsonB>(4).ok().flatten().map(|j| j.0).unwrap_or_default();
             let cols = client
                 .select(
                     "SELECT column_name::text, kind FROM han_crypto.protected_columns \
@@ -371,6 +374,7 @@ pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
                 keyring_column,
                 key_columns,
                 columns,
+                options,
             })
         })
     })
@@ -439,6 +443,7 @@ pub enum Table {
     Keyrings,
     Members,
     Protection,
+    RedactionRules,
 }
 
 /// Queues a relcache invalidation for `table`: at commit PostgreSQL sends
@@ -449,6 +454,7 @@ pub fn changed(table: Table) {
         Table::Keyrings => c"han_crypto.keyrings",
         Table::Members => c"han_crypto.members",
         Table::Protection => c"han_crypto.protected_tables",
+        Table::RedactionRules => c"han_crypto.redaction_rules",
     };
     // SAFETY: resolving a constant, schema-qualified relation name; the
     // invalidation is transactional and harmless if it is spurious.
@@ -507,4 +513,62 @@ pub fn record_root_key_check_value(kcv: &[u8]) -> bool {
     });
     crate::keyring::note_catalog_write();
     true
+}
+
+/// An operator's redaction rule as stored.
+pub struct RedactionRuleRow {
+    pub name: String,
+    pub pattern: String,
+    pub kind: String,
+    pub keywords: Vec<String>,
+    pub min_entropy: f32,
+}
+
+/// Enabled redaction rules and allowlist patterns, and the OIDs of the two
+/// tables (so the relcache callback can recognise them without lookups).
+pub fn redaction_config() -> (Vec<RedactionRuleRow>, Vec<String>, pg_sys::Oid, pg_sys::Oid) {
+    as_owner(|| {
+        Spi::connect(|client| {
+            let mut rules = Vec::new();
+            if let Ok(t) = client.select(
+                "SELECT name, pattern, kind, keywords, min_entropy FROM han_crypto.redaction_rules \
+                 WHERE enabled ORDER BY name",
+                None,
+                &[],
+            ) {
+                for r in t {
+                    let (Ok(Some(name)), Ok(Some(pattern)), Ok(Some(kind))) =
+                        (r.get::<String>(1), r.get::<String>(2), r.get::<String>(3))
+                    else {
+                        continue;
+                    };
+                    rules.push(RedactionRuleRow {
+                        name,
+                        pattern,
+                        kind,
+                        keywords: r.get::<Vec<String>>(4).ok().flatten().unwrap_or_default(),
+                        min_entropy: r.get::<f32>(5).ok().flatten().unwrap_or(0.0),
+                    });
+                }
+            }
+            let mut allow = Vec::new();
+            if let Ok(t) = client.select("SELECT pattern FROM han_crypto.redaction_allowlist ORDER BY id", None, &[]) {
+                for r in t {
+                    if let Ok(Some(p)) = r.get::<String>(1) {
+                        allow.push(p);
+                    }
+                }
+            }
+            let oid_of = |q: &str| {
+                client
+                    .select(q, Some(1), &[])
+                    .ok()
+                    .and_then(|t| t.first().get_one::<pg_sys::Oid>().ok().flatten())
+                    .unwrap_or(pg_sys::InvalidOid)
+            };
+            let rules_oid = oid_of("SELECT 'han_crypto.redaction_rules'::pg_catalog.regclass::pg_catalog.oid");
+            let allow_oid = oid_of("SELECT 'han_crypto.redaction_allowlist'::pg_catalog.regclass::pg_catalog.oid");
+            (rules, allow, rules_oid, allow_oid)
+        })
+    })
 }

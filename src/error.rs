@@ -56,6 +56,9 @@ pub enum HcError {
     },
     /// A caller-supplied argument is out of range; names the argument only.
     InvalidArgument(String),
+    /// An operator's redaction pattern does not compile; carries the regex
+    /// engine's verdict, never the pattern.
+    InvalidPattern(String),
     /// The database role may not perform the operation.
     PermissionDenied { message: String, hint: &'static str },
     /// authenticate() has no secret to verify with.
@@ -164,6 +167,11 @@ impl From<HcError> for ErrorReport {
                 None,
             ),
             HcError::InvalidArgument(message) => report(Code::ERRCODE_INVALID_PARAMETER_VALUE, message, None),
+            HcError::InvalidPattern(reason) => report(
+                Code::ERRCODE_INVALID_REGULAR_EXPRESSION,
+                format!("invalid redaction pattern: {reason}"),
+                Some("Patterns use Rust regex syntax (linear time: no look-around or backreferences), at most 4096 bytes and 1 MiB compiled."),
+            ),
             HcError::PermissionDenied { message, hint } => {
                 report(Code::ERRCODE_INSUFFICIENT_PRIVILEGE, message, Some(hint))
             }

@@ -519,6 +519,7 @@ thread_local! {
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     crate::protect::on_relcache(relid, PROTECTION_CATALOG.get() == Some(relid));
+    crate::redaction::on_relcache(relid);
     match WATCHED.get() {
         _ if relid == pg_sys::InvalidOid => forget_everything(),
         Some((keyrings, _)) if relid == keyrings => forget_everything(),

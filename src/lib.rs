@@ -18,6 +18,7 @@ mod gucs;
 mod keyring;
 mod log_scrub;
 mod protect;
+mod redaction;
 mod root_key;
 mod varlena;
 
@@ -35,6 +36,15 @@ extension_sql_file!(
         protect::_open_bytea,
         protect::_register_protection,
         protect::_unregister_protection
+    ]
+);
+extension_sql_file!(
+    "../sql/redaction.sql",
+    name = "redaction",
+    requires = [
+        api::redact::_check_redaction_rule,
+        api::redact::_check_redaction_allow,
+        api::redact::_redaction_rules_changed
     ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

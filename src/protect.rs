@@ -68,6 +68,8 @@ struct ColumnConfig {
     name: String,
     attno: NonZeroUsize,
     kind: Kind,
+    /// Which redaction rules run before sealing (text and jsonb only).
+    redact: Option<han_crypto_core::redact::Policy>,
 }
 
 struct TableConfig {
@@ -128,10 +130,15 @@ fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<Tab
     for (name, kind) in row.columns {
         let kind = Kind::parse(&kind)
             .ok_or_else(|| HcError::InvalidArgument("unknown protected column kind".into()))?;
+        let redact = match kind {
+            Kind::Bytea => None,
+            Kind::Text | Kind::Jsonb => crate::redaction::column_policy(&row.options, &name)?,
+        };
         columns.push(ColumnConfig {
             attno: attno_of(tupdesc, &name)?,
             name,
             kind,
+            redact,
         });
     }
     let config = Rc::new(TableConfig {
@@ -333,10 +340,38 @@ fn protect_row<'a>(
                 continue; // already sealed for exactly this place (restore, EXCLUDED, replay)
             }
         }
+        // New plaintext: redact first (nothing secret reaches the envelope,
+        // the heap or the WAL), then seal.
+        let value = match col.redact {
+            Some(policy) => redact_value(col.kind, value, policy)?,
+            None => value,
+        };
         let sealed = seal(col.kind, &value, &place)?;
         store(&mut new, col, &sealed)?;
     }
     Ok(Some(new))
+}
+
+/// A text or jsonb value with its secrets replaced by markers; counts what
+/// was redacted (types only).
+fn redact_value(kind: Kind, value: Vec<u8>, policy: han_crypto_core::redact::Policy) -> HcResult<Vec<u8>> {
+    let text = String::from_utf8(value).map_err(|_| HcError::InvalidUtf8)?;
+    let redacted = match kind {
+        Kind::Text => {
+            let (out, found) = crate::redaction::text(&text, policy);
+            crate::redaction::record(&found);
+            match out {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(o) => Some(o),
+            }
+        }
+        Kind::Jsonb => crate::redaction::json_text(&text, policy).map(|(out, found)| {
+            crate::redaction::record(&found);
+            out
+        }),
+        Kind::Bytea => None,
+    };
+    Ok(redacted.unwrap_or(text).into_bytes())
 }
 
 /// Version-1 calling-convention record for `_protect_trigger`.
@@ -560,6 +595,7 @@ fn _register_protection(
     options: JsonB,
 ) -> Result<(), ErrorReport> {
     require_owner(tbl)?;
+    crate::redaction::validate_options(&options.0, &columns)?;
     catalog::put_protection(
         tbl,
         binding,

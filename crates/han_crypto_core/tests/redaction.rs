@@ -251,3 +251,15 @@ fn public_corpus_targets_hold() {
     let precision = tp as f64 / (tp + fp) as f64;
     assert!(recall >= 0.95 && precision >= 0.95, "recall {recall:.3} precision {precision:.3}");
 }
+
+#[test]
+fn json_text_redaction_keeps_every_other_byte() {
+    let text = r#"{"n": 12345678901234567890.000000000001, "password": "hunter2!", "a": ["AKIAZ7Q4XPLM3VN2B6RT", 1e400], "esc": "tab\there \"q\""}"#;
+    let (out, found) = json::redact_text(builtin(), text, Policy::ALL).unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(
+        out,
+        r#"{"n": 12345678901234567890.000000000001, "password": "[REDACTED:password]", "a": ["[REDACTED:aws_access_key_id]", 1e400], "esc": "tab\there \"q\""}"#
+    );
+    assert!(json::redact_text(builtin(), r#"{"plain": "text", "n": 1}"#, Policy::ALL).is_none());
+}

@@ -51,3 +51,69 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
         _ => {}
     }
 }
+
+/// Redacts JSON *text* in place of its string literals only: numbers,
+/// whitespace and key order stay byte for byte (PostgreSQL's jsonb numbers
+/// can exceed what a parsed `Value` would keep exactly). Returns `None` when
+/// nothing was found. The text must be valid JSON (jsonb output is).
+pub fn redact_text(scanner: &Scanner, text: &str, policy: Policy) -> Option<(String, Vec<Finding>)> {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut found = Vec::new();
+    let mut i = 0;
+    // The key whose value comes next, if the last tokens were `"key" :`.
+    let mut pending_key: Option<String> = None;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = (i + 1).min(b.len());
+                i = end;
+                let literal = &text[start..end];
+                let Ok(value) = serde_json::from_str::<String>(literal) else { continue };
+                let mut j = i;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b':') {
+                    pending_key = Some(value);
+                    continue;
+                }
+                let key = pending_key.take();
+                let mut v = Value::String(value);
+                let f = match key {
+                    Some(k) => {
+                        let mut obj = serde_json::Map::new();
+                        obj.insert(k.clone(), v);
+                        let mut doc = Value::Object(obj);
+                        let f = redact_value(scanner, &mut doc, policy);
+                        v = doc.as_object_mut().and_then(|o| o.remove(&k)).unwrap_or(Value::Null);
+                        f
+                    }
+                    None => redact_value(scanner, &mut v, policy),
+                };
+                if !f.is_empty() {
+                    out.push_str(&text[copied..start]);
+                    out.push_str(&serde_json::to_string(&v).expect("a string serialises"));
+                    copied = end;
+                    found.extend(f);
+                }
+            }
+            b':' | b',' | b' ' | b'\n' | b'\t' | b'\r' => i += 1,
+            _ => {
+                pending_key = None;
+                i += 1;
+            }
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some((out, found))
+}

@@ -76,7 +76,10 @@ fn compile(pattern: &str, case_insensitive: bool) -> Result<Regex, RuleError> {
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
-        .map_err(|e| RuleError::InvalidRegex(first_line(&e.to_string())))
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => RuleError::InvalidRegex("the compiled pattern exceeds 1 MiB".into()),
+            other => RuleError::InvalidRegex(first_line(&other.to_string())),
+        })
 }
 
 fn first_line(s: &str) -> String {

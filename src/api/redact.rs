@@ -1,0 +1,119 @@
+//! Secret detection and redaction in SQL: scan_secrets(), redact(),
+//! redact_jsonb(), what the write path redacted, and the checks behind the
+//! operators' rule and allowlist tables.
+
+use han_crypto_core::redact::{rules, Policy};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+use crate::redaction;
+
+/// Every secret in `input`: its type, character positions (1-based start,
+/// exclusive end, so `substr(input, start_pos, end_pos - start_pos)` is the
+/// secret), confidence and the rule that found it.
+#[pg_extern(stable, strict, parallel_unsafe)]
+fn scan_secrets(
+    input: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(kind, String),
+        name!(start_pos, i32),
+        name!(end_pos, i32),
+        name!(confidence, f32),
+        name!(rule, String),
+    ),
+> {
+    let found = redaction::scanner().scan(input, Policy::ALL);
+    // Byte offsets to character positions, in one pass over the text.
+    let mut rows = Vec::with_capacity(found.len());
+    let (mut byte, mut chars) = (0usize, 0i32);
+    let mut char_at = |target: usize| {
+        chars += input[byte..target].chars().count() as i32;
+        byte = target;
+        chars
+    };
+    for f in found {
+        let start = char_at(f.start) + 1;
+        let end = char_at(f.end) + 1;
+        rows.push((f.kind.into_owned(), start, end, f.confidence, f.rule.into_owned()));
+    }
+    TableIterator::new(rows)
+}
+
+/// `input` with every secret replaced by `[REDACTED:<type>]`.
+#[pg_extern(stable, strict, parallel_unsafe)]
+fn redact(input: &str) -> String {
+    redaction::text(input, Policy::ALL).0.into_owned()
+}
+
+/// redact_jsonb()'s worker, on jsonb's text form (see sql/finalize.sql):
+/// only string literals are rewritten, so numbers keep every digit.
+#[pg_extern(stable, strict, parallel_unsafe)]
+fn _redact_json(input: &str) -> String {
+    match redaction::json_text(input, Policy::ALL) {
+        None => input.to_string(),
+        Some((out, _)) => out,
+    }
+}
+
+/// How many secrets of each type the protection trigger redacted in this
+/// session (since the last reset). Types and numbers only.
+#[pg_extern(volatile, parallel_unsafe)]
+fn redaction_stats() -> TableIterator<'static, (name!(kind, String), name!(redactions, i64))> {
+    TableIterator::new(redaction::counts())
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn reset_redaction_stats() {
+    redaction::reset_counts();
+}
+
+/// The built-in redaction types and the rule group of each.
+#[pg_extern(immutable, parallel_safe)]
+fn redaction_types() -> TableIterator<'static, (name!(kind, String), name!(rule_group, String))> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut push = |k: &str, g: &str| {
+        if !rows.iter().any(|(x, _)| x == k) {
+            rows.push((k.to_string(), g.to_string()));
+        }
+    };
+    for r in rules::RULES {
+        push(r.kind, r.group.name());
+    }
+    for k in ["password", "secret", "token", "api_key", "credential"] {
+        push(k, "context");
+    }
+    push("password", "structural");
+    push("kubernetes_secret", "structural");
+    rows.sort();
+    TableIterator::new(rows)
+}
+
+/// CHECK of han_crypto.redaction_rules: raises a clear error for a pattern
+/// that does not compile or a malformed type, else true.
+#[pg_extern(immutable, parallel_safe)]
+fn _check_redaction_rule(
+    name: &str,
+    pattern: &str,
+    kind: &str,
+    keywords: Vec<String>,
+    min_entropy: f32,
+) -> Result<bool, ErrorReport> {
+    redaction::check_rule(name, pattern, kind, &keywords, min_entropy)?;
+    Ok(true)
+}
+
+/// CHECK of han_crypto.redaction_allowlist.
+#[pg_extern(immutable, parallel_safe)]
+fn _check_redaction_allow(pattern: &str) -> Result<bool, ErrorReport> {
+    redaction::check_allow(pattern)?;
+    Ok(true)
+}
+
+/// Statement trigger helper: tells every backend (at commit) that the rules
+/// or the allowlist changed.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _redaction_rules_changed() {
+    crate::catalog::changed(crate::catalog::Table::RedactionRules);
+}

@@ -1,0 +1,174 @@
+//! The redactor inside the backend: the built-in rules plus operators'
+//! rules and allowlist from the catalog, cached per backend and dropped when
+//! those tables change (any session, from its next statement); protect()'s
+//! per-column redaction policy; and counters of what was redacted (types
+//! and numbers only, never values).
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use han_crypto_core::redact::{self, AllowPattern, CustomRule, Finding, Group, Policy, Scanner};
+use pgrx::pg_sys;
+use serde_json::Value;
+
+use crate::catalog;
+use crate::error::{HcError, HcResult};
+
+thread_local! {
+    static SCANNER: RefCell<Option<Rc<Scanner>>> = const { RefCell::new(None) };
+    /// OID of han_crypto.redaction_rules once known; changes to the rules or
+    /// the allowlist invalidate it (see the tables' statement triggers).
+    static WATCHED: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    static COUNTS: RefCell<BTreeMap<String, i64>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Relcache callback (keyring.rs): forget the compiled rules.
+pub fn on_relcache(relid: pg_sys::Oid) {
+    if relid == pg_sys::InvalidOid || relid == WATCHED.get() {
+        SCANNER.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = None;
+            }
+        });
+    }
+}
+
+/// The scanner for this backend's current rules.
+pub fn scanner() -> Rc<Scanner> {
+    if let Some(s) = SCANNER.with(|s| s.borrow().clone()) {
+        return s;
+    }
+    let (rows, allow_rows, rules_oid, _allow_oid) = catalog::redaction_config();
+    let mut rules = Vec::with_capacity(rows.len());
+    for r in rows {
+        match CustomRule::new(&r.name, &r.pattern, &r.kind, &r.keywords, r.min_entropy) {
+            Ok(rule) => rules.push(rule),
+            // Refused when stored (CHECK); only a hand-edited catalog gets here.
+            Err(_) => pgrx::warning!("han_crypto: redaction rule \"{}\" does not compile and is skipped", r.name),
+        }
+    }
+    let allow = allow_rows.iter().filter_map(|p| AllowPattern::new(p).ok()).collect();
+    let scanner = Rc::new(Scanner::new(rules, allow));
+    WATCHED.set(rules_oid);
+    SCANNER.with(|s| *s.borrow_mut() = Some(scanner.clone()));
+    scanner
+}
+
+/// Validates an operator's rule; the message names the problem, never
+/// echoes the pattern.
+pub fn check_rule(name: &str, pattern: &str, kind: &str, keywords: &[String], min_entropy: f32) -> HcResult<()> {
+    if !(0.0..=8.0).contains(&min_entropy) {
+        return Err(HcError::InvalidArgument("min_entropy must be between 0 and 8 bits per character".into()));
+    }
+    CustomRule::new(name, pattern, kind, keywords, min_entropy).map(|_| ()).map_err(rule_error)
+}
+
+pub fn check_allow(pattern: &str) -> HcResult<()> {
+    AllowPattern::new(pattern).map(|_| ()).map_err(rule_error)
+}
+
+fn rule_error(e: redact::RuleError) -> HcError {
+    match e {
+        redact::RuleError::InvalidRegex(m) => HcError::InvalidPattern(m),
+        other => HcError::InvalidArgument(other.to_string()),
+    }
+}
+
+/// Counts redactions made on the write path.
+pub fn record(found: &[Finding]) {
+    COUNTS.with(|c| {
+        let mut c = c.borrow_mut();
+        for f in found {
+            *c.entry(f.kind.to_string()).or_default() += 1;
+        }
+    });
+}
+
+pub fn counts() -> Vec<(String, i64)> {
+    COUNTS.with(|c| c.borrow().iter().map(|(k, v)| (k.clone(), *v)).collect())
+}
+
+pub fn reset_counts() {
+    COUNTS.with(|c| c.borrow_mut().clear());
+}
+
+/// Redacts text with the current rules.
+pub fn text<'a>(input: &'a str, policy: Policy) -> (Cow<'a, str>, Vec<Finding>) {
+    scanner().redact(input, policy)
+}
+
+/// Redacts jsonb text (PostgreSQL's output form), keeping numbers exact.
+pub fn json_text(input: &str, policy: Policy) -> Option<(String, Vec<Finding>)> {
+    redact::json::redact_text(&scanner(), input, policy)
+}
+
+const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "columns"];
+
+fn groups_of(v: &Value) -> HcResult<Policy> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| HcError::InvalidArgument("redact_groups must be an array of group names".into()))?;
+    let mut groups = Vec::with_capacity(list.len());
+    for g in list {
+        let name = g.as_str().unwrap_or_default();
+        groups.push(Group::parse(name).ok_or_else(|| {
+            HcError::InvalidArgument(format!(
+                "unknown redaction group \"{name}\" (known: vendor, structural, context, custom)"
+            ))
+        })?);
+    }
+    Ok(Policy::only(&groups))
+}
+
+/// The redaction policy of one protected column, from protect()'s options:
+/// `{"redact": true, "redact_groups": [...], "columns": {"col": {"redact": false}}}`.
+/// `None` when the column is not redacted.
+pub fn column_policy(options: &Value, column: &str) -> HcResult<Option<Policy>> {
+    let col = options.get("columns").and_then(|c| c.get(column));
+    let on = col
+        .and_then(|c| c.get("redact"))
+        .or_else(|| options.get("redact"))
+        .map(|v| v.as_bool().ok_or_else(|| HcError::InvalidArgument("\"redact\" must be true or false".into())))
+        .transpose()?
+        .unwrap_or(true);
+    if !on {
+        return Ok(None);
+    }
+    match col.and_then(|c| c.get("redact_groups")).or_else(|| options.get("redact_groups")) {
+        Some(g) => groups_of(g).map(Some),
+        None => Ok(Some(Policy::ALL)),
+    }
+}
+
+/// Checks protect()'s options before they are stored.
+pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
+    let obj = options
+        .as_object()
+        .ok_or_else(|| HcError::InvalidArgument("options must be a JSON object".into()))?;
+    if let Some(k) = obj.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
+        return Err(HcError::InvalidArgument(format!(
+            "unknown protect() option \"{k}\" (known: redact, redact_groups, columns)"
+        )));
+    }
+    if let Some(cols) = obj.get("columns") {
+        let cols = cols
+            .as_object()
+            .ok_or_else(|| HcError::InvalidArgument("options.columns must be an object keyed by column name".into()))?;
+        for (name, spec) in cols {
+            if !columns.contains(name) {
+                return Err(HcError::InvalidArgument(format!(
+                    "options.columns names \"{name}\", which is not a protected column"
+                )));
+            }
+            if let Some(k) = spec.as_object().and_then(|o| o.keys().find(|k| !matches!(k.as_str(), "redact" | "redact_groups"))) {
+                return Err(HcError::InvalidArgument(format!("unknown column option \"{k}\" (known: redact, redact_groups)")));
+            }
+        }
+    }
+    for c in columns {
+        column_policy(options, c)?;
+    }
+    Ok(())
+}
