@@ -1,4 +1,4 @@
-//! Keeps passphrases and tokens out of the server log.
+//! Keeps passphrases, tokens and detected secrets out of the server log.
 //!
 //! With `log_statement = 'all'` (or log_min_duration_statement) PostgreSQL
 //! logs every statement and, for the extended protocol, its bind parameters
@@ -6,6 +6,13 @@
 //! passphrase or a token, this `emit_log_hook` replaces that DETAIL (and the
 //! statement text, which may carry them as literals) before the line is
 //! written.
+//!
+//! Every other line has the secrets the built-in scanner detects replaced by
+//! `[REDACTED:<type>]` in its message and DETAIL (the statement and bind
+//! parameters of log_statement, an error echoing its input), and an error's
+//! STATEMENT line is dropped when the statement carries one. Operators'
+//! custom rules are not applied here: reading them needs a transaction, and a
+//! log hook may run outside one.
 //!
 //! The hook exists once han_crypto's library is loaded in the backend. For
 //! the extended protocol that happens at Bind, before the statement is
@@ -17,7 +24,20 @@
 use std::ffi::CStr;
 
 use han_crypto_core::log_policy::mentions_secret_call;
+use han_crypto_core::redact::{builtin, Policy};
 use pgrx::pg_sys;
+
+/// A palloc'd copy of `text` with detected secrets redacted, or `None` when
+/// it has none.
+unsafe fn redacted(text: &str) -> Option<*mut std::ffi::c_char> {
+    let (out, found) = builtin().redact(text, Policy::ALL);
+    if found.is_empty() {
+        return None;
+    }
+    let c = std::ffi::CString::new(out.into_owned()).ok()?;
+    // SAFETY: pstrdup copies the NUL-terminated string into the current context.
+    Some(unsafe { pg_sys::pstrdup(c.as_ptr()) })
+}
 
 static mut PREVIOUS: pg_sys::emit_log_hook_type = None;
 
@@ -56,6 +76,20 @@ unsafe extern "C-unwind" fn scrub(edata: *mut pg_sys::ErrorData) {
                 );
                 if !e.detail.is_null() {
                     e.detail = pg_sys::pstrdup(c"parameters hidden by han_crypto".as_ptr());
+                }
+            }
+            // Detected secrets anywhere else: statements and their bind
+            // parameters, and messages that echo input.
+            if let Some(m) = redacted(text(e.message)) {
+                e.message = m;
+            }
+            if let Some(d) = redacted(text(e.detail)) {
+                e.detail = d;
+            }
+            if !statement_is_sensitive && e.elevel >= pg_sys::PGERROR as i32 && !query.is_null() {
+                let (_, found) = builtin().redact(text(query.cast_mut()), Policy::ALL);
+                if !found.is_empty() {
+                    e.hide_stmt = true;
                 }
             }
             if statement_is_sensitive {
