@@ -356,7 +356,12 @@ pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
             let binding: String = row.get(1).ok()??;
             let keyring_column: String = row.get(2).ok()??;
             let key_columns: Vec<String> = row.get::<Vec<String>>(3).ok()??;
-            let options = row.get::<pgrx::JsonB>(4).ok().flatten().map(|j| j.0).unwrap_or_default();
+            let options = row
+                .get::<pgrx::JsonB>(4)
+                .ok()
+                .flatten()
+                .map(|j| j.0)
+                .unwrap_or_default();
             let cols = client
                 .select(
                     "SELECT column_name::text, kind FROM han_crypto.protected_columns \
@@ -552,7 +557,11 @@ pub fn redaction_config() -> (Vec<RedactionRuleRow>, Vec<String>, pg_sys::Oid, p
                 }
             }
             let mut allow = Vec::new();
-            if let Ok(t) = client.select("SELECT pattern FROM han_crypto.redaction_allowlist ORDER BY id", None, &[]) {
+            if let Ok(t) = client.select(
+                "SELECT pattern FROM han_crypto.redaction_allowlist ORDER BY id",
+                None,
+                &[],
+            ) {
                 for r in t {
                     if let Ok(Some(p)) = r.get::<String>(1) {
                         allow.push(p);
@@ -566,8 +575,11 @@ pub fn redaction_config() -> (Vec<RedactionRuleRow>, Vec<String>, pg_sys::Oid, p
                     .and_then(|t| t.first().get_one::<pg_sys::Oid>().ok().flatten())
                     .unwrap_or(pg_sys::InvalidOid)
             };
-            let rules_oid = oid_of("SELECT 'han_crypto.redaction_rules'::pg_catalog.regclass::pg_catalog.oid");
-            let allow_oid = oid_of("SELECT 'han_crypto.redaction_allowlist'::pg_catalog.regclass::pg_catalog.oid");
+            let rules_oid =
+                oid_of("SELECT 'han_crypto.redaction_rules'::pg_catalog.regclass::pg_catalog.oid");
+            let allow_oid = oid_of(
+                "SELECT 'han_crypto.redaction_allowlist'::pg_catalog.regclass::pg_catalog.oid",
+            );
             (rules, allow, rules_oid, allow_oid)
         })
     })

@@ -354,7 +354,11 @@ fn protect_row<'a>(
 
 /// A text or jsonb value with its secrets replaced by markers; counts what
 /// was redacted (types only).
-fn redact_value(kind: Kind, value: Vec<u8>, policy: han_crypto_core::redact::Policy) -> HcResult<Vec<u8>> {
+fn redact_value(
+    kind: Kind,
+    value: Vec<u8>,
+    policy: han_crypto_core::redact::Policy,
+) -> HcResult<Vec<u8>> {
     let text = String::from_utf8(value).map_err(|_| HcError::InvalidUtf8)?;
     let redacted = match kind {
         Kind::Text => {

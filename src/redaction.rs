@@ -46,10 +46,16 @@ pub fn scanner() -> Rc<Scanner> {
         match CustomRule::new(&r.name, &r.pattern, &r.kind, &r.keywords, r.min_entropy) {
             Ok(rule) => rules.push(rule),
             // Refused when stored (CHECK); only a hand-edited catalog gets here.
-            Err(_) => pgrx::warning!("han_crypto: redaction rule \"{}\" does not compile and is skipped", r.name),
+            Err(_) => pgrx::warning!(
+                "han_crypto: redaction rule \"{}\" does not compile and is skipped",
+                r.name
+            ),
         }
     }
-    let allow = allow_rows.iter().filter_map(|p| AllowPattern::new(p).ok()).collect();
+    let allow = allow_rows
+        .iter()
+        .filter_map(|p| AllowPattern::new(p).ok())
+        .collect();
     let scanner = Rc::new(Scanner::new(rules, allow));
     WATCHED.set(rules_oid);
     SCANNER.with(|s| *s.borrow_mut() = Some(scanner.clone()));
@@ -58,11 +64,21 @@ pub fn scanner() -> Rc<Scanner> {
 
 /// Validates an operator's rule; the message names the problem, never
 /// echoes the pattern.
-pub fn check_rule(name: &str, pattern: &str, kind: &str, keywords: &[String], min_entropy: f32) -> HcResult<()> {
+pub fn check_rule(
+    name: &str,
+    pattern: &str,
+    kind: &str,
+    keywords: &[String],
+    min_entropy: f32,
+) -> HcResult<()> {
     if !(0.0..=8.0).contains(&min_entropy) {
-        return Err(HcError::InvalidArgument("min_entropy must be between 0 and 8 bits per character".into()));
+        return Err(HcError::InvalidArgument(
+            "min_entropy must be between 0 and 8 bits per character".into(),
+        ));
     }
-    CustomRule::new(name, pattern, kind, keywords, min_entropy).map(|_| ()).map_err(rule_error)
+    CustomRule::new(name, pattern, kind, keywords, min_entropy)
+        .map(|_| ())
+        .map_err(rule_error)
 }
 
 pub fn check_allow(pattern: &str) -> HcResult<()> {
@@ -107,9 +123,9 @@ pub fn json_text(input: &str, policy: Policy) -> Option<(String, Vec<Finding>)> 
 const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "columns"];
 
 fn groups_of(v: &Value) -> HcResult<Policy> {
-    let list = v
-        .as_array()
-        .ok_or_else(|| HcError::InvalidArgument("redact_groups must be an array of group names".into()))?;
+    let list = v.as_array().ok_or_else(|| {
+        HcError::InvalidArgument("redact_groups must be an array of group names".into())
+    })?;
     let mut groups = Vec::with_capacity(list.len());
     for g in list {
         let name = g.as_str().unwrap_or_default();
@@ -130,13 +146,19 @@ pub fn column_policy(options: &Value, column: &str) -> HcResult<Option<Policy>> 
     let on = col
         .and_then(|c| c.get("redact"))
         .or_else(|| options.get("redact"))
-        .map(|v| v.as_bool().ok_or_else(|| HcError::InvalidArgument("\"redact\" must be true or false".into())))
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| HcError::InvalidArgument("\"redact\" must be true or false".into()))
+        })
         .transpose()?
         .unwrap_or(true);
     if !on {
         return Ok(None);
     }
-    match col.and_then(|c| c.get("redact_groups")).or_else(|| options.get("redact_groups")) {
+    match col
+        .and_then(|c| c.get("redact_groups"))
+        .or_else(|| options.get("redact_groups"))
+    {
         Some(g) => groups_of(g).map(Some),
         None => Ok(Some(Policy::ALL)),
     }
@@ -153,17 +175,24 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
         )));
     }
     if let Some(cols) = obj.get("columns") {
-        let cols = cols
-            .as_object()
-            .ok_or_else(|| HcError::InvalidArgument("options.columns must be an object keyed by column name".into()))?;
+        let cols = cols.as_object().ok_or_else(|| {
+            HcError::InvalidArgument(
+                "options.columns must be an object keyed by column name".into(),
+            )
+        })?;
         for (name, spec) in cols {
             if !columns.contains(name) {
                 return Err(HcError::InvalidArgument(format!(
                     "options.columns names \"{name}\", which is not a protected column"
                 )));
             }
-            if let Some(k) = spec.as_object().and_then(|o| o.keys().find(|k| !matches!(k.as_str(), "redact" | "redact_groups"))) {
-                return Err(HcError::InvalidArgument(format!("unknown column option \"{k}\" (known: redact, redact_groups)")));
+            if let Some(k) = spec.as_object().and_then(|o| {
+                o.keys()
+                    .find(|k| !matches!(k.as_str(), "redact" | "redact_groups"))
+            }) {
+                return Err(HcError::InvalidArgument(format!(
+                    "unknown column option \"{k}\" (known: redact, redact_groups)"
+                )));
             }
         }
     }

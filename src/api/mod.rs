@@ -6,6 +6,6 @@ mod actor;
 mod admin;
 mod crypto;
 mod envelope;
-mod redact;
 mod keyrings;
+mod redact;
 mod sealed;

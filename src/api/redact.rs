@@ -36,7 +36,13 @@ fn scan_secrets(
     for f in found {
         let start = char_at(f.start) + 1;
         let end = char_at(f.end) + 1;
-        rows.push((f.kind.into_owned(), start, end, f.confidence, f.rule.into_owned()));
+        rows.push((
+            f.kind.into_owned(),
+            start,
+            end,
+            f.confidence,
+            f.rule.into_owned(),
+        ));
     }
     TableIterator::new(rows)
 }

@@ -15,7 +15,12 @@ const PEM_BODY: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDAC4AW
 fn cluster() -> &'static Cluster {
     static ROLES: OnceLock<()> = OnceLock::new();
     let key = "5".repeat(64);
-    let c = shared(&CLUSTER, "redaction", &[("HAN_CRYPTO_ROOT_KEY", &key)], &["log_statement = 'all'"]);
+    let c = shared(
+        &CLUSTER,
+        "redaction",
+        &[("HAN_CRYPTO_ROOT_KEY", &key)],
+        &["log_statement = 'all'"],
+    );
     ROLES.get_or_init(|| {
         c.connect("postgres")
             .batch_execute(
@@ -52,31 +57,50 @@ fn prompt_with_aws_key_and_pem_is_stored_redacted() {
     );
     let meta = serde_json::json!({"env": {"DB_PASSWORD": "hunter2isgreat"}, "turns": 3});
     let mut tx = app.transaction().unwrap();
-    tx.execute("SELECT han_crypto.set_actor('alice')", &[]).unwrap();
+    tx.execute("SELECT han_crypto.set_actor('alice')", &[])
+        .unwrap();
     // Bind parameters, as the platform's API sends them.
     tx.execute(
         "INSERT INTO sessions (team, prompt, metadata) VALUES ($1, $2, $3)",
         &[&"team_a", &prompt, &meta],
     )
     .unwrap();
-    let row = tx.query_one("SELECT prompt, metadata FROM sessions_decrypted", &[]).unwrap();
+    let row = tx
+        .query_one("SELECT prompt, metadata FROM sessions_decrypted", &[])
+        .unwrap();
     let stats: Vec<(String, i64)> = tx
-        .query("SELECT kind, redactions FROM han_crypto.redaction_stats() ORDER BY kind", &[])
+        .query(
+            "SELECT kind, redactions FROM han_crypto.redaction_stats() ORDER BY kind",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     tx.commit().unwrap();
     let read: String = row.get(0);
-    assert_eq!(read, "please deploy with [REDACTED:aws_access_key_id]\n[REDACTED:private_key]\nthanks");
+    assert_eq!(
+        read,
+        "please deploy with [REDACTED:aws_access_key_id]\n[REDACTED:private_key]\nthanks"
+    );
     let read_meta: serde_json::Value = row.get(1);
-    assert_eq!(read_meta, serde_json::json!({"env": {"DB_PASSWORD": "[REDACTED:password]"}, "turns": 3}));
+    assert_eq!(
+        read_meta,
+        serde_json::json!({"env": {"DB_PASSWORD": "[REDACTED:password]"}, "turns": 3})
+    );
     assert_eq!(
         stats,
-        vec![("aws_access_key_id".into(), 1), ("password".into(), 1), ("private_key".into(), 1)]
+        vec![
+            ("aws_access_key_id".into(), 1),
+            ("password".into(), 1),
+            ("private_key".into(), 1)
+        ]
     );
     // The stored column is an envelope; neither it nor the view has the key.
-    let stored: String = admin.query_one("SELECT prompt FROM sessions", &[]).unwrap().get(0);
+    let stored: String = admin
+        .query_one("SELECT prompt FROM sessions", &[])
+        .unwrap()
+        .get(0);
     assert!(stored.starts_with("hc1:") && !stored.contains(AWS_KEY));
     // The values were bind parameters: the server log does not have them
     // either (log_statement = 'all' logs the statement with $n).
@@ -91,7 +115,11 @@ fn rule_changes_reach_other_sessions_at_their_next_statement() {
     let mut reader = cluster().connect_as("redact_rules", "platform");
     let mut operator = cluster().connect_as("redact_rules", "operator");
     let text = "ticket ACME-0123456789ABCDEF closed";
-    let redact = |c: &mut Client| -> String { c.query_one("SELECT han_crypto.redact($1)", &[&text]).unwrap().get(0) };
+    let redact = |c: &mut Client| -> String {
+        c.query_one("SELECT han_crypto.redact($1)", &[&text])
+            .unwrap()
+            .get(0)
+    };
     assert_eq!(redact(&mut reader), text); // compiles and caches the rules
     operator
         .execute(
@@ -99,12 +127,21 @@ fn rule_changes_reach_other_sessions_at_their_next_statement() {
             &[],
         )
         .unwrap();
-    assert_eq!(redact(&mut reader), "ticket ACME-[REDACTED:acme_key] closed");
-    operator.execute("INSERT INTO han_crypto.redaction_allowlist (pattern) VALUES ('^0123456789ABCDEF$')", &[]).unwrap();
+    assert_eq!(
+        redact(&mut reader),
+        "ticket ACME-[REDACTED:acme_key] closed"
+    );
+    operator
+        .execute(
+            "INSERT INTO han_crypto.redaction_allowlist (pattern) VALUES ('^0123456789ABCDEF$')",
+            &[],
+        )
+        .unwrap();
     assert_eq!(redact(&mut reader), text);
     // A rolled-back change never takes effect.
     let mut tx = operator.transaction().unwrap();
-    tx.execute("DELETE FROM han_crypto.redaction_allowlist", &[]).unwrap();
+    tx.execute("DELETE FROM han_crypto.redaction_allowlist", &[])
+        .unwrap();
     tx.rollback().unwrap();
     assert_eq!(redact(&mut reader), text);
 }
@@ -113,10 +150,18 @@ fn rule_changes_reach_other_sessions_at_their_next_statement() {
 fn only_administrators_edit_rules_and_bad_patterns_say_why() {
     let _ = prompts_db("redact_privs");
     let mut app = cluster().connect_as("redact_privs", "platform");
-    let (code, _) = expect_error(&mut app, "INSERT INTO han_crypto.redaction_rules (name, pattern, kind) VALUES ('x', 'x', 'x')", &[]);
+    let (code, _) = expect_error(
+        &mut app,
+        "INSERT INTO han_crypto.redaction_rules (name, pattern, kind) VALUES ('x', 'x', 'x')",
+        &[],
+    );
     assert_eq!(code, "42501");
     let mut nosy = cluster().connect_as("redact_privs", "nosy");
-    let (code, _) = expect_error(&mut nosy, "SELECT * FROM han_crypto.redaction_allowlist", &[]);
+    let (code, _) = expect_error(
+        &mut nosy,
+        "SELECT * FROM han_crypto.redaction_allowlist",
+        &[],
+    );
     assert_eq!(code, "42501");
     let mut operator = cluster().connect_as("redact_privs", "operator");
     let (code, message) = expect_error(
@@ -125,8 +170,14 @@ fn only_administrators_edit_rules_and_bad_patterns_say_why() {
         &[],
     );
     assert_eq!(code, "2201B");
-    assert!(message.contains("invalid redaction pattern") && !message.contains("SECRET"), "{message}");
+    assert!(
+        message.contains("invalid redaction pattern") && !message.contains("SECRET"),
+        "{message}"
+    );
     // Redaction itself is for everyone.
-    let out: String = nosy.query_one("SELECT han_crypto.redact('PGPASSWORD=Tr0ub4dor psql')", &[]).unwrap().get(0);
+    let out: String = nosy
+        .query_one("SELECT han_crypto.redact('PGPASSWORD=Tr0ub4dor psql')", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(out, "PGPASSWORD=[REDACTED:password] psql");
 }

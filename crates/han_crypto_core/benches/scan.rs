@@ -9,10 +9,51 @@ use han_crypto_core::redact::{builtin, Policy};
 /// Deterministic prose with code, logs and one secret per ~64 KiB.
 fn session_text(bytes: usize) -> String {
     const WORDS: &[&str] = &[
-        "the", "function", "returns", "a", "value", "when", "request", "is", "handled", "by", "server", "we",
-        "should", "update", "tests", "and", "check", "that", "error", "message", "includes", "line", "config",
-        "database", "migration", "fails", "because", "column", "missing", "then", "run", "cargo", "build", "key",
-        "token", "password", "field", "in", "struct", "passes", "through", "layer", "user", "wants", "refactor",
+        "the",
+        "function",
+        "returns",
+        "a",
+        "value",
+        "when",
+        "request",
+        "is",
+        "handled",
+        "by",
+        "server",
+        "we",
+        "should",
+        "update",
+        "tests",
+        "and",
+        "check",
+        "that",
+        "error",
+        "message",
+        "includes",
+        "line",
+        "config",
+        "database",
+        "migration",
+        "fails",
+        "because",
+        "column",
+        "missing",
+        "then",
+        "run",
+        "cargo",
+        "build",
+        "key",
+        "token",
+        "password",
+        "field",
+        "in",
+        "struct",
+        "passes",
+        "through",
+        "layer",
+        "user",
+        "wants",
+        "refactor",
     ];
     const LINES: &[&str] = &[
         "fn main() { let x = compute(42); println!(\"{x}\"); }",
@@ -63,8 +104,12 @@ fn scan(c: &mut Criterion) {
     for (name, size) in [("4.5KB row", 4608usize), ("1MB", 1 << 20)] {
         let text = session_text(size);
         group.throughput(Throughput::Bytes(text.len() as u64));
-        group.bench_function(format!("scan {name}"), |b| b.iter(|| builtin().scan(&text, Policy::ALL)));
-        group.bench_function(format!("redact {name}"), |b| b.iter(|| builtin().redact(&text, Policy::ALL)));
+        group.bench_function(format!("scan {name}"), |b| {
+            b.iter(|| builtin().scan(&text, Policy::ALL))
+        });
+        group.bench_function(format!("redact {name}"), |b| {
+            b.iter(|| builtin().redact(&text, Policy::ALL))
+        });
     }
     group.finish();
 }

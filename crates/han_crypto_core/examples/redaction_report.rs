@@ -51,12 +51,75 @@ fn ratio(a: u32, b: u32) -> f64 {
 /// secret per ~64 KiB. Deterministic (a fixed LCG), no corpus needed.
 fn session_text(bytes: usize) -> String {
     const WORDS: &[&str] = &[
-        "the", "function", "returns", "a", "value", "when", "request", "is", "handled", "by", "server", "we",
-        "should", "update", "tests", "and", "check", "that", "error", "message", "includes", "line", "number",
-        "of", "file", "config", "database", "migration", "fails", "because", "column", "missing", "then", "run",
-        "cargo", "build", "again", "with", "release", "profile", "user", "wants", "to", "refactor", "module",
-        "into", "smaller", "parts", "so", "each", "has", "one", "job", "let", "me", "look", "at", "how", "this",
-        "works", "key", "token", "password", "field", "in", "struct", "passes", "through", "layer",
+        "the",
+        "function",
+        "returns",
+        "a",
+        "value",
+        "when",
+        "request",
+        "is",
+        "handled",
+        "by",
+        "server",
+        "we",
+        "should",
+        "update",
+        "tests",
+        "and",
+        "check",
+        "that",
+        "error",
+        "message",
+        "includes",
+        "line",
+        "number",
+        "of",
+        "file",
+        "config",
+        "database",
+        "migration",
+        "fails",
+        "because",
+        "column",
+        "missing",
+        "then",
+        "run",
+        "cargo",
+        "build",
+        "again",
+        "with",
+        "release",
+        "profile",
+        "user",
+        "wants",
+        "to",
+        "refactor",
+        "module",
+        "into",
+        "smaller",
+        "parts",
+        "so",
+        "each",
+        "has",
+        "one",
+        "job",
+        "let",
+        "me",
+        "look",
+        "at",
+        "how",
+        "this",
+        "works",
+        "key",
+        "token",
+        "password",
+        "field",
+        "in",
+        "struct",
+        "passes",
+        "through",
+        "layer",
     ];
     const LINES: &[&str] = &[
         "fn main() { let x = compute(42); println!(\"{x}\"); }",
@@ -74,7 +137,9 @@ fn session_text(bytes: usize) -> String {
     let mut out = String::with_capacity(bytes + 256);
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as usize
     };
     let mut since_secret = 0;
@@ -105,7 +170,10 @@ fn session_text(bytes: usize) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).map(String::as_str).unwrap_or("../shared/corpus/corpus_public.jsonl");
+    let path = args
+        .get(1)
+        .map(String::as_str)
+        .unwrap_or("../shared/corpus/corpus_public.jsonl");
     let show_misses = args.iter().any(|a| a == "--misses");
     let data = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     let scanner = builtin();
@@ -119,10 +187,17 @@ fn main() {
         corpus_bytes += text.len();
         let (redacted, _) = scanner.redact(text, Policy::ALL);
         let secret_case = case["expect"] == "secret";
-        let ty = case["type"].as_str().or(case["negative_for"].as_str()).unwrap_or("-").to_string();
+        let ty = case["type"]
+            .as_str()
+            .or(case["negative_for"].as_str())
+            .unwrap_or("-")
+            .to_string();
         let score = per_type.entry(ty.clone()).or_default();
         if secret_case {
-            let secrets: Vec<&str> = case["secrets"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let secrets: Vec<&str> = case["secrets"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             if secrets.iter().all(|s| !redacted.contains(s)) {
                 score.tp += 1;
                 overall.tp += 1;
@@ -130,14 +205,22 @@ fn main() {
                 score.fn_ += 1;
                 overall.fn_ += 1;
                 if show_misses {
-                    println!("MISS {ty}: {:?}\n  -> {:?}", text.chars().take(240).collect::<String>(), redacted.chars().take(240).collect::<String>());
+                    println!(
+                        "MISS {ty}: {:?}\n  -> {:?}",
+                        text.chars().take(240).collect::<String>(),
+                        redacted.chars().take(240).collect::<String>()
+                    );
                 }
             }
         } else if redacted != text {
             score.fp += 1;
             overall.fp += 1;
             if show_misses {
-                println!("FP   {ty}: {:?}\n  -> {:?}", text.chars().take(240).collect::<String>(), redacted.chars().take(240).collect::<String>());
+                println!(
+                    "FP   {ty}: {:?}\n  -> {:?}",
+                    text.chars().take(240).collect::<String>(),
+                    redacted.chars().take(240).collect::<String>()
+                );
             }
         } else {
             score.tn += 1;
@@ -146,11 +229,26 @@ fn main() {
     }
     let corpus_secs = started.elapsed().as_secs_f64();
 
-    println!("\nper type (only types with a miss or a false positive; {} types in all):", per_type.len());
-    println!("{:<44} {:>5} {:>5} {:>5} {:>5}  {:>6} {:>6}", "type", "tp", "fn", "fp", "tn", "recall", "prec");
+    println!(
+        "\nper type (only types with a miss or a false positive; {} types in all):",
+        per_type.len()
+    );
+    println!(
+        "{:<44} {:>5} {:>5} {:>5} {:>5}  {:>6} {:>6}",
+        "type", "tp", "fn", "fp", "tn", "recall", "prec"
+    );
     for (ty, s) in &per_type {
         if s.fn_ > 0 || s.fp > 0 {
-            println!("{:<44} {:>5} {:>5} {:>5} {:>5}  {:>6.3} {:>6.3}", ty, s.tp, s.fn_, s.fp, s.tn, s.recall(), s.precision());
+            println!(
+                "{:<44} {:>5} {:>5} {:>5} {:>5}  {:>6.3} {:>6.3}",
+                ty,
+                s.tp,
+                s.fn_,
+                s.fp,
+                s.tn,
+                s.recall(),
+                s.precision()
+            );
         }
     }
     println!(
@@ -164,7 +262,11 @@ fn main() {
         overall.fp,
         overall.tn
     );
-    println!("corpus scan: {:.1} KB in {:.1} ms", corpus_bytes as f64 / 1024.0, corpus_secs * 1000.0);
+    println!(
+        "corpus scan: {:.1} KB in {:.1} ms",
+        corpus_bytes as f64 / 1024.0,
+        corpus_secs * 1000.0
+    );
 
     let text = session_text(32 << 20);
     let _ = scanner.scan(&text[..4096], Policy::ALL); // compile lazily built rules first

@@ -1,7 +1,9 @@
 //! The redactor against hand-written cases per rule family (true and false
 //! positives), properties over generated text, and operators' rules.
 
-use han_crypto_core::redact::{apply, builtin, json, AllowPattern, CustomRule, Policy, RuleError, Scanner, MARKER_PREFIX};
+use han_crypto_core::redact::{
+    apply, builtin, json, AllowPattern, CustomRule, Policy, RuleError, Scanner, MARKER_PREFIX,
+};
 use proptest::prelude::*;
 
 fn redact(text: &str) -> String {
@@ -82,8 +84,14 @@ const CLEAN: &[&str] = &[
 fn finds_each_family() {
     for (text, secret, kind) in FOUND {
         let out = redact(text);
-        assert!(!out.contains(secret), "secret survived in {text:?} -> {out:?}");
-        assert!(out.contains(&format!("{MARKER_PREFIX}{kind}]")), "expected type {kind} for {text:?}, got {out:?}");
+        assert!(
+            !out.contains(secret),
+            "secret survived in {text:?} -> {out:?}"
+        );
+        assert!(
+            out.contains(&format!("{MARKER_PREFIX}{kind}]")),
+            "expected type {kind} for {text:?}, got {out:?}"
+        );
     }
 }
 
@@ -133,7 +141,10 @@ fn json_documents_keep_structure() {
     assert_eq!(doc["user"], "ana");
     assert_eq!(doc["password"], "[REDACTED:password]");
     assert_eq!(doc["nested"]["api_key"], "[REDACTED:api_key]");
-    assert_eq!(doc["nested"]["note"], "export GITHUB_TOKEN=[REDACTED:github_token]");
+    assert_eq!(
+        doc["nested"]["note"],
+        "export GITHUB_TOKEN=[REDACTED:github_token]"
+    );
     assert_eq!(doc["list"][1], "[REDACTED:aws_access_key_id]");
     assert_eq!(doc["count"], 3);
 }
@@ -141,27 +152,73 @@ fn json_documents_keep_structure() {
 #[test]
 fn policy_groups_switch_rules_off() {
     let text = "password=hunter2isgreat ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU";
-    let vendor_only = builtin().redact(text, Policy::only(&[han_crypto_core::redact::Group::Vendor])).0;
-    assert_eq!(vendor_only, "password=hunter2isgreat [REDACTED:github_token]");
-    let context_only = builtin().redact(text, Policy::only(&[han_crypto_core::redact::Group::Context])).0;
-    assert!(context_only.starts_with("password=[REDACTED:password]"), "{context_only}");
+    let vendor_only = builtin()
+        .redact(
+            text,
+            Policy::only(&[han_crypto_core::redact::Group::Vendor]),
+        )
+        .0;
+    assert_eq!(
+        vendor_only,
+        "password=hunter2isgreat [REDACTED:github_token]"
+    );
+    let context_only = builtin()
+        .redact(
+            text,
+            Policy::only(&[han_crypto_core::redact::Group::Context]),
+        )
+        .0;
+    assert!(
+        context_only.starts_with("password=[REDACTED:password]"),
+        "{context_only}"
+    );
 }
 
 #[test]
 fn custom_rules_and_allowlist() {
-    let rule = CustomRule::new("acme", r"\bACME-(?P<s>[0-9A-F]{16})\b", "acme_key", &["acme-".into()], 0.0).unwrap();
-    let scanner = Scanner::new(vec![rule], vec![AllowPattern::new("^AKIAZ7Q4XPLM3VN2B6RT$").unwrap()]);
-    let out = scanner.redact("ACME-0123456789ABCDEF and AKIAZ7Q4XPLM3VN2B6RT", Policy::ALL).0;
+    let rule = CustomRule::new(
+        "acme",
+        r"\bACME-(?P<s>[0-9A-F]{16})\b",
+        "acme_key",
+        &["acme-".into()],
+        0.0,
+    )
+    .unwrap();
+    let scanner = Scanner::new(
+        vec![rule],
+        vec![AllowPattern::new("^AKIAZ7Q4XPLM3VN2B6RT$").unwrap()],
+    );
+    let out = scanner
+        .redact(
+            "ACME-0123456789ABCDEF and AKIAZ7Q4XPLM3VN2B6RT",
+            Policy::ALL,
+        )
+        .0;
     assert_eq!(out, "ACME-[REDACTED:acme_key] and AKIAZ7Q4XPLM3VN2B6RT");
 }
 
 #[test]
 fn bad_operator_patterns_are_refused() {
-    assert!(matches!(CustomRule::new("x", "(a{1000}){1000}", "x", &[], 0.0), Err(RuleError::InvalidRegex(_))));
-    assert!(matches!(CustomRule::new("x", "(unclosed", "x", &[], 0.0), Err(RuleError::InvalidRegex(_))));
-    assert!(matches!(CustomRule::new("x", "a*", "x", &[], 0.0), Err(RuleError::MatchesEmpty)));
-    assert!(matches!(CustomRule::new("x", "abc", "Bad Type", &[], 0.0), Err(RuleError::InvalidKind)));
-    assert!(matches!(CustomRule::new("x", &"a".repeat(5000), "x", &[], 0.0), Err(RuleError::TooLong(5000))));
+    assert!(matches!(
+        CustomRule::new("x", "(a{1000}){1000}", "x", &[], 0.0),
+        Err(RuleError::InvalidRegex(_))
+    ));
+    assert!(matches!(
+        CustomRule::new("x", "(unclosed", "x", &[], 0.0),
+        Err(RuleError::InvalidRegex(_))
+    ));
+    assert!(matches!(
+        CustomRule::new("x", "a*", "x", &[], 0.0),
+        Err(RuleError::MatchesEmpty)
+    ));
+    assert!(matches!(
+        CustomRule::new("x", "abc", "Bad Type", &[], 0.0),
+        Err(RuleError::InvalidKind)
+    ));
+    assert!(matches!(
+        CustomRule::new("x", &"a".repeat(5000), "x", &[], 0.0),
+        Err(RuleError::TooLong(5000))
+    ));
 }
 
 #[test]
@@ -181,7 +238,9 @@ fn secret_strategy() -> impl Strategy<Value = String> {
         "[A-Za-z0-9]{20}".prop_map(|s| format!("glpat-{s}")),
         "[A-Za-z]{34}".prop_map(|s| format!("hf_{s}")),
     ]
-    .prop_filter("random enough", |s| han_crypto_core::redact::entropy::shannon(s) > 4.0)
+    .prop_filter("random enough", |s| {
+        han_crypto_core::redact::entropy::shannon(s) > 4.0
+    })
 }
 
 proptest! {
@@ -225,8 +284,13 @@ proptest! {
 /// next to the repository; `make redaction-report` prints the details.
 #[test]
 fn public_corpus_targets_hold() {
-    let path = std::env::var("HAN_CRYPTO_CORPUS")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/corpus_public.jsonl").to_string());
+    let path = std::env::var("HAN_CRYPTO_CORPUS").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/corpus/corpus_public.jsonl"
+        )
+        .to_string()
+    });
     let Ok(data) = std::fs::read_to_string(&path) else {
         eprintln!("corpus not found at {path}; skipped");
         return;
@@ -237,7 +301,11 @@ fn public_corpus_targets_hold() {
         let text = case["text"].as_str().unwrap();
         let out = redact(text);
         if case["expect"] == "secret" {
-            let gone = case["secrets"].as_array().unwrap().iter().all(|s| !out.contains(s.as_str().unwrap()));
+            let gone = case["secrets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| !out.contains(s.as_str().unwrap()));
             if gone {
                 tp += 1
             } else {
@@ -249,7 +317,10 @@ fn public_corpus_targets_hold() {
     }
     let recall = tp as f64 / (tp + fn_) as f64;
     let precision = tp as f64 / (tp + fp) as f64;
-    assert!(recall >= 0.95 && precision >= 0.95, "recall {recall:.3} precision {precision:.3}");
+    assert!(
+        recall >= 0.95 && precision >= 0.95,
+        "recall {recall:.3} precision {precision:.3}"
+    );
 }
 
 #[test]

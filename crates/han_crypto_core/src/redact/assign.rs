@@ -36,7 +36,18 @@ fn is_quote(b: u8) -> bool {
 }
 
 /// Authorization schemes that precede the credential itself.
-const SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "api-token", "apikey", "ssws", "splunk", "key", "otoken"];
+const SCHEMES: &[&str] = &[
+    "bearer",
+    "basic",
+    "token",
+    "digest",
+    "api-token",
+    "apikey",
+    "ssws",
+    "splunk",
+    "key",
+    "otoken",
+];
 
 /// Tries to read `name <op> value` around a keyword hit at `hit..hit_end`.
 /// Returns the name's start too, so the caller can skip other hits inside
@@ -52,13 +63,22 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         end += 1;
     }
     let raw = &text[start..end];
-    let cli = raw.starts_with('-') && (start == 0 || b[start - 1].is_ascii_whitespace() || b[start - 1] == b'"' || b[start - 1] == b'\'');
+    let cli = raw.starts_with('-')
+        && (start == 0
+            || b[start - 1].is_ascii_whitespace()
+            || b[start - 1] == b'"'
+            || b[start - 1] == b'\'');
     let name = raw.trim_matches(|c| c == '-' || c == '.');
     if name.is_empty() {
         return None;
     }
     // `io.jsonwebtoken:jjwt`: a package coordinate, not an assignment.
-    if name.contains('.') && name.split('.').next().is_some_and(|tld| matches!(tld, "io" | "com" | "org" | "net" | "dev" | "me")) {
+    if name.contains('.')
+        && name
+            .split('.')
+            .next()
+            .is_some_and(|tld| matches!(tld, "io" | "com" | "org" | "net" | "dev" | "me"))
+    {
         return None;
     }
     let class = classify(name)?;
@@ -114,7 +134,10 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         pos += 1;
     }
     // Authorization: Bearer <credential>
-    if matches!(class, NameClass::Credential | NameClass::Token | NameClass::Key) {
+    if matches!(
+        class,
+        NameClass::Credential | NameClass::Token | NameClass::Key
+    ) {
         if let Some(skip) = scheme_prefix(&b[pos..]) {
             pos += skip;
         }
@@ -129,7 +152,13 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None; // "the password is incorrect"
     }
     let confidence = accept(class, value, quoted, name)?;
-    Some(Assignment { name_start: start, value_start: vs, value_end: ve, class, confidence })
+    Some(Assignment {
+        name_start: start,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,8 +181,16 @@ fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-fn operator(rest: &[u8], quoted_name: bool, xml_element: bool, cli: bool, had_blank: bool) -> Option<(usize, Op)> {
-    const ASSIGN: &[&[u8]] = &[b":::=", b"::=", b":=", b"?=", b".=", b"+=", b"=>", b"->", b"||:", b"<-"];
+fn operator(
+    rest: &[u8],
+    quoted_name: bool,
+    xml_element: bool,
+    cli: bool,
+    had_blank: bool,
+) -> Option<(usize, Op)> {
+    const ASSIGN: &[&[u8]] = &[
+        b":::=", b"::=", b":=", b"?=", b".=", b"+=", b"=>", b"->", b"||:", b"<-",
+    ];
     for op in ASSIGN {
         if rest.starts_with(op) {
             return Some((op.len(), Op::Assign));
@@ -171,7 +208,9 @@ fn operator(rest: &[u8], quoted_name: bool, xml_element: bool, cli: bool, had_bl
             // YAML block scalar `key: |` / `key: >`
             let r = &rest[1..];
             let t = r.iter().position(|&c| c != b' ').unwrap_or(r.len());
-            if matches!(r.get(t), Some(b'|') | Some(b'>')) && matches!(r.get(t + 1), Some(b'\n') | Some(b'-') | Some(b'+')) {
+            if matches!(r.get(t), Some(b'|') | Some(b'>'))
+                && matches!(r.get(t + 1), Some(b'\n') | Some(b'-') | Some(b'+'))
+            {
                 return Some((1 + t + 1, Op::BlockScalar));
             }
             Some((1, Op::Colon))
@@ -179,7 +218,9 @@ fn operator(rest: &[u8], quoted_name: bool, xml_element: bool, cli: bool, had_bl
         b',' if quoted_name => Some((1, Op::Comma)),
         b'>' if xml_element => Some((1, Op::Element)),
         _ if cli && had_blank => Some((0, Op::Space)),
-        b'i' if had_blank && (rest.starts_with(b"is ") || rest.starts_with(b"is: ")) => Some((2, Op::Is)),
+        b'i' if had_blank && (rest.starts_with(b"is ") || rest.starts_with(b"is: ")) => {
+            Some((2, Op::Is))
+        }
         _ => None,
     }
 }
@@ -187,7 +228,10 @@ fn operator(rest: &[u8], quoted_name: bool, xml_element: bool, cli: bool, had_bl
 fn scheme_prefix(b: &[u8]) -> Option<usize> {
     for s in SCHEMES {
         let n = s.len();
-        if b.len() > n + 1 && b[..n].eq_ignore_ascii_case(s.as_bytes()) && (b[n] == b' ' || b[n] == b'\t') {
+        if b.len() > n + 1
+            && b[..n].eq_ignore_ascii_case(s.as_bytes())
+            && (b[n] == b' ' || b[n] == b'\t')
+        {
             let mut p = n;
             while p < b.len() && (b[p] == b' ' || b[p] == b'\t') {
                 p += 1;
@@ -200,7 +244,12 @@ fn scheme_prefix(b: &[u8]) -> Option<usize> {
 
 /// Where the value ends: at its closing quote, or for bare values at
 /// whitespace, a delimiter or an escape sequence such as `\n`.
-fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>, query: bool) -> (usize, usize, bool) {
+fn value_span(
+    b: &[u8],
+    start: usize,
+    quote: Option<(u8, bool)>,
+    query: bool,
+) -> (usize, usize, bool) {
     let limit = (start + MAX_VALUE).min(b.len());
     if let Some((q, escaped)) = quote {
         let mut i = start;
@@ -228,13 +277,21 @@ fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>, query: bool) ->
             i += 1;
             break;
         }
-        if c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b')' | b'}' | b']' | b'<' | b'|') {
+        if c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b'"' | b'\'' | b'`' | b',' | b';' | b')' | b'}' | b']' | b'<' | b'|'
+            )
+        {
             break;
         }
         if c == b'&' && (query || next_is_parameter(&b[i + 1..])) {
             break; // the next parameter of a URL query or form body
         }
-        if c == b'\\' && i + 1 < b.len() && matches!(b[i + 1], b'n' | b'r' | b't' | b'"' | b'\'' | b'\\') {
+        if c == b'\\'
+            && i + 1 < b.len()
+            && matches!(b[i + 1], b'n' | b'r' | b't' | b'"' | b'\'' | b'\\')
+        {
             break;
         }
         i += 1;
@@ -248,7 +305,11 @@ fn value_span(b: &[u8], start: usize, quote: Option<(u8, bool)>, query: bool) ->
 
 /// `name=` follows: the value ended at a query-string separator.
 fn next_is_parameter(b: &[u8]) -> bool {
-    let n = b.iter().take(64).take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')).count();
+    let n = b
+        .iter()
+        .take(64)
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        .count();
     n > 0 && b.get(n) == Some(&b'=')
 }
 
@@ -287,7 +348,10 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     match class {
         NameClass::Password => {
             // A bare identifier that itself names a secret is a variable.
-            if is_wordy(v) && words(v).iter().any(|w| super::names::classify(w).is_some()) && v.contains(['_', '.']) {
+            if is_wordy(v)
+                && words(v).iter().any(|w| super::names::classify(w).is_some())
+                && v.contains(['_', '.'])
+            {
                 return None;
             }
             (v.len() >= 6 || (v.len() >= 4 && c.count() >= 2)).then_some(0.8)
@@ -300,7 +364,11 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
                 Some(0.85)
             } else if is_hex(v) && v.len() >= 16 {
                 Some(0.75)
-            } else if matches!(class, NameClass::Secret | NameClass::Credential) && v.len() >= 12 && c.count() >= 3 && !is_wordy(v) {
+            } else if matches!(class, NameClass::Secret | NameClass::Credential)
+                && v.len() >= 12
+                && c.count() >= 3
+                && !is_wordy(v)
+            {
                 Some(0.6)
             } else {
                 None
@@ -315,7 +383,9 @@ mod tests {
 
     fn found(text: &str) -> Option<&str> {
         let lower = text.to_ascii_lowercase();
-        for kw in ["password", "passwd", "pass", "token", "secret", "key", "auth", "cred", "login", "pwd"] {
+        for kw in [
+            "password", "passwd", "pass", "token", "secret", "key", "auth", "cred", "login", "pwd",
+        ] {
             let mut from = 0;
             while let Some(i) = lower[from..].find(kw) {
                 let at = from + i;
@@ -332,18 +402,48 @@ mod tests {
     fn syntaxes() {
         let cases = [
             ("PGPASSWORD=s3cr3t-Pw psql -h db", "s3cr3t-Pw"),
-            ("export API_TOKEN=\"tok_8fJ2kLq9ZxP3mN7v\"", "tok_8fJ2kLq9ZxP3mN7v"),
+            (
+                "export API_TOKEN=\"tok_8fJ2kLq9ZxP3mN7v\"",
+                "tok_8fJ2kLq9ZxP3mN7v",
+            ),
             ("password: hunter2!", "hunter2!"),
-            ("{\"client_secret\": \"6da89121079f83b2eb6a\"}", "6da89121079f83b2eb6a"),
-            ("adobe_TOKEN ?= \"dfc3909c15257e67a9c9538f27a7ad11\"", "dfc3909c15257e67a9c9538f27a7ad11"),
-            ("var asanaToken string = \"45eucx7anzi84ee5p16zrhridt3gc7x9\"", "45eucx7anzi84ee5p16zrhridt3gc7x9"),
-            ("System.setProperty(\"ALIBABA_TOKEN\", \"g1zu82l4eoe63qk3he9qcn71tovi23\")", "g1zu82l4eoe63qk3he9qcn71tovi23"),
-            ("<ageToken>\n    8o1gynf9t5jsecyan0fpmp0x\n</ageToken>", "8o1gynf9t5jsecyan0fpmp0x"),
-            ("<add key=\"ClearTextPassword\" value=\"TestSourcePassword\" />", "TestSourcePassword"),
+            (
+                "{\"client_secret\": \"6da89121079f83b2eb6a\"}",
+                "6da89121079f83b2eb6a",
+            ),
+            (
+                "adobe_TOKEN ?= \"dfc3909c15257e67a9c9538f27a7ad11\"",
+                "dfc3909c15257e67a9c9538f27a7ad11",
+            ),
+            (
+                "var asanaToken string = \"45eucx7anzi84ee5p16zrhridt3gc7x9\"",
+                "45eucx7anzi84ee5p16zrhridt3gc7x9",
+            ),
+            (
+                "System.setProperty(\"ALIBABA_TOKEN\", \"g1zu82l4eoe63qk3he9qcn71tovi23\")",
+                "g1zu82l4eoe63qk3he9qcn71tovi23",
+            ),
+            (
+                "<ageToken>\n    8o1gynf9t5jsecyan0fpmp0x\n</ageToken>",
+                "8o1gynf9t5jsecyan0fpmp0x",
+            ),
+            (
+                "<add key=\"ClearTextPassword\" value=\"TestSourcePassword\" />",
+                "TestSourcePassword",
+            ),
             ("mysql --password Zq8!rT2vW9 db", "Zq8!rT2vW9"),
-            ("-H \"Authorization: Bearer cfcabd11c7ed9a41b1a3e063c32d5114\"", "cfcabd11c7ed9a41b1a3e063c32d5114"),
-            ("{\"config.ini\": \"ALIBABA_TOKEN=g1zu82l4eoe63qk3he9q\\nBACKUP=true\"}", "g1zu82l4eoe63qk3he9q"),
-            ("os.environ['HF_TOKEN'] = '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'", "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"),
+            (
+                "-H \"Authorization: Bearer cfcabd11c7ed9a41b1a3e063c32d5114\"",
+                "cfcabd11c7ed9a41b1a3e063c32d5114",
+            ),
+            (
+                "{\"config.ini\": \"ALIBABA_TOKEN=g1zu82l4eoe63qk3he9q\\nBACKUP=true\"}",
+                "g1zu82l4eoe63qk3he9q",
+            ),
+            (
+                "os.environ['HF_TOKEN'] = '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'",
+                "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",
+            ),
         ];
         for (text, secret) in cases {
             assert_eq!(found(text), Some(secret), "{text}");

@@ -51,7 +51,10 @@ impl Classes {
     }
 
     pub fn count(self) -> usize {
-        [self.lower, self.upper, self.digit, self.symbol].iter().filter(|&&x| x).count()
+        [self.lower, self.upper, self.digit, self.symbol]
+            .iter()
+            .filter(|&&x| x)
+            .count()
     }
 }
 
@@ -206,7 +209,10 @@ pub fn looks_random(s: &str, min_len: usize) -> bool {
     // camel-case identifier does not.
     if !c.digit && !c.symbol {
         let b = s.as_bytes();
-        let upper_pairs = b.windows(2).filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase()).count();
+        let upper_pairs = b
+            .windows(2)
+            .filter(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
+            .count();
         let mixed = class_switch_rate(s) >= 0.3 && upper_pairs * 12 >= len;
         return len >= 16 && frac >= 0.85 && (mixed || (c.lower != c.upper && len >= 24));
     }
@@ -229,17 +235,33 @@ mod tests {
     fn words_split_identifiers() {
         assert_eq!(words("apiKey"), ["api", "key"]);
         assert_eq!(words("APIKey"), ["api", "key"]);
-        assert_eq!(words("AWS_SECRET_ACCESS_KEY"), ["aws", "secret", "access", "key"]);
+        assert_eq!(
+            words("AWS_SECRET_ACCESS_KEY"),
+            ["aws", "secret", "access", "key"]
+        );
         assert_eq!(words("1passwordToken"), ["1", "password", "token"]);
         assert_eq!(words("client-secret.v2"), ["client", "secret", "v", "2"]);
     }
 
     #[test]
     fn random_versus_wordy() {
-        for r in ["HXe8DGg1iJd2AopzyxkFB7F2", "g9rlmrhowmt38acux", "3fea6af1349166ea", "Sk94HG7f6KB", "i7eyeugyb2rfzxh1xp4910fb"] {
+        for r in [
+            "HXe8DGg1iJd2AopzyxkFB7F2",
+            "g9rlmrhowmt38acux",
+            "3fea6af1349166ea",
+            "Sk94HG7f6KB",
+            "i7eyeugyb2rfzxh1xp4910fb",
+        ] {
             assert!(looks_random(r, 8), "{r}");
         }
-        for w in ["getPagesInConfluenceSpace", "xxxxxxxxxxxxxxxxxxxx", "abcdefghijklmnopqrstuvwxyz123", "12345678", "password", "SecurityIdentifier"] {
+        for w in [
+            "getPagesInConfluenceSpace",
+            "xxxxxxxxxxxxxxxxxxxx",
+            "abcdefghijklmnopqrstuvwxyz123",
+            "12345678",
+            "password",
+            "SecurityIdentifier",
+        ] {
             assert!(!looks_random(w, 8), "{w}");
         }
     }

@@ -26,7 +26,9 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
                 found.extend(f);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| walk(scanner, i, policy, found)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| walk(scanner, i, policy, found)),
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 if policy.allows(super::Group::Context) {
@@ -56,7 +58,11 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
 /// whitespace and key order stay byte for byte (PostgreSQL's jsonb numbers
 /// can exceed what a parsed `Value` would keep exactly). Returns `None` when
 /// nothing was found. The text must be valid JSON (jsonb output is).
-pub fn redact_text(scanner: &Scanner, text: &str, policy: Policy) -> Option<(String, Vec<Finding>)> {
+pub fn redact_text(
+    scanner: &Scanner,
+    text: &str,
+    policy: Policy,
+) -> Option<(String, Vec<Finding>)> {
     let b = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
@@ -75,7 +81,9 @@ pub fn redact_text(scanner: &Scanner, text: &str, policy: Policy) -> Option<(Str
                 let end = (i + 1).min(b.len());
                 i = end;
                 let literal = &text[start..end];
-                let Ok(value) = serde_json::from_str::<String>(literal) else { continue };
+                let Ok(value) = serde_json::from_str::<String>(literal) else {
+                    continue;
+                };
                 let mut j = i;
                 while j < b.len() && b[j].is_ascii_whitespace() {
                     j += 1;
@@ -92,7 +100,10 @@ pub fn redact_text(scanner: &Scanner, text: &str, policy: Policy) -> Option<(Str
                         obj.insert(k.clone(), v);
                         let mut doc = Value::Object(obj);
                         let f = redact_value(scanner, &mut doc, policy);
-                        v = doc.as_object_mut().and_then(|o| o.remove(&k)).unwrap_or(Value::Null);
+                        v = doc
+                            .as_object_mut()
+                            .and_then(|o| o.remove(&k))
+                            .unwrap_or(Value::Null);
                         f
                     }
                     None => redact_value(scanner, &mut v, policy),

@@ -77,14 +77,21 @@ fn compile(pattern: &str, case_insensitive: bool) -> Result<Regex, RuleError> {
         .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
         .map_err(|e| match e {
-            regex::Error::CompiledTooBig(_) => RuleError::InvalidRegex("the compiled pattern exceeds 1 MiB".into()),
+            regex::Error::CompiledTooBig(_) => {
+                RuleError::InvalidRegex("the compiled pattern exceeds 1 MiB".into())
+            }
             other => RuleError::InvalidRegex(first_line(&other.to_string())),
         })
 }
 
 fn first_line(s: &str) -> String {
     // The regex crate's messages quote the pattern; keep only the verdict.
-    s.lines().rev().find(|l| l.starts_with("error:")).unwrap_or("syntax error").trim_start_matches("error: ").to_string()
+    s.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("syntax error")
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// An operator's rule: a regex (a group named `s` marks the secret), the
@@ -99,16 +106,37 @@ pub struct CustomRule {
 }
 
 impl CustomRule {
-    pub fn new(name: &str, pattern: &str, kind: &str, keywords: &[String], min_entropy: f32) -> Result<Self, RuleError> {
-        if kind.is_empty() || kind.len() > 40 || !kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    pub fn new(
+        name: &str,
+        pattern: &str,
+        kind: &str,
+        keywords: &[String],
+        min_entropy: f32,
+    ) -> Result<Self, RuleError> {
+        if kind.is_empty()
+            || kind.len() > 40
+            || !kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
             return Err(RuleError::InvalidKind);
         }
         let regex = compile(pattern, false)?;
         if regex.is_match(b"") {
             return Err(RuleError::MatchesEmpty);
         }
-        let keywords = keywords.iter().map(|k| k.to_ascii_lowercase()).filter(|k| !k.is_empty()).collect();
-        Ok(CustomRule { name: name.to_string(), kind: kind.to_string(), regex, keywords, min_entropy })
+        let keywords = keywords
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .filter(|k| !k.is_empty())
+            .collect();
+        Ok(CustomRule {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            regex,
+            keywords,
+            min_entropy,
+        })
     }
 }
 
@@ -167,7 +195,9 @@ enum Target {
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
-const ASSIGNMENT_KEYWORDS: &[&str] = &["pass", "pwd", "secret", "token", "key", "cred", "auth", "login", "bearer"];
+const ASSIGNMENT_KEYWORDS: &[&str] = &[
+    "pass", "pwd", "secret", "token", "key", "cred", "auth", "login", "bearer",
+];
 
 fn builtin_regexes() -> &'static [OnceLock<Regex>] {
     static R: OnceLock<Vec<OnceLock<Regex>>> = OnceLock::new();
@@ -175,7 +205,8 @@ fn builtin_regexes() -> &'static [OnceLock<Regex>] {
 }
 
 fn builtin_regex(i: usize) -> &'static Regex {
-    builtin_regexes()[i].get_or_init(|| compile(rules::RULES[i].pattern, false).expect("built-in rule compiles"))
+    builtin_regexes()[i]
+        .get_or_init(|| compile(rules::RULES[i].pattern, false).expect("built-in rule compiles"))
 }
 
 /// The scanner: built-in rules plus an operator's rules and allowlist.
@@ -190,7 +221,10 @@ pub struct Scanner {
 
 impl std::fmt::Debug for Scanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scanner").field("custom", &self.custom.len()).field("allow", &self.allow.len()).finish()
+        f.debug_struct("Scanner")
+            .field("custom", &self.custom.len())
+            .field("allow", &self.allow.len())
+            .finish()
     }
 }
 
@@ -250,7 +284,13 @@ impl Scanner {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&words)
             .expect("keyword automaton builds");
-        Scanner { custom, allow, prefilter, targets, always }
+        Scanner {
+            custom,
+            allow,
+            prefilter,
+            targets,
+            always,
+        }
     }
 
     /// All secrets in `text`, merged and ordered, with byte offsets.
@@ -325,7 +365,9 @@ impl Scanner {
         let spec = &rules::RULES[i];
         let re = builtin_regex(i);
         for caps in re.captures_iter(text.as_bytes()) {
-            let Some(m) = caps.name("s").or_else(|| caps.get(0)) else { continue };
+            let Some(m) = caps.name("s").or_else(|| caps.get(0)) else {
+                continue;
+            };
             let (start, end) = snap(text, m.start(), m.end());
             let secret = &text[start..end];
             if !structure::valid(spec, secret, &caps, text, end) {
@@ -344,12 +386,16 @@ impl Scanner {
     fn run_custom(&self, i: usize, text: &str, out: &mut Vec<Finding>) {
         let rule = &self.custom[i];
         for caps in rule.regex.captures_iter(text.as_bytes()) {
-            let Some(m) = caps.name("s").or_else(|| caps.get(0)) else { continue };
+            let Some(m) = caps.name("s").or_else(|| caps.get(0)) else {
+                continue;
+            };
             if m.start() == m.end() {
                 continue;
             }
             let (start, end) = snap(text, m.start(), m.end());
-            if rule.min_entropy > 0.0 && (entropy::shannon(&text[start..end]) as f32) < rule.min_entropy {
+            if rule.min_entropy > 0.0
+                && (entropy::shannon(&text[start..end]) as f32) < rule.min_entropy
+            {
                 continue;
             }
             out.push(Finding {
@@ -372,7 +418,10 @@ impl Scanner {
         found.retain(|f| {
             f.end > f.start
                 && !markers.iter().any(|&(s, e)| f.start < e && s < f.end)
-                && !self.allow.iter().any(|a| a.0.is_match(text[f.start..f.end].as_bytes()))
+                && !self
+                    .allow
+                    .iter()
+                    .any(|a| a.0.is_match(text[f.start..f.end].as_bytes()))
         });
         found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         let mut merged: Vec<Finding> = Vec::with_capacity(found.len());
@@ -462,7 +511,11 @@ fn marker_spans(text: &str) -> Vec<(usize, usize)> {
         let rest = &text[s + MARKER_PREFIX.len()..];
         let len = rest.bytes().take(41).position(|b| b == b']');
         match len {
-            Some(n) if rest.as_bytes()[..n].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') => {
+            Some(n)
+                if rest.as_bytes()[..n]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_') =>
+            {
                 let e = s + MARKER_PREFIX.len() + n + 1;
                 spans.push((s, e));
                 from = e;
@@ -496,4 +549,3 @@ pub fn tally(found: &[Finding]) -> Vec<(String, u64)> {
     }
     out
 }
-

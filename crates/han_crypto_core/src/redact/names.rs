@@ -39,52 +39,279 @@ impl NameClass {
 /// Compounds that end in `key` and name secret keys (`monkey` and `hotkey`
 /// must not).
 const KEY_COMPOUNDS: &[&str] = &[
-    "apikey", "accesskey", "secretkey", "privatekey", "masterkey", "signingkey", "authkey", "licensekey",
-    "encryptionkey", "enckey", "sessionkey", "appkey", "clientkey", "accountkey", "consumerkey", "storagekey",
-    "adminkey", "servicekey", "serverkey", "devkey", "restkey", "querykey", "writekey", "readkey", "ingestkey",
-    "insertkey", "userkey", "deploykey", "sshkey", "hmackey", "jwtkey", "cryptkey", "apikeys", "secretaccesskey",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "masterkey",
+    "signingkey",
+    "authkey",
+    "licensekey",
+    "encryptionkey",
+    "enckey",
+    "sessionkey",
+    "appkey",
+    "clientkey",
+    "accountkey",
+    "consumerkey",
+    "storagekey",
+    "adminkey",
+    "servicekey",
+    "serverkey",
+    "devkey",
+    "restkey",
+    "querykey",
+    "writekey",
+    "readkey",
+    "ingestkey",
+    "insertkey",
+    "userkey",
+    "deploykey",
+    "sshkey",
+    "hmackey",
+    "jwtkey",
+    "cryptkey",
+    "apikeys",
+    "secretaccesskey",
 ];
 
 /// Words that, following the secret word, show the name is about something
 /// else: its id, name, length, location, lifetime or type.
 const NEUTRAL_AFTER: &[&str] = &[
-    "id", "ids", "name", "names", "type", "types", "size", "length", "len", "file", "filename", "files", "path",
-    "paths", "dir", "directory", "url", "uri", "urls", "endpoint", "hash", "version", "event", "field", "fields",
-    "label", "header", "prefix", "suffix", "format", "count", "policy", "policies", "ref", "reference", "variable",
-    "var", "mode", "pattern", "regex", "class", "index", "idx", "store", "arn", "location", "expiry", "expires",
-    "expiration", "ttl", "timeout", "enabled", "enable", "disabled", "required", "provider", "method", "scope",
-    "scopes", "strategy", "kind", "template", "generator", "source", "chars", "charset", "alphabet", "rotation",
-    "manager", "selector", "pressed", "down", "up", "code", "codes", "frame", "hint", "hints", "prompt",
-    "placeholder", "min", "max", "strength", "reset", "changed", "change", "confirm", "confirmation", "input",
-    "column", "col", "param", "params", "option", "options", "list", "map", "set", "tag", "tags", "vault",
-    "algorithm", "alg", "algo", "bits", "usage", "usages", "spec", "meshing", "pair", "share", "shared",
-    "signatures", "signature", "config", "configuration", "env", "ring", "chain",
+    "id",
+    "ids",
+    "name",
+    "names",
+    "type",
+    "types",
+    "size",
+    "length",
+    "len",
+    "file",
+    "filename",
+    "files",
+    "path",
+    "paths",
+    "dir",
+    "directory",
+    "url",
+    "uri",
+    "urls",
+    "endpoint",
+    "hash",
+    "version",
+    "event",
+    "field",
+    "fields",
+    "label",
+    "header",
+    "prefix",
+    "suffix",
+    "format",
+    "count",
+    "policy",
+    "policies",
+    "ref",
+    "reference",
+    "variable",
+    "var",
+    "mode",
+    "pattern",
+    "regex",
+    "class",
+    "index",
+    "idx",
+    "store",
+    "arn",
+    "location",
+    "expiry",
+    "expires",
+    "expiration",
+    "ttl",
+    "timeout",
+    "enabled",
+    "enable",
+    "disabled",
+    "required",
+    "provider",
+    "method",
+    "scope",
+    "scopes",
+    "strategy",
+    "kind",
+    "template",
+    "generator",
+    "source",
+    "chars",
+    "charset",
+    "alphabet",
+    "rotation",
+    "manager",
+    "selector",
+    "pressed",
+    "down",
+    "up",
+    "code",
+    "codes",
+    "frame",
+    "hint",
+    "hints",
+    "prompt",
+    "placeholder",
+    "min",
+    "max",
+    "strength",
+    "reset",
+    "changed",
+    "change",
+    "confirm",
+    "confirmation",
+    "input",
+    "column",
+    "col",
+    "param",
+    "params",
+    "option",
+    "options",
+    "list",
+    "map",
+    "set",
+    "tag",
+    "tags",
+    "vault",
+    "algorithm",
+    "alg",
+    "algo",
+    "bits",
+    "usage",
+    "usages",
+    "spec",
+    "meshing",
+    "pair",
+    "share",
+    "shared",
+    "signatures",
+    "signature",
+    "config",
+    "configuration",
+    "env",
+    "ring",
+    "chain",
 ];
 
 /// Words that, preceding `key` or `token`, name a non-secret kind of key.
 const NEUTRAL_BEFORE: &[&str] = &[
-    "public", "pub", "primary", "foreign", "sort", "partition", "cache", "csrf", "xsrf", "idempotency", "dedup",
-    "hot", "page", "next", "authenticity", "continuation", "cursor", "sequence", "schema", "bucket", "lookup", "composite", "unique",
-    "index", "map", "dict", "row", "routing", "registry", "object", "host", "keyboard", "sorting", "group", "cluster",
-    "shard", "sharding", "entry", "cache", "publishable", "anon", "issuer", "kms", "doc", "pagination", "sync",
-    "refresh_url", "mapping", "translation", "i18n", "locale", "message", "lang", "react", "list", "item", "node",
+    "public",
+    "pub",
+    "primary",
+    "foreign",
+    "sort",
+    "partition",
+    "cache",
+    "csrf",
+    "xsrf",
+    "idempotency",
+    "dedup",
+    "hot",
+    "page",
+    "next",
+    "authenticity",
+    "continuation",
+    "cursor",
+    "sequence",
+    "schema",
+    "bucket",
+    "lookup",
+    "composite",
+    "unique",
+    "index",
+    "map",
+    "dict",
+    "row",
+    "routing",
+    "registry",
+    "object",
+    "host",
+    "keyboard",
+    "sorting",
+    "group",
+    "cluster",
+    "shard",
+    "sharding",
+    "entry",
+    "cache",
+    "publishable",
+    "anon",
+    "issuer",
+    "kms",
+    "doc",
+    "pagination",
+    "sync",
+    "refresh_url",
+    "mapping",
+    "translation",
+    "i18n",
+    "locale",
+    "message",
+    "lang",
+    "react",
+    "list",
+    "item",
+    "node",
 ];
 
 /// Vendor names whose appearance as an identifier is weak evidence.
 pub const VENDORS: &[&str] = &[
-    "cloudflare", "sourcegraph", "meraki", "heroku", "hubspot", "snyk", "sonar", "telegram", "facebook",
-    "twitter", "discord", "okta", "mailchimp", "mailgun", "sendgrid", "twilio", "stripe", "artifactory",
-    "jfrog", "sumologic", "sumo", "datadog", "newrelic", "sentry", "slack", "github", "gitlab", "bitbucket",
-    "atlassian", "jira", "confluence", "openai", "anthropic", "huggingface", "dropbox", "shopify", "square",
+    "cloudflare",
+    "sourcegraph",
+    "meraki",
+    "heroku",
+    "hubspot",
+    "snyk",
+    "sonar",
+    "telegram",
+    "facebook",
+    "twitter",
+    "discord",
+    "okta",
+    "mailchimp",
+    "mailgun",
+    "sendgrid",
+    "twilio",
+    "stripe",
+    "artifactory",
+    "jfrog",
+    "sumologic",
+    "sumo",
+    "datadog",
+    "newrelic",
+    "sentry",
+    "slack",
+    "github",
+    "gitlab",
+    "bitbucket",
+    "atlassian",
+    "jira",
+    "confluence",
+    "openai",
+    "anthropic",
+    "huggingface",
+    "dropbox",
+    "shopify",
+    "square",
 ];
 
 fn word_class(w: &str) -> Option<NameClass> {
     Some(match w {
-        "password" | "passwd" | "passwort" | "pwd" | "passphrase" | "pass" | "pw" | "passw" | "pword" => {
+        "password" | "passwd" | "passwort" | "pwd" | "passphrase" | "pass" | "pw" | "passw"
+        | "pword" => NameClass::Password,
+        _ if w.ends_with("password") || w.ends_with("passwd") || w.ends_with("passphrase") => {
             NameClass::Password
         }
-        _ if w.ends_with("password") || w.ends_with("passwd") || w.ends_with("passphrase") => NameClass::Password,
-        _ if w.ends_with("pass") && w.len() <= 9 && !matches!(w, "bypass" | "compass" | "surpass" | "encompass") => {
+        _ if w.ends_with("pass")
+            && w.len() <= 9
+            && !matches!(w, "bypass" | "compass" | "surpass" | "encompass") =>
+        {
             NameClass::Password
         }
         "secret" | "secrets" => NameClass::Secret,
@@ -93,7 +320,9 @@ fn word_class(w: &str) -> Option<NameClass> {
         _ if w.ends_with("token") => NameClass::Token,
         "key" => NameClass::Key,
         _ if KEY_COMPOUNDS.contains(&w) => NameClass::Key,
-        "credential" | "credentials" | "creds" | "cred" | "auth" | "authorization" | "bearer" => NameClass::Credential,
+        "credential" | "credentials" | "creds" | "cred" | "auth" | "authorization" | "bearer" => {
+            NameClass::Credential
+        }
         "login" | "accessid" => NameClass::Weak,
         _ if VENDORS.contains(&w) => NameClass::Weak,
         _ => return None,
@@ -105,31 +334,48 @@ pub fn classify(name: &str) -> Option<NameClass> {
     let ws = words(name);
     // The last word that announces a secret decides; a neutral word after it
     // (`token_url`, `password_policy`) cancels it.
-    let (pos, mut class) = ws.iter().enumerate().rev().find_map(|(i, w)| word_class(w).map(|c| (i, c)))?;
+    let (pos, mut class) = ws
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, w)| word_class(w).map(|c| (i, c)))?;
     let after = &ws[pos + 1..];
     if after.iter().any(|w| NEUTRAL_AFTER.contains(&w.as_str())) {
         // `access_key_id` and `secret_key`: a key word after a stronger one.
         return None;
     }
     let before = pos.checked_sub(1).map(|i| ws[i].as_str());
-    if matches!(class, NameClass::Key | NameClass::Token) && before.is_some_and(|b| NEUTRAL_BEFORE.contains(&b)) {
+    if matches!(class, NameClass::Key | NameClass::Token)
+        && before.is_some_and(|b| NEUTRAL_BEFORE.contains(&b))
+    {
         return None;
     }
     // `api key`, `secret key`, `private key`, `access key` as separate words.
     if class == NameClass::Key {
         if let Some(b) = before {
-            if matches!(b, "secret" | "private" | "master" | "signing" | "encryption") {
+            if matches!(
+                b,
+                "secret" | "private" | "master" | "signing" | "encryption"
+            ) {
                 class = NameClass::Secret;
             }
         }
     }
     // Any stronger word earlier in the name raises the class (`secret_token`).
-    if let Some(stronger) = ws[..pos].iter().filter_map(|w| word_class(w)).filter(|c| *c != NameClass::Weak).min() {
+    if let Some(stronger) = ws[..pos]
+        .iter()
+        .filter_map(|w| word_class(w))
+        .filter(|c| *c != NameClass::Weak)
+        .min()
+    {
         if stronger < class {
             class = stronger;
         }
     }
-    if class == NameClass::Weak && ws.iter().any(|w| w == "access") && ws.last().is_some_and(|w| w == "id") {
+    if class == NameClass::Weak
+        && ws.iter().any(|w| w == "access")
+        && ws.last().is_some_and(|w| w == "id")
+    {
         return Some(NameClass::Weak);
     }
     Some(class)
@@ -162,9 +408,25 @@ mod tests {
     #[test]
     fn neutral_names() {
         for n in [
-            "kms_key_id", "public_key", "publicToken", "primaryKey", "token_url", "passwordPolicy", "key_length",
-            "secret_length", "LLM_SECRET_NAME", "passwordVariable", "clientId", "csrf-token", "keyword", "monkey",
-            "keyStore", "validKeyChars", "AVEncVideoMaxKeyframeDistance", "bypass", "issuerKeyHash",
+            "kms_key_id",
+            "public_key",
+            "publicToken",
+            "primaryKey",
+            "token_url",
+            "passwordPolicy",
+            "key_length",
+            "secret_length",
+            "LLM_SECRET_NAME",
+            "passwordVariable",
+            "clientId",
+            "csrf-token",
+            "keyword",
+            "monkey",
+            "keyStore",
+            "validKeyChars",
+            "AVEncVideoMaxKeyframeDistance",
+            "bypass",
+            "issuerKeyHash",
         ] {
             assert_eq!(classify(n), None, "{n}");
         }

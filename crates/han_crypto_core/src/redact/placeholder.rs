@@ -6,19 +6,104 @@ use super::entropy::{longest_repeat, sequential_bytes, words};
 
 /// Words that mark a documentation placeholder wherever they appear in a value.
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "examples", "placeholder", "your", "yours", "redacted", "changeme", "dummy", "sample",
-    "todo", "fixme", "insert", "replace", "here", "mask", "masked", "hidden", "undefined",
+    "example",
+    "examples",
+    "placeholder",
+    "your",
+    "yours",
+    "redacted",
+    "changeme",
+    "dummy",
+    "sample",
+    "todo",
+    "fixme",
+    "insert",
+    "replace",
+    "here",
+    "mask",
+    "masked",
+    "hidden",
+    "undefined",
 ];
 
 /// Whole values that are keywords or type names, not secrets.
 const NON_VALUES: &[&str] = &[
-    "true", "false", "null", "nil", "none", "undefined", "yes", "no", "on", "off", "string", "str", "text",
-    "bytes", "int", "integer", "number", "boolean", "bool", "optional", "required", "secret", "password",
-    "passwd", "token", "apikey", "api_key", "key", "value", "empty", "env", "environment", "default", "test",
-    "tests", "testing", "pass", "user", "username", "admin", "root", "guest", "demo", "foo", "bar", "baz",
-    "foobar", "qwerty", "string?", "secretkey", "secret_key", "access_token", "auth_token", "bearer",
-    "basic", "token_here", "xxx", "yyy", "zzz", "abc", "abc123", "123", "1234", "12345", "123456",
-    "function", "lambda", "new", "this", "self", "return", "await", "async", "sha256", "md5", "base64",
+    "true",
+    "false",
+    "null",
+    "nil",
+    "none",
+    "undefined",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "string",
+    "str",
+    "text",
+    "bytes",
+    "int",
+    "integer",
+    "number",
+    "boolean",
+    "bool",
+    "optional",
+    "required",
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "apikey",
+    "api_key",
+    "key",
+    "value",
+    "empty",
+    "env",
+    "environment",
+    "default",
+    "test",
+    "tests",
+    "testing",
+    "pass",
+    "user",
+    "username",
+    "admin",
+    "root",
+    "guest",
+    "demo",
+    "foo",
+    "bar",
+    "baz",
+    "foobar",
+    "qwerty",
+    "string?",
+    "secretkey",
+    "secret_key",
+    "access_token",
+    "auth_token",
+    "bearer",
+    "basic",
+    "token_here",
+    "xxx",
+    "yyy",
+    "zzz",
+    "abc",
+    "abc123",
+    "123",
+    "1234",
+    "12345",
+    "123456",
+    "function",
+    "lambda",
+    "new",
+    "this",
+    "self",
+    "return",
+    "await",
+    "async",
+    "sha256",
+    "md5",
+    "base64",
 ];
 
 /// Filler that no issued credential contains: masking runs, one repeated
@@ -65,11 +150,18 @@ pub fn is_placeholder(v: &str) -> bool {
         return true;
     }
     // Masking characters and filler.
-    let masked = v.bytes().filter(|&b| matches!(b, b'*' | b'#' | b'x' | b'X' | b'.' | b'-' | b'_' | b'0')).count();
+    let masked = v
+        .bytes()
+        .filter(|&b| matches!(b, b'*' | b'#' | b'x' | b'X' | b'.' | b'-' | b'_' | b'0'))
+        .count();
     if masked * 10 >= v.len() * 7 {
         return true;
     }
-    if lower.contains("xxxx") || lower.contains("****") || lower.contains("####") || longest_repeat(v) * 3 > v.len() {
+    if lower.contains("xxxx")
+        || lower.contains("****")
+        || lower.contains("####")
+        || longest_repeat(v) * 3 > v.len()
+    {
         return true;
     }
     if v.len() >= 8 && sequential_bytes(v) * 2 > v.len() {
@@ -93,7 +185,9 @@ pub fn is_reference(v: &str) -> bool {
     let segments: Vec<&str> = v.split('.').collect();
     let ident = |s: &str| {
         !s.is_empty()
-            && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && s.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
     if segments.len() >= 2 && segments.iter().all(|s| ident(s)) {
@@ -101,22 +195,34 @@ pub fn is_reference(v: &str) -> bool {
         return segments.iter().all(|s| is_wordy(s));
     }
     // SCREAMING_CASE constants: PASSWORD, DB_PASS, API_KEY.
-    if ident(v) && v.bytes().all(|b| !b.is_ascii_lowercase()) && v.contains(|c: char| c.is_ascii_uppercase()) {
+    if ident(v)
+        && v.bytes().all(|b| !b.is_ascii_lowercase())
+        && v.contains(|c: char| c.is_ascii_uppercase())
+    {
         let ws = words(v);
-        return ws.iter().all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic()) && has_vowel(w))
-            || ws.iter().any(|w| matches!(w.as_str(), "password" | "pass" | "passwd" | "secret" | "token" | "key" | "pwd"));
+        return ws
+            .iter()
+            .all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic()) && has_vowel(w))
+            || ws.iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "password" | "pass" | "passwd" | "secret" | "token" | "key" | "pwd"
+                )
+            });
     }
     false
 }
 
 fn has_vowel(w: &str) -> bool {
-    w.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
+    w.bytes()
+        .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
 }
 
 /// Short words without vowels that identifiers are full of.
 const ABBREVIATIONS: &[&str] = &[
-    "db", "cfg", "pwd", "str", "src", "dst", "ctx", "tmp", "lib", "pkg", "sql", "ssh", "tls", "ssl", "jwt", "dns",
-    "tcp", "xml", "msg", "cmd", "std", "fmt", "num", "len", "img", "css", "js", "ts", "mps", "k", "v", "x", "n",
+    "db", "cfg", "pwd", "str", "src", "dst", "ctx", "tmp", "lib", "pkg", "sql", "ssh", "tls",
+    "ssl", "jwt", "dns", "tcp", "xml", "msg", "cmd", "std", "fmt", "num", "len", "img", "css",
+    "js", "ts", "mps", "k", "v", "x", "n",
 ];
 
 /// A word a person would write: an abbreviation, or letters with vowels and
@@ -148,9 +254,17 @@ pub fn is_wordy(s: &str) -> bool {
     if ws.is_empty() {
         return false;
     }
-    let letters: usize = ws.iter().filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic())).map(|w| w.len()).sum();
+    let letters: usize = ws
+        .iter()
+        .filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(|w| w.len())
+        .sum();
     let readable: usize = ws.iter().filter(|w| readable(w)).map(|w| w.len()).sum();
-    let digits: usize = ws.iter().filter(|w| w.bytes().all(|b| b.is_ascii_digit())).map(|w| w.len()).sum();
+    let digits: usize = ws
+        .iter()
+        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+        .map(|w| w.len())
+        .sum();
     letters > 0 && readable * 10 >= letters * 9 && digits <= 4 && ws.len() * 4 <= s.len() + 4
 }
 
@@ -161,20 +275,43 @@ mod tests {
     #[test]
     fn placeholders() {
         for p in [
-            "${DB_PASSWORD}", "$API_KEY", "%TestSourcePassword%", "<YOUR_TOKEN>", "{{ .Values.password }}",
-            "your-api-key-here", "xxxxxxxxxxxxxxxx", "********", "AKIAIOSFODNN7EXAMPLE", "[REDACTED:password]",
-            "sk_test_XXXXXXXXXXXXXXXX", "true", "changeme", "...",
+            "${DB_PASSWORD}",
+            "$API_KEY",
+            "%TestSourcePassword%",
+            "<YOUR_TOKEN>",
+            "{{ .Values.password }}",
+            "your-api-key-here",
+            "xxxxxxxxxxxxxxxx",
+            "********",
+            "AKIAIOSFODNN7EXAMPLE",
+            "[REDACTED:password]",
+            "sk_test_XXXXXXXXXXXXXXXX",
+            "true",
+            "changeme",
+            "...",
         ] {
             assert!(is_placeholder(p), "{p}");
         }
-        for s in ["hunter2!", "rootpasswd", "P@ssw0rd$1", "Uen4gfCzuiUc4xvueCy.BNfL2PG2Fg"] {
+        for s in [
+            "hunter2!",
+            "rootpasswd",
+            "P@ssw0rd$1",
+            "Uen4gfCzuiUc4xvueCy.BNfL2PG2Fg",
+        ] {
             assert!(!is_placeholder(s), "{s}");
         }
     }
 
     #[test]
     fn references() {
-        for r in ["var.db_password", "os.environ['X']", "XSalsa20.key_length", "PASSWORD", "settings.SECRET_KEY", "getenv(\"X\")"] {
+        for r in [
+            "var.db_password",
+            "os.environ['X']",
+            "XSalsa20.key_length",
+            "PASSWORD",
+            "settings.SECRET_KEY",
+            "getenv(\"X\")",
+        ] {
             assert!(is_reference(r), "{r}");
         }
         for s in ["Uen4gfCzuiUc4xvueCy.BNfL2PG2Fg", "hE1hlYILrSqpqh.atlasv1.ARjZuyzl33F71WR55s6ln5GQ1HWIwTDDH3MiRjz7OnpCfaCb1RCF5zGaSncCWmJdcYA", "rootpasswd"] {

@@ -13,7 +13,12 @@ use super::rules::RuleSpec;
 use super::Finding;
 
 fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| RegexBuilder::new(pattern).unicode(false).build().expect("built-in pattern compiles"))
+    cell.get_or_init(|| {
+        RegexBuilder::new(pattern)
+            .unicode(false)
+            .build()
+            .expect("built-in pattern compiles")
+    })
 }
 
 /// A password-like value: not a placeholder or a reference, long enough.
@@ -36,7 +41,9 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
         }
         "url_password" => {
             let user = caps.name("u").map(|m| m.as_bytes()).unwrap_or(b"");
-            credential_ok(secret) && secret.as_bytes() != user && !secret.bytes().all(|b| b.is_ascii_digit())
+            credential_ok(secret)
+                && secret.as_bytes() != user
+                && !secret.bytes().all(|b| b.is_ascii_digit())
         }
         "password" => credential_ok(secret.trim_matches(|c| c == '\'' || c == '"')),
         "bearer_token" => !is_placeholder(secret) && looks_random(secret, 16),
@@ -55,7 +62,10 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
 /// A match cut short by masking characters (`xoxp-123-####…`).
 fn masked_after(text: &str, end: usize) -> bool {
     let rest = &text.as_bytes()[end..];
-    rest.len() >= 3 && rest[..3].iter().all(|b| matches!(b, b'#' | b'*' | b'x' | b'X' | b'.'))
+    rest.len() >= 3
+        && rest[..3]
+            .iter()
+            .all(|b| matches!(b, b'#' | b'*' | b'x' | b'X' | b'.'))
 }
 
 /// The part after a vendor prefix reads as words (`xoxb-my-bot-token`,
@@ -72,19 +82,27 @@ fn wordy_tail(secret: &str) -> bool {
 /// lone secret before the colon) is redacted, the user name kept.
 pub fn curl_user(text: &str, out: &mut Vec<Finding>) {
     static RE: OnceLock<Regex> = OnceLock::new();
-    let re = re(&RE, r#"(?:^|[\s;|&(])(?:-u|--user)(?:\s+|=)(?P<arg>"[^"\n]*"(?::"[^"\n]*")?|'[^'\n]*'|[^\s]+)"#);
+    let re = re(
+        &RE,
+        r#"(?:^|[\s;|&(])(?:-u|--user)(?:\s+|=)(?P<arg>"[^"\n]*"(?::"[^"\n]*")?|'[^'\n]*'|[^\s]+)"#,
+    );
     for caps in re.captures_iter(text.as_bytes()) {
         let m = caps.name("arg").expect("group exists");
         let arg = &text[m.start()..m.end()];
         if arg.starts_with('<') || arg.ends_with('>') {
             continue; // curl -u <user:password>: documentation
         }
-        let Some(colon) = colon_outside_braces(arg) else { continue };
+        let Some(colon) = colon_outside_braces(arg) else {
+            continue;
+        };
         let (user, pass) = (&arg[..colon], &arg[colon + 1..]);
         let strip = |s: &str| s.trim_matches(|c| c == '"' || c == '\'').to_string();
         let (u, p) = (strip(user), strip(pass));
         let (offset, secret) = if !p.is_empty() {
-            (m.start() + colon + 1 + pass.find(p.as_str()).unwrap_or(0), p.clone())
+            (
+                m.start() + colon + 1 + pass.find(p.as_str()).unwrap_or(0),
+                p.clone(),
+            )
         } else if looks_random(&u, 8) {
             (m.start() + user.find(u.as_str()).unwrap_or(0), u.clone())
         } else {
@@ -172,11 +190,17 @@ fn secret_document(text: &str, from: usize, to: usize, out: &mut Vec<Finding>) {
             if let Some(colon) = body.find(':') {
                 let after = &body[colon + 1..];
                 let value = after.trim();
-                let value_start = lo + (l.len() - body.len()) + colon + 1 + (after.len() - after.trim_start().len());
+                let value_start = lo
+                    + (l.len() - body.len())
+                    + colon
+                    + 1
+                    + (after.len() - after.trim_start().len());
                 if matches!(value, "|" | ">" | "|-" | ">-") {
                     // Block scalar: the more-indented lines below.
                     i += 1;
-                    while i < lines.len() && (lines[i].1.trim().is_empty() || indent(lines[i].1) > key_indent) {
+                    while i < lines.len()
+                        && (lines[i].1.trim().is_empty() || indent(lines[i].1) > key_indent)
+                    {
                         let (bo, bl) = lines[i];
                         let b = bl.trim();
                         if !b.is_empty() {
@@ -189,7 +213,8 @@ fn secret_document(text: &str, from: usize, to: usize, out: &mut Vec<Finding>) {
                 }
                 let v = value.trim_matches(|c| c == '"' || c == '\'');
                 if v.len() >= 12 && !is_placeholder(v) {
-                    let s = value_start + (value.len() - value.trim_start_matches(['"', '\'']).len());
+                    let s =
+                        value_start + (value.len() - value.trim_start_matches(['"', '\'']).len());
                     push_k8s(out, s, s + v.len());
                 }
             }
