@@ -70,6 +70,8 @@ struct ColumnConfig {
     kind: Kind,
     /// Which redaction rules run before sealing (text and jsonb only).
     redact: Option<han_crypto_core::redact::Policy>,
+    /// Compress-then-encrypt (the `compress` option).
+    compress: bool,
 }
 
 struct TableConfig {
@@ -134,11 +136,13 @@ fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<Tab
             Kind::Bytea => None,
             Kind::Text | Kind::Jsonb => crate::redaction::column_policy(&row.options, &name)?,
         };
+        let compress = crate::redaction::column_flag(&row.options, &name, "compress")?;
         columns.push(ColumnConfig {
             attno: attno_of(tupdesc, &name)?,
             name,
             kind,
             redact,
+            compress,
         });
     }
     let config = Rc::new(TableConfig {
@@ -223,17 +227,18 @@ fn authenticates(env: &[u8], place: &Place<'_>) -> HcResult<bool> {
         return Ok(false);
     }
     let key = keyring::key_for_check(&ring, parsed.header.key)?;
-    Ok(parsed.open(&key, &place.context()).is_ok())
+    Ok(parsed.verify(&key, &place.context()))
 }
 
-fn seal(kind: Kind, plaintext: &[u8], place: &Place<'_>) -> HcResult<Vec<u8>> {
+fn seal(col: &ColumnConfig, plaintext: &[u8], place: &Place<'_>) -> HcResult<Vec<u8>> {
     let (key_ref, key) = keyring::encryption_key(place.keyring)?;
-    Ok(envelope::seal(
+    Ok(envelope::seal_with(
         &key,
         key_ref,
-        kind.content(),
+        col.kind.content(),
         plaintext,
         &place.context(),
+        col.compress,
     )?)
 }
 
@@ -328,7 +333,7 @@ fn protect_row<'a>(
                         key: &old_key_refs,
                     };
                     let plain = open(&env, &old_place, Access::Encrypt)?;
-                    let sealed = seal(col.kind, &plain, &place)?;
+                    let sealed = seal(col, &plain, &place)?;
                     store(&mut new, col, &sealed)?;
                     continue;
                 }
@@ -346,7 +351,7 @@ fn protect_row<'a>(
             Some(policy) => redact_value(col.kind, value, policy)?,
             None => value,
         };
-        let sealed = seal(col.kind, &value, &place)?;
+        let sealed = seal(col, &value, &place)?;
         store(&mut new, col, &sealed)?;
     }
     Ok(Some(new))
@@ -508,6 +513,14 @@ fn _open_text(
         return Ok(None);
     };
     let parsed = envelope::parse(&v.envelope).map_err(HcError::from)?;
+    if parsed.is_compressed() {
+        let plain = parsed.open(&v.key, &v.context).map_err(HcError::from)?;
+        let text = crate::varlena::OwnedText::build_utf8(plain.len(), |out| {
+            out.copy_from_slice(&plain);
+            Ok(())
+        })?;
+        return Ok(Some(text));
+    }
     let text = crate::varlena::OwnedText::build_utf8(parsed.ciphertext.len(), |out| {
         Ok(parsed.open_into(&v.key, &v.context, out)?)
     })?;

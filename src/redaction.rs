@@ -120,7 +120,21 @@ pub fn json_text(input: &str, policy: Policy) -> Option<(String, Vec<Finding>)> 
     redact::json::redact_text(&scanner(), input, policy)
 }
 
-const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "columns"];
+const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "compress", "columns"];
+const COLUMN_KEYS: &[&str] = &["redact", "redact_groups", "compress"];
+
+/// A boolean option of one column: its own setting, else the table's, else false.
+pub fn column_flag(options: &Value, column: &str, key: &str) -> HcResult<bool> {
+    let col = options.get("columns").and_then(|c| c.get(column));
+    col.and_then(|c| c.get(key))
+        .or_else(|| options.get(key))
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| HcError::InvalidArgument(format!("\"{key}\" must be true or false")))
+        })
+        .transpose()
+        .map(|v| v.unwrap_or(false))
+}
 
 fn groups_of(v: &Value) -> HcResult<Policy> {
     let list = v.as_array().ok_or_else(|| {
@@ -171,7 +185,7 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
         .ok_or_else(|| HcError::InvalidArgument("options must be a JSON object".into()))?;
     if let Some(k) = obj.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
         return Err(HcError::InvalidArgument(format!(
-            "unknown protect() option \"{k}\" (known: redact, redact_groups, columns)"
+            "unknown protect() option \"{k}\" (known: redact, redact_groups, compress, columns)"
         )));
     }
     if let Some(cols) = obj.get("columns") {
@@ -186,18 +200,19 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
                     "options.columns names \"{name}\", which is not a protected column"
                 )));
             }
-            if let Some(k) = spec.as_object().and_then(|o| {
-                o.keys()
-                    .find(|k| !matches!(k.as_str(), "redact" | "redact_groups"))
-            }) {
+            if let Some(k) = spec
+                .as_object()
+                .and_then(|o| o.keys().find(|k| !COLUMN_KEYS.contains(&k.as_str())))
+            {
                 return Err(HcError::InvalidArgument(format!(
-                    "unknown column option \"{k}\" (known: redact, redact_groups)"
+                    "unknown column option \"{k}\" (known: redact, redact_groups, compress)"
                 )));
             }
         }
     }
     for c in columns {
         column_policy(options, c)?;
+        column_flag(options, c, "compress")?;
     }
     Ok(())
 }

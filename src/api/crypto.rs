@@ -62,6 +62,26 @@ fn open_checked(
     Ok(())
 }
 
+/// [`open_checked`] for compressed envelopes (made by protect() with the
+/// `compress` option): their plaintext length is known only after opening,
+/// so they cannot be opened straight into the result datum.
+fn open_compressed_checked(
+    env: &Envelope<'_>,
+    context: &str,
+    accepted: &[ContentType],
+    wanted: &'static str,
+) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
+    let key = keyring::decryption_key(env.header.key)?;
+    let plain = env.open(&key, context.as_bytes())?;
+    if !accepted.contains(&env.header.content) {
+        return Err(HcError::ContentMismatch {
+            stored: env.header.content,
+            wanted,
+        });
+    }
+    Ok(plain)
+}
+
 fn open_text(
     envelope: Option<&[u8]>,
     context: Option<&str>,
@@ -73,6 +93,14 @@ fn open_text(
         return Ok(None);
     };
     let env = envelope::parse(bytes).map_err(HcError::from)?;
+    if env.is_compressed() {
+        let plain = open_compressed_checked(&env, context, accepted, wanted)?;
+        let text = OwnedText::build_utf8(plain.len(), |out| {
+            out.copy_from_slice(&plain);
+            Ok(())
+        })?;
+        return Ok(Some(text));
+    }
     let text = OwnedText::build_utf8(env.ciphertext.len(), |out| {
         open_checked(&env, context, accepted, wanted, out)
     })?;
@@ -135,6 +163,13 @@ fn decrypt_bytea(
     };
     let all = [ContentType::Bytes, ContentType::Text, ContentType::Json];
     let env = envelope::parse(bytes).map_err(HcError::from)?;
+    if env.is_compressed() {
+        let plain = open_compressed_checked(&env, context, &all, "bytea")?;
+        return Ok(Some(OwnedBytea::build(plain.len(), |out| {
+            out.copy_from_slice(&plain);
+            Ok(())
+        })?));
+    }
     let out = OwnedBytea::build(env.ciphertext.len(), |out| {
         open_checked(&env, context, &all, "bytea", out)
     })?;

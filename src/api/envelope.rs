@@ -26,7 +26,9 @@ fn envelope_info(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
         "keyring_id": uuid_to_string(&h.key.keyring_id),
         "keyring": keyring,
         "key_version": h.key.key_version,
-        "plaintext_bytes": h.ciphertext_len,
+        "compression": h.compression.name(),
+        // Known without a key only when the value is stored uncompressed.
+        "plaintext_bytes": (!env.is_compressed()).then_some(h.ciphertext_len),
         "envelope_bytes": h.envelope_len(),
     })))
 }

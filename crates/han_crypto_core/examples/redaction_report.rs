@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use han_crypto_core::redact::{builtin, Policy};
+use han_crypto_core::redact::{builtin, sample::session_text, Policy};
 use serde_json::Value;
 
 #[derive(Default)]
@@ -45,127 +45,6 @@ fn ratio(a: u32, b: u32) -> f64 {
     } else {
         a as f64 / b as f64
     }
-}
-
-/// Prose-like text with code and logs, as coding sessions look, with one
-/// secret per ~64 KiB. Deterministic (a fixed LCG), no corpus needed.
-fn session_text(bytes: usize) -> String {
-    const WORDS: &[&str] = &[
-        "the",
-        "function",
-        "returns",
-        "a",
-        "value",
-        "when",
-        "request",
-        "is",
-        "handled",
-        "by",
-        "server",
-        "we",
-        "should",
-        "update",
-        "tests",
-        "and",
-        "check",
-        "that",
-        "error",
-        "message",
-        "includes",
-        "line",
-        "number",
-        "of",
-        "file",
-        "config",
-        "database",
-        "migration",
-        "fails",
-        "because",
-        "column",
-        "missing",
-        "then",
-        "run",
-        "cargo",
-        "build",
-        "again",
-        "with",
-        "release",
-        "profile",
-        "user",
-        "wants",
-        "to",
-        "refactor",
-        "module",
-        "into",
-        "smaller",
-        "parts",
-        "so",
-        "each",
-        "has",
-        "one",
-        "job",
-        "let",
-        "me",
-        "look",
-        "at",
-        "how",
-        "this",
-        "works",
-        "key",
-        "token",
-        "password",
-        "field",
-        "in",
-        "struct",
-        "passes",
-        "through",
-        "layer",
-    ];
-    const LINES: &[&str] = &[
-        "fn main() { let x = compute(42); println!(\"{x}\"); }",
-        "ERROR 2026-11-23T10:00:00Z worker[3]: connection reset by peer (retrying in 5s)",
-        "  at Object.<anonymous> (/app/src/index.js:17:9)",
-        "SELECT id, name FROM users WHERE created_at > now() - interval '1 day';",
-        "$ git commit -m \"fix: handle empty input\" && git push origin main",
-        "    \"dependencies\": { \"express\": \"^4.19.2\", \"pg\": \"^8.11.0\" },",
-    ];
-    const SECRETS: &[&str] = &[
-        "export AWS_ACCESS_KEY_ID=AKIAZ7Q4XPLM3VN2B6RT",
-        "DATABASE_URL=postgres://app:Xk9#mQ2vLp7w@db.internal:5432/app",
-        "curl -H \"Authorization: Bearer ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU\"",
-    ];
-    let mut out = String::with_capacity(bytes + 256);
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) as usize
-    };
-    let mut since_secret = 0;
-    while out.len() < bytes {
-        let r = next() % 100;
-        let piece_start = out.len();
-        if r < 8 {
-            out.push_str(LINES[next() % LINES.len()]);
-            out.push('\n');
-        } else {
-            for i in 0..(6 + next() % 14) {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(WORDS[next() % WORDS.len()]);
-            }
-            out.push_str(".\n");
-        }
-        since_secret += out.len() - piece_start;
-        if since_secret > 64 * 1024 {
-            out.push_str(SECRETS[next() % SECRETS.len()]);
-            out.push('\n');
-            since_secret = 0;
-        }
-    }
-    out
 }
 
 fn main() {

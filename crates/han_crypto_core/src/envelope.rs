@@ -7,7 +7,7 @@
 //!   4    1  format version   1
 //!   5    1  algorithm id     1 = XAES-256-GCM
 //!   6    1  content type     0 = bytes, 1 = UTF-8 text, 2 = JSON text
-//!   7    1  flags            reserved, must be 0
+//!   7    1  flags            0, or 1 = payload is a zstd frame (compress-then-encrypt)
 //!   8   16  keyring id       UUID
 //!  24    4  key version      >= 1
 //!  28    4  ciphertext length n
@@ -20,6 +20,11 @@
 //! the caller's context, which binds the value to where it lives. Because the
 //! header states the ciphertext length, truncation and appended bytes are
 //! recognised structurally, before any key is touched.
+//!
+//! With the compression flag the ciphertext encrypts a zstd frame of the
+//! plaintext instead of the plaintext itself. The flag is part of the
+//! authenticated header, so it cannot be flipped; [`seal_with`] sets it only
+//! when compression actually shrinks the value.
 
 use zeroize::Zeroizing;
 
@@ -125,6 +130,38 @@ pub struct KeyRef {
     pub key_version: u32,
 }
 
+/// Flag bit: the payload is a zstd frame of the plaintext.
+pub const FLAG_ZSTD: u8 = 0x01;
+/// zstd level for compress-then-encrypt: fast, and most of zstd's ratio on
+/// prose and JSON.
+const ZSTD_LEVEL: i32 = 3;
+
+/// How the plaintext was transformed before encryption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// Stored as is.
+    None,
+    /// A zstd frame (with its content size) of the plaintext.
+    Zstd,
+}
+
+impl Compression {
+    /// Name used in JSON and by envelope_info().
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    fn flags(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Zstd => FLAG_ZSTD,
+        }
+    }
+}
+
 /// A decoded v1 header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -134,8 +171,10 @@ pub struct Header {
     pub content: ContentType,
     /// Key that sealed it.
     pub key: KeyRef,
-    /// Ciphertext length in bytes (= plaintext length).
+    /// Ciphertext length in bytes (the plaintext's, or its zstd frame's).
     pub ciphertext_len: u32,
+    /// Whether the payload is compressed.
+    pub compression: Compression,
     /// Random nonce.
     pub nonce: [u8; XAES_NONCE_LEN],
 }
@@ -148,7 +187,7 @@ impl Header {
         h[4] = FORMAT_V1;
         h[5] = self.algorithm as u8;
         h[6] = self.content as u8;
-        h[7] = 0;
+        h[7] = self.compression.flags();
         h[8..24].copy_from_slice(&self.key.keyring_id);
         h[24..28].copy_from_slice(&self.key.key_version.to_be_bytes());
         h[28..32].copy_from_slice(&self.ciphertext_len.to_be_bytes());
@@ -206,9 +245,11 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>> {
     let algorithm = Algorithm::from_id(bytes[5]).ok_or(Error::UnsupportedAlgorithm(bytes[5]))?;
     let content =
         ContentType::from_id(bytes[6]).ok_or(Error::MalformedHeader("unknown content type"))?;
-    if bytes[7] != 0 {
-        return Err(Error::MalformedHeader("reserved flags are set"));
-    }
+    let compression = match bytes[7] {
+        0 => Compression::None,
+        FLAG_ZSTD => Compression::Zstd,
+        _ => return Err(Error::MalformedHeader("reserved flags are set")),
+    };
     let mut keyring_id = [0u8; 16];
     keyring_id.copy_from_slice(&bytes[8..24]);
     let key_version = be_u32(&bytes[24..28]);
@@ -227,6 +268,7 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>> {
         },
         ciphertext_len,
         nonce,
+        compression,
     };
     let expected = header.envelope_len();
     if n < expected {
@@ -291,6 +333,65 @@ pub fn seal_into(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<()> {
+    seal_payload_into(
+        key,
+        key_ref,
+        content,
+        Compression::None,
+        plaintext,
+        context,
+        out,
+    )
+}
+
+/// Like [`seal`], compressing first when `compress` is set and zstd makes
+/// the value smaller (incompressible values are stored as they are).
+///
+/// Compression before encryption lets the envelope's length depend on the
+/// content: whoever can place chosen text next to a secret in the same value
+/// and watch the stored size can learn about the secret. Off unless asked.
+pub fn seal_with(
+    key: &XaesKey,
+    key_ref: KeyRef,
+    content: ContentType,
+    plaintext: &[u8],
+    context: &[u8],
+    compress: bool,
+) -> Result<Vec<u8>> {
+    if compress && plaintext.len() > 64 {
+        if plaintext.len() > MAX_PLAINTEXT {
+            return Err(Error::TooLarge(plaintext.len()));
+        }
+        let frame = Zeroizing::new(
+            zstd::bulk::compress(plaintext, ZSTD_LEVEL)
+                .map_err(|_| Error::MalformedHeader("compression failed"))?,
+        );
+        if frame.len() < plaintext.len() {
+            let mut out = vec![0u8; OVERHEAD + frame.len()];
+            seal_payload_into(
+                key,
+                key_ref,
+                content,
+                Compression::Zstd,
+                &frame,
+                context,
+                &mut out,
+            )?;
+            return Ok(out);
+        }
+    }
+    seal(key, key_ref, content, plaintext, context)
+}
+
+fn seal_payload_into(
+    key: &XaesKey,
+    key_ref: KeyRef,
+    content: ContentType,
+    compression: Compression,
+    plaintext: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
     if out.len() != sealed_len(plaintext.len())? || key_ref.key_version == 0 {
         return Err(Error::TooLarge(plaintext.len()));
     }
@@ -302,6 +403,7 @@ pub fn seal_into(
         key: key_ref,
         ciphertext_len: plaintext.len() as u32,
         nonce,
+        compression,
     };
     let header_bytes = header.encode();
     let (head, rest) = out.split_at_mut(HEADER_LEN);
@@ -314,17 +416,42 @@ pub fn seal_into(
 }
 
 impl Envelope<'_> {
-    /// Authenticates and decrypts. Returns the whole plaintext or an error,
-    /// never part of it.
+    /// Authenticates and decrypts (and decompresses, for compressed
+    /// envelopes). Returns the whole plaintext or an error, never part of it.
     pub fn open(&self, key: &XaesKey, context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut buf = Zeroizing::new(vec![0u8; self.ciphertext.len()]);
-        self.open_into(key, context, &mut buf)?;
-        Ok(buf)
+        let mut payload = Zeroizing::new(vec![0u8; self.ciphertext.len()]);
+        self.decrypt_payload(key, context, &mut payload)?;
+        match self.header.compression {
+            Compression::None => Ok(payload),
+            Compression::Zstd => decompress(&payload),
+        }
     }
 
-    /// Like [`Envelope::open`], writing the plaintext into `out` (exactly
-    /// `ciphertext.len()` bytes). On failure `out` holds only zeros.
+    /// Authenticates without keeping the plaintext.
+    pub fn verify(&self, key: &XaesKey, context: &[u8]) -> bool {
+        let mut payload = Zeroizing::new(vec![0u8; self.ciphertext.len()]);
+        self.decrypt_payload(key, context, &mut payload).is_ok()
+    }
+
+    /// Whether the payload is compressed (then [`Envelope::open_into`] does
+    /// not apply: the plaintext's length is only known after decryption).
+    pub fn is_compressed(&self) -> bool {
+        self.header.compression != Compression::None
+    }
+
+    /// Like [`Envelope::open`], writing the plaintext of an uncompressed
+    /// envelope into `out` (exactly `ciphertext.len()` bytes). On failure
+    /// `out` holds only zeros.
     pub fn open_into(&self, key: &XaesKey, context: &[u8], out: &mut [u8]) -> Result<()> {
+        if self.is_compressed() {
+            return Err(Error::MalformedHeader(
+                "compressed envelope: its plaintext length is not known before opening",
+            ));
+        }
+        self.decrypt_payload(key, context, out)
+    }
+
+    fn decrypt_payload(&self, key: &XaesKey, context: &[u8], out: &mut [u8]) -> Result<()> {
         if out.len() != self.ciphertext.len() {
             return Err(Error::MalformedHeader(
                 "output buffer length differs from ciphertext length",
@@ -338,6 +465,22 @@ impl Envelope<'_> {
             &self.tag,
         )
     }
+}
+
+/// Decompresses an authenticated zstd payload. The frame must state its
+/// content size, within the format's limit, and deliver exactly that much.
+fn decompress(frame: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let malformed = || Error::MalformedHeader("compressed payload is malformed");
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= MAX_PLAINTEXT as u64 => n as usize,
+        Ok(Some(n)) => return Err(Error::TooLarge(usize::try_from(n).unwrap_or(usize::MAX))),
+        _ => return Err(malformed()),
+    };
+    let out = Zeroizing::new(zstd::bulk::decompress(frame, size).map_err(|_| malformed())?);
+    if out.len() != size {
+        return Err(malformed());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -405,5 +548,59 @@ mod tests {
         env[4] = 1;
         env[5] = 0;
         assert_eq!(parse(&env).unwrap_err(), Error::UnsupportedAlgorithm(0));
+    }
+
+    #[test]
+    fn compressed_envelopes_round_trip_and_stay_authenticated() {
+        let prose = "The patient reports better sleep and fewer headaches. ".repeat(80);
+        let env = seal_with(
+            &key(),
+            KR,
+            ContentType::Text,
+            prose.as_bytes(),
+            b"ctx",
+            true,
+        )
+        .unwrap();
+        let parsed = parse(&env).unwrap();
+        assert!(
+            parsed.is_compressed() && env.len() < prose.len() / 4,
+            "{} bytes",
+            env.len()
+        );
+        assert_eq!(&*parsed.open(&key(), b"ctx").unwrap(), prose.as_bytes());
+        assert!(parsed.verify(&key(), b"ctx") && !parsed.verify(&key(), b"other"));
+        assert!(parsed
+            .open_into(&key(), b"ctx", &mut vec![0; parsed.ciphertext.len()])
+            .is_err());
+        // The flag is authenticated: clearing it breaks the tag.
+        let mut flipped = env.clone();
+        flipped[7] = 0;
+        assert_eq!(
+            parse(&flipped).unwrap().open(&key(), b"ctx").unwrap_err(),
+            Error::AuthenticationFailed
+        );
+        // Unknown flags are refused before any key is used.
+        flipped[7] = 2;
+        assert_eq!(
+            parse(&flipped).unwrap_err(),
+            Error::MalformedHeader("reserved flags are set")
+        );
+        // The JSON form carries the flag.
+        let j = crate::envelope_json::to_json(&env).unwrap();
+        assert_eq!(j["meta"]["compression"], "zstd");
+        assert_eq!(crate::envelope_json::from_json(&j).unwrap(), env);
+    }
+
+    #[test]
+    fn incompressible_and_tiny_values_are_stored_as_they_are() {
+        let mut noise = vec![0u8; 4096];
+        crate::keys::fill_random(&mut noise).unwrap();
+        for data in [&noise[..], b"short"] {
+            let env = seal_with(&key(), KR, ContentType::Bytes, data, b"", true).unwrap();
+            let parsed = parse(&env).unwrap();
+            assert!(!parsed.is_compressed());
+            assert_eq!(&*parsed.open(&key(), b"").unwrap(), data);
+        }
     }
 }

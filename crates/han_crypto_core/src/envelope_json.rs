@@ -16,7 +16,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use crate::aead::{TAG_LEN, XAES_NONCE_LEN};
-use crate::envelope::{self, Algorithm, ContentType, Header, KeyRef, FORMAT_V1};
+use crate::envelope::{self, Algorithm, Compression, ContentType, Header, KeyRef, FORMAT_V1};
 use crate::{Error, Result};
 
 /// Formats 16 bytes as a lowercase hyphenated UUID.
@@ -56,8 +56,15 @@ pub fn to_json(bytes: &[u8]) -> Result<Value> {
         "iv": B64.encode(h.nonce),
         "ct": B64.encode(env.ciphertext),
         "tag": B64.encode(env.tag),
-        "meta": { "content": h.content.name() },
+        "meta": meta(h),
     }))
+}
+
+fn meta(h: &envelope::Header) -> Value {
+    match h.compression {
+        Compression::None => json!({ "content": h.content.name() }),
+        c => json!({ "content": h.content.name(), "compression": c.name() }),
+    }
 }
 
 fn bad(field: &str, what: &str) -> Error {
@@ -128,9 +135,17 @@ pub fn from_json(value: &Value) -> Result<Vec<u8>> {
     let meta = field(obj, "meta")?
         .as_object()
         .ok_or_else(|| bad("meta", "must be an object"))?;
-    only_keys(meta, &["content"], "meta")?;
+    only_keys(meta, &["content", "compression"], "meta")?;
     let content = ContentType::from_name(str_field(meta, "content")?)
         .ok_or_else(|| bad("meta.content", "must be \"bytea\", \"text\" or \"jsonb\""))?;
+    let compression = match meta.get("compression") {
+        None => Compression::None,
+        Some(v) => match v.as_str() {
+            Some("none") => Compression::None,
+            Some("zstd") => Compression::Zstd,
+            _ => return Err(bad("meta.compression", "must be \"zstd\" or \"none\"")),
+        },
+    };
     let ciphertext_len = u32::try_from(ct.len()).map_err(|_| Error::TooLarge(ct.len()))?;
     let header = Header {
         algorithm,
@@ -141,6 +156,7 @@ pub fn from_json(value: &Value) -> Result<Vec<u8>> {
         },
         ciphertext_len,
         nonce,
+        compression,
     };
     let mut out = Vec::with_capacity(header.envelope_len());
     out.extend_from_slice(&header.encode());

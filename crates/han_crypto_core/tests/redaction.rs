@@ -51,6 +51,17 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("<password>Gr8Pa55word</password>", "Gr8Pa55word", "password"),
     ("docker login -u deploy -p Z9xQ2mL7vR4t registry.example.com", "Z9xQ2mL7vR4t", "password"),
     ("the new password is Tr0ub4dor&3 for staging", "Tr0ub4dor&3", "password"),
+    ("I set the password to Winter2024! but it still fails", "Winter2024!", "password"),
+    ("    command: redis-server --requirepass R3d1sS3cret", "R3d1sS3cret", "password"),
+    ("mysqldump -uroot -p'Tr1cky$Pass' shop > shop.sql", "Tr1cky$Pass", "password"),
+    ("PGPASSWORD=\"my secret pass\" pg_dump -h localhost app", "my secret pass", "password"),
+    ("aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9e8Lr2Tq", "wJalrXUtnFEMI", "secret"),
+    ("conn = psycopg2.connect(\"host=db dbname=app user=app password=Zx9#kLm2Qp\")", "Zx9#kLm2Qp", "password"),
+    ("2024-05-01 ERROR Failed to connect to amqp://guest:Rabb1tPw@rabbit:5672/ - refused", "Rabb1tPw", "url_password"),
+    ("spring.datasource.password=Spr1ngP@ss", "Spr1ngP@ss", "password"),
+    ("<property name=\"password\" value=\"XmlPr0pPass\"/>", "XmlPr0pPass", "password"),
+    ("kubectl create secret generic db --from-literal=password=K8sL1teral!", "K8sL1teral!", "password"),
+    ("      - JWT_SECRET=kq8Zr2Lw9Xv3Nt6Bp1Ym4Hc7Fd0Gs5J", "kq8Zr2Lw9Xv3Nt6Bp1Ym4Hc7Fd0Gs5J", "secret"),
 ];
 
 /// Text that must come back unchanged.
@@ -78,6 +89,23 @@ const CLEAN: &[&str] = &[
     "curl -u user:password https://example.com",
     "public_key = \"9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\"",
     "Ünïcödé prose — ключ к успеху: « token » 🙂",
+    "The password must contain at least one digit and one symbol.",
+    "password: ********",
+    "secret_name: prod/db/credentials",
+    "token_endpoint: https://login.example.com/oauth2/v2.0/token",
+    "Use `export GITHUB_TOKEN=<your token>` before running the script.",
+    "export DB_PASSWORD=$(aws secretsmanager get-secret-value --secret-id db --query SecretString --output text)",
+    "\"resolved\": \"https://registry.npmjs.org/lodash/-/lodash-4.17.21.tgz\",",
+    "request_id=7f3e2a1b-9c8d-4e5f-a6b7-c8d9e0f1a2b3 status=200",
+    "The key insight is that the cache key includes the tenant id.",
+    "if token is None: raise AuthError(\"missing token\")",
+    "const [password, setPassword] = useState(\"\");",
+    "<input type=\"password\" name=\"password\" placeholder=\"Password\">",
+    "curl -u \"$USER:$PASS\" https://api.example.com",
+    "session_key = f\"session:{user_id}\"",
+    "private_key_path = \"~/.ssh/id_ed25519\"",
+    "jwt.decode(token, key, algorithms=[\"HS256\"])",
+    "password = \"Please enter your password\"",
 ];
 
 #[test]

@@ -341,6 +341,14 @@ fn protection_bench(c: &mut Client, reps: usize) {
             reps,
         },
         V {
+            name: "protect+zstd",
+            setup: "CREATE TABLE s (id int PRIMARY KEY, team text, prompt text, tool_output text);
+                    SELECT han_crypto.protect('s', ARRAY['prompt', 'tool_output'], 'team', redact => false, options => '{\"compress\": true}')",
+            insert: "INSERT INTO s SELECT * FROM src_sessions",
+            read: "SELECT * FROM s_decrypted",
+            reps,
+        },
+        V {
             name: "protect+redact",
             setup: "CREATE TABLE s (id int PRIMARY KEY, team text, prompt text, tool_output text);
                     SELECT han_crypto.protect('s', ARRAY['prompt', 'tool_output'], 'team')",
@@ -373,7 +381,7 @@ fn protection_bench(c: &mut Client, reps: usize) {
         if read <= 1.5 { "met" } else { "MISSED" }
     );
     // Redaction's own cost: the difference between the two protect() rows.
-    let (plain, redacting) = (&rows[0], &rows[5]);
+    let (plain, redacting) = (&rows[0], &rows[6]);
     let extra = redacting.1.as_secs_f64() - hc.1.as_secs_f64();
     println!(
         "redaction adds {:.2}x floor to the insert (target <= 0.50: {}), {:.2}x a plain insert (target <= 1.00: {})",
@@ -381,6 +389,18 @@ fn protection_bench(c: &mut Client, reps: usize) {
         if extra / floor.1.as_secs_f64() <= 0.5 { "met" } else { "MISSED" },
         extra / plain.1.as_secs_f64(),
         if extra / plain.1.as_secs_f64() <= 1.0 { "met" } else { "MISSED" }
+    );
+    let z = &rows[5];
+    let (zi, zr, zs) = (
+        z.1.as_secs_f64() / plain.1.as_secs_f64(),
+        z.2.as_secs_f64() / plain.2.as_secs_f64(),
+        z.3 as f64 / plain.3 as f64,
+    );
+    println!(
+        "compress-then-encrypt: insert {zi:.2}x plain (target <= 2.00: {}), read {zr:.2}x plain (target <= 1.50: {}), table {zs:.2}x plain (target <= 1.50: {})",
+        if zi <= 2.0 { "met" } else { "MISSED" },
+        if zr <= 1.5 { "met" } else { "MISSED" },
+        if zs <= 1.5 { "met" } else { "MISSED" }
     );
 }
 

@@ -148,6 +148,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let value = &text[vs..ve];
+    if op == Op::Positional
+        && !(name.contains('_') && looks_random(value, 20) && Classes::of(value).digit && !quoted)
+    {
+        return None; // only `snake_name <long random value>`
+    }
     if op == Op::Is && Classes::of(value).count() < 2 && !looks_random(value, 12) {
         return None; // "the password is incorrect"
     }
@@ -169,8 +174,10 @@ enum Op {
     Element,
     BlockScalar,
     Space,
-    /// Prose: "the password is hunter2".
+    /// Prose: "the password is hunter2", "set the password to hunter2".
     Is,
+    /// An identifier, blanks, then the value.
+    Positional,
 }
 
 fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
@@ -221,6 +228,10 @@ fn operator(
         b'i' if had_blank && (rest.starts_with(b"is ") || rest.starts_with(b"is: ")) => {
             Some((2, Op::Is))
         }
+        b't' if had_blank && rest.starts_with(b"to ") => Some((2, Op::Is)),
+        // `aws configure set aws_secret_access_key wJalr…`: a positional
+        // value after an identifier; judged strictly (see parse_at).
+        c if had_blank && !c.is_ascii_whitespace() => Some((0, Op::Positional)),
         _ => None,
     }
 }
@@ -303,6 +314,52 @@ fn value_span(
     (start, end, false)
 }
 
+/// A quoted password with spaces that reads as a passphrase rather than a
+/// sentence about passwords ("must be at least 8 characters").
+fn passphrase_like(v: &str) -> bool {
+    const PROSE: &[&str] = &[
+        "is",
+        "are",
+        "be",
+        "must",
+        "should",
+        "your",
+        "enter",
+        "required",
+        "invalid",
+        "incorrect",
+        "the",
+        "a",
+        "an",
+        "at",
+        "least",
+        "please",
+        "characters",
+        "not",
+        "too",
+        "match",
+        "wrong",
+        "of",
+        "for",
+        "and",
+        "or",
+        "to",
+        "with",
+        "new",
+        "old",
+        "confirm",
+        "password",
+        "here",
+    ];
+    let ws: Vec<&str> = v.split_whitespace().collect();
+    (2..=5).contains(&ws.len())
+        && v.len() <= 64
+        && !v.contains(['\n', '.', '?'])
+        && !ws
+            .iter()
+            .any(|w| PROSE.contains(&w.to_ascii_lowercase().as_str()))
+}
+
 /// `name=` follows: the value ended at a query-string separator.
 fn next_is_parameter(b: &[u8]) -> bool {
     let n = b
@@ -342,7 +399,7 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
         return None;
     }
     let c = Classes::of(v);
-    if c.space {
+    if c.space && !(quoted && class == NameClass::Password && passphrase_like(v)) {
         return None;
     }
     match class {

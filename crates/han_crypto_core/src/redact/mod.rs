@@ -22,6 +22,7 @@ pub mod json;
 pub mod names;
 pub mod placeholder;
 pub mod rules;
+pub mod sample;
 mod structure;
 
 use std::borrow::Cow;

@@ -309,8 +309,21 @@ fn word_class(w: &str) -> Option<NameClass> {
             NameClass::Password
         }
         _ if w.ends_with("pass")
-            && w.len() <= 9
-            && !matches!(w, "bypass" | "compass" | "surpass" | "encompass") =>
+            && !matches!(
+                w,
+                "bypass"
+                    | "compass"
+                    | "surpass"
+                    | "encompass"
+                    | "overpass"
+                    | "underpass"
+                    | "trespass"
+                    | "firstpass"
+                    | "multipass"
+                    | "singlepass"
+                    | "onepass"
+                    | "twopass"
+            ) =>
         {
             NameClass::Password
         }

@@ -747,7 +747,7 @@ pub static RULES: &[RuleSpec] = &[
     s(
         "password",
         &["mysql", "mariadb"],
-        r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?\s-p(?P<s>[^\s'\x22\-][^\s'\x22]{3,})",
+        r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?\s-p(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{3,})",
         0.0,
     ),
     s(
