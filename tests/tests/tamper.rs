@@ -23,8 +23,10 @@ fn decrypt_code(c: &mut Client, env: &[u8], ctx: &str) -> String {
 /// The SQLSTATE a flipped bit at `pos` must produce (docs/ERRORS.md).
 fn expected_code(pos: usize, flipped: &[u8]) -> &'static str {
     match pos {
-        0..=5 | 7 | 28..=31 => "22P03", // magic, version, algorithm, flags, length
+        0..=5 | 28..=31 => "22P03",     // magic, version, algorithm, length
         6 if flipped[6] > 2 => "22P03", // unknown content type
+        7 if flipped[7] > 1 => "22P03", // reserved flag bits
+        // The compression flag is valid but authenticated: the tag fails.
         8..=23 => "42704",              // names a keyring that does not exist
         24..=27 if flipped[24..28] == [0, 0, 0, 0] => "22P03", // key version 0
         24..=27 => "42704",             // names a key version that does not exist
