@@ -27,10 +27,10 @@ fn expected_code(pos: usize, flipped: &[u8]) -> &'static str {
         6 if flipped[6] > 2 => "22P03", // unknown content type
         7 if flipped[7] > 1 => "22P03", // reserved flag bits
         // The compression flag is valid but authenticated: the tag fails.
-        8..=23 => "42704",              // names a keyring that does not exist
+        8..=23 => "42704", // names a keyring that does not exist
         24..=27 if flipped[24..28] == [0, 0, 0, 0] => "22P03", // key version 0
-        24..=27 => "42704",             // names a key version that does not exist
-        _ => "XX001",                   // content type, nonce, ciphertext, tag
+        24..=27 => "42704", // names a key version that does not exist
+        _ => "XX001",      // content type, nonce, ciphertext, tag
     }
 }
 

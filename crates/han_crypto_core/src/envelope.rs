@@ -363,7 +363,7 @@ pub fn seal_with(
             return Err(Error::TooLarge(plaintext.len()));
         }
         let frame = Zeroizing::new(
-            zstd::bulk::compress(plaintext, ZSTD_LEVEL)
+            with_compressor(|c| c.compress(plaintext))
                 .map_err(|_| Error::MalformedHeader("compression failed"))?,
         );
         if frame.len() < plaintext.len() {
@@ -467,6 +467,37 @@ impl Envelope<'_> {
     }
 }
 
+thread_local! {
+    // zstd contexts hold large tables; one per thread, reused for every
+    // value, instead of one allocated and freed per value.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn with_compressor<T>(
+    f: impl FnOnce(&mut zstd::bulk::Compressor<'static>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
+        }
+        f(slot.as_mut().expect("just created"))
+    })
+}
+
+fn with_decompressor<T>(
+    f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        f(slot.as_mut().expect("just created"))
+    })
+}
+
 /// Decompresses an authenticated zstd payload. The frame must state its
 /// content size, within the format's limit, and deliver exactly that much.
 fn decompress(frame: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
@@ -476,7 +507,8 @@ fn decompress(frame: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         Ok(Some(n)) => return Err(Error::TooLarge(usize::try_from(n).unwrap_or(usize::MAX))),
         _ => return Err(malformed()),
     };
-    let out = Zeroizing::new(zstd::bulk::decompress(frame, size).map_err(|_| malformed())?);
+    let out =
+        Zeroizing::new(with_decompressor(|d| d.decompress(frame, size)).map_err(|_| malformed())?);
     if out.len() != size {
         return Err(malformed());
     }

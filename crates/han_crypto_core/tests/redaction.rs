@@ -267,7 +267,13 @@ fn secret_strategy() -> impl Strategy<Value = String> {
         "[A-Za-z]{34}".prop_map(|s| format!("hf_{s}")),
     ]
     .prop_filter("random enough", |s| {
+        // What the vendor rules demand of a real token: random, not filler,
+        // no readable words after the prefix.
+        let tail = &s[s.find(['_', '-']).map_or(4, |i| i + 1)..];
         han_crypto_core::redact::entropy::shannon(s) > 4.0
+            && han_crypto_core::redact::entropy::looks_random(tail, 16)
+            && !han_crypto_core::redact::placeholder::is_wordy(tail)
+            && !han_crypto_core::redact::placeholder::is_filler(s)
     })
 }
 

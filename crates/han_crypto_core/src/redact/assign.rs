@@ -116,6 +116,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     let rest = &b[pos.min(b.len())..];
     let (op_len, op) = operator(rest, quoted_name, xml_element, cli, pos > after_name)?;
+    // Positional values only after snake_case identifiers (`aws_secret_access_key v`),
+    // decided before any value parsing: prose ("the key insight") is common.
+    if op == Op::Positional && !name.contains('_') {
+        return None;
+    }
     pos += op_len;
 
     // Value start: blanks, YAML block indicators, opening quotes.

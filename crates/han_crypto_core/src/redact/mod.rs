@@ -193,6 +193,8 @@ enum Target {
     Assignment,
     CurlUser,
     KubernetesSecret,
+    /// `[REDACTED:` — an earlier marker, found in the same pass.
+    Marker,
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
@@ -270,6 +272,7 @@ impl Scanner {
         add("-u", Target::CurlUser);
         add("--user", Target::CurlUser);
         add("secret", Target::KubernetesSecret);
+        add(MARKER_PREFIX, Target::Marker);
         let mut always = Vec::new();
         for (i, r) in custom.iter().enumerate() {
             if r.keywords.is_empty() {
@@ -307,13 +310,20 @@ impl Scanner {
         let mut assign_done_until = 0usize;
         // Markers of an earlier redaction are not text: `[REDACTED:password]: x`
         // must not read as an assignment to a name called password.
-        let markers = marker_spans(text);
+        // Matches come in order of their end, so a marker is known before
+        // any keyword inside it.
+        let mut markers: Vec<(usize, usize)> = Vec::new();
         for m in self.prefilter.find_overlapping_iter(bytes) {
             if markers.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
                 continue;
             }
             for t in &self.targets[m.pattern().as_usize()] {
                 match *t {
+                    Target::Marker => {
+                        if let Some(span) = marker_at(text, m.start()) {
+                            markers.push(span);
+                        }
+                    }
                     Target::Builtin(i) => run_builtin[i as usize] = true,
                     Target::Custom(i) => run_custom[i as usize] = true,
                     Target::CurlUser => curl = true,
@@ -359,7 +369,7 @@ impl Scanner {
                 }
             }
         }
-        self.finish(text, found)
+        self.finish(text, found, &markers)
     }
 
     fn run_builtin(&self, i: usize, text: &str, out: &mut Vec<Finding>) {
@@ -411,11 +421,15 @@ impl Scanner {
 
     /// Drops allowlisted findings and ones inside existing markers, then
     /// merges overlaps: the merged span takes the most confident type.
-    fn finish(&self, text: &str, mut found: Vec<Finding>) -> Vec<Finding> {
+    fn finish(
+        &self,
+        text: &str,
+        mut found: Vec<Finding>,
+        markers: &[(usize, usize)],
+    ) -> Vec<Finding> {
         if found.is_empty() {
             return found;
         }
-        let markers = marker_spans(text);
         found.retain(|f| {
             f.end > f.start
                 && !markers.iter().any(|&(s, e)| f.start < e && s < f.end)
@@ -503,25 +517,28 @@ pub fn apply(text: &str, found: &[Finding]) -> String {
     out
 }
 
+/// The span of a marker `[REDACTED:type]` starting at `s`, if one does.
+fn marker_at(text: &str, s: usize) -> Option<(usize, usize)> {
+    let rest = text.get(s..)?.strip_prefix(MARKER_PREFIX)?;
+    let n = rest.bytes().take(41).position(|b| b == b']')?;
+    rest.as_bytes()[..n]
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .then_some((s, s + MARKER_PREFIX.len() + n + 1))
+}
+
 /// Spans of markers already in the text: `[REDACTED:type]`.
 fn marker_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut from = 0;
     while let Some(i) = text[from..].find(MARKER_PREFIX) {
         let s = from + i;
-        let rest = &text[s + MARKER_PREFIX.len()..];
-        let len = rest.bytes().take(41).position(|b| b == b']');
-        match len {
-            Some(n)
-                if rest.as_bytes()[..n]
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_') =>
-            {
-                let e = s + MARKER_PREFIX.len() + n + 1;
-                spans.push((s, e));
-                from = e;
+        match marker_at(text, s) {
+            Some(span) => {
+                spans.push(span);
+                from = span.1;
             }
-            _ => from = s + MARKER_PREFIX.len(),
+            None => from = s + MARKER_PREFIX.len(),
         }
     }
     spans

@@ -192,7 +192,7 @@ pub static RULES: &[RuleSpec] = &[
     ),
     v(
         "vault_token",
-        &["s.", "b."],
+        &["vault", "token"],
         concat!(
             r"(?:vault|token|VAULT_TOKEN)[^\n]{0,20}?\b(?P<s>[sb]\.[A-Za-z0-9]{24})",
             end!()
@@ -621,7 +621,7 @@ pub static RULES: &[RuleSpec] = &[
     ),
     v(
         "beamer_token",
-        &["b_"],
+        &["beamer"],
         r"(?i)beamer[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=|\?=)[\s'\x22]{0,5}(?P<s>b_[a-z0-9=_\-]{44})",
         3.0,
     ),
@@ -682,7 +682,7 @@ pub static RULES: &[RuleSpec] = &[
     ),
     v(
         "lob_api_key",
-        &["live_", "test_"],
+        &["lob"],
         r"(?i)lob[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=|\?=)[\s'\x22]{0,5}(?P<s>(?:live|test)(?:_pub)?_[a-f0-9]{31,35})\b",
         3.0,
     ),
@@ -694,7 +694,7 @@ pub static RULES: &[RuleSpec] = &[
     ),
     v(
         "facebook_token",
-        &["|"],
+        &["facebook"],
         concat!(
             r"(?i:facebook)[^\n]{0,40}?\b(?P<s>\d{15,16}(?:\||%7C)[A-Za-z0-9\-_]{27})",
             end!()
