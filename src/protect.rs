@@ -180,7 +180,10 @@ fn value_of(
     col: &ColumnConfig,
 ) -> Option<Vec<u8>> {
     match col.kind {
-        Kind::Bytea => {
+        // text and bytea are both plain varlenas: their bytes, detoasted,
+        // without the output function and its copy (text in a UTF-8
+        // database is valid UTF-8 already).
+        Kind::Bytea | Kind::Text => {
             let mut isnull = false;
             // SAFETY: as above; the datum is detoasted by the conversion.
             unsafe {
@@ -189,7 +192,7 @@ fn value_of(
                     .map(<[u8]>::to_vec)
             }
         }
-        Kind::Text | Kind::Jsonb => text_of(tuple, tupdesc, col.attno).map(String::into_bytes),
+        Kind::Jsonb => text_of(tuple, tupdesc, col.attno).map(String::into_bytes),
     }
 }
 
