@@ -102,4 +102,12 @@ SELECT id, owner, left(prompt, 40) || '…' AS prompt_at_rest FROM sessions ORDE
 SELECT * FROM han_crypto.protected ORDER BY 1, 2;
 
 \echo
+\echo '== 11. Secret redaction (docs/REDACTION.md): what was found, where, and the redacted text.'
+SELECT kind, start_pos, end_pos, rule
+FROM han_crypto.scan_secrets(E'export DATABASE_URL=postgres://app:Xk9mQ2vLp7w@db/app\ncurl -H "Authorization: Bearer ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU"');
+SELECT han_crypto.redact(E'mysql -u root -pMyS3cret! -h 127.0.0.1 # but ${DB_PASSWORD} and your-api-key-here stay') AS redacted;
+SELECT han_crypto.redact_jsonb('{"user": "ana", "password": "hunter2!", "retries": 3}') AS redacted_jsonb;
+SELECT * FROM han_crypto.redaction_stats();
+
+\echo
 \echo '== Done. Every error above has its own SQLSTATE (see README: Errors).'

@@ -34,7 +34,9 @@ SET ROLE platform;
 BEGIN;
 SELECT han_crypto.set_actor('dana');
 INSERT INTO sessions (owner, prompt, tool_output, metadata, messages) VALUES
-  ('team_initech', 'why does the deploy fail?', 'Error: connection refused', '{"model": "m1", "tokens": 912}',
+  ('team_initech', 'why does the deploy fail? I ran PGPASSWORD=Tr0ub4dor psql -h db',
+   E'$ env\nAWS_ACCESS_KEY_ID=AKIAZ7Q4XPLM3VN2B6RT\nError: connection refused',
+   '{"model": "m1", "tokens": 912, "env": {"DB_PASSWORD": "hunter2isgreat"}}',
    '[{"role": "user", "text": "why does the deploy fail?"}]'),
   ('team_umbrella', 'write a migration', 'CREATE TABLE ...', '{"model": "m1"}', '[]'),
   ('user_dana', 'draft my review', NULL, '{}', '[]');
@@ -43,5 +45,7 @@ COMMIT;
 BEGIN;
 SELECT han_crypto.set_actor('eli');      -- a reader of team_initech only
 SELECT id, owner, prompt, metadata->>'model' AS model FROM sessions_decrypted ORDER BY id;
+-- Secrets in prompts and tool output were replaced before encryption:
+SELECT tool_output, metadata->'env' AS env FROM sessions_decrypted WHERE owner = 'team_initech';
 COMMIT;
 RESET ROLE;
