@@ -62,6 +62,7 @@ pub struct RuleSpec {
     pub confidence: f32,
 }
 
+/// A vendor-format rule (confidence 0.95).
 const fn v(
     kind: &'static str,
     keywords: &'static [&'static str],
@@ -78,6 +79,7 @@ const fn v(
     }
 }
 
+/// A structural rule (confidence 0.9).
 const fn s(
     kind: &'static str,
     keywords: &'static [&'static str],
@@ -85,12 +87,9 @@ const fn s(
     min_entropy: f32,
 ) -> RuleSpec {
     RuleSpec {
-        kind,
         group: Group::Structural,
-        keywords,
-        pattern,
-        min_entropy,
         confidence: 0.9,
+        ..v(kind, keywords, pattern, min_entropy)
     }
 }
 
