@@ -52,6 +52,7 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("docker login -u deploy -p Z9xQ2mL7vR4t registry.example.com", "Z9xQ2mL7vR4t", "password"),
     ("the new password is Tr0ub4dor&3 for staging", "Tr0ub4dor&3", "password"),
     ("I set the password to Winter2024! but it still fails", "Winter2024!", "password"),
+    ("use token 9f86d081884c7d659a2feaa0c55ad015 for staging", "9f86d081884c7d659a2feaa0c55ad015", "token"),
     ("    command: redis-server --requirepass R3d1sS3cret", "R3d1sS3cret", "password"),
     ("mysqldump -uroot -p'Tr1cky$Pass' shop > shop.sql", "Tr1cky$Pass", "password"),
     ("PGPASSWORD=\"my secret pass\" pg_dump -h localhost app", "my secret pass", "password"),
@@ -106,6 +107,7 @@ const CLEAN: &[&str] = &[
     "private_key_path = \"~/.ssh/id_ed25519\"",
     "jwt.decode(token, key, algorithms=[\"HS256\"])",
     "password = \"Please enter your password\"",
+    "the key insight is that caching helps; the token endpoint returns 200 OK",
 ];
 
 #[test]

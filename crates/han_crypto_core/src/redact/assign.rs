@@ -116,11 +116,6 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     let rest = &b[pos.min(b.len())..];
     let (op_len, op) = operator(rest, quoted_name, xml_element, cli, pos > after_name)?;
-    // Positional values only after snake_case identifiers (`aws_secret_access_key v`),
-    // decided before any value parsing: prose ("the key insight") is common.
-    if op == Op::Positional && !name.contains('_') {
-        return None;
-    }
     pos += op_len;
 
     // Value start: blanks, YAML block indicators, opening quotes.
@@ -153,10 +148,13 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let value = &text[vs..ve];
+    // A positional value (`aws_secret_access_key wJalr…`, "use token
+    // 9f86d0…") counts only when long and machine-made: prose ("the key
+    // insight") is common, so the cheap length test comes first.
     if op == Op::Positional
-        && !(name.contains('_') && looks_random(value, 20) && Classes::of(value).digit && !quoted)
+        && (value.len() < 20 || quoted || !Classes::of(value).digit || !looks_random(value, 20))
     {
-        return None; // only `snake_name <long random value>`
+        return None;
     }
     if op == Op::Is && Classes::of(value).count() < 2 && !looks_random(value, 12) {
         return None; // "the password is incorrect"
