@@ -89,7 +89,7 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     let before = if start > 0 { b[start - 1] } else { b' ' };
     let xml_element = before == b'<';
-    let quoted_name = is_quote(before) || (before == b'$' && false);
+    let quoted_name = is_quote(before);
 
     let mut pos = end;
     // Closing quote of a quoted name: "name", 'name', \"name\", ['name'].
@@ -116,6 +116,18 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     let rest = &b[pos.min(b.len())..];
     let (op_len, op) = operator(rest, quoted_name, xml_element, cli, pos > after_name)?;
+    // Positional values must be long (checked in full below); prose ("the
+    // key insight") is common, so a short next word ends it here, cheaply.
+    if op == Op::Positional
+        && rest
+            .iter()
+            .take(20)
+            .take_while(|c| !c.is_ascii_whitespace())
+            .count()
+            < 20
+    {
+        return None;
+    }
     pos += op_len;
 
     // Value start: blanks, YAML block indicators, opening quotes.

@@ -138,6 +138,72 @@ pub fn words(s: &str) -> Vec<String> {
     out
 }
 
+/// [`words`] without allocating, for the short identifiers the scanner
+/// classifies at every keyword hit: lower-cased into a stack buffer.
+pub struct Words {
+    buf: [u8; Words::CAP],
+    spans: [(u8, u8); Words::CAP / 2],
+    n: usize,
+}
+
+impl Words {
+    const CAP: usize = 128;
+
+    /// `None` for strings longer than the buffer (use [`words`]).
+    pub fn of(s: &str) -> Option<Words> {
+        let b = s.as_bytes();
+        if b.len() > Self::CAP {
+            return None;
+        }
+        let mut w = Words {
+            buf: [0; Self::CAP],
+            spans: [(0, 0); Self::CAP / 2],
+            n: 0,
+        };
+        let mut start: Option<usize> = None;
+        for (i, &c) in b.iter().enumerate() {
+            w.buf[i] = c.to_ascii_lowercase();
+            if !c.is_ascii_alphanumeric() {
+                if let Some(s0) = start.take() {
+                    w.push(s0, i);
+                }
+                continue;
+            }
+            if let Some(s0) = start {
+                let p = b[i - 1];
+                let next_lower = b.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+                let boundary = (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                    || (p.is_ascii_uppercase() && c.is_ascii_uppercase() && next_lower)
+                    || (p.is_ascii_digit() != c.is_ascii_digit());
+                if boundary && i > s0 {
+                    w.push(s0, i);
+                    start = Some(i);
+                }
+            } else {
+                start = Some(i);
+            }
+        }
+        if let Some(s0) = start {
+            w.push(s0, b.len());
+        }
+        Some(w)
+    }
+
+    fn push(&mut self, s: usize, e: usize) {
+        if self.n < self.spans.len() {
+            self.spans[self.n] = (s as u8, e as u8);
+            self.n += 1;
+        }
+    }
+
+    /// The words, lower-case.
+    pub fn list(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + Clone {
+        self.spans[..self.n]
+            .iter()
+            .map(|&(s, e)| std::str::from_utf8(&self.buf[s as usize..e as usize]).unwrap_or(""))
+    }
+}
+
 /// Fraction of adjacent pairs that switch between lower case, upper case and
 /// digits. Words and identifiers switch rarely; random tokens switch often.
 pub fn class_switch_rate(s: &str) -> f64 {
@@ -241,6 +307,20 @@ mod tests {
         );
         assert_eq!(words("1passwordToken"), ["1", "password", "token"]);
         assert_eq!(words("client-secret.v2"), ["client", "secret", "v", "2"]);
+        for s in [
+            "apiKey",
+            "APIKey",
+            "AWS_SECRET_ACCESS_KEY",
+            "1passwordToken",
+            "client-secret.v2",
+            "--db-Password2",
+            "",
+            "x",
+        ] {
+            let w = Words::of(s).unwrap();
+            let stack: Vec<&str> = w.list().collect();
+            assert_eq!(stack, words(s), "{s}");
+        }
     }
 
     #[test]

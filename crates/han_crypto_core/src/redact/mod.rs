@@ -436,7 +436,7 @@ impl Scanner {
                 && !self
                     .allow
                     .iter()
-                    .any(|a| a.0.is_match(text[f.start..f.end].as_bytes()))
+                    .any(|a| a.0.is_match(&text.as_bytes()[f.start..f.end]))
         });
         found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         let mut merged: Vec<Finding> = Vec::with_capacity(found.len());

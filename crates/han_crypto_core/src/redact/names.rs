@@ -344,20 +344,42 @@ fn word_class(w: &str) -> Option<NameClass> {
 
 /// Classifies an identifier; `None` when it announces no secret.
 pub fn classify(name: &str) -> Option<NameClass> {
-    let ws = words(name);
-    // The last word that announces a secret decides; a neutral word after it
-    // (`token_url`, `password_policy`) cancels it.
+    // Allocation-free for ordinary names: this runs at every keyword hit.
+    let stack = super::entropy::Words::of(name);
+    let owned;
+    let mut refs: [&str; 64] = [""; 64];
+    let n = match &stack {
+        Some(w) => {
+            let mut n = 0;
+            for (slot, word) in refs.iter_mut().zip(w.list()) {
+                *slot = word;
+                n += 1;
+            }
+            n
+        }
+        None => {
+            owned = words(name);
+            for (slot, word) in refs.iter_mut().zip(owned.iter()) {
+                *slot = word.as_str();
+            }
+            owned.len().min(refs.len())
+        }
+    };
+    classify_words(&refs[..n])
+}
+
+fn classify_words(ws: &[&str]) -> Option<NameClass> {
     let (pos, mut class) = ws
         .iter()
         .enumerate()
         .rev()
         .find_map(|(i, w)| word_class(w).map(|c| (i, c)))?;
     let after = &ws[pos + 1..];
-    if after.iter().any(|w| NEUTRAL_AFTER.contains(&w.as_str())) {
+    if after.iter().any(|w| NEUTRAL_AFTER.contains(w)) {
         // `access_key_id` and `secret_key`: a key word after a stronger one.
         return None;
     }
-    let before = pos.checked_sub(1).map(|i| ws[i].as_str());
+    let before = pos.checked_sub(1).map(|i| ws[i]);
     if matches!(class, NameClass::Key | NameClass::Token)
         && before.is_some_and(|b| NEUTRAL_BEFORE.contains(&b))
     {
@@ -385,10 +407,7 @@ pub fn classify(name: &str) -> Option<NameClass> {
             class = stronger;
         }
     }
-    if class == NameClass::Weak
-        && ws.iter().any(|w| w == "access")
-        && ws.last().is_some_and(|w| w == "id")
-    {
+    if class == NameClass::Weak && ws.contains(&"access") && ws.last().is_some_and(|w| *w == "id") {
         return Some(NameClass::Weak);
     }
     Some(class)
