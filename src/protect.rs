@@ -19,10 +19,9 @@ use std::rc::Rc;
 
 use han_crypto_core::column::{self, Place};
 use han_crypto_core::envelope::{self, ContentType};
-use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{AllocatedByRust, JsonB};
+use pgrx::JsonB;
 
 use crate::catalog;
 use crate::error::{HcError, HcResult};
@@ -196,25 +195,76 @@ fn value_of(
     }
 }
 
-fn store(
-    new: &mut PgHeapTuple<'_, AllocatedByRust>,
-    col: &ColumnConfig,
-    envelope: &[u8],
-) -> HcResult<()> {
-    let r = match col.kind {
-        Kind::Bytea => new.set_by_index(col.attno, envelope.to_vec()),
-        Kind::Text => new.set_by_index(col.attno, column::encode_text(envelope)),
-        Kind::Jsonb => new.set_by_index(
-            col.attno,
-            JsonB(serde_json::from_str(&column::encode_json(envelope)).expect("our own JSON")),
-        ),
-    };
-    r.map_err(|_| {
-        HcError::InvalidArgument(format!(
-            "cannot store an envelope in column \"{}\"",
-            col.name
-        ))
-    })
+/// The new values of the columns the trigger changes, applied to the row in
+/// one `heap_modify_tuple` (a row nothing changed in is returned as it is).
+struct Replacements {
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+    replace: Vec<bool>,
+    any: bool,
+}
+
+impl Replacements {
+    fn new(natts: usize) -> Self {
+        Self {
+            values: vec![pg_sys::Datum::from(0); natts],
+            nulls: vec![false; natts],
+            replace: vec![false; natts],
+            any: false,
+        }
+    }
+
+    /// Stores `envelope` in its column's form: bytea raw, text as the
+    /// prefixed base64 written straight into the new datum, jsonb tagged.
+    fn store(&mut self, col: &ColumnConfig, envelope: &[u8]) -> HcResult<()> {
+        let datum = match col.kind {
+            Kind::Bytea => crate::varlena::OwnedBytea::build(envelope.len(), |out| {
+                out.copy_from_slice(envelope);
+                Ok(())
+            })?
+            .into_datum(),
+            // text shares bytea's varlena layout; the payload is ASCII.
+            Kind::Text => {
+                crate::varlena::OwnedBytea::build(column::text_len(envelope.len()), |out| {
+                    column::encode_text_into(envelope, out);
+                    Ok(())
+                })?
+                .into_datum()
+            }
+            Kind::Jsonb => {
+                JsonB(serde_json::from_str(&column::encode_json(envelope)).expect("our own JSON"))
+                    .into_datum()
+                    .expect("jsonb is never NULL")
+            }
+        };
+        let i = col.attno.get() - 1;
+        self.values[i] = datum;
+        self.replace[i] = true;
+        self.any = true;
+        Ok(())
+    }
+
+    /// The row to store: `tuple` itself, or a copy with the new values.
+    fn apply(
+        mut self,
+        tuple: *mut pg_sys::HeapTupleData,
+        tupdesc: pg_sys::TupleDesc,
+    ) -> *mut pg_sys::HeapTupleData {
+        if !self.any {
+            return tuple;
+        }
+        // SAFETY: the trigger's own tuple and descriptor; the arrays have
+        // one entry per attribute of that descriptor.
+        unsafe {
+            pg_sys::heap_modify_tuple(
+                tuple,
+                tupdesc,
+                self.values.as_mut_ptr(),
+                self.nulls.as_mut_ptr(),
+                self.replace.as_mut_ptr(),
+            )
+        }
+    }
 }
 
 /// Whether `env` is an envelope sealed for exactly `place` (an
@@ -278,9 +328,7 @@ fn keys_of(
         .collect()
 }
 
-fn protect_row<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> HcResult<Option<PgHeapTuple<'a, AllocatedByRust>>> {
+fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> {
     let td = trigger.trigger_data();
     let is_update = matches!(trigger.op(), Ok(PgTriggerOperation::Update));
     // SAFETY: the trigger manager hands us a valid relation and tuples.
@@ -303,10 +351,8 @@ fn protect_row<'a>(
         && (old_keyring.as_deref() != Some(keyring_name.as_str())
             || old_keys.as_ref() != Some(&key_values));
 
-    let mut new = trigger
-        .new()
-        .expect("INSERT and UPDATE triggers have a new row")
-        .into_owned();
+    // SAFETY: the relation's descriptor, valid for the call.
+    let mut new = Replacements::new(unsafe { (*tupdesc).natts } as usize);
     for col in &cfg.columns {
         let Some(value) = value_of(new_raw, tupdesc, col) else {
             continue;
@@ -337,7 +383,7 @@ fn protect_row<'a>(
                     };
                     let plain = open(&env, &old_place, Access::Encrypt)?;
                     let sealed = seal(col, &plain, &place)?;
-                    store(&mut new, col, &sealed)?;
+                    new.store(col, &sealed)?;
                     continue;
                 }
                 // A plaintext value from before the table was protected: seal it below.
@@ -355,9 +401,9 @@ fn protect_row<'a>(
             None => value,
         };
         let sealed = seal(col, &value, &place)?;
-        store(&mut new, col, &sealed)?;
+        new.store(col, &sealed)?;
     }
-    Ok(Some(new))
+    Ok(new.apply(new_raw, tupdesc))
 }
 
 /// A text or jsonb value with its secrets replaced by markers; counts what
@@ -414,8 +460,7 @@ pub unsafe extern "C-unwind" fn _protect_trigger(
     };
     let outcome = protect_row(&trigger);
     let datum = match outcome {
-        Ok(Some(tuple)) => tuple.into_trigger_datum().unwrap_or(pg_sys::Datum::from(0)),
-        Ok(None) => pg_sys::Datum::from(0),
+        Ok(tuple) => pg_sys::Datum::from(tuple),
         Err(e) => {
             ErrorReport::from(e).report(PgLogLevel::ERROR);
             unreachable!("an ERROR does not return")

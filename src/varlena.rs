@@ -48,6 +48,11 @@ fn alloc_with(
 }
 
 impl OwnedBytea {
+    /// The varlena as a datum (ownership passes to the memory context).
+    pub fn into_datum(self) -> pg_sys::Datum {
+        pg_sys::Datum::from(self.0.as_ptr())
+    }
+
     pub fn build(
         len: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<(), HcError>,

@@ -70,6 +70,23 @@ pub fn encode_text(envelope: &[u8]) -> String {
     s
 }
 
+/// Length in bytes of the text-column form of an envelope of `envelope_len` bytes.
+pub fn text_len(envelope_len: usize) -> usize {
+    TEXT_PREFIX.len() + B64.encoded_length(envelope_len)
+}
+
+/// Writes the text-column form of `envelope` into `out`, which must be
+/// exactly [`text_len`] bytes (so callers can fill a database buffer in place).
+pub fn encode_text_into(envelope: &[u8], out: &mut [u8]) {
+    assert_eq!(out.len(), text_len(envelope.len()), "text form length");
+    let (prefix, rest) = out.split_at_mut(TEXT_PREFIX.len());
+    prefix.copy_from_slice(TEXT_PREFIX.as_bytes());
+    let written = B64
+        .encode(envelope, base64_simd::Out::from_slice(rest))
+        .len();
+    debug_assert_eq!(written, out.len() - TEXT_PREFIX.len());
+}
+
 /// The envelope inside a text-column value, if it has the stored form
 /// (a structural check only; authenticity is decided by opening it).
 pub fn decode_text(value: &str) -> Option<Vec<u8>> {
@@ -183,6 +200,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(decode_text(&encode_text(&env)).unwrap(), env);
+        let mut buf = vec![0; text_len(env.len())];
+        encode_text_into(&env, &mut buf);
+        assert_eq!(buf, encode_text(&env).into_bytes());
         assert_eq!(decode_json(&encode_json(&env)).unwrap(), env);
         assert!(decode_text("hc1:not base64!").is_none());
         assert!(

@@ -18,6 +18,9 @@
 //!   han_crypto     han_crypto.encrypt / han_crypto.decrypt
 //!   encrypt_iv     pgcrypto AES-256-CBC (fixed IV, which flatters it)
 //!   pgp_sym        pgcrypto pgp_sym_encrypt / pgp_sym_decrypt (AES-256)
+//! The table-protection section adds protect() with redaction off, on and
+//! with compression, and `floor-text`: the envelopes' stored text form
+//! inserted with no trigger (what text storage alone costs over the floor).
 //!
 //! Each timing is the median of BENCH_REPS runs (default 3; pgp_sym runs once).
 //! BENCH_ONLY=protection runs only the table-protection section.
@@ -275,6 +278,11 @@ fn protection_bench(c: &mut Client, reps: usize) {
                   left(body, length(body) / 2) AS prompt, substr(body, length(body) / 2 + 1) AS tool_output FROM src;
          CREATE TABLE src_sessions_floor AS
            SELECT id, han_crypto.encrypt(prompt) AS prompt, han_crypto.encrypt(tool_output) AS tool_output FROM src_sessions;
+         CREATE TABLE src_sessions_floor_text AS
+           SELECT id, 'hc1:' || translate(encode(prompt, 'base64'), E'\n', '') AS prompt,
+                  'hc1:' || translate(encode(tool_output, 'base64'), E'\n', '') AS tool_output
+             FROM src_sessions_floor;
+         ALTER TABLE src_sessions_floor_text ALTER COLUMN prompt SET STORAGE EXTERNAL, ALTER COLUMN tool_output SET STORAGE EXTERNAL;
          CREATE FUNCTION bench_iv_trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
            NEW.prompt := encode(encrypt_iv(convert_to(NEW.prompt, 'UTF8'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'base64');
            NEW.tool_output := encode(encrypt_iv(convert_to(NEW.tool_output, 'UTF8'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'base64');
@@ -285,7 +293,7 @@ fn protection_bench(c: &mut Client, reps: usize) {
            RETURN NEW; END $$;",
     )
     .unwrap();
-    c.batch_execute("VACUUM ANALYZE src_sessions, src_sessions_floor")
+    c.batch_execute("VACUUM ANALYZE src_sessions, src_sessions_floor, src_sessions_floor_text")
         .unwrap();
     struct V {
         name: &'static str,
@@ -356,6 +364,16 @@ fn protection_bench(c: &mut Client, reps: usize) {
             read: "SELECT * FROM s_decrypted",
             reps,
         },
+        // What storing envelopes in text columns costs by itself: the stored
+        // form (prefix + base64, 4/3 of the envelope) with no trigger.
+        V {
+            name: "floor-text",
+            setup: "CREATE TABLE s (id int PRIMARY KEY, team text, prompt text, tool_output text);
+                    ALTER TABLE s ALTER COLUMN prompt SET STORAGE EXTERNAL, ALTER COLUMN tool_output SET STORAGE EXTERNAL",
+            insert: "INSERT INTO s SELECT f.id, s.team, f.prompt, f.tool_output FROM src_sessions_floor_text f JOIN src_sessions s USING (id)",
+            read: "SELECT * FROM s",
+            reps,
+        },
     ];
     let rows: Vec<Row> = variants
         .iter()
@@ -379,6 +397,14 @@ fn protection_bench(c: &mut Client, reps: usize) {
         "protect() insert {ins:.2}x floor (target <= 1.30: {}), read through the view {read:.2}x floor (target <= 1.50: {})",
         if ins <= 1.3 { "met" } else { "MISSED" },
         if read <= 1.5 { "met" } else { "MISSED" }
+    );
+    let text_floor = &rows[7];
+    println!(
+        "  of which text storage: the stored form alone (floor-text) is {:.2}x floor on insert, {:.2}x on read; protect() is {:.2}x and {:.2}x floor-text",
+        text_floor.1.as_secs_f64() / floor.1.as_secs_f64(),
+        text_floor.2.as_secs_f64() / floor.2.as_secs_f64(),
+        hc.1.as_secs_f64() / text_floor.1.as_secs_f64(),
+        hc.2.as_secs_f64() / text_floor.2.as_secs_f64(),
     );
     // Redaction's own cost: the difference between the two protect() rows.
     let (plain, redacting) = (&rows[0], &rows[6]);
