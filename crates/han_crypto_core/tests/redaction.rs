@@ -63,10 +63,21 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("<property name=\"password\" value=\"XmlPr0pPass\"/>", "XmlPr0pPass", "password"),
     ("kubectl create secret generic db --from-literal=password=K8sL1teral!", "K8sL1teral!", "password"),
     ("      - JWT_SECRET=kq8Zr2Lw9Xv3Nt6Bp1Ym4Hc7Fd0Gs5J", "kq8Zr2Lw9Xv3Nt6Bp1Ym4Hc7Fd0Gs5J", "secret"),
+    ("[database]\npassword = ini_pass_7781\nhost = db", "ini_pass_7781", "password"),
+    ("redis-cli -h cache -a 'r3dis!secret' ping", "r3dis!secret", "password"),
+    ("docker login -u ci -p \"Dock3r Hub pw\" registry.example.com", "Dock3r Hub pw", "password"),
+    ("Cookie: theme=dark; session=eyJ1c2VyIjoiYWRtaW4ifQ.ZxY9Qw.k3Jd8sLq2mNp7RtV4wXz1bCf6Hg", "k3Jd8sLq2mNp7RtV4wXz1bCf6Hg", "session_token"),
+    ("Set-Cookie: PHPSESSID=9k2m4q7x1z8c3v6b5n0l2j4h6g8f; path=/", "9k2m4q7x1z8c3v6b5n0l2j4h6g8f", "session_token"),
+    ("the old password was Wint3r2023! before the rotation", "Wint3r2023!", "password"),
 ];
 
 /// Text that must come back unchanged.
 const CLEAN: &[&str] = &[
+    "POSTGRES_PASSWORD=${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}",
+    "DB_PASSWORD=${DB_PASSWORD:-}",
+    "password = db_password",
+    "The session=production deployment was rolled back; session_id=42 is fine.",
+    "the password was changed yesterday",
     "Use the `password` field in the login form; it must be at least 12 characters.",
     "The token expires after 3600 seconds, then call /oauth/token again.",
     "Set DB_PASSWORD in your .env file (see .env.example).",

@@ -88,6 +88,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let before = if start > 0 { b[start - 1] } else { b' ' };
+    // `${DB_PASSWORD:?must be set}`, `${SECRET:-}`: the name of a shell
+    // parameter expansion, whose operators look like assignments.
+    if before == b'{' && start >= 2 && b[start - 2] == b'$' {
+        return None;
+    }
     let xml_element = before == b'<';
     let quoted_name = is_quote(before);
 
@@ -244,6 +249,7 @@ fn operator(
             Some((2, Op::Is))
         }
         b't' if had_blank && rest.starts_with(b"to ") => Some((2, Op::Is)),
+        b'w' if had_blank && rest.starts_with(b"was ") => Some((3, Op::Is)),
         // `aws configure set aws_secret_access_key wJalr…`: a positional
         // value after an identifier; judged strictly (see parse_at).
         c if had_blank && !c.is_ascii_whitespace() => Some((0, Op::Positional)),
@@ -375,6 +381,15 @@ fn passphrase_like(v: &str) -> bool {
             .any(|w| PROSE.contains(&w.to_ascii_lowercase().as_str()))
 }
 
+/// Whether `v` holds `n` or more consecutive ASCII digits.
+fn has_digit_run(v: &str, n: usize) -> bool {
+    let mut run = 0;
+    v.bytes().any(|b| {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        run >= n
+    })
+}
+
 /// `name=` follows: the value ended at a query-string separator.
 fn next_is_parameter(b: &[u8]) -> bool {
     let n = b
@@ -419,10 +434,13 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     }
     match class {
         NameClass::Password => {
-            // A bare identifier that itself names a secret is a variable.
+            // A bare identifier that itself names a secret is a variable
+            // (`db_pass`, `cfg.password`) — unless it carries a number no
+            // variable name would (`ini_pass_7781`).
             if is_wordy(v)
                 && words(v).iter().any(|w| super::names::classify(w).is_some())
                 && v.contains(['_', '.'])
+                && !has_digit_run(v, 3)
             {
                 return None;
             }

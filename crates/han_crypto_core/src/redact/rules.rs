@@ -752,7 +752,7 @@ pub static RULES: &[RuleSpec] = &[
     s(
         "password",
         &["docker"],
-        r"\bdocker\s+login\b[^\n]{0,200}?\s-p\s+(?P<s>[^\s'\x22\-][^\s'\x22]{3,})",
+        r"\bdocker\s+login\b[^\n]{0,200}?\s-p\s+(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22\-][^\s'\x22]{3,})",
         0.0,
     ),
     s(
@@ -764,13 +764,28 @@ pub static RULES: &[RuleSpec] = &[
     s(
         "password",
         &["redis-cli"],
-        r"\bredis-cli\b[^\n]{0,200}?\s-a\s+(?P<s>[^\s'\x22]{4,})",
+        r"\bredis-cli\b[^\n]{0,200}?\s-a\s+(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22]{4,})",
         0.0,
     ),
     s(
         "bearer_token",
         &["bearer"],
         r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*)",
+        0.0,
+    ),
+    // Session cookies are bearer credentials: `Cookie: session=…`,
+    // `PHPSESSID=…`, `connect.sid=…`, `sessionid=…` in headers and URLs.
+    s(
+        "session_token",
+        &[
+            "session=",
+            "sessionid=",
+            "session_id=",
+            "sessid=",
+            "sess=",
+            "sid=",
+        ],
+        r"(?i)(?:^|[\s;,?&\x22'])[A-Za-z0-9_.\-]{0,32}(?:sess(?:ion)?(?:[_.\-]?id)?|\bsid)=(?P<s>[A-Za-z0-9%._~+/\-]{20,512}={0,2})",
         0.0,
     ),
     s(

@@ -45,8 +45,15 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 && secret.as_bytes() != user
                 && !secret.bytes().all(|b| b.is_ascii_digit())
         }
-        "password" => credential_ok(secret.trim_matches(|c| c == '\'' || c == '"')),
+        "password" => {
+            // A quoted command-line password may hold spaces (`-p "a b c"`).
+            let inner = secret.trim_matches(|c| c == '\'' || c == '"');
+            let quoted = inner.len() + 2 == secret.len();
+            credential_ok(inner)
+                || (quoted && inner.len() >= 4 && !is_placeholder(inner) && !is_reference(inner))
+        }
         "bearer_token" => !is_placeholder(secret) && looks_random(secret, 16),
+        "session_token" => !is_placeholder(secret) && looks_random(secret, 20),
         // Formats whose real keys look like filler (bech32 of zeros, fixed
         // base64 headers): the prefix is evidence enough.
         "age_secret_key" | "sidekiq_secret" | "teams_webhook" => true,
