@@ -69,6 +69,10 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("Cookie: theme=dark; session=eyJ1c2VyIjoiYWRtaW4ifQ.ZxY9Qw.k3Jd8sLq2mNp7RtV4wXz1bCf6Hg", "k3Jd8sLq2mNp7RtV4wXz1bCf6Hg", "session_token"),
     ("Set-Cookie: PHPSESSID=9k2m4q7x1z8c3v6b5n0l2j4h6g8f; path=/", "9k2m4q7x1z8c3v6b5n0l2j4h6g8f", "session_token"),
     ("the old password was Wint3r2023! before the rotation", "Wint3r2023!", "password"),
+    ("machine github.com login octocat password Gh0stPassw0rd!", "Gh0stPassw0rd!", "password"),
+    ("cat ~/.pgpass\ndb.internal:5432:app:app_user:PgP4ss-from-pgpass\n", "PgP4ss-from-pgpass", "password"),
+    ("echo \"hunter2hunter2\" | sudo -S apt-get update", "hunter2hunter2", "password"),
+    ("sudo -S <<< 'Sud0Pass!' systemctl restart nginx", "Sud0Pass!", "password"),
 ];
 
 /// Text that must come back unchanged.
@@ -78,6 +82,9 @@ const CLEAN: &[&str] = &[
     "password = db_password",
     "The session=production deployment was rolled back; session_id=42 is fine.",
     "the password was changed yesterday",
+    "echo $SUDO_PASSWORD | sudo -S apt-get update",
+    "machine github.com login octocat password ${GITHUB_TOKEN}",
+    "2024-06-01 12:00:01 connected to db:5432 as app",
     "Use the `password` field in the login form; it must be at least 12 characters.",
     "The token expires after 3600 seconds, then call /oauth/token again.",
     "Set DB_PASSWORD in your .env file (see .env.example).",

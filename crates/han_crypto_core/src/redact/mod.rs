@@ -376,7 +376,12 @@ impl Scanner {
         let spec = &rules::RULES[i];
         let re = builtin_regex(i);
         for caps in re.captures_iter(text.as_bytes()) {
-            let Some(m) = caps.name("s").or_else(|| caps.get(0)) else {
+            // The secret is group `s` (or `s2` in a rule's second form).
+            let Some(m) = caps
+                .name("s")
+                .or_else(|| caps.name("s2"))
+                .or_else(|| caps.get(0))
+            else {
                 continue;
             };
             let (start, end) = snap(text, m.start(), m.end());

@@ -761,6 +761,27 @@ pub static RULES: &[RuleSpec] = &[
         r"\bsshpass\s+-p\s*(?P<s>[^\s'\x22]{4,}|'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22)",
         0.0,
     ),
+    // A password piped or fed to `sudo -S`.
+    s(
+        "password",
+        &["sudo -s"],
+        r"(?:\becho\s+(?:-n\s+)?(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22|]{4,})\s*\|\s*sudo\s+-S\b|\bsudo\s+-S\s*<<<\s*(?P<s2>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22]{4,}))",
+        0.0,
+    ),
+    // ~/.netrc and _netrc: `machine host login user password pw`.
+    s(
+        "password",
+        &["machine"],
+        r"\bmachine\s+[^\s]+\s+login\s+[^\s]+\s+password\s+(?P<s>[^\s]{4,})",
+        0.0,
+    ),
+    // ~/.pgpass lines: host:port:database:user:password.
+    s(
+        "password",
+        &[":5432:", ":6432:", ":*:"],
+        r"(?m)^[A-Za-z0-9.\-_*]+:(?:\d{1,5}|\*):[^\s:]+:[^\s:]+:(?P<s>[^\s]{4,})$",
+        0.0,
+    ),
     s(
         "password",
         &["redis-cli"],
