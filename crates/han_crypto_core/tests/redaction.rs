@@ -73,6 +73,9 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("cat ~/.pgpass\ndb.internal:5432:app:app_user:PgP4ss-from-pgpass\n", "PgP4ss-from-pgpass", "password"),
     ("echo \"hunter2hunter2\" | sudo -S apt-get update", "hunter2hunter2", "password"),
     ("sudo -S <<< 'Sud0Pass!' systemctl restart nginx", "Sud0Pass!", "password"),
+    ("ldap_bind_pw = \"Ld@pB1ndPw\"", "Ld@pB1ndPw", "password"),
+    ("Using password \"Qwerty!2345\" for user postgres", "Qwerty!2345", "password"),
+    ("I logged in with username admin and password S3cretAdm1n", "S3cretAdm1n", "password"),
 ];
 
 /// Text that must come back unchanged.
@@ -83,6 +86,8 @@ const CLEAN: &[&str] = &[
     "The session=production deployment was rolled back; session_id=42 is fine.",
     "the password was changed yesterday",
     "echo $SUDO_PASSWORD | sudo -S apt-get update",
+    "the password Base64Encoded field, password AES-256-GCM encryption, password bcrypt-2b hashing",
+    "set password HashMap2Set; the password ResetToken42 flow; password \"field\" is required",
     "machine github.com login octocat password ${GITHUB_TOKEN}",
     "2024-06-01 12:00:01 connected to db:5432 as app",
     "Use the `password` field in the login form; it must be at least 12 characters.",

@@ -129,7 +129,7 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             .take(20)
             .take_while(|c| !c.is_ascii_whitespace())
             .count()
-            < 20
+            < if class == NameClass::Password { 6 } else { 20 }
     {
         return None;
     }
@@ -169,7 +169,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // 9f86d0…") counts only when long and machine-made: prose ("the key
     // insight") is common, so the cheap length test comes first.
     if op == Op::Positional
-        && (value.len() < 20 || quoted || !Classes::of(value).digit || !looks_random(value, 20))
+        && !(if class == NameClass::Password {
+            positional_password(value, quoted)
+        } else {
+            value.len() >= 20 && !quoted && Classes::of(value).digit && looks_random(value, 20)
+        })
     {
         return None;
     }
@@ -333,6 +337,27 @@ fn value_span(
         end -= 1;
     }
     (start, end, false)
+}
+
+/// A value right after the word password in prose ("logged in with
+/// password S3cretAdm1n", `using password "Qwerty!2345"`). Quoted, it needs
+/// three character classes; bare, it must read as a chosen password rather
+/// than an identifier (`HashMap2Set`): mixed case, a digit, and a symbol or
+/// two separate digit runs.
+fn positional_password(v: &str, quoted: bool) -> bool {
+    let c = Classes::of(v);
+    if c.space || is_placeholder(v) || is_reference(v) {
+        return false;
+    }
+    if quoted {
+        return v.len() >= 6 && c.count() >= 3;
+    }
+    let digit_runs = v
+        .as_bytes()
+        .split(|b| !b.is_ascii_digit())
+        .filter(|r| !r.is_empty())
+        .count();
+    v.len() >= 8 && c.lower && c.upper && c.digit && (c.symbol || digit_runs >= 2)
 }
 
 /// A quoted password with spaces that reads as a passphrase rather than a

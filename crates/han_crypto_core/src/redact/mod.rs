@@ -199,7 +199,7 @@ enum Target {
 
 /// Keywords of the assignment parser: every word class, plus vendors.
 const ASSIGNMENT_KEYWORDS: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "cred", "auth", "login", "bearer",
+    "pass", "pwd", "pw", "secret", "token", "key", "cred", "auth", "login", "bearer",
 ];
 
 fn builtin_regexes() -> &'static [OnceLock<Regex>] {
