@@ -74,6 +74,8 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("echo \"hunter2hunter2\" | sudo -S apt-get update", "hunter2hunter2", "password"),
     ("sudo -S <<< 'Sud0Pass!' systemctl restart nginx", "Sud0Pass!", "password"),
     ("ldap_bind_pw = \"Ld@pB1ndPw\"", "Ld@pB1ndPw", "password"),
+    ("http --auth deploy:HttpieDepl0y https://api.internal/", "HttpieDepl0y", "password"),
+    ("curl --proxy-user bob:Pr0xyPw! http://example.com", "Pr0xyPw!", "password"),
     ("Using password \"Qwerty!2345\" for user postgres", "Qwerty!2345", "password"),
     ("I logged in with username admin and password S3cretAdm1n", "S3cretAdm1n", "password"),
 ];
@@ -86,6 +88,7 @@ const CLEAN: &[&str] = &[
     "The session=production deployment was rolled back; session_id=42 is fine.",
     "the password was changed yesterday",
     "echo $SUDO_PASSWORD | sudo -S apt-get update",
+    "use --auth-type bearer and --auth $TOKEN, or --auth <user:password>",
     "the password Base64Encoded field, password AES-256-GCM encryption, password bcrypt-2b hashing",
     "set password HashMap2Set; the password ResetToken42 flow; password \"field\" is required",
     "machine github.com login octocat password ${GITHUB_TOKEN}",

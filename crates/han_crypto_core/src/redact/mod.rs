@@ -271,6 +271,7 @@ impl Scanner {
         }
         add("-u", Target::CurlUser);
         add("--user", Target::CurlUser);
+        add("--auth", Target::CurlUser);
         add("secret", Target::KubernetesSecret);
         add(MARKER_PREFIX, Target::Marker);
         let mut always = Vec::new();

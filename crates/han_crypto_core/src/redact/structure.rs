@@ -85,13 +85,14 @@ fn wordy_tail(secret: &str) -> bool {
     tail.len() >= 4 && is_wordy(tail)
 }
 
-/// `curl -u user:password` / `--user "user:password"`: the password (or a
-/// lone secret before the colon) is redacted, the user name kept.
+/// `curl -u user:password` / `--user "user:password"` / `--proxy-user`,
+/// HTTPie's `--auth user:password`: the password (or a lone secret before
+/// the colon) is redacted, the user name kept.
 pub fn curl_user(text: &str, out: &mut Vec<Finding>) {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = re(
         &RE,
-        r#"(?:^|[\s;|&(])(?:-u|--user)(?:\s+|=)(?P<arg>"[^"\n]*"(?::"[^"\n]*")?|'[^'\n]*'|[^\s]+)"#,
+        r#"(?:^|[\s;|&(])(?:-u|--user|--proxy-user|--auth)(?:\s+|=)(?P<arg>"[^"\n]*"(?::"[^"\n]*")?|'[^'\n]*'|[^\s]+)"#,
     );
     for caps in re.captures_iter(text.as_bytes()) {
         let m = caps.name("arg").expect("group exists");
