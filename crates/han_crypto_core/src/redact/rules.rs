@@ -404,6 +404,23 @@ pub static RULES: &[RuleSpec] = &[
         concat!(r"\b(?P<s>sk-[\w\-]{0,90}T3BlbkFJ[\w\-]{20,90})", end!()),
         3.5,
     ),
+    // OpenAI's typed prefixes, with or without the T3BlbkFJ marker.
+    v(
+        "openai_api_key",
+        &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"],
+        concat!(
+            r"\b(?P<s>sk-(?:proj|svcacct|admin|None)-[\w\-]{20,})",
+            end!()
+        ),
+        3.5,
+    ),
+    // OpenAI's original format: sk- and exactly 48 letters and digits.
+    v(
+        "openai_api_key",
+        &["sk-"],
+        concat!(r"\b(?P<s>sk-[A-Za-z0-9]{48})", end!()),
+        4.0,
+    ),
     v(
         "huggingface_token",
         &["hf_"],
@@ -759,6 +776,40 @@ pub static RULES: &[RuleSpec] = &[
         "password",
         &["sshpass"],
         r"\bsshpass\s+-p\s*(?P<s>[^\s'\x22]{4,}|'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22)",
+        0.0,
+    ),
+    // Password flags of database, directory and cloud CLIs: sqlcmd/bcp -P,
+    // ldapsearch & co. -w, the mongo tools -p, az login -p.
+    s(
+        "password",
+        &["sqlcmd", "bcp", "osql", "ldap", "mongo", "az "],
+        concat!(
+            r"(?:\b(?:sqlcmd|bcp|osql)\b[^\n]{0,200}?\s-P\s*",
+            r"|\bldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop)\b[^\n]{0,200}?\s-w\s+",
+            r"|\bmongo(?:sh|dump|restore|export|import|stat|top|files)?\b[^\n]{0,200}?\s-p\s+",
+            r"|\baz\s+login\b[^\n]{0,200}?\s-p\s+)",
+            r"(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{2,})"
+        ),
+        0.0,
+    ),
+    // smbclient -U user%password; rabbitmqctl add_user/change_password NAME
+    // PASSWORD; htpasswd -b [FILE] USER PASSWORD.
+    s(
+        "password",
+        &["smbclient", "rabbitmqctl", "htpasswd"],
+        concat!(
+            r"(?m)(?:\bsmbclient\b[^\n]{0,200}?\s(?:-U\s*|--user=)[^\s%]+%(?P<s>[^\s'\x22]{3,})",
+            r"|\brabbitmqctl\s+(?:add_user|change_password)\s+(?:'[^'\n]*'|\x22[^\x22\n]*\x22|[^\s'\x22]+)\s+(?P<s2>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22]{3,})",
+            r"|\bhtpasswd\s+(?:-[A-Za-z]+\s+)*?-[A-Za-z]*b[A-Za-z]*\s+(?:-[A-Za-z]+\s+)*(?:[^\s\-]\S*\s+){1,2}(?P<s3>[^\s;&|]{3,})(?:[ \t]*$|[ \t]*[;&|]))"
+        ),
+        0.0,
+    ),
+    // A password piped into a command that reads it from stdin
+    // (`echo pw | docker login --password-stdin`).
+    s(
+        "password",
+        &["--password-stdin"],
+        r"\becho\s+(?:-n\s+)?(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22|$]{4,})\s*\|[^\n|]{0,160}?--password-stdin\b",
         0.0,
     ),
     // A password piped or fed to `sudo -S`.
