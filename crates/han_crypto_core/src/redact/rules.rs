@@ -804,6 +804,15 @@ pub static RULES: &[RuleSpec] = &[
         ),
         0.0,
     ),
+    // Basic-auth pairs in code: requests' `auth=("user", "pw")`,
+    // `HTTPBasicAuth('user', 'pw')`, aiohttp's `BasicAuth(...)`. Only quoted
+    // literals: `auth=(user, password)` names variables.
+    s(
+        "password",
+        &["auth"],
+        r"(?:\bauth\s*=\s*[\(\[]|\b(?:HTTPBasicAuth|HTTPDigestAuth|HTTPProxyAuth|BasicAuth)\s*\()\s*(?:'[^'\n]{1,64}'|\x22[^\x22\n]{1,64}\x22)\s*,\s*(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22)",
+        0.0,
+    ),
     // A password piped into a command that reads it from stdin
     // (`echo pw | docker login --password-stdin`).
     s(
