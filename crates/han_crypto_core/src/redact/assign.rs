@@ -344,7 +344,7 @@ fn value_span(
 /// three character classes; bare, it must read as a chosen password rather
 /// than an identifier (`HashMap2Set`): mixed case, a digit, and a symbol or
 /// two separate digit runs.
-fn positional_password(v: &str, quoted: bool) -> bool {
+pub(super) fn positional_password(v: &str, quoted: bool) -> bool {
     let c = Classes::of(v);
     if c.space || is_placeholder(v) || is_reference(v) {
         return false;

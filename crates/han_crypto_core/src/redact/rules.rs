@@ -804,6 +804,19 @@ pub static RULES: &[RuleSpec] = &[
         ),
         0.0,
     ),
+    // A user/password pair in prose or notes: "login: admin / Adm1n!2024",
+    // "creds are deploy:Depl0y!Pw", "user/pass: ops/Op5-Secret". The
+    // `prose` group asks for the strict check (mixed case, digit, symbol).
+    s(
+        "password",
+        &["cred", "login", "log in", "/pass"],
+        concat!(
+            r"(?i)(?P<prose>)\b(?:creds?|credentials|log ?ins?|user(?:name)?\s*/\s*pass(?:word)?)\b",
+            r"\s*(?:(?:is|are|were|was|as|with)\s+|[:=]\s*)?(?:\x22|')?[A-Za-z0-9._@\-]{2,64}(?:\x22|')?",
+            r"\s*[/:]\s*(?P<s>[^\s'\x22,;]{6,64})"
+        ),
+        0.0,
+    ),
     // Basic-auth pairs in code: requests' `auth=("user", "pw")`,
     // `HTTPBasicAuth('user', 'pw')`, aiohttp's `BasicAuth(...)`. Only quoted
     // literals: `auth=(user, password)` names variables.

@@ -45,6 +45,10 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 && secret.as_bytes() != user
                 && !secret.bytes().all(|b| b.is_ascii_digit())
         }
+        // A user/password pair in prose: only what reads as a chosen password.
+        "password" if caps.name("prose").is_some() => {
+            super::assign::positional_password(secret, false)
+        }
         "password" => {
             // A quoted command-line password may hold spaces (`-p "a b c"`).
             let inner = secret.trim_matches(|c| c == '\'' || c == '"');
