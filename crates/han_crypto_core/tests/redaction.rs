@@ -92,6 +92,8 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("creds are deploy:Depl0y!Pw on the staging box", "Depl0y!Pw", "password"),
     ("credentials: svc@example.com / Sv3-Pass!word", "Sv3-Pass!word", "password"),
     ("log in as root/Change_Me9 then rotate", "Change_Me9", "password"),
+    ("$ gcloud auth print-access-token\nya29.a0AfB_byC9pWd4RzT2vLk9pWd4Nf7Hq2Lm9Xv4Nt8Bp3Yc6Fd1Gs5Jk0Wz2Zx8Qm2Lk\n",
+        "ya29.a0AfB_byC9pWd4RzT2vLk9pWd4Nf7Hq2Lm9Xv4Nt8Bp3Yc6Fd1Gs5Jk0Wz2Zx8Qm2Lk", "gcp_oauth_token"),
     ("echo \"MyS3cretPw\" | docker login registry.example.com -u ci --password-stdin", "MyS3cretPw", "password"),
     ("The API key for staging is sk-proj-Q2mN7pL4tW8zB1cY6fD0gJ5sE3aR8uIv9xK2hT4 and prod is in vault.",
         "sk-proj-Q2mN7pL4tW8zB1cY6fD0gJ5sE3aR8uIv9xK2hT4", "openai_api_key"),

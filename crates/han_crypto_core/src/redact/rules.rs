@@ -126,6 +126,13 @@ pub static RULES: &[RuleSpec] = &[
         concat!(r"\b(?P<s>AIzaSy[A-Za-z0-9_\-]{33})", end!()),
         3.5,
     ),
+    // Google OAuth access tokens (`gcloud auth print-access-token`).
+    v(
+        "gcp_oauth_token",
+        &["ya29."],
+        concat!(r"\b(?P<s>ya29\.[A-Za-z0-9_\-]{30,})", end!()),
+        3.5,
+    ),
     v(
         "azure_client_secret",
         &["q~"],
