@@ -82,6 +82,17 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let class = classify(name)?;
+    // A bare word in prose takes its meaning from its neighbours: "cache
+    // key: …", "the public key is …", "key id: …" are not secrets.
+    if matches!(class, NameClass::Key | NameClass::Token)
+        && name.len() <= 6
+        && name.bytes().all(|c| c.is_ascii_alphabetic())
+    {
+        let (before, after) = super::names::words_around(text, start, end);
+        if super::names::neutral_in_prose(before, after) {
+            return None;
+        }
+    }
     // `<entry key="setting.name" value="…">`: the attribute called key holds
     // the setting's name; its value attribute is read on its own.
     if name == "key" && b.get(end) == Some(&b'=') && b.get(end + 1) == Some(&b'"') {
@@ -360,6 +371,26 @@ pub(super) fn positional_password(v: &str, quoted: bool) -> bool {
     v.len() >= 8 && c.lower && c.upper && c.digit && (c.symbol || digit_runs >= 2)
 }
 
+/// A value a sentence attributes to a secret-ish noun a few words back
+/// ("the password for the db user is \"hunter2!Db\"", "the bearer token I
+/// used was …", "my PAT: …"). Prose is loose context, so the value must
+/// carry the evidence: a chosen password's mix of classes, or for tokens
+/// and keys a random-looking string of 16+ characters that is not a bare
+/// commit or content hash.
+pub(super) fn prose_value_ok(kind: &str, v: &str, quoted: bool) -> bool {
+    if v.starts_with("[REDACTED") || is_placeholder(v) || is_reference(v) {
+        return false;
+    }
+    match kind {
+        "password" => positional_password(v, quoted),
+        _ => {
+            let content_hash = is_hex(v) && matches!(v.len(), 40 | 64);
+            let readable = is_wordy(v) || file_path(v);
+            !content_hash && !readable && looks_random(v, 16)
+        }
+    }
+}
+
 /// A quoted password with spaces that reads as a passphrase rather than a
 /// sentence about passwords ("must be at least 8 characters").
 fn passphrase_like(v: &str) -> bool {
@@ -434,6 +465,25 @@ fn vendor_near_miss(v: &str) -> bool {
     digits >= 4 && b.get(digits) == Some(&b':') && b.get(digits + 1) == Some(&b'A')
 }
 
+/// A file path (`src/components/LoginForm.tsx`, `keys/dev.pem`): a `/` and
+/// a last segment with an extension. Base64 and base64url secrets have no
+/// `.`, so they never read as one.
+fn file_path(v: &str) -> bool {
+    let Some((_, last)) = v.rsplit_once('/') else {
+        return false;
+    };
+    match last.rsplit_once('.') {
+        Some((stem, ext)) => {
+            !stem.is_empty()
+                && (1..=5).contains(&ext.len())
+                && ext
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 /// Whether a value under a name of `class` is a secret, and how sure we are.
 fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") {
@@ -444,7 +494,7 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if is_uuid(v) && !matches!(class, NameClass::Weak) {
         return Some(0.7);
     }
-    if is_placeholder(v) || vendor_near_miss(v) {
+    if is_placeholder(v) || vendor_near_miss(v) || file_path(v) {
         return None;
     }
     if !quoted && is_reference(v) {

@@ -78,6 +78,8 @@ const KEY_COMPOUNDS: &[&str] = &[
 /// Words that, following the secret word, show the name is about something
 /// else: its id, name, length, location, lifetime or type.
 const NEUTRAL_AFTER: &[&str] = &[
+    "fingerprint",
+    "fingerprints",
     "id",
     "ids",
     "name",
@@ -201,6 +203,18 @@ const NEUTRAL_AFTER: &[&str] = &[
 
 /// Words that, preceding `key` or `token`, name a non-secret kind of key.
 const NEUTRAL_BEFORE: &[&str] = &[
+    "sha",
+    "sha1",
+    "sha256",
+    "sha512",
+    "md5",
+    "hash",
+    "digest",
+    "checksum",
+    "content",
+    "range",
+    "dynamodb",
+    "s3",
     "public",
     "pub",
     "primary",
@@ -343,6 +357,53 @@ fn word_class(w: &str) -> Option<NameClass> {
 }
 
 /// Classifies an identifier; `None` when it announces no secret.
+/// Whether the prose words around a bare `key`/`token`/`secret` make it a
+/// non-secret kind ("cache key: …", "the public key is …", "key id: …",
+/// "x-amz-content-sha256 key: …"). `before` and `after` are the words
+/// next to it, if any; only their last/first part (after `-`/`_`) counts.
+pub fn neutral_in_prose(before: Option<&str>, after: Option<&str>) -> bool {
+    let last = |w: &str| {
+        w.rsplit(['-', '_', '.'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let first = |w: &str| {
+        w.split(['-', '_', '.'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    before.is_some_and(|b| NEUTRAL_BEFORE.contains(&last(b).as_str()))
+        || after.is_some_and(|a| NEUTRAL_AFTER.contains(&first(a).as_str()))
+}
+
+/// The word (letters, digits, `-`, `_`, `.`) that ends right before
+/// `at` after blanks, and the one that starts after `end` after blanks.
+pub fn words_around(text: &str, at: usize, end: usize) -> (Option<&str>, Option<&str>) {
+    let b = text.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
+    let mut e = at;
+    while e > 0 && b[e - 1] == b' ' {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && is_word(b[s - 1]) && e - s < 64 {
+        s -= 1;
+    }
+    let before = (e < at && s < e).then(|| &text[s..e]);
+    let mut s2 = end;
+    while s2 < b.len() && b[s2] == b' ' {
+        s2 += 1;
+    }
+    let mut e2 = s2;
+    while e2 < b.len() && b[e2].is_ascii_alphanumeric() && e2 - s2 < 64 {
+        e2 += 1;
+    }
+    let after = (s2 > end && e2 > s2).then(|| &text[s2..e2]);
+    (before, after)
+}
+
 pub fn classify(name: &str) -> Option<NameClass> {
     // Allocation-free for ordinary names: this runs at every keyword hit.
     let stack = super::entropy::Words::of(name);

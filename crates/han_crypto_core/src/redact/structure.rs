@@ -28,6 +28,20 @@ fn credential_ok(p: &str) -> bool {
 
 /// Whether a built-in rule's match is a real secret.
 pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end: usize) -> bool {
+    // Secrets named in prose: the value itself must carry the evidence.
+    if caps.name("prose").is_some() {
+        // A value cut short for display (`ops_eyJ…..[Redacted]`) is a sample.
+        let rest = &text[end..];
+        let truncated =
+            secret.ends_with("..") || rest.starts_with(['…', '[']) || masked_after(text, end);
+        let neutral = caps.name("kw").is_some_and(|kw| {
+            let (before, after) = super::names::words_around(text, kw.start(), kw.end());
+            super::names::neutral_in_prose(before, after)
+        });
+        return !truncated
+            && !neutral
+            && super::assign::prose_value_ok(spec.kind, secret, caps.name("q").is_some());
+    }
     match spec.kind {
         "private_key" => {
             // The body, without header lines, must be substantial base64.
@@ -44,10 +58,6 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
             credential_ok(secret)
                 && secret.as_bytes() != user
                 && !secret.bytes().all(|b| b.is_ascii_digit())
-        }
-        // A user/password pair in prose: only what reads as a chosen password.
-        "password" if caps.name("prose").is_some() => {
-            super::assign::positional_password(secret, false)
         }
         "password" => {
             // A quoted command-line password may hold spaces (`-p "a b c"`).
