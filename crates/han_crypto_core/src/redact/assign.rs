@@ -82,17 +82,6 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let class = classify(name)?;
-    // A bare word in prose takes its meaning from its neighbours: "cache
-    // key: …", "the public key is …", "key id: …" are not secrets.
-    if matches!(class, NameClass::Key | NameClass::Token)
-        && name.len() <= 6
-        && name.bytes().all(|c| c.is_ascii_alphabetic())
-    {
-        let (before, after) = super::names::words_around(text, start, end);
-        if super::names::neutral_in_prose(before, after) {
-            return None;
-        }
-    }
     // `<entry key="setting.name" value="…">`: the attribute called key holds
     // the setting's name; its value attribute is read on its own.
     if name == "key" && b.get(end) == Some(&b'=') && b.get(end + 1) == Some(&b'"') {
@@ -192,6 +181,18 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None; // "the password is incorrect"
     }
     let confidence = accept(class, value, quoted, name)?;
+    // A bare word in prose takes its meaning from its neighbours: "cache
+    // key: …", "the public key is …", "key id: …" are not secrets. Checked
+    // last: most keyword hits never get this far.
+    if matches!(class, NameClass::Key | NameClass::Token)
+        && name.len() <= 6
+        && name.bytes().all(|c| c.is_ascii_alphabetic())
+    {
+        let (before, after) = super::names::words_around(text, start, end);
+        if super::names::neutral_in_prose(before, after) {
+            return None;
+        }
+    }
     Some(Assignment {
         name_start: start,
         value_start: vs,
@@ -357,7 +358,11 @@ fn value_span(
 /// two separate digit runs.
 pub(super) fn positional_password(v: &str, quoted: bool) -> bool {
     let c = Classes::of(v);
-    if c.space || is_placeholder(v) || is_reference(v) {
+    // The cheap class test first: most candidates in prose are words.
+    if c.space || !c.digit && (!quoted || c.count() < 3) {
+        return false;
+    }
+    if is_placeholder(v) || is_reference(v) {
         return false;
     }
     if quoted {
@@ -371,6 +376,149 @@ pub(super) fn positional_password(v: &str, quoted: bool) -> bool {
     v.len() >= 8 && c.lower && c.upper && c.digit && (c.symbol || digit_runs >= 2)
 }
 
+/// How far after its noun a sentence may give the value ("the bearer
+/// token I used was …").
+const PROSE_REACH: usize = 40;
+
+/// A secret a sentence names a few words before its value: "the password
+/// for the db user is \"…\"", "the bearer token I used was …", "my PAT:
+/// …", "the access key I generated: …", "the secret (…)". Runs at keyword
+/// hits the assignment parser did not take, so it costs nothing on text
+/// without those words; the value must carry the evidence (`prose_value_ok`).
+pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let mut ws = hit;
+    while ws > 0 && b[ws - 1].is_ascii_alphabetic() {
+        ws -= 1;
+    }
+    let mut we = hit_end;
+    while we < b.len() && b[we].is_ascii_alphabetic() {
+        we += 1;
+    }
+    // The noun stands alone: not `csrf-token`, `db_password`, `cfg.key`.
+    if ws > 0
+        && !matches!(
+            b[ws - 1],
+            b' ' | b'\t' | b'\n' | b'(' | b'"' | b'\'' | b'`' | b',' | b';'
+        )
+    {
+        return None;
+    }
+    if we < b.len()
+        && (matches!(b[we], b'_' | b'-' | b'/' | b'\\')
+            || (b[we] == b'.' && b.get(we + 1).is_some_and(|c| c.is_ascii_alphanumeric())))
+    {
+        return None;
+    }
+    let word = text[ws..we].to_ascii_lowercase();
+    let (class, kind) = match word.as_str() {
+        "password" | "passphrase" | "passwd" => (NameClass::Password, "password"),
+        "token" | "pat" => (NameClass::Token, "token"),
+        "secret" => (NameClass::Secret, "secret"),
+        "key" | "apikey" => (NameClass::Key, "api_key"),
+        _ => return None,
+    };
+    let password = class == NameClass::Password;
+    let limit = (we + PROSE_REACH + 1).min(b.len());
+    let mut p = we;
+    while p < limit {
+        let c = b[p];
+        if matches!(c, b'\n' | b'.' | b'!' | b'?') {
+            return None;
+        }
+        // A connector: `:`, `=`, `(` (not for passwords, whose prose rule
+        // needs words in between and a verb), or is/was/were as a word.
+        let value_at = if matches!(c, b':' | b'=' | b'(') {
+            if password {
+                return None;
+            }
+            Some(p + 1)
+        } else if c.is_ascii_alphabetic() && b[p - 1].is_ascii_whitespace() {
+            ["is", "was", "were"].iter().find_map(|v| {
+                let e = p + v.len();
+                (b.len() > e
+                    && text[p..e].eq_ignore_ascii_case(v)
+                    && b[e].is_ascii_whitespace()
+                    && (!password || p > we + 1))
+                    .then_some(e)
+            })
+        } else {
+            None
+        };
+        // Only the first connector counts: `secret generic --from-literal=
+        // token=…` is the assignment parser's, not this noun's.
+        if let Some(at) = value_at {
+            let a = prose_value(text, at, class, kind, ws)?;
+            let (before, after) = super::names::words_around(text, ws, we);
+            return (!super::names::neutral_in_prose(before, after)).then_some(a);
+        }
+        p += 1;
+    }
+    None
+}
+
+/// The value after a prose connector at `at`, if it reads as a secret.
+fn prose_value(
+    text: &str,
+    at: usize,
+    class: NameClass,
+    kind: &str,
+    name_start: usize,
+) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let mut vs = skip_blanks(b, at);
+    let quoted = vs < b.len() && matches!(b[vs], b'"' | b'\'' | b'`');
+    if vs < b.len() && (quoted || b[vs] == b'(') {
+        vs += 1;
+    }
+    let mut ve = vs;
+    if class == NameClass::Password {
+        while ve < b.len()
+            && ve - vs < 64
+            && !b[ve].is_ascii_whitespace()
+            && !matches!(b[ve], b'"' | b'\'' | b'`')
+        {
+            ve += 1;
+        }
+        if ve - vs < 6 {
+            return None;
+        }
+    } else {
+        while ve < b.len()
+            && ve - vs < 512
+            && (b[ve].is_ascii_alphanumeric()
+                || matches!(b[ve], b'_' | b'-' | b'+' | b'/' | b'.' | b'~'))
+        {
+            ve += 1;
+        }
+        let mut pad = 0;
+        while ve < b.len() && b[ve] == b'=' && pad < 2 {
+            ve += 1;
+            pad += 1;
+        }
+        if ve - vs < 16 {
+            return None;
+        }
+    }
+    let value = &text[vs..ve];
+    // A value cut short for display (`ops_eyJ…..[Redacted]`) is a sample.
+    let rest = &text[ve..];
+    let truncated = value.ends_with("..")
+        || rest.starts_with(['…', '['])
+        || rest.starts_with("###")
+        || rest.starts_with("***");
+    if truncated || !prose_value_ok(kind, value, quoted) {
+        return None;
+    }
+    Some(Assignment {
+        name_start,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: 0.7,
+    })
+}
+
 /// A value a sentence attributes to a secret-ish noun a few words back
 /// ("the password for the db user is \"hunter2!Db\"", "the bearer token I
 /// used was …", "my PAT: …"). Prose is loose context, so the value must
@@ -378,17 +526,15 @@ pub(super) fn positional_password(v: &str, quoted: bool) -> bool {
 /// and keys a random-looking string of 16+ characters that is not a bare
 /// commit or content hash.
 pub(super) fn prose_value_ok(kind: &str, v: &str, quoted: bool) -> bool {
-    if v.starts_with("[REDACTED") || is_placeholder(v) || is_reference(v) {
+    if kind == "password" {
+        return !v.starts_with("[REDACTED") && positional_password(v, quoted);
+    }
+    if v.len() < 16 || v.starts_with("[REDACTED") || is_placeholder(v) || is_reference(v) {
         return false;
     }
-    match kind {
-        "password" => positional_password(v, quoted),
-        _ => {
-            let content_hash = is_hex(v) && matches!(v.len(), 40 | 64);
-            let readable = is_wordy(v) || file_path(v);
-            !content_hash && !readable && looks_random(v, 16)
-        }
-    }
+    let content_hash = is_hex(v) && matches!(v.len(), 40 | 64);
+    let readable = is_wordy(v) || file_path(v);
+    !content_hash && !readable && looks_random(v, 16)
 }
 
 /// A quoted password with spaces that reads as a passphrase rather than a

@@ -195,6 +195,8 @@ enum Target {
     KubernetesSecret,
     /// `[REDACTED:` — an earlier marker, found in the same pass.
     Marker,
+    /// A noun only prose gives a value to (`my PAT: …`).
+    Prose,
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
@@ -274,6 +276,7 @@ impl Scanner {
         add("--auth", Target::CurlUser);
         add("secret", Target::KubernetesSecret);
         add(MARKER_PREFIX, Target::Marker);
+        add("pat", Target::Prose);
         let mut always = Vec::new();
         for (i, r) in custom.iter().enumerate() {
             if r.keywords.is_empty() {
@@ -329,9 +332,25 @@ impl Scanner {
                     Target::Custom(i) => run_custom[i as usize] = true,
                     Target::CurlUser => curl = true,
                     Target::KubernetesSecret => k8s = true,
+                    Target::Prose => {
+                        if policy.allows(Group::Context) && m.start() >= assign_done_until {
+                            if let Some(a) = assign::prose_at(text, m.start(), m.end()) {
+                                assign_done_until = a.value_end;
+                                found.push(Finding {
+                                    kind: Cow::Borrowed(a.class.kind()),
+                                    rule: Cow::Borrowed("prose"),
+                                    start: a.value_start,
+                                    end: a.value_end,
+                                    confidence: a.confidence,
+                                });
+                            }
+                        }
+                    }
                     Target::Assignment => {
                         if policy.allows(Group::Context) && m.start() >= assign_done_until {
-                            if let Some(a) = assign::parse_at(text, m.start(), m.end()) {
+                            if let Some(a) = assign::parse_at(text, m.start(), m.end())
+                                .or_else(|| assign::prose_at(text, m.start(), m.end()))
+                            {
                                 assign_done_until = a.value_end;
                                 found.push(Finding {
                                     kind: Cow::Borrowed(a.class.kind()),

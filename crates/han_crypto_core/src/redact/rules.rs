@@ -824,47 +824,6 @@ pub static RULES: &[RuleSpec] = &[
         ),
         0.0,
     ),
-    // A secret a sentence names a few words before its value: "the
-    // password for the db user is …", "the bearer token I used was …", "my
-    // PAT: …", "the access key I generated: …", "the secret (…)". One rule
-    // per type; `prose` asks for the strict value checks (a chosen password,
-    // or a random-looking token of 16+ characters).
-    s(
-        "password",
-        &["password", "passphrase", "passwd"],
-        concat!(
-            r"(?im)(?P<prose>)(?:^|[\s(\x22'`,;])(?P<kw>password|passphrase|passwd)\b[^\n.!?:=(]{1,40}?\b(?:is|was|were)\s+",
-            r"(?:(?P<q>[\x22'`])|\b)(?P<s>[^\s\x22'`]{6,64})"
-        ),
-        0.0,
-    ),
-    s(
-        "token",
-        &["token", "pat"],
-        concat!(
-            r"(?im)(?P<prose>)(?:^|[\s(\x22'`,;])(?P<kw>token|pat)\b[^\n.!?:=(]{0,40}?(?:\b(?:is|was|were)\s+|[:=(]\s*)",
-            r"[\x22'`(]?(?P<s>[A-Za-z0-9_\-+/.~]{16,512}={0,2})"
-        ),
-        0.0,
-    ),
-    s(
-        "secret",
-        &["secret"],
-        concat!(
-            r"(?im)(?P<prose>)(?:^|[\s(\x22'`,;])(?P<kw>secret)\b[^\n.!?:=(]{0,40}?(?:\b(?:is|was|were)\s+|[:=(]\s*)",
-            r"[\x22'`(]?(?P<s>[A-Za-z0-9_\-+/.~]{16,512}={0,2})"
-        ),
-        0.0,
-    ),
-    s(
-        "api_key",
-        &["key"],
-        concat!(
-            r"(?im)(?P<prose>)(?:^|[\s(\x22'`,;])(?P<kw>(?:(?:api|access|secret|private)[ _-]?)?key)\b[^\n.!?:=(]{0,40}?(?:\b(?:is|was|were)\s+|[:=(]\s*)",
-            r"[\x22'`(]?(?P<s>[A-Za-z0-9_\-+/.~]{16,512}={0,2})"
-        ),
-        0.0,
-    ),
     // Basic-auth pairs in code: requests' `auth=("user", "pw")`,
     // `HTTPBasicAuth('user', 'pw')`, aiohttp's `BasicAuth(...)`. Only quoted
     // literals: `auth=(user, password)` names variables.

@@ -28,19 +28,9 @@ fn credential_ok(p: &str) -> bool {
 
 /// Whether a built-in rule's match is a real secret.
 pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end: usize) -> bool {
-    // Secrets named in prose: the value itself must carry the evidence.
+    // A user/password pair in notes: only what reads as a chosen password.
     if caps.name("prose").is_some() {
-        // A value cut short for display (`ops_eyJ…..[Redacted]`) is a sample.
-        let rest = &text[end..];
-        let truncated =
-            secret.ends_with("..") || rest.starts_with(['…', '[']) || masked_after(text, end);
-        let neutral = caps.name("kw").is_some_and(|kw| {
-            let (before, after) = super::names::words_around(text, kw.start(), kw.end());
-            super::names::neutral_in_prose(before, after)
-        });
-        return !truncated
-            && !neutral
-            && super::assign::prose_value_ok(spec.kind, secret, caps.name("q").is_some());
+        return super::assign::prose_value_ok("password", secret, false);
     }
     match spec.kind {
         "private_key" => {
