@@ -630,6 +630,33 @@ fn file_path(v: &str) -> bool {
     }
 }
 
+/// A PowerShell cmdlet (`ConvertTo-SecureString`, `Get-Secret`): the
+/// value is the command that produces the secret, not the secret.
+fn cmdlet(v: &str) -> bool {
+    let Some((verb, noun)) = v.split_once('-') else {
+        return false;
+    };
+    const VERBS: &[&str] = &[
+        "Get",
+        "Set",
+        "New",
+        "Read",
+        "ConvertTo",
+        "ConvertFrom",
+        "Import",
+        "Export",
+        "Invoke",
+        "Unprotect",
+        "Protect",
+        "Decrypt",
+        "Encrypt",
+    ];
+    VERBS.contains(&verb)
+        && noun.len() >= 3
+        && noun.as_bytes()[0].is_ascii_uppercase()
+        && noun.bytes().all(|c| c.is_ascii_alphabetic())
+}
+
 /// Whether a value under a name of `class` is a secret, and how sure we are.
 fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") {
@@ -640,7 +667,7 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if is_uuid(v) && !matches!(class, NameClass::Weak) {
         return Some(0.7);
     }
-    if is_placeholder(v) || vendor_near_miss(v) || file_path(v) {
+    if is_placeholder(v) || vendor_near_miss(v) || file_path(v) || cmdlet(v) {
         return None;
     }
     if !quoted && is_reference(v) {

@@ -396,11 +396,12 @@ impl Scanner {
         let spec = &rules::RULES[i];
         let re = builtin_regex(i);
         for caps in re.captures_iter(text.as_bytes()) {
-            // The secret is group `s` (or `s2`, `s3` in a rule's other forms).
+            // The secret is group `s` (or `s2`…`s4` in a rule's other forms).
             let Some(m) = caps
                 .name("s")
                 .or_else(|| caps.name("s2"))
                 .or_else(|| caps.name("s3"))
+                .or_else(|| caps.name("s4"))
                 .or_else(|| caps.get(0))
             else {
                 continue;

@@ -824,6 +824,25 @@ pub static RULES: &[RuleSpec] = &[
         ),
         0.0,
     ),
+    // Passwords in account commands: MySQL's `IDENTIFIED [WITH plugin] BY
+    // 'pw'`, PowerShell's `ConvertTo-SecureString "pw"`, Windows' `net user
+    // NAME pw`, `echo 'user:pw' | chpasswd`.
+    s(
+        "password",
+        &[
+            "identified",
+            "convertto-securestring",
+            "net user",
+            "chpasswd",
+        ],
+        concat!(
+            r"(?i:\bidentified\s+(?:with\s+\w+\s+)?by\s+)(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22)",
+            r"|(?i:\bconvertto-securestring\s+(?:-string\s+)?)(?P<s2>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22)",
+            r"|(?i:\bnet\s+user\s+)(?:\x22[^\x22\n]+\x22|[^\s/]+)\s+(?P<s3>[^\s/*\x22'][^\s]{3,})(?:[ \t]+/|(?m:[ \t]*$))",
+            r"|\becho\s+(?:-e\s+)?['\x22]?[a-z_][a-z0-9_.\-]{0,31}:(?P<s4>[^\s'\x22:]{4,})['\x22]?\s*\|\s*(?:sudo\s+)?chpasswd\b"
+        ),
+        0.0,
+    ),
     // Basic-auth pairs in code: requests' `auth=("user", "pw")`,
     // `HTTPBasicAuth('user', 'pw')`, aiohttp's `BasicAuth(...)`. Only quoted
     // literals: `auth=(user, password)` names variables.
