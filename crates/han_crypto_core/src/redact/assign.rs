@@ -437,7 +437,7 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             ["is", "was", "were"].iter().find_map(|v| {
                 let e = p + v.len();
                 (b.len() > e
-                    && text[p..e].eq_ignore_ascii_case(v)
+                    && b[p..e].eq_ignore_ascii_case(v.as_bytes())
                     && b[e].is_ascii_whitespace()
                     && (!password || p > we + 1))
                     .then_some(e)
@@ -480,7 +480,11 @@ fn prose_value(
         {
             ve += 1;
         }
-        if ve - vs < 6 {
+        // Never end inside a multi-byte character.
+        while !text.is_char_boundary(ve) {
+            ve -= 1;
+        }
+        if ve < vs + 6 {
             return None;
         }
     } else {
@@ -692,7 +696,9 @@ fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
             {
                 return None;
             }
-            (v.len() >= 6 || (v.len() >= 4 && c.count() >= 2)).then_some(0.8)
+            // Characters, not bytes: `é.a` is three characters, too short.
+            let chars = v.chars().count();
+            (chars >= 6 || (chars >= 4 && c.count() >= 2)).then_some(0.8)
         }
         NameClass::Weak => (looks_random(v, 16) && c.digit).then_some(0.6),
         _ => {
