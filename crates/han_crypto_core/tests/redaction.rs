@@ -467,11 +467,13 @@ fn json_text_redaction_keeps_every_other_byte() {
 
 #[test]
 fn prose_password_cut_at_its_length_limit_inside_a_character() {
-    // 60 ASCII bytes, then two-byte characters across the 64-byte limit.
+    // 61 ASCII bytes, then two-byte characters: the 64-byte limit falls
+    // inside the second one.
     let text = format!(
         "the password for the db is Ab1!{}{}",
-        "x".repeat(56),
+        "q7Zp".repeat(14) + "w",
         "é".repeat(8)
     );
-    let _ = redact(&text);
+    let out = redact(&text);
+    assert!(!out.contains("Ab1!q7Zp"), "{out}");
 }
