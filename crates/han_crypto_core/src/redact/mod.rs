@@ -332,29 +332,21 @@ impl Scanner {
                     Target::Custom(i) => run_custom[i as usize] = true,
                     Target::CurlUser => curl = true,
                     Target::KubernetesSecret => k8s = true,
-                    Target::Prose => {
+                    Target::Prose | Target::Assignment => {
                         if policy.allows(Group::Context) && m.start() >= assign_done_until {
-                            if let Some(a) = assign::prose_at(text, m.start(), m.end()) {
+                            let (from, to) = (m.start(), m.end());
+                            let (hit, rule) = match *t {
+                                Target::Assignment => match assign::parse_at(text, from, to) {
+                                    Some(a) => (Some(a), "assignment"),
+                                    None => (assign::prose_at(text, from, to), "prose"),
+                                },
+                                _ => (assign::prose_at(text, from, to), "prose"),
+                            };
+                            if let Some(a) = hit {
                                 assign_done_until = a.value_end;
                                 found.push(Finding {
                                     kind: Cow::Borrowed(a.class.kind()),
-                                    rule: Cow::Borrowed("prose"),
-                                    start: a.value_start,
-                                    end: a.value_end,
-                                    confidence: a.confidence,
-                                });
-                            }
-                        }
-                    }
-                    Target::Assignment => {
-                        if policy.allows(Group::Context) && m.start() >= assign_done_until {
-                            if let Some(a) = assign::parse_at(text, m.start(), m.end())
-                                .or_else(|| assign::prose_at(text, m.start(), m.end()))
-                            {
-                                assign_done_until = a.value_end;
-                                found.push(Finding {
-                                    kind: Cow::Borrowed(a.class.kind()),
-                                    rule: Cow::Borrowed("assignment"),
+                                    rule: Cow::Borrowed(rule),
                                     start: a.value_start,
                                     end: a.value_end,
                                     confidence: a.confidence,
