@@ -843,6 +843,29 @@ pub static RULES: &[RuleSpec] = &[
         ),
         0.0,
     ),
+    // Archive and key passphrases on the command line: zip/unzip -P, 7z
+    // -pPASSWORD, ssh-keygen -N/-P; MQTT clients' -P; lftp -u user,pass.
+    s(
+        "password",
+        &["zip", "7z", "ssh-keygen", "mosquitto_"],
+        concat!(
+            r"\b(?:zip|unzip)\b[^\n]{0,100}?\s-P\s+(?P<s>(?:'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{2,}))",
+            r"|\b7za?\s+[a-z]\b[^\n]{0,100}?\s-p(?P<s2>(?:'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{2,}))",
+            r"|\bssh-keygen\b[^\n]{0,200}?\s-[NP]\s+(?P<s3>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22\-][^\s'\x22]{3,})",
+            r"|\bmosquitto_(?:pub|sub|rr)\b[^\n]{0,200}?\s-P\s+(?P<s4>(?:'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{2,}))"
+        ),
+        0.0,
+    ),
+    // lftp -u user,pass; redis.conf's requirepass and masterauth lines.
+    s(
+        "password",
+        &["lftp", "requirepass", "masterauth"],
+        concat!(
+            r"(?m)\blftp\b[^\n]{0,100}?\s-u\s+[^\s,]+,(?P<s>[^\s'\x22]{3,})",
+            r"|^[ \t]*(?:requirepass|masterauth)[ \t]+(?P<s2>(?:'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{2,}))[ \t]*$"
+        ),
+        0.0,
+    ),
     // Basic-auth pairs in code: requests' `auth=("user", "pw")`,
     // `HTTPBasicAuth('user', 'pw')`, aiohttp's `BasicAuth(...)`. Only quoted
     // literals: `auth=(user, password)` names variables.
