@@ -103,6 +103,13 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("ssh-keygen -t ed25519 -N 'K3ygenPhrase!' -f ~/.ssh/id_ed25519", "K3ygenPhrase!", "password"),
     ("mosquitto_pub -h broker -u iot -P Mqtt9Pass -t sensors/temp -m 21", "Mqtt9Pass", "password"),
     ("lftp -u backup,Lftp9Backup sftp://files.internal", "Lftp9Backup", "password"),
+    ("username,password\nadmin,Adm1nCsv!\n", "Adm1nCsv!", "password"),
+    ("printenv | grep -i pass\nPGPASSWORD=pgpass_2024_x\n", "pgpass_2024_x", "password"),
+    ("| user  | password   |\n|-------|------------|\n| admin | T4ble!Pw77 |\n", "T4ble!Pw77", "password"),
+    (" usename | passwd\n---------+-----------\n app     | PsqlOut!9x\n(1 row)\n", "PsqlOut!9x", "password"),
+    ("name\tapi_key\nbilling\t7Hq2Lm9Xv4Nt8Bp3Yc6Fd1Gs5Jk0Wz2\n", "7Hq2Lm9Xv4Nt8Bp3Yc6Fd1Gs5Jk0Wz2", "api_key"),
+    ("INSERT INTO users (email, password) VALUES ('a@b.c', 'Plain!Pw1'), ('d@e.f', 'Sec0nd!Pw');", "Sec0nd!Pw", "password"),
+    ("insert into accounts (name, pwd) values ('svc', crypt('Crypt3d!Pw', gen_salt('bf')));", "Crypt3d!Pw", "password"),
     ("here's my PAT: Zx8Qm2Lk9pWd4RzT2vLk9pWd4Nf7Hq2L", "Zx8Qm2Lk9pWd4RzT2vLk9pWd4Nf7Hq2L", "token"),
     ("the access key I generated: Qm2Lk9pWd4RzT2vLk9pWd4Nf7Hq2Lm9X", "Qm2Lk9pWd4RzT2vLk9pWd4Nf7Hq2Lm9X", "api_key"),
     ("I pasted the secret (Lk9pWd4RzT2vLk9pWd4Nf7Hq2Lm9Xv4N) into the dashboard", "Lk9pWd4RzT2vLk9pWd4Nf7Hq2Lm9Xv4N", "secret"),
@@ -157,6 +164,11 @@ const CLEAN: &[&str] = &[
     "echo \"$CR_PAT\" | docker login ghcr.io -u USERNAME --password-stdin",
     "htpasswd -c /etc/apache2/.htpasswd admin",
     "mongo --port 27017 -p",
+    "Username, password, and email are required.\nPlease fill them in, then submit.",
+    "id,token_count,prompt_tokens\n1,1532,1200\n2,88,80\n",
+    "name,password_hash\nalice,$2b$12$KIXQJ9f6Q8F7l1bH0yN1UeU8k3p4V5sW6tX7yZ8aB9cD0eF1gH2iJ\n",
+    "| field | type |\n|---|---|\n| password | string |\n| token | string |\n",
+    "INSERT INTO users (email, password) VALUES ($1, $2); INSERT INTO t (password) VALUES (NULL);",
     "ssh-keygen -t rsa -N \"\" -f key; zip -r out.zip dir -x \"*.log\"; 7z x archive.7z -o/tmp/out",
     "# requirepass\nmosquitto_sub -h broker -t \"#\" -P",
     "$secret = Get-Secret -Name Db; $password = ConvertTo-SecureString $plain -AsPlainText -Force",
@@ -484,4 +496,13 @@ fn prose_password_cut_at_its_length_limit_inside_a_character() {
     );
     let out = redact(&text);
     assert!(!out.contains("Ab1!q7Zp"), "{out}");
+}
+
+/// Table headers are looked for around keyword hits: a long line full of
+/// header-like keywords and delimiters stays linear work.
+#[test]
+fn long_lines_of_header_like_keywords_complete() {
+    let line = "id,password|token;key\t".repeat(50_000);
+    let text = format!("{line}\n{line}\nadmin,S3cret!Pw|t;k\n");
+    let _ = redact(&text);
 }

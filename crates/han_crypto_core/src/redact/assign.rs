@@ -662,7 +662,7 @@ fn cmdlet(v: &str) -> bool {
 }
 
 /// Whether a value under a name of `class` is a secret, and how sure we are.
-fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
+pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") {
         return None;
     }

@@ -24,6 +24,7 @@ pub mod placeholder;
 pub mod rules;
 pub mod sample;
 mod structure;
+mod tables;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -197,6 +198,8 @@ enum Target {
     Marker,
     /// A noun only prose gives a value to (`my PAT: …`).
     Prose,
+    /// `INSERT INTO t (…) VALUES (…)`: values under secret-ish columns.
+    SqlInsert,
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
@@ -277,6 +280,7 @@ impl Scanner {
         add("secret", Target::KubernetesSecret);
         add(MARKER_PREFIX, Target::Marker);
         add("pat", Target::Prose);
+        add("insert into", Target::SqlInsert);
         let mut always = Vec::new();
         for (i, r) in custom.iter().enumerate() {
             if r.keywords.is_empty() {
@@ -351,6 +355,18 @@ impl Scanner {
                                     end: a.value_end,
                                     confidence: a.confidence,
                                 });
+                            } else if let Some((cells, end)) = tables::column_at(text, from) {
+                                // A table header: the column's values below it.
+                                assign_done_until = end;
+                                push_cells(&mut found, cells);
+                            }
+                        }
+                    }
+                    Target::SqlInsert => {
+                        if policy.allows(Group::Context) && m.start() >= assign_done_until {
+                            if let Some((cells, end)) = tables::sql_insert_at(text, m.start()) {
+                                assign_done_until = end;
+                                push_cells(&mut found, cells);
                             }
                         }
                     }
@@ -519,6 +535,17 @@ impl Scanner {
         }
         out
     }
+}
+
+/// Values found under a secret-ish table column, as findings.
+fn push_cells(found: &mut Vec<Finding>, cells: Vec<tables::Cell>) {
+    found.extend(cells.into_iter().map(|c| Finding {
+        kind: Cow::Borrowed(c.class.kind()),
+        rule: Cow::Borrowed("table_column"),
+        start: c.start,
+        end: c.end,
+        confidence: 0.7,
+    }));
 }
 
 /// Replaces the (sorted, disjoint) findings with markers.
