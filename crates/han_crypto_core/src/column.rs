@@ -64,10 +64,9 @@ impl Place<'_> {
 
 /// The text-column form of an envelope.
 pub fn encode_text(envelope: &[u8]) -> String {
-    let mut s = String::with_capacity(TEXT_PREFIX.len() + envelope.len().div_ceil(3) * 4);
-    s.push_str(TEXT_PREFIX);
-    B64.encode_append(envelope, &mut s);
-    s
+    let mut out = vec![0; text_len(envelope.len())];
+    encode_text_into(envelope, &mut out);
+    String::from_utf8(out).expect("the prefix and base64 are ASCII")
 }
 
 /// Length in bytes of the text-column form of an envelope of `envelope_len` bytes.

@@ -410,14 +410,22 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     {
         return None;
     }
-    let word = text[ws..we].to_ascii_lowercase();
-    let (class, kind) = match word.as_str() {
-        "password" | "passphrase" | "passwd" => (NameClass::Password, "password"),
-        "token" | "pat" => (NameClass::Token, "token"),
-        "secret" => (NameClass::Secret, "secret"),
-        "key" | "apikey" => (NameClass::Key, "api_key"),
-        _ => return None,
-    };
+    // Runs at every keyword hit the assignment parser turned down: no
+    // allocation before the noun is known to be one of these.
+    const NOUNS: &[(&str, NameClass)] = &[
+        ("password", NameClass::Password),
+        ("passphrase", NameClass::Password),
+        ("passwd", NameClass::Password),
+        ("token", NameClass::Token),
+        ("pat", NameClass::Token),
+        ("secret", NameClass::Secret),
+        ("key", NameClass::Key),
+        ("apikey", NameClass::Key),
+    ];
+    let word = &b[ws..we];
+    let &(_, class) = NOUNS
+        .iter()
+        .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))?;
     let password = class == NameClass::Password;
     let limit = (we + PROSE_REACH + 1).min(b.len());
     let mut p = we;
@@ -448,7 +456,7 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         // Only the first connector counts: `secret generic --from-literal=
         // token=…` is the assignment parser's, not this noun's.
         if let Some(at) = value_at {
-            let a = prose_value(text, at, class, kind, ws)?;
+            let a = prose_value(text, at, class, ws)?;
             let (before, after) = super::names::words_around(text, ws, we);
             return (!super::names::neutral_in_prose(before, after)).then_some(a);
         }
@@ -458,13 +466,7 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
 }
 
 /// The value after a prose connector at `at`, if it reads as a secret.
-fn prose_value(
-    text: &str,
-    at: usize,
-    class: NameClass,
-    kind: &str,
-    name_start: usize,
-) -> Option<Assignment> {
+fn prose_value(text: &str, at: usize, class: NameClass, name_start: usize) -> Option<Assignment> {
     let b = text.as_bytes();
     let mut vs = skip_blanks(b, at);
     let quoted = vs < b.len() && matches!(b[vs], b'"' | b'\'' | b'`');
@@ -511,7 +513,7 @@ fn prose_value(
         || rest.starts_with(['…', '['])
         || rest.starts_with("###")
         || rest.starts_with("***");
-    if truncated || !prose_value_ok(kind, value, quoted) {
+    if truncated || !prose_value_ok(class, value, quoted) {
         return None;
     }
     Some(Assignment {
@@ -529,8 +531,8 @@ fn prose_value(
 /// carry the evidence: a chosen password's mix of classes, or for tokens
 /// and keys a random-looking string of 16+ characters that is not a bare
 /// commit or content hash.
-pub(super) fn prose_value_ok(kind: &str, v: &str, quoted: bool) -> bool {
-    if kind == "password" {
+pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
+    if class == NameClass::Password {
         return !v.starts_with("[REDACTED") && positional_password(v, quoted);
     }
     if v.len() < 16 || v.starts_with("[REDACTED") || is_placeholder(v) || is_reference(v) {

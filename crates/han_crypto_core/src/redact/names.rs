@@ -356,7 +356,6 @@ fn word_class(w: &str) -> Option<NameClass> {
     })
 }
 
-/// Classifies an identifier; `None` when it announces no secret.
 /// Whether the prose words around a bare `key`/`token`/`secret` make it a
 /// non-secret kind ("cache key: …", "the public key is …", "key id: …",
 /// "x-amz-content-sha256 key: …"). `before` and `after` are the words
@@ -404,6 +403,7 @@ pub fn words_around(text: &str, at: usize, end: usize) -> (Option<&str>, Option<
     (before, after)
 }
 
+/// Classifies an identifier; `None` when it announces no secret.
 pub fn classify(name: &str) -> Option<NameClass> {
     // Allocation-free for ordinary names: this runs at every keyword hit.
     let stack = super::entropy::Words::of(name);

@@ -30,7 +30,7 @@ fn credential_ok(p: &str) -> bool {
 pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end: usize) -> bool {
     // A user/password pair in notes: only what reads as a chosen password.
     if caps.name("prose").is_some() {
-        return super::assign::prose_value_ok("password", secret, false);
+        return super::assign::prose_value_ok(super::names::NameClass::Password, secret, false);
     }
     match spec.kind {
         "private_key" => {

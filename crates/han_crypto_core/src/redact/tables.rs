@@ -233,19 +233,20 @@ pub fn sql_insert_at(text: &str, at: usize) -> Option<(Vec<Cell>, usize)> {
         return None;
     }
     let close = p + b[p..].iter().take(4096).position(|&c| c == b')')?;
-    let columns: Vec<Option<NameClass>> = text[p + 1..close]
+    let names: Vec<&str> = text[p + 1..close]
         .split(',')
         .map(|c| {
-            let name = c
-                .trim()
-                .trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']');
-            classify(name).filter(|c| *c != NameClass::Weak)
+            c.trim()
+                .trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']')
         })
+        .collect();
+    let columns: Vec<Option<NameClass>> = names
+        .iter()
+        .map(|name| classify(name).filter(|c| *c != NameClass::Weak))
         .collect();
     if columns.iter().all(Option::is_none) {
         return None;
     }
-    let names: Vec<&str> = text[p + 1..close].split(',').map(str::trim).collect();
     p = close + 1;
     if !word(&mut p, "values") {
         return None;
