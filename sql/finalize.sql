@@ -99,9 +99,12 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._open_bytea(bytea, text, text, text, text[], boolean),
     han_crypto._is_sealed(text, text),
     han_crypto._register_protection(oid, text, text, text[], text[], text[], text, jsonb),
-    han_crypto._unregister_protection(oid)
+    han_crypto._unregister_protection(oid),
+    han_crypto._can_read_keyring(text),
+    han_crypto._forget_protected_columns(oid, text[]),
+    han_crypto._create_view(regclass)
 TO PUBLIC;
-GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer) TO PUBLIC;
+GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer, text[]) TO PUBLIC;
 
 -- redact_jsonb() goes through jsonb's text form so numbers stay exact.
 CREATE FUNCTION han_crypto.redact_jsonb(input jsonb)

@@ -62,101 +62,27 @@ AS $$
         CASE kind WHEN 'jsonb' THEN '::jsonb' ELSE '' END)
 $$;
 
--- protect(): see the header. Runs with the caller's rights: only the table's
--- owner can protect it (checked again when the configuration is recorded).
--- Safe to call again: the binding stays, existing envelopes are kept, the
--- view is replaced (so columns added to the table since then appear in it).
-CREATE FUNCTION han_crypto.protect(
-    tbl            regclass,
-    columns        text[],
-    keyring_column text,
-    redact         boolean DEFAULT true,
-    options        jsonb   DEFAULT '{}'
-) RETURNS text
+-- <table>_decrypted: every column of the table in table order, the
+-- protected ones decrypted; writes through it go to the table. Built from
+-- the recorded configuration, by protect() and by unprotect() of some
+-- columns. Runs with the caller's rights (the table's owner).
+CREATE FUNCTION han_crypto._create_view(tbl regclass) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    nsp       name;
-    rel       name;
-    v_binding text;
-    v_view    text;
-    key_cols  name[];
-    kinds     text[] := '{}';
-    col       text;
-    att       record;
-    sel       text[] := '{}';
+    v_view         text;
+    v_binding      text;
+    keyring_column name;
+    key_cols       name[];
+    att            record;
+    sel            text[] := '{}';
 BEGIN
-    SELECT n.nspname, c.relname INTO nsp, rel
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = tbl AND c.relkind IN ('r', 'p');
+    SELECT p.view_name, p.binding, p.keyring_column, p.key_columns INTO v_view, v_binding, keyring_column, key_cols
+    FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
     IF NOT FOUND THEN
-        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+        RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object';
     END IF;
-    IF columns IS NULL OR cardinality(columns) = 0 THEN
-        RAISE EXCEPTION 'protect() needs at least one column' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    SELECT array_agg(a.attname ORDER BY k.ord) INTO key_cols
-    FROM pg_index i
-    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-    WHERE i.indrelid = tbl AND i.indisprimary;
-    IF key_cols IS NULL THEN
-        RAISE EXCEPTION 'table "%" has no primary key', tbl USING ERRCODE = 'invalid_table_definition',
-            HINT = 'Every protected value is bound to its row''s primary key.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = keyring_column AND attnum > 0 AND NOT attisdropped) THEN
-        RAISE EXCEPTION 'keyring column "%" does not exist in "%"', keyring_column, tbl USING ERRCODE = 'undefined_column';
-    END IF;
-
-    FOREACH col IN ARRAY columns LOOP
-        SELECT a.atttypid::regtype::text AS typ, a.atttypmod INTO att
-        FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'column "%" does not exist in "%"', col, tbl USING ERRCODE = 'undefined_column';
-        END IF;
-        IF col = keyring_column OR col = ANY (key_cols) THEN
-            RAISE EXCEPTION 'column "%" is the keyring column or part of the primary key and cannot be encrypted', col
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF att.typ = 'character varying' AND att.atttypmod <> -1 THEN
-            RAISE EXCEPTION 'column "%" is varchar(n), too short for envelopes', col USING ERRCODE = 'datatype_mismatch',
-                HINT = 'ALTER it to text or unbounded varchar first.';
-        END IF;
-        kinds := kinds || CASE att.typ
-            WHEN 'text' THEN 'text' WHEN 'character varying' THEN 'text'
-            WHEN 'bytea' THEN 'bytea' WHEN 'jsonb' THEN 'jsonb'
-            ELSE NULL END;
-        IF kinds[cardinality(kinds)] IS NULL THEN
-            RAISE EXCEPTION 'column "%" has type %, which han_crypto does not protect', col, att.typ
-                USING ERRCODE = 'datatype_mismatch', HINT = 'Protected columns are text, varchar, jsonb or bytea.';
-        END IF;
-    END LOOP;
-
-    SELECT p.binding INTO v_binding FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
-    v_binding := coalesce(v_binding, format('%I.%I', nsp, rel));
-    v_view := format('%I.%I', nsp, rel || '_decrypted');
-
-    PERFORM han_crypto._register_protection(tbl::oid, v_binding, keyring_column, key_cols::text[], columns, kinds,
-                                            v_view, options || jsonb_build_object('redact', redact));
-
-    -- The trigger's name sorts last, so it seals what other BEFORE triggers produced.
-    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
-        EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
-    END IF;
-    EXECUTE format('CREATE TRIGGER zz_han_crypto_protect BEFORE INSERT OR UPDATE ON %s
-                    FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()', tbl);
-
-    -- Ciphertext does not compress: skip PostgreSQL's futile attempt.
-    FOREACH col IN ARRAY columns LOOP
-        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTERNAL', tbl, col);
-    END LOOP;
-
-    -- Seal rows that exist already (rows already sealed are left as they are).
-    EXECUTE format('UPDATE %s SET %s', tbl,
-        (SELECT string_agg(format('%I = %I', c, c), ', ') FROM unnest(columns) c));
-
     -- The view: every column in table order, protected ones decrypted.
     FOR att IN
         SELECT a.attname, pc.kind
@@ -202,6 +128,133 @@ BEGIN
 END
 $$;
 
+-- protect(): see the header. Runs with the caller's rights: only the table's
+-- owner can protect it (checked again when the configuration is recorded).
+-- Safe to call again: the binding stays, existing envelopes are kept, the
+-- view is replaced (so columns added to the table since then appear in it).
+CREATE FUNCTION han_crypto.protect(
+    tbl            regclass,
+    columns        text[],
+    keyring_column text,
+    redact         boolean DEFAULT true,
+    options        jsonb   DEFAULT '{}'
+) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp       name;
+    rel       name;
+    v_binding text;
+    v_view    text;
+    key_cols  name[];
+    kinds     text[] := '{}';
+    col       text;
+    att       record;
+    prev      record;
+    dropped   text[];
+BEGIN
+    IF tbl IS NULL OR keyring_column IS NULL OR redact IS NULL OR options IS NULL THEN
+        RAISE EXCEPTION 'protect() arguments must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the table, the columns to seal and the keyring column; redact and options have defaults.';
+    END IF;
+    SELECT n.nspname, c.relname INTO nsp, rel
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = tbl AND c.relkind IN ('r', 'p');
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF columns IS NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'protect() needs at least one column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO key_cols
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = tbl AND i.indisprimary;
+    IF key_cols IS NULL THEN
+        RAISE EXCEPTION 'table "%" has no primary key', tbl USING ERRCODE = 'invalid_table_definition',
+            HINT = 'Every protected value is bound to its row''s primary key.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = keyring_column AND attnum > 0 AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'keyring column "%" does not exist in "%"', keyring_column, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+
+    FOREACH col IN ARRAY columns LOOP
+        IF (SELECT count(*) FROM unnest(columns) c WHERE c = col) > 1 THEN
+            RAISE EXCEPTION 'column "%" is listed more than once', col USING ERRCODE = 'duplicate_column';
+        END IF;
+        SELECT a.atttypid::regtype::text AS typ, a.atttypmod INTO att
+        FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" does not exist in "%"', col, tbl USING ERRCODE = 'undefined_column';
+        END IF;
+        IF col = keyring_column OR col = ANY (key_cols) THEN
+            RAISE EXCEPTION 'column "%" is the keyring column or part of the primary key and cannot be encrypted', col
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF att.typ = 'character varying' AND att.atttypmod <> -1 THEN
+            RAISE EXCEPTION 'column "%" is varchar(n), too short for envelopes', col USING ERRCODE = 'datatype_mismatch',
+                HINT = 'ALTER it to text or unbounded varchar first.';
+        END IF;
+        kinds := kinds || CASE att.typ
+            WHEN 'text' THEN 'text' WHEN 'character varying' THEN 'text'
+            WHEN 'bytea' THEN 'bytea' WHEN 'jsonb' THEN 'jsonb'
+            ELSE NULL END;
+        IF kinds[cardinality(kinds)] IS NULL THEN
+            RAISE EXCEPTION 'column "%" has type %, which han_crypto does not protect', col, att.typ
+                USING ERRCODE = 'datatype_mismatch', HINT = 'Protected columns are text, varchar, jsonb or bytea.';
+        END IF;
+    END LOOP;
+
+    -- Called again: values already sealed are bound to the recorded keyring
+    -- column and key, and columns left out would stay sealed with no view
+    -- to read them. Refuse rather than strand data.
+    SELECT p.binding, p.keyring_column, p.key_columns INTO prev
+    FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
+    IF FOUND THEN
+        IF prev.keyring_column <> keyring_column OR prev.key_columns <> key_cols THEN
+            RAISE EXCEPTION 'protect() cannot change the keyring column or primary key of "%" (protected with keyring column "%" and key %)',
+                    tbl, prev.keyring_column, prev.key_columns
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Sealed values are bound to both. CALL han_crypto.unprotect() first, then protect() again.';
+        END IF;
+        SELECT array_agg(p.column_name::text ORDER BY p.column_name) INTO dropped
+        FROM han_crypto.protected p WHERE p.table_name = tbl AND NOT (p.column_name::text = ANY (columns));
+        IF dropped IS NOT NULL THEN
+            RAISE EXCEPTION 'protect() would stop protecting % of "%", whose values are sealed', array_to_string(dropped, ', '), tbl
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('List every protected column. To decrypt columns back and stop protecting them: CALL han_crypto.unprotect(%L, columns => %L).',
+                                    tbl::text, dropped);
+        END IF;
+    END IF;
+    v_binding := coalesce(prev.binding, format('%I.%I', nsp, rel));
+    v_view := format('%I.%I', nsp, rel || '_decrypted');
+
+    PERFORM han_crypto._register_protection(tbl::oid, v_binding, keyring_column, key_cols::text[], columns, kinds,
+                                            v_view, options || jsonb_build_object('redact', redact));
+
+    -- The trigger's name sorts last, so it seals what other BEFORE triggers produced.
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
+        EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
+    END IF;
+    EXECUTE format('CREATE TRIGGER zz_han_crypto_protect BEFORE INSERT OR UPDATE ON %s
+                    FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()', tbl);
+
+    -- Ciphertext does not compress: skip PostgreSQL's futile attempt.
+    FOREACH col IN ARRAY columns LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTERNAL', tbl, col);
+    END LOOP;
+
+    -- Seal rows that exist already (rows already sealed are left as they are).
+    EXECUTE format('UPDATE %s SET %s', tbl,
+        (SELECT string_agg(format('%I = %I', c, c), ', ') FROM unnest(columns) c));
+
+    RETURN han_crypto._create_view(tbl);
+END
+$$;
+
 COMMENT ON FUNCTION han_crypto.protect(regclass, text[], text, boolean, jsonb) IS
     'Seals the given columns on every INSERT/UPDATE under the keyring named by keyring_column, and creates <table>_decrypted.';
 
@@ -242,22 +295,88 @@ BEGIN
 END
 $$;
 
--- unprotect(): decrypts every protected value back into the table, in
--- committed batches (safe to interrupt and call again: it continues with
--- the values still sealed), then removes the trigger, the view and the
--- configuration. The caller must be able to read every row's keyring. A
--- procedure, so that it can commit: CALL han_crypto.unprotect('sessions').
-CREATE PROCEDURE han_crypto.unprotect(tbl regclass, batch_size integer DEFAULT 1000)
+-- unprotect(): decrypts protected values back into the table and stops
+-- protecting them. Before anything changes it checks that the caller owns
+-- the table and can read every keyring its rows name (a member, passphrase
+-- keyrings unlocked). A procedure, so that it can commit:
+--   CALL han_crypto.unprotect('sessions')   the whole table: drops the view
+--       and trigger, then decrypts in committed batches (safe to interrupt
+--       and call again: it continues with the values still sealed);
+--   CALL han_crypto.unprotect('sessions', columns => ARRAY['summary'])
+--       some columns: decrypts them and rebuilds the view in one
+--       transaction; the other columns stay protected.
+CREATE PROCEDURE han_crypto.unprotect(tbl regclass, batch_size integer DEFAULT 1000, columns text[] DEFAULT NULL)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     p       record;
+    col     text;
     done    bigint;
     total   bigint := 0;
+    denied  text[];
+    leaving han_crypto.protected[];
 BEGIN
-    IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl) THEN
-        RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object';
+    IF tbl IS NULL OR NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl) THEN
+        RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object',
+            HINT = 'han_crypto.protected lists the protected tables and columns.';
     END IF;
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be a positive number of rows' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'columns must name at least one protected column (or be NULL for all)' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH col IN ARRAY coalesce(columns, '{}') LOOP
+        IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl AND column_name::text = col) THEN
+            RAISE EXCEPTION 'column "%" of "%" is not protected', col, tbl USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'han_crypto.protected lists the protected tables and columns.';
+        END IF;
+    END LOOP;
+    -- Naming every protected column is the same as naming none.
+    IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl AND NOT (column_name::text = ANY (columns))) THEN
+        columns := NULL;
+    END IF;
+    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Run han_crypto.unprotect() as the table''s owner.';
+    END IF;
+    -- Every row's keyring must be readable, or the decryption below would
+    -- stop part-way (with the whole table: after the trigger and view are gone).
+    SELECT keyring_column INTO p FROM han_crypto.protected WHERE table_name = tbl LIMIT 1;
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.array_agg(k ORDER BY k) FROM (SELECT DISTINCT %I::text AS k FROM %s) s WHERE NOT han_crypto._can_read_keyring(k)',
+        p.keyring_column, tbl) INTO denied;
+    IF denied IS NOT NULL THEN
+        RAISE EXCEPTION 'unprotect() cannot decrypt every row of "%": % cannot read keyring(s) %',
+                tbl, han_crypto.current_actor(), pg_catalog.array_to_string(denied, ', ')
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Nothing was changed. Get reader access to those keyrings (and unlock passphrase keyrings) in this session, then call it again.';
+    END IF;
+
+    IF columns IS NOT NULL THEN
+        -- Some columns, in one transaction: the trigger stops sealing them
+        -- first (configuration), then their values are decrypted, then the
+        -- view shows them as they are.
+        SELECT pg_catalog.array_agg(pc) INTO leaving
+        FROM han_crypto.protected pc WHERE pc.table_name = tbl AND pc.column_name::text = ANY (columns);
+        PERFORM han_crypto._forget_protected_columns(tbl::oid, columns);
+        FOREACH p IN ARRAY leaving LOOP
+            EXECUTE pg_catalog.format(
+                'UPDATE %1$s t SET %2$I = %3$s WHERE han_crypto._is_sealed(%2$I::text, %4$L)',
+                tbl, p.column_name,
+                pg_catalog.replace(han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns),
+                                   '::text[])', '::text[], true)'),
+                p.kind);
+            GET DIAGNOSTICS done = ROW_COUNT;
+            total := total + done;
+            EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTENDED', tbl, p.column_name);
+        END LOOP;
+        PERFORM han_crypto._create_view(tbl);
+        RAISE NOTICE 'han_crypto: % values decrypted in "%"; % no longer protected',
+            total, tbl, pg_catalog.array_to_string(columns, ', ');
+        RETURN;
+    END IF;
+
     SELECT view_name INTO p FROM han_crypto.protected WHERE table_name = tbl LIMIT 1;
     IF pg_catalog.to_regclass(p.view_name) IS NOT NULL THEN
         EXECUTE pg_catalog.format('DROP VIEW %s', p.view_name);
@@ -279,6 +398,7 @@ BEGIN
             COMMIT;
             EXIT WHEN done = 0;
         END LOOP;
+        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTENDED', tbl, p.column_name);
     END LOOP;
     PERFORM han_crypto._unregister_protection(tbl::oid);
     RAISE NOTICE 'han_crypto: % values decrypted in "%"; protection removed', total, tbl;

@@ -441,6 +441,17 @@ pub fn delete_protection(relid: pg_sys::Oid) {
     changed(Table::Protection);
 }
 
+pub fn delete_protected_columns(relid: pg_sys::Oid, columns: &[String]) {
+    as_owner(|| {
+        Spi::run_with_args(
+            "DELETE FROM han_crypto.protected_columns WHERE relid = $1::pg_catalog.oid AND column_name::text = ANY ($2)",
+            &[relid.into(), columns.to_vec().into()],
+        )
+        .expect("removing protected columns");
+    });
+    changed(Table::Protection);
+}
+
 /// Catalog tables whose changes other backends must hear about:
 /// `Members` flushes cached memberships, `Keyrings` flushes everything.
 #[derive(Clone, Copy)]

@@ -30,6 +30,8 @@ pub enum HcError {
     },
     /// A required argument was SQL NULL.
     NullArgument(&'static str),
+    /// A row of a protected table has a NULL keyring column (named when known).
+    NoKeyring(Option<String>),
     /// Decrypted text is not UTF-8 (cannot happen for authenticated text
     /// envelopes; checked anyway because PostgreSQL text must be valid).
     InvalidUtf8,
@@ -194,6 +196,14 @@ impl From<HcError> for ErrorReport {
                 Code::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
                 "decrypted text is not valid UTF-8".into(),
                 Some("Use han_crypto.decrypt_bytea() to get the raw bytes."),
+            ),
+            HcError::NoKeyring(column) => report(
+                Code::ERRCODE_NOT_NULL_VIOLATION,
+                match column {
+                    Some(c) => format!("the row has no keyring: its keyring column \"{c}\" is NULL"),
+                    None => "the row has no keyring: its keyring column is NULL".into(),
+                },
+                Some("Every row of a protected table names the keyring its values are sealed under; a NOT NULL constraint on that column says so up front."),
             ),
             HcError::NullArgument(arg) => report(
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,

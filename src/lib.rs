@@ -35,7 +35,9 @@ extension_sql_file!(
         protect::_open_json,
         protect::_open_bytea,
         protect::_register_protection,
-        protect::_unregister_protection
+        protect::_unregister_protection,
+        protect::_can_read_keyring,
+        protect::_forget_protected_columns
     ]
 );
 extension_sql_file!(

@@ -75,6 +75,7 @@ struct ColumnConfig {
 
 struct TableConfig {
     binding: String,
+    keyring_column: String,
     keyring_attno: NonZeroUsize,
     key_attnos: Vec<NonZeroUsize>,
     columns: Vec<ColumnConfig>,
@@ -152,6 +153,7 @@ fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<Tab
             .map(|k| attno_of(tupdesc, k))
             .collect::<HcResult<_>>()?,
         binding: row.binding,
+        keyring_column: row.keyring_column,
         columns,
     });
     CONFIGS.with(|c| c.borrow_mut().insert(relid, config.clone()));
@@ -341,7 +343,7 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
     let cfg = config_for(relid, tupdesc)?;
 
     let keyring_name = text_of(new_raw, tupdesc, cfg.keyring_attno)
-        .ok_or(HcError::NullArgument("keyring column"))?;
+        .ok_or_else(|| HcError::NoKeyring(Some(cfg.keyring_column.clone())))?;
     let key_values = keys_of(new_raw, tupdesc, &cfg);
     let key_refs: Vec<Option<&str>> = key_values.iter().map(|k| k.as_deref()).collect();
 
@@ -488,7 +490,7 @@ fn prepare_view_open(
     key: &pgrx::datum::Array<'_, &str>,
     strict: bool,
 ) -> HcResult<Option<ViewOpen>> {
-    let keyring = keyring.ok_or(HcError::NullArgument("keyring column"))?;
+    let keyring = keyring.ok_or(HcError::NoKeyring(None))?;
     let envelope = kind
         .envelope_of(value)
         .ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
@@ -645,6 +647,25 @@ fn _is_sealed(value: Option<&str>, kind: &str) -> bool {
     }
 }
 
+/// Whether the current actor could decrypt values of `keyring` now: a
+/// member, and the keyring unlocked if it is a passphrase keyring. Decrypts
+/// nothing; unprotect() asks it for every keyring of the table before it
+/// changes anything, so it never stops half-way for lack of access.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _can_read_keyring(keyring: &str) -> Result<bool, ErrorReport> {
+    let ring = keyring::by_name(keyring)?;
+    let active = envelope::KeyRef {
+        keyring_id: ring.id,
+        key_version: ring.active_version,
+    };
+    match keyring::decryption_key(active) {
+        Ok(_) => Ok(true),
+        Err(HcError::NotAllowed { .. } | HcError::KeyringLocked(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Records (or replaces) a table's protection configuration. Called by
 /// protect(); only the table's owner may protect it.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -679,6 +700,15 @@ fn _register_protection(
 fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
     require_owner(tbl)?;
     catalog::delete_protection(tbl);
+    Ok(())
+}
+
+/// Stops protecting some columns of a table (unprotect(tbl, columns =>
+/// ...), which decrypts their values right after, in the same transaction).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _forget_protected_columns(tbl: pg_sys::Oid, columns: Vec<String>) -> Result<(), ErrorReport> {
+    require_owner(tbl)?;
+    catalog::delete_protected_columns(tbl, &columns);
     Ok(())
 }
 

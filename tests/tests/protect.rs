@@ -1,7 +1,8 @@
 //! Transparent table protection through a real client: the platform's
 //! sessions table, several roles and connections, swap attacks, COPY,
 //! upserts, plaintext never on disk or in WAL, dump/restore, leaky
-//! functions, owner changes and unprotect.
+//! functions, owner changes, unprotect, and other sessions following
+//! configuration changes.
 
 use std::sync::OnceLock;
 
@@ -533,6 +534,66 @@ fn owner_changes_added_columns_protect_twice_and_unprotect() {
         &[],
     );
     assert_eq!(code, "42501");
+}
+
+/// protect() and unprotect() in one session reach a writer's session, whose
+/// backend has the table's configuration cached, at its next statement: a
+/// newly protected column is sealed at once, and an unprotected one is not.
+#[test]
+fn another_session_follows_protect_and_unprotect_at_its_next_statement() {
+    let mut admin = sessions_db("pr_follow");
+    admin
+        .batch_execute(
+            "CREATE TABLE notes (id int PRIMARY KEY, team text NOT NULL, body text, extra text);
+             SELECT han_crypto.protect('notes', ARRAY['body'], 'team');
+             GRANT SELECT, INSERT ON notes TO platform;",
+        )
+        .unwrap();
+    let mut app = cluster().connect_as("pr_follow", "platform");
+    let insert = |app: &mut Client, id: i32, extra: &str| {
+        as_actor(app, "alice", |tx| {
+            tx.execute(
+                "INSERT INTO notes VALUES ($1, 'team_a', 'a note', $2)",
+                &[&id, &extra],
+            )
+            .unwrap()
+        })
+    };
+    let stored = |admin: &mut Client| -> Vec<(bool, String)> {
+        admin
+            .query(
+                "SELECT body LIKE 'hc1:%', extra FROM notes ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    insert(&mut app, 1, "extra one");
+    admin
+        .batch_execute("SELECT han_crypto.protect('notes', ARRAY['body', 'extra'], 'team')")
+        .unwrap();
+    insert(&mut app, 2, "EXTRA-SENTINEL");
+    for (body_sealed, extra) in stored(&mut admin) {
+        assert!(body_sealed);
+        assert!(
+            extra.starts_with("hc1:"),
+            "extra reached the heap in plain: {extra}"
+        );
+    }
+    admin
+        .batch_execute("CALL han_crypto.unprotect('notes', columns => ARRAY['extra'])")
+        .unwrap();
+    insert(&mut app, 3, "extra three");
+    assert_eq!(
+        stored(&mut admin),
+        [
+            (true, "extra one".to_string()),
+            (true, "EXTRA-SENTINEL".to_string()),
+            (true, "extra three".to_string())
+        ]
+    );
 }
 
 #[test]

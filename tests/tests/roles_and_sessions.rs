@@ -166,8 +166,11 @@ fn internal_functions_are_not_executable_by_public() {
     assert_eq!(
         public,
         [
+            "han_crypto._can_read_keyring(text)",
+            "han_crypto._create_view(regclass)",
             "han_crypto._decrypt_json(bytea,text)",
             "han_crypto._encrypt_json(text,text,text)",
+            "han_crypto._forget_protected_columns(oid,text[])",
             "han_crypto._is_sealed(text,text)",
             "han_crypto._open_bytea(bytea,text,text,text,text[],boolean)",
             "han_crypto._open_expression(text,name,text,name,name[])",
@@ -202,7 +205,7 @@ fn internal_functions_are_not_executable_by_public() {
             "han_crypto.seal(bytea,bytea)",
             "han_crypto.seal(bytea,text)",
             "han_crypto.unlock(text,text)",
-            "han_crypto.unprotect(regclass,integer)",
+            "han_crypto.unprotect(regclass,integer,text[])",
             "han_crypto.version()",
         ]
     );

@@ -35,9 +35,9 @@ SELECT id, han_crypto.envelope_info(decode(substr(body, 5), 'base64'))->>'compre
 FROM regress_notes ORDER BY id;
 
 -- The option is checked.
-SELECT han_crypto.protect('regress_notes', ARRAY['body'], 'team', options => '{"compress": "yes"}');
+SELECT han_crypto.protect('regress_notes', ARRAY['body', 'meta', 'blob'], 'team', options => '{"compress": "yes"}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT han_crypto.protect('regress_notes', ARRAY['body'], 'team', options => '{"columns": {"body": {"compres": true}}}');
+SELECT han_crypto.protect('regress_notes', ARRAY['body', 'meta', 'blob'], 'team', options => '{"columns": {"body": {"compres": true}}}');
 \echo :LAST_ERROR_SQLSTATE
 
 DROP TABLE regress_notes, regress_notes_plain CASCADE;

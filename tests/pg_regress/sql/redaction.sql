@@ -68,11 +68,11 @@ SELECT position('AKIAZ7Q4XPLM3VN2B6RT' IN prompt) = 0 AS not_in_ciphertext FROM 
 SELECT kind, redactions FROM han_crypto.redaction_stats() ORDER BY kind;
 
 -- Redaction options are checked when protect() records them.
-SELECT han_crypto.protect('regress_prompts', ARRAY['prompt'], 'team', options => '{"redact_groups": ["vendor", "astrology"]}');
+SELECT han_crypto.protect('regress_prompts', ARRAY['prompt', 'meta', 'raw'], 'team', options => '{"redact_groups": ["vendor", "astrology"]}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT han_crypto.protect('regress_prompts', ARRAY['prompt'], 'team', options => '{"columns": {"nope": {"redact": false}}}');
+SELECT han_crypto.protect('regress_prompts', ARRAY['prompt', 'meta', 'raw'], 'team', options => '{"columns": {"nope": {"redact": false}}}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT han_crypto.protect('regress_prompts', ARRAY['prompt'], 'team', options => '{"colour": "blue"}');
+SELECT han_crypto.protect('regress_prompts', ARRAY['prompt', 'meta', 'raw'], 'team', options => '{"colour": "blue"}');
 \echo :LAST_ERROR_SQLSTATE
 
 -- Vendor rules only for the prompt: a password assignment is kept.
