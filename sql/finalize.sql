@@ -102,6 +102,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._unregister_protection(oid),
     han_crypto._can_read_keyring(text),
     han_crypto._forget_protected_columns(oid, text[]),
+    han_crypto._forget_dropped_table(oid),
     han_crypto._create_view(regclass)
 TO PUBLIC;
 GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer, text[]) TO PUBLIC;

@@ -430,3 +430,82 @@ $$;
 CREATE EVENT TRIGGER han_crypto_follow_owner ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION han_crypto._follow_owner();
+
+-- After ALTER TABLE on a protected table, the columns han_crypto relies on.
+-- Renaming a protected column is refused: its sealed values are bound to
+-- the name. Renaming or dropping the keyring or a key column is refused:
+-- the trigger and view find them by name, and every value is bound to
+-- their contents. A protected column dropped (CASCADE, which drops the
+-- view too) took its values with it: it is forgotten and the view rebuilt,
+-- or, if it was the last one, the table is no longer protected.
+CREATE FUNCTION han_crypto._check_column_changes() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r    record;
+    gone text[];
+BEGIN
+    FOR r IN
+        SELECT p.table_name AS tbl, min(p.keyring_column::text) AS keyring_column,
+               min(p.key_columns::text[]) AS key_columns, min(p.view_name) AS view_name,
+               array_agg(p.column_name::text) AS cols
+        FROM han_crypto.protected p
+        WHERE p.table_name IN (SELECT d.objid FROM pg_event_trigger_ddl_commands() d
+                               WHERE d.classid = 'pg_class'::regclass)
+        GROUP BY p.table_name
+    LOOP
+        SELECT array_agg(n) INTO gone
+        FROM unnest(r.cols || r.keyring_column || r.key_columns) n
+        WHERE NOT EXISTS (SELECT FROM pg_attribute a
+                          WHERE a.attrelid = r.tbl AND a.attname = n AND a.attnum > 0 AND NOT a.attisdropped);
+        CONTINUE WHEN gone IS NULL;
+        IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands() d
+                   WHERE d.objid = r.tbl AND d.object_type = 'table column') THEN
+            RAISE EXCEPTION 'column "%" of "%" cannot be renamed while han_crypto protects the table', gone[1], r.tbl
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = CASE WHEN gone[1] = ANY (r.cols)
+                                  THEN 'Its sealed values are bound to its name. unprotect() the column first, or keep the name.'
+                                  ELSE 'The keyring and key columns are found by name. unprotect() the table first, or keep the name.' END;
+        END IF;
+        IF r.keyring_column = ANY (gone) OR r.key_columns && gone THEN
+            RAISE EXCEPTION 'column "%" of "%" cannot be dropped while han_crypto protects the table', gone[1], r.tbl
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'It names each row''s keyring or key, to which every sealed value is bound. unprotect() the table first.';
+        END IF;
+        IF cardinality(gone) = cardinality(r.cols) THEN
+            IF to_regclass(r.view_name) IS NOT NULL THEN
+                EXECUTE format('DROP VIEW %s', r.view_name);
+            END IF;
+            EXECUTE format('DROP TRIGGER IF EXISTS zz_han_crypto_protect ON %s', r.tbl);
+            PERFORM han_crypto._unregister_protection(r.tbl::oid);
+            RAISE NOTICE 'han_crypto: "%" has no protected column left and is no longer protected', r.tbl;
+        ELSE
+            PERFORM han_crypto._forget_protected_columns(r.tbl::oid, gone);
+            PERFORM han_crypto._create_view(r.tbl);
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER han_crypto_column_changes ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION han_crypto._check_column_changes();
+
+-- A protected table dropped: its configuration goes with it (otherwise its
+-- OID would linger in the catalog, and in dumps of it).
+CREATE FUNCTION han_crypto._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM han_crypto._forget_dropped_table(d.objid)
+    FROM pg_event_trigger_dropped_objects() d
+    WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+      AND EXISTS (SELECT FROM han_crypto.protected p WHERE p.table_name::oid = d.objid);
+END
+$$;
+
+CREATE EVENT TRIGGER han_crypto_dropped_tables ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION han_crypto._forget_dropped_tables();

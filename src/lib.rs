@@ -37,7 +37,8 @@ extension_sql_file!(
         protect::_register_protection,
         protect::_unregister_protection,
         protect::_can_read_keyring,
-        protect::_forget_protected_columns
+        protect::_forget_protected_columns,
+        protect::_forget_dropped_table
     ]
 );
 extension_sql_file!(

@@ -712,6 +712,32 @@ fn _forget_protected_columns(tbl: pg_sys::Oid, columns: Vec<String>) -> Result<(
     Ok(())
 }
 
+/// Removes the configuration of a table that was dropped (the sql_drop
+/// event trigger). Refused for a table that still exists, so it is
+/// harmless whoever calls it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _forget_dropped_table(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
+    // SAFETY: a syscache probe by OID.
+    let exists = unsafe {
+        pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::RELOID as i32,
+            tbl.into(),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        )
+    };
+    if exists {
+        return Err(HcError::PermissionDenied {
+            message: "only the configuration of a dropped table can be forgotten this way".into(),
+            hint: "Use han_crypto.unprotect() for a table that exists.",
+        }
+        .into());
+    }
+    catalog::delete_protection(tbl);
+    Ok(())
+}
+
 fn require_owner(tbl: pg_sys::Oid) -> HcResult<()> {
     // SAFETY: an ownership check by OID for the current user.
     if unsafe { pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) } {

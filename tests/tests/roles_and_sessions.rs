@@ -170,6 +170,7 @@ fn internal_functions_are_not_executable_by_public() {
             "han_crypto._create_view(regclass)",
             "han_crypto._decrypt_json(bytea,text)",
             "han_crypto._encrypt_json(text,text,text)",
+            "han_crypto._forget_dropped_table(oid)",
             "han_crypto._forget_protected_columns(oid,text[])",
             "han_crypto._is_sealed(text,text)",
             "han_crypto._open_bytea(bytea,text,text,text,text[],boolean)",

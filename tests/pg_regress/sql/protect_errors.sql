@@ -127,6 +127,39 @@ SELECT han_crypto.grant_access('regress_pe_other', current_user, 'reader');
 CALL han_crypto.unprotect('regress_pe');
 SELECT id, body, meta FROM regress_pe ORDER BY id;
 
+-- ALTER TABLE on a protected table: renaming a column han_crypto relies
+-- on, or dropping the keyring or key column, is refused; a protected
+-- column dropped with CASCADE is forgotten and the view rebuilt.
+CREATE TABLE regress_pe_cols (id int PRIMARY KEY, team text, body text, note text, other text);
+SELECT han_crypto.protect('regress_pe_cols', ARRAY['body', 'note'], 'team', redact => false);
+INSERT INTO regress_pe_cols VALUES (1, 'regress_pe_team', 'body one', 'note one', 'other one');
+ALTER TABLE regress_pe_cols RENAME COLUMN body TO content;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE regress_pe_cols RENAME COLUMN team TO owner_team;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE regress_pe_cols DROP COLUMN id CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE regress_pe_cols RENAME COLUMN other TO extra;
+ALTER TABLE regress_pe_cols DROP COLUMN note CASCADE;
+SELECT column_name FROM han_crypto.protected WHERE table_name = 'regress_pe_cols'::regclass;
+INSERT INTO regress_pe_cols VALUES (2, 'regress_pe_team', 'body two', 'extra two');
+SELECT id, body LIKE 'hc1:%' AS body_sealed, extra FROM regress_pe_cols ORDER BY id;
+SELECT * FROM regress_pe_cols_decrypted ORDER BY id;
+ALTER TABLE regress_pe_cols DROP COLUMN body CASCADE;
+SELECT count(*) AS configs FROM han_crypto.protected WHERE table_name = 'regress_pe_cols'::regclass;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'regress_pe_cols'::regclass;
+DROP TABLE regress_pe_cols;
+
+-- A protected table dropped takes its configuration with it; the helper
+-- that forgets it refuses tables that still exist.
+CREATE TABLE regress_pe_gone (id int PRIMARY KEY, team text, body text);
+SELECT han_crypto.protect('regress_pe_gone', ARRAY['body'], 'team');
+SELECT han_crypto._forget_dropped_table('regress_pe_gone'::regclass::oid);
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE regress_pe_gone CASCADE;
+SELECT count(*) AS configs_of_dropped_tables FROM han_crypto.protected p
+WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = p.table_name);
+
 DROP VIEW regress_pe_v;
 DROP TABLE regress_pe, regress_pe_nokey;
 DROP ROLE regress_pe_stranger;
