@@ -88,8 +88,10 @@ GRANT EXECUTE ON FUNCTION han_crypto.set_actor(text, inet), han_crypto.authentic
 
 -- Table protection: protect() and unprotect() check ownership of the table
 -- themselves (and run DDL with the caller's rights); the view's decrypt
--- functions check keyring membership per row. The trigger functions need no
--- grant: PostgreSQL checks EXECUTE on them only when a trigger is created.
+-- functions check keyring membership per row. PostgreSQL checks EXECUTE on
+-- a trigger function when protect() creates the trigger, as the table's
+-- owner, who on managed PostgreSQL is no superuser: hence the grant. They
+-- run only as triggers, and only on tables protect() configured.
 GRANT SELECT ON han_crypto.protected TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     han_crypto.protect(regclass, text[], text, boolean, jsonb),
@@ -103,7 +105,9 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._can_read_keyring(text),
     han_crypto._forget_protected_columns(oid, text[]),
     han_crypto._forget_dropped_table(oid),
-    han_crypto._create_view(regclass)
+    han_crypto._create_view(regclass),
+    han_crypto._protect_trigger(),
+    han_crypto._view_write()
 TO PUBLIC;
 GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer, text[]) TO PUBLIC;
 

@@ -153,6 +153,7 @@ DECLARE
     att       record;
     prev      record;
     dropped   text[];
+    v_forced  boolean;
 BEGIN
     IF tbl IS NULL OR keyring_column IS NULL OR redact IS NULL OR options IS NULL THEN
         RAISE EXCEPTION 'protect() arguments must not be NULL' USING ERRCODE = 'null_value_not_allowed',
@@ -248,8 +249,17 @@ BEGIN
     END LOOP;
 
     -- Seal rows that exist already (rows already sealed are left as they are).
+    -- Every row: if FORCE ROW LEVEL SECURITY would hide some from the owner,
+    -- it is lifted for this statement; the table stays locked until commit.
+    v_forced := pg_catalog.row_security_active(tbl);
+    IF v_forced THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
     EXECUTE format('UPDATE %s SET %s', tbl,
         (SELECT string_agg(format('%I = %I', c, c), ', ') FROM unnest(columns) c));
+    IF v_forced THEN
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
 
     RETURN han_crypto._create_view(tbl);
 END
@@ -339,6 +349,13 @@ BEGIN
     IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
         RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege',
             HINT = 'Run han_crypto.unprotect() as the table''s owner.';
+    END IF;
+    -- Row-level security must not hide rows: they would stay sealed, with
+    -- nothing left that decrypts them.
+    IF pg_catalog.row_security_active(tbl) THEN
+        RAISE EXCEPTION 'unprotect() must decrypt every row of "%", but row-level security hides rows from % there', tbl, current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Nothing was changed. Run it as a role with BYPASSRLS (or a superuser), or ALTER TABLE … NO FORCE ROW LEVEL SECURITY while it runs.';
     END IF;
     -- Every row's keyring must be readable, or the decryption below would
     -- stop part-way (with the whole table: after the trigger and view are gone).

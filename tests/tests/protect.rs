@@ -536,6 +536,78 @@ fn owner_changes_added_columns_protect_twice_and_unprotect() {
     assert_eq!(code, "42501");
 }
 
+/// On managed PostgreSQL the platform's own role owns its tables and is no
+/// superuser, and may force row-level security on them. protect() works for
+/// it and seals rows its policies hide; the view applies the policies
+/// (its owner is subject to them); unprotect() refuses rather than leave
+/// hidden rows sealed with nothing to decrypt them.
+#[test]
+fn a_non_superuser_owner_protects_a_table_under_forced_row_level_security() {
+    let mut admin = sessions_db("pr_rls");
+    admin
+        .batch_execute(
+            "GRANT CREATE ON SCHEMA public TO platform;
+             SELECT han_crypto.grant_access('team_a', 'platform', 'writer'), han_crypto.grant_access('team_b', 'platform', 'writer');",
+        )
+        .unwrap();
+    let mut app = cluster().connect_as("pr_rls", "platform");
+    app.batch_execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, team text NOT NULL, body text);
+         ALTER TABLE notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+         CREATE POLICY by_team ON notes USING (team = current_setting('app.team', true))
+             WITH CHECK (team = current_setting('app.team', true));
+         BEGIN; SET LOCAL app.team = 'team_a'; INSERT INTO notes VALUES (1, 'team_a', 'note of team a'); COMMIT;
+         BEGIN; SET LOCAL app.team = 'team_b'; INSERT INTO notes VALUES (2, 'team_b', 'note of team b'); COMMIT;
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'team');",
+    )
+    .unwrap();
+    let sealed = |admin: &mut Client| -> Vec<bool> {
+        admin
+            .query("SELECT body LIKE 'hc1:%' FROM notes ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    assert_eq!(
+        sealed(&mut admin),
+        [true, true],
+        "rows hidden by the policy are sealed too"
+    );
+    let forced: bool = admin
+        .query_one(
+            "SELECT relforcerowsecurity FROM pg_class WHERE oid = 'notes'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(forced, "protect() puts FORCE ROW LEVEL SECURITY back");
+    let read = |app: &mut Client, team: &str| -> Vec<(i32, Option<String>)> {
+        as_actor(app, "alice", |tx| {
+            tx.execute("SELECT set_config('app.team', $1, true)", &[&team])
+                .unwrap();
+            tx.query("SELECT id, body FROM notes_decrypted ORDER BY id", &[])
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        })
+    };
+    assert_eq!(
+        read(&mut app, "team_a"),
+        [(1, Some("note of team a".to_string()))]
+    );
+    // Alice is no member of team b: the policy shows the row, the keyring does not.
+    assert_eq!(read(&mut app, "team_b"), [(2, None)]);
+    let (code, text) = expect_error(&mut app, "CALL han_crypto.unprotect('notes')", &[]);
+    assert_eq!(code, "42501", "{text}");
+    assert_eq!(
+        sealed(&mut admin),
+        [true, true],
+        "a refused unprotect() changes nothing"
+    );
+}
+
 /// protect() and unprotect() in one session reach a writer's session, whose
 /// backend has the table's configuration cached, at its next statement: a
 /// newly protected column is sealed at once, and an unprotected one is not.
