@@ -27,11 +27,13 @@ CREATE TABLE han_crypto._root_key_check (
 --                       users: may name the acting user (set_actor) or prove
 --                       it with a JWT (authenticate), and create keyrings
 --   han_crypto_auditor  reads keyring metadata (and, later, the audit log)
+--   han_crypto_backup   reads the extension's configuration tables, so that a
+--                       role that is no superuser can pg_dump the database
 DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['han_crypto_admin', 'han_crypto_app', 'han_crypto_auditor'] LOOP
+    FOREACH r IN ARRAY ARRAY['han_crypto_admin', 'han_crypto_app', 'han_crypto_auditor', 'han_crypto_backup'] LOOP
         BEGIN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         EXCEPTION

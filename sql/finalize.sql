@@ -146,3 +146,21 @@ COMMENT ON FUNCTION han_crypto.redaction_stats() IS
     'Per type, how many secrets the protection trigger redacted in this session. Never the values.';
 
 -- root_key_status() tells where the key lives: superusers only (no grant).
+
+-- pg_dump copies the rows of every configuration table (keyrings with their
+-- wrapped keys, members, key pairs, protected tables, redaction rules): a
+-- role that is no superuser needs han_crypto_backup to take a dump. The
+-- wrapped keys are useless without the root key, but a passphrase keyring's
+-- can be attacked offline, as by anyone holding the dump: grant it only to
+-- the role that takes backups.
+GRANT SELECT ON
+    han_crypto._root_key_check,
+    han_crypto.keyrings,
+    han_crypto.keyring_versions,
+    han_crypto.members,
+    han_crypto.keypairs,
+    han_crypto.protected_tables,
+    han_crypto.protected_columns,
+    han_crypto.redaction_rules,
+    han_crypto.redaction_allowlist
+TO han_crypto_backup;

@@ -143,13 +143,18 @@ impl Cluster {
 
     /// Runs a PostgreSQL client program (pg_dump, pg_restore, ...) against this cluster.
     pub fn client_program(&self, program: &str) -> Command {
+        self.client_program_as(program, "postgres")
+    }
+
+    /// The same, connecting as `user`.
+    pub fn client_program_as(&self, program: &str, user: &str) -> Command {
         let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));
         cmd.arg("-h")
             .arg(&self.dir)
             .arg("-p")
             .arg(self.port.to_string())
             .arg("-U")
-            .arg("postgres");
+            .arg(user);
         cmd
     }
 }

@@ -668,6 +668,80 @@ fn another_session_follows_protect_and_unprotect_at_its_next_statement() {
     );
 }
 
+/// pg_dump as the owning role, which is no superuser on managed PostgreSQL:
+/// it needs han_crypto_backup to read the configuration tables, and the
+/// restored copy decrypts.
+#[test]
+fn a_non_superuser_owner_dumps_with_han_crypto_backup() {
+    let mut admin = cluster().fresh_db("pr_dump_owner");
+    admin
+        .batch_execute(
+            "SELECT han_crypto.create_keyring('team_a');
+             SELECT han_crypto.grant_access('team_a', 'alice', 'reader');
+             DO $$ BEGIN CREATE ROLE pr_dump_owner LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+             GRANT CREATE ON SCHEMA public TO pr_dump_owner;
+             SELECT han_crypto.grant_access('team_a', 'pr_dump_owner', 'writer');",
+        )
+        .unwrap();
+    let mut owner = cluster().connect_as("pr_dump_owner", "pr_dump_owner");
+    owner
+        .batch_execute(
+            "CREATE TABLE notes (id int PRIMARY KEY, team text NOT NULL, body text);
+             SELECT han_crypto.protect('notes', ARRAY['body'], 'team');
+             INSERT INTO notes VALUES (1, 'team_a', 'dumped by its owner');",
+        )
+        .unwrap();
+    let dump = cluster().dir.join("pr_dump_owner.dump");
+    let pg_dump = || {
+        cluster()
+            .client_program_as("pg_dump", "pr_dump_owner")
+            .args(["-Fc", "-f"])
+            .arg(&dump)
+            .arg("pr_dump_owner")
+            .output()
+            .unwrap()
+    };
+    let refused = pg_dump();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("permission denied for table"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    admin
+        .batch_execute("GRANT han_crypto_backup TO pr_dump_owner")
+        .unwrap();
+    let taken = pg_dump();
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let mut pg = cluster().connect("postgres");
+    pg.batch_execute("DROP DATABASE IF EXISTS pr_dump_owner_restored")
+        .unwrap();
+    pg.batch_execute("CREATE DATABASE pr_dump_owner_restored")
+        .unwrap();
+    let restored = cluster()
+        .client_program("pg_restore")
+        .args(["-d", "pr_dump_owner_restored"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let mut r = cluster().connect("pr_dump_owner_restored");
+    let body: Option<String> = as_actor(&mut r, "alice", |tx| {
+        tx.query_one("SELECT body FROM notes_decrypted WHERE id = 1", &[])
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(body.as_deref(), Some("dumped by its owner"));
+}
+
 #[test]
 fn dump_and_restore_keeps_every_row_decryptable_exactly_once() {
     let mut admin = sessions_db("pr_dump");

@@ -1,6 +1,7 @@
 -- Every han_crypto object and who may use it. Any change to this output is
 -- a change to the security surface and must be reviewed (pgsodium-style
--- snapshot). Roles: PUBLIC, han_crypto_admin, han_crypto_app, han_crypto_auditor.
+-- snapshot). Roles: PUBLIC, han_crypto_admin, han_crypto_app, han_crypto_auditor,
+-- han_crypto_backup (b: reads what pg_dump copies, nothing else).
 CREATE EXTENSION IF NOT EXISTS han_crypto CASCADE;
 
 -- Functions: EXECUTE per role (a = admin, p = app, u = auditor), and
@@ -30,7 +31,9 @@ SELECT c.relname, c.relkind,
        concat_ws(',', CASE WHEN has_table_privilege('han_crypto_app', c.oid, 'SELECT') THEN 'r' END,
                       CASE WHEN has_table_privilege('han_crypto_app', c.oid, 'INSERT,UPDATE,DELETE') THEN 'w' END) AS p,
        concat_ws(',', CASE WHEN has_table_privilege('han_crypto_auditor', c.oid, 'SELECT') THEN 'r' END,
-                      CASE WHEN has_table_privilege('han_crypto_auditor', c.oid, 'INSERT,UPDATE,DELETE') THEN 'w' END) AS u
+                      CASE WHEN has_table_privilege('han_crypto_auditor', c.oid, 'INSERT,UPDATE,DELETE') THEN 'w' END) AS u,
+       concat_ws(',', CASE WHEN has_table_privilege('han_crypto_backup', c.oid, 'SELECT') THEN 'r' END,
+                     CASE WHEN has_table_privilege('han_crypto_backup', c.oid, 'INSERT,UPDATE,DELETE') THEN 'w' END) AS b
 FROM pg_class c
 WHERE c.relnamespace = 'han_crypto'::regnamespace AND c.relkind IN ('r', 'v')
 ORDER BY c.relname;
