@@ -146,6 +146,29 @@ impl Cluster {
         self.client_program_as(program, "postgres")
     }
 
+    /// pg_restore of `dump` into a new database `db` (dropped first if it
+    /// exists), with `extra` arguments; panics with pg_restore's messages
+    /// if it fails. Returns a connection to the restored database.
+    pub fn restore_into(&self, db: &str, dump: &Path, extra: &[&str]) -> Client {
+        let mut pg = self.connect("postgres");
+        pg.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .unwrap();
+        pg.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let out = self
+            .client_program("pg_restore")
+            .args(["-d", db])
+            .args(extra)
+            .arg(dump)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{db}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.connect(db)
+    }
+
     /// The same, connecting as `user`.
     pub fn client_program_as(&self, program: &str, user: &str) -> Command {
         let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));

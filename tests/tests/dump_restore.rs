@@ -23,21 +23,7 @@ fn dump_and_restore_keeps_values_decryptable() {
         .status()
         .unwrap();
     assert!(st.success());
-    let mut admin = cluster.connect("postgres");
-    admin.batch_execute("CREATE DATABASE restored").unwrap();
-    let out = cluster
-        .client_program("pg_restore")
-        .args(["-d", "restored"])
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let mut r = cluster.connect("restored");
+    let mut r = cluster.restore_into("restored", &dump, &[]);
     let ok: i64 = r
         .query_one("SELECT count(*) FROM notes WHERE han_crypto.decrypt(body, 'notes/' || id) = 'note ' || id", &[])
         .unwrap()

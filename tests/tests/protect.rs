@@ -717,23 +717,7 @@ fn a_non_superuser_owner_dumps_with_han_crypto_backup() {
         "{}",
         String::from_utf8_lossy(&taken.stderr)
     );
-    let mut pg = cluster().connect("postgres");
-    pg.batch_execute("DROP DATABASE IF EXISTS pr_dump_owner_restored")
-        .unwrap();
-    pg.batch_execute("CREATE DATABASE pr_dump_owner_restored")
-        .unwrap();
-    let restored = cluster()
-        .client_program("pg_restore")
-        .args(["-d", "pr_dump_owner_restored"])
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
-    );
-    let mut r = cluster().connect("pr_dump_owner_restored");
+    let mut r = cluster().restore_into("pr_dump_owner_restored", &dump, &[]);
     let body: Option<String> = as_actor(&mut r, "alice", |tx| {
         tx.query_one("SELECT body FROM notes_decrypted WHERE id = 1", &[])
             .unwrap()
@@ -765,23 +749,7 @@ fn dump_and_restore_keeps_every_row_decryptable_exactly_once() {
         ("pr_restored", vec![]),
         ("pr_restored_nt", vec!["--disable-triggers"]),
     ] {
-        let mut pg = cluster().connect("postgres");
-        pg.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
-            .unwrap();
-        pg.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
-        let out = cluster()
-            .client_program("pg_restore")
-            .args(["-d", db])
-            .args(&extra)
-            .arg(&dump)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{db}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut r = cluster().connect(db);
+        let mut r = cluster().restore_into(db, &dump, &extra);
         let ok: i64 = r
             .query_one(
                 "SELECT count(*) FROM sessions_decrypted WHERE prompt = 'dumped prompt ' || (metadata->>'i')",
