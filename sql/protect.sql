@@ -402,10 +402,11 @@ BEGIN
         EXECUTE pg_catalog.format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
     END IF;
     COMMIT;
+    -- Batches by (tableoid, ctid): a ctid alone repeats across partitions.
     FOR p IN SELECT * FROM han_crypto.protected WHERE table_name = tbl LOOP
         LOOP
             EXECUTE pg_catalog.format(
-                'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.ctid = s.ctid',
+                'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT tableoid, ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.tableoid = s.tableoid AND t.ctid = s.ctid',
                 tbl, p.column_name,
                 pg_catalog.replace(han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns),
                                    '::text[])', '::text[], true)'),

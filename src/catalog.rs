@@ -341,23 +341,34 @@ pub struct ProtectedTable {
     pub options: serde_json::Value,
 }
 
+/// The configuration of `relid`, or for a partition, of its nearest
+/// protected ancestor (the trigger fires on the partition a row lands in;
+/// its values are bound to the protected table's binding).
 pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
     as_owner(|| {
         Spi::connect(|client| {
             let t = client
                 .select(
-                    "SELECT binding, keyring_column::text, key_columns::text[], options FROM han_crypto.protected_tables \
-                     WHERE relid = $1::pg_catalog.oid",
+                    "WITH rels AS ( \
+                         SELECT $1::pg_catalog.oid AS rel, 0::bigint AS depth \
+                         UNION ALL \
+                         SELECT a.rel::pg_catalog.oid, a.depth \
+                         FROM pg_catalog.pg_partition_ancestors($1::pg_catalog.oid::pg_catalog.regclass) \
+                              WITH ORDINALITY AS a(rel, depth)) \
+                     SELECT t.relid::pg_catalog.oid, t.binding, t.keyring_column::text, t.key_columns::text[], t.options \
+                     FROM han_crypto.protected_tables t JOIN rels ON rels.rel = t.relid::pg_catalog.oid \
+                     ORDER BY rels.depth LIMIT 1",
                     Some(1),
                     &[relid.into()],
                 )
                 .ok()?;
             let row = t.into_iter().next()?;
-            let binding: String = row.get(1).ok()??;
-            let keyring_column: String = row.get(2).ok()??;
-            let key_columns: Vec<String> = row.get::<Vec<String>>(3).ok()??;
+            let relid: pg_sys::Oid = row.get(1).ok()??;
+            let binding: String = row.get(2).ok()??;
+            let keyring_column: String = row.get(3).ok()??;
+            let key_columns: Vec<String> = row.get::<Vec<String>>(4).ok()??;
             let options = row
-                .get::<pgrx::JsonB>(4)
+                .get::<pgrx::JsonB>(5)
                 .ok()
                 .flatten()
                 .map(|j| j.0)
