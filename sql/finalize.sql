@@ -95,7 +95,7 @@ GRANT EXECUTE ON FUNCTION han_crypto.set_actor(text, inet), han_crypto.authentic
 GRANT SELECT ON han_crypto.protected TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     han_crypto.protect(regclass, text[], text, boolean, jsonb),
-    han_crypto._open_expression(text, name, text, name, name[]),
+    han_crypto._open_expression(text, name, text, name, name[], boolean),
     han_crypto._open_text(text, text, text, text, text[], boolean),
     han_crypto._open_json(jsonb, text, text, text, text[], boolean),
     han_crypto._open_bytea(bytea, text, text, text, text[], boolean),

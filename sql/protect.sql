@@ -48,17 +48,20 @@ SELECT t.relid AS table_name, c.column_name, c.kind, t.keyring_column, t.key_col
 FROM han_crypto.protected_tables t
 JOIN han_crypto.protected_columns c USING (relid);
 
--- The decrypting expression for one protected column in the view.
-CREATE FUNCTION han_crypto._open_expression(kind text, col name, binding text, keyring_column name, key_columns name[])
+-- The decrypting expression for one protected column: in the view, NULL
+-- for rows the actor may not read; strict (unprotect), an error instead.
+CREATE FUNCTION han_crypto._open_expression(kind text, col name, binding text, keyring_column name, key_columns name[],
+                                            strict boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
-        'han_crypto._open_%s(t.%I, %L, %L, t.%I::text, ARRAY[%s]::text[])%s',
+        'han_crypto._open_%s(t.%I, %L, %L, t.%I::text, ARRAY[%s]::text[]%s)%s',
         CASE kind WHEN 'text' THEN 'text' WHEN 'bytea' THEN 'bytea' ELSE 'json' END,
         col, binding, col, keyring_column,
         (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::text', k), ', ') FROM pg_catalog.unnest(key_columns) k),
+        CASE WHEN strict THEN ', true' ELSE '' END,
         CASE kind WHEN 'jsonb' THEN '::jsonb' ELSE '' END)
 $$;
 
@@ -381,8 +384,7 @@ BEGIN
             EXECUTE pg_catalog.format(
                 'UPDATE %1$s t SET %2$I = %3$s WHERE han_crypto._is_sealed(%2$I::text, %4$L)',
                 tbl, p.column_name,
-                pg_catalog.replace(han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns),
-                                   '::text[])', '::text[], true)'),
+                han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns, strict => true),
                 p.kind);
             GET DIAGNOSTICS done = ROW_COUNT;
             total := total + done;
@@ -408,8 +410,7 @@ BEGIN
             EXECUTE pg_catalog.format(
                 'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT tableoid, ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.tableoid = s.tableoid AND t.ctid = s.ctid',
                 tbl, p.column_name,
-                pg_catalog.replace(han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns),
-                                   '::text[])', '::text[], true)'),
+                han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns, strict => true),
                 p.kind, batch_size);
             GET DIAGNOSTICS done = ROW_COUNT;
             total := total + done;

@@ -174,7 +174,7 @@ fn internal_functions_are_not_executable_by_public() {
             "han_crypto._forget_protected_columns(oid,text[])",
             "han_crypto._is_sealed(text,text)",
             "han_crypto._open_bytea(bytea,text,text,text,text[],boolean)",
-            "han_crypto._open_expression(text,name,text,name,name[])",
+            "han_crypto._open_expression(text,name,text,name,name[],boolean)",
             "han_crypto._open_json(jsonb,text,text,text,text[],boolean)",
             "han_crypto._open_text(text,text,text,text,text[],boolean)",
             "han_crypto._protect_trigger()",
