@@ -20,9 +20,11 @@
 //!   pgp_sym        pgcrypto pgp_sym_encrypt / pgp_sym_decrypt (AES-256)
 //! The table-protection section adds protect() with redaction off, on and
 //! with compression, and `floor-text`: the envelopes' stored text form
-//! inserted with no trigger (what text storage alone costs over the floor).
+//! inserted with no trigger (what text storage alone costs over the floor),
+//! in the same two source modes.
 //!
-//! Each timing is the median of BENCH_REPS runs (default 3; pgp_sym runs once).
+//! Each timing is the median of BENCH_REPS runs (default 3; pgp_sym runs once),
+//! taken in interleaved rounds: every variant once per round.
 //! BENCH_ONLY=protection runs only the table-protection section.
 
 use std::time::{Duration, Instant};
@@ -155,38 +157,60 @@ fn timed(c: &mut Client, sql: &str) -> Duration {
     t.elapsed()
 }
 
-/// Runs `setup` (which creates `table`), then times `insert` and a warm
-/// `read`, `n` times; returns the medians and the table's size.
-fn measure(
-    c: &mut Client,
+/// One variant as [`measure`] runs it: `setup` creates `table`, then
+/// `insert` and a warm `read` are timed, up to `reps` times.
+struct Case {
     name: &'static str,
-    setup: &str,
-    table: &str,
-    insert: &str,
-    read: &str,
-    n: usize,
-) -> Row {
-    let (mut ins, mut reads) = (Vec::new(), Vec::new());
-    for _ in 0..n.max(1) {
-        c.batch_execute(setup).unwrap();
-        c.batch_execute("CHECKPOINT").unwrap();
-        ins.push(timed(c, insert));
-        c.batch_execute(&format!("VACUUM ANALYZE {table}")).unwrap();
-        timed(c, read); // warm the cache, as every variant gets
-        reads.push(timed(c, read));
+    setup: String,
+    table: &'static str,
+    insert: &'static str,
+    read: &'static str,
+    reps: usize,
+}
+
+/// Times every case in interleaved rounds (round r runs each case that
+/// still wants a rep, in order), so slow drift in the machine's speed
+/// falls on all variants alike instead of on whichever ran last. Returns
+/// per case the median insert and read, and the table's size.
+fn measure(c: &mut Client, cases: &[Case], rounds: usize) -> Vec<Row> {
+    let mut times: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(vec![], vec![]); cases.len()];
+    let mut sizes = vec![0i64; cases.len()];
+    for round in 0..rounds.max(1) {
+        for (k, case) in cases.iter().enumerate() {
+            if round >= case.reps.max(1) {
+                continue;
+            }
+            c.batch_execute(&case.setup).unwrap();
+            c.batch_execute("CHECKPOINT").unwrap();
+            let ins = timed(c, case.insert);
+            c.batch_execute(&format!("VACUUM ANALYZE {}", case.table))
+                .unwrap();
+            timed(c, case.read); // warm the cache, as every variant gets
+            let read = timed(c, case.read);
+            sizes[k] = c
+                .query_one(
+                    &format!("SELECT pg_total_relation_size('{}')", case.table),
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            eprintln!(
+                "bench: round {} {:<14} insert {:>8.3}s  read {:>8.3}s",
+                round + 1,
+                case.name,
+                ins.as_secs_f64(),
+                read.as_secs_f64()
+            );
+            times[k].0.push(ins);
+            times[k].1.push(read);
+        }
     }
-    let size: i64 = c
-        .query_one(&format!("SELECT pg_total_relation_size('{table}')"), &[])
-        .unwrap()
-        .get(0);
-    let row = (name, median(ins), median(reads), size);
-    eprintln!(
-        "bench: {:<11} insert {:>8.3}s  read {:>8.3}s",
-        name,
-        row.1.as_secs_f64(),
-        row.2.as_secs_f64()
-    );
-    row
+    cases
+        .iter()
+        .zip(times)
+        .zip(sizes)
+        .map(|((case, (ins, reads)), size)| (case.name, median(ins), median(reads), size))
+        .collect()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -273,9 +297,10 @@ fn main() {
 /// storing base64 in text columns like han_crypto does.
 fn protection_bench(c: &mut Client, reps: usize) {
     c.batch_execute(
-        "CREATE TABLE src_sessions AS
+        "CREATE TABLE src_sessions_text AS
            SELECT id, 'bench_team_' || (id % 10 + 1) AS team,
-                  left(body, length(body) / 2) AS prompt, substr(body, length(body) / 2 + 1) AS tool_output FROM src;
+                  left(body, length(body) / 2) AS prompt, substr(body, length(body) / 2 + 1) AS tool_output FROM src_text;
+         CREATE TABLE src_sessions AS SELECT * FROM src_sessions_text;
          CREATE TABLE src_sessions_floor AS
            SELECT id, han_crypto.encrypt(prompt) AS prompt, han_crypto.encrypt(tool_output) AS tool_output FROM src_sessions;
          CREATE TABLE src_sessions_floor_text AS
@@ -295,6 +320,28 @@ fn protection_bench(c: &mut Client, reps: usize) {
     .unwrap();
     c.batch_execute("VACUUM ANALYZE src_sessions, src_sessions_floor, src_sessions_floor_text")
         .unwrap();
+    // The same two source modes as the raw workload above. The platform's
+    // writes arrive from the client uncompressed; INSERT … SELECT from a
+    // compressed table is the harder case for every encrypting variant.
+    for (mode, storage) in [
+        ("compressed source", "EXTENDED"),
+        ("uncompressed source", "EXTERNAL"),
+    ] {
+        c.batch_execute(&format!(
+            "DROP TABLE src_sessions;
+             CREATE TABLE src_sessions (id int PRIMARY KEY, team text, prompt text, tool_output text);
+             ALTER TABLE src_sessions ALTER COLUMN prompt SET STORAGE {storage}, ALTER COLUMN tool_output SET STORAGE {storage};
+             INSERT INTO src_sessions SELECT id, team, prompt || '', tool_output || '' FROM src_sessions_text;"
+        ))
+        .unwrap();
+        c.batch_execute("VACUUM ANALYZE src_sessions").unwrap();
+        protection_variants(c, reps, mode);
+    }
+}
+
+/// One source mode of [`protection_bench`]: every variant, the table and the
+/// verdicts against the issue's targets.
+fn protection_variants(c: &mut Client, reps: usize, mode: &str) {
     struct V {
         name: &'static str,
         setup: &'static str,
@@ -375,21 +422,27 @@ fn protection_bench(c: &mut Client, reps: usize) {
             reps,
         },
     ];
-    let rows: Vec<Row> = variants
+    let cases: Vec<Case> = variants
         .iter()
-        .map(|v| {
-            let setup = format!(
+        .map(|v| Case {
+            name: v.name,
+            setup: format!(
                 "DROP VIEW IF EXISTS s_decrypted; DROP TABLE IF EXISTS s; {}",
                 v.setup
-            );
-            measure(c, v.name, &setup, "s", v.insert, v.read, v.reps.min(reps))
+            ),
+            table: "s",
+            insert: v.insert,
+            read: v.read,
+            reps: v.reps.min(reps),
         })
         .collect();
+    let rows = measure(c, &cases, reps);
     print_table(
-        "table protection (sessions: 2 protected columns, 10 team keyrings, compressed source)",
+        &format!("table protection (sessions: 2 protected columns, 10 team keyrings, {mode})"),
         reps,
         &rows,
     );
+    print!("{mode}: ");
     let (floor, hc) = (&rows[1], &rows[4]);
     let ins = hc.1.as_secs_f64() / floor.1.as_secs_f64();
     let read = hc.2.as_secs_f64() / floor.2.as_secs_f64();
@@ -498,22 +551,28 @@ fn keyring_bench(cluster: &Cluster, c: &mut Client) {
 type Row = (&'static str, Duration, Duration, i64);
 
 fn run_variants(c: &mut Client, reps: usize) -> Vec<Row> {
-    VARIANTS
+    let cases: Vec<Case> = VARIANTS
         .iter()
         .map(|v| {
-            let n = if v.reps > 0 { v.reps.min(reps) } else { reps };
             let storage = if v.column == "bytea" {
                 "ALTER TABLE t ALTER COLUMN body SET STORAGE EXTERNAL;"
             } else {
                 ""
             };
-            let setup = format!(
-                "DROP TABLE IF EXISTS t; CREATE TABLE t (id int, body {}); {storage}",
-                v.column
-            );
-            measure(c, v.name, &setup, "t", v.insert, v.read, n)
+            Case {
+                name: v.name,
+                setup: format!(
+                    "DROP TABLE IF EXISTS t; CREATE TABLE t (id int, body {}); {storage}",
+                    v.column
+                ),
+                table: "t",
+                insert: v.insert,
+                read: v.read,
+                reps: if v.reps > 0 { v.reps.min(reps) } else { reps },
+            }
         })
-        .collect()
+        .collect();
+    measure(c, &cases, reps)
 }
 
 fn print_table(mode: &str, reps: usize, results: &[Row]) {
