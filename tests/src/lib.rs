@@ -146,6 +146,18 @@ impl Cluster {
         self.client_program_as(program, "postgres")
     }
 
+    /// The same, connecting as `user`.
+    pub fn client_program_as(&self, program: &str, user: &str) -> Command {
+        let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));
+        cmd.arg("-h")
+            .arg(&self.dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-U")
+            .arg(user);
+        cmd
+    }
+
     /// pg_restore of `dump` into a new database `db` (dropped first if it
     /// exists), with `extra` arguments; panics with pg_restore's messages
     /// if it fails. Returns a connection to the restored database.
@@ -167,18 +179,6 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr)
         );
         self.connect(db)
-    }
-
-    /// The same, connecting as `user`.
-    pub fn client_program_as(&self, program: &str, user: &str) -> Command {
-        let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));
-        cmd.arg("-h")
-            .arg(&self.dir)
-            .arg("-p")
-            .arg(self.port.to_string())
-            .arg("-U")
-            .arg(user);
-        cmd
     }
 }
 
