@@ -67,12 +67,17 @@ CREATE TABLE han_crypto.keyrings (
 -- One row per key version of team, user and passphrase keyrings. No column
 -- holds a usable key: wrapped_key is AES-256-GCM under the root key (team,
 -- user) or under the passphrase-derived key (passphrase), bound to keyring,
--- version and purpose. kdf holds the parameters and kdf_ms their measured
--- cost on this server, so they can be raised later.
+-- version and purpose. A team/user version's data key is Argon2id of its
+-- secret; it is derived once, when the version is created, and kept in
+-- wrapped_data_key under the root key too (whoever can unwrap the secret
+-- can derive it, so this weakens nothing), so backends unwrap instead of
+-- paying the KDF. kdf holds the parameters and kdf_ms their measured cost on
+-- this server, so they can be raised later.
 CREATE TABLE han_crypto.keyring_versions (
     keyring_id  uuid        NOT NULL REFERENCES han_crypto.keyrings (id) ON DELETE CASCADE,
     version     integer     NOT NULL CHECK (version >= 1),
     wrapped_key bytea       NOT NULL CHECK (octet_length(wrapped_key) = 60),
+    wrapped_data_key bytea  CHECK (octet_length(wrapped_data_key) = 60),
     salt        bytea       NOT NULL CHECK (octet_length(salt) >= 16),
     kdf         jsonb       NOT NULL,
     kdf_ms      real,

@@ -86,12 +86,14 @@ TO han_crypto_admin, han_crypto_app;
 -- Naming the actor: trusted applications only.
 GRANT EXECUTE ON FUNCTION han_crypto.set_actor(text, inet), han_crypto.authenticate(text) TO han_crypto_app;
 
--- Table protection: protect() and unprotect() check ownership of the table
--- themselves (and run DDL with the caller's rights); the view's decrypt
--- functions check keyring membership per row. PostgreSQL checks EXECUTE on
--- a trigger function when protect() creates the trigger, as the table's
--- owner, who on managed PostgreSQL is no superuser: hence the grant. They
--- run only as triggers, and only on tables protect() configured.
+-- Table protection. protect() and unprotect() run with the caller's rights
+-- (the table's owner, who on managed PostgreSQL is no superuser), so the
+-- internal helpers they call are executable by PUBLIC; each is safe for any
+-- input from anyone (tests/pg_regress/sql/public_surface.sql lists every
+-- PUBLIC function with the reason). The view's decrypt functions check
+-- keyring membership per row. PostgreSQL checks EXECUTE on a trigger
+-- function when protect() creates the trigger, as the table's owner; the
+-- trigger function refuses to run other than as protect() installs it.
 GRANT SELECT ON han_crypto.protected TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     han_crypto.protect(regclass, text[], text, boolean, jsonb),
@@ -100,12 +102,15 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._open_json(jsonb, text, text, text, text[], boolean),
     han_crypto._open_bytea(bytea, text, text, text, text[], boolean),
     han_crypto._is_sealed(text, text),
-    han_crypto._register_protection(oid, text, text, text[], text[], text[], text, jsonb),
+    han_crypto._register_protection(oid, text[], text, jsonb),
     han_crypto._unregister_protection(oid),
     han_crypto._can_read_keyring(text),
     han_crypto._forget_protected_columns(oid, text[]),
     han_crypto._forget_dropped_table(oid),
     han_crypto._create_view(regclass),
+    han_crypto._unprotect_begin(regclass, integer, text[]),
+    han_crypto._unprotect_batch(regclass, integer),
+    han_crypto._unprotect_finish(regclass, bigint),
     han_crypto._protect_trigger(),
     han_crypto._view_write()
 TO PUBLIC;

@@ -80,7 +80,13 @@ DECLARE
     key_cols       name[];
     att            record;
     sel            text[] := '{}';
+    v_owner        oid;
 BEGIN
+    SELECT c.relowner INTO v_owner FROM pg_class c WHERE c.oid = tbl;
+    IF NOT pg_has_role(v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'only the owner of "%" may create its decrypting view', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     SELECT p.view_name, p.binding, p.keyring_column, p.key_columns INTO v_view, v_binding, keyring_column, key_cols
     FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
     IF NOT FOUND THEN
@@ -100,6 +106,12 @@ BEGIN
     END LOOP;
     EXECUTE format('CREATE OR REPLACE VIEW %s WITH (security_barrier) AS SELECT %s FROM %s t',
                    v_view, array_to_string(sel, ', '), tbl);
+    -- Created by someone else (a superuser's ALTER TABLE firing the event
+    -- trigger): the view reads with its owner's rights, so it belongs to
+    -- the table's owner.
+    IF (SELECT c.relowner FROM pg_class c WHERE c.oid = v_view::regclass) <> v_owner THEN
+        EXECUTE format('ALTER VIEW %s OWNER TO %s', v_view, v_owner::regrole);
+    END IF;
     EXECUTE format('COMMENT ON VIEW %s IS %L', v_view,
                    format('Decrypted view of %s (han_crypto): plaintext for members of each row''s keyring, NULL otherwise.', tbl));
 
@@ -132,9 +144,10 @@ END
 $$;
 
 -- protect(): see the header. Runs with the caller's rights: only the table's
--- owner can protect it (checked again when the configuration is recorded).
--- Safe to call again: the binding stays, existing envelopes are kept, the
--- view is replaced (so columns added to the table since then appear in it).
+-- owner can protect it. Safe to call again: the binding stays, existing
+-- envelopes are kept, the view is replaced (so columns added to the table
+-- since then appear in it). _register_protection checks the call against
+-- the real table (a SQLSTATE per refusal) and records what it finds there.
 CREATE FUNCTION han_crypto.protect(
     tbl            regclass,
     columns        text[],
@@ -146,98 +159,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    nsp       name;
-    rel       name;
-    v_binding text;
-    v_view    text;
-    key_cols  name[];
-    kinds     text[] := '{}';
-    col       text;
-    att       record;
-    prev      record;
-    dropped   text[];
-    v_forced  boolean;
+    col      text;
+    v_forced boolean;
 BEGIN
     IF tbl IS NULL OR keyring_column IS NULL OR redact IS NULL OR options IS NULL THEN
         RAISE EXCEPTION 'protect() arguments must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table, the columns to seal and the keyring column; redact and options have defaults.';
     END IF;
-    SELECT n.nspname, c.relname INTO nsp, rel
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = tbl AND c.relkind IN ('r', 'p');
-    IF NOT FOUND THEN
-        RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = 'wrong_object_type';
-    END IF;
-    IF columns IS NULL OR cardinality(columns) = 0 THEN
-        RAISE EXCEPTION 'protect() needs at least one column' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    SELECT array_agg(a.attname ORDER BY k.ord) INTO key_cols
-    FROM pg_index i
-    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-    WHERE i.indrelid = tbl AND i.indisprimary;
-    IF key_cols IS NULL THEN
-        RAISE EXCEPTION 'table "%" has no primary key', tbl USING ERRCODE = 'invalid_table_definition',
-            HINT = 'Every protected value is bound to its row''s primary key.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = keyring_column AND attnum > 0 AND NOT attisdropped) THEN
-        RAISE EXCEPTION 'keyring column "%" does not exist in "%"', keyring_column, tbl USING ERRCODE = 'undefined_column';
-    END IF;
-
-    FOREACH col IN ARRAY columns LOOP
-        IF (SELECT count(*) FROM unnest(columns) c WHERE c = col) > 1 THEN
-            RAISE EXCEPTION 'column "%" is listed more than once', col USING ERRCODE = 'duplicate_column';
-        END IF;
-        SELECT a.atttypid::regtype::text AS typ, a.atttypmod INTO att
-        FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'column "%" does not exist in "%"', col, tbl USING ERRCODE = 'undefined_column';
-        END IF;
-        IF col = keyring_column OR col = ANY (key_cols) THEN
-            RAISE EXCEPTION 'column "%" is the keyring column or part of the primary key and cannot be encrypted', col
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF att.typ = 'character varying' AND att.atttypmod <> -1 THEN
-            RAISE EXCEPTION 'column "%" is varchar(n), too short for envelopes', col USING ERRCODE = 'datatype_mismatch',
-                HINT = 'ALTER it to text or unbounded varchar first.';
-        END IF;
-        kinds := kinds || CASE att.typ
-            WHEN 'text' THEN 'text' WHEN 'character varying' THEN 'text'
-            WHEN 'bytea' THEN 'bytea' WHEN 'jsonb' THEN 'jsonb'
-            ELSE NULL END;
-        IF kinds[cardinality(kinds)] IS NULL THEN
-            RAISE EXCEPTION 'column "%" has type %, which han_crypto does not protect', col, att.typ
-                USING ERRCODE = 'datatype_mismatch', HINT = 'Protected columns are text, varchar, jsonb or bytea.';
-        END IF;
-    END LOOP;
-
-    -- Called again: values already sealed are bound to the recorded keyring
-    -- column and key, and columns left out would stay sealed with no view
-    -- to read them. Refuse rather than strand data.
-    SELECT p.binding, p.keyring_column, p.key_columns INTO prev
-    FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
-    IF FOUND THEN
-        IF prev.keyring_column <> keyring_column OR prev.key_columns <> key_cols THEN
-            RAISE EXCEPTION 'protect() cannot change the keyring column or primary key of "%" (protected with keyring column "%" and key %)',
-                    tbl, prev.keyring_column, prev.key_columns
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Sealed values are bound to both. CALL han_crypto.unprotect() first, then protect() again.';
-        END IF;
-        SELECT array_agg(p.column_name::text ORDER BY p.column_name) INTO dropped
-        FROM han_crypto.protected p WHERE p.table_name = tbl AND NOT (p.column_name::text = ANY (columns));
-        IF dropped IS NOT NULL THEN
-            RAISE EXCEPTION 'protect() would stop protecting % of "%", whose values are sealed', array_to_string(dropped, ', '), tbl
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('List every protected column. To decrypt columns back and stop protecting them: CALL han_crypto.unprotect(%L, columns => %L).',
-                                    tbl::text, dropped);
-        END IF;
-    END IF;
-    v_binding := coalesce(prev.binding, format('%I.%I', nsp, rel));
-    v_view := format('%I.%I', nsp, rel || '_decrypted');
-
-    PERFORM han_crypto._register_protection(tbl::oid, v_binding, keyring_column, key_cols::text[], columns, kinds,
-                                            v_view, options || jsonb_build_object('redact', redact));
+    PERFORM han_crypto._register_protection(tbl::oid, coalesce(columns, '{}'), keyring_column,
+                                            options || jsonb_build_object('redact', redact));
 
     -- The trigger's name sorts last, so it seals what other BEFORE triggers produced.
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
@@ -254,7 +184,7 @@ BEGIN
     -- Seal rows that exist already (rows already sealed are left as they are).
     -- Every row: if FORCE ROW LEVEL SECURITY would hide some from the owner,
     -- it is lifted for this statement; the table stays locked until commit.
-    v_forced := pg_catalog.row_security_active(tbl);
+    v_forced := row_security_active(tbl);
     IF v_forced THEN
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
     END IF;
@@ -318,8 +248,18 @@ $$;
 --   CALL han_crypto.unprotect('sessions', columns => ARRAY['summary'])
 --       some columns: decrypts them and rebuilds the view in one
 --       transaction; the other columns stay protected.
-CREATE PROCEDURE han_crypto.unprotect(tbl regclass, batch_size integer DEFAULT 1000, columns text[] DEFAULT NULL)
+-- A procedure that commits cannot pin search_path with a SET clause, so its
+-- body resolves no name on the caller's path: every step is a call of a
+-- schema-qualified helper below (each pins search_path), and its only
+-- arithmetic names pg_catalog's operators.
+
+-- The checks, and the part done in the caller's transaction: all of it for
+-- some columns (returns false), or removing the view and trigger before the
+-- batches of a whole table (returns true).
+CREATE FUNCTION han_crypto._unprotect_begin(tbl regclass, batch_size integer, columns text[])
+RETURNS boolean
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p       record;
@@ -349,13 +289,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl AND NOT (column_name::text = ANY (columns))) THEN
         columns := NULL;
     END IF;
-    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+    IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
         RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege',
             HINT = 'Run han_crypto.unprotect() as the table''s owner.';
     END IF;
     -- Row-level security must not hide rows: they would stay sealed, with
     -- nothing left that decrypts them.
-    IF pg_catalog.row_security_active(tbl) THEN
+    IF row_security_active(tbl) THEN
         RAISE EXCEPTION 'unprotect() must decrypt every row of "%", but row-level security hides rows from % there', tbl, current_user
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Nothing was changed. Run it as a role with BYPASSRLS (or a superuser), or ALTER TABLE … NO FORCE ROW LEVEL SECURITY while it runs.';
@@ -363,12 +303,12 @@ BEGIN
     -- Every row's keyring must be readable, or the decryption below would
     -- stop part-way (with the whole table: after the trigger and view are gone).
     SELECT keyring_column INTO p FROM han_crypto.protected WHERE table_name = tbl LIMIT 1;
-    EXECUTE pg_catalog.format(
-        'SELECT pg_catalog.array_agg(k ORDER BY k) FROM (SELECT DISTINCT %I::text AS k FROM %s) s WHERE NOT han_crypto._can_read_keyring(k)',
+    EXECUTE format(
+        'SELECT array_agg(k ORDER BY k) FROM (SELECT DISTINCT %I::text AS k FROM %s) s WHERE NOT han_crypto._can_read_keyring(k)',
         p.keyring_column, tbl) INTO denied;
     IF denied IS NOT NULL THEN
         RAISE EXCEPTION 'unprotect() cannot decrypt every row of "%": % cannot read keyring(s) %',
-                tbl, han_crypto.current_actor(), pg_catalog.array_to_string(denied, ', ')
+                tbl, han_crypto.current_actor(), array_to_string(denied, ', ')
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Nothing was changed. Get reader access to those keyrings (and unlock passphrase keyrings) in this session, then call it again.';
     END IF;
@@ -377,50 +317,111 @@ BEGIN
         -- Some columns, in one transaction: the trigger stops sealing them
         -- first (configuration), then their values are decrypted, then the
         -- view shows them as they are.
-        SELECT pg_catalog.array_agg(pc) INTO leaving
+        SELECT array_agg(pc) INTO leaving
         FROM han_crypto.protected pc WHERE pc.table_name = tbl AND pc.column_name::text = ANY (columns);
         PERFORM han_crypto._forget_protected_columns(tbl::oid, columns);
         FOREACH p IN ARRAY leaving LOOP
-            EXECUTE pg_catalog.format(
+            EXECUTE format(
                 'UPDATE %1$s t SET %2$I = %3$s WHERE han_crypto._is_sealed(%2$I::text, %4$L)',
                 tbl, p.column_name,
                 han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns, strict => true),
                 p.kind);
             GET DIAGNOSTICS done = ROW_COUNT;
             total := total + done;
-            EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTENDED', tbl, p.column_name);
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTENDED', tbl, p.column_name);
         END LOOP;
         PERFORM han_crypto._create_view(tbl);
         RAISE NOTICE 'han_crypto: % values decrypted in "%"; % no longer protected',
-            total, tbl, pg_catalog.array_to_string(columns, ', ');
-        RETURN;
+            total, tbl, array_to_string(columns, ', ');
+        RETURN false;
     END IF;
 
     SELECT view_name INTO p FROM han_crypto.protected WHERE table_name = tbl LIMIT 1;
-    IF pg_catalog.to_regclass(p.view_name) IS NOT NULL THEN
-        EXECUTE pg_catalog.format('DROP VIEW %s', p.view_name);
+    IF to_regclass(p.view_name) IS NOT NULL THEN
+        EXECUTE format('DROP VIEW %s', p.view_name);
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
-        EXECUTE pg_catalog.format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
+        EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
     END IF;
-    COMMIT;
-    -- Batches by (tableoid, ctid): a ctid alone repeats across partitions.
+    RETURN true;
+END
+$$;
+
+-- One batch of a whole-table unprotect(): up to batch_size rows of the
+-- first protected column that still has sealed values are decrypted in
+-- place. Returns how many (0: none left). Batches by (tableoid, ctid): a
+-- ctid alone repeats across partitions.
+CREATE FUNCTION han_crypto._unprotect_batch(tbl regclass, batch_size integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p    record;
+    done bigint;
+BEGIN
+    IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    FOR p IN SELECT * FROM han_crypto.protected WHERE table_name = tbl ORDER BY column_name LOOP
+        EXECUTE format(
+            'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT tableoid, ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.tableoid = s.tableoid AND t.ctid = s.ctid',
+            tbl, p.column_name,
+            han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns, strict => true),
+            p.kind, batch_size);
+        GET DIAGNOSTICS done = ROW_COUNT;
+        IF done > 0 THEN
+            RETURN done;
+        END IF;
+    END LOOP;
+    RETURN 0;
+END
+$$;
+
+-- The end of a whole-table unprotect(): plain storage again, and the
+-- configuration removed, once no value is left sealed.
+CREATE FUNCTION han_crypto._unprotect_finish(tbl regclass, total bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p      record;
+    sealed boolean;
+BEGIN
     FOR p IN SELECT * FROM han_crypto.protected WHERE table_name = tbl LOOP
-        LOOP
-            EXECUTE pg_catalog.format(
-                'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT tableoid, ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.tableoid = s.tableoid AND t.ctid = s.ctid',
-                tbl, p.column_name,
-                han_crypto._open_expression(p.kind, p.column_name, p.binding, p.keyring_column, p.key_columns, strict => true),
-                p.kind, batch_size);
-            GET DIAGNOSTICS done = ROW_COUNT;
-            total := total + done;
-            COMMIT;
-            EXIT WHEN done = 0;
-        END LOOP;
-        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTENDED', tbl, p.column_name);
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE han_crypto._is_sealed(%I::text, %L))',
+                       tbl, p.column_name, p.kind) INTO sealed;
+        IF sealed THEN
+            RAISE EXCEPTION 'column "%" of "%" still holds sealed values', p.column_name, tbl
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'CALL han_crypto.unprotect() again: it continues with the values still sealed.';
+        END IF;
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE EXTENDED', tbl, p.column_name);
     END LOOP;
     PERFORM han_crypto._unregister_protection(tbl::oid);
     RAISE NOTICE 'han_crypto: % values decrypted in "%"; protection removed', total, tbl;
+END
+$$;
+
+CREATE PROCEDURE han_crypto.unprotect(tbl regclass, batch_size integer DEFAULT 1000, columns text[] DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    done  bigint;
+    total bigint := 0;
+BEGIN
+    IF NOT han_crypto._unprotect_begin(tbl, batch_size, columns) THEN
+        RETURN;
+    END IF;
+    COMMIT;
+    LOOP
+        done := han_crypto._unprotect_batch(tbl, batch_size);
+        COMMIT;
+        EXIT WHEN done OPERATOR(pg_catalog.=) 0;
+        total := total OPERATOR(pg_catalog.+) done;
+    END LOOP;
+    PERFORM han_crypto._unprotect_finish(tbl, total);
 END
 $$;
 
@@ -462,8 +463,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r    record;
-    gone text[];
+    r       record;
+    gone    text[];
+    retyped record;
 BEGIN
     FOR r IN
         SELECT p.table_name AS tbl, min(p.keyring_column::text) AS keyring_column,
@@ -478,6 +480,23 @@ BEGIN
         FROM unnest(r.cols || r.keyring_column || r.key_columns) n
         WHERE NOT EXISTS (SELECT FROM pg_attribute a
                           WHERE a.attrelid = r.tbl AND a.attname = n AND a.attnum > 0 AND NOT a.attisdropped);
+        -- A protected column whose type changed no longer holds what its
+        -- sealed values are stored in (the trigger would refuse every write).
+        SELECT a.attname, pc.kind, format_type(a.atttypid, a.atttypmod) AS typ INTO retyped
+        FROM han_crypto.protected pc
+        JOIN pg_attribute a ON a.attrelid = pc.table_name AND a.attname = pc.column_name AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE pc.table_name = r.tbl
+          AND NOT CASE pc.kind
+                  WHEN 'text' THEN a.atttypid = 'text'::regtype OR (a.atttypid = 'varchar'::regtype AND a.atttypmod < 0)
+                  WHEN 'bytea' THEN a.atttypid = 'bytea'::regtype
+                  WHEN 'jsonb' THEN a.atttypid = 'jsonb'::regtype
+                  ELSE false END
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'column "%" of "%" is protected as % and cannot change its type to %', retyped.attname, r.tbl, retyped.kind, retyped.typ
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Its values are sealed envelopes stored as that type. unprotect() the column first, change its type, then protect() it again.';
+        END IF;
         CONTINUE WHEN gone IS NULL;
         IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands() d
                    WHERE d.objid = r.tbl AND d.object_type = 'table column') THEN

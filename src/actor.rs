@@ -22,8 +22,15 @@ pub struct Actor {
     pub via: &'static str,
 }
 
+/// PostgreSQL's TopSubTransactionId: the transaction itself.
+const TOP_SUBTRANSACTION_ID: pg_sys::SubTransactionId = 1;
+
 thread_local! {
     static ACTOR: RefCell<Option<Actor>> = const { RefCell::new(None) };
+    /// Actors replaced inside a subtransaction: (that subtransaction, the
+    /// actor before). Rolling the subtransaction back (ROLLBACK TO
+    /// SAVEPOINT, a caught error) restores the actor before it.
+    static REPLACED: RefCell<Vec<(pg_sys::SubTransactionId, Option<Actor>)>> = const { RefCell::new(Vec::new()) };
     /// Name of the last role looked up, by OID, for this transaction:
     /// decrypting a column asks once per row, and the lookup is not free.
     static ROLE_NAME: RefCell<Option<(pg_sys::Oid, String)>> = const { RefCell::new(None) };
@@ -64,9 +71,21 @@ pub fn named() -> Option<Actor> {
     ACTOR.with(|a| a.borrow().clone())
 }
 
-/// Names the actor for the rest of the transaction.
+/// Names the actor for the rest of the transaction (or until the
+/// subtransaction it is named in rolls back).
 pub fn set(actor: Actor) {
-    ACTOR.with(|a| *a.borrow_mut() = Some(actor));
+    let previous = ACTOR.with(|a| a.borrow_mut().replace(actor));
+    // SAFETY: reading backend-local transaction state.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    if sub > TOP_SUBTRANSACTION_ID {
+        REPLACED.with(|r| {
+            let mut r = r.borrow_mut();
+            // The first replacement in a subtransaction holds what to go back to.
+            if r.last().is_none_or(|(s, _)| *s != sub) {
+                r.push((sub, previous));
+            }
+        });
+    }
 }
 
 /// Whether the current role has the privileges of `role` (membership with
@@ -99,6 +118,11 @@ pub unsafe extern "C-unwind" fn on_xact_event(
                 *a = None;
             }
         });
+        REPLACED.with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                r.clear();
+            }
+        });
         // Role names are cached for one transaction only (ALTER ROLE RENAME).
         ROLE_NAME.with(|r| {
             if let Ok(mut r) = r.try_borrow_mut() {
@@ -106,4 +130,32 @@ pub unsafe extern "C-unwind" fn on_xact_event(
             }
         });
     }
+}
+
+/// Restores the actor on subtransaction abort (registered in _PG_init).
+/// Subtransaction ids grow monotonically, so every replacement made in the
+/// aborted subtransaction or one nested in it has an id >= its own.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn on_subxact_event(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event != pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        return;
+    }
+    REPLACED.with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else {
+            return;
+        };
+        while r.last().is_some_and(|(s, _)| *s >= my_subid) {
+            let (_, previous) = r.pop().expect("checked above");
+            ACTOR.with(|a| {
+                if let Ok(mut a) = a.try_borrow_mut() {
+                    *a = previous;
+                }
+            });
+        }
+    });
 }

@@ -12,6 +12,8 @@ use std::cell::Cell;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use crate::error::{HcError, HcResult};
+
 thread_local! {
     static OWNER: Cell<Option<pg_sys::Oid>> = const { Cell::new(None) };
 }
@@ -103,6 +105,34 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
+/// Whether this transaction can write han_crypto's catalog: not on a hot
+/// standby, not in a read-only transaction.
+pub fn writable() -> bool {
+    // SAFETY: reading backend-local state.
+    unsafe { !pg_sys::RecoveryInProgress() && !pg_sys::XactReadOnly }
+}
+
+/// Refuses a catalog write that cannot happen here with 25006 and a hint,
+/// before it is attempted (an INSERT on a standby would fail less clearly).
+pub fn require_writable(what: &'static str) -> HcResult<()> {
+    if writable() {
+        Ok(())
+    } else {
+        Err(HcError::ReadOnly(what))
+    }
+}
+
+/// A type as SQL prints it (`bigint`, `character varying(20)`).
+pub fn type_name(typid: pg_sys::Oid, typmod: i32) -> String {
+    // SAFETY: format_type_with_typemod returns a palloc'd C string for any
+    // OID (unknown ones print as "???").
+    unsafe {
+        std::ffi::CStr::from_ptr(pg_sys::format_type_with_typemod(typid, typmod))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
 /// The kinds of keyring (see sql/bootstrap.sql).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyringKind {
@@ -174,6 +204,8 @@ pub fn keyring_by_id(id: &[u8; 16]) -> Option<KeyringRow> {
 /// A row of han_crypto.keyring_versions (wrapped material only).
 pub struct VersionRow {
     pub wrapped_key: Vec<u8>,
+    /// Team/user versions: the data key, derived at creation, wrapped under the root key.
+    pub wrapped_data_key: Option<Vec<u8>>,
     pub salt: Vec<u8>,
     pub kdf: serde_json::Value,
     pub state: String,
@@ -184,7 +216,7 @@ pub fn version_row(id: &[u8; 16], version: u32) -> Option<VersionRow> {
         Spi::connect(|client| {
             let table = client
                 .select(
-                    "SELECT wrapped_key, salt, kdf, state FROM han_crypto.keyring_versions \
+                    "SELECT wrapped_key, salt, kdf, state, wrapped_data_key FROM han_crypto.keyring_versions \
                      WHERE keyring_id = $1 AND version = $2",
                     Some(1),
                     &[Uuid::from_bytes(*id).into(), (version as i32).into()],
@@ -196,6 +228,7 @@ pub fn version_row(id: &[u8; 16], version: u32) -> Option<VersionRow> {
                 salt: row.get(2).ok()??,
                 kdf: row.get::<pgrx::JsonB>(3).ok()??.0,
                 state: row.get(4).ok()??,
+                wrapped_data_key: row.get(5).ok()?,
             })
         })
     })
@@ -214,7 +247,12 @@ pub fn member_role(id: &[u8; 16], principal: &str) -> Option<String> {
 }
 
 /// Inserts a keyring; `None` if the name is taken.
-pub fn insert_keyring(name: &str, kind: KeyringKind, created_by: &str) -> Option<[u8; 16]> {
+pub fn insert_keyring(
+    name: &str,
+    kind: KeyringKind,
+    created_by: &str,
+) -> HcResult<Option<[u8; 16]>> {
+    require_writable("creating a keyring")?;
     let id = as_owner(|| {
         Spi::get_one_with_args::<Uuid>(
             "INSERT INTO han_crypto.keyrings (name, kind, created_by) VALUES ($1, $2, $3) \
@@ -223,8 +261,8 @@ pub fn insert_keyring(name: &str, kind: KeyringKind, created_by: &str) -> Option
         )
         .ok()
         .flatten()
-    })?;
-    Some(*id.as_bytes())
+    });
+    Ok(id.map(|id| *id.as_bytes()))
 }
 
 /// Stores the wrapped key of a keyring version: inserted when the keyring
@@ -233,20 +271,24 @@ pub fn put_version(
     id: &[u8; 16],
     version: u32,
     wrapped: &[u8],
+    wrapped_data_key: Option<&[u8]>,
     salt: &[u8],
     kdf: serde_json::Value,
     kdf_ms: f32,
-) {
+) -> HcResult<()> {
+    require_writable("storing a keyring version")?;
     as_owner(|| {
         Spi::run_with_args(
-            "INSERT INTO han_crypto.keyring_versions (keyring_id, version, wrapped_key, salt, kdf, kdf_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO han_crypto.keyring_versions (keyring_id, version, wrapped_key, wrapped_data_key, salt, kdf, kdf_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (keyring_id, version) DO UPDATE SET wrapped_key = EXCLUDED.wrapped_key, \
+                 wrapped_data_key = EXCLUDED.wrapped_data_key, \
                  salt = EXCLUDED.salt, kdf = EXCLUDED.kdf, kdf_ms = EXCLUDED.kdf_ms",
             &[
                 Uuid::from_bytes(*id).into(),
                 (version as i32).into(),
                 wrapped.into(),
+                wrapped_data_key.into(),
                 salt.into(),
                 pgrx::JsonB(kdf).into(),
                 kdf_ms.into(),
@@ -254,9 +296,11 @@ pub fn put_version(
         )
         .expect("storing a keyring version");
     });
+    Ok(())
 }
 
-pub fn upsert_member(id: &[u8; 16], principal: &str, role: &str, granted_by: &str) {
+pub fn upsert_member(id: &[u8; 16], principal: &str, role: &str, granted_by: &str) -> HcResult<()> {
+    require_writable("granting keyring access")?;
     as_owner(|| {
         Spi::run_with_args(
             "INSERT INTO han_crypto.members (keyring_id, principal, role, granted_by) VALUES ($1, $2, $3, $4) \
@@ -267,10 +311,12 @@ pub fn upsert_member(id: &[u8; 16], principal: &str, role: &str, granted_by: &st
         .expect("granting keyring access");
     });
     changed(Table::Members);
+    Ok(())
 }
 
 /// Removes a membership; false if there was none.
-pub fn delete_member(id: &[u8; 16], principal: &str) -> bool {
+pub fn delete_member(id: &[u8; 16], principal: &str) -> HcResult<bool> {
+    require_writable("revoking keyring access")?;
     let n = as_owner(|| {
         Spi::get_one_with_args::<i64>(
             "WITH d AS (DELETE FROM han_crypto.members WHERE keyring_id = $1 AND principal = $2 RETURNING 1) \
@@ -284,10 +330,20 @@ pub fn delete_member(id: &[u8; 16], principal: &str) -> bool {
     // A revocation drops every cached and unlocked key everywhere, not only
     // memberships: keys are "dropped on revocation".
     changed(Table::Keyrings);
-    n > 0
+    Ok(n > 0)
 }
 
-pub fn record_unlock_failure(id: &[u8; 16], principal: &str) {
+/// Records a failed unlock in han_crypto.unlock_failures. Where nothing can
+/// be written (a standby, a read-only transaction) the failure is reported
+/// in the server log instead — which no caller can suppress — and false is
+/// returned.
+pub fn record_unlock_failure(id: &[u8; 16], keyring: &str, principal: &str) -> bool {
+    if !writable() {
+        pgrx::log!(
+            "han_crypto: failed unlock of keyring \"{keyring}\" by \"{principal}\" (not recorded in han_crypto.unlock_failures: this transaction cannot write)"
+        );
+        return false;
+    }
     as_owner(|| {
         Spi::run_with_args(
             "INSERT INTO han_crypto.unlock_failures (keyring_id, principal) VALUES ($1, $2)",
@@ -295,6 +351,7 @@ pub fn record_unlock_failure(id: &[u8; 16], principal: &str) {
         )
         .expect("recording a failed unlock");
     });
+    true
 }
 
 pub fn insert_keypair(
@@ -302,7 +359,8 @@ pub fn insert_keypair(
     keyring: &[u8; 16],
     public_key: &[u8],
     sealed_private: &[u8],
-) {
+) -> HcResult<()> {
+    require_writable("creating a key pair")?;
     as_owner(|| {
         Spi::run_with_args(
             "INSERT INTO han_crypto.keypairs (key_id, keyring_id, public_key, sealed_private) VALUES ($1, $2, $3, $4)",
@@ -310,6 +368,7 @@ pub fn insert_keypair(
         )
         .expect("storing a key pair");
     });
+    Ok(())
 }
 
 /// The keyring and sealed private key of key pair `key_id`.
@@ -345,6 +404,15 @@ pub struct ProtectedTable {
 /// protected ancestor (the trigger fires on the partition a row lands in;
 /// its values are bound to the protected table's binding).
 pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
+    protected_table_where(relid, true)
+}
+
+/// The configuration recorded for exactly `relid` (no ancestor).
+pub fn own_protection(relid: pg_sys::Oid) -> Option<ProtectedTable> {
+    protected_table_where(relid, false)
+}
+
+fn protected_table_where(relid: pg_sys::Oid, ancestors: bool) -> Option<ProtectedTable> {
     as_owner(|| {
         Spi::connect(|client| {
             let t = client
@@ -354,12 +422,12 @@ pub fn protected_table(relid: pg_sys::Oid) -> Option<ProtectedTable> {
                          UNION ALL \
                          SELECT a.rel::pg_catalog.oid, a.depth \
                          FROM pg_catalog.pg_partition_ancestors($1::pg_catalog.oid::pg_catalog.regclass) \
-                              WITH ORDINALITY AS a(rel, depth)) \
+                              WITH ORDINALITY AS a(rel, depth) WHERE $2) \
                      SELECT t.relid::pg_catalog.oid, t.binding, t.keyring_column::text, t.key_columns::text[], t.options \
                      FROM han_crypto.protected_tables t JOIN rels ON rels.rel = t.relid::pg_catalog.oid \
                      ORDER BY rels.depth LIMIT 1",
                     Some(1),
-                    &[relid.into()],
+                    &[relid.into(), ancestors.into()],
                 )
                 .ok()?;
             let row = t.into_iter().next()?;
@@ -406,7 +474,8 @@ pub fn put_protection(
     kinds: &[String],
     view_name: &str,
     options: serde_json::Value,
-) {
+) -> HcResult<()> {
+    require_writable("protect()")?;
     let by = crate::actor::current_role_name();
     as_owner(|| {
         Spi::run_with_args(
@@ -439,9 +508,11 @@ pub fn put_protection(
         }
     });
     changed(Table::Protection);
+    Ok(())
 }
 
-pub fn delete_protection(relid: pg_sys::Oid) {
+pub fn delete_protection(relid: pg_sys::Oid) -> HcResult<()> {
+    require_writable("unprotect()")?;
     as_owner(|| {
         Spi::run_with_args(
             "DELETE FROM han_crypto.protected_tables WHERE relid = $1::pg_catalog.oid",
@@ -450,9 +521,11 @@ pub fn delete_protection(relid: pg_sys::Oid) {
         .expect("removing a protected table");
     });
     changed(Table::Protection);
+    Ok(())
 }
 
-pub fn delete_protected_columns(relid: pg_sys::Oid, columns: &[String]) {
+pub fn delete_protected_columns(relid: pg_sys::Oid, columns: &[String]) -> HcResult<()> {
+    require_writable("unprotect()")?;
     as_owner(|| {
         Spi::run_with_args(
             "DELETE FROM han_crypto.protected_columns WHERE relid = $1::pg_catalog.oid AND column_name::text = ANY ($2)",
@@ -461,6 +534,7 @@ pub fn delete_protected_columns(relid: pg_sys::Oid, columns: &[String]) {
         .expect("removing protected columns");
     });
     changed(Table::Protection);
+    Ok(())
 }
 
 /// Catalog tables whose changes other backends must hear about:
@@ -501,7 +575,8 @@ pub fn changed(table: Table) {
 /// Creates the `default` keyring if it does not exist yet. Lazily, on first
 /// use rather than in the install script, so that pg_dump carries the row
 /// (its id is inside every envelope) and a restore never meets a duplicate.
-pub fn ensure_default_keyring() -> Option<KeyringRow> {
+pub fn ensure_default_keyring() -> HcResult<Option<KeyringRow>> {
+    require_writable("the first use of the default keyring")?;
     as_owner(|| {
         Spi::run(
             "INSERT INTO han_crypto.keyrings (name, kind) VALUES ('default', 'root') \
@@ -510,7 +585,7 @@ pub fn ensure_default_keyring() -> Option<KeyringRow> {
         .expect("inserting the default keyring");
     });
     crate::keyring::note_catalog_write();
-    keyring_by_name("default")
+    Ok(keyring_by_name("default"))
 }
 
 /// The stored root key-check value, if one was recorded.
@@ -526,8 +601,7 @@ pub fn root_key_check_value() -> Option<Vec<u8>> {
 /// Skipped in read-only transactions (e.g. on a standby): there is nothing to
 /// protect yet, and the next writable use records it.
 pub fn record_root_key_check_value(kcv: &[u8]) -> bool {
-    // SAFETY: reading a backend-local flag.
-    if unsafe { pg_sys::XactReadOnly } {
+    if !writable() {
         return false;
     }
     as_owner(|| {

@@ -65,10 +65,33 @@ pub enum HcError {
     PermissionDenied { message: String, hint: &'static str },
     /// authenticate() has no secret to verify with.
     NoJwtSecret,
+    /// The configured JWT secret is too short to be safe.
+    WeakJwtSecret,
     /// The old passphrase given to change_passphrase() is wrong.
     PassphraseIncorrect(String),
     /// A protected column holds a value that is not an envelope.
     NotEncrypted(String),
+    /// A protected column's real type is not one its kind is stored in
+    /// (its type changed after protect(), or the configuration is not this
+    /// relation's).
+    ProtectedColumnType {
+        column: String,
+        kind: &'static str,
+        actual: String,
+    },
+    /// A protected, keyring or key column is not in the relation.
+    MissingProtectedColumn(String),
+    /// A refusal described where it is raised (protect()'s checks).
+    Refused {
+        code: Code,
+        message: String,
+        hint: Option<String>,
+    },
+    /// The protection trigger fired other than BEFORE INSERT OR UPDATE FOR EACH ROW.
+    TriggerMisuse,
+    /// An operation that writes han_crypto's catalog in a read-only
+    /// transaction or on a standby.
+    ReadOnly(&'static str),
 }
 
 impl From<CoreError> for HcError {
@@ -182,6 +205,11 @@ impl From<HcError> for ErrorReport {
                 "no JWT secret is configured".into(),
                 Some("Set HAN_CRYPTO_JWT_SECRET in the server's environment or han_crypto.jwt_secret_file."),
             ),
+            HcError::WeakJwtSecret => report(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("the configured JWT secret is shorter than {} bytes, so authenticate() refuses to use it", han_crypto_core::jwt::MIN_SECRET_BYTES),
+                Some("Configure a secret of at least 32 random bytes (e.g. openssl rand -hex 32) in HAN_CRYPTO_JWT_SECRET or han_crypto.jwt_secret_file."),
+            ),
             HcError::PassphraseIncorrect(name) => report(
                 Code::ERRCODE_INVALID_PASSWORD,
                 format!("passphrase is not correct for keyring \"{name}\""),
@@ -191,6 +219,27 @@ impl From<HcError> for ErrorReport {
                 Code::ERRCODE_DATA_CORRUPTED,
                 format!("protected column \"{column}\" holds a value that is not encrypted"),
                 Some("It was written around han_crypto's trigger (e.g. with session_replication_role = replica or the trigger disabled)."),
+            ),
+            HcError::ProtectedColumnType { column, kind, actual } => report(
+                Code::ERRCODE_DATATYPE_MISMATCH,
+                format!("protected column \"{column}\" has type {actual}, but han_crypto seals it as {kind}"),
+                Some("The column's type changed after protect(). Change it back, or unprotect() the column and protect it again."),
+            ),
+            HcError::MissingProtectedColumn(column) => report(
+                Code::ERRCODE_UNDEFINED_COLUMN,
+                format!("column \"{column}\" that han_crypto's protection relies on does not exist in this table"),
+                Some("Run han_crypto.protect() again, or han_crypto.unprotect() the table."),
+            ),
+            HcError::Refused { code, message, hint } => report(code, message, hint.as_deref()),
+            HcError::TriggerMisuse => report(
+                Code::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                "han_crypto._protect_trigger() must fire BEFORE INSERT OR UPDATE FOR EACH ROW".into(),
+                Some("Only han_crypto.protect() creates this trigger; drop any other trigger that uses it."),
+            ),
+            HcError::ReadOnly(what) => report(
+                Code::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+                format!("{what} writes han_crypto's catalog, which a read-only transaction cannot"),
+                Some("Run it on the primary, in a read-write transaction. Reads and decryption work on standbys."),
             ),
             HcError::InvalidUtf8 => report(
                 Code::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,

@@ -16,6 +16,12 @@ pub static JWT_PRINCIPAL_CLAIM: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"sub"));
 /// Clock skew tolerated on exp/nbf, seconds.
 pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Longest JWT lifetime accepted (exp - max(iat, now)), seconds; 0: no limit.
+pub static JWT_MAX_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(86_400);
+/// Required `aud` of JWTs, if set.
+pub static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Required `iss` of JWTs, if set.
+pub static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Derived keys kept per backend.
 pub static KEY_CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256);
 /// Seconds a derived key stays cached.
@@ -26,6 +32,8 @@ pub static UNLOCK_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(900);
 pub static KDF_MAX_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(256 * 1024);
 /// Key derivations allowed to run at once across the cluster.
 pub static KDF_MAX_CONCURRENT: GucSetting<i32> = GucSetting::<i32>::new(2);
+/// How long a derivation waits for a free slot, in milliseconds.
+pub static KDF_WAIT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -62,6 +70,32 @@ pub fn register() {
         300,
         GucContext::Suset,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.jwt_max_lifetime",
+        c"Longest lifetime of a JWT authenticate() accepts.",
+        c"exp may lie at most this far after iat (or now); 0 disables the limit.",
+        &JWT_MAX_LIFETIME,
+        0,
+        31_536_000,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_string_guc(
+        c"han_crypto.jwt_audience",
+        c"Audience (aud claim) every JWT must name; unset: not checked.",
+        c"",
+        &JWT_AUDIENCE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"han_crypto.jwt_issuer",
+        c"Issuer (iss claim) every JWT must have; unset: not checked.",
+        c"",
+        &JWT_ISSUER,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"han_crypto.key_cache_size",
@@ -106,12 +140,22 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"han_crypto.kdf_max_concurrent",
         c"Password-hash derivations allowed to run at once in the cluster.",
-        c"Further callers get SQLSTATE 53000 at once instead of queueing.",
+        c"Further callers wait up to han_crypto.kdf_wait_timeout for a slot; one principal holds at most one.",
         &KDF_MAX_CONCURRENT,
         1,
         64,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.kdf_wait_timeout",
+        c"How long a key derivation waits for a free slot before failing with SQLSTATE 53000.",
+        c"",
+        &KDF_WAIT_TIMEOUT,
+        0,
+        600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
     );
     // Refuse typo'd han_crypto.* settings instead of keeping placeholders.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"han_crypto".as_ptr()) };
@@ -131,6 +175,16 @@ pub fn root_key_file() -> Option<String> {
 /// The configured JWT secret file, if any.
 pub fn jwt_secret_file() -> Option<String> {
     string_setting(&JWT_SECRET_FILE)
+}
+
+/// The required JWT audience, if configured.
+pub fn jwt_audience() -> Option<String> {
+    string_setting(&JWT_AUDIENCE)
+}
+
+/// The required JWT issuer, if configured.
+pub fn jwt_issuer() -> Option<String> {
+    string_setting(&JWT_ISSUER)
 }
 
 /// The JWT principal claim (default `sub`).

@@ -39,6 +39,9 @@ use crate::{actor, gucs, root_key};
 pub const DEFAULT_KEYRING: &str = "default";
 /// Wrap purpose of a team/user keyring's secret (under the root key).
 pub const PURPOSE_SECRET: &str = "keyring-secret";
+/// Wrap purpose of a team/user keyring's data key (the KDF's output from its
+/// secret, under the root key).
+pub const PURPOSE_DATA_KEY: &str = "keyring-data-key";
 /// Wrap purpose of a passphrase keyring's data key (under the passphrase key).
 pub const PURPOSE_PASSPHRASE: &str = "passphrase-data-key";
 const MEMBERSHIP_CACHE_MAX: usize = 4096;
@@ -62,7 +65,10 @@ struct Cached {
 
 #[derive(Default)]
 struct Stats {
+    /// Password-KDF runs for a key this backend needed (legacy versions).
     derivations: u64,
+    /// Keys made ready for use (unwrapped, derived from the root key, or derived).
+    loads: u64,
     hits: u64,
 }
 
@@ -87,9 +93,11 @@ pub fn derivations() -> u64 {
 
 /// Cache figures for han_crypto.key_cache_stats().
 pub fn stats() -> serde_json::Value {
-    let (derivations, hits) = STATS.with(|s| (s.borrow().derivations, s.borrow().hits));
+    let (derivations, loads, hits) =
+        STATS.with(|s| (s.borrow().derivations, s.borrow().loads, s.borrow().hits));
     serde_json::json!({
         "derivations": derivations,
+        "key_loads": loads,
         "cache_hits": hits,
         "cached_keys": KEYS.with(|m| m.borrow().len()),
         "unlocked": UNLOCKED.with(|m| m.borrow().len()),
@@ -114,7 +122,7 @@ pub fn by_name(name: &str) -> HcResult<Rc<KeyringRow>> {
     }
     let row = match catalog::keyring_by_name(name) {
         Some(row) => row,
-        None if name == DEFAULT_KEYRING => catalog::ensure_default_keyring()
+        None if name == DEFAULT_KEYRING => catalog::ensure_default_keyring()?
             .ok_or_else(|| HcError::UnknownKeyring(name.to_string()))?,
         None => return Err(HcError::UnknownKeyring(name.to_string())),
     };
@@ -271,19 +279,28 @@ fn key(ring: &KeyringRow, key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
                     version: key_ref.key_version,
                 });
             }
-            let ctx = WrapContext {
-                purpose: PURPOSE_SECRET,
+            let ctx = |purpose| WrapContext {
+                purpose,
                 keyring_id: key_ref.keyring_id,
                 version: key_ref.key_version,
             };
-            let secret = unwrap_key(&root.key, &v.wrapped_key, &ctx)
-                .map_err(|_| HcError::CorruptKeyring(ring.name.clone()))?;
-            let spec = KdfSpec::from_json(&v.kdf)?;
-            derive_password_key(&spec, secret.expose(), &v.salt, SlotWait::Queue)?.0
+            let corrupt = |_| HcError::CorruptKeyring(ring.name.clone());
+            match &v.wrapped_data_key {
+                // Derived when the version was created: an unwrap, no KDF.
+                Some(w) => unwrap_key(&root.key, w, &ctx(PURPOSE_DATA_KEY)).map_err(corrupt)?,
+                // A version stored without it: derive from its secret.
+                None => {
+                    let secret = unwrap_key(&root.key, &v.wrapped_key, &ctx(PURPOSE_SECRET))
+                        .map_err(corrupt)?;
+                    let spec = KdfSpec::from_json(&v.kdf)?;
+                    STATS.with(|s| s.borrow_mut().derivations += 1);
+                    derive_password_key(&spec, secret.expose(), &v.salt)?.0
+                }
+            }
         }
     };
     let k = Rc::new(XaesKey::new(&derived));
-    STATS.with(|s| s.borrow_mut().derivations += 1);
+    STATS.with(|s| s.borrow_mut().loads += 1);
     cache_key(key_ref, k.clone());
     Ok(k)
 }
@@ -296,70 +313,26 @@ pub fn kdf_limits() -> KdfLimits {
     }
 }
 
-/// How to wait for a key-derivation slot.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum SlotWait {
-    /// Fail at once (53000) when all slots are taken: passphrase operations,
-    /// which any member can trigger at will.
-    FailFast,
-    /// Queue for a slot (interruptible; honours lock_timeout and
-    /// statement_timeout): the once-per-backend derivation of a team or user
-    /// key that ordinary reads and writes need.
-    Queue,
-}
-
-/// Runs a password KDF under the cluster-wide concurrency limit, honouring
-/// query cancel before and after (Argon2 itself cannot be interrupted, so
-/// its cost is bounded by the policy instead). Returns the key and the
-/// milliseconds it took.
+/// Runs a password KDF under the cluster-wide concurrency limit
+/// (kdf_slots), honouring query cancel before and after (Argon2 itself
+/// cannot be interrupted, so its cost is bounded by the policy instead).
+/// Returns the key and the milliseconds it took.
 pub fn derive_password_key(
     spec: &KdfSpec,
     password: &[u8],
     salt: &[u8],
-    wait: SlotWait,
 ) -> HcResult<(SecretKey, f32)> {
     let limits = kdf_limits();
     spec.check(&limits)?;
     check_for_interrupts!();
-    acquire_kdf_slot(wait)?;
+    let slot = crate::kdf_slots::acquire(&actor::current())?;
     let started = Instant::now();
     let mut out = zeroize::Zeroizing::new([0u8; 32]);
     spec.derive(password, salt, &limits, &mut out[..])?;
     let ms = started.elapsed().as_secs_f32() * 1000.0;
+    drop(slot);
     check_for_interrupts!();
     Ok((SecretKey::from_bytes(&out[..])?, ms))
-}
-
-/// Takes one of han_crypto.kdf_max_concurrent transaction-level advisory
-/// lock slots. Re-entrant for the same backend; released at transaction
-/// end, also on error. When all are taken: fails at once (53000), or queues
-/// on the slot this backend's pid maps to.
-fn acquire_kdf_slot(wait: SlotWait) -> HcResult<()> {
-    const LOCK_SPACE: i32 = 0x4843_4b44; // "HCKD"
-    let slots = gucs::KDF_MAX_CONCURRENT.get().max(1);
-    for slot in 0..slots {
-        let got = Spi::get_one_with_args::<bool>(
-            "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)",
-            &[LOCK_SPACE.into(), slot.into()],
-        )
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-        if got {
-            return Ok(());
-        }
-    }
-    if wait == SlotWait::Queue {
-        // SAFETY: reading this backend's pid.
-        let slot = unsafe { pg_sys::MyProcPid }.rem_euclid(slots);
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)",
-            &[LOCK_SPACE.into(), slot.into()],
-        )
-        .map_err(|_| HcError::KdfBusy)?;
-        return Ok(());
-    }
-    Err(HcError::KdfBusy)
 }
 
 /// The key of `key_ref` without a membership check, for the protection
@@ -423,7 +396,7 @@ pub fn open_passphrase_version(
         version,
     })?;
     let spec = KdfSpec::from_json(&v.kdf)?;
-    let (kek, _) = derive_password_key(&spec, passphrase, &v.salt, SlotWait::FailFast)?;
+    let (kek, _) = derive_password_key(&spec, passphrase, &v.salt)?;
     let ctx = WrapContext {
         purpose: PURPOSE_PASSPHRASE,
         keyring_id: ring.id,

@@ -15,6 +15,7 @@ mod api;
 mod catalog;
 mod error;
 mod gucs;
+mod kdf_slots;
 mod keyring;
 mod log_scrub;
 mod protect;
@@ -34,11 +35,12 @@ extension_sql_file!(
         protect::_open_text,
         protect::_open_json,
         protect::_open_bytea,
-        protect::_register_protection,
-        protect::_unregister_protection,
-        protect::_can_read_keyring,
-        protect::_forget_protected_columns,
-        protect::_forget_dropped_table
+        api::protect::_register_protection,
+        api::protect::_unregister_protection,
+        api::protect::_can_read_keyring,
+        api::protect::_forget_protected_columns,
+        api::protect::_forget_dropped_table,
+        api::protect::_is_sealed
     ]
 );
 extension_sql_file!(
@@ -57,8 +59,17 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::register();
     keyring::register_callbacks();
     log_scrub::install();
-    // SAFETY: a process-lifetime callback with no argument, registered once.
-    unsafe { pgrx::pg_sys::RegisterXactCallback(Some(actor::on_xact_event), std::ptr::null_mut()) };
+    // SAFETY: process-lifetime callbacks with no argument, registered once.
+    unsafe {
+        pgrx::pg_sys::RegisterXactCallback(Some(actor::on_xact_event), std::ptr::null_mut());
+        pgrx::pg_sys::RegisterSubXactCallback(Some(actor::on_subxact_event), std::ptr::null_mut());
+    }
+    // Rust backtraces (with source paths) must never reach a client, even
+    // when the server runs with RUST_BACKTRACE=1: pgrx attaches a captured
+    // one to a panic's error. std reads this before RUST_BACKTRACE, once.
+    // A backend is single-threaded, and this runs before anything could
+    // capture a backtrace.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }
 
 /// Required by `cargo pgrx test`.

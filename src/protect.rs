@@ -45,6 +45,26 @@ impl Kind {
         }
     }
 
+    /// The kind a column of type `typid` (with `typmod`) is sealed as, if
+    /// han_crypto can protect it: text and unbounded varchar, bytea, jsonb.
+    pub fn of_type(typid: pg_sys::Oid, typmod: i32) -> Option<Self> {
+        match typid {
+            pg_sys::TEXTOID => Some(Kind::Text),
+            pg_sys::VARCHAROID if typmod < 0 => Some(Kind::Text),
+            pg_sys::BYTEAOID => Some(Kind::Bytea),
+            pg_sys::JSONBOID => Some(Kind::Jsonb),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Bytea => "bytea",
+            Kind::Jsonb => "jsonb",
+        }
+    }
+
     fn content(self) -> ContentType {
         match self {
             Kind::Text => ContentType::Text,
@@ -99,8 +119,15 @@ pub fn on_relcache(relid: pg_sys::Oid, catalog_changed: bool) {
     });
 }
 
-fn attno_of(tupdesc: pg_sys::TupleDesc, name: &str) -> HcResult<NonZeroUsize> {
-    // SAFETY: tupdesc is the trigger relation's descriptor, valid for the call.
+/// The attribute number of column `name` in the trigger relation's own
+/// descriptor. For a protected column (`kind`), its real type must be one
+/// that kind is stored in: the trigger reads and writes its datums as
+/// varlenas of that type, so the recorded configuration is never trusted
+/// for that (a column whose type changed since protect(), or a
+/// configuration that does not describe this relation, is refused).
+fn attno_of(tupdesc: pg_sys::TupleDesc, name: &str, kind: Option<Kind>) -> HcResult<NonZeroUsize> {
+    // SAFETY: tupdesc is the trigger relation's descriptor, valid for the
+    // call; natts bounds the attribute array.
     unsafe {
         let n = (*tupdesc).natts as usize;
         for i in 0..n {
@@ -109,14 +136,22 @@ fn attno_of(tupdesc: pg_sys::TupleDesc, name: &str) -> HcResult<NonZeroUsize> {
                 continue;
             }
             let att_name = CStr::from_ptr((*att).attname.data.as_ptr()).to_string_lossy();
-            if att_name == name {
-                return Ok(NonZeroUsize::new(i + 1).expect("attribute numbers start at 1"));
+            if att_name != name {
+                continue;
             }
+            if let Some(kind) = kind {
+                if Kind::of_type((*att).atttypid, (*att).atttypmod) != Some(kind) {
+                    return Err(HcError::ProtectedColumnType {
+                        column: name.to_string(),
+                        kind: kind.name(),
+                        actual: crate::catalog::type_name((*att).atttypid, (*att).atttypmod),
+                    });
+                }
+            }
+            return Ok(NonZeroUsize::new(i + 1).expect("attribute numbers start at 1"));
         }
     }
-    Err(HcError::InvalidArgument(format!(
-        "protected column \"{name}\" no longer exists; run han_crypto.protect() again"
-    )))
+    Err(HcError::MissingProtectedColumn(name.to_string()))
 }
 
 fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<TableConfig>> {
@@ -138,7 +173,7 @@ fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<Tab
         };
         let compress = crate::redaction::column_flag(&row.options, &name, "compress")?;
         columns.push(ColumnConfig {
-            attno: attno_of(tupdesc, &name)?,
+            attno: attno_of(tupdesc, &name, Some(kind))?,
             name,
             kind,
             redact,
@@ -146,11 +181,11 @@ fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<Tab
         });
     }
     let config = Rc::new(TableConfig {
-        keyring_attno: attno_of(tupdesc, &row.keyring_column)?,
+        keyring_attno: attno_of(tupdesc, &row.keyring_column, None)?,
         key_attnos: row
             .key_columns
             .iter()
-            .map(|k| attno_of(tupdesc, k))
+            .map(|k| attno_of(tupdesc, k, None))
             .collect::<HcResult<_>>()?,
         binding: row.binding,
         keyring_column: row.keyring_column,
@@ -269,8 +304,9 @@ impl Replacements {
     }
 }
 
-/// Whether `env` is an envelope sealed for exactly `place` (an
-/// authenticated check; it reveals nothing but that bit to the writer).
+/// Whether `env` is an envelope sealed for exactly `place`. Asked only
+/// once the writer may write there (see [`WriteRights`]), so it is no oracle
+/// for non-members and cannot make them force key derivations.
 fn authenticates(env: &[u8], place: &Place<'_>) -> HcResult<bool> {
     let Ok(parsed) = envelope::parse(env) else {
         return Ok(false);
@@ -283,6 +319,47 @@ fn authenticates(env: &[u8], place: &Place<'_>) -> HcResult<bool> {
     }
     let key = keyring::key_for_check(&ring, parsed.header.key)?;
     Ok(parsed.verify(&key, &place.context()))
+}
+
+/// Who may change what a row's protected values decrypt to: writers of the
+/// row's keyring, checked per keyring once per row. The one exception is a
+/// restore: the table's owner, acting as itself (no application actor
+/// named), may store values that already authenticate for their exact
+/// place, as pg_restore does — the owner could disable the trigger anyway.
+struct WriteRights {
+    restore_exempt: bool,
+    checked: Vec<String>,
+}
+
+impl WriteRights {
+    fn new(relid: pg_sys::Oid) -> Self {
+        // SAFETY: an ownership check by OID for the current user.
+        let owner = unsafe { pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) };
+        Self {
+            restore_exempt: owner && crate::actor::named().is_none(),
+            checked: Vec::new(),
+        }
+    }
+
+    /// Requires writer access on `keyring` for the current actor.
+    fn require_writer(&mut self, keyring: &str) -> HcResult<()> {
+        if self.checked.iter().any(|k| k == keyring) {
+            return Ok(());
+        }
+        let ring = keyring::by_name(keyring)?;
+        keyring::authorize(&ring, Access::Encrypt)?;
+        self.checked.push(keyring.to_string());
+        Ok(())
+    }
+
+    /// Whether a value written in envelope form may be kept as it is
+    /// because it authenticates for `place`.
+    fn keeps_sealed(&mut self, env: &[u8], place: &Place<'_>) -> HcResult<bool> {
+        if !self.restore_exempt {
+            self.require_writer(place.keyring)?;
+        }
+        authenticates(env, place)
+    }
 }
 
 fn seal(col: &ColumnConfig, plaintext: &[u8], place: &Place<'_>) -> HcResult<Vec<u8>> {
@@ -330,9 +407,26 @@ fn keys_of(
         .collect()
 }
 
+/// Refuses any use of the trigger function but the one protect() creates:
+/// BEFORE INSERT OR UPDATE, FOR EACH ROW (anyone who owns a table can attach
+/// it to that table in any other way; a statement-level or AFTER firing has
+/// no row to seal, or would have its result ignored).
+fn check_firing(event: u32) -> HcResult<()> {
+    let op = event & pg_sys::TRIGGER_EVENT_OPMASK;
+    let before = event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_BEFORE;
+    let row = event & pg_sys::TRIGGER_EVENT_ROW != 0;
+    let insert_or_update = op == pg_sys::TRIGGER_EVENT_INSERT || op == pg_sys::TRIGGER_EVENT_UPDATE;
+    if before && row && insert_or_update {
+        Ok(())
+    } else {
+        Err(HcError::TriggerMisuse)
+    }
+}
+
 fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> {
     let td = trigger.trigger_data();
-    let is_update = matches!(trigger.op(), Ok(PgTriggerOperation::Update));
+    check_firing(td.tg_event)?;
+    let is_update = td.tg_event & pg_sys::TRIGGER_EVENT_OPMASK == pg_sys::TRIGGER_EVENT_UPDATE;
     // SAFETY: the trigger manager hands us a valid relation and tuples.
     let (relid, tupdesc) = unsafe { ((*td.tg_relation).rd_id, (*td.tg_relation).rd_att) };
     let (new_raw, old_raw) = if is_update {
@@ -340,7 +434,11 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
     } else {
         (td.tg_trigtuple, None)
     };
+    if new_raw.is_null() || old_raw.is_some_and(|t| t.is_null()) {
+        return Err(HcError::TriggerMisuse);
+    }
     let cfg = config_for(relid, tupdesc)?;
+    let mut rights = WriteRights::new(relid);
 
     let keyring_name = text_of(new_raw, tupdesc, cfg.keyring_attno)
         .ok_or_else(|| HcError::NoKeyring(Some(cfg.keyring_column.clone())))?;
@@ -352,11 +450,25 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
     let moved = is_update
         && (old_keyring.as_deref() != Some(keyring_name.as_str())
             || old_keys.as_ref() != Some(&key_values));
+    if moved {
+        // Moving a row to another keyring or key takes it from one place
+        // and gives it to another: writer on both, whatever its values.
+        if let Some(old) = old_keyring.as_deref() {
+            rights.require_writer(old)?;
+        }
+        rights.require_writer(&keyring_name)?;
+    }
 
     // SAFETY: the relation's descriptor, valid for the call.
     let mut new = Replacements::new(unsafe { (*tupdesc).natts } as usize);
     for col in &cfg.columns {
-        let Some(value) = value_of(new_raw, tupdesc, col) else {
+        let value = value_of(new_raw, tupdesc, col);
+        let old_value = old_raw.and_then(|t| value_of(t, tupdesc, col));
+        let Some(value) = value else {
+            // NULL: erasing a value changes what the row decrypts to.
+            if old_value.is_some() {
+                rights.require_writer(old_keyring.as_deref().unwrap_or(&keyring_name))?;
+            }
             continue;
         };
         let place = Place {
@@ -365,35 +477,32 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
             keyring: &keyring_name,
             key: &key_refs,
         };
-        if let Some(old_raw) = old_raw {
-            let old_value = value_of(old_raw, tupdesc, col);
-            if old_value.as_deref() == Some(value.as_slice()) {
-                if let Some(env) = col.kind.envelope_of(&value) {
-                    if !moved {
-                        continue; // untouched column: no re-encryption
-                    }
-                    // The row moved to another keyring or key: re-bind.
-                    let old_key_refs: Vec<Option<&str>> = old_keys
-                        .as_ref()
-                        .map(|k| k.iter().map(|v| v.as_deref()).collect())
-                        .unwrap_or_default();
-                    let old_place = Place {
-                        binding: &cfg.binding,
-                        column: &col.name,
-                        keyring: old_keyring.as_deref().unwrap_or(""),
-                        key: &old_key_refs,
-                    };
-                    let plain = open(&env, &old_place, Access::Encrypt)?;
-                    let sealed = seal(col, &plain, &place)?;
-                    new.store(col, &sealed)?;
-                    continue;
+        if is_update && old_value.as_deref() == Some(value.as_slice()) {
+            if let Some(env) = col.kind.envelope_of(&value) {
+                if !moved {
+                    continue; // untouched column: no re-encryption
                 }
-                // A plaintext value from before the table was protected: seal it below.
+                // The row moved to another keyring or key: re-bind.
+                let old_key_refs: Vec<Option<&str>> = old_keys
+                    .as_ref()
+                    .map(|k| k.iter().map(|v| v.as_deref()).collect())
+                    .unwrap_or_default();
+                let old_place = Place {
+                    binding: &cfg.binding,
+                    column: &col.name,
+                    keyring: old_keyring.as_deref().unwrap_or(""),
+                    key: &old_key_refs,
+                };
+                let plain = open(&env, &old_place, Access::Encrypt)?;
+                let sealed = seal(col, &plain, &place)?;
+                new.store(col, &sealed)?;
+                continue;
             }
+            // A plaintext value from before the table was protected: seal it below.
         }
         if let Some(env) = col.kind.envelope_of(&value) {
-            if authenticates(&env, &place)? {
-                continue; // already sealed for exactly this place (restore, EXCLUDED, replay)
+            if rights.keeps_sealed(&env, &place)? {
+                continue; // already sealed for exactly this place (restore, EXCLUDED, replay by a writer)
             }
         }
         // New plaintext: redact first (nothing secret reaches the envelope,
@@ -629,122 +738,4 @@ fn _open_bytea(
         strict,
     )?;
     Ok(plain.map(|p| p.to_vec()))
-}
-
-/// Whether a stored value (as text; bytea in its hex form) has the sealed
-/// form for its column kind. Structural only; used by unprotect().
-#[pg_extern(immutable, parallel_safe)]
-fn _is_sealed(value: Option<&str>, kind: &str) -> bool {
-    let Some(value) = value else { return false };
-    match kind {
-        "bytea" => value
-            .strip_prefix("\\x")
-            .and_then(|h| hex::decode(h).ok())
-            .is_some_and(|b| column::is_envelope(&b)),
-        "text" => column::decode_text(value).is_some(),
-        "jsonb" => column::decode_json(value).is_some(),
-        _ => false,
-    }
-}
-
-/// Whether the current actor could decrypt values of `keyring` now: a
-/// member, and the keyring unlocked if it is a passphrase keyring. Decrypts
-/// nothing; unprotect() asks it for every keyring of the table before it
-/// changes anything, so it never stops half-way for lack of access.
-#[pg_extern(volatile, parallel_unsafe)]
-#[search_path(pg_catalog, pg_temp)]
-fn _can_read_keyring(keyring: &str) -> Result<bool, ErrorReport> {
-    let ring = keyring::by_name(keyring)?;
-    let active = envelope::KeyRef {
-        keyring_id: ring.id,
-        key_version: ring.active_version,
-    };
-    match keyring::decryption_key(active) {
-        Ok(_) => Ok(true),
-        Err(HcError::NotAllowed { .. } | HcError::KeyringLocked(_)) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Records (or replaces) a table's protection configuration. Called by
-/// protect(); only the table's owner may protect it.
-#[pg_extern(volatile, parallel_unsafe)]
-#[allow(clippy::too_many_arguments)] // mirrors the SQL signature protect() calls
-fn _register_protection(
-    tbl: pg_sys::Oid,
-    binding: &str,
-    keyring_column: &str,
-    key_columns: Vec<String>,
-    columns: Vec<String>,
-    kinds: Vec<String>,
-    view_name: &str,
-    options: JsonB,
-) -> Result<(), ErrorReport> {
-    require_owner(tbl)?;
-    crate::redaction::validate_options(&options.0, &columns)?;
-    catalog::put_protection(
-        tbl,
-        binding,
-        keyring_column,
-        &key_columns,
-        &columns,
-        &kinds,
-        view_name,
-        options.0,
-    );
-    Ok(())
-}
-
-/// Removes a table's protection configuration (unprotect()).
-#[pg_extern(volatile, parallel_unsafe)]
-fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
-    require_owner(tbl)?;
-    catalog::delete_protection(tbl);
-    Ok(())
-}
-
-/// Stops protecting some columns of a table (unprotect(tbl, columns =>
-/// ...), which decrypts their values right after, in the same transaction).
-#[pg_extern(volatile, parallel_unsafe)]
-fn _forget_protected_columns(tbl: pg_sys::Oid, columns: Vec<String>) -> Result<(), ErrorReport> {
-    require_owner(tbl)?;
-    catalog::delete_protected_columns(tbl, &columns);
-    Ok(())
-}
-
-/// Removes the configuration of a table that was dropped (the sql_drop
-/// event trigger). Refused for a table that still exists, so it is
-/// harmless whoever calls it.
-#[pg_extern(volatile, parallel_unsafe)]
-fn _forget_dropped_table(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
-    // SAFETY: a syscache probe by OID.
-    let exists = unsafe {
-        pg_sys::SearchSysCacheExists(
-            pg_sys::SysCacheIdentifier::RELOID as i32,
-            tbl.into(),
-            pg_sys::Datum::from(0),
-            pg_sys::Datum::from(0),
-            pg_sys::Datum::from(0),
-        )
-    };
-    if exists {
-        return Err(HcError::PermissionDenied {
-            message: "only the configuration of a dropped table can be forgotten this way".into(),
-            hint: "Use han_crypto.unprotect() for a table that exists.",
-        }
-        .into());
-    }
-    catalog::delete_protection(tbl);
-    Ok(())
-}
-
-fn require_owner(tbl: pg_sys::Oid) -> HcResult<()> {
-    // SAFETY: an ownership check by OID for the current user.
-    if unsafe { pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) } {
-        return Ok(());
-    }
-    Err(HcError::PermissionDenied {
-        message: "only the table's owner may protect or unprotect it".into(),
-        hint: "Run han_crypto.protect() as the table's owner.",
-    })
 }

@@ -52,7 +52,17 @@ fn set_actor(
     Ok(())
 }
 
+/// The configured secret, refused (55000) when shorter than HS256 needs:
+/// a short or empty secret would let anyone forge tokens.
 fn jwt_secret() -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
+    let secret = configured_jwt_secret()?;
+    if secret.len() < jwt::MIN_SECRET_BYTES {
+        return Err(HcError::WeakJwtSecret);
+    }
+    Ok(secret)
+}
+
+fn configured_jwt_secret() -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
     if let Some(v) = std::env::var_os(JWT_ENV) {
         return Ok(zeroize::Zeroizing::new(
             v.to_string_lossy().into_owned().into_bytes(),
@@ -82,10 +92,17 @@ fn authenticate(token: &str) -> Result<String, ErrorReport> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let claim = gucs::jwt_principal_claim();
+    let (audience, issuer) = (gucs::jwt_audience(), gucs::jwt_issuer());
     let policy = jwt::Policy {
         now,
         leeway: i64::from(gucs::JWT_LEEWAY.get()),
         principal_claim: &claim,
+        max_lifetime: match gucs::JWT_MAX_LIFETIME.get() {
+            0 => None,
+            s => Some(i64::from(s)),
+        },
+        audience: audience.as_deref(),
+        issuer: issuer.as_deref(),
     };
     let principal = jwt::verify_hs256(token, &secret, &policy).map_err(HcError::from)?;
     warn_outside_transaction_block("authenticate()");

@@ -11,7 +11,7 @@ use pgrx::{JsonB, Uuid};
 use crate::actor;
 use crate::catalog::{self, KeyringKind};
 use crate::error::{HcError, HcResult};
-use crate::keyring::{self, Access, PURPOSE_PASSPHRASE, PURPOSE_SECRET};
+use crate::keyring::{self, Access, PURPOSE_DATA_KEY, PURPOSE_PASSPHRASE, PURPOSE_SECRET};
 use crate::root_key;
 
 const MIN_PASSPHRASE_CHARS: usize = 8;
@@ -61,12 +61,7 @@ fn store_version(
     under: WrapUnder<'_>,
 ) -> HcResult<()> {
     let salt = salt()?;
-    // Creating a team/user keyring may queue; passphrase operations fail fast.
-    let wait = match under {
-        WrapUnder::Key(_) => keyring::SlotWait::Queue,
-        WrapUnder::Derived => keyring::SlotWait::FailFast,
-    };
-    let (derived, ms) = keyring::derive_password_key(spec, kdf_input, &salt, wait)?;
+    let (derived, ms) = keyring::derive_password_key(spec, kdf_input, &salt)?;
     let kek = match under {
         WrapUnder::Key(k) => k,
         WrapUnder::Derived => &derived,
@@ -77,7 +72,30 @@ fn store_version(
         version,
     };
     let wrapped = wrap_key(kek, key, &ctx)?;
-    catalog::put_version(&id, version, &wrapped, &salt, spec.to_json(), ms);
+    // A team/user version's data key, derived once here and kept wrapped
+    // under the root key beside its secret, so that no backend pays the
+    // KDF again: whoever can unwrap the secret can derive it anyway.
+    let wrapped_data_key = match under {
+        WrapUnder::Key(root) => Some(wrap_key(
+            root,
+            &derived,
+            &WrapContext {
+                purpose: PURPOSE_DATA_KEY,
+                keyring_id: id,
+                version,
+            },
+        )?),
+        WrapUnder::Derived => None,
+    };
+    catalog::put_version(
+        &id,
+        version,
+        &wrapped,
+        wrapped_data_key.as_deref(),
+        &salt,
+        spec.to_json(),
+        ms,
+    )?;
     Ok(())
 }
 
@@ -85,9 +103,9 @@ fn store_version(
 fn new_keyring(name: &str, kind: KeyringKind) -> HcResult<([u8; 16], String)> {
     check_name(name)?;
     let creator = actor::current();
-    let id = catalog::insert_keyring(name, kind, &creator)
+    let id = catalog::insert_keyring(name, kind, &creator)?
         .ok_or_else(|| HcError::DuplicateKeyring(name.into()))?;
-    catalog::upsert_member(&id, &creator, "admin", &creator);
+    catalog::upsert_member(&id, &creator, "admin", &creator)?;
     Ok((id, creator))
 }
 
@@ -184,7 +202,7 @@ fn grant_access(
         .into());
     }
     keyring::authorize(&ring, Access::Manage)?;
-    catalog::upsert_member(&ring.id, principal, role, &actor::current());
+    catalog::upsert_member(&ring.id, principal, role, &actor::current())?;
     Ok(())
 }
 
@@ -194,7 +212,7 @@ fn grant_access(
 fn revoke_access(keyring: &str, principal: &str) -> Result<bool, ErrorReport> {
     let ring = keyring::by_name(keyring)?;
     keyring::authorize(&ring, Access::Manage)?;
-    Ok(catalog::delete_member(&ring.id, principal))
+    Ok(catalog::delete_member(&ring.id, principal)?)
 }
 
 fn passphrase_keyring(name: &str) -> HcResult<std::rc::Rc<catalog::KeyringRow>> {
@@ -228,7 +246,7 @@ fn unlock(keyring: &str, passphrase: &str) -> Result<bool, ErrorReport> {
             Ok(true)
         }
         None => {
-            catalog::record_unlock_failure(&ring.id, &actor::current());
+            catalog::record_unlock_failure(&ring.id, &ring.name, &actor::current());
             Ok(false)
         }
     }
@@ -265,7 +283,7 @@ fn change_passphrase(
     let Some(data_key) =
         keyring::open_passphrase_version(&ring, version, old_passphrase.as_bytes())?
     else {
-        catalog::record_unlock_failure(&ring.id, &actor::current());
+        catalog::record_unlock_failure(&ring.id, &ring.name, &actor::current());
         return Err(HcError::PassphraseIncorrect(ring.name.clone()).into());
     };
     let stored =

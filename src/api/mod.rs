@@ -7,5 +7,6 @@ mod admin;
 mod crypto;
 mod envelope;
 mod keyrings;
+mod protect;
 mod redact;
 mod sealed;

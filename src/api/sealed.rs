@@ -37,7 +37,7 @@ fn create_keypair(keyring: &str) -> Result<Vec<u8>, ErrorReport> {
         keypair_context(&key_id).as_bytes(),
     )
     .map_err(HcError::from)?;
-    catalog::insert_keypair(&key_id, &ring.id, &public, &stored);
+    catalog::insert_keypair(&key_id, &ring.id, &public, &stored)?;
     Ok(public.to_vec())
 }
 

@@ -24,7 +24,18 @@ pub struct Policy<'a> {
     pub leeway: i64,
     /// Claim naming the principal (`sub` by default).
     pub principal_claim: &'a str,
+    /// Longest lifetime accepted, in seconds: `exp` may lie at most this far
+    /// ahead of now (and of `iat`, when present). `None`: no limit.
+    pub max_lifetime: Option<i64>,
+    /// When set, `aud` must be this string or an array containing it.
+    pub audience: Option<&'a str>,
+    /// When set, `iss` must equal it.
+    pub issuer: Option<&'a str>,
 }
+
+/// Shortest HS256 secret accepted: RFC 7518 §3.2 requires a key at least
+/// as long as the hash output (256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 fn decode_json(part: &str, what: &'static str) -> Result<Value> {
     let bytes = B64URL.decode(part).map_err(|_| Error::Token(what))?;
@@ -44,6 +55,9 @@ fn time_claim(payload: &Value, name: &str) -> Result<Option<i64>> {
 
 /// Verifies an HS256 token with `secret` and returns the principal.
 pub fn verify_hs256(token: &str, secret: &[u8], policy: &Policy<'_>) -> Result<String> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(Error::Token("JWT secret is shorter than 32 bytes"));
+    }
     let mut parts = token.trim().split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -84,6 +98,31 @@ pub fn verify_hs256(token: &str, secret: &[u8], policy: &Policy<'_>) -> Result<S
             return Err(Error::Token("JWT is not valid yet (nbf)"));
         }
     }
+    let iat = time_claim(&payload, "iat")?;
+    if iat.is_some_and(|iat| iat > policy.now.saturating_add(policy.leeway)) {
+        return Err(Error::Token("JWT is issued in the future (iat)"));
+    }
+    if let Some(max) = policy.max_lifetime {
+        let from = iat.unwrap_or(policy.now).min(policy.now);
+        if exp.saturating_sub(from) > max.saturating_add(policy.leeway) {
+            return Err(Error::Token("JWT lifetime exceeds the configured maximum"));
+        }
+    }
+    if let Some(aud) = policy.audience {
+        let ok = match payload.get("aud") {
+            Some(Value::String(a)) => a == aud,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::Token("JWT audience (aud) is not the configured one"));
+        }
+    }
+    if let Some(iss) = policy.issuer {
+        if payload.get("iss").and_then(Value::as_str) != Some(iss) {
+            return Err(Error::Token("JWT issuer (iss) is not the configured one"));
+        }
+    }
     match payload.get(policy.principal_claim) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(_) => Err(Error::Token(
@@ -113,6 +152,9 @@ mod tests {
             now: 1_800_000_000,
             leeway: 0,
             principal_claim: "sub",
+            max_lifetime: None,
+            audience: None,
+            issuer: None,
         }
     }
     fn hs256() -> Value {
@@ -192,6 +234,68 @@ mod tests {
         assert!(verify_hs256(&crit, SECRET, &policy()).is_err());
         for junk in ["", "a.b", "a.b.c.d", "!!!.???.***"] {
             assert!(verify_hs256(junk, SECRET, &policy()).is_err());
+        }
+    }
+
+    #[test]
+    fn short_secrets_never_authenticate() {
+        let claims = json!({"sub": "user-42", "exp": 1_800_000_100});
+        for secret in [&b""[..], b"x", &[0u8; 31]] {
+            let t = sign_hs256(&hs256(), &claims, secret);
+            assert_eq!(
+                verify_hs256(&t, secret, &policy()).unwrap_err(),
+                Error::Token("JWT secret is shorter than 32 bytes")
+            );
+        }
+    }
+
+    #[test]
+    fn far_future_expiry_and_future_iat_are_refused_under_a_maximum_lifetime() {
+        let p = Policy {
+            max_lifetime: Some(3600),
+            ..policy()
+        };
+        let ok = sign_hs256(&hs256(), &json!({"sub": "u", "exp": 1_800_003_000}), SECRET);
+        assert_eq!(verify_hs256(&ok, SECRET, &p).unwrap(), "u");
+        let forever = sign_hs256(&hs256(), &json!({"sub": "u", "exp": 4_000_000_000i64}), SECRET);
+        assert_eq!(
+            verify_hs256(&forever, SECRET, &p).unwrap_err(),
+            Error::Token("JWT lifetime exceeds the configured maximum")
+        );
+        // Issued long ago with a long life: counted from iat.
+        let long = sign_hs256(
+            &hs256(),
+            &json!({"sub": "u", "iat": 1_790_000_000, "exp": 1_800_000_100}),
+            SECRET,
+        );
+        assert!(verify_hs256(&long, SECRET, &p).is_err());
+        let future_iat = sign_hs256(
+            &hs256(),
+            &json!({"sub": "u", "iat": 1_800_000_500, "exp": 1_800_001_000}),
+            SECRET,
+        );
+        assert_eq!(
+            verify_hs256(&future_iat, SECRET, &p).unwrap_err(),
+            Error::Token("JWT is issued in the future (iat)")
+        );
+    }
+
+    #[test]
+    fn tokens_for_another_audience_or_issuer_are_refused() {
+        let p = Policy {
+            audience: Some("sessions-api"),
+            issuer: Some("https://auth.example"),
+            ..policy()
+        };
+        let good = json!({"sub": "u", "exp": 1_800_000_100, "aud": ["x", "sessions-api"], "iss": "https://auth.example"});
+        assert_eq!(verify_hs256(&sign_hs256(&hs256(), &good, SECRET), SECRET, &p).unwrap(), "u");
+        for bad in [
+            json!({"sub": "u", "exp": 1_800_000_100, "iss": "https://auth.example"}),
+            json!({"sub": "u", "exp": 1_800_000_100, "aud": "other", "iss": "https://auth.example"}),
+            json!({"sub": "u", "exp": 1_800_000_100, "aud": "sessions-api"}),
+            json!({"sub": "u", "exp": 1_800_000_100, "aud": "sessions-api", "iss": "https://evil.example"}),
+        ] {
+            assert!(verify_hs256(&sign_hs256(&hs256(), &bad, SECRET), SECRET, &p).is_err(), "{bad}");
         }
     }
 }

@@ -1,0 +1,343 @@
+//! The internal SQL helpers of table protection (sql/protect.sql calls
+//! them). Each is executable by PUBLIC, because protect() and unprotect()
+//! run with the caller's rights and a table's owner need not be a superuser;
+//! so each is safe for any input from anyone: it acts only on a table the
+//! caller owns, and what it records is read from the real relation, never
+//! taken from the caller (column kinds, primary key, binding and view name).
+
+use han_crypto_core::column;
+use han_crypto_core::envelope;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::catalog;
+use crate::error::{HcError, HcResult};
+use crate::keyring;
+use crate::protect::Kind;
+
+/// Whether a stored value (as text; bytea in its hex form) has the sealed
+/// form for its column kind. Structural only; used by unprotect().
+#[pg_extern(immutable, parallel_safe)]
+fn _is_sealed(value: Option<&str>, kind: Option<&str>) -> bool {
+    let (Some(value), Some(kind)) = (value, kind) else {
+        return false;
+    };
+    match kind {
+        "bytea" => value
+            .strip_prefix("\\x")
+            .and_then(|h| hex::decode(h).ok())
+            .is_some_and(|b| column::is_envelope(&b)),
+        "text" => column::decode_text(value).is_some(),
+        "jsonb" => column::decode_json(value).is_some(),
+        _ => false,
+    }
+}
+
+/// Whether the current actor could decrypt values of `keyring` now: a
+/// member, and the keyring unlocked if it is a passphrase keyring. Decrypts
+/// nothing; unprotect() asks it for every keyring of the table before it
+/// changes anything, so it never stops half-way for lack of access.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _can_read_keyring(keyring: &str) -> Result<bool, ErrorReport> {
+    let ring = keyring::by_name(keyring)?;
+    let active = envelope::KeyRef {
+        keyring_id: ring.id,
+        key_version: ring.active_version,
+    };
+    match keyring::decryption_key(active) {
+        Ok(_) => Ok(true),
+        Err(HcError::NotAllowed { .. } | HcError::KeyringLocked(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A relation as protect() needs to know it.
+struct Relation {
+    schema: String,
+    name: String,
+    kind: String,
+    /// As regclass prints it with a pinned search_path (schema-qualified).
+    shown: String,
+    primary_key: Vec<String>,
+    /// (name, type oid, typmod) of every live column, in order.
+    columns: Vec<(String, pg_sys::Oid, i32)>,
+}
+
+fn relation(tbl: pg_sys::Oid) -> Option<Relation> {
+    catalog::as_owner(|| {
+        Spi::connect(|client| {
+            let t = client
+                .select(
+                    "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.oid::regclass::text, \
+                            (SELECT array_agg(a.attname::text ORDER BY k.ord) \
+                             FROM pg_index i \
+                             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
+                             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                             WHERE i.indrelid = c.oid AND i.indisprimary) \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+                    Some(1),
+                    &[tbl.into()],
+                )
+                .ok()?;
+            let row = t.into_iter().next()?;
+            let mut rel = Relation {
+                schema: row.get(1).ok()??,
+                name: row.get(2).ok()??,
+                kind: row.get(3).ok()??,
+                shown: row.get(4).ok()??,
+                primary_key: row.get::<Vec<String>>(5).ok().flatten().unwrap_or_default(),
+                columns: Vec::new(),
+            };
+            let cols = client
+                .select(
+                    "SELECT attname::text, atttypid, atttypmod FROM pg_attribute \
+                     WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                    None,
+                    &[tbl.into()],
+                )
+                .ok()?;
+            for c in cols {
+                rel.columns
+                    .push((c.get(1).ok()??, c.get(2).ok()??, c.get(3).ok()??));
+            }
+            Some(rel)
+        })
+    })
+}
+
+fn quote_ident(s: &str) -> String {
+    let c = std::ffi::CString::new(s).unwrap_or_default();
+    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
+    unsafe {
+        std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The kind of each column to protect, checked against the relation.
+fn column_kinds(rel: &Relation, columns: &[String], keyring_column: &str) -> HcResult<Vec<Kind>> {
+    let mut kinds = Vec::with_capacity(columns.len());
+    for (i, col) in columns.iter().enumerate() {
+        if columns[..i].contains(col) {
+            return Err(HcError::Refused {
+                code: PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
+                message: format!("column \"{col}\" is listed more than once"),
+                hint: None,
+            });
+        }
+        let Some((_, typid, typmod)) = rel.columns.iter().find(|(n, _, _)| n == col) else {
+            return Err(HcError::Refused {
+                code: PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                message: format!("column \"{col}\" does not exist in \"{}\"", rel.shown),
+                hint: None,
+            });
+        };
+        if col == keyring_column || rel.primary_key.contains(col) {
+            return Err(HcError::InvalidArgument(format!(
+                "column \"{col}\" is the keyring column or part of the primary key and cannot be encrypted"
+            )));
+        }
+        if *typid == pg_sys::VARCHAROID && *typmod >= 0 {
+            return Err(HcError::Refused {
+                code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                message: format!("column \"{col}\" is varchar(n), too short for envelopes"),
+                hint: Some("ALTER it to text or unbounded varchar first.".into()),
+            });
+        }
+        kinds.push(Kind::of_type(*typid, *typmod).ok_or_else(|| HcError::Refused {
+            code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            message: format!(
+                "column \"{col}\" has type {}, which han_crypto does not protect",
+                catalog::type_name(*typid, -1)
+            ),
+            hint: Some("Protected columns are text, varchar, jsonb or bytea.".into()),
+        })?);
+    }
+    Ok(kinds)
+}
+
+/// protect()'s checks and its record: validates the call against the real
+/// relation and records (or replaces) the configuration the trigger and the
+/// view are built from. Returns the view's name. Only the table's owner may.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _register_protection(
+    tbl: pg_sys::Oid,
+    columns: Option<Vec<Option<String>>>,
+    keyring_column: Option<&str>,
+    options: Option<JsonB>,
+) -> Result<String, ErrorReport> {
+    let (Some(columns), Some(keyring_column), Some(options)) = (columns, keyring_column, options)
+    else {
+        return Err(HcError::NullArgument("columns, keyring_column and options").into());
+    };
+    let columns: Vec<String> = columns
+        .into_iter()
+        .collect::<Option<_>>()
+        .ok_or(HcError::NullArgument("columns"))?;
+    require_owner(tbl)?;
+    let rel = relation(tbl).ok_or_else(|| HcError::Refused {
+        code: PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+        message: format!("relation with OID {} does not exist", u32::from(tbl)),
+        hint: None,
+    })?;
+    if rel.kind != "r" && rel.kind != "p" {
+        return Err(HcError::Refused {
+            code: PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            message: format!("\"{}\" is not a table", rel.shown),
+            hint: None,
+        }
+        .into());
+    }
+    if columns.is_empty() {
+        return Err(HcError::InvalidArgument("protect() needs at least one column".into()).into());
+    }
+    if rel.primary_key.is_empty() {
+        return Err(HcError::Refused {
+            code: PgSqlErrorCode::ERRCODE_INVALID_TABLE_DEFINITION,
+            message: format!("table \"{}\" has no primary key", rel.shown),
+            hint: Some("Every protected value is bound to its row's primary key.".into()),
+        }
+        .into());
+    }
+    if !rel.columns.iter().any(|(n, _, _)| n == keyring_column) {
+        return Err(HcError::Refused {
+            code: PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            message: format!(
+                "keyring column \"{keyring_column}\" does not exist in \"{}\"",
+                rel.shown
+            ),
+            hint: None,
+        }
+        .into());
+    }
+    let kinds = column_kinds(&rel, &columns, keyring_column)?;
+
+    // Called again: values already sealed are bound to the recorded keyring
+    // column and key, and columns left out would stay sealed with no view
+    // to read them. Refuse rather than strand data.
+    let previous = catalog::own_protection(tbl);
+    if let Some(prev) = &previous {
+        if prev.keyring_column != keyring_column || prev.key_columns != rel.primary_key {
+            return Err(HcError::Refused {
+                code: PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                message: format!(
+                    "protect() cannot change the keyring column or primary key of \"{}\" (protected with keyring column \"{}\" and key {{{}}})",
+                    rel.shown,
+                    prev.keyring_column,
+                    prev.key_columns.join(",")
+                ),
+                hint: Some("Sealed values are bound to both. CALL han_crypto.unprotect() first, then protect() again.".into()),
+            }
+            .into());
+        }
+        let mut dropped: Vec<&str> = prev
+            .columns
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .filter(|c| !columns.iter().any(|n| n == c))
+            .collect();
+        dropped.sort_unstable();
+        if !dropped.is_empty() {
+            return Err(HcError::Refused {
+                code: PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                message: format!(
+                    "protect() would stop protecting {} of \"{}\", whose values are sealed",
+                    dropped.join(", "),
+                    rel.shown
+                ),
+                hint: Some(format!(
+                    "List every protected column. To decrypt columns back and stop protecting them: CALL han_crypto.unprotect({}, columns => {}).",
+                    sql_literal(&rel.shown),
+                    sql_literal(&format!("{{{}}}", dropped.join(",")))
+                )),
+            }
+            .into());
+        }
+    }
+    crate::redaction::validate_options(&options.0, &columns)?;
+
+    let binding = previous
+        .map(|p| p.binding)
+        .unwrap_or_else(|| format!("{}.{}", quote_ident(&rel.schema), quote_ident(&rel.name)));
+    let view = format!(
+        "{}.{}",
+        quote_ident(&rel.schema),
+        quote_ident(&format!("{}_decrypted", rel.name))
+    );
+    let kinds: Vec<String> = kinds.iter().map(|k| k.name().to_string()).collect();
+    catalog::put_protection(
+        tbl,
+        &binding,
+        keyring_column,
+        &rel.primary_key,
+        &columns,
+        &kinds,
+        &view,
+        options.0,
+    )?;
+    Ok(view)
+}
+
+/// Removes a table's protection configuration (unprotect()).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
+    require_owner(tbl)?;
+    catalog::delete_protection(tbl)?;
+    Ok(())
+}
+
+/// Stops protecting some columns of a table (unprotect(tbl, columns =>
+/// ...), which decrypts their values right after, in the same transaction).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _forget_protected_columns(
+    tbl: pg_sys::Oid,
+    columns: Vec<Option<String>>,
+) -> Result<(), ErrorReport> {
+    require_owner(tbl)?;
+    let columns: Vec<String> = columns.into_iter().flatten().collect();
+    catalog::delete_protected_columns(tbl, &columns)?;
+    Ok(())
+}
+
+/// Removes the configuration of a table that was dropped (the sql_drop
+/// event trigger). Refused for a table that still exists, so it is
+/// harmless whoever calls it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _forget_dropped_table(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
+    // SAFETY: a syscache probe by OID.
+    let exists = unsafe {
+        pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::RELOID as i32,
+            tbl.into(),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        )
+    };
+    if exists {
+        return Err(HcError::PermissionDenied {
+            message: "only the configuration of a dropped table can be forgotten this way".into(),
+            hint: "Use han_crypto.unprotect() for a table that exists.",
+        }
+        .into());
+    }
+    catalog::delete_protection(tbl)?;
+    Ok(())
+}
+
+fn require_owner(tbl: pg_sys::Oid) -> HcResult<()> {
+    // SAFETY: an ownership check by OID for the current user.
+    if unsafe { pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) } {
+        return Ok(());
+    }
+    Err(HcError::PermissionDenied {
+        message: "only the table's owner may protect or unprotect it".into(),
+        hint: "Run han_crypto.protect() as the table's owner.",
+    })
+}
