@@ -59,7 +59,8 @@ layer_regress() {
     local dir=/tmp/han_crypto-regress port=55433 out=target/regress
     scripts/pgcluster.sh stop "$dir"
     # A fixed, public test key: the regression output must not depend on a generated one.
-    HAN_CRYPTO_ROOT_KEY=$(printf '0%.0s' {1..63}; echo 1) scripts/pgcluster.sh start "$dir" "$port" "log_statement = 'all'"
+    HAN_CRYPTO_ROOT_KEY=$(printf '0%.0s' {1..63}; echo 1) scripts/pgcluster.sh start "$dir" "$port" "log_statement = 'all'" \
+        "session_preload_libraries = 'han_crypto'"
     rm -rf "$out"; mkdir -p "$out"
     local tests
     tests=$(cd tests/pg_regress/sql && ls ./*.sql | sed 's|^\./||; s/\.sql$//')
@@ -100,7 +101,7 @@ layer_node() {
 layer_integration() {
     cargo pgrx install --pg-config "$PG_CONFIG" >"$LOGS/integration-install.log" 2>&1 \
         || { tail -n 30 "$LOGS/integration-install.log"; status=1; failed=$((failed + 1)); return; }
-    run integration cargo test -p han_crypto_tests
+    run integration cargo test -p han_crypto_tests --no-fail-fast
 }
 
 case "${1:-all}" in

@@ -91,6 +91,12 @@ pub fn derivations() -> u64 {
     STATS.with(|s| s.borrow().derivations)
 }
 
+/// How many keys this backend has made ready for use (each is then cached).
+#[cfg_attr(not(feature = "pg_test"), allow(dead_code))]
+pub fn loads() -> u64 {
+    STATS.with(|s| s.borrow().loads)
+}
+
 /// Cache figures for han_crypto.key_cache_stats().
 pub fn stats() -> serde_json::Value {
     let (derivations, loads, hits) =

@@ -1,45 +1,54 @@
-//! Keeps passphrases, tokens and detected secrets out of the server log.
+//! Keeps passphrases, tokens and detected secrets out of the server log,
+//! and hides nothing else.
 //!
-//! With `log_statement = 'all'` (or log_min_duration_statement) PostgreSQL
-//! logs every statement and, for the extended protocol, its bind parameters
-//! in a DETAIL line. For statements that call han_crypto's functions taking a
-//! passphrase or a token, this `emit_log_hook` replaces that DETAIL (and the
-//! statement text, which may carry them as literals) before the line is
-//! written.
+//! What is secret in a statement is decided from PostgreSQL's lexical
+//! grammar (han_crypto_core::log_policy over sql_lex), not from text
+//! patterns: the arguments of the calls that take a passphrase or a token,
+//! in whatever layout (comments, newlines, quoting, named notation), inside
+//! DO blocks and function bodies, through PREPARE/EXECUTE, and the bind
+//! parameters passed to those arguments. Exactly those are replaced by
+//! `[REDACTED:<argument>]`; comments that merely mention such a function
+//! change nothing, so no statement can hide itself from log_statement.
 //!
-//! Every other line has the secrets the built-in scanner detects replaced by
-//! `[REDACTED:<type>]` in its message and DETAIL (the statement and bind
-//! parameters of log_statement, an error echoing its input), and an error's
-//! STATEMENT line is dropped when the statement carries one. Operators'
-//! custom rules are not applied here: reading them needs a transaction, and a
-//! log hook may run outside one.
+//! PostgreSQL's own parser is not run here: this hook runs inside error
+//! reporting, where an error raised by the parser (a statement that does
+//! not parse, or stack depth) cannot be recovered from safely.
+//!
+//! Where secrets appear and what this hook does:
+//! * statement lines (log_statement, log_min_duration_statement): the
+//!   statement's secret arguments are masked in the message, and secret
+//!   bind parameters in the `parameters:` DETAIL;
+//! * the `STATEMENT:` line of any report: `debug_query_string` is pointed at
+//!   the masked copy for the rest of the statement;
+//! * CONTEXT lines quoting SQL (an error inside a DO block or a function)
+//!   and `... with parameters:` contexts (log_parameter_max_length_on_error);
+//! * secrets the built-in scanner detects (API keys, passwords, private
+//!   keys) in any message, DETAIL or statement are replaced too. A DETAIL
+//!   a client also receives keeps its text for the client: the server log
+//!   gets the scrubbed copy (detail_log).
 //!
 //! The hook exists once han_crypto's library is loaded in the backend. For
-//! the extended protocol that happens at Bind, before the statement is
-//! logged at Execute, so bind parameters are covered from the first call.
-//! A literal in a simple-protocol query sent before the library was loaded
-//! in that session cannot be covered: send secrets as bind parameters, or
-//! preload the library (session_preload_libraries = 'han_crypto').
+//! the extended protocol that happens at Bind of a statement that calls a
+//! han_crypto function, before it is logged at Execute; but an INSERT into a
+//! protected table loads the library only when its trigger fires, after
+//! the statement and its parameters were logged. The setting
+//! session_preload_libraries = 'han_crypto' (per database or role) closes
+//! that gap; protect() warns when statements are logged without it.
 
-use std::ffi::CStr;
+use std::cell::Cell;
+use std::ffi::{c_char, CStr, CString};
 
-use han_crypto_core::log_policy::mentions_secret_call;
+use han_crypto_core::log_policy::{self, Analysis, SecretParams};
 use han_crypto_core::redact::{builtin, Policy};
 use pgrx::pg_sys;
 
-/// A palloc'd copy of `text` with detected secrets redacted, or `None` when
-/// it has none.
-unsafe fn redacted(text: &str) -> Option<*mut std::ffi::c_char> {
-    let (out, found) = builtin().redact(text, Policy::ALL);
-    if found.is_empty() {
-        return None;
-    }
-    let c = std::ffi::CString::new(out.into_owned()).ok()?;
-    // SAFETY: pstrdup copies the NUL-terminated string into the current context.
-    Some(unsafe { pg_sys::pstrdup(c.as_ptr()) })
-}
-
 static mut PREVIOUS: pg_sys::emit_log_hook_type = None;
+
+thread_local! {
+    /// The masked copy of the statement that debug_query_string points to,
+    /// allocated in TopMemoryContext (one at a time; freed when replaced).
+    static MASKED_QUERY: Cell<*mut c_char> = const { Cell::new(std::ptr::null_mut()) };
+}
 
 /// Installs the hook (from _PG_init), chaining any previous one.
 pub fn install() {
@@ -50,60 +59,197 @@ pub fn install() {
     }
 }
 
+/// The server's stored source of prepared statement `name`, for EXECUTE.
+fn prepared_source(name: &str) -> Option<String> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: a hash lookup that raises nothing with throwError = false;
+    // the plan source and its query string live as long as the statement.
+    unsafe {
+        let ps = pg_sys::FetchPreparedStatement(c.as_ptr(), false);
+        if ps.is_null() || (*ps).plansource.is_null() || (*(*ps).plansource).query_string.is_null() {
+            return None;
+        }
+        Some(
+            CStr::from_ptr((*(*ps).plansource).query_string)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// `text` with detected secrets replaced by `[REDACTED:<type>]`, if any.
+fn redact_detected(text: &str) -> Option<String> {
+    let (out, found) = builtin().redact(text, Policy::ALL);
+    (!found.is_empty()).then(|| out.into_owned())
+}
+
+/// Secret arguments masked, then detected secrets redacted; `None` when
+/// nothing changes.
+fn scrubbed(text: &str, analysis: Option<&Analysis>) -> Option<String> {
+    let masked = match analysis {
+        Some(a) => a.masked(text),
+        None => log_policy::mask_sql(text, &prepared_source),
+    };
+    let base = masked.as_deref().unwrap_or(text);
+    redact_detected(base).or(masked)
+}
+
+unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
+    // SAFETY: the caller passes NULL or a NUL-terminated string.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap_or(""))
+}
+
+unsafe fn palloc_str(s: &str) -> *mut c_char {
+    let c = CString::new(s.replace('\0', "")).unwrap_or_default();
+    // SAFETY: pstrdup copies into the current (error) memory context.
+    unsafe { pg_sys::pstrdup(c.as_ptr()) }
+}
+
+/// Points debug_query_string (what every `STATEMENT:` line prints) at
+/// `masked` for the rest of the statement.
+unsafe fn replace_statement(masked: &str) {
+    let c = CString::new(masked.replace('\0', "")).unwrap_or_default();
+    // SAFETY: a copy in TopMemoryContext outlives the statement; the
+    // previous copy is freed only once nothing points at it any more.
+    unsafe {
+        let copy = pg_sys::MemoryContextStrdup(pg_sys::TopMemoryContext, c.as_ptr());
+        let old = MASKED_QUERY.replace(copy);
+        pg_sys::debug_query_string = copy;
+        if !old.is_null() {
+            pg_sys::pfree(old.cast());
+        }
+    }
+}
+
+/// A statement line's message: the statement text (which ends the
+/// message) masked, its prefix ("statement: ", "execute s1: ", "duration:
+/// ...") kept.
+fn scrub_statement_line(message: &str, query: &str, analysis: &Analysis) -> Option<String> {
+    if !query.is_empty() {
+        if let Some(prefix) = message.strip_suffix(query) {
+            return scrubbed(query, Some(analysis)).map(|q| format!("{prefix}{q}"));
+        }
+    }
+    scrubbed(message, None)
+}
+
+fn scrub_parameters(text: &str, secret: &SecretParams) -> Option<String> {
+    let masked = log_policy::mask_parameter_list(text, secret);
+    let base = masked.as_deref().unwrap_or(text);
+    redact_detected(base).or(masked)
+}
+
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn scrub(edata: *mut pg_sys::ErrorData) {
-    // SAFETY: PostgreSQL passes a valid ErrorData; strings are NUL-terminated
-    // or NULL, and replacements are palloc'd in the current (error) context.
+    // SAFETY: PostgreSQL passes a valid ErrorData whose strings are
+    // NUL-terminated or NULL; replacements are palloc'd in the current
+    // (error) context, as elog.c's own are.
     unsafe {
         if let Some(e) = edata.as_mut() {
-            let text = |p: *mut std::ffi::c_char| {
-                if p.is_null() {
-                    ""
-                } else {
-                    CStr::from_ptr(p).to_str().unwrap_or("")
-                }
-            };
-            let query = pg_sys::debug_query_string;
-            let statement_is_sensitive =
-                !query.is_null() && mentions_secret_call(text(query.cast_mut()));
-            // Statement log lines (log_statement, log_min_duration_statement)
-            // are LOG level: their message is the statement, their DETAIL the
-            // bind parameters. Messages of ERRORs and NOTICEs are han_crypto's
-            // or PostgreSQL's own words and stay as they are.
-            if e.elevel < pg_sys::PGERROR as i32 && mentions_secret_call(text(e.message)) {
-                e.message = pg_sys::pstrdup(
-                    c"statement hidden by han_crypto: it passes a passphrase or token".as_ptr(),
-                );
-                if !e.detail.is_null() {
-                    e.detail = pg_sys::pstrdup(c"parameters hidden by han_crypto".as_ptr());
-                }
-            }
-            // Detected secrets anywhere else: statements and their bind
-            // parameters, and messages that echo input.
-            if let Some(m) = redacted(text(e.message)) {
-                e.message = m;
-            }
-            if let Some(d) = redacted(text(e.detail)) {
-                e.detail = d;
-            }
-            if !statement_is_sensitive && e.elevel >= pg_sys::PGERROR as i32 && !query.is_null() {
-                let (_, found) = builtin().redact(text(query.cast_mut()), Policy::ALL);
-                if !found.is_empty() {
-                    e.hide_stmt = true;
-                }
-            }
-            if statement_is_sensitive {
-                // No STATEMENT: line, and no "parameters: $1 = ..." context
-                // (log_parameter_max_length_on_error) for errors raised while
-                // such a statement runs.
-                e.hide_stmt = true;
-                if text(e.context).contains("parameters: $") {
-                    e.context = pg_sys::pstrdup(c"parameters hidden by han_crypto".as_ptr());
-                }
-            }
+            scrub_report(e);
         }
         if let Some(previous) = PREVIOUS {
             previous(edata);
         }
+    }
+}
+
+unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
+    // SAFETY: see `scrub`.
+    unsafe {
+        let query_ptr = pg_sys::debug_query_string;
+        let query = text(query_ptr).unwrap_or("");
+        let analysis = log_policy::analyze(query, &prepared_source);
+        let ours = query_ptr == MASKED_QUERY.get().cast_const();
+        if !ours && !query.is_empty() {
+            if let Some(masked) = scrubbed(query, Some(&analysis)) {
+                replace_statement(&masked);
+            }
+        }
+        let secret = analysis.secret_params();
+        // Statement lines are LOG reports whose message ends with the
+        // statement (also when client_min_messages sends them to the client).
+        let statement_line = e.elevel == pg_sys::LOG as i32;
+        if let Some(message) = text(e.message) {
+            let new = if statement_line {
+                scrub_statement_line(message, query, &analysis)
+            } else {
+                log_policy::mask_quoted_sql(message, &prepared_source)
+                    .map(|m| redact_detected(&m).unwrap_or(m))
+                    .or_else(|| redact_detected(message))
+            };
+            if let Some(new) = new {
+                e.message = palloc_str(&new);
+            }
+        }
+        // DETAIL: bind parameters ("parameters: $1 = ..."), "prepare: ..."
+        // of EXECUTE, or input an error echoes. A client that receives the
+        // report keeps its DETAIL; the server log gets the scrubbed copy.
+        if let Some(detail) = text(e.detail) {
+            let new = scrub_parameters(detail, secret)
+                .or_else(|| log_policy::mask_sql(detail, &prepared_source).filter(|_| detail.starts_with("prepare: ")))
+                .or_else(|| redact_detected(detail));
+            if let Some(new) = new {
+                if e.output_to_client {
+                    e.detail_log = palloc_str(&new);
+                } else {
+                    e.detail = palloc_str(&new);
+                }
+            }
+        }
+        if let Some(detail_log) = text(e.detail_log) {
+            if let Some(new) = scrub_parameters(detail_log, secret) {
+                e.detail_log = palloc_str(&new);
+            }
+        }
+        // CONTEXT: SQL quoted from a DO block or function, and the bind
+        // parameters of the portal that failed.
+        if let Some(context) = text(e.context) {
+            let quoted = log_policy::mask_quoted_sql(context, &prepared_source);
+            let base = quoted.as_deref().unwrap_or(context);
+            let new = scrub_parameters(base, secret).or(quoted);
+            if let Some(new) = new {
+                e.context = palloc_str(&new);
+            }
+        }
+    }
+}
+
+/// Whether the server logs statements (and so bind parameters) at all.
+fn statements_logged() -> bool {
+    // SAFETY: reading GUC variables.
+    unsafe {
+        pg_sys::log_statement >= pg_sys::LogStmtLevel::LOGSTMT_MOD as i32
+            || pg_sys::log_min_duration_statement >= 0
+    }
+}
+
+/// Whether han_crypto is loaded into every session before its first statement.
+fn preloaded() -> bool {
+    // SAFETY: reading GUC string variables (NULL or NUL-terminated).
+    unsafe {
+        [
+            pg_sys::session_preload_libraries_string,
+            pg_sys::shared_preload_libraries_string,
+            pg_sys::local_preload_libraries_string,
+        ]
+        .iter()
+        .filter_map(|p| text(*p))
+        .any(|list| list.split(',').any(|l| l.trim().trim_matches('"').ends_with("han_crypto")))
+    }
+}
+
+/// Warns (from protect()) when statements are logged but the library is
+/// not preloaded: the first write of a new connection is logged, with its
+/// bind parameters, before the trigger loads the library and its scrubbing.
+pub fn warn_if_first_writes_unscrubbed() {
+    if statements_logged() && !preloaded() {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_WARNING,
+            "statements are logged, but han_crypto is not preloaded: the first INSERT or UPDATE of a new connection reaches the server log before han_crypto can scrub detected secrets from it",
+            "han_crypto",
+        )
+        .set_hint("Set session_preload_libraries = 'han_crypto' (ALTER DATABASE … SET or ALTER ROLE … SET), or keep log_statement below 'mod' and log_min_duration_statement at -1.")
+        .report(pgrx::PgLogLevel::WARNING);
     }
 }

@@ -281,6 +281,7 @@ fn _register_protection(
         &view,
         options.0,
     )?;
+    crate::log_scrub::warn_if_first_writes_unscrubbed();
     Ok(view)
 }
 

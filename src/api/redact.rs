@@ -103,9 +103,12 @@ fn _check_redaction_rule(
     name: &str,
     pattern: &str,
     kind: &str,
-    keywords: Vec<String>,
+    keywords: Vec<Option<String>>,
     min_entropy: f32,
 ) -> Result<bool, ErrorReport> {
+    let Some(keywords) = keywords.into_iter().collect::<Option<Vec<String>>>() else {
+        return Err(crate::error::HcError::NullArgument("keywords").into());
+    };
     redaction::check_rule(name, pattern, kind, &keywords, min_entropy)?;
     Ok(true)
 }

@@ -194,36 +194,51 @@ fn stored_kdf_parameters_are_capped_and_derivations_bounded() {
 }
 
 #[test]
-fn busy_derivation_slots_fail_fast_and_cancel_is_honoured() {
+fn an_attacker_holding_advisory_locks_cannot_block_key_derivation() {
     let cluster = Cluster::start(
         "pp-slots",
         &[("HAN_CRYPTO_ROOT_KEY", &random_key_hex())],
         &[],
     );
     let mut c = cluster.fresh_db("pp");
+    c.batch_execute("CREATE ROLE mallory LOGIN").unwrap();
     c.query_one(
         "SELECT han_crypto.create_passphrase_keyring('slots', $1)",
         &[&PASS],
     )
     .unwrap();
-    // Another session holds both default slots.
-    let mut holder = cluster.connect("pp");
-    holder
-        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(1212369732, 0), pg_advisory_xact_lock(1212369732, 1);")
+    c.batch_execute("SELECT han_crypto.create_keyring('team_slots')")
         .unwrap();
+    // An unprivileged role takes every advisory lock the old slot scheme
+    // used, and more, and sits on them.
+    let mut mallory = cluster.connect_as("pp", "mallory");
+    mallory
+        .batch_execute(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(1212369732, n) FROM generate_series(0, 63) n;
+             SELECT pg_advisory_lock(1212369732::bigint * 65536 + n) FROM generate_series(0, 63) n;",
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
     let mut other = cluster.connect("pp");
-    let (code, _) = expect_error(
-        &mut other,
-        "SELECT han_crypto.unlock('slots', $1)",
-        &[&PASS],
-    );
-    assert_eq!(code, "53000");
-    holder.batch_execute("COMMIT").unwrap();
     let ok: bool = other
         .query_one("SELECT han_crypto.unlock('slots', $1)", &[&PASS])
         .unwrap()
         .get(0);
     assert!(ok);
+    other
+        .batch_execute(
+            "SELECT han_crypto.create_keyring('team_slots_2');
+             SELECT han_crypto.decrypt(han_crypto.encrypt('x', 'team_slots'));",
+        )
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "key use waited on the attacker's locks: {:?}",
+        started.elapsed()
+    );
+    mallory.batch_execute("ROLLBACK").unwrap();
+
     // A statement timeout shorter than one derivation cancels the unlock.
     other
         .batch_execute("SELECT han_crypto.lock(); SET statement_timeout = '3ms'")
@@ -240,4 +255,52 @@ fn busy_derivation_slots_fail_fast_and_cancel_is_honoured() {
         .unwrap()
         .get(0);
     assert!(ok, "the session is usable after the cancel");
+}
+
+#[test]
+fn busy_derivation_slots_make_others_wait_a_bounded_time_then_fail_with_53000() {
+    let cluster = Cluster::start(
+        "pp-busy",
+        &[("HAN_CRYPTO_ROOT_KEY", &random_key_hex())],
+        &["han_crypto.kdf_max_concurrent = 1", "han_crypto.kdf_wait_timeout = 0"],
+    );
+    let mut c = cluster.fresh_db("pp");
+    c.query_one(
+        "SELECT han_crypto.create_passphrase_keyring('slow', $1)",
+        &[&PASS],
+    )
+    .unwrap();
+    c.query_one(
+        "SELECT han_crypto.create_passphrase_keyring('other', $1)",
+        &[&PASS],
+    )
+    .unwrap();
+    // A slow derivation (256 MiB, 10 passes) occupies the only slot.
+    c.batch_execute(
+        "UPDATE han_crypto.keyring_versions SET kdf = '{\"alg\": \"argon2id\", \"m_kib\": 262144, \"t\": 10, \"p\": 1}'
+         WHERE keyring_id = (SELECT id FROM han_crypto.keyrings WHERE name = 'slow')",
+    )
+    .unwrap();
+    let slow = {
+        let mut s = cluster.connect("pp");
+        std::thread::spawn(move || {
+            s.query_one("SELECT han_crypto.unlock('slow', $1)", &[&PASS])
+                .map(|r| r.get::<_, bool>(0))
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let mut other = cluster.connect("pp");
+    let (code, text) = expect_error(
+        &mut other,
+        "SELECT han_crypto.unlock('other', $1)",
+        &[&PASS],
+    );
+    assert_eq!(code, "53000", "{text}");
+    let slow_result = slow.join().unwrap().unwrap();
+    assert!(!slow_result, "a wrong key derived from the altered parameters");
+    let ok: bool = other
+        .query_one("SELECT han_crypto.unlock('other', $1)", &[&PASS])
+        .unwrap()
+        .get(0);
+    assert!(ok, "the slot is free again once the derivation ended");
 }

@@ -21,6 +21,7 @@ pub mod log_policy;
 pub mod password;
 pub mod redact;
 pub mod sealed;
+pub mod sql_lex;
 pub mod wrap;
 
 pub use error::{Error, Result};

@@ -1,65 +1,1192 @@
-//! Which statements carry secrets in their parameters: calls of the
-//! functions that take a passphrase or a token. The extension's log hook
-//! hides the statement text and bind parameters of any statement that
-//! calls one of them.
+//! What of a statement is secret, decided from PostgreSQL's lexical grammar
+//! ([`crate::sql_lex`]) rather than from text patterns: the arguments of
+//! han_crypto's functions that take a passphrase or a token. The extension's
+//! log hook masks exactly those and keeps the rest of the statement visible.
+//!
+//! [`analyze`] reads a text in one linear pass over its tokens and finds:
+//! * calls of the [`SECRET_FUNCTIONS`]: a name, qualified or not, quoted or
+//!   not, whose last component is in the table, then `(` (comments allowed
+//!   between); arguments by position or by name (`passphrase => ...`);
+//! * for each secret argument: a bare parameter `$n` (casts allowed) is a
+//!   secret parameter, anything else is masked as `[REDACTED:<name>]`;
+//! * `PREPARE name AS <statement>`: which parameters of `name` are secret;
+//!   `EXECUTE name(args)`: the arguments at those positions, with the
+//!   statement prepared earlier in the text or known through a lookup;
+//! * string constants, analysed as SQL in turn (`DO` blocks, function
+//!   bodies, PL/pgSQL `EXECUTE '...' USING ...`), masks landing on the
+//!   literal's bytes in the outer text.
+//!
+//! Failing safe: a call left open at the end of the text (a syntax error,
+//! logged with its statement) masks what its secret arguments have so far;
+//! an argument containing anything but a bare parameter is masked whole.
+//! Not handled: `standard_conforming_strings = off`; SQL assembled at run
+//! time from pieces (`'SELECT unl' || 'ock(...)'`); calls with the wrong
+//! arity or misspelt argument names (they fail, and show their arguments);
+//! declarations (`DROP FUNCTION unlock(text, text)`) are masked like calls.
 
-/// Functions whose arguments are secrets (with the opening parenthesis).
-pub const SENSITIVE_FUNCTIONS: &[&str] = &[
-    "unlock(",
-    "create_passphrase_keyring(",
-    "change_passphrase(",
-    "authenticate(",
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+
+use crate::redact::MARKER_PREFIX;
+use crate::sql_lex::{decode_string, identifier, tokens, StringKind, Token, TokenKind as K};
+
+/// A function taking secrets, and which of its arguments are.
+#[derive(Debug)]
+pub struct SecretFunction {
+    pub name: &'static str,
+    /// 1-based positions and the parameter names (for named notation and
+    /// for the marker).
+    pub secret_args: &'static [(usize, &'static str)],
+}
+
+/// han_crypto's functions that take a passphrase or a token.
+pub const SECRET_FUNCTIONS: &[SecretFunction] = &[
+    SecretFunction { name: "unlock", secret_args: &[(2, "passphrase")] },
+    SecretFunction { name: "create_passphrase_keyring", secret_args: &[(2, "passphrase")] },
+    SecretFunction { name: "change_passphrase", secret_args: &[(2, "old_passphrase"), (3, "new_passphrase")] },
+    SecretFunction { name: "authenticate", secret_args: &[(1, "token")] },
 ];
 
-/// Whether `text` calls one of [`SENSITIVE_FUNCTIONS`]: the name as a whole
-/// identifier (so `pg_advisory_unlock(` does not count), schema-qualified
-/// or not, quoted or not, in any case, with any spacing before the parenthesis.
-pub fn mentions_secret_call(text: &str) -> bool {
-    // Lowercase, drop identifier quotes, and drop whitespace right before a
-    // parenthesis (elsewhere it separates words and must stay). Linear.
-    let mut squeezed = String::with_capacity(text.len());
-    let mut pending_space = false;
-    for c in text.chars().filter(|c| *c != '"') {
-        if c.is_whitespace() {
-            pending_space = true;
+/// Secret parameters: `$n` → the name of the argument it is passed as.
+pub type SecretParams = BTreeMap<u32, &'static str>;
+
+/// A byte range of the analysed text to replace by `[REDACTED:<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mask {
+    pub span: Range<usize>,
+    pub name: &'static str,
+}
+
+/// What [`analyze`] found in one text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    masks: Vec<Mask>,
+    secret_params: SecretParams,
+    prepared: Vec<(String, SecretParams)>,
+}
+
+impl Analysis {
+    /// Spans to mask: sorted, disjoint, on char boundaries.
+    pub fn masks(&self) -> &[Mask] {
+        &self.masks
+    }
+
+    /// The text's own bind parameters passed as secrets (what a
+    /// `parameters: $1 = ...` line of this statement must not show). Those
+    /// of `PREPARE`d statements are in [`Analysis::prepared`] instead.
+    pub fn secret_params(&self) -> &SecretParams {
+        &self.secret_params
+    }
+
+    /// Statements the text prepares (names folded as identifiers), with
+    /// their secret parameters.
+    pub fn prepared(&self) -> &[(String, SecretParams)] {
+        &self.prepared
+    }
+
+    /// `sql` (the analysed text) with the masks applied, or `None` when
+    /// there is nothing to mask. Given another text whose bytes the masks do
+    /// not fit, it fails closed: the whole text becomes one marker.
+    pub fn masked(&self, sql: &str) -> Option<String> {
+        if self.masks.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(sql.len());
+        let mut at = 0;
+        for mask in &self.masks {
+            let Some(kept) = sql.get(at..mask.span.start) else {
+                return Some(marker("statement"));
+            };
+            out.push_str(kept);
+            out.push_str(&marker(mask.name));
+            at = mask.span.end;
+        }
+        match sql.get(at..) {
+            Some(rest) => out.push_str(rest),
+            None => return Some(marker("statement")),
+        }
+        Some(out)
+    }
+
+    /// Sorts the masks and merges overlapping ones (the outer name wins).
+    fn normalize(&mut self) {
+        self.masks.sort_by_key(|m| (m.span.start, Reverse(m.span.end)));
+        let mut merged: Vec<Mask> = Vec::with_capacity(self.masks.len());
+        for mask in self.masks.drain(..) {
+            match merged.last_mut() {
+                Some(last) if mask.span.start < last.span.end => {
+                    last.span.end = last.span.end.max(mask.span.end);
+                }
+                _ => merged.push(mask),
+            }
+        }
+        self.masks = merged;
+    }
+}
+
+fn marker(name: &str) -> String {
+    format!("{MARKER_PREFIX}{name}]")
+}
+
+/// Analyses `sql`. `prepared_source` returns the server's source text of a
+/// prepared statement by (folded) name: a whole query string containing
+/// `PREPARE name ... AS ...`, or a protocol-level statement's bare text.
+pub fn analyze(sql: &str, prepared_source: &dyn Fn(&str) -> Option<String>) -> Analysis {
+    analyze_in(sql, &mut Ctx::new(prepared_source), 0)
+}
+
+/// `sql` with its secret arguments masked, or `None` when it has none.
+pub fn mask_sql(sql: &str, prepared_source: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    analyze(sql, prepared_source).masked(sql)
+}
+
+/// Masks SQL quoted in free text: CONTEXT lines such as
+/// `SQL statement "SELECT han_crypto.unlock('kim', 'pw')"` and messages
+/// quoting a statement. In each line, the part between the first and the
+/// last `"` is analysed as SQL (CONTEXT does not escape inner `"`); so is
+/// the part between the first and the last `"` of the whole text, for
+/// statements quoted over several lines.
+pub fn mask_quoted_sql(text: &str, prepared_source: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if !may_mention_secret(text) {
+        return None;
+    }
+    let mut ctx = Ctx::new(prepared_source);
+    let mut found = Analysis::default();
+    let mut add = |region: Range<usize>| {
+        let inner = analyze_in(&text[region.clone()], &mut ctx, 0);
+        found.masks.extend(inner.masks.into_iter().map(|m| Mask {
+            span: region.start + m.span.start..region.start + m.span.end,
+            name: m.name,
+        }));
+    };
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(r) = quoted_region(line) {
+            add(line_start + r.start..line_start + r.end);
+        }
+        line_start += line.len();
+    }
+    if let Some(r) = quoted_region(text).filter(|r| text[r.clone()].contains('\n')) {
+        add(r);
+    }
+    found.normalize();
+    found.masked(text)
+}
+
+fn quoted_region(s: &str) -> Option<Range<usize>> {
+    let first = s.find('"')?;
+    let last = s.rfind('"')?;
+    (last > first).then_some(first + 1..last)
+}
+
+/// Rewrites a bind-parameter list as PostgreSQL logs it
+/// (`parameters: $1 = 'kim', $2 = 'pw'`, after any words): the value of
+/// each parameter in `secret` becomes `[REDACTED:<name>]`. Values are
+/// quoted with `''` doubled (possibly cut with `...` before the closing
+/// quote) or `NULL`, which reveals nothing and stays. `None` when nothing
+/// changes.
+pub fn mask_parameter_list(text: &str, secret: &SecretParams) -> Option<String> {
+    if secret.is_empty() {
+        return None;
+    }
+    let b = text.as_bytes();
+    let mut found = Analysis::default();
+    let mut i = 0;
+    while let Some(k) = b[i..].iter().position(|&c| c == b'$') {
+        let digits = i + k + 1;
+        let len = b[digits..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i = digits + len;
+        if len == 0 || !b[i..].starts_with(b" = ") {
             continue;
         }
-        if pending_space && c != '(' {
-            squeezed.push(' ');
+        let value = i + 3;
+        if b[value..].starts_with(b"NULL") {
+            i = value + 4;
+            continue;
         }
-        pending_space = false;
-        squeezed.push(c.to_ascii_lowercase());
+        if b.get(value) != Some(&b'\'') {
+            continue;
+        }
+        i = quoted_value_end(b, value);
+        let n = text[digits..digits + len].parse::<u32>().ok();
+        if let Some(name) = n.and_then(|n| secret.get(&n)) {
+            found.masks.push(Mask { span: value..i, name });
+        }
     }
-    SENSITIVE_FUNCTIONS.iter().any(|name| {
-        squeezed.match_indices(name).any(|(at, _)| {
-            let before = squeezed[..at].chars().next_back();
-            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        })
-    })
+    found.masked(text)
+}
+
+/// The end of the `''`-doubled quoted value at `quote` (or of the text).
+fn quoted_value_end(b: &[u8], quote: usize) -> usize {
+    let mut i = quote + 1;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\'', Some(b'\'')) => i += 2,
+            (b'\'', _) => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// Whether a secret function could be called in `text`, even inside string
+/// constants at any depth: it spells a function's name or `execute`, or
+/// holds something decoding could turn into one: `UESCAPE`, a string
+/// continued on the next line, or a backslash where an `E'` or `U&` makes
+/// escapes (decoding creates neither, so one is in the raw text too). One
+/// linear scan, no allocation: the fast path of every log line.
+fn may_mention_secret(text: &str) -> bool {
+    const ESCAPES: [&str; 3] = ["\\", "e'", "u&"];
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        let names = SECRET_FUNCTIONS.iter().map(|f| f.name);
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(names.chain(["execute", "uescape"]).chain(ESCAPES))
+            .expect("static patterns")
+    });
+    let first_escape = words.patterns_len() - ESCAPES.len();
+    let (mut backslash, mut escaping) = (false, false);
+    for m in words.find_overlapping_iter(text) {
+        match m.pattern().as_usize().checked_sub(first_escape) {
+            None => return true,
+            Some(0) => backslash = true,
+            Some(_) => escaping = true,
+        }
+        if backslash && escaping {
+            return true;
+        }
+    }
+    may_continue_string(text.as_bytes())
+}
+
+/// A quote followed by whitespace with a newline and another quote, or by a
+/// `--` comment: possibly two literals that are one.
+fn may_continue_string(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(k) = b[i..].iter().position(|&c| c == b'\'') {
+        let mut j = i + k + 1;
+        let mut newline = false;
+        while let Some(&c) = b.get(j).filter(|c| b" \t\n\r\x0b\x0c".contains(c)) {
+            newline |= c == b'\n' || c == b'\r';
+            j += 1;
+        }
+        if b[j..].starts_with(b"--") || (newline && b.get(j) == Some(&b'\'')) {
+            return true;
+        }
+        i = j;
+    }
+    false
+}
+
+/// String constants are analysed this many levels deep.
+const MAX_DEPTH: u8 = 4;
+/// PostgreSQL truncates names to NAMEDATALEN - 1 bytes.
+const MAX_NAME: usize = 63;
+
+/// State shared by the analyses of one text and of its literals.
+struct Ctx<'l> {
+    lookup: &'l dyn Fn(&str) -> Option<String>,
+    /// Secret parameters of statements known through `lookup`, by name.
+    cache: HashMap<String, SecretParams>,
+}
+
+impl<'l> Ctx<'l> {
+    fn new(lookup: &'l dyn Fn(&str) -> Option<String>) -> Self {
+        Ctx { lookup, cache: HashMap::new() }
+    }
+
+    /// The secret parameters of the prepared statement `name`, from its
+    /// source: the `PREPARE` of that name in it, else its own parameters.
+    fn prepared(&mut self, name: &str) -> SecretParams {
+        if let Some(known) = self.cache.get(name) {
+            return known.clone();
+        }
+        let params = (self.lookup)(name)
+            .map(|source| {
+                // The source is analysed alone: no lookups from there.
+                let none = |_: &str| -> Option<String> { None };
+                let found = analyze(&source, &none);
+                let mut named = found.prepared.into_iter().filter(|(n, _)| n == name).peekable();
+                if named.peek().is_none() {
+                    return found.secret_params;
+                }
+                named.flat_map(|(_, p)| p).collect()
+            })
+            .unwrap_or_default();
+        self.cache.insert(name.to_owned(), params.clone());
+        params
+    }
+}
+
+fn analyze_in(sql: &str, ctx: &mut Ctx<'_>, depth: u8) -> Analysis {
+    if !may_mention_secret(sql) {
+        return Analysis::default();
+    }
+    Analyzer::new(sql, ctx, depth).run()
+}
+
+/// Which arguments of an argument list are secret.
+enum Secrets {
+    Function(&'static SecretFunction),
+    /// `EXECUTE name(...)` and `EXECUTE ... USING ...`: by position.
+    Params(SecretParams),
+}
+
+impl Secrets {
+    fn at(&self, position: u32) -> Option<&'static str> {
+        match self {
+            Secrets::Function(f) => {
+                f.secret_args.iter().find(|(p, _)| u32::try_from(*p) == Ok(position)).map(|(_, n)| *n)
+            }
+            Secrets::Params(p) => p.get(&position).copied(),
+        }
+    }
+
+    /// By parameter name; quoted names match in any case too, failing safe.
+    fn named(&self, name: &str) -> Option<&'static str> {
+        match self {
+            Secrets::Function(f) => f.secret_args.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)).map(|(_, n)| *n),
+            Secrets::Params(_) => None,
+        }
+    }
+}
+
+/// The shape of an argument so far: is it still a bare `$n::type`?
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Shape {
+    #[default]
+    Empty,
+    /// A lone identifier: a parameter name if `=>` follows.
+    Name(Token),
+    Param,
+    /// After `::` or a `.` in a type name.
+    Cast,
+    Type,
+    /// Anything else: masked whole if secret.
+    Other,
+}
+
+#[derive(Default)]
+struct Arg {
+    start: Option<usize>,
+    end: usize,
+    shape: Shape,
+    /// Whether it is secret, once known (`None`: not yet).
+    decided: Option<Option<&'static str>>,
+}
+
+/// A finished secret argument.
+struct Finished {
+    span: Range<usize>,
+    name: &'static str,
+    bare_param: bool,
+}
+
+/// The arguments of a call, of `EXECUTE name(...)` or of `USING ...`.
+struct ArgList {
+    secrets: Secrets,
+    /// The bracket depth its arguments are at.
+    level: usize,
+    position: u32,
+    arg: Arg,
+}
+
+impl ArgList {
+    fn new(secrets: Secrets, level: usize) -> Self {
+        ArgList { secrets, level, position: 1, arg: Arg::default() }
+    }
+
+    /// A token of the current argument at the list's own level; returns the
+    /// argument's name when it has just become known to be secret.
+    fn token(&mut self, sql: &str, tok: &Token) -> Option<&'static str> {
+        let arg = &mut self.arg;
+        arg.start.get_or_insert(tok.span.start);
+        arg.end = tok.span.end;
+        arg.shape = match (std::mem::take(&mut arg.shape), tok.kind) {
+            (Shape::Empty, K::Ident | K::QuotedIdent) if arg.decided.is_none() => Shape::Name(tok.clone()),
+            (Shape::Name(name), K::Arrow | K::ColonEquals) => {
+                let secret = identifier(sql, &name).and_then(|name| self.secrets.named(&name));
+                // The expression starts after `=>`.
+                *arg = Arg { decided: Some(secret), ..Arg::default() };
+                return secret;
+            }
+            (Shape::Empty, K::Param(_)) => Shape::Param,
+            (Shape::Param | Shape::Type, K::Typecast) | (Shape::Type, K::Dot) => Shape::Cast,
+            (Shape::Cast | Shape::Type, K::Ident | K::QuotedIdent) => Shape::Type,
+            // Typmods and array bounds: the bracket's contents decide.
+            (Shape::Type, K::LParen | K::LBracket) => Shape::Type,
+            _ => Shape::Other,
+        };
+        if arg.decided.is_none() && !matches!(arg.shape, Shape::Name(_)) {
+            let secret = self.secrets.at(self.position);
+            arg.decided = Some(secret);
+            return secret;
+        }
+        None
+    }
+
+    /// A bracket inside the current argument closed at `end`.
+    fn child_closed(&mut self, end: usize, bare: bool) {
+        self.arg.end = end;
+        if !bare {
+            self.arg.shape = Shape::Other;
+        }
+    }
+
+    /// Ends the current argument (at `,`, the closing bracket or the end).
+    fn finish(&mut self) -> Option<Finished> {
+        let arg = std::mem::take(&mut self.arg);
+        let position = self.position;
+        self.position = self.position.saturating_add(1);
+        let start = arg.start?;
+        let name = arg.decided.unwrap_or_else(|| self.secrets.at(position))?;
+        Some(Finished { span: start..arg.end, name, bare_param: matches!(arg.shape, Shape::Param | Shape::Type) })
+    }
+}
+
+/// An open bracket: an argument list, or any other (`typmod`: opened in a
+/// `$n::type`, which stays bare while the contents are numbers).
+#[derive(Clone, Copy)]
+enum Bracket {
+    List,
+    Plain { typmod: bool, numbers: bool },
+}
+
+#[derive(Default)]
+enum Prepare {
+    #[default]
+    No,
+    Keyword,
+    Named(String),
+    Body(String),
+}
+
+#[derive(Default)]
+struct Statement {
+    started: bool,
+    prepare: Prepare,
+    params: SecretParams,
+}
+
+struct Analyzer<'s, 'c, 'l> {
+    sql: &'s str,
+    ctx: &'c mut Ctx<'l>,
+    depth: u8,
+    brackets: Vec<Bracket>,
+    /// The lists of the `Bracket::List`s, innermost last.
+    lists: Vec<ArgList>,
+    /// PL/pgSQL `EXECUTE ... USING` arguments, at depth 0.
+    using: Option<ArgList>,
+    /// The outermost secret argument being read: its level and name.
+    /// Everything inside it is masked with it.
+    secret: Option<(usize, &'static str)>,
+    /// The two previous tokens.
+    prev: [Option<Token>; 2],
+    last_end: usize,
+    stmt: Statement,
+    /// After a depth-0 `EXECUTE`: secret parameters of the literals read
+    /// since, which a `USING` list then passes.
+    dynamic: Option<SecretParams>,
+    /// Statements prepared earlier in the text.
+    known: HashMap<String, SecretParams>,
+    out: Analysis,
+}
+
+impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
+    fn new(sql: &'s str, ctx: &'c mut Ctx<'l>, depth: u8) -> Self {
+        Analyzer {
+            sql,
+            ctx,
+            depth,
+            brackets: Vec::new(),
+            lists: Vec::new(),
+            using: None,
+            secret: None,
+            prev: [None, None],
+            last_end: 0,
+            stmt: Statement::default(),
+            dynamic: None,
+            known: HashMap::new(),
+            out: Analysis::default(),
+        }
+    }
+
+    fn run(mut self) -> Analysis {
+        for tok in tokens(self.sql) {
+            self.token(tok);
+        }
+        // A text cut short still masks what its open calls hold.
+        while let Some(bracket) = self.brackets.pop() {
+            let bare = self.closed(bracket);
+            self.child_closed(self.last_end, bare);
+        }
+        self.end_statement();
+        self.out.normalize();
+        self.out
+    }
+
+    fn token(&mut self, tok: Token) {
+        let top = self.brackets.is_empty();
+        let first = !std::mem::replace(&mut self.stmt.started, true);
+        match tok.kind {
+            K::Semicolon if top => self.end_statement(),
+            K::LParen | K::LBracket => self.open(&tok),
+            K::RParen | K::RBracket => self.close(&tok),
+            K::Comma => self.comma(),
+            _ => {
+                if !(top && self.statement_word(&tok, first)) {
+                    self.feed(&tok);
+                }
+                match tok.kind {
+                    K::Param(n) => self.param(n),
+                    K::String(kind) => self.string(&tok, kind),
+                    _ => {}
+                }
+            }
+        }
+        self.last_end = tok.span.end;
+        self.prev = [Some(tok), self.prev[0].take()];
+    }
+
+    fn is_word(&self, tok: &Token, word: &str) -> bool {
+        tok.kind == K::Ident && tok.span.len() == word.len() && tok.text(self.sql).eq_ignore_ascii_case(word)
+    }
+
+    /// Statement-level words at depth 0; true when `tok` is consumed.
+    fn statement_word(&mut self, tok: &Token, first: bool) -> bool {
+        match &self.stmt.prepare {
+            Prepare::Keyword => self.stmt.prepare = object_name(self.sql, tok).map_or(Prepare::No, Prepare::Named),
+            Prepare::Named(name) if self.is_word(tok, "as") => self.stmt.prepare = Prepare::Body(name.clone()),
+            _ if first && self.is_word(tok, "prepare") => self.stmt.prepare = Prepare::Keyword,
+            _ => {}
+        }
+        if self.is_word(tok, "execute") {
+            self.finish_using();
+            self.dynamic = Some(SecretParams::new());
+        } else if self.is_word(tok, "using") && self.dynamic.is_some() {
+            self.finish_using();
+            let params = self.dynamic.take().unwrap_or_default();
+            if !params.is_empty() {
+                self.using = Some(ArgList::new(Secrets::Params(params), 0));
+            }
+            return true;
+        } else if self.is_word(tok, "into") && self.using.is_some() {
+            self.finish_using();
+        }
+        false
+    }
+
+    /// Gives `tok` to the argument it belongs to.
+    fn feed(&mut self, tok: &Token) {
+        let level = self.brackets.len();
+        let became_secret = match self.brackets.last_mut() {
+            Some(Bracket::List) => self.lists.last_mut().and_then(|l| l.token(self.sql, tok)),
+            Some(Bracket::Plain { numbers, .. }) => {
+                *numbers &= tok.kind == K::Number;
+                None
+            }
+            None => self.using.as_mut().and_then(|l| l.token(self.sql, tok)),
+        };
+        if let Some(name) = became_secret {
+            self.secret.get_or_insert((level, name));
+        }
+    }
+
+    fn open(&mut self, tok: &Token) {
+        self.feed(tok);
+        let level = self.brackets.len() + 1;
+        if let Some(secrets) = self.call_before(tok) {
+            self.lists.push(ArgList::new(secrets, level));
+            self.brackets.push(Bracket::List);
+            return;
+        }
+        let typmod = match self.brackets.last() {
+            Some(Bracket::List) => self.lists.last().is_some_and(|l| l.arg.shape == Shape::Type),
+            Some(Bracket::Plain { .. }) => false,
+            None => self.using.as_ref().is_some_and(|l| l.arg.shape == Shape::Type),
+        };
+        self.brackets.push(Bracket::Plain { typmod, numbers: true });
+    }
+
+    /// What secrets the arguments opened by `(` hold: `EXECUTE name(` of a
+    /// statement with secret parameters, or a secret function's call.
+    fn call_before(&mut self, paren: &Token) -> Option<Secrets> {
+        let name = self.prev[0].as_ref().filter(|t| paren.kind == K::LParen && matches!(t.kind, K::Ident | K::QuotedIdent))?;
+        let before = self.prev[1].as_ref();
+        if before.is_some_and(|t| self.is_word(t, "prepare")) {
+            return None;
+        }
+        if before.is_some_and(|t| self.is_word(t, "execute")) {
+            let statement = object_name(self.sql, name)?;
+            let params = match self.known.get(&statement) {
+                Some(params) => params.clone(),
+                None => self.ctx.prepared(&statement),
+            };
+            if !params.is_empty() {
+                return Some(Secrets::Params(params));
+            }
+        }
+        let name = identifier(self.sql, name)?;
+        SECRET_FUNCTIONS.iter().find(|f| f.name == name).map(Secrets::Function)
+    }
+
+    fn close(&mut self, tok: &Token) {
+        match self.brackets.pop() {
+            None => self.feed(tok),
+            Some(bracket) => {
+                let bare = self.closed(bracket);
+                self.child_closed(tok.span.end, bare);
+            }
+        }
+    }
+
+    /// Pops what `bracket` held; whether it keeps an argument a bare `$n`.
+    fn closed(&mut self, bracket: Bracket) -> bool {
+        match bracket {
+            Bracket::List => {
+                if let Some(mut list) = self.lists.pop() {
+                    let done = list.finish();
+                    self.emit(list.level, done);
+                }
+                true
+            }
+            Bracket::Plain { typmod, numbers } => !typmod || numbers,
+        }
+    }
+
+    fn child_closed(&mut self, end: usize, bare: bool) {
+        match self.brackets.last_mut() {
+            Some(Bracket::List) => self.lists.last_mut().into_iter().for_each(|l| l.child_closed(end, bare)),
+            Some(Bracket::Plain { numbers, .. }) => *numbers = false,
+            None => self.using.iter_mut().for_each(|l| l.child_closed(end, bare)),
+        }
+    }
+
+    fn comma(&mut self) {
+        let level = self.brackets.len();
+        let done = match self.brackets.last() {
+            Some(Bracket::List) => self.lists.last_mut().map(ArgList::finish),
+            // `numeric(10, 2)` is still a typmod.
+            Some(Bracket::Plain { .. }) => None,
+            None => self.using.as_mut().map(ArgList::finish),
+        };
+        if let Some(done) = done {
+            self.emit(level, done);
+        }
+    }
+
+    /// Masks a finished secret argument unless it is a bare parameter or an
+    /// enclosing secret argument covers it.
+    fn emit(&mut self, level: usize, done: Option<Finished>) {
+        let covered = self.secret.is_some_and(|(l, _)| l < level);
+        if let Some(f) = done.filter(|f| !f.bare_param && !covered) {
+            self.out.masks.push(Mask { span: f.span, name: f.name });
+        }
+        if self.secret.is_some_and(|(l, _)| l == level) {
+            self.secret = None;
+        }
+    }
+
+    fn param(&mut self, n: u32) {
+        if let Some((_, name)) = self.secret {
+            self.stmt.params.entry(n).or_insert(name);
+        }
+    }
+
+    /// Analyses a literal's contents as SQL (unless a mask covers it).
+    fn string(&mut self, tok: &Token, kind: StringKind) {
+        if self.secret.is_some() || self.depth >= MAX_DEPTH || matches!(kind, StringKind::Bit | StringKind::Hex) {
+            return;
+        }
+        if !may_mention_secret(tok.text(self.sql)) {
+            return;
+        }
+        let Some(decoded) = decode_string(self.sql, tok) else { return };
+        let inner = analyze_in(&decoded.text, self.ctx, self.depth + 1);
+        self.out.masks.extend(inner.masks.into_iter().map(|m| Mask { span: decoded.original_span(m.span), name: m.name }));
+        if let Some(dynamic) = &mut self.dynamic {
+            for (n, name) in inner.secret_params {
+                dynamic.entry(n).or_insert(name);
+            }
+        }
+    }
+
+    fn finish_using(&mut self) {
+        if let Some(mut list) = self.using.take() {
+            let done = list.finish();
+            self.emit(0, done);
+        }
+    }
+
+    fn end_statement(&mut self) {
+        self.finish_using();
+        self.dynamic = None;
+        let stmt = std::mem::take(&mut self.stmt);
+        match stmt.prepare {
+            Prepare::Body(name) => {
+                self.known.insert(name.clone(), stmt.params.clone());
+                self.out.prepared.push((name, stmt.params));
+            }
+            _ => {
+                for (n, name) in stmt.params {
+                    self.out.secret_params.entry(n).or_insert(name);
+                }
+            }
+        }
+    }
+}
+
+/// A statement name as PostgreSQL keys it: folded, cut to 63 bytes.
+fn object_name(sql: &str, tok: &Token) -> Option<String> {
+    let mut name = identifier(sql, tok)?.into_owned();
+    if name.len() > MAX_NAME {
+        let cut = (0..=MAX_NAME).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
+        name.truncate(cut);
+    }
+    Some(name)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::mentions_secret_call;
+    use super::*;
+    use proptest::prelude::*;
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    /// The text as the log would show it.
+    fn shown(sql: &str) -> String {
+        mask_sql(sql, &none).unwrap_or_else(|| sql.to_owned())
+    }
+
+    fn params(pairs: &[(u32, &'static str)]) -> SecretParams {
+        pairs.iter().copied().collect()
+    }
 
     #[test]
-    fn matches_whole_function_names_only() {
-        for yes in [
-            "SELECT han_crypto.unlock($1, $2)",
-            "select UNLOCK ('notes', $1)",
-            "SELECT \"han_crypto\".\"authenticate\"($1)",
-            "execute s1: SELECT han_crypto.create_passphrase_keyring($1, $2)",
-            "SELECT 1; SELECT change_passphrase('k', $1, $2)",
+    fn leak_through_comments_before_the_parenthesis_is_closed() {
+        assert_eq!(
+            shown("SELECT han_crypto.unlock/**/('kim', 'pw-sentinel')"),
+            "SELECT han_crypto.unlock/**/('kim', [REDACTED:passphrase])"
+        );
+        assert_eq!(shown("SELECT unlock --x\n('k','pw')"), "SELECT unlock --x\n('k',[REDACTED:passphrase])");
+        assert_eq!(
+            shown("SELECT han_crypto . /* a /* nested */ b */ unlock ('k', 'pw')"),
+            "SELECT han_crypto . /* a /* nested */ b */ unlock ('k', [REDACTED:passphrase])"
+        );
+    }
+
+    #[test]
+    fn leak_through_quoting_qualification_and_case_is_closed() {
+        for (sql, expected) in [
+            ("SELECT \"HAN_CRYPTO\".\"unlock\"('k', 'pw')", "SELECT \"HAN_CRYPTO\".\"unlock\"('k', [REDACTED:passphrase])"),
+            ("SELECT UNLOCK ( 'k' , 'pw' )", "SELECT UNLOCK ( 'k' , [REDACTED:passphrase] )"),
+            ("SELECT db.Han_Crypto.UnLock('k','pw')", "SELECT db.Han_Crypto.UnLock('k',[REDACTED:passphrase])"),
+            ("SELECT U&\"\\0075nlock\"('k', 'pw')", "SELECT U&\"\\0075nlock\"('k', [REDACTED:passphrase])"),
+            ("SELECT U&\"!0075nlock\" UESCAPE '!' ('k', 'pw')", "SELECT U&\"!0075nlock\" UESCAPE '!' ('k', [REDACTED:passphrase])"),
+            ("SELECT * FROM han_crypto.unlock('k', 'pw')", "SELECT * FROM han_crypto.unlock('k', [REDACTED:passphrase])"),
         ] {
-            assert!(mentions_secret_call(yes), "{yes}");
+            assert_eq!(shown(sql), expected);
         }
-        for no in [
-            "SELECT pg_advisory_unlock(1)",
-            "SELECT han_crypto.encrypt($1)",
-            "SELECT my_authenticate(1)",
-            "",
+        // A quoted name in another case is another function.
+        assert_eq!(shown("SELECT \"UNLOCK\"('k', 'pw')"), "SELECT \"UNLOCK\"('k', 'pw')");
+    }
+
+    #[test]
+    fn leak_through_named_notation_is_closed() {
+        for (sql, expected) in [
+            ("SELECT unlock(passphrase => 'pw', keyring => 'k')", "SELECT unlock(passphrase => [REDACTED:passphrase], keyring => 'k')"),
+            ("SELECT unlock(keyring := 'k', PASSPHRASE := 'pw')", "SELECT unlock(keyring := 'k', PASSPHRASE := [REDACTED:passphrase])"),
+            ("SELECT unlock('k', \"passphrase\" => 'pw')", "SELECT unlock('k', \"passphrase\" => [REDACTED:passphrase])"),
+            (
+                "SELECT change_passphrase(new_passphrase => 'n', keyring => 'k', old_passphrase => 'o')",
+                "SELECT change_passphrase(new_passphrase => [REDACTED:new_passphrase], keyring => 'k', old_passphrase => [REDACTED:old_passphrase])",
+            ),
+            ("SELECT unlock(keyring/**/=>/**/'k', passphrase=>'pw')", "SELECT unlock(keyring/**/=>/**/'k', passphrase=>[REDACTED:passphrase])"),
         ] {
-            assert!(!mentions_secret_call(no), "{no}");
+            assert_eq!(shown(sql), expected);
+        }
+    }
+
+    #[test]
+    fn leak_through_string_syntax_is_closed() {
+        for sql in [
+            r"SELECT unlock('k', E'p\'w), (x')",
+            r"SELECT unlock('k', e'p\\')",
+            "SELECT unlock('k', $$pw$$)",
+            "SELECT unlock('k', $t$p'w) $$ $t$)",
+            "SELECT unlock('k', 'p), (''w -- /* x')",
+            "SELECT unlock('k', 'p'\n'w')",
+            "SELECT unlock('k', U&'p\\0077' UESCAPE '\\')",
+            "SELECT unlock('k', N'pw')",
+        ] {
+            assert_eq!(shown(sql), "SELECT unlock('k', [REDACTED:passphrase])", "{sql}");
+        }
+    }
+
+    #[test]
+    fn leak_through_nested_expressions_is_closed() {
+        for (sql, expected) in [
+            ("SELECT unlock('k', concat('p', 'w'))", "SELECT unlock('k', [REDACTED:passphrase])"),
+            ("SELECT unlock('k', ARRAY['p', 'w'][1])", "SELECT unlock('k', [REDACTED:passphrase])"),
+            ("SELECT unlock(ARRAY['a', 'b'][1], 'pw')", "SELECT unlock(ARRAY['a', 'b'][1], [REDACTED:passphrase])"),
+            ("SELECT unlock(upper('k'), (SELECT 'pw'))", "SELECT unlock(upper('k'), [REDACTED:passphrase])"),
+            ("SELECT authenticate(unlock('k', 'pw'))", "SELECT authenticate([REDACTED:token])"),
+            ("SELECT f(unlock('k', 'a'), unlock('k', 'b'))", "SELECT f(unlock('k', [REDACTED:passphrase]), unlock('k', [REDACTED:passphrase]))"),
+        ] {
+            assert_eq!(shown(sql), expected);
+        }
+    }
+
+    #[test]
+    fn each_function_masks_exactly_its_secret_arguments() {
+        assert_eq!(
+            shown("SELECT change_passphrase('k','old','new')"),
+            "SELECT change_passphrase('k',[REDACTED:old_passphrase],[REDACTED:new_passphrase])"
+        );
+        assert_eq!(
+            shown("SELECT create_passphrase_keyring('k','pw','pbkdf2-sha256')"),
+            "SELECT create_passphrase_keyring('k',[REDACTED:passphrase],'pbkdf2-sha256')"
+        );
+        assert_eq!(shown("SELECT han_crypto.authenticate('eyJhbGciOiJIUzI1NiJ9.e30.c2ln')"), "SELECT han_crypto.authenticate([REDACTED:token])");
+        // PL/pgSQL variables are masked too: their names are all the log shows.
+        assert_eq!(shown("PERFORM unlock(k, pw)"), "PERFORM unlock(k, [REDACTED:passphrase])");
+    }
+
+    #[test]
+    fn multi_statement_strings_mask_each_call_only() {
+        assert_eq!(
+            shown("SELECT 'pw' AS a; SELECT han_crypto.unlock('k', 'pw'); SELECT authenticate('t');SELECT 'pw'"),
+            "SELECT 'pw' AS a; SELECT han_crypto.unlock('k', [REDACTED:passphrase]); SELECT authenticate([REDACTED:token]);SELECT 'pw'"
+        );
+    }
+
+    #[test]
+    fn bind_parameters_are_reported_not_masked() {
+        for sql in [
+            "SELECT han_crypto.unlock($1, $2)",
+            "SELECT unlock($1, $2::text)",
+            "SELECT unlock($1, $2::\"text\")",
+            "SELECT unlock($1, $2::text[])",
+            "SELECT unlock($1, $2 /* c */ :: pg_catalog.text)",
+            "SELECT unlock($1, $2::varchar(64)::character varying)",
+            "SELECT unlock(passphrase => $2, keyring => $1)",
+        ] {
+            let a = analyze(sql, &none);
+            assert_eq!(a.masked(sql), None, "{sql}");
+            assert_eq!(a.secret_params(), &params(&[(2, "passphrase")]), "{sql}");
+        }
+        let a = analyze("SELECT change_passphrase($1, $2, $3)", &none);
+        assert_eq!(a.secret_params(), &params(&[(2, "old_passphrase"), (3, "new_passphrase")]));
+        // Anything more is masked, its parameters still reported.
+        for sql in ["SELECT unlock($1, $2 || $3)", "SELECT unlock($1, $2[1] || $3)", "SELECT unlock($1, ($2 || $3)::varchar(length('x')))"] {
+            let a = analyze(sql, &none);
+            assert_eq!(a.masked(sql).unwrap(), "SELECT unlock($1, [REDACTED:passphrase])", "{sql}");
+            assert_eq!(a.secret_params(), &params(&[(2, "passphrase"), (3, "passphrase")]), "{sql}");
+        }
+    }
+
+    #[test]
+    fn leak_through_prepare_then_execute_in_one_string_is_closed() {
+        let sql = "PREPARE pu(text,text) AS SELECT han_crypto.unlock($1,$2); EXECUTE pu('kim','pw')";
+        let a = analyze(sql, &none);
+        assert_eq!(a.masked(sql).unwrap(), "PREPARE pu(text,text) AS SELECT han_crypto.unlock($1,$2); EXECUTE pu('kim',[REDACTED:passphrase])");
+        assert_eq!(a.prepared(), [("pu".to_owned(), params(&[(2, "passphrase")]))]);
+        assert!(a.secret_params().is_empty());
+        assert_eq!(
+            shown("PREPARE \"Pu\" AS SELECT unlock($2, $1); EXPLAIN ANALYZE EXECUTE \"Pu\"('pw', 'kim'); EXECUTE pu('pw', 'kim')"),
+            "PREPARE \"Pu\" AS SELECT unlock($2, $1); EXPLAIN ANALYZE EXECUTE \"Pu\"([REDACTED:passphrase], 'kim'); EXECUTE pu('pw', 'kim')"
+        );
+        let sql = "PREPARE pu AS SELECT unlock($1, $2); EXECUTE PU('kim', $1)";
+        assert_eq!(analyze(sql, &none).secret_params(), &params(&[(1, "passphrase")]));
+        let long = "p".repeat(63);
+        assert_eq!(
+            shown(&format!("PREPARE {long}x AS SELECT unlock($1, $2); EXECUTE {long}y('k', 'pw')")),
+            format!("PREPARE {long}x AS SELECT unlock($1, $2); EXECUTE {long}y('k', [REDACTED:passphrase])"),
+            "names are cut to 63 bytes"
+        );
+    }
+
+    #[test]
+    fn leak_through_execute_of_a_server_side_prepared_statement_is_closed() {
+        let calls = Cell::new(0);
+        let lookup = |name: &str| {
+            calls.set(calls.get() + 1);
+            match name {
+                "whole" => Some("PREPARE other AS SELECT 1; PREPARE whole(text, text) AS SELECT han_crypto.unlock($1, $2); EXECUTE whole('a', 'b')".to_owned()),
+                "bare" => Some("SELECT han_crypto.authenticate($1)".to_owned()),
+                "plain" => Some("SELECT $1, $2".to_owned()),
+                _ => None,
+            }
+        };
+        let sql = "EXECUTE whole('kim', 'pw'); EXECUTE bare('eyJ'); EXECUTE plain('a', 'b'); EXECUTE nope('kim', 'pw'); EXECUTE whole('k2', 'pw2')";
+        assert_eq!(
+            mask_sql(sql, &lookup).unwrap(),
+            "EXECUTE whole('kim', [REDACTED:passphrase]); EXECUTE bare([REDACTED:token]); EXECUTE plain('a', 'b'); EXECUTE nope('kim', 'pw'); EXECUTE whole('k2', [REDACTED:passphrase])"
+        );
+        assert_eq!(calls.get(), 4, "one lookup per name");
+    }
+
+    #[test]
+    fn leak_through_do_blocks_and_function_bodies_is_closed() {
+        for (sql, expected) in [
+            ("DO $$ BEGIN PERFORM han_crypto.unlock('kim','pw'); END $$", "DO $$ BEGIN PERFORM han_crypto.unlock('kim',[REDACTED:passphrase]); END $$"),
+            ("DO 'BEGIN PERFORM han_crypto.unlock(''kim'', ''pw''); END'", "DO 'BEGIN PERFORM han_crypto.unlock(''kim'', [REDACTED:passphrase]); END'"),
+            ("DO LANGUAGE plpgsql $b$ BEGIN PERFORM unlock('k', 'pw'); END $b$", "DO LANGUAGE plpgsql $b$ BEGIN PERFORM unlock('k', [REDACTED:passphrase]); END $b$"),
+            ("DO $b$ BEGIN PERFORM unlock('k', 'pw'); END $b$ LANGUAGE plpgsql", "DO $b$ BEGIN PERFORM unlock('k', [REDACTED:passphrase]); END $b$ LANGUAGE plpgsql"),
+            (
+                "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$ SELECT han_crypto.unlock('k', 'pw') $f$",
+                "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$ SELECT han_crypto.unlock('k', [REDACTED:passphrase]) $f$",
+            ),
+            (r"DO E'BEGIN PERFORM unlock(\'k\', \'p\\w\'); END'", r"DO E'BEGIN PERFORM unlock(\'k\', [REDACTED:passphrase]); END'"),
+            (
+                "DO 'BEGIN EXECUTE ''SELECT unlock(''''k'''', ''''pw'''')''; END'",
+                "DO 'BEGIN EXECUTE ''SELECT unlock(''''k'''', [REDACTED:passphrase])''; END'",
+            ),
+            ("DO $a$ BEGIN EXECUTE $b$ SELECT unlock('k', 'pw') $b$; END $a$", "DO $a$ BEGIN EXECUTE $b$ SELECT unlock('k', [REDACTED:passphrase]) $b$; END $a$"),
+        ] {
+            assert_eq!(shown(sql), expected);
+        }
+    }
+
+    #[test]
+    fn leak_through_escapes_and_continuations_spelling_the_name_is_closed() {
+        for (sql, expected) in [
+            (r"DO E'BEGIN PERFORM \x75nlock(''k'', ''pw''); END'", r"DO E'BEGIN PERFORM \x75nlock(''k'', [REDACTED:passphrase]); END'"),
+            (r"DO U&'BEGIN PERFORM !0075nlock(''k''!002C ''pw''); END' UESCAPE '!'", r"DO U&'BEGIN PERFORM !0075nlock(''k''!002C [REDACTED:passphrase]); END' UESCAPE '!'"),
+            ("DO 'BEGIN PERFORM han_crypto.unl'\n'ock(''k'', ''pw''); END'", "DO 'BEGIN PERFORM han_crypto.unl'\n'ock(''k'', [REDACTED:passphrase]); END'"),
+            ("DO 'BEGIN PERFORM unlock(''k'', ''p'  -- c\n  'w''); END'", "DO 'BEGIN PERFORM unlock(''k'', [REDACTED:passphrase]); END'"),
+        ] {
+            assert_eq!(shown(sql), expected);
+        }
+    }
+
+    #[test]
+    fn literals_are_analysed_four_levels_deep() {
+        let nested = |tags: &[&str]| {
+            let mut sql = "SELECT unlock('k', 'pw')".to_owned();
+            for tag in tags {
+                sql = format!("SELECT ${tag}$ {sql} ${tag}$");
+            }
+            sql
+        };
+        assert!(shown(&nested(&["a", "b", "c", "d"])).contains("[REDACTED:passphrase]"));
+        assert!(!shown(&nested(&["a", "b", "c", "d", "e"])).contains("[REDACTED"));
+    }
+
+    #[test]
+    fn leak_through_plpgsql_execute_using_is_closed() {
+        for (sql, expected) in [
+            (
+                "DO $$ BEGIN EXECUTE 'SELECT han_crypto.unlock($1, $2)' USING 'k', 'pw'; END $$",
+                "DO $$ BEGIN EXECUTE 'SELECT han_crypto.unlock($1, $2)' USING 'k', [REDACTED:passphrase]; END $$",
+            ),
+            (
+                "DO $$ BEGIN EXECUTE format('SELECT han_crypto.unlock(%L, $1)', 'k') USING 'pw' || ''; END $$",
+                "DO $$ BEGIN EXECUTE format('SELECT han_crypto.unlock(%L, $1)', 'k') USING [REDACTED:passphrase]; END $$",
+            ),
+            (
+                "DO $$ DECLARE r int; BEGIN EXECUTE 'SELECT unlock($1, $2)' INTO r USING 'k', 'pw'; END $$",
+                "DO $$ DECLARE r int; BEGIN EXECUTE 'SELECT unlock($1, $2)' INTO r USING 'k', [REDACTED:passphrase]; END $$",
+            ),
+            (
+                "DO $$ DECLARE r int; BEGIN EXECUTE 'SELECT unlock($1, $2)' USING 'k', 'pw' INTO r; END $$",
+                "DO $$ DECLARE r int; BEGIN EXECUTE 'SELECT unlock($1, $2)' USING 'k', [REDACTED:passphrase] INTO r; END $$",
+            ),
+            ("DO $$ BEGIN EXECUTE 'SELECT $1 || $2' USING 'a', 'b'; END $$", "DO $$ BEGIN EXECUTE 'SELECT $1 || $2' USING 'a', 'b'; END $$"),
+        ] {
+            assert_eq!(shown(sql), expected);
+        }
+    }
+
+    #[test]
+    fn leak_through_context_lines_is_closed() {
+        let show = |text: &str| mask_quoted_sql(text, &none).unwrap_or_else(|| text.to_owned());
+        assert_eq!(
+            show("SQL statement \"SELECT han_crypto.unlock('kim', 'pw')\"\nPL/pgSQL function inline_code_block line 1 at PERFORM"),
+            "SQL statement \"SELECT han_crypto.unlock('kim', [REDACTED:passphrase])\"\nPL/pgSQL function inline_code_block line 1 at PERFORM"
+        );
+        assert_eq!(
+            show("SQL statement \"SELECT \"han_crypto\".\"unlock\"('kim', 'pw')\""),
+            "SQL statement \"SELECT \"han_crypto\".\"unlock\"('kim', [REDACTED:passphrase])\""
+        );
+        assert_eq!(
+            show("PL/pgSQL function f() line 2 at PERFORM\nSQL statement \"SELECT \"han_crypto\".\"unlock\"(\n  'kim', 'pw')\"\nPL/pgSQL function inline_code_block line 2 at PERFORM"),
+            "PL/pgSQL function f() line 2 at PERFORM\nSQL statement \"SELECT \"han_crypto\".\"unlock\"(\n  'kim', [REDACTED:passphrase])\"\nPL/pgSQL function inline_code_block line 2 at PERFORM"
+        );
+        assert_eq!(mask_quoted_sql("PL/pgSQL function unlock(text,text) line 3 at RAISE", &none), None);
+    }
+
+    #[test]
+    fn leak_through_logged_bind_parameters_is_closed() {
+        let secret = params(&[(2, "passphrase")]);
+        for (text, expected) in [
+            ("parameters: $1 = 'kim', $2 = 'pw'", "parameters: $1 = 'kim', $2 = [REDACTED:passphrase]"),
+            ("extended query with parameters: $1 = NULL, $2 = 'p''w'", "extended query with parameters: $1 = NULL, $2 = [REDACTED:passphrase]"),
+            ("unnamed portal with parameters: $1 = 'kim', $2 = 'a long passphr...'", "unnamed portal with parameters: $1 = 'kim', $2 = [REDACTED:passphrase]"),
+            ("parameters: $1 = 'a'', $2 = ''b', $2 = 'c'', $3 = ''d', $3 = 'e'", "parameters: $1 = 'a'', $2 = ''b', $2 = [REDACTED:passphrase], $3 = 'e'"),
+            ("portal \"p\" parameter $2 = 'pw'", "portal \"p\" parameter $2 = [REDACTED:passphrase]"),
+            ("parameters: $1 = 'kim', $2 = 'unterminated", "parameters: $1 = 'kim', $2 = [REDACTED:passphrase]"),
+        ] {
+            assert_eq!(mask_parameter_list(text, &secret).as_deref(), Some(expected));
+        }
+        for text in ["parameters: $1 = 'kim', $2 = NULL", "parameters: $12 = 'x', $21 = 'y'", "$2", "$2 = ", ""] {
+            assert_eq!(mask_parameter_list(text, &secret), None, "{text}");
+        }
+        assert_eq!(mask_parameter_list("parameters: $2 = 'pw'", &SecretParams::new()), None);
+    }
+
+    #[test]
+    fn evasion_by_merely_mentioning_a_secret_function_hides_nothing() {
+        for sql in [
+            "/* unlock( */ SELECT secret_stuff",
+            "-- authenticate(\nSELECT 1",
+            "SELECT 'unlock(' AS x",
+            "SELECT 'unlock(''k'', ' AS x",
+            "SELECT $$ unlock( $$",
+            "SELECT unlock FROM t",
+            "SELECT pg_advisory_unlock(1)",
+            "SELECT my_authenticate('x')",
+            "SELECT han_crypto.unlocked('k', 'pw')",
+            "SELECT \"unlock \"('k', 'pw')",
+            "SELECT unlock.x('k', 'pw')",
+            "SELECT unlock('k'), unlock()",
+            "EXECUTE plan('a', 'b')",
+            "PREPARE unlock(text, text) AS SELECT 1",
+            "SELECT E'\\\\' AS backslash, 'a'\n'b' AS continued",
+        ] {
+            let a = analyze(sql, &none);
+            assert_eq!(a.masked(sql), None, "{sql}");
+            assert!(a.secret_params().is_empty(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_rest_of_the_statement_stays_byte_for_byte() {
+        for (sql, secret) in [
+            ("WITH k AS (SELECT 'Kim' AS n) /* note */ SELECT n, han_crypto.unlock(n, 'pw'),\n  'élan', \"Odd\"\"Name\" FROM k -- done", "'pw'"),
+            ("SELECT 'héllo€', han_crypto.unlock('ключ', 'пароль€') -- 注释", "'пароль€'"),
+            ("SELECT 1;\r\n\tSELECT   UNLOCK(\t'k' ,\n E'\\u00e9'\n)  ;", "E'\\u00e9'"),
+        ] {
+            assert_eq!(shown(sql), sql.replace(secret, "[REDACTED:passphrase]"));
+        }
+    }
+
+    #[test]
+    fn leak_through_an_unterminated_call_is_closed() {
+        for sql in ["SELECT unlock('k', 'pw'", "SELECT unlock('k', 'pw", "SELECT unlock('k', concat('p', 'w'"] {
+            assert_eq!(shown(sql), "SELECT unlock('k', [REDACTED:passphrase]", "{sql}");
+        }
+        assert_eq!(shown("SELECT unlock('k', $$pw"), "SELECT unlock('k', [REDACTED:passphrase]");
+        // A mismatched bracket closes the call all the same.
+        assert_eq!(shown("SELECT unlock('k', 'pw']"), "SELECT unlock('k', [REDACTED:passphrase]]");
+    }
+
+    #[test]
+    fn masks_applied_to_another_text_fail_closed() {
+        let a = analyze("SELECT unlock('k', 'pw')", &none);
+        assert_eq!(a.masked("short").as_deref(), Some("[REDACTED:statement]"));
+    }
+
+    #[test]
+    fn adversarial_input_is_analysed_in_linear_time() {
+        const SIZE: usize = 10 << 20;
+        let lookup = |_: &str| Some("SELECT han_crypto.unlock($1, $2)".to_owned());
+        for unit in ["unlock(", "authenticate(", "/*", "(", "'unlock(", "E'\\\\", "$$unlock(", "execute p(", "unlock('k', $1, ", "'a'\n"] {
+            let sql = unit.repeat(SIZE / unit.len());
+            let started = Instant::now();
+            let masked = mask_sql(&sql, &lookup);
+            let elapsed = started.elapsed();
+            eprintln!("{unit:?}: {elapsed:?}");
+            assert!(elapsed < Duration::from_secs(5), "{unit:?}: {elapsed:?}");
+            drop(masked);
+        }
+    }
+
+    fn gap() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["", " ", "\n", "\t", "/* c */", "/* /* n */ */", "-- c\n", " \r\n "])
+    }
+
+    /// A literal spelling `pw`: standard, E-string or dollar-quoted.
+    fn literal(pw: &str, form: usize) -> String {
+        match form {
+            0 => format!("'{}'", pw.replace('\'', "''")),
+            1 => format!("E'{}'", pw.replace('\\', "\\\\").replace('\'', "\\'")),
+            _ => {
+                let tag = (0..).map(|n| format!("$q{n}$")).find(|t| !pw.contains(t.as_str())).unwrap_or_default();
+                format!("{tag}{pw}{tag}")
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics_and_masks_are_well_formed(
+            sql in prop_oneof![
+                "(?s).{0,300}",
+                r#"([a-z ]|unlock|authenticate|execute|prepare| as |using|[()\[\],;'"$\\:=>.\n]|/\*|\*/|--|\$1|\$\$|E'|U&'){0,120}"#,
+            ]
+        ) {
+            let a = analyze(&sql, &|_| Some(sql.clone()));
+            let mut at = 0;
+            for m in a.masks() {
+                prop_assert!(at <= m.span.start && m.span.start < m.span.end && m.span.end <= sql.len());
+                prop_assert!(sql.is_char_boundary(m.span.start) && sql.is_char_boundary(m.span.end));
+                at = m.span.end;
+            }
+            let _ = a.masked(&sql);
+            let _ = mask_quoted_sql(&sql, &none);
+            let _ = mask_parameter_list(&sql, &params(&[(1, "token"), (2, "passphrase")]));
+        }
+
+        #[test]
+        fn generated_passphrases_never_reach_the_log(
+            pre in r#"[a-c0-2 '\\"(),;$/*\-é€\n]{0,8}"#,
+            post in r#"[a-c0-2 '\\"(),;$/*\-é€\n]{0,8}"#,
+            form in 0..3usize,
+            qualifier in prop::sample::select(vec!["", "han_crypto.", "\"han_crypto\".", "HAN_CRYPTO . ", "x.y."]),
+            name in prop::sample::select(vec!["unlock", "UNLOCK", "\"unlock\"", "UnLock"]),
+            notation in 0..3usize,
+            gaps in prop::collection::vec(gap(), 6),
+            wrapper in 0..5usize,
+        ) {
+            let pw = format!("{pre}Zq9Sentinel{post}");
+            let lit = literal(&pw, form);
+            let [g0, g1, g2, g3, g4, g5] = [gaps[0], gaps[1], gaps[2], gaps[3], gaps[4], gaps[5]];
+            let args = match notation {
+                0 => format!("{g1}'kim'{g2},{g3}{lit}{g4}"),
+                1 => format!("{g1}keyring{g2}=>'kim',{g3}passphrase :={g4}{lit}"),
+                _ => format!("{g1}PASSPHRASE{g2}=>{g3}{lit}{g4},keyring => 'kim'"),
+            };
+            let call = format!("{qualifier}{name}{g0}({args}){g5}");
+            let text = match wrapper {
+                0 => format!("SELECT {call}"),
+                1 => format!("SELECT 1; SELECT {call}; SELECT 2"),
+                2 => format!("DO $do$ BEGIN PERFORM {call}; END $do$"),
+                3 => format!("DO 'BEGIN PERFORM {}; END'", call.replace('\'', "''")),
+                _ => format!("SQL statement \"SELECT {call}\"\nPL/pgSQL function inline_code_block line 1 at PERFORM"),
+            };
+            let out = if wrapper == 4 { mask_quoted_sql(&text, &none) } else { mask_sql(&text, &none) };
+            let out = out.unwrap_or_else(|| text.clone());
+            prop_assert!(!out.contains("Zq9Sentinel"), "{}\n-> {}", text, out);
+            prop_assert!(out.contains("[REDACTED:passphrase]") && out.contains("kim"), "{}\n-> {}", text, out);
+        }
+
+        #[test]
+        fn any_passphrase_literal_is_replaced_exactly(pw in any::<String>(), form in 0..3usize) {
+            let lit = literal(&pw, form);
+            let sql = format!("SELECT han_crypto.unlock('kim', {lit})");
+            prop_assert_eq!(shown(&sql), "SELECT han_crypto.unlock('kim', [REDACTED:passphrase])");
+            let sql = format!("DO 'BEGIN PERFORM han_crypto.unlock(''kim'', {}); END'", lit.replace('\'', "''"));
+            prop_assert_eq!(shown(&sql), "DO 'BEGIN PERFORM han_crypto.unlock(''kim'', [REDACTED:passphrase]); END'");
         }
     }
 }

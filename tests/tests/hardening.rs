@@ -1,0 +1,443 @@
+//! Attacks with nothing but SQL, each named after what it tries: crashing
+//! the server through the protection trigger, rewriting another team's
+//! rows, forging JWTs with a weak secret or an endless lifetime, keeping an
+//! actor past a rolled-back savepoint, and reading Rust backtraces.
+
+use std::sync::OnceLock;
+
+use han_crypto_core::jwt::sign_hs256;
+use han_crypto_tests::{expect_error, random_key_hex, shared, Client, Cluster};
+use serde_json::json;
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+const JWT_SECRET: &str = "the-platform-jwt-secret-HANSENTINEL-0123456789";
+
+fn cluster() -> &'static Cluster {
+    shared(
+        &CLUSTER,
+        "hardening",
+        &[
+            ("HAN_CRYPTO_ROOT_KEY", &random_key_hex()),
+            ("HAN_CRYPTO_JWT_SECRET", JWT_SECRET),
+            // Backtraces must not reach clients even when the server asks for them.
+            ("RUST_BACKTRACE", "1"),
+        ],
+        &["log_min_messages = debug1"],
+    )
+}
+
+/// The platform: one application role (owner of the sessions table),
+/// two teams, and a user who writes for team A only.
+fn platform_db(name: &str) -> Client {
+    let mut c = cluster().fresh_db(name);
+    c.batch_execute(
+        "DO $$ BEGIN CREATE ROLE platform LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+         GRANT han_crypto_app TO platform;
+         GRANT CREATE ON SCHEMA public TO platform;
+         SET ROLE platform;
+         SELECT han_crypto.set_actor('admin-a');
+         SELECT han_crypto.create_keyring('team_a');
+         SELECT han_crypto.grant_access('team_a', 'writer-a', 'writer');
+         SELECT han_crypto.set_actor('admin-b');
+         SELECT han_crypto.create_keyring('team_b');
+         SELECT han_crypto.grant_access('team_b', 'writer-b', 'writer');
+         SELECT han_crypto.set_actor('admin-a');
+         CREATE TABLE sessions (id int PRIMARY KEY, team text NOT NULL, prompt text, meta jsonb);
+         SELECT han_crypto.protect('sessions', ARRAY['prompt', 'meta'], 'team');
+         RESET ROLE;",
+    )
+    .unwrap();
+    c
+}
+
+fn as_actor(c: &mut Client, actor: &str, sql: &str) -> Result<(), postgres::Error> {
+    let mut tx = c.transaction().unwrap();
+    tx.execute("SELECT han_crypto.set_actor($1)", &[&actor])
+        .unwrap();
+    tx.batch_execute(sql)?;
+    tx.commit()
+}
+
+fn actor_error(c: &mut Client, actor: &str, sql: &str) -> String {
+    match as_actor(c, actor, sql) {
+        Ok(()) => panic!("{actor} was allowed: {sql}"),
+        Err(e) => han_crypto_tests::sqlstate(&e),
+    }
+}
+
+fn read(c: &mut Client, actor: &str, id: i32) -> Option<String> {
+    let mut tx = c.transaction().unwrap();
+    tx.execute("SELECT han_crypto.set_actor($1)", &[&actor])
+        .unwrap();
+    let v: Option<String> = tx
+        .query_one("SELECT prompt FROM sessions_decrypted WHERE id = $1", &[&id])
+        .unwrap()
+        .get(0);
+    tx.commit().unwrap();
+    v
+}
+
+#[test]
+fn a_writer_of_team_a_cannot_replay_an_old_ciphertext_into_a_team_b_row() {
+    let mut c = platform_db("hd_replay");
+    let mut app = cluster().connect_as("hd_replay", "platform");
+    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (1, 'team_b', 'version one of B', NULL)").unwrap();
+    let old: String = c
+        .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    as_actor(&mut app, "writer-b", "UPDATE sessions SET prompt = 'version two of B' WHERE id = 1").unwrap();
+    let second: String = c
+        .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    // The old ciphertext authenticates for this very row: the trigger used
+    // to keep it for anyone. Now only writers of team_b may put it back.
+    let replay = format!("UPDATE sessions SET prompt = '{old}' WHERE id = 1");
+    assert_eq!(actor_error(&mut app, "writer-a", &replay), "42501");
+    assert_eq!(read(&mut app, "writer-b", 1).as_deref(), Some("version two of B"));
+    // Nor may team A erase B's values.
+    assert_eq!(
+        actor_error(&mut app, "writer-a", "UPDATE sessions SET prompt = NULL WHERE id = 1"),
+        "42501"
+    );
+    // A writer of B may (it could write anything there anyway).
+    as_actor(&mut app, "writer-b", &replay).unwrap();
+    assert_eq!(read(&mut app, "writer-b", 1).as_deref(), Some("version one of B"));
+    // A non-member gets the same 42501 for an envelope as for plaintext:
+    // the authenticity check is no oracle, and forces no key derivation.
+    let replay_second = format!("UPDATE sessions SET prompt = '{second}' WHERE id = 1");
+    assert_eq!(actor_error(&mut app, "stranger", &replay_second), "42501");
+    assert_eq!(
+        actor_error(&mut app, "stranger", "UPDATE sessions SET prompt = 'plain' WHERE id = 1"),
+        "42501"
+    );
+}
+
+#[test]
+fn a_writer_of_team_a_cannot_take_over_a_team_b_row_by_changing_its_keyring() {
+    let _c = platform_db("hd_takeover");
+    let mut app = cluster().connect_as("hd_takeover", "platform");
+    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (2, 'team_b', 'B owns this', '{\"k\": 1}')").unwrap();
+    for attack in [
+        "UPDATE sessions SET team = 'team_a', prompt = 'now mine', meta = NULL WHERE id = 2",
+        "UPDATE sessions SET team = 'team_a', prompt = NULL, meta = NULL WHERE id = 2",
+        "UPDATE sessions SET team = 'team_a' WHERE id = 2",
+        "UPDATE sessions_decrypted SET team = 'team_a', prompt = 'via the view' WHERE id = 2",
+    ] {
+        assert_eq!(actor_error(&mut app, "writer-a", attack), "42501", "{attack}");
+    }
+    assert_eq!(read(&mut app, "writer-b", 2).as_deref(), Some("B owns this"));
+    // Writers of both keyrings may move a row: it re-encrypts.
+    let mut admin = cluster().connect_as("hd_takeover", "platform");
+    as_actor(&mut admin, "admin-b", "SELECT han_crypto.grant_access('team_b', 'writer-a', 'writer')").unwrap();
+    as_actor(&mut app, "writer-a", "UPDATE sessions SET team = 'team_a' WHERE id = 2").unwrap();
+    assert_eq!(read(&mut app, "writer-a", 2).as_deref(), Some("B owns this"));
+}
+
+#[test]
+fn restore_by_the_table_owner_keeps_sealed_values_without_keyring_membership() {
+    let mut c = platform_db("hd_restore");
+    let mut app = cluster().connect_as("hd_restore", "platform");
+    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (3, 'team_b', 'kept by restore', NULL)").unwrap();
+    let sealed: String = c
+        .query_one("SELECT prompt FROM sessions WHERE id = 3", &[])
+        .unwrap()
+        .get(0);
+    // The owner, acting as itself (as pg_restore does), is no member of
+    // team_b, yet may write back what authenticates for the row.
+    app.batch_execute(&format!(
+        "DELETE FROM sessions WHERE id = 3; INSERT INTO sessions VALUES (3, 'team_b', '{sealed}', NULL)"
+    ))
+    .unwrap();
+    assert_eq!(read(&mut app, "writer-b", 3).as_deref(), Some("kept by restore"));
+    // As an application user it may not.
+    app.batch_execute("DELETE FROM sessions WHERE id = 3").unwrap();
+    let insert = format!("INSERT INTO sessions VALUES (3, 'team_b', '{sealed}', NULL)");
+    assert_eq!(actor_error(&mut app, "writer-a", &insert), "42501");
+}
+
+fn token(claims: serde_json::Value, secret: &[u8]) -> String {
+    sign_hs256(&json!({"alg": "HS256", "typ": "JWT"}), &claims, secret)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn tokens_signed_with_a_short_or_empty_secret_never_authenticate() {
+    let root = random_key_hex();
+    let cluster = Cluster::start(
+        "hd-jwt-short",
+        &[("HAN_CRYPTO_ROOT_KEY", &root), ("HAN_CRYPTO_JWT_SECRET", "")],
+        &[],
+    );
+    let mut c = cluster.fresh_db("hd");
+    let forged = token(json!({"sub": "admin", "exp": now() + 60}), b"");
+    let (code, text) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&forged]);
+    assert_eq!(code, "55000", "{text}");
+    assert!(text.contains("32 bytes"), "{text}");
+    cluster.restart_with_env(&[
+        ("HAN_CRYPTO_ROOT_KEY", &root),
+        ("HAN_CRYPTO_JWT_SECRET", "short-secret"),
+    ]);
+    let mut c = cluster.connect("hd");
+    let t = token(json!({"sub": "admin", "exp": now() + 60}), b"short-secret");
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&t]);
+    assert_eq!(code, "55000");
+}
+
+#[test]
+fn tokens_valid_for_years_or_for_another_audience_are_refused() {
+    let mut c = cluster().fresh_db("hd_jwt");
+    let secret = JWT_SECRET.as_bytes();
+    let ok = token(json!({"sub": "u1", "iat": now(), "exp": now() + 600}), secret);
+    let who: String = c
+        .query_one("SELECT han_crypto.authenticate($1)", &[&ok])
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "u1");
+    let forever = token(json!({"sub": "u1", "exp": now() + 10 * 365 * 86_400}), secret);
+    let (code, text) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&forever]);
+    assert_eq!(code, "28000", "{text}");
+    assert!(text.contains("lifetime"), "{text}");
+    // Audience and issuer, once configured, are required.
+    c.batch_execute(
+        "ALTER DATABASE hd_jwt SET han_crypto.jwt_audience = 'sessions-api';
+         ALTER DATABASE hd_jwt SET han_crypto.jwt_issuer = 'https://auth.example';",
+    )
+    .unwrap();
+    let mut c = cluster().connect("hd_jwt");
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&ok]);
+    assert_eq!(code, "28000");
+    let right = token(
+        json!({"sub": "u1", "exp": now() + 600, "aud": "sessions-api", "iss": "https://auth.example"}),
+        secret,
+    );
+    let who: String = c
+        .query_one("SELECT han_crypto.authenticate($1)", &[&right])
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "u1");
+    let other_aud = token(
+        json!({"sub": "u1", "exp": now() + 600, "aud": "billing", "iss": "https://auth.example"}),
+        secret,
+    );
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&other_aud]);
+    assert_eq!(code, "28000");
+}
+
+#[test]
+fn an_actor_named_in_a_rolled_back_savepoint_does_not_survive_it() {
+    let mut c = cluster().fresh_db("hd_savepoint");
+    let actor = |c: &mut Client| -> String {
+        c.query_one("SELECT han_crypto.current_actor()", &[])
+            .unwrap()
+            .get(0)
+    };
+    c.batch_execute(
+        "BEGIN; SELECT han_crypto.set_actor('alice');
+         SAVEPOINT s1; SELECT han_crypto.set_actor('mallory');",
+    )
+    .unwrap();
+    assert_eq!(actor(&mut c), "mallory");
+    c.batch_execute("ROLLBACK TO SAVEPOINT s1").unwrap();
+    assert_eq!(actor(&mut c), "alice");
+    // Nested savepoints, one released, the outer one rolled back.
+    c.batch_execute(
+        "SAVEPOINT s2; SELECT han_crypto.set_actor('bob');
+         SAVEPOINT s3; SELECT han_crypto.set_actor('carol'); RELEASE SAVEPOINT s3;",
+    )
+    .unwrap();
+    assert_eq!(actor(&mut c), "carol");
+    c.batch_execute("ROLLBACK TO SAVEPOINT s2").unwrap();
+    assert_eq!(actor(&mut c), "alice");
+    c.batch_execute("COMMIT").unwrap();
+    assert_eq!(actor(&mut c), "postgres");
+    // An error caught by PL/pgSQL rolls its block back, actor included.
+    c.batch_execute(
+        "BEGIN; SELECT han_crypto.set_actor('alice');
+         DO $$ BEGIN
+             PERFORM han_crypto.set_actor('mallory');
+             PERFORM 1 / 0;
+         EXCEPTION WHEN division_by_zero THEN NULL;
+         END $$;",
+    )
+    .unwrap();
+    assert_eq!(actor(&mut c), "alice");
+    c.batch_execute("COMMIT").unwrap();
+}
+
+/// Every way in to the protection trigger and the internal functions that
+/// the review found, and their class, run by a role that can only create
+/// its own (temporary) tables. Then the server log must show no backend
+/// killed by a signal, and the connection must still be the same backend.
+#[test]
+fn no_role_can_crash_the_server_through_the_protection_trigger_or_internal_functions() {
+    let mut c = cluster().fresh_db("hd_crash");
+    c.batch_execute(
+        "CREATE ROLE crasher LOGIN;
+         GRANT CREATE ON SCHEMA public TO crasher;
+         SELECT han_crypto.create_keyring('crash_team');
+         SELECT han_crypto.grant_access('crash_team', 'crasher', 'writer');",
+    )
+    .unwrap();
+    let mut m = cluster().connect_as("hd_crash", "crasher");
+    let pid: i32 = m.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let attacks = [
+        // (1) the internal helper with whatever kinds it once accepted
+        "CREATE TEMP TABLE t1 (id int PRIMARY KEY, team text, b bigint)",
+        "SELECT han_crypto._register_protection('t1'::regclass::oid, ARRAY['b'], 'team', '{}')",
+        "CREATE TRIGGER zz BEFORE INSERT ON t1 FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()",
+        "INSERT INTO t1 VALUES (1, 'crash_team', 42)",
+        // (2) documented calls: protect, drop the view, change the type
+        "CREATE TABLE t2 (id int PRIMARY KEY, team text, b text, j jsonb, r bytea)",
+        "SELECT han_crypto.protect('t2', ARRAY['b', 'j', 'r'], 'team')",
+        "DROP VIEW t2_decrypted",
+        "ALTER TABLE t2 ALTER COLUMN b TYPE bigint USING 0",
+        "ALTER TABLE t2 ALTER COLUMN r TYPE int USING 0",
+        "ALTER TABLE t2 DROP COLUMN j, ADD COLUMN j int",
+        "INSERT INTO t2 VALUES (1, 'crash_team', 7, NULL, NULL)",
+        // the trigger fired in every other way
+        "CREATE TRIGGER s AFTER INSERT ON t2 FOR EACH STATEMENT EXECUTE FUNCTION han_crypto._protect_trigger()",
+        "INSERT INTO t2 (id, team) VALUES (2, 'crash_team')",
+        "DROP TRIGGER s ON t2",
+        "CREATE TRIGGER d BEFORE DELETE ON t2 FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()",
+        "DELETE FROM t2",
+        "DROP TRIGGER d ON t2",
+        "CREATE TRIGGER tr BEFORE TRUNCATE ON t2 FOR EACH STATEMENT EXECUTE FUNCTION han_crypto._protect_trigger()",
+        "TRUNCATE t2",
+        "DROP TRIGGER tr ON t2",
+        "CREATE VIEW v2 AS SELECT * FROM t2",
+        "CREATE TRIGGER i INSTEAD OF INSERT ON v2 FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()",
+        "INSERT INTO v2 (id, team) VALUES (3, 'crash_team')",
+        // a partition of another type under a protected parent
+        "CREATE TABLE p (id int, team text, b text, PRIMARY KEY (id)) PARTITION BY RANGE (id)",
+        "SELECT han_crypto.protect('p', ARRAY['b'], 'team')",
+        "CREATE TABLE p1 (id int, team text, b bigint)",
+        "ALTER TABLE p ATTACH PARTITION p1 FOR VALUES FROM (0) TO (100)",
+        "INSERT INTO p VALUES (1, 'crash_team', '5')",
+        // internal functions with hostile input
+        "SELECT han_crypto._open_text('hc1:AAAA', '', '', NULL, ARRAY[NULL]::text[])",
+        "SELECT han_crypto._open_bytea('\\x00'::bytea, repeat('x', 100000), '', 'crash_team', ARRAY[]::text[], true)",
+        "SELECT han_crypto._open_json('{\"han_crypto\": \"AAAA\"}', '', '', 'crash_team', '{}')",
+        "SELECT han_crypto._forget_protected_columns('t2'::regclass::oid, ARRAY[NULL, 'b'])",
+        "SELECT han_crypto._register_protection('t2'::regclass::oid, ARRAY[NULL]::text[], 'team', '{}')",
+        "SELECT han_crypto._register_protection(0::oid, ARRAY['b'], 'team', '{}')",
+        "SELECT han_crypto._is_sealed(NULL, NULL)",
+        "SELECT han_crypto._create_view(0::oid::regclass)",
+        "SELECT han_crypto._unprotect_batch('t2', -1)",
+        "SELECT han_crypto._unprotect_finish('t2', NULL)",
+        "SELECT han_crypto._can_read_keyring(repeat('k', 10000))",
+    ];
+    for sql in attacks {
+        // Failures are expected and fine; only the backend's survival counts.
+        let _ = m.batch_execute(sql);
+    }
+    let calls = hostile_calls(&mut c, &mut m, "crasher");
+    assert!(calls > 200, "only {calls} hostile calls");
+    // A superuser may call everything: the same again as postgres.
+    let mut su = cluster().connect("hd_crash");
+    let su_pid: i32 = su.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    hostile_calls(&mut c, &mut su, "postgres");
+    let same: i32 = su.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    assert_eq!(su_pid, same, "the superuser's backend survived every call");
+    let same: i32 = m.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    assert_eq!(pid, same, "the attacker's backend survived every attack");
+    let log = cluster().log();
+    assert!(
+        !log.contains("terminated by signal") && !log.contains("server process was terminated"),
+        "a backend crashed: {log}"
+    );
+    // And no Rust backtrace reached the log.
+    assert!(!log.contains("stack backtrace"), "backtrace in log");
+}
+
+/// Every routine `role` may execute, with hostile values in each argument
+/// position in turn (the list comes from the catalog). Returns the count.
+fn hostile_calls(catalog: &mut Client, m: &mut Client, role: &str) -> usize {
+    let routines = catalog
+        .query(
+            "SELECT p.proname::text, p.prokind::text,
+                    ARRAY(SELECT pg_catalog.format_type(t, NULL) FROM unnest(p.proargtypes::oid[]) t)::text[]
+             FROM pg_proc p
+             WHERE p.pronamespace = 'han_crypto'::regnamespace
+               AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+               AND has_function_privilege($1, p.oid, 'EXECUTE')",
+            &[&role],
+        )
+        .unwrap();
+    let mut calls = 0;
+    for r in &routines {
+        let (name, kind, types): (String, String, Vec<String>) = (r.get(0), r.get(1), r.get(2));
+        for position in 0..types.len() {
+            for bad in hostile_values(&types[position]) {
+                let args: Vec<String> = types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| if i == position { bad.clone() } else { ordinary_value(t) })
+                    .collect();
+                let verb = if kind == "p" { "CALL" } else { "SELECT" };
+                let _ = m.batch_execute(&format!("{verb} han_crypto.{name}({})", args.join(", ")));
+                calls += 1;
+            }
+        }
+    }
+    calls
+}
+
+/// An ordinary value of a type, for the argument positions not under attack.
+fn ordinary_value(t: &str) -> String {
+    match t {
+        "text" => "'crash_team'".into(),
+        "bytea" => "'\\x00'::bytea".into(),
+        "jsonb" => "'{}'::jsonb".into(),
+        "text[]" => "ARRAY['b']".into(),
+        "name[]" => "ARRAY['id']::name[]".into(),
+        "name" => "'b'::name".into(),
+        "integer" | "bigint" | "smallint" => "1".into(),
+        "boolean" => "false".into(),
+        "oid" => "'t2'::regclass::oid".into(),
+        "regclass" => "'t2'::regclass".into(),
+        "real" => "0".into(),
+        "inet" => "'127.0.0.1'::inet".into(),
+        other => format!("NULL::{other}"),
+    }
+}
+
+/// Values of a type chosen to break a careless implementation.
+fn hostile_values(t: &str) -> Vec<String> {
+    let v: &[&str] = match t {
+        "text" => &[
+            "NULL", "''", "repeat('x', 1000000)", "'hc1:' || repeat('A', 200)", "'hc1:'",
+            "'{\"han_crypto\": \"AAAA\"}'", "repeat('ü', 10000)", "'\\x00'",
+        ],
+        "bytea" => &[
+            "NULL", "''::bytea", "'\\x00'::bytea", "'\\x89484345'::bytea",
+            "decode('894843450101010100' || repeat('ff', 200), 'hex')",
+            "decode(repeat('ff', 100000), 'hex')",
+        ],
+        "jsonb" => &[
+            "NULL", "'[]'::jsonb", "'null'::jsonb", "'\"x\"'::jsonb", "'{\"han_crypto\": 1}'::jsonb",
+            "(repeat('[', 1000) || repeat(']', 1000))::jsonb", "'{\"columns\": {\"b\": []}, \"redact_groups\": [1]}'::jsonb",
+        ],
+        "text[]" | "name[]" => &[
+            "NULL", "'{}'", "'{NULL}'", "ARRAY[repeat('x', 10000)]", "ARRAY(SELECT 'c' || i FROM generate_series(1, 10000) i)",
+            "'{{a,b},{c,d}}'",
+        ],
+        "name" => &["NULL", "''", "repeat('n', 63)"],
+        "integer" | "smallint" => &["NULL", "0", "-1", "2147483647", "-2147483648"],
+        "bigint" => &["NULL", "-1", "9223372036854775807"],
+        "boolean" => &["NULL", "true"],
+        "oid" => &["NULL", "0", "4294967295", "'pg_class'::regclass::oid", "'han_crypto.keyrings'::regclass::oid"],
+        "regclass" => &["NULL", "0", "'pg_class'", "'han_crypto.keyrings'", "'v2'"],
+        "real" => &["NULL", "'NaN'", "'Infinity'", "-1"],
+        "inet" => &["NULL", "'::1'", "'0.0.0.0/0'"],
+        _ => &["NULL"],
+    };
+    v.iter().map(|s| s.to_string()).collect()
+}

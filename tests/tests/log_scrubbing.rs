@@ -1,0 +1,231 @@
+//! The server log with every statement-logging knob on: passphrases and
+//! tokens never reach it, however a call is written (comments, newlines,
+//! quoting, named notation, PREPARE/EXECUTE, DO blocks, errors with
+//! CONTEXT and parameters), only the secret arguments are masked, and no
+//! statement can hide itself with a comment. Run with han_crypto preloaded
+//! in every session and without.
+
+use std::sync::{Arc, Mutex};
+
+use han_crypto_tests::{random_key_hex, Client, Cluster};
+
+const LOGGING: &[&str] = &[
+    "log_statement = 'all'",
+    "log_min_duration_statement = 0",
+    "log_min_error_statement = debug5",
+    "log_min_messages = debug1",
+    "log_error_verbosity = verbose",
+    "log_parameter_max_length = -1",
+    "log_parameter_max_length_on_error = -1",
+];
+const AWS_KEY: &str = "AKIAZ7Q4XPLM3VN2B6RT";
+
+fn start(name: &str, preload: bool) -> Cluster {
+    let mut gucs = LOGGING.to_vec();
+    if preload {
+        gucs.push("session_preload_libraries = 'han_crypto'");
+    }
+    Cluster::start(name, &[("HAN_CRYPTO_ROOT_KEY", &random_key_hex())], &gucs)
+}
+
+fn pw(n: u32) -> String {
+    format!("HANSENTINEL-pw-{n}-c0ffee")
+}
+
+/// Every way of passing a passphrase the review found, and its class.
+fn pass_secrets_every_way(c: &mut Client) {
+    c.batch_execute(&format!(
+        "SELECT han_crypto.create_passphrase_keyring('kim', '{}')",
+        pw(0)
+    ))
+    .unwrap();
+    let statements = [
+        format!("SELECT han_crypto.unlock/**/('kim', '{}')", pw(1)),
+        format!("SELECT han_crypto.unlock --x\n('kim', '{}')", pw(2)),
+        format!("SELECT \"han_crypto\".\"unlock\"  (  'kim' , '{}' )", pw(3)),
+        format!("SELECT han_crypto.unlock(passphrase => '{}', keyring => 'kim')", pw(4)),
+        format!("SELECT han_crypto.unlock('kim', E'{}\\'')", pw(5)),
+        format!("SELECT han_crypto.unlock('kim', $q${}$q$)", pw(6)),
+        format!(
+            "PREPARE pu(text, text) AS SELECT han_crypto.unlock($1, $2); EXECUTE pu('kim', '{}')",
+            pw(7)
+        ),
+        format!("EXECUTE pu('kim', '{}')", pw(8)),
+        format!("DO $$ BEGIN PERFORM han_crypto.unlock('kim', '{}'); END $$", pw(9)),
+        format!(
+            "DO 'BEGIN PERFORM han_crypto.unlock(''kim'', ''{}''); END'",
+            pw(10)
+        ),
+        format!(
+            "SELECT han_crypto.change_passphrase('kim', '{}', '{}')",
+            pw(0),
+            pw(11)
+        ),
+        format!(
+            "SELECT han_crypto.change_passphrase('kim', '{}', '{}')",
+            pw(11),
+            pw(0)
+        ),
+        format!("SELECT han_crypto.create_passphrase_keyring('kim2', '{}', 'pbkdf2-sha256')", pw(12)),
+    ];
+    for s in &statements {
+        c.batch_execute(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    // Errors: inside a DO block (CONTEXT quotes the SQL), and with bind
+    // parameters (CONTEXT lists them with log_parameter_max_length_on_error).
+    let _ = c.batch_execute(&format!(
+        "DO $$ BEGIN PERFORM han_crypto.unlock('kim', '{}'); RAISE EXCEPTION 'boom'; END $$",
+        pw(13)
+    ));
+    let _ = c.batch_execute(&format!(
+        "DO $$ BEGIN PERFORM han_crypto.unlock('no such keyring', '{}'); END $$",
+        pw(14)
+    ));
+    let _ = c.query("SELECT han_crypto.unlock($1, $2)", &[&"no such keyring", &pw(15)]);
+    let ok: bool = c
+        .query_one("SELECT han_crypto.unlock($1, $2)", &[&"kim", &pw(0)])
+        .unwrap()
+        .get(0);
+    assert!(ok);
+    let _ = c.batch_execute(&format!(
+        "SELECT han_crypto.unlock('kim', '{}') garbage garbage",
+        pw(16)
+    ));
+    let _ = c.query(
+        "SELECT han_crypto.authenticate($1)",
+        &[&format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", pw(17))],
+    );
+}
+
+fn assert_no_passphrase_in(log: &str) {
+    for n in 0..=17 {
+        let p = pw(n);
+        let hit = log.lines().find(|l| l.contains(&p));
+        assert!(hit.is_none(), "passphrase {n} in the log: {hit:?}");
+    }
+}
+
+#[test]
+fn passphrases_never_reach_the_log_however_the_call_is_written() {
+    for preload in [true, false] {
+        let cluster = start(if preload { "logs-pre" } else { "logs-nopre" }, preload);
+        let mut c = cluster.fresh_db("logs");
+        pass_secrets_every_way(&mut c);
+        let log = cluster.log();
+        assert_no_passphrase_in(&log);
+        // Only the secret argument is masked: the rest stays readable.
+        assert!(
+            log.contains("han_crypto.unlock/**/('kim', [REDACTED:passphrase])"),
+            "the masked statement is still logged"
+        );
+        assert!(log.contains("$1 = 'kim'"), "non-secret bind parameters stay visible");
+        assert!(log.contains("[REDACTED:passphrase]"));
+        assert!(log.contains("[REDACTED:old_passphrase]"));
+        assert!(log.contains("[REDACTED:token]"));
+    }
+}
+
+#[test]
+fn a_comment_naming_a_secret_function_hides_nothing_from_the_log() {
+    let cluster = start("logs-evasion", false);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute("SELECT han_crypto.version()").unwrap();
+    c.batch_execute("/* unlock( */ SELECT 'HANVISIBLE-1'").unwrap();
+    c.query("/* authenticate( */ SELECT $1::text", &[&"HANVISIBLE-2"])
+        .unwrap();
+    let _ = c.batch_execute("/* unlock( */ SELECT 1/0, 'HANVISIBLE-3'");
+    let _ = c.batch_execute("SELECT 'unlock(' AS x, 'HANVISIBLE-4'");
+    let _ = c.batch_execute("-- change_passphrase(\nSELECT 'HANVISIBLE-5'");
+    let log = cluster.log();
+    for n in 1..=5 {
+        assert!(
+            log.contains(&format!("HANVISIBLE-{n}")),
+            "statement {n} was hidden from the log"
+        );
+    }
+    // The error's STATEMENT line is there too.
+    assert!(log
+        .lines()
+        .any(|l| l.contains("STATEMENT:") && l.contains("HANVISIBLE-3")));
+}
+
+#[test]
+fn warnings_and_notices_reach_clients_unchanged() {
+    let cluster = start("logs-notices", true);
+    cluster.fresh_db("logs");
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = seen.clone();
+    let mut c = postgres::Config::new()
+        .host_path(&cluster.dir)
+        .port(cluster.port)
+        .user("postgres")
+        .dbname("logs")
+        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
+        .connect(postgres::NoTls)
+        .unwrap();
+    c.batch_execute(
+        "DO $$ BEGIN RAISE WARNING 'remember to call unlock( later'; RAISE NOTICE 'authenticate(x) is next'; END $$",
+    )
+    .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec!["remember to call unlock( later", "authenticate(x) is next"]
+    );
+}
+
+/// An INSERT with bind parameters into a protected table, as the first
+/// statement of a new connection: without preloading, the library loads
+/// only when the trigger fires, after the statement was logged.
+#[test]
+fn the_first_write_of_a_new_connection_is_scrubbed_when_han_crypto_is_preloaded() {
+    for preload in [true, false] {
+        let cluster = start(if preload { "logs-first-pre" } else { "logs-first" }, preload);
+        let mut c = cluster.fresh_db("logs");
+        c.batch_execute(
+            "SELECT han_crypto.create_keyring('team');
+             CREATE TABLE notes (id int PRIMARY KEY, team text NOT NULL, body text);",
+        )
+        .unwrap();
+        let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = warnings.clone();
+        let mut owner = postgres::Config::new()
+            .host_path(&cluster.dir)
+            .port(cluster.port)
+            .user("postgres")
+            .dbname("logs")
+            .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
+            .connect(postgres::NoTls)
+            .unwrap();
+        owner
+            .batch_execute("SELECT han_crypto.protect('notes', ARRAY['body'], 'team')")
+            .unwrap();
+        let warned = warnings
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|w| w.contains("not preloaded"));
+        assert_eq!(warned, !preload, "protect() warns exactly when the gap is open");
+        let mut fresh = cluster.connect("logs");
+        let first = format!("first write {AWS_KEY}");
+        fresh
+            .execute(
+                "INSERT INTO notes VALUES ($1, 'team', $2)",
+                &[&1i32, &first],
+            )
+            .unwrap();
+        let second = format!("second write {}", AWS_KEY.replace('Z', "Y"));
+        fresh
+            .execute(
+                "INSERT INTO notes VALUES ($1, 'team', $2)",
+                &[&2i32, &second],
+            )
+            .unwrap();
+        let log = cluster.log();
+        // Once loaded, every later statement is scrubbed.
+        assert!(!log.contains(&second.replace("second write ", "")), "second write logged");
+        if preload {
+            assert!(!log.contains(AWS_KEY), "first write of a preloaded session logged");
+        }
+    }
+}
