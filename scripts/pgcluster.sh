@@ -5,6 +5,9 @@
 #   pgcluster.sh start DIR PORT [GUC=VALUE ...]   initdb (if needed) and start
 #   pgcluster.sh stop DIR                          stop and delete DIR
 #   pgcluster.sh restart DIR                       restart with the current environment
+#   pgcluster.sh standby DIR PORT PRIMARY_DIR PRIMARY_PORT
+#                                                  a streaming hot standby of a running
+#                                                  cluster (pg_basebackup -R), started
 #
 # The server never runs as root (initdb refuses to): as root, every server
 # command runs as the `postgres` user. The server inherits this script's
@@ -38,6 +41,19 @@ start)
             for guc in "$@"; do echo "$guc"; done
         } | as_server_user tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
+    as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+        || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+    ;;
+standby)
+    port=${3:?port required}; primary=${4:?primary dir required}; primary_port=${5:?primary port required}
+    if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres -m 0700 "$dir"; else mkdir -p -m 0700 "$dir"; fi
+    as_server_user "$PGBIN/pg_basebackup" -h "$primary" -p "$primary_port" -U postgres -D "$dir/data" -R -X stream --checkpoint=fast \
+        >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+    {
+        echo "port = $port"
+        echo "unix_socket_directories = '$dir'"
+        echo "hot_standby = on"
+    } | as_server_user tee -a "$dir/data/postgresql.conf" >/dev/null
     as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
         || { tail -n 30 "$dir/server.log" >&2; exit 1; }
     ;;

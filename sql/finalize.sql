@@ -6,7 +6,7 @@
 CREATE FUNCTION han_crypto.encrypt(data jsonb, keyring text DEFAULT 'default', context text DEFAULT '')
 RETURNS bytea
 LANGUAGE sql VOLATILE
-AS $$ SELECT han_crypto._encrypt_json(data::text, keyring, context) $$;
+AS $$ SELECT han_crypto._encrypt_json(data::pg_catalog.text, keyring, context) $$;
 
 COMMENT ON FUNCTION han_crypto.encrypt(jsonb, text, text) IS
     'Encrypts a jsonb document under a keyring, bound to a context; decrypt with decrypt_jsonb().';
@@ -14,7 +14,7 @@ COMMENT ON FUNCTION han_crypto.encrypt(jsonb, text, text) IS
 CREATE FUNCTION han_crypto.decrypt_jsonb(envelope bytea, context text DEFAULT '')
 RETURNS jsonb
 LANGUAGE sql VOLATILE
-AS $$ SELECT han_crypto._decrypt_json(envelope, context)::jsonb $$;
+AS $$ SELECT han_crypto._decrypt_json(envelope, context)::pg_catalog.jsonb $$;
 
 COMMENT ON FUNCTION han_crypto.decrypt_jsonb(bytea, text) IS
     'Authenticates and decrypts an envelope made by encrypt(jsonb).';
@@ -120,7 +120,7 @@ GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer, text[]) TO PU
 CREATE FUNCTION han_crypto.redact_jsonb(input jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE STRICT
-AS $$ SELECT han_crypto._redact_json(input::text)::jsonb $$;
+AS $$ SELECT han_crypto._redact_json(input::pg_catalog.text)::pg_catalog.jsonb $$;
 
 -- Redaction: the functions are pure utilities for every role; the rule and
 -- allowlist tables belong to administrators (auditors may read them). The

@@ -18,16 +18,34 @@ thread_local! {
     static OWNER: Cell<Option<pg_sys::Oid>> = const { Cell::new(None) };
 }
 
+/// One value of a read-only query. pgrx's Spi::get_one* run queries as
+/// read-write, which assigns a transaction id: on a hot standby that is an
+/// error, and anywhere it makes a read cost a commit record. Reads go
+/// through here (SPI read-only) instead.
+fn select_one<T: FromDatum + IntoDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> Option<T> {
+    Spi::connect(|client| {
+        client
+            .select(sql, Some(1), args)
+            .ok()?
+            .first()
+            .get_one::<T>()
+            .ok()
+            .flatten()
+    })
+}
+
 fn extension_owner() -> pg_sys::Oid {
     if let Some(oid) = OWNER.get() {
         return oid;
     }
-    let oid = Spi::get_one::<pg_sys::Oid>(
+    let oid = select_one::<pg_sys::Oid>(
         "SELECT extowner FROM pg_catalog.pg_extension \
          WHERE extname OPERATOR(pg_catalog.=) 'han_crypto'",
+        &[],
     )
-    .ok()
-    .flatten()
     .unwrap_or_else(|| {
         ereport!(
             ERROR,
@@ -39,11 +57,18 @@ fn extension_owner() -> pg_sys::Oid {
     OWNER.set(Some(oid));
     // Resolve, while catalog access is allowed, the tables whose relcache
     // invalidations must flush han_crypto's caches.
-    let watched = Spi::get_three::<pg_sys::Oid, pg_sys::Oid, pg_sys::Oid>(
-        "SELECT 'han_crypto.keyrings'::pg_catalog.regclass::pg_catalog.oid, \
-                'han_crypto.members'::pg_catalog.regclass::pg_catalog.oid, \
-                'han_crypto.protected_tables'::pg_catalog.regclass::pg_catalog.oid",
-    );
+    let watched = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT 'han_crypto.keyrings'::pg_catalog.regclass::pg_catalog.oid, \
+                        'han_crypto.members'::pg_catalog.regclass::pg_catalog.oid, \
+                        'han_crypto.protected_tables'::pg_catalog.regclass::pg_catalog.oid",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_three::<pg_sys::Oid, pg_sys::Oid, pg_sys::Oid>()
+    });
     if let Ok((Some(keyrings), Some(members), Some(protected))) = watched {
         crate::keyring::watch(keyrings, members, protected);
     }
@@ -237,12 +262,10 @@ pub fn version_row(id: &[u8; 16], version: u32) -> Option<VersionRow> {
 /// The role `principal` holds in keyring `id`, if any.
 pub fn member_role(id: &[u8; 16], principal: &str) -> Option<String> {
     as_owner(|| {
-        Spi::get_one_with_args::<String>(
+        select_one::<String>(
             "SELECT role FROM han_crypto.members WHERE keyring_id = $1 AND principal = $2",
             &[Uuid::from_bytes(*id).into(), principal.into()],
         )
-        .ok()
-        .flatten()
     })
 }
 
@@ -590,11 +613,7 @@ pub fn ensure_default_keyring() -> HcResult<Option<KeyringRow>> {
 
 /// The stored root key-check value, if one was recorded.
 pub fn root_key_check_value() -> Option<Vec<u8>> {
-    as_owner(|| {
-        Spi::get_one::<Vec<u8>>("SELECT check_value FROM han_crypto._root_key_check")
-            .ok()
-            .flatten()
-    })
+    as_owner(|| select_one::<Vec<u8>>("SELECT check_value FROM han_crypto._root_key_check", &[]))
 }
 
 /// Records the key-check value of the root key in use (first use only).

@@ -86,6 +86,54 @@ impl Cluster {
         );
     }
 
+    /// A streaming-replication hot standby of this (running) cluster, made
+    /// with pg_basebackup (so files in the data directory, such as a
+    /// generated root key, come along) and started with this cluster's
+    /// environment.
+    pub fn standby(&self, name: &str) -> Cluster {
+        let dir = PathBuf::from(format!("/tmp/hct-{name}-{}", std::process::id()));
+        let port = free_port();
+        let c = Cluster {
+            dir,
+            port,
+            env: Mutex::new(self.env.lock().unwrap().clone()),
+        };
+        let _ = script().arg("stop").arg(&c.dir).status();
+        let mut cmd = script();
+        cmd.arg("standby")
+            .arg(&c.dir)
+            .arg(port.to_string())
+            .arg(&self.dir)
+            .arg(self.port.to_string());
+        c.run(cmd);
+        LIVE.lock().unwrap().push(c.dir.clone());
+        c
+    }
+
+    /// Waits until this standby has replayed everything `primary` wrote.
+    pub fn catch_up_with(&self, primary: &Cluster) {
+        let lsn: String = primary
+            .connect("postgres")
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .unwrap()
+            .get(0);
+        let mut c = self.connect("postgres");
+        for _ in 0..600 {
+            let done: bool = c
+                .query_one(
+                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )
+                .unwrap()
+                .get(0);
+            if done {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the standby did not catch up with {lsn}");
+    }
+
     /// Restarts the server with a new environment.
     pub fn restart_with_env(&self, env: &[(&str, &str)]) {
         *self.env.lock().unwrap() = env

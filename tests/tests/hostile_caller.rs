@@ -123,7 +123,7 @@ fn plant_traps(c: &mut Client) {
                         p.pronargs, p.proretset
                  FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = $1
                    AND p.prokind = 'f' AND p.provariadic = 0
-                   AND NOT EXISTS (SELECT FROM unnest(p.proargtypes::oid[]) t WHERE t IN ('internal'::regtype, 'any'::regtype, 'cstring'::regtype))
+                   AND NOT EXISTS (SELECT FROM unnest(p.proargtypes::oid[]) t WHERE t IN ('internal'::regtype, '\"any\"'::regtype, 'cstring'::regtype))
                    AND p.prorettype NOT IN ('internal'::regtype, 'cstring'::regtype, 'trigger'::regtype, 'event_trigger'::regtype)",
                 &[name],
             )
@@ -187,6 +187,13 @@ fn plant_traps(c: &mut Client) {
 }
 
 fn hits(c: &mut Client) -> i64 {
+    let planted: bool = c
+        .query_one("SELECT to_regclass('trap.hits') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    if !planted {
+        return 0;
+    }
     let row = c
         .query_one("SELECT last_value, is_called FROM trap.hits", &[])
         .unwrap();
@@ -195,6 +202,11 @@ fn hits(c: &mut Client) -> i64 {
     } else {
         0
     }
+}
+
+/// The envelope of one content type out of setup()'s "text|json|bytea".
+fn pick(envelopes: &str, i: usize) -> String {
+    envelopes.split('|').nth(i).unwrap_or("NULL").to_string()
 }
 
 /// A sample argument for a parameter of `function`, by name first, then
@@ -214,14 +226,16 @@ fn sample(function: &str, name: &str, typ: &str, table: &str, envelope: &str) ->
         "columns" => Some("ARRAY['body']".into()),
         "keyring_column" => Some("'team'".into()),
         "col" => Some("'body'".into()),
-        "envelope" => Some(envelope.to_string()),
+        "envelope" if function.contains("json") => Some(pick(envelope, 1)),
+        "envelope" if function.contains("bytea") => Some(pick(envelope, 2)),
+        "envelope" => Some(pick(envelope, 0)),
         _ => None,
     };
     by_name.unwrap_or_else(|| match typ {
         "regclass" => format!("'{table}'::pg_catalog.regclass"),
         "oid" => format!("'{table}'::pg_catalog.regclass::pg_catalog.oid"),
         "text" => "'sample'".into(),
-        "bytea" => envelope.to_string(),
+        "bytea" => pick(envelope, 2),
         "jsonb" => "'{}'::pg_catalog.jsonb".into(),
         "boolean" => "false".into(),
         "integer" | "bigint" | "smallint" => "100".into(),
@@ -300,13 +314,13 @@ fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
             format!("DELETE FROM {t}_decrypted WHERE id OPERATOR(pg_catalog.=) 901"),
         ],
         "han_crypto._follow_owner()" | "han_crypto._check_column_changes()" => vec![
-            format!("ALTER TABLE {t} ADD COLUMN extra text"),
+            format!("ALTER TABLE {t} ADD COLUMN extra pg_catalog.text"),
             format!("ALTER TABLE {t} DROP COLUMN extra"),
         ],
         "han_crypto._forget_dropped_tables()" => vec![
-            format!("CREATE TABLE {t}_gone (id int PRIMARY KEY, team text, body text)"),
-            format!("SELECT han_crypto.protect('{t}_gone', ARRAY['body'], 'team')"),
-            format!("DROP TABLE {t}_gone CASCADE"),
+            format!("CREATE TABLE public.{t}_gone (id int PRIMARY KEY, team pg_catalog.text, body pg_catalog.text)"),
+            format!("SELECT han_crypto.protect('public.{t}_gone', ARRAY['body'], 'team')"),
+            format!("DROP TABLE public.{t}_gone CASCADE"),
         ],
         "han_crypto._redaction_changed()" => vec![
             "INSERT INTO han_crypto.redaction_allowlist (pattern, note) VALUES ('^hc-allowed$', 'harness')".into(),
@@ -344,9 +358,10 @@ fn connect(cluster: &Cluster, user: &str, hostile: bool) -> Client {
     c
 }
 
-fn warm_up(c: &mut Client, table: &str) {
+fn warm_up(c: &mut Client, table: &str, envelope: &str) {
+    let text = pick(envelope, 0);
     c.batch_execute(&format!(
-        "SELECT han_crypto.decrypt(han_crypto.encrypt('warm', 'hc_team'));
+        "SELECT han_crypto.decrypt({text});
          SELECT han_crypto.unlock('hc_pass', '{PASS}');
          SELECT count(body) FROM {table}_decrypted;"
     ))
@@ -361,7 +376,11 @@ fn run_as(
     envelope: &str,
     hostile: bool,
 ) -> BTreeMap<String, String> {
-    let mut results = BTreeMap::new();
+    let mut results = Results {
+        outcomes: BTreeMap::new(),
+        hits: 0,
+        admin: cluster.connect("hostile"),
+    };
     let mut admin = cluster.connect("hostile");
     let list = calls(&mut admin, table, envelope);
     // Cold: a fresh backend for every call.
@@ -370,20 +389,20 @@ fn run_as(
             continue;
         }
         let mut c = connect(cluster, user, hostile);
-        results.insert(format!("cold {sig}"), outcome(&mut c, call, false));
+        results.record(format!("cold {sig}"), outcome(&mut c, call, false));
     }
     // The decrypting view's first read on a cold backend.
     let mut cold = connect(cluster, user, hostile);
-    results.insert(
+    results.record(
         "cold view read".into(),
         outcome(&mut cold, &format!("SELECT count(body), count(meta) FROM {table}_decrypted"), true),
     );
     // Warm: one backend that has used keys, the view and an unlock.
     let mut c = connect(cluster, user, hostile);
-    warm_up(&mut c, table);
+    warm_up(&mut c, table, envelope);
     for (sig, call, procedure) in &list {
         if !*procedure {
-            results.insert(format!("warm {sig}"), outcome(&mut c, call, false));
+            results.record(format!("warm {sig}"), outcome(&mut c, call, false));
         }
     }
     // Triggers and event triggers, through the statements that fire them.
@@ -406,9 +425,16 @@ fn run_as(
         }
         let steps = scenario_for(f, table)
             .unwrap_or_else(|| panic!("{f} has no scenario in the hostile-caller harness: add one"));
+        // One transaction per scenario, rolled back: both runs start alike.
+        c.batch_execute("BEGIN").unwrap();
         for (i, step) in steps.iter().enumerate() {
-            results.insert(format!("fire {f} step {i}"), outcome(&mut c, step, true));
+            c.batch_execute("SAVEPOINT step").unwrap();
+            let r = outcome(&mut c, step, true);
+            let end = if r == "ok" { "RELEASE SAVEPOINT step" } else { "ROLLBACK TO SAVEPOINT step" };
+            c.batch_execute(end).unwrap();
+            results.record(format!("fire {f} step {i}"), r);
         }
+        c.batch_execute("ROLLBACK").unwrap();
     }
     // Procedures last (they change the table): unprotect some columns,
     // then all, then protect again; cold and warm.
@@ -424,13 +450,33 @@ fn run_as(
         format!("SELECT han_crypto.protect('{table}', ARRAY['body', 'meta'], 'team')"),
     ];
     for (i, step) in steps.iter().enumerate() {
-        results.insert(format!("warm procedure step {i}"), outcome(&mut c, step, true));
+        results.record(format!("warm procedure step {i}"), outcome(&mut c, step, true));
     }
     for (i, step) in steps.iter().enumerate() {
         let mut cold = connect(cluster, user, hostile);
-        results.insert(format!("cold procedure step {i}"), outcome(&mut cold, step, true));
+        results.record(format!("cold procedure step {i}"), outcome(&mut cold, step, true));
     }
-    results
+    results.outcomes
+}
+
+/// Outcomes by statement; a statement that made a trap fire has it noted.
+struct Results {
+    outcomes: BTreeMap<String, String>,
+    hits: i64,
+    admin: Client,
+}
+
+impl Results {
+    fn record(&mut self, key: String, outcome: String) {
+        let now = hits(&mut self.admin);
+        let outcome = if now > self.hits {
+            format!("{outcome} (fired {} traps)", now - self.hits)
+        } else {
+            outcome
+        };
+        self.hits = now;
+        self.outcomes.insert(key, outcome);
+    }
 }
 
 fn setup(c: &mut Client) -> String {
@@ -452,11 +498,16 @@ fn setup(c: &mut Client) -> String {
          RESET ROLE;"
     ))
     .unwrap();
-    let env: Vec<u8> = c
-        .query_one("SELECT han_crypto.encrypt('sample', 'hc_team')", &[])
-        .unwrap()
-        .get(0);
-    format!("'\\x{}'::pg_catalog.bytea", hex::encode(env))
+    // One envelope of each content type: "text|json|bytea" literals.
+    let mut literals = Vec::new();
+    for value in ["'sample'::text", "'{\"a\": 1}'::jsonb", "'\\x0102'::bytea"] {
+        let env: Vec<u8> = c
+            .query_one(&format!("SELECT han_crypto.encrypt({value}, 'hc_team')"), &[])
+            .unwrap()
+            .get(0);
+        literals.push(format!("'\\x{}'::pg_catalog.bytea", hex::encode(env)));
+    }
+    literals.join("|")
 }
 
 #[test]

@@ -427,25 +427,28 @@ fn operator(b: &[u8], i: usize) -> (TokenKind, usize) {
 }
 
 /// A string constant's contents, and where each byte of them came from.
+/// Borrowed from the input when the contents are written as they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decoded {
-    pub text: String,
-    pieces: Vec<Piece>,
-    /// Where the contents start in the original (for empty contents).
+pub struct Decoded<'a> {
+    pub text: Cow<'a, str>,
+    /// Where `text` starts in the original.
     start: usize,
+    /// Where the map stops being byte for byte, in order.
+    jumps: Vec<Jump>,
 }
 
-/// `text[at..]` came from `original[from..from + len]`: byte for byte when
-/// `verbatim`, else as one escape.
+/// `text[at..at + len]` stands for `original[from..from + from_len]` as a
+/// whole: an escape, or (`len` 0) the quotes and whitespace between two
+/// parts. The bytes after it are copies of those after `from + from_len`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Piece {
+struct Jump {
     at: usize,
-    from: usize,
     len: usize,
-    verbatim: bool,
+    from: usize,
+    from_len: usize,
 }
 
-impl Decoded {
+impl Decoded<'_> {
     /// The bytes of the original text that `range` of [`Decoded::text`] was
     /// decoded from. Within a verbatim run the map is byte for byte (so char
     /// boundaries map to char boundaries); an escape (`''`, `\n`, `\u00e9`)
@@ -458,37 +461,41 @@ impl Decoded {
         start..self.original(range.end - 1, true).max(start)
     }
 
+    /// Where byte `at` of the text came from (`end`: the end of it).
     fn original(&self, at: usize, end: bool) -> usize {
-        let k = self.pieces.partition_point(|p| p.at <= at).saturating_sub(1);
-        let Some(p) = self.pieces.get(k) else { return self.start };
-        match (p.verbatim, end) {
-            (true, _) => p.from + (at - p.at + usize::from(end)).min(p.len),
-            (false, false) => p.from,
-            (false, true) => p.from + p.len,
-        }
+        let k = self.jumps.partition_point(|j| j.at <= at);
+        let (run_at, run_from) = match k.checked_sub(1).map(|k| self.jumps[k]) {
+            None => (0, self.start),
+            Some(j) if at < j.at + j.len => return if end { j.from + j.from_len } else { j.from },
+            Some(j) => (j.at + j.len, j.from + j.from_len),
+        };
+        run_from + (at - run_at) + usize::from(end)
+    }
+}
+
+/// Builds the decoded contents of a constant that has escapes or parts.
+struct Builder<'a> {
+    sql: &'a str,
+    text: String,
+    jumps: Vec<Jump>,
+}
+
+impl Builder<'_> {
+    fn verbatim(&mut self, range: Range<usize>) {
+        self.text.push_str(self.sql.get(range).unwrap_or(""));
     }
 
-    fn new(start: usize) -> Self {
-        Decoded { text: String::new(), pieces: Vec::new(), start }
-    }
-
-    fn verbatim(&mut self, sql: &str, range: Range<usize>) {
-        if let Some(s) = sql.get(range.clone()).filter(|s| !s.is_empty()) {
-            self.pieces.push(Piece { at: self.text.len(), from: range.start, len: s.len(), verbatim: true });
-            self.text.push_str(s);
-        }
-    }
-
-    fn escape(&mut self, range: Range<usize>, c: char) {
-        self.pieces.push(Piece { at: self.text.len(), from: range.start, len: range.len(), verbatim: false });
-        self.text.push(c);
+    fn jump(&mut self, from: Range<usize>, c: Option<char>) {
+        let len = c.map_or(0, char::len_utf8);
+        self.jumps.push(Jump { at: self.text.len(), len, from: from.start, from_len: from.len() });
+        self.text.extend(c);
     }
 }
 
 /// The contents of a string constant token of `sql`, or `None` for other
 /// tokens. Escapes decode as the server would; escapes the server rejects
 /// (invalid code points, bytes that are not UTF-8) decode to U+FFFD.
-pub fn decode_string(sql: &str, token: &Token) -> Option<Decoded> {
+pub fn decode_string<'a>(sql: &'a str, token: &Token) -> Option<Decoded<'a>> {
     use StringKind as S;
     let TokenKind::String(kind) = token.kind else { return None };
     let b = sql.as_bytes();
@@ -499,25 +506,14 @@ pub fn decode_string(sql: &str, token: &Token) -> Option<Decoded> {
         let delim = &b[span.start..body];
         let closed = span.len() >= 2 * delim.len() && b[..span.end].ends_with(delim);
         let end = if closed { span.end - delim.len() } else { span.end };
-        let mut d = Decoded::new(body);
-        d.verbatim(sql, body..end);
-        return Some(d);
+        return Some(Decoded { text: Cow::Borrowed(sql.get(body..end)?), start: body, jumps: Vec::new() });
     }
     let quote = span.start + match kind {
         S::Standard => 0,
         S::Unicode => 2,
         _ => 1,
     };
-    if b.get(quote) != Some(&b'\'') {
-        return None;
-    }
-    let (parts, after) = parts(b, quote, b'\'', kind, span.end);
-    let escape = if kind == S::Unicode { uescape_char(sql, after..span.end) } else { b'\\' };
-    let mut d = Decoded::new(quote + 1);
-    for part in parts {
-        decode_part(sql, part, b'\'', kind, escape, &mut d);
-    }
-    Some(d)
+    (b.get(quote) == Some(&b'\'')).then(|| decode_quoted(sql, quote, b'\'', kind, span.end))
 }
 
 /// The name an identifier token stands for: unquoted ones folded to ASCII
@@ -530,38 +526,54 @@ pub fn identifier<'a>(sql: &'a str, token: &Token) -> Option<Cow<'a, str>> {
             Some(Cow::Owned(text.to_ascii_lowercase()))
         }
         TokenKind::Ident => Some(Cow::Borrowed(text)),
+        TokenKind::QuotedIdent if text.starts_with('"') => {
+            Some(decode_quoted(sql, token.span.start, b'"', StringKind::Standard, token.span.end).text)
+        }
         TokenKind::QuotedIdent => {
-            let b = sql.as_bytes();
-            let (quote, kind) = if text.starts_with('"') {
-                (token.span.start, StringKind::Standard)
-            } else {
-                (token.span.start + 2, StringKind::Unicode)
-            };
-            let (parts, after) = parts(b, quote, b'"', kind, token.span.end);
-            let escape = uescape_char(sql, after..token.span.end);
-            let mut d = Decoded::new(quote + 1);
-            for part in parts {
-                decode_part(sql, part, b'"', kind, escape, &mut d);
-            }
-            Some(Cow::Owned(d.text))
+            Some(decode_quoted(sql, token.span.start + 2, b'"', StringKind::Unicode, token.span.end).text)
         }
         _ => None,
     }
 }
 
-/// The contents of each quoted part from `quote` up to `end`, and where the
-/// last part ends.
-fn parts(b: &[u8], quote: usize, q: u8, kind: StringKind, end: usize) -> (Vec<Range<usize>>, usize) {
-    let mut parts = Vec::new();
-    let mut at = quote;
-    loop {
-        let (contents_end, part_end) = part_end(&b[..end], at, q, kind);
-        parts.push(at + 1..contents_end);
-        match (q == b'\'').then(|| continuation(&b[..end], part_end)).flatten() {
-            Some(next) => at = next,
-            None => return (parts, part_end),
+/// One quoted part at `quote`: its contents, its end, and the quote of the
+/// part continuing it (string constants only).
+fn part(b: &[u8], quote: usize, q: u8, kind: StringKind) -> (Range<usize>, usize, Option<usize>) {
+    let (contents_end, end) = part_end(b, quote, q, kind);
+    let next = if q == b'\'' { continuation(b, end) } else { None };
+    (quote + 1..contents_end, end, next)
+}
+
+/// Decodes the parts of the constant or identifier quoted by `q` from
+/// `quote` up to `end`.
+fn decode_quoted(sql: &str, quote: usize, q: u8, kind: StringKind, end: usize) -> Decoded<'_> {
+    let b = &sql.as_bytes()[..end];
+    let escape = if kind == StringKind::Unicode {
+        let mut last = part(b, quote, q, kind);
+        while let Some(next) = last.2 {
+            last = part(b, next, q, kind);
         }
+        uescape_char(sql, last.1..end)
+    } else {
+        b'\\'
+    };
+    let (mut contents, _, mut next) = part(b, quote, q, kind);
+    let special = |c: &u8| {
+        *c == q || (*c == b'\\' && kind == StringKind::Extended) || (*c == escape && kind == StringKind::Unicode)
+    };
+    if next.is_none() && !b[contents.clone()].iter().any(special) {
+        let text = Cow::Borrowed(sql.get(contents.clone()).unwrap_or(""));
+        return Decoded { text, start: contents.start, jumps: Vec::new() };
     }
+    let mut d = Builder { sql, text: String::new(), jumps: Vec::new() };
+    let start = contents.start;
+    loop {
+        decode_part(b, contents.clone(), q, kind, escape, &mut d);
+        let Some(quote) = next else { break };
+        d.jump(contents.end..quote + 1, None);
+        (contents, _, next) = part(b, quote, q, kind);
+    }
+    Decoded { text: Cow::Owned(d.text), start, jumps: d.jumps }
 }
 
 /// The escape character a `UESCAPE '<c>'` clause in `tail` names, or `\`.
@@ -579,30 +591,29 @@ fn uescape_char(sql: &str, tail: Range<usize>) -> u8 {
 }
 
 /// Appends the decoded contents `range` of one part.
-fn decode_part(sql: &str, range: Range<usize>, q: u8, kind: StringKind, escape: u8, d: &mut Decoded) {
-    let b = sql.as_bytes();
+fn decode_part(b: &[u8], range: Range<usize>, q: u8, kind: StringKind, escape: u8, d: &mut Builder<'_>) {
     let mut run = range.start;
     let mut i = range.start;
     while i < range.end {
         let decoded = match b[i] {
             c if c == q && matches!(kind, StringKind::Bit | StringKind::Hex) => None,
             c if c == q => Some((2, q as char)),
-            b'\\' if kind == StringKind::Extended => Some(backslash_escape(&sql[i..range.end])),
+            b'\\' if kind == StringKind::Extended => d.sql.get(i..range.end).map(backslash_escape),
             c if c == escape && kind == StringKind::Unicode => unicode_escape(&b[i..range.end], escape),
             _ => None,
         };
         match decoded {
             Some((len, c)) => {
-                d.verbatim(sql, run..i);
+                d.verbatim(run..i);
                 let len = len.min(range.end - i);
-                d.escape(i..i + len, c);
+                d.jump(i..i + len, Some(c));
                 i += len;
                 run = i;
             }
             None => i += 1,
         }
     }
-    d.verbatim(sql, run..range.end);
+    d.verbatim(run..range.end);
 }
 
 /// An E-string escape at the start of `s` (which starts with `\`): its
@@ -673,7 +684,7 @@ mod tests {
 
     fn contents(sql: &str) -> String {
         let t = tokens(sql).next().unwrap();
-        decode_string(sql, &t).unwrap().text
+        decode_string(sql, &t).unwrap().text.into_owned()
     }
 
     use StringKind as S;
