@@ -67,9 +67,9 @@ impl Drop for Slot {
 /// FNV-1a: spreads principals over the per-actor lock space (a collision
 /// only makes two principals take turns).
 fn principal_hash(principal: &str) -> u32 {
-    principal
-        .bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    principal.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Polls `attempt` until it succeeds or `deadline` passes, sleeping on the
@@ -100,7 +100,8 @@ fn wait_for(deadline: Instant, mut attempt: impl FnMut() -> bool) -> HcResult<()
 /// Takes a derivation slot for `principal`, waiting at most
 /// han_crypto.kdf_wait_timeout; 53000 if none frees up in time.
 pub fn acquire(principal: &str) -> HcResult<Slot> {
-    let deadline = Instant::now() + Duration::from_millis(gucs::KDF_WAIT_TIMEOUT.get().max(0) as u64);
+    let deadline =
+        Instant::now() + Duration::from_millis(gucs::KDF_WAIT_TIMEOUT.get().max(0) as u64);
     let actor = tag(ACTOR_SPACE, principal_hash(principal));
     wait_for(deadline, || try_lock(&actor))?;
     let slots = gucs::KDF_MAX_CONCURRENT.get().max(1) as u32;

@@ -5,10 +5,11 @@
 //!   invalidation on the catalog table (catalog::changed); every backend's
 //!   callback below then drops all caches, so a revocation takes effect at
 //!   the next statement everywhere, also in sessions that already used the key.
-//! * Derived keys are cached in zeroizing memory (`XaesKey` wipes its AES key
+//! * Keys are cached in zeroizing memory (`XaesKey` wipes its AES key
 //!   schedule on drop), bounded in number (han_crypto.key_cache_size) and
-//!   age (han_crypto.key_cache_lifetime): Argon2id runs once per key version
-//!   and backend, never per row.
+//!   age (han_crypto.key_cache_lifetime). A team/user version's Argon2id
+//!   runs once, when it is created; backends unwrap the stored result (one
+//!   AES-GCM operation), never per row and never per backend.
 //! * Unlocked passphrase keys belong to the actor who unlocked them, for
 //!   han_crypto.unlock_lifetime: another application user served by the same
 //!   pooled backend cannot use them.

@@ -66,7 +66,8 @@ fn prepared_source(name: &str) -> Option<String> {
     // the plan source and its query string live as long as the statement.
     unsafe {
         let ps = pg_sys::FetchPreparedStatement(c.as_ptr(), false);
-        if ps.is_null() || (*ps).plansource.is_null() || (*(*ps).plansource).query_string.is_null() {
+        if ps.is_null() || (*ps).plansource.is_null() || (*(*ps).plansource).query_string.is_null()
+        {
             return None;
         }
         Some(
@@ -187,7 +188,10 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
         // report keeps its DETAIL; the server log gets the scrubbed copy.
         if let Some(detail) = text(e.detail) {
             let new = scrub_parameters(detail, secret)
-                .or_else(|| log_policy::mask_sql(detail, &prepared_source).filter(|_| detail.starts_with("prepare: ")))
+                .or_else(|| {
+                    log_policy::mask_sql(detail, &prepared_source)
+                        .filter(|_| detail.starts_with("prepare: "))
+                })
                 .or_else(|| redact_detected(detail));
             if let Some(new) = new {
                 if e.output_to_client {
@@ -235,7 +239,10 @@ fn preloaded() -> bool {
         ]
         .iter()
         .filter_map(|p| text(*p))
-        .any(|list| list.split(',').any(|l| l.trim().trim_matches('"').ends_with("han_crypto")))
+        .any(|list| {
+            list.split(',')
+                .any(|l| l.trim().trim_matches('"').ends_with("han_crypto"))
+        })
     }
 }
 

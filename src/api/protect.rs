@@ -150,14 +150,16 @@ fn column_kinds(rel: &Relation, columns: &[String], keyring_column: &str) -> HcR
                 hint: Some("ALTER it to text or unbounded varchar first.".into()),
             });
         }
-        kinds.push(Kind::of_type(*typid, *typmod).ok_or_else(|| HcError::Refused {
-            code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-            message: format!(
-                "column \"{col}\" has type {}, which han_crypto does not protect",
-                catalog::type_name(*typid, -1)
-            ),
-            hint: Some("Protected columns are text, varchar, jsonb or bytea.".into()),
-        })?);
+        kinds.push(
+            Kind::of_type(*typid, *typmod).ok_or_else(|| HcError::Refused {
+                code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                message: format!(
+                    "column \"{col}\" has type {}, which han_crypto does not protect",
+                    catalog::type_name(*typid, -1)
+                ),
+                hint: Some("Protected columns are text, varchar, jsonb or bytea.".into()),
+            })?,
+        );
     }
     Ok(kinds)
 }

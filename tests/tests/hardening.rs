@@ -70,7 +70,10 @@ fn read(c: &mut Client, actor: &str, id: i32) -> Option<String> {
     tx.execute("SELECT han_crypto.set_actor($1)", &[&actor])
         .unwrap();
     let v: Option<String> = tx
-        .query_one("SELECT prompt FROM sessions_decrypted WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT prompt FROM sessions_decrypted WHERE id = $1",
+            &[&id],
+        )
         .unwrap()
         .get(0);
     tx.commit().unwrap();
@@ -81,12 +84,22 @@ fn read(c: &mut Client, actor: &str, id: i32) -> Option<String> {
 fn a_writer_of_team_a_cannot_replay_an_old_ciphertext_into_a_team_b_row() {
     let mut c = platform_db("hd_replay");
     let mut app = cluster().connect_as("hd_replay", "platform");
-    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (1, 'team_b', 'version one of B', NULL)").unwrap();
+    as_actor(
+        &mut app,
+        "writer-b",
+        "INSERT INTO sessions VALUES (1, 'team_b', 'version one of B', NULL)",
+    )
+    .unwrap();
     let old: String = c
         .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
         .unwrap()
         .get(0);
-    as_actor(&mut app, "writer-b", "UPDATE sessions SET prompt = 'version two of B' WHERE id = 1").unwrap();
+    as_actor(
+        &mut app,
+        "writer-b",
+        "UPDATE sessions SET prompt = 'version two of B' WHERE id = 1",
+    )
+    .unwrap();
     let second: String = c
         .query_one("SELECT prompt FROM sessions WHERE id = 1", &[])
         .unwrap()
@@ -95,21 +108,35 @@ fn a_writer_of_team_a_cannot_replay_an_old_ciphertext_into_a_team_b_row() {
     // to keep it for anyone. Now only writers of team_b may put it back.
     let replay = format!("UPDATE sessions SET prompt = '{old}' WHERE id = 1");
     assert_eq!(actor_error(&mut app, "writer-a", &replay), "42501");
-    assert_eq!(read(&mut app, "writer-b", 1).as_deref(), Some("version two of B"));
+    assert_eq!(
+        read(&mut app, "writer-b", 1).as_deref(),
+        Some("version two of B")
+    );
     // Nor may team A erase B's values.
     assert_eq!(
-        actor_error(&mut app, "writer-a", "UPDATE sessions SET prompt = NULL WHERE id = 1"),
+        actor_error(
+            &mut app,
+            "writer-a",
+            "UPDATE sessions SET prompt = NULL WHERE id = 1"
+        ),
         "42501"
     );
     // A writer of B may (it could write anything there anyway).
     as_actor(&mut app, "writer-b", &replay).unwrap();
-    assert_eq!(read(&mut app, "writer-b", 1).as_deref(), Some("version one of B"));
+    assert_eq!(
+        read(&mut app, "writer-b", 1).as_deref(),
+        Some("version one of B")
+    );
     // A non-member gets the same 42501 for an envelope as for plaintext:
     // the authenticity check is no oracle, and forces no key derivation.
     let replay_second = format!("UPDATE sessions SET prompt = '{second}' WHERE id = 1");
     assert_eq!(actor_error(&mut app, "stranger", &replay_second), "42501");
     assert_eq!(
-        actor_error(&mut app, "stranger", "UPDATE sessions SET prompt = 'plain' WHERE id = 1"),
+        actor_error(
+            &mut app,
+            "stranger",
+            "UPDATE sessions SET prompt = 'plain' WHERE id = 1"
+        ),
         "42501"
     );
 }
@@ -118,28 +145,58 @@ fn a_writer_of_team_a_cannot_replay_an_old_ciphertext_into_a_team_b_row() {
 fn a_writer_of_team_a_cannot_take_over_a_team_b_row_by_changing_its_keyring() {
     let _c = platform_db("hd_takeover");
     let mut app = cluster().connect_as("hd_takeover", "platform");
-    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (2, 'team_b', 'B owns this', '{\"k\": 1}')").unwrap();
+    as_actor(
+        &mut app,
+        "writer-b",
+        "INSERT INTO sessions VALUES (2, 'team_b', 'B owns this', '{\"k\": 1}')",
+    )
+    .unwrap();
     for attack in [
         "UPDATE sessions SET team = 'team_a', prompt = 'now mine', meta = NULL WHERE id = 2",
         "UPDATE sessions SET team = 'team_a', prompt = NULL, meta = NULL WHERE id = 2",
         "UPDATE sessions SET team = 'team_a' WHERE id = 2",
         "UPDATE sessions_decrypted SET team = 'team_a', prompt = 'via the view' WHERE id = 2",
     ] {
-        assert_eq!(actor_error(&mut app, "writer-a", attack), "42501", "{attack}");
+        assert_eq!(
+            actor_error(&mut app, "writer-a", attack),
+            "42501",
+            "{attack}"
+        );
     }
-    assert_eq!(read(&mut app, "writer-b", 2).as_deref(), Some("B owns this"));
+    assert_eq!(
+        read(&mut app, "writer-b", 2).as_deref(),
+        Some("B owns this")
+    );
     // Writers of both keyrings may move a row: it re-encrypts.
     let mut admin = cluster().connect_as("hd_takeover", "platform");
-    as_actor(&mut admin, "admin-b", "SELECT han_crypto.grant_access('team_b', 'writer-a', 'writer')").unwrap();
-    as_actor(&mut app, "writer-a", "UPDATE sessions SET team = 'team_a' WHERE id = 2").unwrap();
-    assert_eq!(read(&mut app, "writer-a", 2).as_deref(), Some("B owns this"));
+    as_actor(
+        &mut admin,
+        "admin-b",
+        "SELECT han_crypto.grant_access('team_b', 'writer-a', 'writer')",
+    )
+    .unwrap();
+    as_actor(
+        &mut app,
+        "writer-a",
+        "UPDATE sessions SET team = 'team_a' WHERE id = 2",
+    )
+    .unwrap();
+    assert_eq!(
+        read(&mut app, "writer-a", 2).as_deref(),
+        Some("B owns this")
+    );
 }
 
 #[test]
 fn restore_by_the_table_owner_keeps_sealed_values_without_keyring_membership() {
     let mut c = platform_db("hd_restore");
     let mut app = cluster().connect_as("hd_restore", "platform");
-    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (3, 'team_b', 'kept by restore', NULL)").unwrap();
+    as_actor(
+        &mut app,
+        "writer-b",
+        "INSERT INTO sessions VALUES (3, 'team_b', 'kept by restore', NULL)",
+    )
+    .unwrap();
     let sealed: String = c
         .query_one("SELECT prompt FROM sessions WHERE id = 3", &[])
         .unwrap()
@@ -150,9 +207,13 @@ fn restore_by_the_table_owner_keeps_sealed_values_without_keyring_membership() {
         "DELETE FROM sessions WHERE id = 3; INSERT INTO sessions VALUES (3, 'team_b', '{sealed}', NULL)"
     ))
     .unwrap();
-    assert_eq!(read(&mut app, "writer-b", 3).as_deref(), Some("kept by restore"));
+    assert_eq!(
+        read(&mut app, "writer-b", 3).as_deref(),
+        Some("kept by restore")
+    );
     // As an application user it may not.
-    app.batch_execute("DELETE FROM sessions WHERE id = 3").unwrap();
+    app.batch_execute("DELETE FROM sessions WHERE id = 3")
+        .unwrap();
     let insert = format!("INSERT INTO sessions VALUES (3, 'team_b', '{sealed}', NULL)");
     assert_eq!(actor_error(&mut app, "writer-a", &insert), "42501");
 }
@@ -173,7 +234,10 @@ fn tokens_signed_with_a_short_or_empty_secret_never_authenticate() {
     let root = random_key_hex();
     let cluster = Cluster::start(
         "hd-jwt-short",
-        &[("HAN_CRYPTO_ROOT_KEY", &root), ("HAN_CRYPTO_JWT_SECRET", "")],
+        &[
+            ("HAN_CRYPTO_ROOT_KEY", &root),
+            ("HAN_CRYPTO_JWT_SECRET", ""),
+        ],
         &[],
     );
     let mut c = cluster.fresh_db("hd");
@@ -195,13 +259,19 @@ fn tokens_signed_with_a_short_or_empty_secret_never_authenticate() {
 fn tokens_valid_for_years_or_for_another_audience_are_refused() {
     let mut c = cluster().fresh_db("hd_jwt");
     let secret = JWT_SECRET.as_bytes();
-    let ok = token(json!({"sub": "u1", "iat": now(), "exp": now() + 600}), secret);
+    let ok = token(
+        json!({"sub": "u1", "iat": now(), "exp": now() + 600}),
+        secret,
+    );
     let who: String = c
         .query_one("SELECT han_crypto.authenticate($1)", &[&ok])
         .unwrap()
         .get(0);
     assert_eq!(who, "u1");
-    let forever = token(json!({"sub": "u1", "exp": now() + 10 * 365 * 86_400}), secret);
+    let forever = token(
+        json!({"sub": "u1", "exp": now() + 10 * 365 * 86_400}),
+        secret,
+    );
     let (code, text) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&forever]);
     assert_eq!(code, "28000", "{text}");
     assert!(text.contains("lifetime"), "{text}");
@@ -379,7 +449,13 @@ fn hostile_calls(catalog: &mut Client, m: &mut Client, role: &str) -> usize {
                 let args: Vec<String> = types
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| if i == position { bad.clone() } else { ordinary_value(t) })
+                    .map(|(i, t)| {
+                        if i == position {
+                            bad.clone()
+                        } else {
+                            ordinary_value(t)
+                        }
+                    })
                     .collect();
                 let verb = if kind == "p" { "CALL" } else { "SELECT" };
                 let _ = m.batch_execute(&format!("{verb} han_crypto.{name}({})", args.join(", ")));
@@ -413,27 +489,51 @@ fn ordinary_value(t: &str) -> String {
 fn hostile_values(t: &str) -> Vec<String> {
     let v: &[&str] = match t {
         "text" => &[
-            "NULL", "''", "repeat('x', 1000000)", "'hc1:' || repeat('A', 200)", "'hc1:'",
-            "'{\"han_crypto\": \"AAAA\"}'", "repeat('ü', 10000)", "'\\x00'",
+            "NULL",
+            "''",
+            "repeat('x', 1000000)",
+            "'hc1:' || repeat('A', 200)",
+            "'hc1:'",
+            "'{\"han_crypto\": \"AAAA\"}'",
+            "repeat('ü', 10000)",
+            "'\\x00'",
         ],
         "bytea" => &[
-            "NULL", "''::bytea", "'\\x00'::bytea", "'\\x89484345'::bytea",
+            "NULL",
+            "''::bytea",
+            "'\\x00'::bytea",
+            "'\\x89484345'::bytea",
             "decode('894843450101010100' || repeat('ff', 200), 'hex')",
             "decode(repeat('ff', 100000), 'hex')",
         ],
         "jsonb" => &[
-            "NULL", "'[]'::jsonb", "'null'::jsonb", "'\"x\"'::jsonb", "'{\"han_crypto\": 1}'::jsonb",
-            "(repeat('[', 1000) || repeat(']', 1000))::jsonb", "'{\"columns\": {\"b\": []}, \"redact_groups\": [1]}'::jsonb",
+            "NULL",
+            "'[]'::jsonb",
+            "'null'::jsonb",
+            "'\"x\"'::jsonb",
+            "'{\"han_crypto\": 1}'::jsonb",
+            "(repeat('[', 1000) || repeat(']', 1000))::jsonb",
+            "'{\"columns\": {\"b\": []}, \"redact_groups\": [1]}'::jsonb",
         ],
         "text[]" | "name[]" => &[
-            "NULL", "'{}'", "'{NULL}'", "ARRAY[repeat('x', 10000)]", "ARRAY(SELECT 'c' || i FROM generate_series(1, 10000) i)",
+            "NULL",
+            "'{}'",
+            "'{NULL}'",
+            "ARRAY[repeat('x', 10000)]",
+            "ARRAY(SELECT 'c' || i FROM generate_series(1, 10000) i)",
             "'{{a,b},{c,d}}'",
         ],
         "name" => &["NULL", "''", "repeat('n', 63)"],
         "integer" | "smallint" => &["NULL", "0", "-1", "2147483647", "-2147483648"],
         "bigint" => &["NULL", "-1", "9223372036854775807"],
         "boolean" => &["NULL", "true"],
-        "oid" => &["NULL", "0", "4294967295", "'pg_class'::regclass::oid", "'han_crypto.keyrings'::regclass::oid"],
+        "oid" => &[
+            "NULL",
+            "0",
+            "4294967295",
+            "'pg_class'::regclass::oid",
+            "'han_crypto.keyrings'::regclass::oid",
+        ],
         "regclass" => &["NULL", "0", "'pg_class'", "'han_crypto.keyrings'", "'v2'"],
         "real" => &["NULL", "'NaN'", "'Infinity'", "-1"],
         "inet" => &["NULL", "'::1'", "'0.0.0.0/0'"],

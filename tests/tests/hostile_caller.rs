@@ -31,7 +31,10 @@ fn cluster() -> &'static Cluster {
         "hostile",
         &[
             ("HAN_CRYPTO_ROOT_KEY", &random_key_hex()),
-            ("HAN_CRYPTO_JWT_SECRET", "a-jwt-secret-of-at-least-thirty-two-bytes"),
+            (
+                "HAN_CRYPTO_JWT_SECRET",
+                "a-jwt-secret-of-at-least-thirty-two-bytes",
+            ),
         ],
         &[],
     )
@@ -39,20 +42,57 @@ fn cluster() -> &'static Cluster {
 
 /// Types whose operators the traps shadow with exact matches.
 const TYPES: &[&str] = &[
-    "regclass", "oid", "text", "name", "smallint", "integer", "bigint", "boolean", "text[]",
-    "name[]", "jsonb", "json", "bytea", "timestamptz", "uuid", "regtype", "regrole", "regnamespace",
-    "regproc", "regprocedure", "\"char\"", "real", "numeric", "inet", "tid", "int2vector",
-    "oidvector", "xid", "aclitem", "pg_lsn",
+    "regclass",
+    "oid",
+    "text",
+    "name",
+    "smallint",
+    "integer",
+    "bigint",
+    "boolean",
+    "text[]",
+    "name[]",
+    "jsonb",
+    "json",
+    "bytea",
+    "timestamptz",
+    "uuid",
+    "regtype",
+    "regrole",
+    "regnamespace",
+    "regproc",
+    "regprocedure",
+    "\"char\"",
+    "real",
+    "numeric",
+    "inet",
+    "tid",
+    "int2vector",
+    "oidvector",
+    "xid",
+    "aclitem",
+    "pg_lsn",
 ];
 const OPERATORS: &[&str] = &[
-    "=", "<>", "<", ">", "<=", ">=", "||", "&&", "@>", "<@", "+", "-", "*", "/", "->", "->>",
-    "#>", "#>>", "?", "~~", "~", "!~", "~*", "@@",
+    "=", "<>", "<", ">", "<=", ">=", "||", "&&", "@>", "<@", "+", "-", "*", "/", "->", "->>", "#>",
+    "#>>", "?", "~~", "~", "!~", "~*", "@@",
 ];
 /// Base types a trap domain shadows (keyword types such as integer or
 /// boolean cannot be shadowed).
 const DOMAIN_TYPES: &[&str] = &[
-    "text", "name", "oid", "regclass", "jsonb", "json", "bytea", "uuid", "regtype", "regrole",
-    "timestamptz", "inet", "tid",
+    "text",
+    "name",
+    "oid",
+    "regclass",
+    "jsonb",
+    "json",
+    "bytea",
+    "uuid",
+    "regtype",
+    "regrole",
+    "timestamptz",
+    "inet",
+    "tid",
 ];
 
 /// The attacker's schema: every trap, created by a role with no privilege
@@ -156,7 +196,10 @@ fn plant_traps(c: &mut Client) {
             }
         }
     }
-    assert!(planted_functions > 20, "only {planted_functions} trap functions");
+    assert!(
+        planted_functions > 20,
+        "only {planted_functions} trap functions"
+    );
     // Domains named like the base types.
     for t in DOMAIN_TYPES {
         c.batch_execute(&format!(
@@ -354,7 +397,8 @@ fn connect(cluster: &Cluster, user: &str, hostile: bool) -> Client {
     } else {
         "\"$user\", public"
     };
-    c.batch_execute(&format!("SET search_path = {path}")).unwrap();
+    c.batch_execute(&format!("SET search_path = {path}"))
+        .unwrap();
     c
 }
 
@@ -395,7 +439,11 @@ fn run_as(
     let mut cold = connect(cluster, user, hostile);
     results.record(
         "cold view read".into(),
-        outcome(&mut cold, &format!("SELECT count(body), count(meta) FROM {table}_decrypted"), true),
+        outcome(
+            &mut cold,
+            &format!("SELECT count(body), count(meta) FROM {table}_decrypted"),
+            true,
+        ),
     );
     // Warm: one backend that has used keys, the view and an unlock.
     let mut c = connect(cluster, user, hostile);
@@ -423,14 +471,19 @@ fn run_as(
         if f == "han_crypto._redaction_changed()" && user != "postgres" {
             continue;
         }
-        let steps = scenario_for(f, table)
-            .unwrap_or_else(|| panic!("{f} has no scenario in the hostile-caller harness: add one"));
+        let steps = scenario_for(f, table).unwrap_or_else(|| {
+            panic!("{f} has no scenario in the hostile-caller harness: add one")
+        });
         // One transaction per scenario, rolled back: both runs start alike.
         c.batch_execute("BEGIN").unwrap();
         for (i, step) in steps.iter().enumerate() {
             c.batch_execute("SAVEPOINT step").unwrap();
             let r = outcome(&mut c, step, true);
-            let end = if r == "ok" { "RELEASE SAVEPOINT step" } else { "ROLLBACK TO SAVEPOINT step" };
+            let end = if r == "ok" {
+                "RELEASE SAVEPOINT step"
+            } else {
+                "ROLLBACK TO SAVEPOINT step"
+            };
             c.batch_execute(end).unwrap();
             results.record(format!("fire {f} step {i}"), r);
         }
@@ -442,7 +495,10 @@ fn run_as(
         if !*procedure {
             continue;
         }
-        assert!(sig.starts_with("han_crypto.unprotect("), "{sig}: add it to the harness's procedure steps");
+        assert!(
+            sig.starts_with("han_crypto.unprotect("),
+            "{sig}: add it to the harness's procedure steps"
+        );
     }
     let steps = [
         format!("CALL han_crypto.unprotect('{table}', columns => ARRAY['meta'])"),
@@ -450,11 +506,17 @@ fn run_as(
         format!("SELECT han_crypto.protect('{table}', ARRAY['body', 'meta'], 'team')"),
     ];
     for (i, step) in steps.iter().enumerate() {
-        results.record(format!("warm procedure step {i}"), outcome(&mut c, step, true));
+        results.record(
+            format!("warm procedure step {i}"),
+            outcome(&mut c, step, true),
+        );
     }
     for (i, step) in steps.iter().enumerate() {
         let mut cold = connect(cluster, user, hostile);
-        results.record(format!("cold procedure step {i}"), outcome(&mut cold, step, true));
+        results.record(
+            format!("cold procedure step {i}"),
+            outcome(&mut cold, step, true),
+        );
     }
     results.outcomes
 }
@@ -502,7 +564,10 @@ fn setup(c: &mut Client) -> String {
     let mut literals = Vec::new();
     for value in ["'sample'::text", "'{\"a\": 1}'::jsonb", "'\\x0102'::bytea"] {
         let env: Vec<u8> = c
-            .query_one(&format!("SELECT han_crypto.encrypt({value}, 'hc_team')"), &[])
+            .query_one(
+                &format!("SELECT han_crypto.encrypt({value}, 'hc_team')"),
+                &[],
+            )
             .unwrap()
             .get(0);
         literals.push(format!("'\\x{}'::pg_catalog.bytea", hex::encode(env)));

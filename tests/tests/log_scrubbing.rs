@@ -43,7 +43,10 @@ fn pass_secrets_every_way(c: &mut Client) {
         format!("SELECT han_crypto.unlock/**/('kim', '{}')", pw(1)),
         format!("SELECT han_crypto.unlock --x\n('kim', '{}')", pw(2)),
         format!("SELECT \"han_crypto\".\"unlock\"  (  'kim' , '{}' )", pw(3)),
-        format!("SELECT han_crypto.unlock(passphrase => '{}', keyring => 'kim')", pw(4)),
+        format!(
+            "SELECT han_crypto.unlock(passphrase => '{}', keyring => 'kim')",
+            pw(4)
+        ),
         format!("SELECT han_crypto.unlock('kim', E'{}\\'')", pw(5)),
         format!("SELECT han_crypto.unlock('kim', $q${}$q$)", pw(6)),
         format!(
@@ -51,7 +54,10 @@ fn pass_secrets_every_way(c: &mut Client) {
             pw(7)
         ),
         format!("EXECUTE pu('kim', '{}')", pw(8)),
-        format!("DO $$ BEGIN PERFORM han_crypto.unlock('kim', '{}'); END $$", pw(9)),
+        format!(
+            "DO $$ BEGIN PERFORM han_crypto.unlock('kim', '{}'); END $$",
+            pw(9)
+        ),
         format!(
             "DO 'BEGIN PERFORM han_crypto.unlock(''kim'', ''{}''); END'",
             pw(10)
@@ -66,7 +72,10 @@ fn pass_secrets_every_way(c: &mut Client) {
             pw(11),
             pw(0)
         ),
-        format!("SELECT han_crypto.create_passphrase_keyring('kim2', '{}', 'pbkdf2-sha256')", pw(12)),
+        format!(
+            "SELECT han_crypto.create_passphrase_keyring('kim2', '{}', 'pbkdf2-sha256')",
+            pw(12)
+        ),
     ];
     for s in &statements {
         c.batch_execute(s).unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -81,7 +90,10 @@ fn pass_secrets_every_way(c: &mut Client) {
         "DO $$ BEGIN PERFORM han_crypto.unlock('no such keyring', '{}'); END $$",
         pw(14)
     ));
-    let _ = c.query("SELECT han_crypto.unlock($1, $2)", &[&"no such keyring", &pw(15)]);
+    let _ = c.query(
+        "SELECT han_crypto.unlock($1, $2)",
+        &[&"no such keyring", &pw(15)],
+    );
     let ok: bool = c
         .query_one("SELECT han_crypto.unlock($1, $2)", &[&"kim", &pw(0)])
         .unwrap()
@@ -118,7 +130,10 @@ fn passphrases_never_reach_the_log_however_the_call_is_written() {
             log.contains("han_crypto.unlock/**/('kim', [REDACTED:passphrase])"),
             "the masked statement is still logged"
         );
-        assert!(log.contains("$1 = 'kim'"), "non-secret bind parameters stay visible");
+        assert!(
+            log.contains("$1 = 'kim'"),
+            "non-secret bind parameters stay visible"
+        );
         assert!(log.contains("[REDACTED:passphrase]"));
         assert!(log.contains("[REDACTED:old_passphrase]"));
         assert!(log.contains("[REDACTED:token]"));
@@ -130,7 +145,8 @@ fn a_comment_naming_a_secret_function_hides_nothing_from_the_log() {
     let cluster = start("logs-evasion", false);
     let mut c = cluster.fresh_db("logs");
     c.batch_execute("SELECT han_crypto.version()").unwrap();
-    c.batch_execute("/* unlock( */ SELECT 'HANVISIBLE-1'").unwrap();
+    c.batch_execute("/* unlock( */ SELECT 'HANVISIBLE-1'")
+        .unwrap();
     c.query("/* authenticate( */ SELECT $1::text", &[&"HANVISIBLE-2"])
         .unwrap();
     let _ = c.batch_execute("/* unlock( */ SELECT 1/0, 'HANVISIBLE-3'");
@@ -180,7 +196,14 @@ fn warnings_and_notices_reach_clients_unchanged() {
 #[test]
 fn the_first_write_of_a_new_connection_is_scrubbed_when_han_crypto_is_preloaded() {
     for preload in [true, false] {
-        let cluster = start(if preload { "logs-first-pre" } else { "logs-first" }, preload);
+        let cluster = start(
+            if preload {
+                "logs-first-pre"
+            } else {
+                "logs-first"
+            },
+            preload,
+        );
         let mut c = cluster.fresh_db("logs");
         c.batch_execute(
             "SELECT han_crypto.create_keyring('team');
@@ -205,7 +228,10 @@ fn the_first_write_of_a_new_connection_is_scrubbed_when_han_crypto_is_preloaded(
             .unwrap()
             .iter()
             .any(|w| w.contains("not preloaded"));
-        assert_eq!(warned, !preload, "protect() warns exactly when the gap is open");
+        assert_eq!(
+            warned, !preload,
+            "protect() warns exactly when the gap is open"
+        );
         let mut fresh = cluster.connect("logs");
         let first = format!("first write {AWS_KEY}");
         fresh
@@ -223,9 +249,15 @@ fn the_first_write_of_a_new_connection_is_scrubbed_when_han_crypto_is_preloaded(
             .unwrap();
         let log = cluster.log();
         // Once loaded, every later statement is scrubbed.
-        assert!(!log.contains(&second.replace("second write ", "")), "second write logged");
+        assert!(
+            !log.contains(&second.replace("second write ", "")),
+            "second write logged"
+        );
         if preload {
-            assert!(!log.contains(AWS_KEY), "first write of a preloaded session logged");
+            assert!(
+                !log.contains(AWS_KEY),
+                "first write of a preloaded session logged"
+            );
         }
     }
 }

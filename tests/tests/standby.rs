@@ -14,7 +14,11 @@ fn every_read_path_works_on_a_hot_standby_and_writes_fail_with_25006() {
     let primary = Cluster::start(
         "sb-primary",
         &[],
-        &["wal_level = replica", "max_wal_senders = 4", "log_min_messages = debug1"],
+        &[
+            "wal_level = replica",
+            "max_wal_senders = 4",
+            "log_min_messages = debug1",
+        ],
     );
     let mut p = primary.fresh_db("sb");
     p.batch_execute(&format!(
@@ -35,11 +39,17 @@ fn every_read_path_works_on_a_hot_standby_and_writes_fail_with_25006() {
     let mut s = standby.connect("sb");
     let (d, t): (String, String) = {
         let r = s
-            .query_one("SELECT han_crypto.decrypt(d), han_crypto.decrypt(t) FROM envs", &[])
+            .query_one(
+                "SELECT han_crypto.decrypt(d), han_crypto.decrypt(t) FROM envs",
+                &[],
+            )
             .unwrap();
         (r.get(0), r.get(1))
     };
-    assert_eq!((d.as_str(), t.as_str()), ("default keyring value", "team value"));
+    assert_eq!(
+        (d.as_str(), t.as_str()),
+        ("default keyring value", "team value")
+    );
     let mut s = standby.connect("sb");
     let back: String = s
         .query_one(
@@ -64,7 +74,10 @@ fn every_read_path_works_on_a_hot_standby_and_writes_fail_with_25006() {
     // Unlocking an existing passphrase keyring, and a failed unlock: false,
     // reported in the standby's log (nothing can be written there).
     let wrong: bool = s
-        .query_one("SELECT han_crypto.unlock('notes', $1)", &[&"not the passphrase"])
+        .query_one(
+            "SELECT han_crypto.unlock('notes', $1)",
+            &[&"not the passphrase"],
+        )
         .unwrap()
         .get(0);
     assert!(!wrong);
@@ -102,5 +115,8 @@ fn every_read_path_works_on_a_hot_standby_and_writes_fail_with_25006() {
     let (code, text) = expect_error(&mut s, "SELECT han_crypto.create_keyring('another')", &[]);
     assert_eq!(code, "25006");
     assert!(text.contains("primary"), "the hint says where: {text}");
-    assert!(!standby.log().contains("XX000"), "an internal error on the standby");
+    assert!(
+        !standby.log().contains("XX000"),
+        "an internal error on the standby"
+    );
 }

@@ -257,7 +257,11 @@ mod tests {
         };
         let ok = sign_hs256(&hs256(), &json!({"sub": "u", "exp": 1_800_003_000}), SECRET);
         assert_eq!(verify_hs256(&ok, SECRET, &p).unwrap(), "u");
-        let forever = sign_hs256(&hs256(), &json!({"sub": "u", "exp": 4_000_000_000i64}), SECRET);
+        let forever = sign_hs256(
+            &hs256(),
+            &json!({"sub": "u", "exp": 4_000_000_000i64}),
+            SECRET,
+        );
         assert_eq!(
             verify_hs256(&forever, SECRET, &p).unwrap_err(),
             Error::Token("JWT lifetime exceeds the configured maximum")
@@ -288,14 +292,20 @@ mod tests {
             ..policy()
         };
         let good = json!({"sub": "u", "exp": 1_800_000_100, "aud": ["x", "sessions-api"], "iss": "https://auth.example"});
-        assert_eq!(verify_hs256(&sign_hs256(&hs256(), &good, SECRET), SECRET, &p).unwrap(), "u");
+        assert_eq!(
+            verify_hs256(&sign_hs256(&hs256(), &good, SECRET), SECRET, &p).unwrap(),
+            "u"
+        );
         for bad in [
             json!({"sub": "u", "exp": 1_800_000_100, "iss": "https://auth.example"}),
             json!({"sub": "u", "exp": 1_800_000_100, "aud": "other", "iss": "https://auth.example"}),
             json!({"sub": "u", "exp": 1_800_000_100, "aud": "sessions-api"}),
             json!({"sub": "u", "exp": 1_800_000_100, "aud": "sessions-api", "iss": "https://evil.example"}),
         ] {
-            assert!(verify_hs256(&sign_hs256(&hs256(), &bad, SECRET), SECRET, &p).is_err(), "{bad}");
+            assert!(
+                verify_hs256(&sign_hs256(&hs256(), &bad, SECRET), SECRET, &p).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -108,7 +108,10 @@ impl Iterator for Lexer<'_> {
         }
         let (kind, end) = scan(b, start);
         self.pos = end;
-        Some(Token { kind, span: start..end })
+        Some(Token {
+            kind,
+            span: start..end,
+        })
     }
 }
 
@@ -136,7 +139,25 @@ const fn classes() -> [u8; 256] {
         if c.is_ascii_digit() || c == b'$' {
             class |= IDENT_CONT;
         }
-        if matches!(c, b'~' | b'!' | b'@' | b'#' | b'^' | b'&' | b'|' | b'`' | b'?' | b'+' | b'-' | b'*' | b'/' | b'%' | b'<' | b'>' | b'=') {
+        if matches!(
+            c,
+            b'~' | b'!'
+                | b'@'
+                | b'#'
+                | b'^'
+                | b'&'
+                | b'|'
+                | b'`'
+                | b'?'
+                | b'+'
+                | b'-'
+                | b'*'
+                | b'/'
+                | b'%'
+                | b'<'
+                | b'>'
+                | b'='
+        ) {
             class |= OP;
         }
         table[i] = class;
@@ -183,7 +204,10 @@ fn skip_trivia(b: &[u8], mut i: usize) -> usize {
 }
 
 fn line_end(b: &[u8], i: usize) -> usize {
-    b[i..].iter().position(|&c| is_newline(c)).map_or(b.len(), |k| i + k)
+    b[i..]
+        .iter()
+        .position(|&c| is_newline(c))
+        .map_or(b.len(), |k| i + k)
 }
 
 /// The end of the `/* */` comment at `i`; comments nest.
@@ -211,7 +235,10 @@ fn scan(b: &[u8], i: usize) -> (TokenKind, usize) {
     use TokenKind as K;
     let next = b.get(i + 1).copied();
     match b[i] {
-        b'\'' => (K::String(StringKind::Standard), string_end(b, i, StringKind::Standard)),
+        b'\'' => (
+            K::String(StringKind::Standard),
+            string_end(b, i, StringKind::Standard),
+        ),
         b'"' => (K::QuotedIdent, part_end(b, i, b'"', StringKind::Standard).1),
         b'$' => dollar(b, i),
         b'0'..=b'9' => (K::Number, number_end(b, i)),
@@ -313,7 +340,9 @@ fn continuation(b: &[u8], mut i: usize) -> Option<usize> {
 /// Past a `UESCAPE '<char>'` clause at `i`, if there is one.
 fn uescape_end(b: &[u8], i: usize) -> usize {
     let word = skip_trivia(b, i);
-    let keyword = b.get(word..word + 7).is_some_and(|w| w.eq_ignore_ascii_case(b"uescape"));
+    let keyword = b
+        .get(word..word + 7)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"uescape"));
     if !keyword || b.get(word + 7).is_some_and(|&c| is_ident_cont(c)) {
         return i;
     }
@@ -355,7 +384,10 @@ fn dollar_tag_end(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     if b.get(j).is_some_and(|&c| is_ident_start(c)) {
         j += 1;
-        while b.get(j).is_some_and(|&c| is_ident_start(c) || c.is_ascii_digit()) {
+        while b
+            .get(j)
+            .is_some_and(|&c| is_ident_start(c) || c.is_ascii_digit())
+        {
             j += 1;
         }
     }
@@ -388,7 +420,10 @@ fn number_end(b: &[u8], i: usize) -> usize {
         j
     };
     let junk = |mut j: usize| {
-        while b.get(j).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_') {
+        while b
+            .get(j)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        {
             j += 1;
         }
         j
@@ -401,7 +436,11 @@ fn number_end(b: &[u8], i: usize) -> usize {
         j = digits(j + 1);
     }
     if b.get(j).is_some_and(|&c| c == b'e' || c == b'E') {
-        let k = if b.get(j + 1).is_some_and(|&c| c == b'+' || c == b'-') { j + 2 } else { j + 1 };
+        let k = if b.get(j + 1).is_some_and(|&c| c == b'+' || c == b'-') {
+            j + 2
+        } else {
+            j + 1
+        };
         if b.get(k).is_some_and(|c| c.is_ascii_digit()) {
             j = digits(k);
         }
@@ -422,7 +461,11 @@ fn operator(b: &[u8], i: usize) -> (TokenKind, usize) {
             end -= 1;
         }
     }
-    let kind = if &b[i..end] == b"=>" { TokenKind::Arrow } else { TokenKind::Op };
+    let kind = if &b[i..end] == b"=>" {
+        TokenKind::Arrow
+    } else {
+        TokenKind::Op
+    };
     (kind, end)
 }
 
@@ -487,7 +530,12 @@ impl Builder<'_> {
 
     fn jump(&mut self, from: Range<usize>, c: Option<char>) {
         let len = c.map_or(0, char::len_utf8);
-        self.jumps.push(Jump { at: self.text.len(), len, from: from.start, from_len: from.len() });
+        self.jumps.push(Jump {
+            at: self.text.len(),
+            len,
+            from: from.start,
+            from_len: from.len(),
+        });
         self.text.extend(c);
     }
 }
@@ -497,7 +545,9 @@ impl Builder<'_> {
 /// (invalid code points, bytes that are not UTF-8) decode to U+FFFD.
 pub fn decode_string<'a>(sql: &'a str, token: &Token) -> Option<Decoded<'a>> {
     use StringKind as S;
-    let TokenKind::String(kind) = token.kind else { return None };
+    let TokenKind::String(kind) = token.kind else {
+        return None;
+    };
     let b = sql.as_bytes();
     let span = token.span.clone();
     sql.get(span.clone())?;
@@ -505,14 +555,23 @@ pub fn decode_string<'a>(sql: &'a str, token: &Token) -> Option<Decoded<'a>> {
         let body = dollar_tag_end(b, span.start)?;
         let delim = &b[span.start..body];
         let closed = span.len() >= 2 * delim.len() && b[..span.end].ends_with(delim);
-        let end = if closed { span.end - delim.len() } else { span.end };
-        return Some(Decoded { text: Cow::Borrowed(sql.get(body..end)?), start: body, jumps: Vec::new() });
+        let end = if closed {
+            span.end - delim.len()
+        } else {
+            span.end
+        };
+        return Some(Decoded {
+            text: Cow::Borrowed(sql.get(body..end)?),
+            start: body,
+            jumps: Vec::new(),
+        });
     }
-    let quote = span.start + match kind {
-        S::Standard => 0,
-        S::Unicode => 2,
-        _ => 1,
-    };
+    let quote = span.start
+        + match kind {
+            S::Standard => 0,
+            S::Unicode => 2,
+            _ => 1,
+        };
     (b.get(quote) == Some(&b'\'')).then(|| decode_quoted(sql, quote, b'\'', kind, span.end))
 }
 
@@ -526,12 +585,26 @@ pub fn identifier<'a>(sql: &'a str, token: &Token) -> Option<Cow<'a, str>> {
             Some(Cow::Owned(text.to_ascii_lowercase()))
         }
         TokenKind::Ident => Some(Cow::Borrowed(text)),
-        TokenKind::QuotedIdent if text.starts_with('"') => {
-            Some(decode_quoted(sql, token.span.start, b'"', StringKind::Standard, token.span.end).text)
-        }
-        TokenKind::QuotedIdent => {
-            Some(decode_quoted(sql, token.span.start + 2, b'"', StringKind::Unicode, token.span.end).text)
-        }
+        TokenKind::QuotedIdent if text.starts_with('"') => Some(
+            decode_quoted(
+                sql,
+                token.span.start,
+                b'"',
+                StringKind::Standard,
+                token.span.end,
+            )
+            .text,
+        ),
+        TokenKind::QuotedIdent => Some(
+            decode_quoted(
+                sql,
+                token.span.start + 2,
+                b'"',
+                StringKind::Unicode,
+                token.span.end,
+            )
+            .text,
+        ),
         _ => None,
     }
 }
@@ -540,7 +613,11 @@ pub fn identifier<'a>(sql: &'a str, token: &Token) -> Option<Cow<'a, str>> {
 /// part continuing it (string constants only).
 fn part(b: &[u8], quote: usize, q: u8, kind: StringKind) -> (Range<usize>, usize, Option<usize>) {
     let (contents_end, end) = part_end(b, quote, q, kind);
-    let next = if q == b'\'' { continuation(b, end) } else { None };
+    let next = if q == b'\'' {
+        continuation(b, end)
+    } else {
+        None
+    };
     (quote + 1..contents_end, end, next)
 }
 
@@ -559,13 +636,23 @@ fn decode_quoted(sql: &str, quote: usize, q: u8, kind: StringKind, end: usize) -
     };
     let (mut contents, _, mut next) = part(b, quote, q, kind);
     let special = |c: &u8| {
-        *c == q || (*c == b'\\' && kind == StringKind::Extended) || (*c == escape && kind == StringKind::Unicode)
+        *c == q
+            || (*c == b'\\' && kind == StringKind::Extended)
+            || (*c == escape && kind == StringKind::Unicode)
     };
     if next.is_none() && !b[contents.clone()].iter().any(special) {
         let text = Cow::Borrowed(sql.get(contents.clone()).unwrap_or(""));
-        return Decoded { text, start: contents.start, jumps: Vec::new() };
+        return Decoded {
+            text,
+            start: contents.start,
+            jumps: Vec::new(),
+        };
     }
-    let mut d = Builder { sql, text: String::new(), jumps: Vec::new() };
+    let mut d = Builder {
+        sql,
+        text: String::new(),
+        jumps: Vec::new(),
+    };
     let start = contents.start;
     loop {
         decode_part(b, contents.clone(), q, kind, escape, &mut d);
@@ -573,13 +660,20 @@ fn decode_quoted(sql: &str, quote: usize, q: u8, kind: StringKind, end: usize) -
         d.jump(contents.end..quote + 1, None);
         (contents, _, next) = part(b, quote, q, kind);
     }
-    Decoded { text: Cow::Owned(d.text), start, jumps: d.jumps }
+    Decoded {
+        text: Cow::Owned(d.text),
+        start,
+        jumps: d.jumps,
+    }
 }
 
 /// The escape character a `UESCAPE '<c>'` clause in `tail` names, or `\`.
 fn uescape_char(sql: &str, tail: Range<usize>) -> u8 {
     let b = sql.as_bytes();
-    let Some(quote) = b.get(tail.clone()).and_then(|t| t.iter().position(|&c| c == b'\'')) else {
+    let Some(quote) = b
+        .get(tail.clone())
+        .and_then(|t| t.iter().position(|&c| c == b'\''))
+    else {
         return b'\\';
     };
     let quote = tail.start + quote;
@@ -591,7 +685,14 @@ fn uescape_char(sql: &str, tail: Range<usize>) -> u8 {
 }
 
 /// Appends the decoded contents `range` of one part.
-fn decode_part(b: &[u8], range: Range<usize>, q: u8, kind: StringKind, escape: u8, d: &mut Builder<'_>) {
+fn decode_part(
+    b: &[u8],
+    range: Range<usize>,
+    q: u8,
+    kind: StringKind,
+    escape: u8,
+    d: &mut Builder<'_>,
+) {
     let mut run = range.start;
     let mut i = range.start;
     while i < range.end {
@@ -599,7 +700,9 @@ fn decode_part(b: &[u8], range: Range<usize>, q: u8, kind: StringKind, escape: u
             c if c == q && matches!(kind, StringKind::Bit | StringKind::Hex) => None,
             c if c == q => Some((2, q as char)),
             b'\\' if kind == StringKind::Extended => d.sql.get(i..range.end).map(backslash_escape),
-            c if c == escape && kind == StringKind::Unicode => unicode_escape(&b[i..range.end], escape),
+            c if c == escape && kind == StringKind::Unicode => {
+                unicode_escape(&b[i..range.end], escape)
+            }
             _ => None,
         };
         match decoded {
@@ -621,17 +724,28 @@ fn decode_part(b: &[u8], range: Range<usize>, q: u8, kind: StringKind, escape: u
 fn backslash_escape(s: &str) -> (usize, char) {
     let b = s.as_bytes();
     let hex_run = |from: usize, max: usize| {
-        b[from..].iter().take(max).take_while(|c| c.is_ascii_hexdigit()).count()
+        b[from..]
+            .iter()
+            .take(max)
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count()
     };
     let value = |digits: &[u8], radix: u32| {
-        std::str::from_utf8(digits).ok().and_then(|d| u32::from_str_radix(d, radix).ok())
+        std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| u32::from_str_radix(d, radix).ok())
     };
     let byte = |v: Option<u32>| match v.map(|v| v & 0xff) {
         Some(v) if v < 0x80 => v as u8 as char,
         _ => char::REPLACEMENT_CHARACTER,
     };
-    let code_point = |v: Option<u32>| v.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER);
-    let Some(c) = s[1..].chars().next() else { return (1, char::REPLACEMENT_CHARACTER) };
+    let code_point = |v: Option<u32>| {
+        v.and_then(char::from_u32)
+            .unwrap_or(char::REPLACEMENT_CHARACTER)
+    };
+    let Some(c) = s[1..].chars().next() else {
+        return (1, char::REPLACEMENT_CHARACTER);
+    };
     match c {
         'b' => (2, '\u{8}'),
         'f' => (2, '\u{c}'),
@@ -639,7 +753,11 @@ fn backslash_escape(s: &str) -> (usize, char) {
         'r' => (2, '\r'),
         't' => (2, '\t'),
         '0'..='7' => {
-            let n = b[1..].iter().take(3).take_while(|c| (b'0'..=b'7').contains(c)).count();
+            let n = b[1..]
+                .iter()
+                .take(3)
+                .take_while(|c| (b'0'..=b'7').contains(c))
+                .count();
             (1 + n, byte(value(&b[1..1 + n], 8)))
         }
         'x' if hex_run(2, 2) > 0 => {
@@ -661,7 +779,10 @@ fn unicode_escape(b: &[u8], escape: u8) -> Option<(usize, char)> {
         let v = u32::from_str_radix(d, 16).ok()?;
         Some(char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER))
     };
-    let is_hex = |r: Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_hexdigit));
+    let is_hex = |r: Range<usize>| {
+        b.get(r)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_hexdigit))
+    };
     if b.get(1) == Some(&escape) {
         Some((2, escape as char))
     } else if b.get(1) == Some(&b'+') && is_hex(2..8) {
@@ -692,7 +813,10 @@ mod tests {
 
     #[test]
     fn comments_are_whitespace_and_nest() {
-        assert_eq!(kinds("a/* x /* y */ still */b -- c\nd"), [(K::Ident, "a"), (K::Ident, "b"), (K::Ident, "d")]);
+        assert_eq!(
+            kinds("a/* x /* y */ still */b -- c\nd"),
+            [(K::Ident, "a"), (K::Ident, "b"), (K::Ident, "d")]
+        );
         assert_eq!(kinds("/* /* */"), []);
         assert_eq!(kinds("a /* unterminated ( 'x"), [(K::Ident, "a")]);
         assert_eq!(kinds("/**/x/*/ */y"), [(K::Ident, "x"), (K::Ident, "y")]);
@@ -700,71 +824,116 @@ mod tests {
 
     #[test]
     fn comment_start_cuts_an_operator_run() {
-        assert_eq!(kinds("a+/*c*/b"), [(K::Ident, "a"), (K::Op, "+"), (K::Ident, "b")]);
-        assert_eq!(kinds("a<>--c\nb"), [(K::Ident, "a"), (K::Op, "<>"), (K::Ident, "b")]);
-        assert_eq!(kinds("x=>--c\n1"), [(K::Ident, "x"), (K::Arrow, "=>"), (K::Number, "1")]);
+        assert_eq!(
+            kinds("a+/*c*/b"),
+            [(K::Ident, "a"), (K::Op, "+"), (K::Ident, "b")]
+        );
+        assert_eq!(
+            kinds("a<>--c\nb"),
+            [(K::Ident, "a"), (K::Op, "<>"), (K::Ident, "b")]
+        );
+        assert_eq!(
+            kinds("x=>--c\n1"),
+            [(K::Ident, "x"), (K::Arrow, "=>"), (K::Number, "1")]
+        );
     }
 
     #[test]
     fn operators_follow_scan_l() {
-        assert_eq!(kinds("a=-1"), [(K::Ident, "a"), (K::Op, "="), (K::Op, "-"), (K::Number, "1")]);
-        assert_eq!(kinds("a@-1"), [(K::Ident, "a"), (K::Op, "@-"), (K::Number, "1")]);
-        assert_eq!(kinds("p => 1, q := 2"), [
-            (K::Ident, "p"),
-            (K::Arrow, "=>"),
-            (K::Number, "1"),
-            (K::Comma, ","),
-            (K::Ident, "q"),
-            (K::ColonEquals, ":="),
-            (K::Number, "2")
-        ]);
-        assert_eq!(kinds("x::text[]:y;"), [
-            (K::Ident, "x"),
-            (K::Typecast, "::"),
-            (K::Ident, "text"),
-            (K::LBracket, "["),
-            (K::RBracket, "]"),
-            (K::Colon, ":"),
-            (K::Ident, "y"),
-            (K::Semicolon, ";")
-        ]);
-        assert_eq!(kinds("a=>>b"), [(K::Ident, "a"), (K::Op, "=>>"), (K::Ident, "b")]);
+        assert_eq!(
+            kinds("a=-1"),
+            [
+                (K::Ident, "a"),
+                (K::Op, "="),
+                (K::Op, "-"),
+                (K::Number, "1")
+            ]
+        );
+        assert_eq!(
+            kinds("a@-1"),
+            [(K::Ident, "a"), (K::Op, "@-"), (K::Number, "1")]
+        );
+        assert_eq!(
+            kinds("p => 1, q := 2"),
+            [
+                (K::Ident, "p"),
+                (K::Arrow, "=>"),
+                (K::Number, "1"),
+                (K::Comma, ","),
+                (K::Ident, "q"),
+                (K::ColonEquals, ":="),
+                (K::Number, "2")
+            ]
+        );
+        assert_eq!(
+            kinds("x::text[]:y;"),
+            [
+                (K::Ident, "x"),
+                (K::Typecast, "::"),
+                (K::Ident, "text"),
+                (K::LBracket, "["),
+                (K::RBracket, "]"),
+                (K::Colon, ":"),
+                (K::Ident, "y"),
+                (K::Semicolon, ";")
+            ]
+        );
+        assert_eq!(
+            kinds("a=>>b"),
+            [(K::Ident, "a"), (K::Op, "=>>"), (K::Ident, "b")]
+        );
     }
 
     #[test]
     fn identifiers_fold_and_quote() {
-        assert_eq!(kinds("Ab$1 _x é9 a.b"), [
-            (K::Ident, "Ab$1"),
-            (K::Ident, "_x"),
-            (K::Ident, "é9"),
-            (K::Ident, "a"),
-            (K::Dot, "."),
-            (K::Ident, "b")
-        ]);
-        let name = |sql: &str| identifier(sql, &tokens(sql).next().unwrap()).unwrap().into_owned();
+        assert_eq!(
+            kinds("Ab$1 _x é9 a.b"),
+            [
+                (K::Ident, "Ab$1"),
+                (K::Ident, "_x"),
+                (K::Ident, "é9"),
+                (K::Ident, "a"),
+                (K::Dot, "."),
+                (K::Ident, "b")
+            ]
+        );
+        let name = |sql: &str| {
+            identifier(sql, &tokens(sql).next().unwrap())
+                .unwrap()
+                .into_owned()
+        };
         assert_eq!(name("UnLock"), "unlock");
         assert_eq!(name("\"UnLo\"\"ck\""), "UnLo\"ck");
         assert_eq!(name("U&\"\\0075nlock\""), "unlock");
         assert_eq!(name("u&\"!0075n!+00006Cock\" UESCAPE '!'"), "unlock");
         assert_eq!(name("\"unterminated"), "unterminated");
-        assert_eq!(kinds("U&\"a\" uescape '!' x"), [(K::QuotedIdent, "U&\"a\" uescape '!'"), (K::Ident, "x")]);
+        assert_eq!(
+            kinds("U&\"a\" uescape '!' x"),
+            [(K::QuotedIdent, "U&\"a\" uescape '!'"), (K::Ident, "x")]
+        );
     }
 
     #[test]
     fn string_constants_of_every_form() {
-        assert_eq!(kinds("'a''b' e'c\\'d' B'01' x'1F' n'z' U&'\\0041' $$q$$ $t$ $x$ $t$"), [
-            (K::String(S::Standard), "'a''b'"),
-            (K::String(S::Extended), "e'c\\'d'"),
-            (K::String(S::Bit), "B'01'"),
-            (K::String(S::Hex), "x'1F'"),
-            (K::String(S::National), "n'z'"),
-            (K::String(S::Unicode), "U&'\\0041'"),
-            (K::String(S::Dollar), "$$q$$"),
-            (K::String(S::Dollar), "$t$ $x$ $t$"),
-        ]);
+        assert_eq!(
+            kinds("'a''b' e'c\\'d' B'01' x'1F' n'z' U&'\\0041' $$q$$ $t$ $x$ $t$"),
+            [
+                (K::String(S::Standard), "'a''b'"),
+                (K::String(S::Extended), "e'c\\'d'"),
+                (K::String(S::Bit), "B'01'"),
+                (K::String(S::Hex), "x'1F'"),
+                (K::String(S::National), "n'z'"),
+                (K::String(S::Unicode), "U&'\\0041'"),
+                (K::String(S::Dollar), "$$q$$"),
+                (K::String(S::Dollar), "$t$ $x$ $t$"),
+            ]
+        );
         assert_eq!(contents("'a''b'"), "a'b");
         assert_eq!(contents("'a\\'"), "a\\");
-        assert_eq!(contents("E'c\\'d\\\\\\n\\x41\\101\\u00e9\\U0001F600\\q'"), "c'd\\\nAAé😀q");
+        assert_eq!(
+            contents("E'c\\'d\\\\\\n\\x41\\101\\u00e9\\U0001F600\\q'"),
+            "c'd\\\nAAé😀q"
+        );
         assert_eq!(contents("U&'\\0041\\+01F600\\\\x'"), "A😀\\x");
         assert_eq!(contents("U&'!0041\\' UESCAPE '!'"), "A\\");
         assert_eq!(contents("$t$ $x$ '' $t$"), " $x$ '' ");
@@ -772,16 +941,29 @@ mod tests {
 
     #[test]
     fn newline_separated_literals_are_one_constant() {
-        assert_eq!(kinds("'a'\n'b' 'c'"), [(K::String(S::Standard), "'a'\n'b'"), (K::String(S::Standard), "'c'")]);
+        assert_eq!(
+            kinds("'a'\n'b' 'c'"),
+            [
+                (K::String(S::Standard), "'a'\n'b'"),
+                (K::String(S::Standard), "'c'")
+            ]
+        );
         assert_eq!(contents("'a' -- x\n  'b'\n'c'"), "abc");
         assert_eq!(contents("E'\\''\n'x'"), "'x");
         assert_eq!(kinds("'a' 'b'").len(), 2);
-        assert_eq!(kinds("'a' /* c */\n'b'").len(), 2, "scan.l allows only -- comments there");
+        assert_eq!(
+            kinds("'a' /* c */\n'b'").len(),
+            2,
+            "scan.l allows only -- comments there"
+        );
     }
 
     #[test]
     fn unterminated_constructs_run_to_the_end() {
-        assert_eq!(kinds("x 'abc"), [(K::Ident, "x"), (K::String(S::Standard), "'abc")]);
+        assert_eq!(
+            kinds("x 'abc"),
+            [(K::Ident, "x"), (K::String(S::Standard), "'abc")]
+        );
         assert_eq!(kinds("E'ab\\"), [(K::String(S::Extended), "E'ab\\")]);
         assert_eq!(kinds("$a$ b $"), [(K::String(S::Dollar), "$a$ b $")]);
         assert_eq!(contents("$a$ b $"), " b $");
@@ -791,25 +973,31 @@ mod tests {
 
     #[test]
     fn parameters_numbers_and_dollars() {
-        assert_eq!(kinds("$1 $23 $99999999999 a$b$ $ $1_0"), [
-            (K::Param(1), "$1"),
-            (K::Param(23), "$23"),
-            (K::Param(u32::MAX), "$99999999999"),
-            (K::Ident, "a$b$"),
-            (K::Other, "$"),
-            (K::Param(10), "$1_0"),
-        ]);
-        assert_eq!(kinds("1 1.5 .5e-3 0x1F 1_000 1e 1..2"), [
-            (K::Number, "1"),
-            (K::Number, "1.5"),
-            (K::Number, ".5e-3"),
-            (K::Number, "0x1F"),
-            (K::Number, "1_000"),
-            (K::Number, "1e"),
-            (K::Number, "1"),
-            (K::Dot, "."),
-            (K::Number, ".2"),
-        ]);
+        assert_eq!(
+            kinds("$1 $23 $99999999999 a$b$ $ $1_0"),
+            [
+                (K::Param(1), "$1"),
+                (K::Param(23), "$23"),
+                (K::Param(u32::MAX), "$99999999999"),
+                (K::Ident, "a$b$"),
+                (K::Other, "$"),
+                (K::Param(10), "$1_0"),
+            ]
+        );
+        assert_eq!(
+            kinds("1 1.5 .5e-3 0x1F 1_000 1e 1..2"),
+            [
+                (K::Number, "1"),
+                (K::Number, "1.5"),
+                (K::Number, ".5e-3"),
+                (K::Number, "0x1F"),
+                (K::Number, "1_000"),
+                (K::Number, "1e"),
+                (K::Number, "1"),
+                (K::Dot, "."),
+                (K::Number, ".2"),
+            ]
+        );
     }
 
     #[test]
