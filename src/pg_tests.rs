@@ -111,4 +111,17 @@ mod tests {
             "SELECT han_crypto.decrypt(han_crypto.encrypt('x', 'default', 'row 1'), 'row 2')",
         );
     }
+
+    /// Backtraces (with source paths) never reach a client or the log, even
+    /// when the server runs with RUST_BACKTRACE=1: _PG_init switched
+    /// capturing off before anything could capture one.
+    #[pg_test]
+    fn no_rust_backtrace_is_ever_captured() {
+        one::<String>("SELECT han_crypto.version()");
+        assert_eq!(std::env::var("RUST_LIB_BACKTRACE").as_deref(), Ok("0"));
+        assert_ne!(
+            std::backtrace::Backtrace::capture().status(),
+            std::backtrace::BacktraceStatus::Captured
+        );
+    }
 }

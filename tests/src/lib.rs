@@ -38,6 +38,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Every statement-logging surface turned up (THREATS.md §0): what the
+/// leak tests run under.
+pub const VERBOSE_LOGGING: &[&str] = &[
+    "log_statement = 'all'",
+    "log_min_duration_statement = 0",
+    "log_min_error_statement = debug5",
+    "log_min_messages = debug1",
+    "log_error_verbosity = verbose",
+    "log_parameter_max_length = -1",
+    "log_parameter_max_length_on_error = -1",
+];
+
 /// A fresh 64-hex-character root key.
 pub fn random_key_hex() -> String {
     hex::encode(rand::random::<[u8; 32]>())
@@ -155,6 +167,26 @@ impl Cluster {
             .application_name("han_crypto_tests")
             .connect(NoTls)
             .unwrap_or_else(|e| panic!("connect to {db} as {user}: {e}"))
+    }
+
+    /// Connects as `postgres` to `db`, collecting the messages of the
+    /// notices and warnings the server sends.
+    pub fn connect_collecting_notices(
+        &self,
+        db: &str,
+    ) -> (Client, std::sync::Arc<Mutex<Vec<String>>>) {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let c = postgres::Config::new()
+            .host_path(&self.dir)
+            .port(self.port)
+            .user("postgres")
+            .dbname(db)
+            .application_name("han_crypto_tests")
+            .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
+            .connect(NoTls)
+            .unwrap_or_else(|e| panic!("connect to {db}: {e}"));
+        (c, seen)
     }
 
     /// Connects as the superuser `postgres` to `db`.

@@ -2,7 +2,7 @@
 //! logging surface turned up (THREATS.md §0 / §3): the root key never, and
 //! plaintext or context never in han_crypto's own messages.
 
-use han_crypto_tests::{error_text, random_key_hex, Cluster};
+use han_crypto_tests::{error_text, random_key_hex, Cluster, VERBOSE_LOGGING};
 
 #[test]
 fn no_key_or_plaintext_in_logs_or_errors() {
@@ -10,15 +10,7 @@ fn no_key_or_plaintext_in_logs_or_errors() {
     let cluster = Cluster::start(
         "leaks",
         &[("HAN_CRYPTO_ROOT_KEY", &key)],
-        &[
-            "log_statement = 'all'",
-            "log_min_duration_statement = 0",
-            "log_min_error_statement = debug5",
-            "log_min_messages = debug1",
-            "log_error_verbosity = verbose",
-            "log_parameter_max_length = -1",
-            "log_parameter_max_length_on_error = -1",
-        ],
+        VERBOSE_LOGGING,
     );
     let mut c = cluster.fresh_db("leaks");
     let plain = "HANSENTINEL-plain-7f3a";

@@ -5,23 +5,11 @@
 //! statement can hide itself with a comment. Run with han_crypto preloaded
 //! in every session and without.
 
-use std::sync::{Arc, Mutex};
-
-use han_crypto_tests::{random_key_hex, Client, Cluster};
-
-const LOGGING: &[&str] = &[
-    "log_statement = 'all'",
-    "log_min_duration_statement = 0",
-    "log_min_error_statement = debug5",
-    "log_min_messages = debug1",
-    "log_error_verbosity = verbose",
-    "log_parameter_max_length = -1",
-    "log_parameter_max_length_on_error = -1",
-];
+use han_crypto_tests::{random_key_hex, Client, Cluster, VERBOSE_LOGGING};
 const AWS_KEY: &str = "AKIAZ7Q4XPLM3VN2B6RT";
 
 fn start(name: &str, preload: bool) -> Cluster {
-    let mut gucs = LOGGING.to_vec();
+    let mut gucs = VERBOSE_LOGGING.to_vec();
     if preload {
         gucs.push("session_preload_libraries = 'han_crypto'");
     }
@@ -169,16 +157,7 @@ fn a_comment_naming_a_secret_function_hides_nothing_from_the_log() {
 fn warnings_and_notices_reach_clients_unchanged() {
     let cluster = start("logs-notices", true);
     cluster.fresh_db("logs");
-    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = seen.clone();
-    let mut c = postgres::Config::new()
-        .host_path(&cluster.dir)
-        .port(cluster.port)
-        .user("postgres")
-        .dbname("logs")
-        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
-        .connect(postgres::NoTls)
-        .unwrap();
+    let (mut c, seen) = cluster.connect_collecting_notices("logs");
     c.batch_execute(
         "DO $$ BEGIN RAISE WARNING 'remember to call unlock( later'; RAISE NOTICE 'authenticate(x) is next'; END $$",
     )
@@ -210,16 +189,7 @@ fn the_first_write_of_a_new_connection_is_scrubbed_when_han_crypto_is_preloaded(
              CREATE TABLE notes (id int PRIMARY KEY, team text NOT NULL, body text);",
         )
         .unwrap();
-        let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
-        let sink = warnings.clone();
-        let mut owner = postgres::Config::new()
-            .host_path(&cluster.dir)
-            .port(cluster.port)
-            .user("postgres")
-            .dbname("logs")
-            .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
-            .connect(postgres::NoTls)
-            .unwrap();
+        let (mut owner, warnings) = cluster.connect_collecting_notices("logs");
         owner
             .batch_execute("SELECT han_crypto.protect('notes', ARRAY['body'], 'team')")
             .unwrap();

@@ -2,7 +2,7 @@
 //! session, wrong passphrases counted and never logged, and KDF parameters,
 //! concurrency and cancellation kept under control.
 
-use han_crypto_tests::{expect_error, random_key_hex, sqlstate, Cluster};
+use han_crypto_tests::{expect_error, random_key_hex, sqlstate, Cluster, VERBOSE_LOGGING};
 
 const PASS: &str = "counselor passphrase HANSENTINEL-good-3f9";
 const WRONG: &str = "HANSENTINEL-wrong-passphrase-77c1";
@@ -12,14 +12,7 @@ fn cluster_with_logging(name: &str) -> Cluster {
     Cluster::start(
         name,
         &[("HAN_CRYPTO_ROOT_KEY", &key)],
-        &[
-            "log_statement = 'all'",
-            "log_min_duration_statement = 0",
-            "log_min_error_statement = debug5",
-            "log_error_verbosity = verbose",
-            "log_parameter_max_length = -1",
-            "log_parameter_max_length_on_error = -1",
-        ],
+        VERBOSE_LOGGING,
     )
 }
 
