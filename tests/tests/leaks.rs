@@ -7,11 +7,7 @@ use han_crypto_tests::{error_text, random_key_hex, Cluster, VERBOSE_LOGGING};
 #[test]
 fn no_key_or_plaintext_in_logs_or_errors() {
     let key = random_key_hex();
-    let cluster = Cluster::start(
-        "leaks",
-        &[("HAN_CRYPTO_ROOT_KEY", &key)],
-        VERBOSE_LOGGING,
-    );
+    let cluster = Cluster::start("leaks", &[("HAN_CRYPTO_ROOT_KEY", &key)], VERBOSE_LOGGING);
     let mut c = cluster.fresh_db("leaks");
     let plain = "HANSENTINEL-plain-7f3a";
     let ctx = "HANSENTINEL-ctx-91b2";

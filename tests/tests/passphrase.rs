@@ -9,11 +9,7 @@ const WRONG: &str = "HANSENTINEL-wrong-passphrase-77c1";
 
 fn cluster_with_logging(name: &str) -> Cluster {
     let key = random_key_hex();
-    Cluster::start(
-        name,
-        &[("HAN_CRYPTO_ROOT_KEY", &key)],
-        VERBOSE_LOGGING,
-    )
+    Cluster::start(name, &[("HAN_CRYPTO_ROOT_KEY", &key)], VERBOSE_LOGGING)
 }
 
 #[test]

@@ -366,7 +366,8 @@ fn readpath_bench(cluster: &Cluster, c: &mut Client, reps: usize) {
            convert_from(decrypt_iv(decode(tool_output, 'base64'), (SELECT k FROM bench_key), '\\x000102030405060708090a0b0c0d0e0f', 'aes-cbc'), 'UTF8') AS tool_output FROM rp_iv;",
     )
     .unwrap();
-    c.batch_execute("VACUUM ANALYZE rp, rp_plain, rp_iv").unwrap();
+    c.batch_execute("VACUUM ANALYZE rp, rp_plain, rp_iv")
+        .unwrap();
     let full = "SELECT * FROM rp_decrypted";
     let (mut warm, mut cold, mut per_statement) = (vec![], vec![], vec![]);
     let mut w = cluster.connect("bench");
