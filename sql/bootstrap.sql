@@ -5,6 +5,19 @@
 -- written only by han_crypto's own functions, which switch to the extension
 -- owner for that (src/catalog.rs); no role needs privileges on them.
 
+-- Text is sealed, scanned for secrets and bound to its row as UTF-8: in a
+-- database of another encoding (SQL_ASCII accepts any bytes) none of that
+-- holds, so han_crypto refuses to install there.
+DO $encoding$
+BEGIN
+    IF pg_catalog.current_setting('server_encoding') OPERATOR(pg_catalog.<>) 'UTF8' THEN
+        RAISE EXCEPTION 'han_crypto needs a UTF8 database; this one is %', pg_catalog.current_setting('server_encoding')
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'CREATE DATABASE … ENCODING ''UTF8'' TEMPLATE template0, then CREATE EXTENSION han_crypto there.';
+    END IF;
+END
+$encoding$;
+
 REVOKE ALL ON SCHEMA han_crypto FROM PUBLIC;
 -- USAGE lets roles call the functions granted to them; it grants no access
 -- to any table.

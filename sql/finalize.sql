@@ -16,6 +16,13 @@ RETURNS jsonb
 LANGUAGE sql VOLATILE
 AS $$ SELECT han_crypto._decrypt_json(envelope, context)::pg_catalog.jsonb $$;
 
+-- The JSON form goes in as text, for the same reason (and so that documents
+-- nested deeper than the parser's limit are an error, not a panic).
+CREATE FUNCTION han_crypto.envelope_from_json(j jsonb)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT han_crypto._envelope_from_json(j::pg_catalog.text) $$;
+
 COMMENT ON FUNCTION han_crypto.decrypt_jsonb(bytea, text) IS
     'Authenticates and decrypts an envelope made by encrypt(jsonb).';
 
@@ -59,6 +66,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto.envelope_info(bytea),
     han_crypto.envelope_to_json(bytea),
     han_crypto.envelope_from_json(jsonb),
+    han_crypto._envelope_from_json(text),
     han_crypto.version(),
     han_crypto.current_actor(),
     han_crypto.actor_info(),
@@ -99,15 +107,16 @@ GRANT EXECUTE ON FUNCTION
     han_crypto.protect(regclass, text[], text, boolean, jsonb),
     han_crypto._open_expression(text, name, text, name, name[], boolean),
     han_crypto._open_text(text, text, text, text, text[], boolean),
-    han_crypto._open_json(jsonb, text, text, text, text[], boolean),
+    han_crypto._open_json(text, text, text, text, text[], boolean),
     han_crypto._open_bytea(bytea, text, text, text, text[], boolean),
     han_crypto._is_sealed(text, text),
-    han_crypto._register_protection(oid, text[], text, jsonb),
+    han_crypto._register_protection(oid, text[], text, text),
     han_crypto._unregister_protection(oid),
     han_crypto._can_read_keyring(text),
     han_crypto._forget_protected_columns(oid, text[]),
     han_crypto._forget_dropped_table(oid),
     han_crypto._create_view(regclass),
+    han_crypto._decrypting_view(regclass),
     han_crypto._unprotect_begin(regclass, integer, text[]),
     han_crypto._unprotect_batch(regclass, integer),
     han_crypto._unprotect_finish(regclass, bigint),

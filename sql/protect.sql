@@ -57,12 +57,44 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
-        'han_crypto._open_%s(t.%I, %L, %L, t.%I::text, ARRAY[%s]::text[]%s)%s',
+        'han_crypto._open_%s(t.%I%s, %L, %L, t.%I::text, ARRAY[%s]::text[]%s)%s',
         CASE kind WHEN 'text' THEN 'text' WHEN 'bytea' THEN 'bytea' ELSE 'json' END,
-        col, binding, col, keyring_column,
+        col, CASE kind WHEN 'jsonb' THEN '::text' ELSE '' END, binding, col, keyring_column,
         (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::text', k), ', ') FROM pg_catalog.unnest(key_columns) k),
         CASE WHEN strict THEN ', true' ELSE '' END,
         CASE kind WHEN 'jsonb' THEN '::jsonb' ELSE '' END)
+$$;
+
+-- The table's own decrypting view, if the relation its recorded view name
+-- points to is one: a view owned by the table's owner, reading the table,
+-- with no trigger but han_crypto's. NULL when there is none; an error when
+-- the name is taken by anything else (say a view another role created in
+-- advance, with triggers of its own, to have it adopted by protect()).
+CREATE FUNCTION han_crypto._decrypting_view(tbl regclass) RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text;
+    v      record;
+BEGIN
+    SELECT p.view_name INTO v_name FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
+    SELECT c.oid, c.relkind, c.relowner INTO v FROM pg_class c WHERE c.oid = to_regclass(v_name);
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v.relkind <> 'v'
+       OR v.relowner <> (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl)
+       OR NOT EXISTS (SELECT FROM pg_rewrite r
+                      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                      WHERE r.ev_class = v.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid = tbl)
+       OR EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v.oid AND t.tgname <> 'han_crypto_write') THEN
+        RAISE EXCEPTION 'relation "%" exists and is not the decrypting view of "%"', v_name, tbl
+            USING ERRCODE = 'duplicate_table',
+                  HINT = 'Drop or rename that relation (it is not han_crypto''s), then call protect() again.';
+    END IF;
+    RETURN v.oid::regclass;
+END
 $$;
 
 -- <table>_decrypted: every column of the table in table order, the
@@ -92,6 +124,8 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object';
     END IF;
+    -- Replace only the table's own view, never a relation someone else made.
+    PERFORM han_crypto._decrypting_view(tbl);
     -- The view: every column in table order, protected ones decrypted.
     FOR att IN
         SELECT a.attname, pc.kind
@@ -128,7 +162,7 @@ BEGIN
         EXECUTE format('DROP TRIGGER han_crypto_write ON %s', v_view);
     END IF;
     EXECUTE format('CREATE TRIGGER han_crypto_write INSTEAD OF INSERT OR UPDATE OR DELETE ON %s
-                    FOR EACH ROW EXECUTE FUNCTION han_crypto._view_write(%L)', v_view, tbl::text);
+                    FOR EACH ROW EXECUTE FUNCTION han_crypto._view_write()', v_view);
 
     -- Whoever may use the table may use the view the same way.
     FOR att IN
@@ -167,13 +201,13 @@ BEGIN
             HINT = 'Pass the table, the columns to seal and the keyring column; redact and options have defaults.';
     END IF;
     PERFORM han_crypto._register_protection(tbl::oid, coalesce(columns, '{}'), keyring_column,
-                                            options || jsonb_build_object('redact', redact));
+                                            (options || jsonb_build_object('redact', redact))::text);
 
     -- The trigger's name sorts last, so it seals what other BEFORE triggers produced.
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
         EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
     END IF;
-    EXECUTE format('CREATE TRIGGER zz_han_crypto_protect BEFORE INSERT OR UPDATE ON %s
+    EXECUTE format('CREATE TRIGGER zz_han_crypto_protect BEFORE INSERT OR UPDATE OR DELETE ON %s
                     FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()', tbl);
 
     -- Ciphertext does not compress: skip PostgreSQL's futile attempt.
@@ -203,17 +237,28 @@ COMMENT ON FUNCTION han_crypto.protect(regclass, text[], text, boolean, jsonb) I
 
 -- Writes through <table>_decrypted go to the table (whose trigger seals
 -- them). An UPDATE sets only the columns that changed, so untouched
--- protected values are not re-encrypted.
+-- protected values are not re-encrypted. The table is the protected one
+-- the view reads, found through the view's own dependencies: never by name,
+-- which a rename would hand to another table.
 CREATE FUNCTION han_crypto._view_write() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    base     regclass := TG_ARGV[0]::regclass;
+    base     regclass;
     key_cols name[];
     changed  text[];
     where_pk text;
 BEGIN
+    SELECT DISTINCT p.table_name INTO base
+    FROM pg_rewrite r
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+    JOIN han_crypto.protected p ON p.table_name = d.refobjid
+    WHERE r.ev_class = TG_RELID;
+    IF base IS NULL THEN
+        RAISE EXCEPTION '"%" does not read a table han_crypto protects', TG_RELID::regclass
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     SELECT p.key_columns INTO key_cols FROM han_crypto.protected p WHERE p.table_name = base LIMIT 1;
     where_pk := (SELECT string_agg(format('%I = ($2).%I', k, k), ' AND ') FROM unnest(key_cols) k);
     IF TG_OP = 'INSERT' THEN
@@ -293,6 +338,14 @@ BEGIN
         RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege',
             HINT = 'Run han_crypto.unprotect() as the table''s owner.';
     END IF;
+    -- Decrypting rewrites every row, running the table's own triggers and
+    -- policies with the caller's rights: a superuser does it as the owner.
+    IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+       AND (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl) <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'a superuser unprotects another role''s table as that role: the triggers and policies of "%" would otherwise run with superuser rights', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'SET ROLE to the table''s owner first, then CALL han_crypto.unprotect().';
+    END IF;
     -- Row-level security must not hide rows: they would stay sealed, with
     -- nothing left that decrypts them.
     IF row_security_active(tbl) THEN
@@ -336,9 +389,8 @@ BEGIN
         RETURN false;
     END IF;
 
-    SELECT view_name INTO p FROM han_crypto.protected WHERE table_name = tbl LIMIT 1;
-    IF to_regclass(p.view_name) IS NOT NULL THEN
-        EXECUTE format('DROP VIEW %s', p.view_name);
+    IF han_crypto._decrypting_view(tbl) IS NOT NULL THEN
+        EXECUTE format('DROP VIEW %s', han_crypto._decrypting_view(tbl));
     END IF;
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
         EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
@@ -441,6 +493,12 @@ BEGIN
         JOIN pg_class c ON c.oid = d.objid
         JOIN pg_class v ON v.oid = to_regclass(p.view_name)
         WHERE d.classid = 'pg_class'::regclass AND v.relowner <> c.relowner
+          -- only the view that reads this table, never another relation
+          -- that took the name
+          AND EXISTS (SELECT FROM pg_rewrite rw
+                      JOIN pg_depend dd ON dd.classid = 'pg_rewrite'::regclass AND dd.objid = rw.oid
+                      WHERE rw.ev_class = v.oid AND dd.refclassid = 'pg_class'::regclass AND dd.refobjid = c.oid)
+          AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v.oid AND t.tgname <> 'han_crypto_write')
     LOOP
         EXECUTE format('ALTER VIEW %s OWNER TO %s', r.view_name, r.owner);
     END LOOP;
@@ -512,8 +570,8 @@ BEGIN
                       HINT = 'It names each row''s keyring or key, to which every sealed value is bound. unprotect() the table first.';
         END IF;
         IF cardinality(gone) = cardinality(r.cols) THEN
-            IF to_regclass(r.view_name) IS NOT NULL THEN
-                EXECUTE format('DROP VIEW %s', r.view_name);
+            IF han_crypto._decrypting_view(r.tbl) IS NOT NULL THEN
+                EXECUTE format('DROP VIEW %s', han_crypto._decrypting_view(r.tbl));
             END IF;
             EXECUTE format('DROP TRIGGER IF EXISTS zz_han_crypto_protect ON %s', r.tbl);
             PERFORM han_crypto._unregister_protection(r.tbl::oid);

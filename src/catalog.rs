@@ -158,6 +158,31 @@ pub fn type_name(typid: pg_sys::Oid, typmod: i32) -> String {
     }
 }
 
+/// How long a first-use insert (the default keyring, the root key-check
+/// value) waits for another transaction inserting the same row: any role can
+/// start that insert and keep its transaction open, which must not block
+/// every other backend's first key use for longer than this.
+const FIRST_USE_LOCK_TIMEOUT: &std::ffi::CStr = c"5s";
+
+/// Bounds lock waits for the rest of the current `as_owner` scope (whose
+/// GUC nest level restores the caller's setting); a wait beyond it fails
+/// with 55P03 (lock_not_available).
+fn bound_lock_wait() {
+    // SAFETY: setting a GUC at the nest level as_owner opened.
+    unsafe {
+        pg_sys::set_config_option(
+            c"lock_timeout".as_ptr(),
+            FIRST_USE_LOCK_TIMEOUT.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
 /// The kinds of keyring (see sql/bootstrap.sql).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyringKind {
@@ -601,6 +626,7 @@ pub fn changed(table: Table) {
 pub fn ensure_default_keyring() -> HcResult<Option<KeyringRow>> {
     require_writable("the first use of the default keyring")?;
     as_owner(|| {
+        bound_lock_wait();
         Spi::run(
             "INSERT INTO han_crypto.keyrings (name, kind) VALUES ('default', 'root') \
              ON CONFLICT (name) DO NOTHING",
@@ -624,6 +650,7 @@ pub fn record_root_key_check_value(kcv: &[u8]) -> bool {
         return false;
     }
     as_owner(|| {
+        bound_lock_wait();
         Spi::run_with_args(
             "INSERT INTO han_crypto._root_key_check (check_value) VALUES ($1) \
              ON CONFLICT DO NOTHING",

@@ -233,7 +233,7 @@ impl From<HcError> for ErrorReport {
             HcError::Refused { code, message, hint } => report(code, message, hint.as_deref()),
             HcError::TriggerMisuse => report(
                 Code::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-                "han_crypto._protect_trigger() must fire BEFORE INSERT OR UPDATE FOR EACH ROW".into(),
+                "han_crypto._protect_trigger() must fire BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW".into(),
                 Some("Only han_crypto.protect() creates this trigger; drop any other trigger that uses it."),
             ),
             HcError::ReadOnly(what) => report(

@@ -501,7 +501,11 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
     crate::protect::on_relcache(relid, PROTECTION_CATALOG.get() == Some(relid));
     crate::redaction::on_relcache(relid);
     match WATCHED.get() {
-        _ if relid == pg_sys::InvalidOid => forget_everything(),
+        // A cache reset (the shared invalidation queue overflowed, which any
+        // role can cause): re-read keyrings and memberships, so every access
+        // is checked afresh, but keep keys: dropping unlocked passphrase keys
+        // here would let anyone lock every session's keyrings.
+        _ if relid == pg_sys::InvalidOid => forget_catalog_rows(),
         Some((keyrings, _)) if relid == keyrings => forget_everything(),
         Some((_, members)) if relid == members => forget_catalog_rows(),
         Some(_) => {}

@@ -95,9 +95,12 @@ fn scrubbed(text: &str, analysis: Option<&Analysis>) -> Option<String> {
     redact_detected(base).or(masked)
 }
 
-unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
+/// A report's string; bytes that are not UTF-8 (never the case in the UTF8
+/// databases han_crypto installs in, but other databases' backends load the
+/// library too) are replaced, so scrubbing is never skipped.
+unsafe fn text<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>> {
     // SAFETY: the caller passes NULL or a NUL-terminated string.
-    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap_or(""))
+    (!p.is_null()).then(|| String::from_utf8_lossy(unsafe { CStr::from_ptr(p) }.to_bytes()))
 }
 
 unsafe fn palloc_str(s: &str) -> *mut c_char {
@@ -159,7 +162,8 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
     // SAFETY: see `scrub`.
     unsafe {
         let query_ptr = pg_sys::debug_query_string;
-        let query = text(query_ptr).unwrap_or("");
+        let query = text(query_ptr).unwrap_or_default();
+        let query = query.as_ref();
         let analysis = log_policy::analyze(query, &prepared_source);
         let ours = query_ptr == MASKED_QUERY.get().cast_const();
         if !ours && !query.is_empty() {
@@ -167,11 +171,24 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
                 replace_statement(&masked);
             }
         }
+        // debug_print_parse/_rewritten/_plan (settable by any role) print the
+        // statement's tree, constants as bytes: none of a statement that
+        // passes a secret.
+        let passes_secrets = !analysis.masks().is_empty() || !analysis.secret_params().is_empty();
+        if passes_secrets && e.elevel == pg_sys::LOG as i32 {
+            if let Some(message) = text(e.message) {
+                if ["parse tree:", "rewritten parse tree:", "plan:"].contains(&message.as_ref()) {
+                    e.detail = palloc_str("tree hidden by han_crypto: the statement passes a passphrase or token");
+                    e.detail_log = std::ptr::null_mut();
+                }
+            }
+        }
         let secret = analysis.secret_params();
         // Statement lines are LOG reports whose message ends with the
         // statement (also when client_min_messages sends them to the client).
         let statement_line = e.elevel == pg_sys::LOG as i32;
         if let Some(message) = text(e.message) {
+            let message = message.as_ref();
             let new = if statement_line {
                 scrub_statement_line(message, query, &analysis)
             } else {
@@ -186,13 +203,11 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
         // DETAIL: bind parameters ("parameters: $1 = ..."), "prepare: ..."
         // of EXECUTE, or input an error echoes. A client that receives the
         // report keeps its DETAIL; the server log gets the scrubbed copy.
+        // Other sessions' statements appear in DETAIL too (a deadlock report
+        // quotes each process's query): their secret arguments are masked.
         if let Some(detail) = text(e.detail) {
-            let new = scrub_parameters(detail, secret)
-                .or_else(|| {
-                    log_policy::mask_sql(detail, &prepared_source)
-                        .filter(|_| detail.starts_with("prepare: "))
-                })
-                .or_else(|| redact_detected(detail));
+            let detail = detail.as_ref();
+            let new = scrub_parameters(detail, secret).or_else(|| scrubbed(detail, None));
             if let Some(new) = new {
                 if e.output_to_client {
                     e.detail_log = palloc_str(&new);
@@ -202,13 +217,17 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
             }
         }
         if let Some(detail_log) = text(e.detail_log) {
-            if let Some(new) = scrub_parameters(detail_log, secret) {
+            let detail_log = detail_log.as_ref();
+            if let Some(new) =
+                scrub_parameters(detail_log, secret).or_else(|| scrubbed(detail_log, None))
+            {
                 e.detail_log = palloc_str(&new);
             }
         }
         // CONTEXT: SQL quoted from a DO block or function, and the bind
         // parameters of the portal that failed.
         if let Some(context) = text(e.context) {
+            let context = context.as_ref();
             let quoted = log_policy::mask_quoted_sql(context, &prepared_source);
             let base = quoted.as_deref().unwrap_or(context);
             let new = scrub_parameters(base, secret).or(quoted);

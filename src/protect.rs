@@ -408,27 +408,56 @@ fn keys_of(
 }
 
 /// Refuses any use of the trigger function but the one protect() creates:
-/// BEFORE INSERT OR UPDATE, FOR EACH ROW (anyone who owns a table can attach
-/// it to that table in any other way; a statement-level or AFTER firing has
-/// no row to seal, or would have its result ignored).
+/// BEFORE INSERT OR UPDATE OR DELETE, FOR EACH ROW (anyone who owns a table
+/// can attach it to that table in any other way; a statement-level or AFTER
+/// firing has no row to seal, or would have its result ignored).
 fn check_firing(event: u32) -> HcResult<()> {
     let op = event & pg_sys::TRIGGER_EVENT_OPMASK;
     let before = event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_BEFORE;
     let row = event & pg_sys::TRIGGER_EVENT_ROW != 0;
-    let insert_or_update = op == pg_sys::TRIGGER_EVENT_INSERT || op == pg_sys::TRIGGER_EVENT_UPDATE;
-    if before && row && insert_or_update {
+    let op_ok = matches!(
+        op,
+        pg_sys::TRIGGER_EVENT_INSERT | pg_sys::TRIGGER_EVENT_UPDATE | pg_sys::TRIGGER_EVENT_DELETE
+    );
+    if before && row && op_ok {
         Ok(())
     } else {
         Err(HcError::TriggerMisuse)
     }
 }
 
+/// DELETE destroys what a row's protected values decrypt to: writers of
+/// its keyring only (or the owner restoring, as for writes), so a writer of
+/// another team cannot delete a row and re-insert its key as its own.
+fn check_delete(
+    td: &pg_sys::TriggerData,
+    relid: pg_sys::Oid,
+    tupdesc: pg_sys::TupleDesc,
+) -> HcResult<*mut pg_sys::HeapTupleData> {
+    let old = td.tg_trigtuple;
+    if old.is_null() {
+        return Err(HcError::TriggerMisuse);
+    }
+    let cfg = config_for(relid, tupdesc)?;
+    let mut rights = WriteRights::new(relid);
+    if !rights.restore_exempt {
+        if let Some(keyring) = text_of(old, tupdesc, cfg.keyring_attno) {
+            rights.require_writer(&keyring)?;
+        }
+    }
+    Ok(old)
+}
+
 fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> {
     let td = trigger.trigger_data();
     check_firing(td.tg_event)?;
-    let is_update = td.tg_event & pg_sys::TRIGGER_EVENT_OPMASK == pg_sys::TRIGGER_EVENT_UPDATE;
+    let op = td.tg_event & pg_sys::TRIGGER_EVENT_OPMASK;
+    let is_update = op == pg_sys::TRIGGER_EVENT_UPDATE;
     // SAFETY: the trigger manager hands us a valid relation and tuples.
     let (relid, tupdesc) = unsafe { ((*td.tg_relation).rd_id, (*td.tg_relation).rd_att) };
+    if op == pg_sys::TRIGGER_EVENT_DELETE {
+        return check_delete(td, relid, tupdesc);
+    }
     let (new_raw, old_raw) = if is_update {
         (td.tg_newtuple, Some(td.tg_trigtuple))
     } else {
@@ -567,7 +596,10 @@ pub unsafe extern "C-unwind" fn _protect_trigger(
     // is a trigger call.
     let trigger = match unsafe { fcinfo.as_ref() }.map(|f| unsafe { PgTrigger::from_fcinfo(f) }) {
         Some(Ok(t)) => t,
-        _ => error!("han_crypto._protect_trigger() must be called as a trigger"),
+        _ => {
+            ErrorReport::from(HcError::TriggerMisuse).report(PgLogLevel::ERROR);
+            unreachable!("an ERROR does not return")
+        }
     };
     let outcome = protect_row(&trigger);
     let datum = match outcome {
@@ -624,6 +656,24 @@ fn prepare_view_open(
     }
 }
 
+/// The place arguments of the view's functions, which the view always
+/// passes; NULL from a direct call is an error, never a panic.
+type PlaceArgs<'a, 'm, 's> = (&'a str, &'a str, pgrx::datum::Array<'m, &'s str>, bool);
+
+fn place_args<'a, 'm, 's>(
+    binding: Option<&'a str>,
+    column_name: Option<&'a str>,
+    key: Option<pgrx::datum::Array<'m, &'s str>>,
+    strict: Option<bool>,
+) -> HcResult<PlaceArgs<'a, 'm, 's>> {
+    Ok((
+        binding.ok_or(HcError::NullArgument("binding"))?,
+        column_name.ok_or(HcError::NullArgument("column_name"))?,
+        key.ok_or(HcError::NullArgument("key"))?,
+        strict.ok_or(HcError::NullArgument("strict"))?,
+    ))
+}
+
 /// Decrypts a stored value for the view (jsonb and bytea columns).
 fn open_for_view(
     value: Option<Vec<u8>>,
@@ -657,12 +707,13 @@ fn open_for_view(
 #[pg_extern(stable, parallel_unsafe)]
 fn _open_text(
     value: Option<&str>,
-    binding: &str,
-    column_name: &str,
+    binding: Option<&str>,
+    column_name: Option<&str>,
     keyring: Option<&str>,
-    key: pgrx::datum::Array<'_, &str>,
-    strict: default!(bool, false),
+    key: Option<pgrx::datum::Array<'_, &str>>,
+    strict: default!(Option<bool>, false),
 ) -> Result<Option<crate::varlena::OwnedText>, ErrorReport> {
+    let (binding, column_name, key, strict) = place_args(binding, column_name, key, strict)?;
     let Some(value) = value else { return Ok(None) };
     let Some(v) = prepare_view_open(
         value.as_bytes(),
@@ -691,21 +742,23 @@ fn _open_text(
     Ok(Some(text))
 }
 
-/// Decrypts a protected jsonb column (as text; the view casts it).
+/// Decrypts a protected jsonb column, given and returned as text (the view
+/// casts both ways, so no jsonb passes through pgrx's conversion, which
+/// panics on documents nested deeper than serde_json's limit).
 // STABLE: no side effects, same answer within a statement, so a query that
 // does not use a decrypted column does not pay for decrypting it.
 #[pg_extern(stable, parallel_unsafe)]
 fn _open_json(
-    value: Option<JsonB>,
-    binding: &str,
-    column_name: &str,
+    value: Option<&str>,
+    binding: Option<&str>,
+    column_name: Option<&str>,
     keyring: Option<&str>,
-    key: pgrx::datum::Array<'_, &str>,
-    strict: default!(bool, false),
+    key: Option<pgrx::datum::Array<'_, &str>>,
+    strict: default!(Option<bool>, false),
 ) -> Result<Option<String>, ErrorReport> {
-    let text = value.map(|v| v.0.to_string().into_bytes());
+    let (binding, column_name, key, strict) = place_args(binding, column_name, key, strict)?;
     let plain = open_for_view(
-        text,
+        value.map(|v| v.as_bytes().to_vec()),
         Kind::Jsonb,
         binding,
         column_name,
@@ -725,12 +778,13 @@ fn _open_json(
 #[pg_extern(stable, parallel_unsafe)]
 fn _open_bytea(
     value: Option<&[u8]>,
-    binding: &str,
-    column_name: &str,
+    binding: Option<&str>,
+    column_name: Option<&str>,
     keyring: Option<&str>,
-    key: pgrx::datum::Array<'_, &str>,
-    strict: default!(bool, false),
+    key: Option<pgrx::datum::Array<'_, &str>>,
+    strict: default!(Option<bool>, false),
 ) -> Result<Option<Vec<u8>>, ErrorReport> {
+    let (binding, column_name, key, strict) = place_args(binding, column_name, key, strict)?;
     let plain = open_for_view(
         value.map(<[u8]>::to_vec),
         Kind::Bytea,

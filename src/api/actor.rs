@@ -34,10 +34,11 @@ fn warn_outside_transaction_block(what: &str) {
 /// roles only: members of han_crypto_app).
 #[pg_extern(volatile, parallel_unsafe)]
 fn set_actor(
-    principal: &str,
+    principal: Option<&str>,
     client_addr: default!(Option<pgrx::Inet>, "NULL"),
 ) -> Result<(), ErrorReport> {
     require_app_role("set_actor()")?;
+    let principal = principal.ok_or(HcError::NullArgument("principal"))?;
     if principal.is_empty() || principal.chars().count() > 200 {
         return Err(
             HcError::InvalidArgument("principal must be 1 to 200 characters".into()).into(),

@@ -22,7 +22,12 @@ fn root_key_status() -> Result<JsonB, ErrorReport> {
     Ok(JsonB(json!({
         "source": source,
         "location": location,
-        "key_check": if root.check_was_stored { "matched" } else { "recorded" },
+        "key_check": match (root.check_was_stored, crate::catalog::writable()) {
+            (true, _) => "matched",
+            (false, true) => "recorded",
+            // A standby or read-only transaction: recorded by the first writable use.
+            (false, false) => "not recorded",
+        },
         "envelope_format": han_crypto_core::envelope::FORMAT_V1,
         "algorithm": "XAES-256-GCM",
     })))

@@ -41,8 +41,15 @@ fn envelope_to_json(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
     ))
 }
 
-/// The binary envelope from its JSON form; exact inverse of envelope_to_json.
+/// The binary envelope from its JSON form's text (envelope_from_json(jsonb)
+/// in sql/finalize.sql casts to text: pgrx's jsonb conversion would panic on
+/// documents nested deeper than serde_json's limit, where this is an error).
 #[pg_extern(immutable, parallel_safe)]
-fn envelope_from_json(json: JsonB) -> Result<Vec<u8>, ErrorReport> {
-    Ok(envelope_json::from_json(&json.0).map_err(HcError::from)?)
+fn _envelope_from_json(json: &str) -> Result<Vec<u8>, ErrorReport> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| {
+        HcError::Core(han_crypto_core::Error::MalformedJson(
+            "is not a JSON document han_crypto can read".into(),
+        ))
+    })?;
+    Ok(envelope_json::from_json(&value).map_err(HcError::from)?)
 }

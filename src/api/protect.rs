@@ -9,7 +9,6 @@ use han_crypto_core::column;
 use han_crypto_core::envelope;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
 use crate::catalog;
 use crate::error::{HcError, HcResult};
@@ -60,6 +59,7 @@ struct Relation {
     /// As regclass prints it with a pinned search_path (schema-qualified).
     shown: String,
     primary_key: Vec<String>,
+    owner: pg_sys::Oid,
     /// (name, type oid, typmod) of every live column, in order.
     columns: Vec<(String, pg_sys::Oid, i32)>,
 }
@@ -74,7 +74,8 @@ fn relation(tbl: pg_sys::Oid) -> Option<Relation> {
                              FROM pg_index i \
                              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) \
                              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                             WHERE i.indrelid = c.oid AND i.indisprimary) \
+                             WHERE i.indrelid = c.oid AND i.indisprimary), \
+                            c.relowner \
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
                     Some(1),
                     &[tbl.into()],
@@ -87,6 +88,7 @@ fn relation(tbl: pg_sys::Oid) -> Option<Relation> {
                 kind: row.get(3).ok()??,
                 shown: row.get(4).ok()??,
                 primary_key: row.get::<Vec<String>>(5).ok().flatten().unwrap_or_default(),
+                owner: row.get(6).ok()??,
                 columns: Vec::new(),
             };
             let cols = client
@@ -118,6 +120,40 @@ fn quote_ident(s: &str) -> String {
 
 fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Every sealed value is bound to its row's key and keyring as text, so
+/// their types must print the same in every session: not timestamps,
+/// dates, intervals, floats or bytea, whose text form follows TimeZone,
+/// DateStyle, IntervalStyle, extra_float_digits or bytea_output.
+fn stable_text_form(rel: &Relation, column: &str) -> HcResult<()> {
+    let Some((_, typid, _)) = rel.columns.iter().find(|(n, _, _)| n == column) else {
+        return Ok(()); // reported as a missing column elsewhere
+    };
+    const STABLE: &[pg_sys::Oid] = &[
+        pg_sys::INT2OID,
+        pg_sys::INT4OID,
+        pg_sys::INT8OID,
+        pg_sys::NUMERICOID,
+        pg_sys::TEXTOID,
+        pg_sys::VARCHAROID,
+        pg_sys::BPCHAROID,
+        pg_sys::NAMEOID,
+        pg_sys::UUIDOID,
+        pg_sys::OIDOID,
+        pg_sys::BOOLOID,
+    ];
+    if STABLE.contains(typid) {
+        return Ok(());
+    }
+    Err(HcError::Refused {
+        code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+        message: format!(
+            "column \"{column}\" has type {}, whose text form depends on session settings; sealed values are bound to it",
+            catalog::type_name(*typid, -1)
+        ),
+        hint: Some("Key and keyring columns must be integer, bigint, smallint, numeric, text, varchar, char, uuid, name, oid or boolean.".into()),
+    })
 }
 
 /// The kind of each column to protect, checked against the relation.
@@ -169,25 +205,29 @@ fn column_kinds(rel: &Relation, columns: &[String], keyring_column: &str) -> HcR
 /// view are built from. Returns the view's name. Only the table's owner may.
 #[pg_extern(volatile, parallel_unsafe)]
 fn _register_protection(
-    tbl: pg_sys::Oid,
+    tbl: Option<pg_sys::Oid>,
     columns: Option<Vec<Option<String>>>,
     keyring_column: Option<&str>,
-    options: Option<JsonB>,
+    options: Option<&str>,
 ) -> Result<String, ErrorReport> {
-    let (Some(columns), Some(keyring_column), Some(options)) = (columns, keyring_column, options)
+    let (Some(tbl), Some(columns), Some(keyring_column), Some(options)) =
+        (tbl, columns, keyring_column, options)
     else {
-        return Err(HcError::NullArgument("columns, keyring_column and options").into());
+        return Err(HcError::NullArgument("tbl, columns, keyring_column and options").into());
     };
     let columns: Vec<String> = columns
         .into_iter()
         .collect::<Option<_>>()
         .ok_or(HcError::NullArgument("columns"))?;
+    let options: serde_json::Value = serde_json::from_str(options)
+        .map_err(|_| HcError::InvalidArgument("options must be a JSON object".into()))?;
     require_owner(tbl)?;
     let rel = relation(tbl).ok_or_else(|| HcError::Refused {
         code: PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
         message: format!("relation with OID {} does not exist", u32::from(tbl)),
         hint: None,
     })?;
+    require_owner_role(rel.owner)?;
     if rel.kind != "r" && rel.kind != "p" {
         return Err(HcError::Refused {
             code: PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
@@ -217,6 +257,9 @@ fn _register_protection(
             hint: None,
         }
         .into());
+    }
+    for key in rel.primary_key.iter().chain(std::iter::once(&keyring_column.to_string())) {
+        stable_text_form(&rel, key)?;
     }
     let kinds = column_kinds(&rel, &columns, keyring_column)?;
 
@@ -262,7 +305,7 @@ fn _register_protection(
             .into());
         }
     }
-    crate::redaction::validate_options(&options.0, &columns)?;
+    crate::redaction::validate_options(&options, &columns)?;
 
     let binding = previous
         .map(|p| p.binding)
@@ -281,7 +324,7 @@ fn _register_protection(
         &columns,
         &kinds,
         &view,
-        options.0,
+        options,
     )?;
     crate::log_scrub::warn_if_first_writes_unscrubbed();
     Ok(view)
@@ -342,5 +385,21 @@ fn require_owner(tbl: pg_sys::Oid) -> HcResult<()> {
     Err(HcError::PermissionDenied {
         message: "only the table's owner may protect or unprotect it".into(),
         hint: "Run han_crypto.protect() as the table's owner.",
+    })
+}
+
+/// protect() rewrites every row of the table, which runs the table's own
+/// triggers, policies and index expressions with the caller's rights: a
+/// superuser does it as the table's owner, never with superuser rights on
+/// code another role wrote.
+fn require_owner_role(owner: pg_sys::Oid) -> HcResult<()> {
+    // SAFETY: reading the current user and checking its superuser bit.
+    let (me, is_superuser) = unsafe { (pg_sys::GetUserId(), pg_sys::superuser()) };
+    if !is_superuser || me == owner {
+        return Ok(());
+    }
+    Err(HcError::PermissionDenied {
+        message: "a superuser protects another role's table as that role: the table's triggers and policies would otherwise run with superuser rights".into(),
+        hint: "SET ROLE to the table's owner first, then call han_crypto.protect().",
     })
 }

@@ -43,7 +43,11 @@ fn create_keypair(keyring: &str) -> Result<Vec<u8>, ErrorReport> {
 
 /// Seals text to a public key (no key or membership needed).
 #[pg_extern(name = "seal", volatile, parallel_safe)]
-fn seal_text(public_key: &[u8], data: Option<&str>) -> Result<Option<Vec<u8>>, ErrorReport> {
+fn seal_text(
+    public_key: Option<&[u8]>,
+    data: Option<&str>,
+) -> Result<Option<Vec<u8>>, ErrorReport> {
+    let public_key = public_key.ok_or(HcError::NullArgument("public_key"))?;
     data.map(|d| {
         sealed::seal(public_key, ContentType::Text, d.as_bytes())
             .map_err(|e| HcError::from(e).into())
@@ -53,7 +57,11 @@ fn seal_text(public_key: &[u8], data: Option<&str>) -> Result<Option<Vec<u8>>, E
 
 /// Seals bytes to a public key.
 #[pg_extern(name = "seal", volatile, parallel_safe)]
-fn seal_bytea(public_key: &[u8], data: Option<&[u8]>) -> Result<Option<Vec<u8>>, ErrorReport> {
+fn seal_bytea(
+    public_key: Option<&[u8]>,
+    data: Option<&[u8]>,
+) -> Result<Option<Vec<u8>>, ErrorReport> {
+    let public_key = public_key.ok_or(HcError::NullArgument("public_key"))?;
     data.map(|d| {
         sealed::seal(public_key, ContentType::Bytes, d).map_err(|e| HcError::from(e).into())
     })

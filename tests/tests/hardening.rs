@@ -458,7 +458,14 @@ fn hostile_calls(catalog: &mut Client, m: &mut Client, role: &str) -> usize {
                     })
                     .collect();
                 let verb = if kind == "p" { "CALL" } else { "SELECT" };
-                let _ = m.batch_execute(&format!("{verb} han_crypto.{name}({})", args.join(", ")));
+                let sql = format!("{verb} han_crypto.{name}({})", args.join(", "));
+                if let Err(e) = m.batch_execute(&sql) {
+                    let code = han_crypto_tests::sqlstate(&e);
+                    assert!(
+                        code != "XX000" && !code.is_empty(),
+                        "an internal error (or a lost connection) for {sql}: {e}"
+                    );
+                }
                 calls += 1;
             }
         }
@@ -540,4 +547,209 @@ fn hostile_values(t: &str) -> Vec<String> {
         _ => &["NULL"],
     };
     v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_view_planted_under_the_decrypting_views_name_is_never_adopted() {
+    let mut c = cluster().fresh_db("hd_planted");
+    c.batch_execute(
+        "CREATE ROLE planter LOGIN; GRANT CREATE ON SCHEMA public TO planter;
+         SELECT han_crypto.create_keyring('plant_team');
+         CREATE TABLE public.secrets (id int PRIMARY KEY, team text NOT NULL, ssn text);",
+    )
+    .unwrap();
+    let mut m = cluster().connect_as("hd_planted", "planter");
+    m.batch_execute(
+        "CREATE TABLE public.stolen (x text); GRANT ALL ON public.stolen TO PUBLIC;
+         CREATE FUNCTION public.evil() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+           INSERT INTO public.stolen VALUES (current_user); RETURN NEW; END$$;
+         CREATE VIEW public.secrets_decrypted AS SELECT;
+         CREATE TRIGGER a_evil INSTEAD OF INSERT OR UPDATE OR DELETE ON public.secrets_decrypted
+           FOR EACH ROW EXECUTE FUNCTION public.evil();
+         GRANT ALL ON public.secrets_decrypted TO PUBLIC;",
+    )
+    .unwrap();
+    let (code, text) = expect_error(
+        &mut c,
+        "SELECT han_crypto.protect('public.secrets', ARRAY['ssn'], 'team')",
+        &[],
+    );
+    assert_eq!(code, "42P07", "{text}");
+    let owner: String = c
+        .query_one(
+            "SELECT relowner::regrole::text FROM pg_class WHERE oid = 'public.secrets_decrypted'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, "planter", "the planted view kept its owner and got nothing");
+}
+
+#[test]
+fn writes_through_the_view_follow_the_table_across_a_rename_not_its_old_name() {
+    let mut c = cluster().fresh_db("hd_rename");
+    c.batch_execute(
+        "CREATE ROLE lookalike LOGIN; GRANT CREATE ON SCHEMA public TO lookalike;
+         SELECT han_crypto.create_keyring('rn_team');
+         CREATE TABLE public.vault (id int PRIMARY KEY, team text NOT NULL, ssn text);
+         SELECT han_crypto.protect('public.vault', ARRAY['ssn'], 'team');
+         ALTER TABLE public.vault RENAME TO vault_v2;",
+    )
+    .unwrap();
+    let mut m = cluster().connect_as("hd_rename", "lookalike");
+    m.batch_execute(
+        "CREATE TABLE public.vault (id int, team text, ssn text); GRANT ALL ON public.vault TO PUBLIC;",
+    )
+    .unwrap();
+    c.batch_execute("INSERT INTO public.vault_decrypted VALUES (7, 'rn_team', '999-99-9999')")
+        .unwrap();
+    let in_lookalike: i64 = c
+        .query_one("SELECT count(*) FROM public.vault", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(in_lookalike, 0, "the write went to the look-alike table");
+    let sealed: bool = c
+        .query_one("SELECT ssn LIKE 'hc1:%' FROM public.vault_v2 WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert!(sealed, "the write reached the protected table, sealed");
+}
+
+#[test]
+fn a_superuser_never_runs_another_roles_triggers_with_superuser_rights_through_protect() {
+    let mut c = cluster().fresh_db("hd_owner_code");
+    c.batch_execute(
+        "CREATE ROLE tricky LOGIN; GRANT CREATE ON SCHEMA public TO tricky;
+         SELECT han_crypto.create_keyring('oc_team');
+         SELECT han_crypto.grant_access('oc_team', 'tricky', 'writer');",
+    )
+    .unwrap();
+    let mut m = cluster().connect_as("hd_owner_code", "tricky");
+    m.batch_execute(
+        "CREATE TABLE public.mt (id int PRIMARY KEY, team text NOT NULL, body text);
+         CREATE TABLE public.seen (who text, su boolean); GRANT ALL ON public.seen TO PUBLIC;
+         CREATE FUNCTION public.spy() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+           INSERT INTO public.seen SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+           RETURN NEW; END$$;
+         CREATE TRIGGER a_spy BEFORE UPDATE ON public.mt FOR EACH ROW EXECUTE FUNCTION public.spy();
+         INSERT INTO public.mt VALUES (1, 'oc_team', 'x');",
+    )
+    .unwrap();
+    let (code, _) = expect_error(
+        &mut c,
+        "SELECT han_crypto.protect('public.mt', ARRAY['body'], 'team')",
+        &[],
+    );
+    assert_eq!(code, "42501");
+    // As the owner it works, and the owner's trigger runs as the owner.
+    c.batch_execute(
+        "SET ROLE tricky; SELECT han_crypto.protect('public.mt', ARRAY['body'], 'team'); RESET ROLE;",
+    )
+    .unwrap();
+    let err = c.batch_execute("CALL han_crypto.unprotect('public.mt')").unwrap_err();
+    assert_eq!(han_crypto_tests::sqlstate(&err), "42501");
+    let as_superuser: i64 = c
+        .query_one("SELECT count(*) FROM public.seen WHERE su", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(as_superuser, 0, "the owner's trigger ran with superuser rights");
+}
+
+#[test]
+fn a_writer_of_team_a_cannot_delete_a_team_b_row_to_reinsert_its_key() {
+    let _c = platform_db("hd_delete");
+    let mut app = cluster().connect_as("hd_delete", "platform");
+    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (5, 'team_b', 'B keeps this', NULL)").unwrap();
+    assert_eq!(
+        actor_error(&mut app, "writer-a", "DELETE FROM sessions WHERE id = 5"),
+        "42501"
+    );
+    assert_eq!(
+        actor_error(&mut app, "writer-a", "DELETE FROM sessions_decrypted WHERE id = 5"),
+        "42501"
+    );
+    as_actor(&mut app, "writer-b", "DELETE FROM sessions WHERE id = 5").unwrap();
+}
+
+#[test]
+fn key_columns_whose_text_depends_on_session_settings_are_refused() {
+    let mut c = cluster().fresh_db("hd_keytypes");
+    c.batch_execute(
+        "SELECT han_crypto.create_keyring('kt_team');
+         CREATE TABLE events (at timestamptz PRIMARY KEY, team text NOT NULL, body text);
+         CREATE TABLE readings (v float8 PRIMARY KEY, team text NOT NULL, body text);",
+    )
+    .unwrap();
+    for t in ["events", "readings"] {
+        let (code, text) = expect_error(
+            &mut c,
+            &format!("SELECT han_crypto.protect('{t}', ARRAY['body'], 'team')"),
+            &[],
+        );
+        assert_eq!(code, "42804", "{t}: {text}");
+    }
+}
+
+#[test]
+fn han_crypto_refuses_to_install_in_a_database_that_is_not_utf8() {
+    let mut admin = cluster().connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS hd_latin1")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE hd_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+        .unwrap();
+    let mut c = cluster().connect("hd_latin1");
+    let (code, text) = expect_error(&mut c, "CREATE EXTENSION han_crypto CASCADE", &[]);
+    assert_eq!(code, "0A000", "{text}");
+}
+
+#[test]
+fn an_invalidation_flood_does_not_lock_other_sessions_passphrase_keyrings() {
+    let mut c = cluster().fresh_db("hd_flood");
+    c.batch_execute(
+        "CREATE ROLE flooder LOGIN; GRANT CREATE ON SCHEMA public TO flooder;
+         SELECT han_crypto.create_passphrase_keyring('flood_kim', 'a passphrase for the flood test');",
+    )
+    .unwrap();
+    let mut victim = cluster().connect("hd_flood");
+    let ok: bool = victim
+        .query_one("SELECT han_crypto.unlock('flood_kim', 'a passphrase for the flood test')", &[])
+        .unwrap()
+        .get(0);
+    assert!(ok);
+    // Overflow the shared invalidation queue while the victim is idle.
+    let mut f = cluster().connect_as("hd_flood", "flooder");
+    f.batch_execute(
+        "DO $$ BEGIN FOR i IN 1..1500 LOOP
+           EXECUTE 'CREATE TEMP TABLE flood (a int)'; EXECUTE 'DROP TABLE flood';
+         END LOOP; END $$;",
+    )
+    .unwrap();
+    let back: String = victim
+        .query_one("SELECT han_crypto.decrypt(han_crypto.encrypt('still unlocked', 'flood_kim'))", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(back, "still unlocked");
+}
+
+#[test]
+fn an_open_transaction_after_the_first_key_use_blocks_others_for_a_bounded_time_only() {
+    let mut c = cluster().fresh_db("hd_first_use");
+    c.batch_execute("CREATE ROLE holder LOGIN").unwrap();
+    let mut h = cluster().connect_as("hd_first_use", "holder");
+    // The first use in this database inserts the default keyring and the
+    // root key-check value, and the holder keeps its transaction open.
+    h.batch_execute("BEGIN; SELECT han_crypto.encrypt('x');").unwrap();
+    let mut other = cluster().connect("hd_first_use");
+    other.batch_execute("SET statement_timeout = '30s'").unwrap();
+    let started = std::time::Instant::now();
+    let r = other.batch_execute("SELECT han_crypto.encrypt('y')");
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(15), "waited {waited:?}");
+    if let Err(e) = r {
+        assert_eq!(han_crypto_tests::sqlstate(&e), "55P03", "{e}");
+    }
+    h.batch_execute("COMMIT").unwrap();
+    other.batch_execute("SELECT han_crypto.encrypt('y')").unwrap();
 }

@@ -49,7 +49,7 @@ CREATE TRIGGER regress_ta_after AFTER UPDATE ON regress_ta
 UPDATE regress_ta SET team = team WHERE id = 1;
 \echo :LAST_ERROR_SQLSTATE
 DROP TRIGGER regress_ta_after ON regress_ta;
-CREATE TRIGGER regress_ta_delete BEFORE DELETE ON regress_ta
+CREATE TRIGGER regress_ta_delete AFTER DELETE ON regress_ta
     FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger();
 DELETE FROM regress_ta WHERE id = 2;
 \echo :LAST_ERROR_SQLSTATE
