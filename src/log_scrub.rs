@@ -38,7 +38,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, CStr, CString};
 
-use han_crypto_core::log_policy::{self, Analysis, SecretParams};
+use han_crypto_core::log_policy::{self, Analysis, Options, SecretParams};
 use han_crypto_core::redact::{builtin, Policy};
 use pgrx::pg_sys;
 
@@ -48,6 +48,9 @@ thread_local! {
     /// The masked copy of the statement that debug_query_string points to,
     /// allocated in TopMemoryContext (one at a time; freed when replaced).
     static MASKED_QUERY: Cell<*mut c_char> = const { Cell::new(std::ptr::null_mut()) };
+    /// The secret values of the statement MASKED_QUERY stands for (its
+    /// masked text no longer shows them), for errors that echo them.
+    static MASKED_ECHOES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Installs the hook (from _PG_init), chaining any previous one.
@@ -78,6 +81,15 @@ fn prepared_source(name: &str) -> Option<String> {
     }
 }
 
+/// How this session reads SQL text (any role may turn
+/// standard_conforming_strings off, which changes where strings end).
+fn options() -> Options {
+    Options {
+        // SAFETY: reading a GUC variable.
+        standard_conforming_strings: unsafe { pg_sys::standard_conforming_strings },
+    }
+}
+
 /// `text` with detected secrets replaced by `[REDACTED:<type>]`, if any.
 fn redact_detected(text: &str) -> Option<String> {
     let (out, found) = builtin().redact(text, Policy::ALL);
@@ -89,7 +101,7 @@ fn redact_detected(text: &str) -> Option<String> {
 fn scrubbed(text: &str, analysis: Option<&Analysis>) -> Option<String> {
     let masked = match analysis {
         Some(a) => a.masked(text),
-        None => log_policy::mask_sql(text, &prepared_source),
+        None => log_policy::mask_sql_with(text, &prepared_source, options()),
     };
     let base = masked.as_deref().unwrap_or(text);
     redact_detected(base).or(masked)
@@ -137,6 +149,18 @@ fn scrub_statement_line(message: &str, query: &str, analysis: &Analysis) -> Opti
     scrubbed(message, None)
 }
 
+/// `text` with every occurrence of the statement's secret values replaced.
+fn without_echoes(text: &str, echoed: &[String]) -> Option<String> {
+    let mut out: Option<String> = None;
+    for secret in echoed {
+        let current = out.as_deref().unwrap_or(text);
+        if current.contains(secret.as_str()) {
+            out = Some(current.replace(secret.as_str(), "[REDACTED:secret]"));
+        }
+    }
+    out
+}
+
 fn scrub_parameters(text: &str, secret: &SecretParams) -> Option<String> {
     let masked = log_policy::mask_parameter_list(text, secret);
     let base = masked.as_deref().unwrap_or(text);
@@ -164,13 +188,21 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
         let query_ptr = pg_sys::debug_query_string;
         let query = text(query_ptr).unwrap_or_default();
         let query = query.as_ref();
-        let analysis = log_policy::analyze(query, &prepared_source);
-        let ours = query_ptr == MASKED_QUERY.get().cast_const();
+        let analysis = log_policy::analyze_with(query, &prepared_source, options());
+        let ours = !query_ptr.is_null() && query_ptr == MASKED_QUERY.get().cast_const();
         if !ours && !query.is_empty() {
             if let Some(masked) = scrubbed(query, Some(&analysis)) {
                 replace_statement(&masked);
+                let texts = analysis.secret_texts(query);
+                MASKED_ECHOES.with(|m| *m.borrow_mut() = texts);
             }
         }
+        // Values PostgreSQL may echo in an error about this statement.
+        let echoed = if ours {
+            MASKED_ECHOES.with(|m| m.borrow().clone())
+        } else {
+            analysis.secret_texts(query)
+        };
         // debug_print_parse/_rewritten/_plan (settable by any role) print the
         // statement's tree, constants as bytes: none of a statement that
         // passes a secret.
@@ -178,7 +210,9 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
         if passes_secrets && e.elevel == pg_sys::LOG as i32 {
             if let Some(message) = text(e.message) {
                 if ["parse tree:", "rewritten parse tree:", "plan:"].contains(&message.as_ref()) {
-                    e.detail = palloc_str("tree hidden by han_crypto: the statement passes a passphrase or token");
+                    e.detail = palloc_str(
+                        "tree hidden by han_crypto: the statement passes a passphrase or token",
+                    );
                     e.detail_log = std::ptr::null_mut();
                 }
             }
@@ -192,7 +226,7 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
             let new = if statement_line {
                 scrub_statement_line(message, query, &analysis)
             } else {
-                log_policy::mask_quoted_sql(message, &prepared_source)
+                log_policy::mask_quoted_sql_with(message, &prepared_source, options())
                     .map(|m| redact_detected(&m).unwrap_or(m))
                     .or_else(|| redact_detected(message))
             };
@@ -228,11 +262,29 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
         // parameters of the portal that failed.
         if let Some(context) = text(e.context) {
             let context = context.as_ref();
-            let quoted = log_policy::mask_quoted_sql(context, &prepared_source);
+            let quoted = log_policy::mask_quoted_sql_with(context, &prepared_source, options());
             let base = quoted.as_deref().unwrap_or(context);
             let new = scrub_parameters(base, secret).or(quoted);
             if let Some(new) = new {
                 e.context = palloc_str(&new);
+            }
+        }
+        // Errors that echo a token of the statement (a syntax error at the
+        // passphrase, an invalid input, a column named like it) carry no
+        // secret value either.
+        if !echoed.is_empty() {
+            for field in [
+                &mut e.message,
+                &mut e.detail,
+                &mut e.detail_log,
+                &mut e.hint,
+                &mut e.context,
+            ] {
+                if let Some(t) = text(*field) {
+                    if let Some(new) = without_echoes(&t, &echoed) {
+                        *field = palloc_str(&new);
+                    }
+                }
             }
         }
     }

@@ -258,7 +258,11 @@ fn _register_protection(
         }
         .into());
     }
-    for key in rel.primary_key.iter().chain(std::iter::once(&keyring_column.to_string())) {
+    for key in rel
+        .primary_key
+        .iter()
+        .chain(std::iter::once(&keyring_column.to_string()))
+    {
         stable_text_form(&rel, key)?;
     }
     let kinds = column_kinds(&rel, &columns, keyring_column)?;

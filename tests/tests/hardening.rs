@@ -582,7 +582,10 @@ fn a_view_planted_under_the_decrypting_views_name_is_never_adopted() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(owner, "planter", "the planted view kept its owner and got nothing");
+    assert_eq!(
+        owner, "planter",
+        "the planted view kept its owner and got nothing"
+    );
 }
 
 #[test]
@@ -609,7 +612,10 @@ fn writes_through_the_view_follow_the_table_across_a_rename_not_its_old_name() {
         .get(0);
     assert_eq!(in_lookalike, 0, "the write went to the look-alike table");
     let sealed: bool = c
-        .query_one("SELECT ssn LIKE 'hc1:%' FROM public.vault_v2 WHERE id = 7", &[])
+        .query_one(
+            "SELECT ssn LIKE 'hc1:%' FROM public.vault_v2 WHERE id = 7",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(sealed, "the write reached the protected table, sealed");
@@ -646,26 +652,40 @@ fn a_superuser_never_runs_another_roles_triggers_with_superuser_rights_through_p
         "SET ROLE tricky; SELECT han_crypto.protect('public.mt', ARRAY['body'], 'team'); RESET ROLE;",
     )
     .unwrap();
-    let err = c.batch_execute("CALL han_crypto.unprotect('public.mt')").unwrap_err();
+    let err = c
+        .batch_execute("CALL han_crypto.unprotect('public.mt')")
+        .unwrap_err();
     assert_eq!(han_crypto_tests::sqlstate(&err), "42501");
     let as_superuser: i64 = c
         .query_one("SELECT count(*) FROM public.seen WHERE su", &[])
         .unwrap()
         .get(0);
-    assert_eq!(as_superuser, 0, "the owner's trigger ran with superuser rights");
+    assert_eq!(
+        as_superuser, 0,
+        "the owner's trigger ran with superuser rights"
+    );
 }
 
 #[test]
 fn a_writer_of_team_a_cannot_delete_a_team_b_row_to_reinsert_its_key() {
     let _c = platform_db("hd_delete");
     let mut app = cluster().connect_as("hd_delete", "platform");
-    as_actor(&mut app, "writer-b", "INSERT INTO sessions VALUES (5, 'team_b', 'B keeps this', NULL)").unwrap();
+    as_actor(
+        &mut app,
+        "writer-b",
+        "INSERT INTO sessions VALUES (5, 'team_b', 'B keeps this', NULL)",
+    )
+    .unwrap();
     assert_eq!(
         actor_error(&mut app, "writer-a", "DELETE FROM sessions WHERE id = 5"),
         "42501"
     );
     assert_eq!(
-        actor_error(&mut app, "writer-a", "DELETE FROM sessions_decrypted WHERE id = 5"),
+        actor_error(
+            &mut app,
+            "writer-a",
+            "DELETE FROM sessions_decrypted WHERE id = 5"
+        ),
         "42501"
     );
     as_actor(&mut app, "writer-b", "DELETE FROM sessions WHERE id = 5").unwrap();
@@ -714,7 +734,10 @@ fn an_invalidation_flood_does_not_lock_other_sessions_passphrase_keyrings() {
     .unwrap();
     let mut victim = cluster().connect("hd_flood");
     let ok: bool = victim
-        .query_one("SELECT han_crypto.unlock('flood_kim', 'a passphrase for the flood test')", &[])
+        .query_one(
+            "SELECT han_crypto.unlock('flood_kim', 'a passphrase for the flood test')",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert!(ok);
@@ -727,7 +750,10 @@ fn an_invalidation_flood_does_not_lock_other_sessions_passphrase_keyrings() {
     )
     .unwrap();
     let back: String = victim
-        .query_one("SELECT han_crypto.decrypt(han_crypto.encrypt('still unlocked', 'flood_kim'))", &[])
+        .query_one(
+            "SELECT han_crypto.decrypt(han_crypto.encrypt('still unlocked', 'flood_kim'))",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(back, "still unlocked");
@@ -740,16 +766,24 @@ fn an_open_transaction_after_the_first_key_use_blocks_others_for_a_bounded_time_
     let mut h = cluster().connect_as("hd_first_use", "holder");
     // The first use in this database inserts the default keyring and the
     // root key-check value, and the holder keeps its transaction open.
-    h.batch_execute("BEGIN; SELECT han_crypto.encrypt('x');").unwrap();
+    h.batch_execute("BEGIN; SELECT han_crypto.encrypt('x');")
+        .unwrap();
     let mut other = cluster().connect("hd_first_use");
-    other.batch_execute("SET statement_timeout = '30s'").unwrap();
+    other
+        .batch_execute("SET statement_timeout = '30s'")
+        .unwrap();
     let started = std::time::Instant::now();
     let r = other.batch_execute("SELECT han_crypto.encrypt('y')");
     let waited = started.elapsed();
-    assert!(waited < std::time::Duration::from_secs(15), "waited {waited:?}");
+    assert!(
+        waited < std::time::Duration::from_secs(15),
+        "waited {waited:?}"
+    );
     if let Err(e) = r {
         assert_eq!(han_crypto_tests::sqlstate(&e), "55P03", "{e}");
     }
     h.batch_execute("COMMIT").unwrap();
-    other.batch_execute("SELECT han_crypto.encrypt('y')").unwrap();
+    other
+        .batch_execute("SELECT han_crypto.encrypt('y')")
+        .unwrap();
 }

@@ -231,3 +231,129 @@ fn the_first_write_of_a_new_connection_is_scrubbed_when_han_crypto_is_preloaded(
         }
     }
 }
+
+#[test]
+fn passphrases_are_not_echoed_by_the_errors_their_statements_cause() {
+    let cluster = start("logs-echo", true);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute(&format!(
+        "SELECT han_crypto.create_passphrase_keyring('kim', '{}')",
+        pw(0)
+    ))
+    .unwrap();
+    for sql in [
+        format!("SELECT han_crypto.unlock('kim' '{}')", pw(18)),
+        format!("SELECT han_crypto.unlock('kim', '{}'::int::text)", pw(19)),
+        format!(
+            "SELECT han_crypto.unlock('kim', {})",
+            pw(20).replace('-', "_")
+        ),
+        format!("SELECT han_crypto.unlock('kim', '{}", pw(21)),
+    ] {
+        let e = c.batch_execute(&sql).unwrap_err();
+        assert!(han_crypto_tests::sqlstate(&e) != "XX000", "{sql}: {e}");
+    }
+    let log = cluster.log();
+    for n in 18..=21 {
+        for p in [pw(n), pw(n).replace('-', "_")] {
+            let hit = log.lines().find(|l| l.contains(&p));
+            assert!(hit.is_none(), "passphrase {n} echoed into the log: {hit:?}");
+        }
+    }
+}
+
+#[test]
+fn a_deadlock_report_does_not_carry_another_sessions_passphrase() {
+    let cluster = start("logs-deadlock", true);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute(&format!(
+        "SELECT han_crypto.create_passphrase_keyring('kim', '{}');
+         CREATE TABLE dl1 (a int); CREATE TABLE dl2 (a int);
+         ALTER DATABASE logs SET deadlock_timeout = '200ms';",
+        pw(0)
+    ))
+    .unwrap();
+    let mut a = cluster.connect("logs");
+    let mut b = cluster.connect("logs");
+    a.batch_execute("BEGIN; LOCK TABLE dl1").unwrap();
+    b.batch_execute("BEGIN; LOCK TABLE dl2").unwrap();
+    let sql = format!("SELECT han_crypto.unlock('kim', '{}') FROM dl2", pw(22));
+    let waiter = std::thread::spawn(move || {
+        let r = a.batch_execute(&sql);
+        let _ = a.batch_execute("ROLLBACK");
+        r.is_ok()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = b.batch_execute("SELECT * FROM dl1");
+    let _ = b.batch_execute("ROLLBACK");
+    waiter.join().unwrap();
+    let log = cluster.log();
+    assert!(log.contains("deadlock detected"), "the deadlock happened");
+    assert!(
+        !log.contains(&pw(22)),
+        "a deadlock report carried the passphrase"
+    );
+}
+
+#[test]
+fn debug_print_parse_does_not_dump_a_passphrase() {
+    let cluster = start("logs-debugprint", true);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute(&format!(
+        "SELECT han_crypto.create_passphrase_keyring('kim', '{}')",
+        pw(0)
+    ))
+    .unwrap();
+    c.batch_execute(&format!(
+        "SET debug_print_parse = on; SET debug_print_rewritten = on; SET debug_print_plan = on;
+         SELECT han_crypto.unlock('kim', '{}');",
+        pw(23)
+    ))
+    .unwrap();
+    let log = cluster.log();
+    assert!(
+        log.contains("tree hidden by han_crypto"),
+        "the trees were hidden"
+    );
+    // The tree prints constants as byte values: none of the passphrase's.
+    let bytes: Vec<String> = pw(23).bytes().map(|b| b.to_string()).collect();
+    assert!(
+        !log.contains(&bytes.join(" ")),
+        "the passphrase's bytes are in a tree"
+    );
+}
+
+#[test]
+fn no_statement_can_hide_behind_the_masking_rules() {
+    let cluster = start("logs-hide", true);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute(
+        "CREATE FUNCTION public.unlock(int, text) RETURNS text LANGUAGE sql AS $$ SELECT $2 $$;
+         CREATE FUNCTION public.run(text) RETURNS text LANGUAGE sql AS $$ SELECT $1 $$;",
+    )
+    .unwrap();
+    // Another schema's function named unlock is not han_crypto's.
+    c.batch_execute("SELECT public.unlock(1, public.run('HANVISIBLE-10'))")
+        .unwrap();
+    // Even in a secret argument, calls stay visible; only values are masked.
+    let _ = c.batch_execute("SELECT han_crypto.unlock('kim', public.run('x'))");
+    // With standard_conforming_strings off, backslashes escape quotes in
+    // plain strings: the lexer must read the statement as the server does.
+    c.batch_execute("SET standard_conforming_strings = off")
+        .unwrap();
+    c.batch_execute("SELECT 'p\\', han_crypto.unlock(1, ', 1; SELECT 'HANVISIBLE-11'")
+        .unwrap();
+    let log = cluster.log();
+    assert!(
+        log.contains("HANVISIBLE-10"),
+        "a look-alike unlock hid its arguments"
+    );
+    assert!(
+        log.contains("public.run("),
+        "a call inside a secret argument was hidden"
+    );
+    assert!(
+        log.contains("HANVISIBLE-11"),
+        "a statement hid with standard_conforming_strings = off"
+    );
+}

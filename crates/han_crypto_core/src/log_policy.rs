@@ -38,7 +38,7 @@ use std::sync::OnceLock;
 use aho_corasick::AhoCorasick;
 
 use crate::redact::MARKER_PREFIX;
-use crate::sql_lex::{decode_string, identifier, tokens, StringKind, Token, TokenKind as K};
+use crate::sql_lex::{decode_string, identifier, tokens_with, StringKind, Token, TokenKind as K};
 
 /// A function taking secrets, and which of its arguments are.
 #[derive(Debug)]
@@ -120,6 +120,37 @@ impl Analysis {
         Some(out)
     }
 
+    /// The secret values the masks cover in `sql` (the analysed text), as
+    /// PostgreSQL may echo them in an error (`syntax error at or near
+    /// "'pw'"`, `invalid input syntax for type integer: "pw"`, `column "pw"
+    /// does not exist`): each masked token's text, its decoded contents,
+    /// and a name's folded form. Shorter than 4 characters: left out.
+    pub fn secret_texts(&self, sql: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |t: String| {
+            if t.chars().count() >= 4 && !out.contains(&t) {
+                out.push(t);
+            }
+        };
+        for mask in &self.masks {
+            let Some(raw) = sql.get(mask.span.clone()) else {
+                continue;
+            };
+            add(raw.to_owned());
+            // Inside a '...'-quoted body, quotes are doubled.
+            add(raw.replace("''", "'"));
+            for tok in tokens_with(raw, true).chain(tokens_with(raw, false)) {
+                if let Some(d) = decode_string(raw, &tok) {
+                    add(d.text.into_owned());
+                }
+                if let Some(name) = identifier(raw, &tok) {
+                    add(name.into_owned());
+                }
+            }
+        }
+        out
+    }
+
     /// Sorts the masks and merges overlapping ones (the outer name wins).
     fn normalize(&mut self) {
         self.masks
@@ -141,16 +172,51 @@ fn marker(name: &str) -> String {
     format!("{MARKER_PREFIX}{name}]")
 }
 
+/// How the session that sent a text reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// PostgreSQL's `standard_conforming_strings` (any role may turn it
+    /// off; backslashes then escape in plain strings, and a text read the
+    /// other way could hide statements from the log).
+    pub standard_conforming_strings: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            standard_conforming_strings: true,
+        }
+    }
+}
+
 /// Analyses `sql`. `prepared_source` returns the server's source text of a
 /// prepared statement by (folded) name: a whole query string containing
 /// `PREPARE name ... AS ...`, or a protocol-level statement's bare text.
 pub fn analyze(sql: &str, prepared_source: &dyn Fn(&str) -> Option<String>) -> Analysis {
-    analyze_in(sql, &mut Ctx::new(prepared_source), 0)
+    analyze_with(sql, prepared_source, Options::default())
+}
+
+/// [`analyze`] for a session with other [`Options`].
+pub fn analyze_with(
+    sql: &str,
+    prepared_source: &dyn Fn(&str) -> Option<String>,
+    options: Options,
+) -> Analysis {
+    analyze_in(sql, &mut Ctx::new(prepared_source, options), 0)
 }
 
 /// `sql` with its secret arguments masked, or `None` when it has none.
 pub fn mask_sql(sql: &str, prepared_source: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    analyze(sql, prepared_source).masked(sql)
+    mask_sql_with(sql, prepared_source, Options::default())
+}
+
+/// [`mask_sql`] for a session with other [`Options`].
+pub fn mask_sql_with(
+    sql: &str,
+    prepared_source: &dyn Fn(&str) -> Option<String>,
+    options: Options,
+) -> Option<String> {
+    analyze_with(sql, prepared_source, options).masked(sql)
 }
 
 /// Masks SQL quoted in free text: CONTEXT lines such as
@@ -163,10 +229,19 @@ pub fn mask_quoted_sql(
     text: &str,
     prepared_source: &dyn Fn(&str) -> Option<String>,
 ) -> Option<String> {
-    if !may_mention_secret(text) {
+    mask_quoted_sql_with(text, prepared_source, Options::default())
+}
+
+/// [`mask_quoted_sql`] for a session with other [`Options`].
+pub fn mask_quoted_sql_with(
+    text: &str,
+    prepared_source: &dyn Fn(&str) -> Option<String>,
+    options: Options,
+) -> Option<String> {
+    if !may_mention_secret(text, options) {
         return None;
     }
-    let mut ctx = Ctx::new(prepared_source);
+    let mut ctx = Ctx::new(prepared_source, options);
     let mut found = Analysis::default();
     let mut add = |region: Range<usize>| {
         let inner = analyze_in(&text[region.clone()], &mut ctx, 0);
@@ -258,7 +333,7 @@ fn quoted_value_end(b: &[u8], quote: usize) -> usize {
 /// escapes (decoding creates neither, so one is in the raw text too).
 /// Linear (Aho-Corasick, memchr, one pass over the quotes) and without
 /// allocation: the fast path of every log line, and of every literal.
-fn may_mention_secret(text: &str) -> bool {
+fn may_mention_secret(text: &str, options: Options) -> bool {
     static WORDS: OnceLock<[AhoCorasick; 2]> = OnceLock::new();
     let [words, escapes] = WORDS.get_or_init(|| {
         let build = |patterns: &[&str]| {
@@ -271,8 +346,9 @@ fn may_mention_secret(text: &str) -> bool {
         words.extend(["execute", "uescape"]);
         [build(&words), build(&["e'", "u&"])]
     });
+    let backslash = text.as_bytes().contains(&b'\\');
     words.is_match(text)
-        || (text.as_bytes().contains(&b'\\') && escapes.is_match(text))
+        || (backslash && (!options.standard_conforming_strings || escapes.is_match(text)))
         || may_continue_string(text.as_bytes())
 }
 
@@ -303,14 +379,16 @@ const MAX_NAME: usize = 63;
 /// State shared by the analyses of one text and of its literals.
 struct Ctx<'l> {
     lookup: &'l dyn Fn(&str) -> Option<String>,
+    options: Options,
     /// Secret parameters of statements known through `lookup`, by name.
     cache: HashMap<String, Rc<SecretParams>>,
 }
 
 impl<'l> Ctx<'l> {
-    fn new(lookup: &'l dyn Fn(&str) -> Option<String>) -> Self {
+    fn new(lookup: &'l dyn Fn(&str) -> Option<String>, options: Options) -> Self {
         Ctx {
             lookup,
+            options,
             cache: HashMap::new(),
         }
     }
@@ -325,7 +403,7 @@ impl<'l> Ctx<'l> {
             .map(|source| {
                 // The source is analysed alone: no lookups from there.
                 let none = |_: &str| -> Option<String> { None };
-                let found = analyze(&source, &none);
+                let found = analyze_with(&source, &none, self.options);
                 let mut named = found
                     .prepared
                     .into_iter()
@@ -344,7 +422,7 @@ impl<'l> Ctx<'l> {
 }
 
 fn analyze_in(sql: &str, ctx: &mut Ctx<'_>, depth: u8) -> Analysis {
-    if !may_mention_secret(sql) {
+    if !may_mention_secret(sql, ctx.options) {
         return Analysis::default();
     }
     Analyzer::new(sql, ctx, depth).run()
@@ -403,6 +481,8 @@ struct Arg {
     start: Option<usize>,
     end: usize,
     shape: Shape,
+    /// Whether the previous token at this level carried a value.
+    prev_value: bool,
     /// Whether it is secret, once known (`None`: not yet).
     decided: Option<Option<&'static str>>,
 }
@@ -421,6 +501,10 @@ struct ArgList {
     level: usize,
     position: u32,
     arg: Arg,
+    /// A secret function's call that does not parse as one (two values in
+    /// a row, as in `unlock('k' 'pw')`, or `VARIADIC`): argument positions
+    /// mean nothing, so every argument from here on is secret.
+    malformed: bool,
 }
 
 impl ArgList {
@@ -430,13 +514,29 @@ impl ArgList {
             level,
             position: 1,
             arg: Arg::default(),
+            malformed: false,
         }
     }
 
     /// A token of the current argument at the list's own level; returns the
     /// argument's name when it has just become known to be secret.
     fn token(&mut self, sql: &str, tok: &Token) -> Option<&'static str> {
+        let first_secret = match &self.secrets {
+            Secrets::Function(f) => f.secret_args.first().map(|(_, n)| *n),
+            Secrets::Params(_) => None,
+        };
+        let value = carries_value(sql, tok);
         let arg = &mut self.arg;
+        let first_token = arg.start.is_none();
+        if first_secret.is_some()
+            && ((arg.prev_value && value)
+                || (first_token
+                    && tok.kind == K::Ident
+                    && tok.text(sql).eq_ignore_ascii_case("variadic")))
+        {
+            self.malformed = true;
+        }
+        arg.prev_value = value;
         let start = *arg.start.get_or_insert(tok.span.start);
         let name_end = std::mem::replace(&mut arg.end, tok.span.end);
         arg.shape = match (arg.shape, tok.kind) {
@@ -463,10 +563,16 @@ impl ArgList {
             (Shape::Type, K::LParen | K::LBracket) => Shape::Type,
             _ => Shape::Other,
         };
+        let fallback = if self.malformed { first_secret } else { None };
         if arg.decided.is_none() && !matches!(arg.shape, Shape::Name(_)) {
-            let secret = self.secrets.at(self.position);
+            let secret = self.secrets.at(self.position).or(fallback);
             arg.decided = Some(secret);
             return secret;
+        }
+        if arg.decided == Some(None) && fallback.is_some() {
+            arg.decided = Some(fallback);
+            arg.shape = Shape::Other;
+            return fallback;
         }
         None
     }
@@ -486,6 +592,13 @@ impl ArgList {
         self.position = self.position.saturating_add(1);
         let start = arg.start?;
         let name = arg.decided.unwrap_or_else(|| self.secrets.at(position))?;
+        if self.malformed {
+            return Some(Finished {
+                span: start..arg.end,
+                name,
+                bare_param: false,
+            });
+        }
         Some(Finished {
             span: start..arg.end,
             name,
@@ -530,8 +643,8 @@ struct Analyzer<'s, 'c, 'l> {
     /// The outermost secret argument being read: its level and name.
     /// Everything inside it is masked with it.
     secret: Option<(usize, &'static str)>,
-    /// The two previous tokens.
-    prev: [Option<Token>; 2],
+    /// The three previous tokens.
+    prev: [Option<Token>; 3],
     last_end: usize,
     stmt: Statement,
     /// After a depth-0 `EXECUTE`: secret parameters of the literals read
@@ -552,7 +665,7 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
             lists: Vec::new(),
             using: None,
             secret: None,
-            prev: [None, None],
+            prev: [None, None, None],
             last_end: 0,
             stmt: Statement::default(),
             dynamic: None,
@@ -562,7 +675,8 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
     }
 
     fn run(mut self) -> Analysis {
-        for tok in tokens(self.sql) {
+        let scs = self.ctx.options.standard_conforming_strings;
+        for tok in tokens_with(self.sql, scs) {
             self.token(tok);
         }
         // A text cut short still masks what its open calls hold.
@@ -595,7 +709,7 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
             }
         }
         self.last_end = tok.span.end;
-        self.prev = [Some(tok), self.prev[0].take()];
+        self.prev = [Some(tok), self.prev[0].take(), self.prev[1].take()];
     }
 
     fn is_word(&self, tok: &Token, word: &str) -> bool {
@@ -694,6 +808,13 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
                 return Some(Secrets::Params(params));
             }
         }
+        // Qualified by another schema: that schema's function, not ours.
+        if before.is_some_and(|t| t.kind == K::Dot) {
+            let schema = self.prev[2].as_ref().and_then(|t| identifier(self.sql, t));
+            if schema.as_deref() != Some("han_crypto") {
+                return None;
+            }
+        }
         secret_function(self.sql, name).map(Secrets::Function)
     }
 
@@ -754,13 +875,46 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
     fn emit(&mut self, level: usize, done: Option<Finished>) {
         let covered = self.secret.is_some_and(|(l, _)| l < level);
         if let Some(f) = done.filter(|f| !f.bare_param && !covered) {
-            self.out.masks.push(Mask {
-                span: f.span,
-                name: f.name,
-            });
+            self.mask_values(f.span, f.name);
         }
         if self.secret.is_some_and(|(l, _)| l == level) {
             self.secret = None;
+        }
+    }
+
+    /// Masks what in a secret argument can carry a secret value — string
+    /// constants, numbers, bare identifiers (a passphrase typed without
+    /// quotes is read as a column name, which errors echo) — and keeps its
+    /// structure visible: function and type names, keywords, operators,
+    /// parameters. So a secret argument hides no call it makes.
+    fn mask_values(&mut self, span: Range<usize>, name: &'static str) {
+        let Some(text) = self.sql.get(span.clone()) else {
+            return;
+        };
+        let scs = self.ctx.options.standard_conforming_strings;
+        let toks: Vec<Token> = tokens_with(text, scs).collect();
+        for (i, t) in toks.iter().enumerate() {
+            let next = toks.get(i + 1).map(|t| t.kind);
+            let before = i.checked_sub(1).map(|j| &toks[j]);
+            let value = match t.kind {
+                K::String(_) | K::Number | K::Other => true,
+                K::Ident | K::QuotedIdent => {
+                    let structural = matches!(next, Some(K::LParen | K::Dot))
+                        || before.is_some_and(|b| {
+                            matches!(b.kind, K::Typecast | K::Dot)
+                                || (b.kind == K::Ident && b.text(text).eq_ignore_ascii_case("as"))
+                        })
+                        || (t.kind == K::Ident && is_keyword(t.text(text)));
+                    !structural
+                }
+                _ => false,
+            };
+            if value {
+                self.out.masks.push(Mask {
+                    span: span.start + t.span.start..span.start + t.span.end,
+                    name,
+                });
+            }
         }
     }
 
@@ -778,7 +932,7 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
         {
             return;
         }
-        if !may_mention_secret(tok.text(self.sql)) {
+        if !may_mention_secret(tok.text(self.sql), self.ctx.options) {
             return;
         }
         let Some(decoded) = decode_string(self.sql, tok) else {
@@ -820,6 +974,72 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
             }
         }
     }
+}
+
+/// Whether a token can carry a value: a constant, a parameter, or a name
+/// that is no keyword.
+fn carries_value(sql: &str, tok: &Token) -> bool {
+    match tok.kind {
+        K::String(_) | K::Number | K::Param(_) | K::QuotedIdent => true,
+        K::Ident => !is_keyword(tok.text(sql)),
+        _ => false,
+    }
+}
+
+/// Words that structure an expression rather than carry a value.
+fn is_keyword(word: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "and",
+        "or",
+        "not",
+        "is",
+        "null",
+        "true",
+        "false",
+        "in",
+        "like",
+        "ilike",
+        "similar",
+        "between",
+        "cast",
+        "as",
+        "array",
+        "row",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "collate",
+        "variadic",
+        "distinct",
+        "select",
+        "from",
+        "where",
+        "any",
+        "all",
+        "some",
+        "escape",
+        "overlaps",
+        "isnull",
+        "notnull",
+        "interval",
+        "default",
+        // words of multi-word type names (`character varying`, ...)
+        "character",
+        "varying",
+        "double",
+        "precision",
+        "timestamp",
+        "time",
+        "with",
+        "without",
+        "zone",
+        "national",
+        "char",
+        "bit",
+    ];
+    WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// The secret function an identifier token names.
@@ -891,8 +1111,9 @@ mod tests {
     fn leak_through_quoting_qualification_and_case_is_closed() {
         for (sql, expected) in [
             (
+                // A quoted upper-case schema is another schema: not ours.
                 "SELECT \"HAN_CRYPTO\".\"unlock\"('k', 'pw')",
-                "SELECT \"HAN_CRYPTO\".\"unlock\"('k', [REDACTED:passphrase])",
+                "SELECT \"HAN_CRYPTO\".\"unlock\"('k', 'pw')",
             ),
             (
                 "SELECT UNLOCK ( 'k' , 'pw' )",
@@ -965,11 +1186,11 @@ mod tests {
         for (sql, expected) in [
             (
                 "SELECT unlock('k', concat('p', 'w'))",
-                "SELECT unlock('k', [REDACTED:passphrase])",
+                "SELECT unlock('k', concat([REDACTED:passphrase], [REDACTED:passphrase]))",
             ),
             (
                 "SELECT unlock('k', ARRAY['p', 'w'][1])",
-                "SELECT unlock('k', [REDACTED:passphrase])",
+                "SELECT unlock('k', ARRAY[[REDACTED:passphrase], [REDACTED:passphrase]][[REDACTED:passphrase]])",
             ),
             (
                 "SELECT unlock(ARRAY['a', 'b'][1], 'pw')",
@@ -977,11 +1198,11 @@ mod tests {
             ),
             (
                 "SELECT unlock(upper('k'), (SELECT 'pw'))",
-                "SELECT unlock(upper('k'), [REDACTED:passphrase])",
+                "SELECT unlock(upper('k'), (SELECT [REDACTED:passphrase]))",
             ),
             (
                 "SELECT authenticate(unlock('k', 'pw'))",
-                "SELECT authenticate([REDACTED:token])",
+                "SELECT authenticate(unlock([REDACTED:token], [REDACTED:token]))",
             ),
             (
                 "SELECT f(unlock('k', 'a'), unlock('k', 'b'))",
@@ -1041,16 +1262,22 @@ mod tests {
             a.secret_params(),
             &params(&[(2, "old_passphrase"), (3, "new_passphrase")])
         );
-        // Anything more is masked, its parameters still reported.
-        for sql in [
-            "SELECT unlock($1, $2 || $3)",
-            "SELECT unlock($1, $2[1] || $3)",
-            "SELECT unlock($1, ($2 || $3)::varchar(length('x')))",
+        // In anything more, values are masked and parameters reported.
+        for (sql, shown_as) in [
+            ("SELECT unlock($1, $2 || $3)", "SELECT unlock($1, $2 || $3)"),
+            (
+                "SELECT unlock($1, $2[1] || $3)",
+                "SELECT unlock($1, $2[[REDACTED:passphrase]] || $3)",
+            ),
+            (
+                "SELECT unlock($1, ($2 || $3)::varchar(length('x')))",
+                "SELECT unlock($1, ($2 || $3)::varchar(length([REDACTED:passphrase])))",
+            ),
         ] {
             let a = analyze(sql, &none);
             assert_eq!(
-                a.masked(sql).unwrap(),
-                "SELECT unlock($1, [REDACTED:passphrase])",
+                a.masked(sql).unwrap_or_else(|| sql.to_owned()),
+                shown_as,
                 "{sql}"
             );
             assert_eq!(
@@ -1177,7 +1404,7 @@ mod tests {
             ),
             (
                 "DO $$ BEGIN EXECUTE format('SELECT han_crypto.unlock(%L, $1)', 'k') USING 'pw' || ''; END $$",
-                "DO $$ BEGIN EXECUTE format('SELECT han_crypto.unlock(%L, $1)', 'k') USING [REDACTED:passphrase]; END $$",
+                "DO $$ BEGIN EXECUTE format('SELECT han_crypto.unlock(%L, $1)', 'k') USING [REDACTED:passphrase] || [REDACTED:passphrase]; END $$",
             ),
             (
                 "DO $$ DECLARE r int; BEGIN EXECUTE 'SELECT unlock($1, $2)' INTO r USING 'k', 'pw'; END $$",
@@ -1304,12 +1531,75 @@ mod tests {
     }
 
     #[test]
-    fn leak_through_an_unterminated_call_is_closed() {
-        for sql in [
-            "SELECT unlock('k', 'pw'",
-            "SELECT unlock('k', 'pw",
-            "SELECT unlock('k', concat('p', 'w'",
+    fn evasion_with_standard_conforming_strings_off_is_closed() {
+        let off = Options {
+            standard_conforming_strings: false,
+        };
+        let sql = "SELECT 'p\\', han_crypto.unlock(1, ', 1; DELETE FROM t; SELECT 'HIDDEN'";
+        // Read as such a session reads it: one string, then statements.
+        let shown = mask_sql_with(sql, &none, off).unwrap_or_else(|| sql.to_owned());
+        assert!(
+            shown.contains("DELETE FROM t") && shown.contains("HIDDEN"),
+            "{shown}"
+        );
+        // And a real call in such a session is still masked, escapes decoded.
+        let call = "SELECT han_crypto.unlock('k', 'p\\'w')";
+        assert_eq!(
+            mask_sql_with(call, &none, off).unwrap(),
+            "SELECT han_crypto.unlock('k', [REDACTED:passphrase])"
+        );
+    }
+
+    #[test]
+    fn evasion_through_a_look_alike_function_or_a_masked_call_is_closed() {
+        // Another schema's unlock is not han_crypto's: nothing is masked.
+        let sql = "SELECT public.unlock(1, public.x('DELETE FROM t'))";
+        assert_eq!(shown(sql), sql);
+        // In han_crypto's, calls inside a secret argument stay visible.
+        assert_eq!(
+            shown("SELECT han_crypto.unlock('k', public.x('DELETE FROM t'))"),
+            "SELECT han_crypto.unlock('k', public.x([REDACTED:passphrase]))"
+        );
+        assert_eq!(
+            shown("SELECT unlock('k', CAST('pw' AS text) || upper(\"pw2\"))"),
+            "SELECT unlock('k', CAST([REDACTED:passphrase] AS text) || upper([REDACTED:passphrase]))"
+        );
+    }
+
+    #[test]
+    fn leak_through_calls_that_do_not_parse_is_closed() {
+        for (sql, expected) in [
+            (
+                "SELECT han_crypto.unlock('kim' 'pw')",
+                "SELECT han_crypto.unlock([REDACTED:passphrase] [REDACTED:passphrase])",
+            ),
+            (
+                "SELECT unlock(VARIADIC ARRAY['kim', 'pw'])",
+                "SELECT unlock(VARIADIC ARRAY[[REDACTED:passphrase], [REDACTED:passphrase]])",
+            ),
+            (
+                "SELECT unlock('kim', pw_typed_bare)",
+                "SELECT unlock('kim', [REDACTED:passphrase])",
+            ),
         ] {
+            assert_eq!(shown(sql), expected, "{sql}");
+        }
+    }
+
+    #[test]
+    fn secret_values_are_listed_for_errors_that_echo_them() {
+        let sql = "SELECT unlock('kim', 'Pass''word1'), unlock('k', PassWord2)";
+        let a = analyze(sql, &none);
+        let texts = a.secret_texts(sql);
+        for t in ["'Pass''word1'", "Pass'word1", "PassWord2", "password2"] {
+            assert!(texts.iter().any(|x| x == t), "{t} in {texts:?}");
+        }
+        assert!(!texts.iter().any(|x| x == "'kim'" || x == "kim"));
+    }
+
+    #[test]
+    fn leak_through_an_unterminated_call_is_closed() {
+        for sql in ["SELECT unlock('k', 'pw'", "SELECT unlock('k', 'pw"] {
             assert_eq!(
                 shown(sql),
                 "SELECT unlock('k', [REDACTED:passphrase]",
@@ -1424,7 +1714,7 @@ mod tests {
             pre in r#"[a-c0-2 '\\"(),;$/*\-é€\n]{0,8}"#,
             post in r#"[a-c0-2 '\\"(),;$/*\-é€\n]{0,8}"#,
             form in 0..3usize,
-            qualifier in prop::sample::select(vec!["", "han_crypto.", "\"han_crypto\".", "HAN_CRYPTO . ", "x.y."]),
+            qualifier in prop::sample::select(vec!["", "han_crypto.", "\"han_crypto\".", "HAN_CRYPTO . ", "mydb.han_crypto."]),
             name in prop::sample::select(vec!["unlock", "UNLOCK", "\"unlock\"", "UnLock"]),
             notation in 0..3usize,
             gaps in prop::collection::vec(gap(), 6),

@@ -84,9 +84,24 @@ impl Token {
     }
 }
 
-/// The tokens of `sql`, in order.
+/// The tokens of `sql`, in order (with standard_conforming_strings on).
 pub fn tokens(sql: &str) -> Lexer<'_> {
-    Lexer { sql, pos: 0 }
+    tokens_with(sql, true)
+}
+
+/// The tokens of `sql` as a session with `standard_conforming_strings`
+/// set so reads them: off, backslashes escape in plain `'...'` strings too
+/// (which are then reported as [`StringKind::Extended`], and decoded so).
+pub fn tokens_with(sql: &str, standard_conforming_strings: bool) -> Lexer<'_> {
+    Lexer {
+        sql,
+        pos: 0,
+        plain: if standard_conforming_strings {
+            StringKind::Standard
+        } else {
+            StringKind::Extended
+        },
+    }
 }
 
 /// An iterator over the tokens of a text (see [`tokens`]).
@@ -94,6 +109,8 @@ pub fn tokens(sql: &str) -> Lexer<'_> {
 pub struct Lexer<'a> {
     sql: &'a str,
     pos: usize,
+    /// How a plain `'...'` string is read.
+    plain: StringKind,
 }
 
 impl Iterator for Lexer<'_> {
@@ -106,7 +123,7 @@ impl Iterator for Lexer<'_> {
             self.pos = b.len();
             return None;
         }
-        let (kind, end) = scan(b, start);
+        let (kind, end) = scan(b, start, self.plain);
         self.pos = end;
         Some(Token {
             kind,
@@ -231,14 +248,11 @@ fn block_comment_end(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The token starting at `i` (not whitespace): its kind and end.
-fn scan(b: &[u8], i: usize) -> (TokenKind, usize) {
+fn scan(b: &[u8], i: usize, plain: StringKind) -> (TokenKind, usize) {
     use TokenKind as K;
     let next = b.get(i + 1).copied();
     match b[i] {
-        b'\'' => (
-            K::String(StringKind::Standard),
-            string_end(b, i, StringKind::Standard),
-        ),
+        b'\'' => (K::String(plain), string_end(b, i, plain)),
         b'"' => (K::QuotedIdent, part_end(b, i, b'"', StringKind::Standard).1),
         b'$' => dollar(b, i),
         b'0'..=b'9' => (K::Number, number_end(b, i)),
@@ -570,6 +584,8 @@ pub fn decode_string<'a>(sql: &'a str, token: &Token) -> Option<Decoded<'a>> {
         + match kind {
             S::Standard => 0,
             S::Unicode => 2,
+            // A plain string read with standard_conforming_strings off.
+            S::Extended if b[span.start] == b'\'' => 0,
             _ => 1,
         };
     (b.get(quote) == Some(&b'\'')).then(|| decode_quoted(sql, quote, b'\'', kind, span.end))
