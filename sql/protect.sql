@@ -200,6 +200,12 @@ BEGIN
         RAISE EXCEPTION 'protect() arguments must not be NULL' USING ERRCODE = 'null_value_not_allowed',
             HINT = 'Pass the table, the columns to seal and the keyring column; redact and options have defaults.';
     END IF;
+    IF EXISTS (SELECT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               WHERE i.inhparent = tbl AND NOT c.relispartition) THEN
+        RAISE EXCEPTION '"%" has inheritance children, which han_crypto cannot protect with it', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Their rows would be stored unsealed. Use a partitioned table instead.';
+    END IF;
     PERFORM han_crypto._register_protection(tbl::oid, coalesce(columns, '{}'), keyring_column,
                                             (options || jsonb_build_object('redact', redact))::text);
 
@@ -605,3 +611,32 @@ $$;
 CREATE EVENT TRIGGER han_crypto_dropped_tables ON sql_drop
     WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION han_crypto._forget_dropped_tables();
+
+-- Inheritance children of a protected table (CREATE TABLE … INHERITS, ALTER
+-- TABLE … INHERIT) have no trigger: their rows would be stored unsealed and
+-- make the parent's view fail. Refused; partitions are covered instead.
+CREATE FUNCTION han_crypto._refuse_inheritance() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent INTO r
+    FROM pg_event_trigger_ddl_commands() d
+    JOIN pg_inherits i ON i.inhrelid = d.objid
+    JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE d.classid = 'pg_class'::regclass AND NOT c.relispartition
+      AND EXISTS (SELECT FROM han_crypto.protected p WHERE p.table_name = i.inhparent)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '"%" cannot inherit from "%", which han_crypto protects', r.child, r.parent
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Its rows would be stored unsealed. Use a partitioned table, whose partitions are protected with it.';
+    END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER han_crypto_inheritance ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION han_crypto._refuse_inheritance();

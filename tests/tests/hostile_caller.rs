@@ -365,6 +365,9 @@ fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
             format!("SELECT han_crypto.protect('public.{t}_gone', ARRAY['body'], 'team')"),
             format!("DROP TABLE public.{t}_gone CASCADE"),
         ],
+        "han_crypto._refuse_inheritance()" => vec![
+            format!("CREATE TABLE public.{t}_child (extra pg_catalog.text) INHERITS (public.{t})"),
+        ],
         "han_crypto._redaction_changed()" => vec![
             "INSERT INTO han_crypto.redaction_allowlist (pattern, note) VALUES ('^hc-allowed$', 'harness')".into(),
             "DELETE FROM han_crypto.redaction_allowlist WHERE note OPERATOR(pg_catalog.=) 'harness'".into(),

@@ -79,6 +79,18 @@ UPDATE regress_ta SET j = '{"n": 2}' WHERE id = 1;
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_backend_pid() = :pid AS same_backend_survived;
 
+-- Inheritance children would store their rows unsealed: refused (0A000),
+-- at CREATE TABLE … INHERITS, at ALTER TABLE … INHERIT and at protect().
+CREATE TABLE regress_ta_child (extra text) INHERITS (regress_ta);
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE regress_ta_loose (id int PRIMARY KEY, team text, b bigint, j jsonb);
+ALTER TABLE regress_ta_loose INHERIT regress_ta;
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE regress_ta_parent (id int PRIMARY KEY, team text, body text);
+CREATE TABLE regress_ta_kid () INHERITS (regress_ta_parent);
+SELECT han_crypto.protect('regress_ta_parent', ARRAY['body'], 'team');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE regress_ta_kid, regress_ta_parent, regress_ta_loose;
 DROP TABLE regress_ta, regress_ta_plain;
 DROP TABLE regress_ta_tmp;
 REVOKE CREATE ON SCHEMA public FROM regress_ta_owner;
