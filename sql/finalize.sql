@@ -117,6 +117,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._forget_dropped_table(oid),
     han_crypto._create_view(regclass),
     han_crypto._decrypting_view(regclass),
+    han_crypto._require_unprotect_rights(regclass),
     han_crypto._unprotect_begin(regclass, integer, text[]),
     han_crypto._unprotect_batch(regclass, integer),
     han_crypto._unprotect_finish(regclass, bigint),

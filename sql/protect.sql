@@ -304,6 +304,31 @@ $$;
 -- schema-qualified helper below (each pins search_path), and its only
 -- arithmetic names pg_catalog's operators.
 
+-- Who may unprotect a table: its owner, and a superuser only as that owner
+-- (decrypting rewrites every row, running the table's own triggers and
+-- policies with the caller's rights).
+CREATE FUNCTION han_crypto._require_unprotect_rights(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl);
+BEGIN
+    IF NOT pg_has_role(v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Run han_crypto.unprotect() as the table''s owner.';
+    END IF;
+    -- Decrypting rewrites every row, running the table's own triggers and
+    -- policies with the caller's rights: a superuser does it as the owner.
+    IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+       AND v_owner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'a superuser unprotects another role''s table as that role: the triggers and policies of "%" would otherwise run with superuser rights', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'SET ROLE to the table''s owner first, then CALL han_crypto.unprotect().';
+    END IF;
+END
+$$;
+
 -- The checks, and the part done in the caller's transaction: all of it for
 -- some columns (returns false), or removing the view and trigger before the
 -- batches of a whole table (returns true).
@@ -319,6 +344,7 @@ DECLARE
     total   bigint := 0;
     denied  text[];
     leaving han_crypto.protected[];
+    v_view  regclass;
 BEGIN
     IF tbl IS NULL OR NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl) THEN
         RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object',
@@ -340,18 +366,7 @@ BEGIN
     IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl AND NOT (column_name::text = ANY (columns))) THEN
         columns := NULL;
     END IF;
-    IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
-        RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege',
-            HINT = 'Run han_crypto.unprotect() as the table''s owner.';
-    END IF;
-    -- Decrypting rewrites every row, running the table's own triggers and
-    -- policies with the caller's rights: a superuser does it as the owner.
-    IF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-       AND (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl) <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
-        RAISE EXCEPTION 'a superuser unprotects another role''s table as that role: the triggers and policies of "%" would otherwise run with superuser rights', tbl
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'SET ROLE to the table''s owner first, then CALL han_crypto.unprotect().';
-    END IF;
+    PERFORM han_crypto._require_unprotect_rights(tbl);
     -- Row-level security must not hide rows: they would stay sealed, with
     -- nothing left that decrypts them.
     IF row_security_active(tbl) THEN
@@ -395,8 +410,9 @@ BEGIN
         RETURN false;
     END IF;
 
-    IF han_crypto._decrypting_view(tbl) IS NOT NULL THEN
-        EXECUTE format('DROP VIEW %s', han_crypto._decrypting_view(tbl));
+    v_view := han_crypto._decrypting_view(tbl);
+    IF v_view IS NOT NULL THEN
+        EXECUTE format('DROP VIEW %s', v_view);
     END IF;
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
         EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
@@ -418,9 +434,7 @@ DECLARE
     p    record;
     done bigint;
 BEGIN
-    IF NOT pg_has_role((SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
-        RAISE EXCEPTION 'only the owner of "%" may unprotect it', tbl USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM han_crypto._require_unprotect_rights(tbl);
     FOR p IN SELECT * FROM han_crypto.protected WHERE table_name = tbl ORDER BY column_name LOOP
         EXECUTE format(
             'UPDATE %1$s t SET %2$I = %3$s FROM (SELECT tableoid, ctid FROM %1$s WHERE han_crypto._is_sealed(%2$I::text, %4$L) LIMIT %5$s) s WHERE t.tableoid = s.tableoid AND t.ctid = s.ctid',
@@ -530,6 +544,7 @@ DECLARE
     r       record;
     gone    text[];
     retyped record;
+    v_view  regclass;
 BEGIN
     FOR r IN
         SELECT p.table_name AS tbl, min(p.keyring_column::text) AS keyring_column,
@@ -576,8 +591,9 @@ BEGIN
                       HINT = 'It names each row''s keyring or key, to which every sealed value is bound. unprotect() the table first.';
         END IF;
         IF cardinality(gone) = cardinality(r.cols) THEN
-            IF han_crypto._decrypting_view(r.tbl) IS NOT NULL THEN
-                EXECUTE format('DROP VIEW %s', han_crypto._decrypting_view(r.tbl));
+            v_view := han_crypto._decrypting_view(r.tbl);
+            IF v_view IS NOT NULL THEN
+                EXECUTE format('DROP VIEW %s', v_view);
             END IF;
             EXECUTE format('DROP TRIGGER IF EXISTS zz_han_crypto_protect ON %s', r.tbl);
             PERFORM han_crypto._unregister_protection(r.tbl::oid);

@@ -71,6 +71,11 @@ pub fn named() -> Option<Actor> {
     ACTOR.with(|a| a.borrow().clone())
 }
 
+/// Whether an application actor is named in this transaction (no copy).
+pub fn is_named() -> bool {
+    ACTOR.with(|a| a.borrow().is_some())
+}
+
 /// Names the actor for the rest of the transaction (or until the
 /// subtransaction it is named in rolls back).
 pub fn set(actor: Actor) {

@@ -44,13 +44,34 @@ use pgrx::pg_sys;
 
 static mut PREVIOUS: pg_sys::emit_log_hook_type = None;
 
+/// What a statement passes that its reports must not show.
+#[derive(Clone, Default)]
+struct Findings {
+    /// Secret values PostgreSQL may echo in an error about the statement.
+    echoed: Vec<String>,
+    /// Its bind parameters that are secret.
+    params: SecretParams,
+    /// Whether it passes a passphrase or token at all.
+    passes_secrets: bool,
+}
+
+impl Findings {
+    fn of(analysis: &Analysis, query: &str) -> Self {
+        Findings {
+            echoed: analysis.secret_texts(query),
+            params: analysis.secret_params().clone(),
+            passes_secrets: !analysis.masks().is_empty() || !analysis.secret_params().is_empty(),
+        }
+    }
+}
+
 thread_local! {
     /// The masked copy of the statement that debug_query_string points to,
     /// allocated in TopMemoryContext (one at a time; freed when replaced).
     static MASKED_QUERY: Cell<*mut c_char> = const { Cell::new(std::ptr::null_mut()) };
-    /// The secret values of the statement MASKED_QUERY stands for (its
-    /// masked text no longer shows them), for errors that echo them.
-    static MASKED_ECHOES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// What was found in the statement MASKED_QUERY stands for, whose masked
+    /// text no longer shows it: later reports of the same statement use it.
+    static MASKED_FINDINGS: std::cell::RefCell<Findings> = std::cell::RefCell::new(Findings::default());
 }
 
 /// Installs the hook (from _PG_init), chaining any previous one.
@@ -188,26 +209,28 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
         let query_ptr = pg_sys::debug_query_string;
         let query = text(query_ptr).unwrap_or_default();
         let query = query.as_ref();
-        let analysis = log_policy::analyze_with(query, &prepared_source, options());
+        // The statement is analysed once: its later reports find the masked
+        // copy this hook installed, and what was found in the original.
         let ours = !query_ptr.is_null() && query_ptr == MASKED_QUERY.get().cast_const();
-        if !ours && !query.is_empty() {
-            if let Some(masked) = scrubbed(query, Some(&analysis)) {
-                replace_statement(&masked);
-                let texts = analysis.secret_texts(query);
-                MASKED_ECHOES.with(|m| *m.borrow_mut() = texts);
-            }
-        }
-        // Values PostgreSQL may echo in an error about this statement.
-        let echoed = if ours {
-            MASKED_ECHOES.with(|m| m.borrow().clone())
+        let (analysis, found) = if ours {
+            (
+                Analysis::default(),
+                MASKED_FINDINGS.with(|f| f.borrow().clone()),
+            )
         } else {
-            analysis.secret_texts(query)
+            let analysis = log_policy::analyze_with(query, &prepared_source, options());
+            let found = Findings::of(&analysis, query);
+            if let Some(masked) = scrubbed(query, Some(&analysis)).filter(|_| !query.is_empty()) {
+                replace_statement(&masked);
+                MASKED_FINDINGS.with(|f| *f.borrow_mut() = found.clone());
+            }
+            (analysis, found)
         };
+        let echoed = &found.echoed;
         // debug_print_parse/_rewritten/_plan (settable by any role) print the
         // statement's tree, constants as bytes: none of a statement that
         // passes a secret.
-        let passes_secrets = !analysis.masks().is_empty() || !analysis.secret_params().is_empty();
-        if passes_secrets && e.elevel == pg_sys::LOG as i32 {
+        if found.passes_secrets && e.elevel == pg_sys::LOG as i32 {
             if let Some(message) = text(e.message) {
                 if ["parse tree:", "rewritten parse tree:", "plan:"].contains(&message.as_ref()) {
                     e.detail = palloc_str(
@@ -217,7 +240,7 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
                 }
             }
         }
-        let secret = analysis.secret_params();
+        let secret = &found.params;
         // Statement lines are LOG reports whose message ends with the
         // statement (also when client_min_messages sends them to the client).
         let statement_line = e.elevel == pg_sys::LOG as i32;
@@ -281,7 +304,7 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
                 &mut e.context,
             ] {
                 if let Some(t) = text(*field) {
-                    if let Some(new) = without_echoes(&t, &echoed) {
+                    if let Some(new) = without_echoes(&t, echoed) {
                         *field = palloc_str(&new);
                     }
                 }

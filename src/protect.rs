@@ -327,18 +327,29 @@ fn authenticates(env: &[u8], place: &Place<'_>) -> HcResult<bool> {
 /// named), may store values that already authenticate for their exact
 /// place, as pg_restore does — the owner could disable the trigger anyway.
 struct WriteRights {
-    restore_exempt: bool,
+    relid: pg_sys::Oid,
+    /// Known once asked (most rows never need it).
+    restore_exempt: Option<bool>,
     checked: Vec<String>,
 }
 
 impl WriteRights {
     fn new(relid: pg_sys::Oid) -> Self {
-        // SAFETY: an ownership check by OID for the current user.
-        let owner = unsafe { pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) };
         Self {
-            restore_exempt: owner && crate::actor::named().is_none(),
+            relid,
+            restore_exempt: None,
             checked: Vec::new(),
         }
+    }
+
+    /// The table's owner acting as itself, as pg_restore does.
+    fn restore_exempt(&mut self) -> bool {
+        let relid = self.relid;
+        *self.restore_exempt.get_or_insert_with(|| {
+            // SAFETY: an ownership check by OID for the current user.
+            let owner = unsafe { pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) };
+            owner && !crate::actor::is_named()
+        })
     }
 
     /// Requires writer access on `keyring` for the current actor.
@@ -355,7 +366,7 @@ impl WriteRights {
     /// Whether a value written in envelope form may be kept as it is
     /// because it authenticates for `place`.
     fn keeps_sealed(&mut self, env: &[u8], place: &Place<'_>) -> HcResult<bool> {
-        if !self.restore_exempt {
+        if !self.restore_exempt() {
             self.require_writer(place.keyring)?;
         }
         authenticates(env, place)
@@ -440,7 +451,7 @@ fn check_delete(
     }
     let cfg = config_for(relid, tupdesc)?;
     let mut rights = WriteRights::new(relid);
-    if !rights.restore_exempt {
+    if !rights.restore_exempt() {
         if let Some(keyring) = text_of(old, tupdesc, cfg.keyring_attno) {
             rights.require_writer(&keyring)?;
         }

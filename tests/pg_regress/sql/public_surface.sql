@@ -42,6 +42,7 @@ WITH reasons(routine, why) AS (VALUES
     ('han_crypto._forget_dropped_table(oid)',       'refused for a table that exists'),
     ('han_crypto._create_view(regclass)',           'table owners only; names quoted from the real relation'),
     ('han_crypto._decrypting_view(regclass)',       'reads catalog facts every role can read'),
+    ('han_crypto._require_unprotect_rights(regclass)', 'raises or returns nothing; reads catalog facts every role can read'),
     ('han_crypto._unprotect_begin(regclass,integer,text[])', 'table owners only'),
     ('han_crypto._unprotect_batch(regclass,integer)', 'table owners only; decrypts only with read access'),
     ('han_crypto._unprotect_finish(regclass,bigint)', 'table owners only; refuses while values are sealed'),

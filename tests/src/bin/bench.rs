@@ -225,6 +225,11 @@ fn measure(c: &mut Client, cases: &[Case], rounds: usize) -> Vec<Row> {
         .collect()
 }
 
+/// The bench cluster's fixed root key (also given again at its restarts).
+fn bench_root_key() -> String {
+    "b".repeat(64)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -235,7 +240,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let key = "b".repeat(64);
+    let key = bench_root_key();
     let cluster = Cluster::start(
         "bench",
         &[("HAN_CRYPTO_ROOT_KEY", &key)],
@@ -433,8 +438,8 @@ fn readpath_bench(cluster: &Cluster, c: &mut Client, reps: usize) {
     // postmaster preloaded it: the same -C runs with shared_preload_libraries.
     c.batch_execute("ALTER SYSTEM SET shared_preload_libraries = 'han_crypto'")
         .unwrap();
-    let env = [("HAN_CRYPTO_ROOT_KEY", "b".repeat(64))];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let key = bench_root_key();
+    let env = [("HAN_CRYPTO_ROOT_KEY", key.as_str())];
     cluster.restart_with_env(&env);
     let plain_p = pgbench(cluster, &by_id("rp_plain"), true);
     let hc_p = pgbench(cluster, &by_id("rp_decrypted"), true);
