@@ -4,6 +4,9 @@
 #
 #   pgcluster.sh start DIR PORT [GUC=VALUE ...]   initdb (if needed) and start
 #   pgcluster.sh stop DIR                          stop and delete DIR
+#
+# PG_ADDRESS_SPACE_KB, when set, starts the server under `ulimit -v` with it
+# (a server whose allocations can fail, as under vm.overcommit_memory = 2).
 #   pgcluster.sh restart DIR                       restart with the current environment
 #   pgcluster.sh standby DIR PORT PRIMARY_DIR PRIMARY_PORT
 #                                                  a streaming hot standby of a running
@@ -41,7 +44,8 @@ start)
             for guc in "$@"; do echo "$guc"; done
         } | as_server_user tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
-    as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    ( if [ -n "${PG_ADDRESS_SPACE_KB:-}" ]; then ulimit -v "$PG_ADDRESS_SPACE_KB"; fi
+      as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ) \
         || { tail -n 30 "$dir/server.log" >&2; exit 1; }
     ;;
 standby)

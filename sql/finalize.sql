@@ -18,6 +18,13 @@ AS $$ SELECT han_crypto._decrypt_json(envelope, context)::pg_catalog.jsonb $$;
 
 -- The JSON form goes in as text, for the same reason (and so that documents
 -- nested deeper than the parser's limit are an error, not a panic).
+-- And comes out as text, built in one buffer reserved fallibly (running
+-- out of memory is an ERROR, not an aborted backend).
+CREATE FUNCTION han_crypto.envelope_to_json(envelope bytea)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT
+AS $$ SELECT han_crypto._envelope_json_text(envelope)::pg_catalog.jsonb $$;
+
 CREATE FUNCTION han_crypto.envelope_from_json(j jsonb)
 RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT
@@ -65,6 +72,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._decrypt_json(bytea, text),
     han_crypto.envelope_info(bytea),
     han_crypto.envelope_to_json(bytea),
+    han_crypto._envelope_json_text(bytea),
     han_crypto.envelope_from_json(jsonb),
     han_crypto._envelope_from_json(text),
     han_crypto.version(),

@@ -17,11 +17,11 @@ use std::ffi::CStr;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
 
+use han_crypto_core::buffer;
 use han_crypto_core::column::{self, Place};
 use han_crypto_core::envelope::{self, ContentType};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
 use crate::catalog;
 use crate::error::{HcError, HcResult};
@@ -74,12 +74,14 @@ impl Kind {
     }
 
     /// The envelope inside a stored value, if it has the stored form.
-    fn envelope_of(self, value: &[u8]) -> Option<Vec<u8>> {
-        match self {
-            Kind::Bytea => column::is_envelope(value).then(|| value.to_vec()),
-            Kind::Text => column::decode_text(std::str::from_utf8(value).ok()?),
-            Kind::Jsonb => column::decode_json(std::str::from_utf8(value).ok()?),
-        }
+    fn envelope_of(self, value: &[u8]) -> HcResult<Option<Vec<u8>>> {
+        let text = || std::str::from_utf8(value).ok();
+        Ok(match self {
+            Kind::Bytea if column::is_envelope(value) => Some(buffer::copy_of(value)?),
+            Kind::Bytea => None,
+            Kind::Text => text().map(column::decode_text).transpose()?.flatten(),
+            Kind::Jsonb => text().map(column::decode_json).transpose()?.flatten(),
+        })
     }
 }
 
@@ -209,12 +211,29 @@ fn text_of(
     }
 }
 
+/// Like [`text_of`], for a protected value: copied fallibly, since its
+/// size is the writer's.
+fn value_text_of(
+    tuple: *mut pg_sys::HeapTupleData,
+    tupdesc: pg_sys::TupleDesc,
+    attno: NonZeroUsize,
+) -> HcResult<Option<Vec<u8>>> {
+    // SAFETY: as in text_of.
+    unsafe {
+        let p = pg_sys::SPI_getvalue(tuple, tupdesc, attno.get() as i32);
+        if p.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(buffer::copy_of(CStr::from_ptr(p).to_bytes())?))
+    }
+}
+
 /// The stored bytes of a protected column (bytea raw, others as text).
 fn value_of(
     tuple: *mut pg_sys::HeapTupleData,
     tupdesc: pg_sys::TupleDesc,
     col: &ColumnConfig,
-) -> Option<Vec<u8>> {
+) -> HcResult<Option<Vec<u8>>> {
     match col.kind {
         // text and bytea are both plain varlenas: their bytes, detoasted,
         // without the output function and its copy (text in a UTF-8
@@ -225,10 +244,12 @@ fn value_of(
             unsafe {
                 let d = pg_sys::SPI_getbinval(tuple, tupdesc, col.attno.get() as i32, &mut isnull);
                 <&[u8] as FromDatum>::from_polymorphic_datum(d, isnull, pg_sys::BYTEAOID)
-                    .map(<[u8]>::to_vec)
+                    .map(buffer::copy_of)
+                    .transpose()
+                    .map_err(HcError::from)
             }
         }
-        Kind::Jsonb => text_of(tuple, tupdesc, col.attno).map(String::into_bytes),
+        Kind::Jsonb => value_text_of(tuple, tupdesc, col.attno),
     }
 }
 
@@ -255,11 +276,7 @@ impl Replacements {
     /// prefixed base64 written straight into the new datum, jsonb tagged.
     fn store(&mut self, col: &ColumnConfig, envelope: &[u8]) -> HcResult<()> {
         let datum = match col.kind {
-            Kind::Bytea => crate::varlena::OwnedBytea::build(envelope.len(), |out| {
-                out.copy_from_slice(envelope);
-                Ok(())
-            })?
-            .into_datum(),
+            Kind::Bytea => crate::varlena::OwnedBytea::copy_of(envelope)?.into_datum(),
             // text shares bytea's varlena layout; the payload is ASCII.
             Kind::Text => {
                 crate::varlena::OwnedBytea::build(column::text_len(envelope.len()), |out| {
@@ -268,10 +285,20 @@ impl Replacements {
                 })?
                 .into_datum()
             }
+            // jsonb_in parses the tagged text (guarded: its ERRORs stay
+            // ERRORs), with no serde_json tree of the whole value in between.
             Kind::Jsonb => {
-                JsonB(serde_json::from_str(&column::encode_json(envelope)).expect("our own JSON"))
-                    .into_datum()
-                    .expect("jsonb is never NULL")
+                let text = std::ffi::CString::new(column::encode_json(envelope)?)
+                    .map_err(|_| HcError::InvalidUtf8)?;
+                // SAFETY: jsonb_in takes a NUL-terminated C string, which
+                // outlives the call; it returns a palloc'd jsonb datum.
+                unsafe {
+                    pgrx::direct_function_call_as_datum(
+                        pg_sys::jsonb_in,
+                        &[text.as_c_str().into_datum()],
+                    )
+                }
+                .ok_or(HcError::InvalidUtf8)?
             }
         };
         let i = col.attno.get() - 1;
@@ -318,7 +345,7 @@ fn authenticates(env: &[u8], place: &Place<'_>) -> HcResult<bool> {
         return Ok(false);
     }
     let key = keyring::key_for_check(&ring, parsed.header.key)?;
-    Ok(parsed.verify(&key, &place.context()))
+    Ok(parsed.verify(&key, &place.context())?)
 }
 
 /// Who may change what a row's protected values decrypt to: writers of the
@@ -502,8 +529,11 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
     // SAFETY: the relation's descriptor, valid for the call.
     let mut new = Replacements::new(unsafe { (*tupdesc).natts } as usize);
     for col in &cfg.columns {
-        let value = value_of(new_raw, tupdesc, col);
-        let old_value = old_raw.and_then(|t| value_of(t, tupdesc, col));
+        let value = value_of(new_raw, tupdesc, col)?;
+        let old_value = match old_raw {
+            Some(t) => value_of(t, tupdesc, col)?,
+            None => None,
+        };
         let Some(value) = value else {
             // NULL: erasing a value changes what the row decrypts to.
             if old_value.is_some() {
@@ -518,7 +548,7 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
             key: &key_refs,
         };
         if is_update && old_value.as_deref() == Some(value.as_slice()) {
-            if let Some(env) = col.kind.envelope_of(&value) {
+            if let Some(env) = col.kind.envelope_of(&value)? {
                 if !moved {
                     continue; // untouched column: no re-encryption
                 }
@@ -540,7 +570,7 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
             }
             // A plaintext value from before the table was protected: seal it below.
         }
-        if let Some(env) = col.kind.envelope_of(&value) {
+        if let Some(env) = col.kind.envelope_of(&value)? {
             if rights.keeps_sealed(&env, &place)? {
                 continue; // already sealed for exactly this place (restore, EXCLUDED, replay by a writer)
             }
@@ -567,14 +597,14 @@ fn redact_value(
     let text = String::from_utf8(value).map_err(|_| HcError::InvalidUtf8)?;
     let redacted = match kind {
         Kind::Text => {
-            let (out, found) = crate::redaction::text(&text, policy);
+            let (out, found) = crate::redaction::text(&text, policy)?;
             crate::redaction::record(&found);
             match out {
                 std::borrow::Cow::Borrowed(_) => None,
                 std::borrow::Cow::Owned(o) => Some(o),
             }
         }
-        Kind::Jsonb => crate::redaction::json_text(&text, policy).map(|(out, found)| {
+        Kind::Jsonb => crate::redaction::json_text(&text, policy)?.map(|(out, found)| {
             crate::redaction::record(&found);
             out
         }),
@@ -644,7 +674,7 @@ fn prepare_view_open(
 ) -> HcResult<Option<ViewOpen>> {
     let keyring = keyring.ok_or(HcError::NoKeyring(None))?;
     let envelope = kind
-        .envelope_of(value)
+        .envelope_of(value)?
         .ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
     // Borrowed from the array datum: no per-row String allocations.
     let key_refs: Vec<Option<&str>> = key.iter().collect();
@@ -687,7 +717,7 @@ fn place_args<'a, 'm, 's>(
 
 /// Decrypts a stored value for the view (jsonb and bytea columns).
 fn open_for_view(
-    value: Option<Vec<u8>>,
+    value: Option<&[u8]>,
     kind: Kind,
     binding: &str,
     column_name: &str,
@@ -696,7 +726,7 @@ fn open_for_view(
     strict: bool,
 ) -> HcResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
     let Some(value) = value else { return Ok(None) };
-    let Some(v) = prepare_view_open(&value, kind, binding, column_name, keyring, &key, strict)?
+    let Some(v) = prepare_view_open(value, kind, binding, column_name, keyring, &key, strict)?
     else {
         return Ok(None);
     };
@@ -741,11 +771,7 @@ fn _open_text(
     let parsed = envelope::parse(&v.envelope).map_err(HcError::from)?;
     if parsed.is_compressed() {
         let plain = parsed.open(&v.key, &v.context).map_err(HcError::from)?;
-        let text = crate::varlena::OwnedText::build_utf8(plain.len(), |out| {
-            out.copy_from_slice(&plain);
-            Ok(())
-        })?;
-        return Ok(Some(text));
+        return Ok(Some(crate::varlena::OwnedText::copy_of_utf8(&plain)?));
     }
     let text = crate::varlena::OwnedText::build_utf8(parsed.ciphertext.len(), |out| {
         Ok(parsed.open_into(&v.key, &v.context, out)?)
@@ -766,10 +792,10 @@ fn _open_json(
     keyring: Option<&str>,
     key: Option<pgrx::datum::Array<'_, &str>>,
     strict: default!(Option<bool>, false),
-) -> Result<Option<String>, ErrorReport> {
+) -> Result<Option<crate::varlena::OwnedText>, ErrorReport> {
     let (binding, column_name, key, strict) = place_args(binding, column_name, key, strict)?;
     let plain = open_for_view(
-        value.map(|v| v.as_bytes().to_vec()),
+        value.map(str::as_bytes),
         Kind::Jsonb,
         binding,
         column_name,
@@ -778,9 +804,8 @@ fn _open_json(
         strict,
     )?;
     Ok(plain
-        .map(|p| String::from_utf8(p.to_vec()))
-        .transpose()
-        .map_err(|_| HcError::InvalidUtf8)?)
+        .map(|p| crate::varlena::OwnedText::copy_of_utf8(&p))
+        .transpose()?)
 }
 
 /// Decrypts a protected bytea column for the `<table>_decrypted` view.
@@ -794,10 +819,10 @@ fn _open_bytea(
     keyring: Option<&str>,
     key: Option<pgrx::datum::Array<'_, &str>>,
     strict: default!(Option<bool>, false),
-) -> Result<Option<Vec<u8>>, ErrorReport> {
+) -> Result<Option<crate::varlena::OwnedBytea>, ErrorReport> {
     let (binding, column_name, key, strict) = place_args(binding, column_name, key, strict)?;
     let plain = open_for_view(
-        value.map(<[u8]>::to_vec),
+        value,
         Kind::Bytea,
         binding,
         column_name,
@@ -805,5 +830,7 @@ fn _open_bytea(
         key,
         strict,
     )?;
-    Ok(plain.map(|p| p.to_vec()))
+    Ok(plain
+        .map(|p| crate::varlena::OwnedBytea::copy_of(&p))
+        .transpose()?)
 }

@@ -110,14 +110,23 @@ pub fn reset_counts() {
     COUNTS.with(|c| c.borrow_mut().clear());
 }
 
+/// Memory a redaction of `input` may need at once: the redactor rewrites a
+/// text in up to two passes, each a copy that cannot fail.
+fn ensure_room_for(input: &str) -> HcResult<()> {
+    let need = input.len().saturating_mul(2).saturating_add(64 * 1024);
+    Ok(han_crypto_core::buffer::ensure_available(need)?)
+}
+
 /// Redacts text with the current rules.
-pub fn text<'a>(input: &'a str, policy: Policy) -> (Cow<'a, str>, Vec<Finding>) {
-    scanner().redact(input, policy)
+pub fn text<'a>(input: &'a str, policy: Policy) -> HcResult<(Cow<'a, str>, Vec<Finding>)> {
+    ensure_room_for(input)?;
+    Ok(scanner().redact(input, policy))
 }
 
 /// Redacts jsonb text (PostgreSQL's output form), keeping numbers exact.
-pub fn json_text(input: &str, policy: Policy) -> Option<(String, Vec<Finding>)> {
-    redact::json::redact_text(&scanner(), input, policy)
+pub fn json_text(input: &str, policy: Policy) -> HcResult<Option<(String, Vec<Finding>)>> {
+    ensure_room_for(input)?;
+    Ok(redact::json::redact_text(&scanner(), input, policy))
 }
 
 const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "compress", "columns"];

@@ -59,6 +59,15 @@ impl OwnedBytea {
     ) -> Result<Self, HcError> {
         alloc_with(len, fill).map(Self)
     }
+
+    /// A bytea holding a copy of `bytes` (palloc fails with an ERROR where
+    /// a Rust copy would abort the backend).
+    pub fn copy_of(bytes: &[u8]) -> Result<Self, HcError> {
+        Self::build(bytes.len(), |out| {
+            out.copy_from_slice(bytes);
+            Ok(())
+        })
+    }
 }
 
 impl OwnedText {
@@ -77,6 +86,14 @@ impl OwnedText {
             Ok(())
         })
         .map(Self)
+    }
+
+    /// A text holding a copy of `bytes`, which must be UTF-8.
+    pub fn copy_of_utf8(bytes: &[u8]) -> Result<Self, HcError> {
+        Self::build_utf8(bytes.len(), |out| {
+            out.copy_from_slice(bytes);
+            Ok(())
+        })
     }
 }
 

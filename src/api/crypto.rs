@@ -95,11 +95,7 @@ fn open_text(
     let env = envelope::parse(bytes).map_err(HcError::from)?;
     if env.is_compressed() {
         let plain = open_compressed_checked(&env, context, accepted, wanted)?;
-        let text = OwnedText::build_utf8(plain.len(), |out| {
-            out.copy_from_slice(&plain);
-            Ok(())
-        })?;
-        return Ok(Some(text));
+        return Ok(Some(OwnedText::copy_of_utf8(&plain)?));
     }
     let text = OwnedText::build_utf8(env.ciphertext.len(), |out| {
         open_checked(&env, context, accepted, wanted, out)
@@ -165,10 +161,7 @@ fn decrypt_bytea(
     let env = envelope::parse(bytes).map_err(HcError::from)?;
     if env.is_compressed() {
         let plain = open_compressed_checked(&env, context, &all, "bytea")?;
-        return Ok(Some(OwnedBytea::build(plain.len(), |out| {
-            out.copy_from_slice(&plain);
-            Ok(())
-        })?));
+        return Ok(Some(OwnedBytea::copy_of(&plain)?));
     }
     let out = OwnedBytea::build(env.ciphertext.len(), |out| {
         open_checked(&env, context, &all, "bytea", out)

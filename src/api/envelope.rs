@@ -33,12 +33,13 @@ fn envelope_info(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
     })))
 }
 
-/// The JSON form `{v, alg, kid, kv, iv, ct, tag, meta}` of an envelope.
+/// The JSON text `{v, alg, kid, kv, iv, ct, tag, meta}` of an envelope
+/// (envelope_to_json(bytea) in sql/finalize.sql casts it to jsonb: pgrx's
+/// jsonb conversion would copy the whole value through a serde_json tree
+/// with allocations that abort the backend when memory runs out).
 #[pg_extern(immutable, parallel_safe)]
-fn envelope_to_json(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
-    Ok(JsonB(
-        envelope_json::to_json(envelope).map_err(HcError::from)?,
-    ))
+fn _envelope_json_text(envelope: &[u8]) -> Result<String, ErrorReport> {
+    Ok(envelope_json::to_json(envelope).map_err(HcError::from)?)
 }
 
 /// The binary envelope from its JSON form's text (envelope_from_json(jsonb)
@@ -46,10 +47,5 @@ fn envelope_to_json(envelope: &[u8]) -> Result<JsonB, ErrorReport> {
 /// documents nested deeper than serde_json's limit, where this is an error).
 #[pg_extern(immutable, parallel_safe)]
 fn _envelope_from_json(json: &str) -> Result<Vec<u8>, ErrorReport> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| {
-        HcError::Core(han_crypto_core::Error::MalformedJson(
-            "is not a JSON document han_crypto can read".into(),
-        ))
-    })?;
-    Ok(envelope_json::from_json(&value).map_err(HcError::from)?)
+    Ok(envelope_json::from_json(json).map_err(HcError::from)?)
 }

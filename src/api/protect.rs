@@ -27,8 +27,8 @@ fn _is_sealed(value: Option<&str>, kind: Option<&str>) -> bool {
             .strip_prefix("\\x")
             .and_then(|h| hex::decode(h).ok())
             .is_some_and(|b| column::is_envelope(&b)),
-        "text" => column::decode_text(value).is_some(),
-        "jsonb" => column::decode_json(value).is_some(),
+        "text" => matches!(column::decode_text(value), Ok(Some(_))),
+        "jsonb" => matches!(column::decode_json(value), Ok(Some(_))),
         _ => false,
     }
 }

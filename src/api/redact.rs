@@ -7,6 +7,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::redaction;
+use crate::varlena::OwnedText;
 
 /// Every secret in `input`: its type, character positions (1-based start,
 /// exclusive end, so `substr(input, start_pos, end_pos - start_pos)` is the
@@ -49,18 +50,19 @@ fn scan_secrets(
 
 /// `input` with every secret replaced by `[REDACTED:<type>]`.
 #[pg_extern(stable, strict, parallel_unsafe)]
-fn redact(input: &str) -> String {
-    redaction::text(input, Policy::ALL).0.into_owned()
+fn redact(input: &str) -> Result<OwnedText, ErrorReport> {
+    let (out, _) = redaction::text(input, Policy::ALL)?;
+    Ok(OwnedText::copy_of_utf8(out.as_bytes())?)
 }
 
 /// redact_jsonb()'s worker, on jsonb's text form (see sql/finalize.sql):
 /// only string literals are rewritten, so numbers keep every digit.
 #[pg_extern(stable, strict, parallel_unsafe)]
-fn _redact_json(input: &str) -> String {
-    match redaction::json_text(input, Policy::ALL) {
-        None => input.to_string(),
-        Some((out, _)) => out,
-    }
+fn _redact_json(input: &str) -> Result<OwnedText, ErrorReport> {
+    Ok(match redaction::json_text(input, Policy::ALL)? {
+        None => OwnedText::copy_of_utf8(input.as_bytes())?,
+        Some((out, _)) => OwnedText::copy_of_utf8(out.as_bytes())?,
+    })
 }
 
 /// How many secrets of each type the protection trigger redacted in this

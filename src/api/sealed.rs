@@ -8,6 +8,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::catalog;
+use crate::varlena::{OwnedBytea, OwnedText};
 use crate::error::{HcError, HcResult};
 use crate::keyring::{self, Access};
 
@@ -89,7 +90,7 @@ fn open(keyring: &str, boxed: &[u8]) -> HcResult<(ContentType, zeroize::Zeroizin
 
 /// Opens a sealed box holding text, as a member of `keyring`.
 #[pg_extern(volatile, parallel_unsafe)]
-fn open_sealed(keyring: &str, sealed_box: &[u8]) -> Result<String, ErrorReport> {
+fn open_sealed(keyring: &str, sealed_box: &[u8]) -> Result<OwnedText, ErrorReport> {
     let (content, plain) = open(keyring, sealed_box)?;
     if content == ContentType::Bytes {
         return Err(HcError::ContentMismatch {
@@ -98,11 +99,11 @@ fn open_sealed(keyring: &str, sealed_box: &[u8]) -> Result<String, ErrorReport> 
         }
         .into());
     }
-    String::from_utf8(plain.to_vec()).map_err(|_| HcError::InvalidUtf8.into())
+    Ok(OwnedText::copy_of_utf8(&plain)?)
 }
 
 /// Opens any sealed box to its bytes, as a member of `keyring`.
 #[pg_extern(volatile, parallel_unsafe)]
-fn open_sealed_bytea(keyring: &str, sealed_box: &[u8]) -> Result<Vec<u8>, ErrorReport> {
-    Ok(open(keyring, sealed_box)?.1.to_vec())
+fn open_sealed_bytea(keyring: &str, sealed_box: &[u8]) -> Result<OwnedBytea, ErrorReport> {
+    Ok(OwnedBytea::copy_of(&open(keyring, sealed_box)?.1)?)
 }

@@ -15,6 +15,9 @@
 // SIMD base64 (the AWS SDK's choice): the stored forms of every protected
 // text and jsonb value go through it on each write and read.
 use base64_simd::STANDARD as B64;
+use serde_json::value::RawValue;
+
+use crate::{buffer, Result};
 
 /// Prefix of an envelope stored in a text column.
 pub const TEXT_PREFIX: &str = "hc1:";
@@ -63,10 +66,10 @@ impl Place<'_> {
 }
 
 /// The text-column form of an envelope.
-pub fn encode_text(envelope: &[u8]) -> String {
-    let mut out = vec![0; text_len(envelope.len())];
+pub fn encode_text(envelope: &[u8]) -> Result<String> {
+    let mut out = buffer::zeroed(text_len(envelope.len()))?;
     encode_text_into(envelope, &mut out);
-    String::from_utf8(out).expect("the prefix and base64 are ASCII")
+    Ok(String::from_utf8(out).expect("the prefix and base64 are ASCII"))
 }
 
 /// Length in bytes of the text-column form of an envelope of `envelope_len` bytes.
@@ -88,28 +91,56 @@ pub fn encode_text_into(envelope: &[u8], out: &mut [u8]) {
 
 /// The envelope inside a text-column value, if it has the stored form
 /// (a structural check only; authenticity is decided by opening it).
-pub fn decode_text(value: &str) -> Option<Vec<u8>> {
-    let b64 = value.strip_prefix(TEXT_PREFIX)?;
-    let bytes = B64.decode_to_vec(b64).ok()?;
-    crate::envelope::parse(&bytes).ok()?;
-    Some(bytes)
+/// Only running out of memory is an error; any other value is `Ok(None)`.
+pub fn decode_text(value: &str) -> Result<Option<Vec<u8>>> {
+    match value.strip_prefix(TEXT_PREFIX) {
+        Some(b64) => decode_b64_envelope(b64),
+        None => Ok(None),
+    }
+}
+
+/// The envelope that `b64` encodes, if it encodes one.
+fn decode_b64_envelope(b64: &str) -> Result<Option<Vec<u8>>> {
+    let Ok(len) = B64.decoded_length(b64.as_bytes()) else {
+        return Ok(None);
+    };
+    let mut bytes = buffer::zeroed(len)?;
+    if B64
+        .decode(b64.as_bytes(), base64_simd::Out::from_slice(&mut bytes))
+        .is_err()
+        || crate::envelope::parse(&bytes).is_err()
+    {
+        return Ok(None);
+    }
+    Ok(Some(bytes))
 }
 
 /// The jsonb-column form of an envelope, as JSON text.
-pub fn encode_json(envelope: &[u8]) -> String {
-    format!("{{\"{JSON_KEY}\": \"{}\"}}", B64.encode_to_string(envelope))
+pub fn encode_json(envelope: &[u8]) -> Result<String> {
+    let head = format!("{{\"{JSON_KEY}\": \"");
+    let mut out = buffer::string_with_capacity(head.len() + B64.encoded_length(envelope.len()) + 2)?;
+    out.push_str(&head);
+    B64.encode_append(envelope, &mut out);
+    out.push_str("\"}");
+    Ok(out)
 }
 
 /// The envelope inside a jsonb-column value (given as JSON text), if any.
-pub fn decode_json(value: &str) -> Option<Vec<u8>> {
-    let v: serde_json::Value = serde_json::from_str(value).ok()?;
-    let obj = v.as_object()?;
+/// The value's members stay in the given text: nothing as large as the
+/// value is copied before its base64 is decoded.
+pub fn decode_json(value: &str) -> Result<Option<Vec<u8>>> {
+    type Members<'a> = std::collections::BTreeMap<std::borrow::Cow<'a, str>, &'a RawValue>;
+    let Ok(obj) = serde_json::from_str::<Members<'_>>(value) else {
+        return Ok(None);
+    };
     if obj.len() != 1 {
-        return None;
+        return Ok(None);
     }
-    let bytes = B64.decode_to_vec(obj.get(JSON_KEY)?.as_str()?).ok()?;
-    crate::envelope::parse(&bytes).ok()?;
-    Some(bytes)
+    // jsonb's output never escapes inside base64, so the string is borrowed.
+    match obj.get(JSON_KEY).map(|raw| serde_json::from_str::<&str>(raw.get())) {
+        Some(Ok(b64)) => decode_b64_envelope(b64),
+        _ => Ok(None),
+    }
 }
 
 /// Whether a bytea value has the envelope structure.
@@ -198,19 +229,27 @@ mod tests {
             b"",
         )
         .unwrap();
-        assert_eq!(decode_text(&encode_text(&env)).unwrap(), env);
+        let text = encode_text(&env).unwrap();
+        assert_eq!(decode_text(&text).unwrap().unwrap(), env);
         let mut buf = vec![0; text_len(env.len())];
         encode_text_into(&env, &mut buf);
-        assert_eq!(buf, encode_text(&env).into_bytes());
-        assert_eq!(decode_json(&encode_json(&env)).unwrap(), env);
-        assert!(decode_text("hc1:not base64!").is_none());
-        assert!(
-            decode_text("hc1:aGVsbG8=").is_none(),
-            "base64 of a non-envelope"
-        );
-        assert!(decode_text("plain prompt text").is_none());
-        assert!(decode_json(r#"{"han_crypto": "aGVsbG8=", "x": 1}"#).is_none());
-        assert!(decode_json(r#"{"prompt": "hello"}"#).is_none());
+        assert_eq!(buf, text.into_bytes());
+        let json = encode_json(&env).unwrap();
+        assert_eq!(decode_json(&json).unwrap().unwrap(), env);
+        let reparsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(decode_json(&reparsed.to_string()).unwrap().unwrap(), env);
+        for lookalike in ["hc1:not base64!", "hc1:aGVsbG8=", "hc1:", "plain prompt text"] {
+            assert_eq!(decode_text(lookalike), Ok(None), "{lookalike}");
+        }
+        for lookalike in [
+            r#"{"han_crypto": "aGVsbG8=", "x": 1}"#,
+            r#"{"prompt": "hello"}"#,
+            r#"{"han_crypto": 1}"#,
+            "[1]",
+            "not json",
+        ] {
+            assert_eq!(decode_json(lookalike), Ok(None), "{lookalike}");
+        }
         assert!(is_envelope(&env) && !is_envelope(b"plain"));
     }
 }

@@ -28,6 +28,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::buffer;
 use crate::aead::{XaesKey, TAG_LEN, XAES_NONCE_LEN};
 use crate::keys::fill_random;
 use crate::{Error, Result};
@@ -309,7 +310,7 @@ pub fn seal(
     plaintext: &[u8],
     context: &[u8],
 ) -> Result<Vec<u8>> {
-    let mut out = vec![0u8; sealed_len(plaintext.len())?];
+    let mut out = buffer::zeroed(sealed_len(plaintext.len())?)?;
     seal_into(key, key_ref, content, plaintext, context, &mut out)?;
     Ok(out)
 }
@@ -362,12 +363,9 @@ pub fn seal_with(
         if plaintext.len() > MAX_PLAINTEXT {
             return Err(Error::TooLarge(plaintext.len()));
         }
-        let frame = Zeroizing::new(
-            with_compressor(|c| c.compress(plaintext))
-                .map_err(|_| Error::MalformedHeader("compression failed"))?,
-        );
+        let frame = zstd_frame(plaintext)?;
         if frame.len() < plaintext.len() {
-            let mut out = vec![0u8; OVERHEAD + frame.len()];
+            let mut out = buffer::zeroed(OVERHEAD + frame.len())?;
             seal_payload_into(
                 key,
                 key_ref,
@@ -419,7 +417,7 @@ impl Envelope<'_> {
     /// Authenticates and decrypts (and decompresses, for compressed
     /// envelopes). Returns the whole plaintext or an error, never part of it.
     pub fn open(&self, key: &XaesKey, context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut payload = Zeroizing::new(vec![0u8; self.ciphertext.len()]);
+        let mut payload = Zeroizing::new(buffer::zeroed(self.ciphertext.len())?);
         self.decrypt_payload(key, context, &mut payload)?;
         match self.header.compression {
             Compression::None => Ok(payload),
@@ -428,9 +426,9 @@ impl Envelope<'_> {
     }
 
     /// Authenticates without keeping the plaintext.
-    pub fn verify(&self, key: &XaesKey, context: &[u8]) -> bool {
-        let mut payload = Zeroizing::new(vec![0u8; self.ciphertext.len()]);
-        self.decrypt_payload(key, context, &mut payload).is_ok()
+    pub fn verify(&self, key: &XaesKey, context: &[u8]) -> Result<bool> {
+        let mut payload = Zeroizing::new(buffer::zeroed(self.ciphertext.len())?);
+        Ok(self.decrypt_payload(key, context, &mut payload).is_ok())
     }
 
     /// Whether the payload is compressed (then [`Envelope::open_into`] does
@@ -507,12 +505,24 @@ fn decompress(frame: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         Ok(Some(n)) => return Err(Error::TooLarge(usize::try_from(n).unwrap_or(usize::MAX))),
         _ => return Err(malformed()),
     };
-    let out =
-        Zeroizing::new(with_decompressor(|d| d.decompress(frame, size)).map_err(|_| malformed())?);
-    if out.len() != size {
+    let mut out = Zeroizing::new(buffer::zeroed(size)?);
+    let n = with_decompressor(|d| d.decompress_to_buffer(frame, &mut out[..]))
+        .map_err(|_| malformed())?;
+    if n != size {
         return Err(malformed());
     }
     Ok(out)
+}
+
+/// A zstd frame of `plaintext`, in a buffer reserved fallibly (the zstd
+/// crate's own `compress` would allocate its bound infallibly).
+fn zstd_frame(plaintext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let bound = zstd::zstd_safe::compress_bound(plaintext.len());
+    let mut frame = Zeroizing::new(buffer::zeroed(bound)?);
+    let n = with_compressor(|c| c.compress_to_buffer(plaintext, &mut frame[..]))
+        .map_err(|_| Error::MalformedHeader("compression failed"))?;
+    frame.truncate(n);
+    Ok(frame)
 }
 
 #[cfg(test)]
@@ -601,7 +611,7 @@ mod tests {
             env.len()
         );
         assert_eq!(&*parsed.open(&key(), b"ctx").unwrap(), prose.as_bytes());
-        assert!(parsed.verify(&key(), b"ctx") && !parsed.verify(&key(), b"other"));
+        assert!(parsed.verify(&key(), b"ctx").unwrap() && !parsed.verify(&key(), b"other").unwrap());
         assert!(parsed
             .open_into(&key(), b"ctx", &mut vec![0; parsed.ciphertext.len()])
             .is_err());
@@ -620,7 +630,8 @@ mod tests {
         );
         // The JSON form carries the flag.
         let j = crate::envelope_json::to_json(&env).unwrap();
-        assert_eq!(j["meta"]["compression"], "zstd");
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["meta"]["compression"], "zstd");
         assert_eq!(crate::envelope_json::from_json(&j).unwrap(), env);
     }
 

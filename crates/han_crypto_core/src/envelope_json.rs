@@ -11,12 +11,18 @@
 //! base64 and wrong lengths are errors) so nothing is silently dropped, and
 //! its errors name the offending field but never echo its value.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use serde_json::{json, Map, Value};
+use base64::{DecodeSliceError, Engine};
+use serde_json::value::RawValue;
 
 use crate::aead::{TAG_LEN, XAES_NONCE_LEN};
-use crate::envelope::{self, Algorithm, Compression, ContentType, Header, KeyRef, FORMAT_V1};
+use crate::buffer;
+use crate::envelope::{
+    self, Algorithm, Compression, ContentType, Header, KeyRef, FORMAT_V1, HEADER_LEN,
+};
 use crate::{Error, Result};
 
 /// Formats 16 bytes as a lowercase hyphenated UUID.
@@ -45,25 +51,38 @@ pub fn uuid_from_str(s: &str) -> Option<[u8; 16]> {
 }
 
 /// Converts a binary envelope to its JSON form (after a full structural parse).
-pub fn to_json(bytes: &[u8]) -> Result<Value> {
+/// The JSON text of an envelope. Built in one buffer reserved up front,
+/// since the ciphertext's base64 is most of it and can be hundreds of MB.
+pub fn to_json(bytes: &[u8]) -> Result<String> {
     let env = envelope::parse(bytes)?;
     let h = &env.header;
-    Ok(json!({
-        "v": FORMAT_V1,
-        "alg": h.algorithm.name(),
-        "kid": uuid_to_string(&h.key.keyring_id),
-        "kv": h.key.key_version,
-        "iv": B64.encode(h.nonce),
-        "ct": B64.encode(env.ciphertext),
-        "tag": B64.encode(env.tag),
-        "meta": meta(h),
-    }))
+    let head = format!(
+        r#"{{"v": {}, "alg": "{}", "kid": "{}", "kv": {}, "iv": "{}", "tag": "{}", "meta": {}, "ct": ""#,
+        FORMAT_V1,
+        h.algorithm.name(),
+        uuid_to_string(&h.key.keyring_id),
+        h.key.key_version,
+        B64.encode(h.nonce),
+        B64.encode(env.tag),
+        meta(h),
+    );
+    let ct_len = base64::encoded_len(env.ciphertext.len(), true)
+        .ok_or(Error::TooLarge(env.ciphertext.len()))?;
+    let mut out = buffer::string_with_capacity(head.len() + ct_len + 2)?;
+    out.push_str(&head);
+    B64.encode_string(env.ciphertext, &mut out);
+    out.push_str("\"}");
+    Ok(out)
 }
 
-fn meta(h: &envelope::Header) -> Value {
+fn meta(h: &envelope::Header) -> String {
     match h.compression {
-        Compression::None => json!({ "content": h.content.name() }),
-        c => json!({ "content": h.content.name(), "compression": c.name() }),
+        Compression::None => format!(r#"{{"content": "{}"}}"#, h.content.name()),
+        c => format!(
+            r#"{{"content": "{}", "compression": "{}"}}"#,
+            h.content.name(),
+            c.name()
+        ),
     }
 }
 
@@ -71,82 +90,105 @@ fn bad(field: &str, what: &str) -> Error {
     Error::MalformedJson(format!("field \"{field}\" {what}"))
 }
 
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a Value> {
-    obj.get(name).ok_or_else(|| bad(name, "is missing"))
+/// An object's members, each still unparsed: values stay in the caller's
+/// text, so the ciphertext's base64 is never copied before it is decoded.
+type Members<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
+
+fn object<'a>(raw: &'a RawValue, what: &str) -> Result<Members<'a>> {
+    if !raw.get().starts_with('{') {
+        return Err(Error::MalformedJson(format!("{what} must be a JSON object")));
+    }
+    serde_json::from_str(raw.get())
+        .map_err(|_| Error::MalformedJson(format!("{what} must be a JSON object")))
 }
 
-fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
-    field(obj, name)?
-        .as_str()
-        .ok_or_else(|| bad(name, "must be a string"))
+fn field<'a>(obj: &Members<'a>, name: &str) -> Result<&'a RawValue> {
+    obj.get(name).copied().ok_or_else(|| bad(name, "is missing"))
 }
 
-fn u32_field(obj: &Map<String, Value>, name: &str) -> Result<u32> {
-    field(obj, name)?
-        .as_u64()
+fn str_field<'a>(obj: &Members<'a>, name: &str) -> Result<Cow<'a, str>> {
+    let raw = field(obj, name)?.get();
+    // Borrowed when the string has no escapes (base64 never needs any).
+    if let Ok(s) = serde_json::from_str::<&str>(raw) {
+        return Ok(Cow::Borrowed(s));
+    }
+    serde_json::from_str::<String>(raw)
+        .map(Cow::Owned)
+        .map_err(|_| bad(name, "must be a string"))
+}
+
+fn u32_field(obj: &Members<'_>, name: &str) -> Result<u32> {
+    serde_json::from_str::<u64>(field(obj, name)?.get())
+        .ok()
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| bad(name, "must be an integer from 0 to 4294967295"))
 }
 
-fn b64_field(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>> {
-    B64.decode(str_field(obj, name)?)
-        .map_err(|_| bad(name, "is not valid base64"))
+fn fixed_b64_field<const N: usize>(obj: &Members<'_>, name: &str) -> Result<[u8; N]> {
+    let text = str_field(obj, name)?;
+    let mut out = [0u8; N];
+    match B64.decode_slice(text.as_bytes(), &mut out) {
+        Ok(n) if n == N => Ok(out),
+        Ok(_) | Err(DecodeSliceError::OutputSliceTooSmall) => {
+            Err(bad(name, &format!("must decode to {N} bytes")))
+        }
+        Err(_) => Err(bad(name, "is not valid base64")),
+    }
 }
 
-fn only_keys(obj: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+fn only_keys(obj: &Members<'_>, allowed: &[&str], what: &str) -> Result<()> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_ref())) {
         Some(_) => Err(Error::MalformedJson(format!("{what} has an unknown key"))),
         None => Ok(()),
     }
 }
 
-/// Rebuilds the binary envelope from its JSON form. The result is parsed
-/// again before it is returned, so it is exactly as valid as any envelope.
-pub fn from_json(value: &Value) -> Result<Vec<u8>> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::MalformedJson("envelope must be a JSON object".into()))?;
+/// The binary envelope of a JSON text. The ciphertext is decoded straight
+/// into the result, reserved fallibly: the text's size is the caller's.
+pub fn from_json(text: &str) -> Result<Vec<u8>> {
+    let doc: &RawValue = serde_json::from_str(text)
+        .map_err(|_| Error::MalformedJson("is not a JSON document han_crypto can read".into()))?;
+    let obj = object(doc, "envelope")?;
     only_keys(
-        obj,
+        &obj,
         &["v", "alg", "kid", "kv", "iv", "ct", "tag", "meta"],
         "envelope",
     )?;
-    let v = u32_field(obj, "v")?;
+    let v = u32_field(&obj, "v")?;
     if v != u32::from(FORMAT_V1) {
         return Err(Error::UnsupportedVersion(
             u8::try_from(v).unwrap_or(u8::MAX),
         ));
     }
-    let algorithm = Algorithm::from_name(str_field(obj, "alg")?)
+    let algorithm = Algorithm::from_name(&str_field(&obj, "alg")?)
         .ok_or_else(|| bad("alg", "names an unsupported algorithm"))?;
     let keyring_id =
-        uuid_from_str(str_field(obj, "kid")?).ok_or_else(|| bad("kid", "is not a UUID"))?;
-    let key_version = u32_field(obj, "kv")?;
+        uuid_from_str(&str_field(&obj, "kid")?).ok_or_else(|| bad("kid", "is not a UUID"))?;
+    let key_version = u32_field(&obj, "kv")?;
     if key_version == 0 {
         return Err(bad("kv", "must be at least 1"));
     }
-    let nonce: [u8; XAES_NONCE_LEN] = b64_field(obj, "iv")?
-        .try_into()
-        .map_err(|_| bad("iv", "must decode to 24 bytes"))?;
-    let ct = b64_field(obj, "ct")?;
-    let tag: [u8; TAG_LEN] = b64_field(obj, "tag")?
-        .try_into()
-        .map_err(|_| bad("tag", "must decode to 16 bytes"))?;
-    let meta = field(obj, "meta")?
-        .as_object()
-        .ok_or_else(|| bad("meta", "must be an object"))?;
-    only_keys(meta, &["content", "compression"], "meta")?;
-    let content = ContentType::from_name(str_field(meta, "content")?)
+    let nonce: [u8; XAES_NONCE_LEN] = fixed_b64_field(&obj, "iv")?;
+    let ct = str_field(&obj, "ct")?;
+    let tag: [u8; TAG_LEN] = fixed_b64_field(&obj, "tag")?;
+    let meta = object(field(&obj, "meta")?, "field \"meta\"")?;
+    only_keys(&meta, &["content", "compression"], "meta")?;
+    let content = ContentType::from_name(&str_field(&meta, "content")?)
         .ok_or_else(|| bad("meta.content", "must be \"bytea\", \"text\" or \"jsonb\""))?;
     let compression = match meta.get("compression") {
         None => Compression::None,
-        Some(v) => match v.as_str() {
-            Some("none") => Compression::None,
-            Some("zstd") => Compression::Zstd,
+        Some(_) => match str_field(&meta, "compression").as_deref() {
+            Ok("none") => Compression::None,
+            Ok("zstd") => Compression::Zstd,
             _ => return Err(bad("meta.compression", "must be \"zstd\" or \"none\"")),
         },
     };
-    let ciphertext_len = u32::try_from(ct.len()).map_err(|_| Error::TooLarge(ct.len()))?;
+    let estimate = base64::decoded_len_estimate(ct.len());
+    let mut out = buffer::zeroed(HEADER_LEN + estimate + TAG_LEN)?;
+    let ct_len = B64
+        .decode_slice(ct.as_bytes(), &mut out[HEADER_LEN..HEADER_LEN + estimate])
+        .map_err(|_| bad("ct", "is not valid base64"))?;
+    let ciphertext_len = u32::try_from(ct_len).map_err(|_| Error::TooLarge(ct_len))?;
     let header = Header {
         algorithm,
         content,
@@ -158,10 +200,9 @@ pub fn from_json(value: &Value) -> Result<Vec<u8>> {
         nonce,
         compression,
     };
-    let mut out = Vec::with_capacity(header.envelope_len());
-    out.extend_from_slice(&header.encode());
-    out.extend_from_slice(&ct);
-    out.extend_from_slice(&tag);
+    out[..HEADER_LEN].copy_from_slice(&header.encode());
+    out[HEADER_LEN + ct_len..HEADER_LEN + ct_len + TAG_LEN].copy_from_slice(&tag);
+    out.truncate(header.envelope_len());
     envelope::parse(&out)?;
     Ok(out)
 }
@@ -169,6 +210,7 @@ pub fn from_json(value: &Value) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use crate::aead::XaesKey;
     use crate::keys::SecretKey;
 
@@ -184,29 +226,52 @@ mod tests {
     #[test]
     fn round_trips_both_ways() {
         let bin = sample();
-        let j = to_json(&bin).unwrap();
+        let text = to_json(&bin).unwrap();
+        let j: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(j["kid"], "abababab-abab-abab-abab-abababababab");
         assert_eq!(j["kv"], 3);
         assert_eq!(j["meta"]["content"], "jsonb");
-        assert_eq!(from_json(&j).unwrap(), bin);
-        assert_eq!(to_json(&from_json(&j).unwrap()).unwrap(), j);
+        assert_eq!(from_json(&text).unwrap(), bin);
+        assert_eq!(from_json(&j.to_string()).unwrap(), bin);
+        assert_eq!(to_json(&from_json(&text).unwrap()).unwrap(), text);
     }
 
     #[test]
     fn strict_reader_names_field_without_value() {
-        let mut j = to_json(&sample()).unwrap();
+        let mut j: Value = serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
         j["iv"] = json!("SECRETVALUE!!");
-        let e = from_json(&j).unwrap_err().to_string();
+        let e = from_json(&j.to_string()).unwrap_err().to_string();
         assert!(e.contains("\"iv\"") && !e.contains("SECRETVALUE"), "{e}");
-        let mut j = to_json(&sample()).unwrap();
+        let mut j: Value = serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
         j["extra"] = json!(1);
-        assert!(from_json(&j).is_err());
-        let mut j = to_json(&sample()).unwrap();
+        assert!(from_json(&j.to_string()).is_err());
+        let mut j: Value = serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
         j.as_object_mut().unwrap().remove("tag");
-        assert!(from_json(&j)
+        assert!(from_json(&j.to_string())
             .unwrap_err()
             .to_string()
             .contains("\"tag\" is missing"));
-        assert!(from_json(&json!([1, 2])).is_err());
+        assert!(from_json("[1, 2]").is_err());
+    }
+
+    #[test]
+    fn escaped_strings_and_every_length_of_ciphertext_read_back() {
+        let key = XaesKey::new(&SecretKey::from_bytes(&[5; 32]).unwrap());
+        let kr = KeyRef {
+            keyring_id: [1; 16],
+            key_version: 1,
+        };
+        for n in 0..40 {
+            let bin = envelope::seal(&key, kr, ContentType::Bytes, &vec![7; n], b"").unwrap();
+            let text = to_json(&bin).unwrap();
+            assert_eq!(from_json(&text).unwrap(), bin, "{n} bytes");
+            // Writers that escape '/' (PHP's json_encode) are read too.
+            assert_eq!(from_json(&text.replace('/', "\\/")).unwrap(), bin);
+        }
+        let mut j: Value = serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
+        j["tag"] = json!("AAAA");
+        assert!(from_json(&j.to_string()).unwrap_err().to_string().contains("16 bytes"));
+        j["tag"] = json!("A".repeat(40));
+        assert!(from_json(&j.to_string()).unwrap_err().to_string().contains("16 bytes"));
     }
 }

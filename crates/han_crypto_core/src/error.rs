@@ -80,8 +80,9 @@ pub enum Error {
     #[error("{0}")]
     KdfPolicy(&'static str),
 
-    /// Memory for a key derivation could not be reserved.
-    #[error("could not reserve {0} bytes for key derivation")]
+    /// Memory could not be reserved (for a value's buffer or a key
+    /// derivation): an error, where Rust's ordinary allocation would abort.
+    #[error("out of memory: could not reserve {0} bytes")]
     OutOfMemory(u64),
 
     /// A token failed verification; names the reason, never the token.

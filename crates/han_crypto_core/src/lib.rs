@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aead;
+pub mod buffer;
 pub mod column;
 pub mod envelope;
 pub mod envelope_json;

@@ -13,12 +13,13 @@
 //! The recipient key id is the first 16 bytes of SHA-256(public key): it
 //! picks the private key, so opening never tries keys in turn.
 
-use hpke::aead::AesGcm256;
+use hpke::aead::{AeadTag, AesGcm256};
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use zeroize::Zeroizing;
 
+use crate::buffer;
 use crate::envelope::ContentType;
 use crate::keys::SecretKey;
 use crate::{Error, Result};
@@ -27,6 +28,7 @@ use crate::{Error, Result};
 pub const MAGIC: [u8; 4] = [0x89, b'H', b'C', b'S'];
 /// Header length, including `enc`.
 pub const HEADER_LEN: usize = 56;
+const TAG_LEN: usize = 16;
 const INFO: &[u8] = b"han_crypto sealed box v1";
 
 /// Identifies a recipient public key: SHA-256(public key)[..16].
@@ -65,19 +67,21 @@ pub fn seal(public_key: &[u8], content: ContentType, plaintext: &[u8]) -> Result
         .map_err(|_| Error::BadPublicKey("public key must be 32 bytes"))?;
     let pk_r = <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(&pk)
         .map_err(|_| Error::BadPublicKey("public key is not a valid X25519 key"))?;
-    let mut header = Vec::with_capacity(HEADER_LEN + plaintext.len() + 16);
-    header.extend_from_slice(&MAGIC);
-    header.extend_from_slice(&[1, 1, content as u8, 0]);
-    header.extend_from_slice(&key_id(&pk));
+    let mut out = buffer::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN)?;
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[1, 1, content as u8, 0]);
+    out.extend_from_slice(&key_id(&pk));
     let (enc, mut ctx) =
         hpke::setup_sender::<AesGcm256, HkdfSha256, X25519HkdfSha256>(&OpModeS::Base, &pk_r, INFO)
             .map_err(|_| Error::BadPublicKey("public key has low order"))?;
-    header.extend_from_slice(&enc.to_bytes());
-    let ct = ctx
-        .seal(plaintext, &header)
+    out.extend_from_slice(&enc.to_bytes());
+    out.extend_from_slice(plaintext);
+    let (header, body) = out.split_at_mut(HEADER_LEN);
+    let tag = ctx
+        .seal_inout_detached(body.into(), header)
         .map_err(|_| Error::TooLarge(plaintext.len()))?;
-    header.extend_from_slice(&ct);
-    Ok(header)
+    out.extend_from_slice(&tag.to_bytes());
+    Ok(out)
 }
 
 /// The recipient key id a sealed box names, after structural checks.
@@ -120,10 +124,12 @@ pub fn open(private: &SecretKey, sealed: &[u8]) -> Result<(ContentType, Zeroizin
         INFO,
     )
     .map_err(|_| Error::AuthenticationFailed)?;
-    let plain = ctx
-        .open(&sealed[HEADER_LEN..], &sealed[..HEADER_LEN])
+    let (body, tag) = sealed[HEADER_LEN..].split_at(sealed.len() - HEADER_LEN - TAG_LEN);
+    let tag = AeadTag::<AesGcm256>::from_bytes(tag).map_err(|_| Error::AuthenticationFailed)?;
+    let mut plain = Zeroizing::new(buffer::copy_of(body)?);
+    ctx.open_inout_detached((&mut plain[..]).into(), &sealed[..HEADER_LEN], &tag)
         .map_err(|_| Error::AuthenticationFailed)?;
-    Ok((content, Zeroizing::new(plain)))
+    Ok((content, plain))
 }
 
 /// The public key of a private key.
