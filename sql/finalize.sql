@@ -124,6 +124,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._forget_protected_columns(oid, text[]),
     han_crypto._forget_dropped_table(oid),
     han_crypto._create_view(regclass),
+    han_crypto._mirror_table_grants(regclass, regclass),
     han_crypto._decrypting_view(regclass),
     han_crypto._require_unprotect_rights(regclass),
     han_crypto._unprotect_begin(regclass, integer, text[]),

@@ -164,15 +164,9 @@ BEGIN
     EXECUTE format('CREATE TRIGGER han_crypto_write INSTEAD OF INSERT OR UPDATE OR DELETE ON %s
                     FOR EACH ROW EXECUTE FUNCTION han_crypto._view_write()', v_view);
 
-    -- Whoever may use the table may use the view the same way.
-    FOR att IN
-        SELECT DISTINCT a.grantee::regrole::text AS grantee, a.privilege_type
-        FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid = tbl AND a.grantee <> 0 AND a.grantee <> c.relowner
-          AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
-    LOOP
-        EXECUTE format('GRANT %s ON %s TO %s', att.privilege_type, v_view, att.grantee);
-    END LOOP;
+    -- Whoever may use the table may use the view the same way, and only they
+    -- (han_crypto_mirror_grants keeps it so after every GRANT and REVOKE).
+    PERFORM han_crypto._mirror_table_grants(tbl, v_view::regclass);
     RETURN v_view;
 END
 $$;
@@ -528,6 +522,81 @@ $$;
 CREATE EVENT TRIGGER han_crypto_follow_owner ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION han_crypto._follow_owner();
+
+-- The view reads with its owner's rights, so its privileges must be the
+-- table's: SELECT, INSERT, UPDATE and DELETE granted on the view exactly to
+-- whoever holds them on the table (PUBLIC included), revoked from everyone
+-- else. Only the table's ACL is copied, which PostgreSQL already
+-- authorized; nothing is ever granted that the table does not grant.
+CREATE FUNCTION han_crypto._mirror_table_grants(tbl regclass, v regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        WITH want AS (
+            SELECT a.grantee, a.privilege_type
+            FROM pg_class c, aclexplode(COALESCE(c.relacl, acldefault('r', c.relowner))) a
+            WHERE c.oid = tbl AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+              AND a.grantee <> c.relowner
+        ), have AS (
+            SELECT a.grantee, a.privilege_type
+            FROM pg_class c, aclexplode(COALESCE(c.relacl, acldefault('r', c.relowner))) a
+            WHERE c.oid = v AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+              AND a.grantee <> c.relowner
+        )
+        SELECT 'GRANT' AS verb, 'TO' AS dir, w.* FROM (SELECT * FROM want EXCEPT SELECT * FROM have) w
+        UNION ALL
+        SELECT 'REVOKE', 'FROM', h.* FROM (SELECT * FROM have EXCEPT SELECT * FROM want) h
+    LOOP
+        EXECUTE format('%s %s ON %s %s %s', r.verb, r.privilege_type, v, r.dir,
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.grantee::regrole::text) END);
+    END LOOP;
+END
+$$;
+
+-- After GRANT or REVOKE (on anything: the command's objects are not listed
+-- for GRANT), every protected table's view gets its table's privileges
+-- again. SECURITY DEFINER: a REVOKE by a role that holds a grant option on
+-- the table, but has no rights on the view, must still reach the view.
+CREATE FUNCTION han_crypto._mirror_grants() RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    -- The trigger's own GRANTs and REVOKEs fire it again: nothing to do then.
+    -- (The han_crypto prefix is reserved for real settings. A role that sets
+    -- this one itself only skips the mirroring of its own GRANT or REVOKE,
+    -- which changes nothing it could not grant on the view directly.)
+    IF current_setting('han_crypto_internal.mirroring_grants', true) = 'on' THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('han_crypto_internal.mirroring_grants', 'on', true);
+    FOR r IN
+        SELECT p.table_name AS tbl, v.oid::regclass AS v
+        FROM han_crypto.protected p
+        JOIN pg_class v ON v.oid = to_regclass(p.view_name)
+        -- only the view that reads this table, never another relation that
+        -- took the name
+        WHERE EXISTS (SELECT FROM pg_rewrite rw
+                      JOIN pg_depend dd ON dd.classid = 'pg_rewrite'::regclass AND dd.objid = rw.oid
+                      WHERE rw.ev_class = v.oid AND dd.refclassid = 'pg_class'::regclass
+                        AND dd.refobjid = p.table_name)
+    LOOP
+        PERFORM han_crypto._mirror_table_grants(r.tbl, r.v);
+    END LOOP;
+    PERFORM set_config('han_crypto_internal.mirroring_grants', 'off', true);
+END
+$$;
+
+CREATE EVENT TRIGGER han_crypto_mirror_grants ON ddl_command_end
+    WHEN TAG IN ('GRANT', 'REVOKE')
+    EXECUTE FUNCTION han_crypto._mirror_grants();
 
 -- After ALTER TABLE on a protected table, the columns han_crypto relies on.
 -- Renaming a protected column is refused: its sealed values are bound to

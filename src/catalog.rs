@@ -87,15 +87,30 @@ struct OwnerGuard {
 impl Drop for OwnerGuard {
     fn drop(&mut self) {
         // SAFETY: plain backend-local state setters with values obtained
-        // from the matching getters in `as_owner`.
+        // from the matching getters in `as_owner`. The snapshot pushed there
+        // is popped unless an ERROR is unwinding, whose (sub)transaction
+        // abort pops it (SPI may have left its own above it).
         unsafe {
+            if !std::thread::panicking() {
+                pg_sys::PopActiveSnapshot();
+            }
             pg_sys::AtEOXact_GUC(true, self.guc_level);
             pg_sys::SetUserIdAndSecContext(self.saved_user, self.saved_context);
         }
     }
 }
 
-/// Runs `f` as the extension owner with a pinned search_path.
+/// Runs `f` as the extension owner with a pinned search_path, reading on a
+/// snapshot taken now.
+///
+/// The snapshot matters for access control: what `f` reads fills caches
+/// that outlive the transaction (memberships, keyrings, protection
+/// configuration). Read under a REPEATABLE READ or SERIALIZABLE
+/// transaction's snapshot, a row revoked or changed since that snapshot was
+/// taken would be cached again after the invalidation that announced the
+/// change, and kept after COMMIT. Read-only SPI uses the active snapshot, so
+/// the latest one is pushed; writes (read-write SPI) still take the
+/// transaction's own, as PostgreSQL's isolation rules expect.
 pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     let owner = extension_owner();
     let mut saved_user = pg_sys::InvalidOid;
@@ -109,6 +124,7 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
             saved_context,
             guc_level,
         };
+        pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
         pg_sys::SetUserIdAndSecContext(
             owner,
             saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
@@ -375,9 +391,12 @@ pub fn delete_member(id: &[u8; 16], principal: &str) -> HcResult<bool> {
         .flatten()
         .unwrap_or(0)
     });
-    // A revocation drops every cached and unlocked key everywhere, not only
-    // memberships: keys are "dropped on revocation".
-    changed(Table::Keyrings);
+    // Every backend re-reads memberships (and drops derived keys). Nothing
+    // to announce when nothing was revoked: each announcement makes every
+    // backend re-read, which a keyring admin could otherwise repeat at will.
+    if n > 0 {
+        changed(Table::Keyrings);
+    }
     Ok(n > 0)
 }
 

@@ -176,6 +176,13 @@ pub fn role_of(ring: &KeyringRow, principal: &str) -> Option<String> {
 /// (root-derived) keyring is open to every role allowed to call the function.
 /// Managing any keyring is also open to roles with han_crypto_admin.
 pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
+    // PostgreSQL reads invalidations when a statement locks a relation; a
+    // statement that locks none (SELECT decrypt($1) inside a transaction)
+    // would act on memberships revoked since. Reading the queue is one
+    // shared-counter check when it is empty.
+    // SAFETY: callable anywhere inside a transaction; the callbacks it runs
+    // only clear backend-local caches.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
     if access == Access::Manage && actor::has_role(c"han_crypto_admin") {
         return Ok(());
     }
@@ -192,6 +199,12 @@ pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
     if allowed {
         Ok(())
     } else {
+        // Revoked (or never a member): whatever it unlocked is wiped now.
+        UNLOCKED.with(|m| {
+            m.try_borrow_mut()
+                .map(|mut m| m.retain(|(k, p), _| k.keyring_id != ring.id || *p != principal))
+                .ok()
+        });
         Err(HcError::NotAllowed {
             keyring: ring.name.clone(),
             principal,
@@ -420,11 +433,15 @@ fn forget_catalog_rows() {
     LAST_ROLE.with(|l| l.try_borrow_mut().map(|mut l| *l = None).ok());
 }
 
-/// Drops everything: rows, memberships, derived and unlocked keys, root key.
+/// Drops rows, memberships, derived keys and the root key. Unlocked
+/// passphrase keys stay: they belong to the actors who unlocked them, every
+/// use is authorized afresh against the re-read memberships, and a denied
+/// actor's keys are dropped then ([`authorize`]). Dropping them here would
+/// let anyone who can change the catalog (a keyring admin revoking someone
+/// from their own keyring) lock every passphrase keyring in every session.
 fn forget_everything() {
     forget_catalog_rows();
     KEYS.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
-    UNLOCKED.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
     root_key::forget();
 }
 
@@ -432,6 +449,7 @@ fn forget_everything() {
 #[cfg(any(test, feature = "pg_test"))]
 pub fn forget_for_tests() {
     forget_everything();
+    UNLOCKED.with(|m| m.try_borrow_mut().map(|mut m| m.clear()).ok());
 }
 
 /// Called after this backend inserted catalog rows in the current transaction.

@@ -787,3 +787,173 @@ fn an_open_transaction_after_the_first_key_use_blocks_others_for_a_bounded_time_
         .batch_execute("SELECT han_crypto.encrypt('y')")
         .unwrap();
 }
+
+/// A member revoked while one of its sessions is inside a REPEATABLE READ
+/// transaction: the invalidation reaches that session, which must re-read
+/// the membership as it is now, not as its old snapshot shows it (and then
+/// keep the stale row cached for good, past COMMIT).
+#[test]
+fn a_revoked_member_inside_an_old_snapshot_loses_access_at_the_next_statement_and_after_commit() {
+    let mut admin = cluster().fresh_db("hd_stale");
+    admin
+        .batch_execute(
+            "CREATE ROLE stale_reader LOGIN;
+             SELECT han_crypto.create_keyring('stale_team');
+             SELECT han_crypto.grant_access('stale_team', 'stale_reader', 'reader');",
+        )
+        .unwrap();
+    let env: Vec<u8> = admin
+        .query_one("SELECT han_crypto.encrypt('before', 'stale_team')", &[])
+        .unwrap()
+        .get(0);
+    for isolation in ["REPEATABLE READ", "SERIALIZABLE"] {
+        let mut r = cluster().connect_as("hd_stale", "stale_reader");
+        admin
+            .batch_execute("SELECT han_crypto.grant_access('stale_team', 'stale_reader', 'reader')")
+            .unwrap();
+        r.batch_execute(&format!("BEGIN ISOLATION LEVEL {isolation}")).unwrap();
+        let plain: String = r
+            .query_one("SELECT han_crypto.decrypt($1)", &[&env])
+            .unwrap()
+            .get(0);
+        assert_eq!(plain, "before");
+        admin
+            .batch_execute("SELECT han_crypto.revoke_access('stale_team', 'stale_reader')")
+            .unwrap();
+        let (state, _) = expect_error(&mut r, "SELECT han_crypto.decrypt($1)", &[&env]);
+        assert_eq!(state, "42501", "{isolation}: revoked member still decrypts");
+        r.batch_execute("ROLLBACK").unwrap();
+        let (state, _) = expect_error(&mut r, "SELECT han_crypto.decrypt($1)", &[&env]);
+        assert_eq!(state, "42501", "{isolation}: revoked member decrypts after the transaction");
+    }
+}
+
+/// A column protected while a writer's transaction holds an older snapshot:
+/// from its next statement the writer's backend seals the new column too,
+/// instead of caching the configuration its snapshot shows and writing
+/// plaintext into the heap (and making the view fail for every reader).
+#[test]
+fn a_column_protected_under_a_writers_old_snapshot_is_sealed_from_its_next_statement() {
+    let mut owner = cluster().fresh_db("hd_stalecfg");
+    owner
+        .batch_execute(
+            "CREATE ROLE stale_writer LOGIN;
+             SELECT han_crypto.create_keyring('cfg_team');
+             SELECT han_crypto.grant_access('cfg_team', 'stale_writer', 'writer');
+             CREATE TABLE t3 (id int PRIMARY KEY, team text NOT NULL, a text, b text);
+             GRANT ALL ON t3 TO stale_writer;
+             SELECT han_crypto.protect('t3', ARRAY['a'], 'team');",
+        )
+        .unwrap();
+    let mut w = cluster().connect_as("hd_stalecfg", "stale_writer");
+    w.batch_execute("INSERT INTO t3 VALUES (1, 'cfg_team', 'A1', 'B1')").unwrap();
+    w.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class")
+        .unwrap();
+    owner
+        .batch_execute("SELECT han_crypto.protect('t3', ARRAY['a', 'b'], 'team')")
+        .unwrap();
+    w.batch_execute("INSERT INTO t3 VALUES (2, 'cfg_team', 'A2', 'PLAIN-B2'); COMMIT")
+        .unwrap();
+    w.batch_execute("INSERT INTO t3 VALUES (3, 'cfg_team', 'A3', 'PLAIN-B3')")
+        .unwrap();
+    let plain: i64 = owner
+        .query_one("SELECT count(*) FROM t3 WHERE b LIKE 'PLAIN%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(plain, 0, "plaintext stored in a protected column");
+    let read: Vec<String> = w
+        .query("SELECT b FROM t3_decrypted WHERE id > 1 ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(read, ["PLAIN-B2", "PLAIN-B3"]);
+}
+
+/// REVOKE on a protected table must also take the view away: the view reads
+/// with its owner's rights, so a grant left on it is a way around the
+/// revocation. Covers the owner revoking, PUBLIC, and a role that holds a
+/// grant option on the table but no rights on the view.
+#[test]
+fn revoking_on_a_protected_table_revokes_on_its_decrypting_view() {
+    let mut owner = cluster().fresh_db("hd_acl");
+    owner
+        .batch_execute(
+            "CREATE ROLE acl_user LOGIN;
+             CREATE ROLE acl_delegate LOGIN;
+             CREATE TABLE s (id int PRIMARY KEY, team text, body text);
+             GRANT SELECT, INSERT ON s TO acl_user;
+             GRANT SELECT ON s TO acl_delegate WITH GRANT OPTION;
+             SELECT han_crypto.protect('s', ARRAY['body'], 'team');",
+        )
+        .unwrap();
+    let view_privs = |c: &mut Client, role: &str| -> (bool, bool) {
+        let r = c
+            .query_one(
+                "SELECT has_table_privilege($1, 's_decrypted', 'SELECT'),
+                        has_table_privilege($1, 's_decrypted', 'INSERT')",
+                &[&role],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(view_privs(&mut owner, "acl_user"), (true, true));
+    owner.batch_execute("REVOKE INSERT ON s FROM acl_user").unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (true, false));
+    owner.batch_execute("REVOKE ALL ON s FROM acl_user").unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
+    let mut u = cluster().connect_as("hd_acl", "acl_user");
+    let (state, _) = expect_error(&mut u, "SELECT * FROM s_decrypted", &[]);
+    assert_eq!(state, "42501");
+    // A grant made by a grant-option holder, and its revocation.
+    let mut d = cluster().connect_as("hd_acl", "acl_delegate");
+    d.batch_execute("GRANT SELECT ON s TO acl_user").unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (true, false));
+    d.batch_execute("REVOKE SELECT ON s FROM acl_user").unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
+    // PUBLIC both ways; a grant made on the view alone does not stay.
+    owner.batch_execute("GRANT SELECT ON s TO PUBLIC").unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (true, false));
+    owner.batch_execute("REVOKE SELECT ON s FROM PUBLIC").unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
+    owner
+        .batch_execute("GRANT SELECT ON s_decrypted TO acl_user; GRANT SELECT ON s TO acl_delegate")
+        .unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
+}
+
+/// A keyring admin revoking someone (anyone, even a non-member) from their
+/// own keyring must not lock the passphrase keyrings that other actors have
+/// unlocked in other sessions.
+#[test]
+fn a_keyring_admin_revoking_cannot_lock_other_actors_passphrase_keyrings() {
+    let mut admin = cluster().fresh_db("hd_lockdos");
+    admin
+        .batch_execute(
+            "CREATE ROLE pp_owner LOGIN IN ROLE han_crypto_app;
+             CREATE ROLE team_admin LOGIN IN ROLE han_crypto_app;
+             SELECT han_crypto.create_keyring('dos_team');
+             SELECT han_crypto.grant_access('dos_team', 'team_admin', 'admin');
+             SELECT han_crypto.grant_access('dos_team', 'someone', 'reader');",
+        )
+        .unwrap();
+    let mut p = cluster().connect_as("hd_lockdos", "pp_owner");
+    p.batch_execute("SELECT han_crypto.create_passphrase_keyring('pp_dos', 'correct horse battery staple')")
+        .unwrap();
+    p.batch_execute("SELECT han_crypto.unlock('pp_dos', 'correct horse battery staple')")
+        .unwrap();
+    let env: Vec<u8> = p
+        .query_one("SELECT han_crypto.encrypt('mine', 'pp_dos')", &[])
+        .unwrap()
+        .get(0);
+    let mut t = cluster().connect_as("hd_lockdos", "team_admin");
+    for who in ["nobody-at-all", "someone"] {
+        t.batch_execute(&format!("SELECT han_crypto.revoke_access('dos_team', '{who}')"))
+            .unwrap();
+        let plain: String = p
+            .query_one("SELECT han_crypto.decrypt($1)", &[&env])
+            .unwrap()
+            .get(0);
+        assert_eq!(plain, "mine", "revoking {who} locked another actor's keyring");
+    }
+}

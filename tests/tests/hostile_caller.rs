@@ -368,6 +368,10 @@ fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
         "han_crypto._refuse_inheritance()" => vec![
             format!("CREATE TABLE public.{t}_child (extra pg_catalog.text) INHERITS (public.{t})"),
         ],
+        "han_crypto._mirror_grants()" => vec![
+            format!("GRANT SELECT ON public.{t} TO PUBLIC"),
+            format!("REVOKE SELECT ON public.{t} FROM PUBLIC"),
+        ],
         "han_crypto._redaction_changed()" => vec![
             "INSERT INTO han_crypto.redaction_allowlist (pattern, note) VALUES ('^hc-allowed$', 'harness')".into(),
             "DELETE FROM han_crypto.redaction_allowlist WHERE note OPERATOR(pg_catalog.=) 'harness'".into(),
