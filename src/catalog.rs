@@ -400,15 +400,23 @@ pub fn delete_member(id: &[u8; 16], principal: &str) -> HcResult<bool> {
     Ok(n > 0)
 }
 
-/// Records a failed unlock in han_crypto.unlock_failures. Where nothing can
-/// be written (a standby, a read-only transaction) the failure is reported
-/// in the server log instead — which no caller can suppress — and false is
-/// returned.
+/// Records a failed unlock: always in the server log, which no caller can
+/// suppress or roll back (a guesser who rolls back its transaction erases
+/// the row below), and in han_crypto.unlock_failures where this
+/// transaction can write (not on a standby or in a read-only transaction;
+/// then false is returned). The audit trail will make the log line the
+/// durable record.
 pub fn record_unlock_failure(id: &[u8; 16], keyring: &str, principal: &str) -> bool {
-    if !writable() {
-        pgrx::log!(
-            "han_crypto: failed unlock of keyring \"{keyring}\" by \"{principal}\" (not recorded in han_crypto.unlock_failures: this transaction cannot write)"
-        );
+    let writable = writable();
+    pgrx::log!(
+        "han_crypto: failed unlock of keyring \"{keyring}\" by \"{principal}\"{}",
+        if writable {
+            ""
+        } else {
+            " (not recorded in han_crypto.unlock_failures: this transaction cannot write)"
+        }
+    );
+    if !writable {
         return false;
     }
     as_owner(|| {

@@ -39,10 +39,8 @@ fn set_actor(
 ) -> Result<(), ErrorReport> {
     require_app_role("set_actor()")?;
     let principal = principal.ok_or(HcError::NullArgument("principal"))?;
-    if principal.is_empty() || principal.chars().count() > 200 {
-        return Err(
-            HcError::InvalidArgument("principal must be 1 to 200 characters".into()).into(),
-        );
+    if !is_valid_principal(principal) {
+        return Err(HcError::InvalidArgument(PRINCIPAL_RULE.into()).into());
     }
     warn_outside_transaction_block("set_actor()");
     actor::set(Actor {
@@ -51,6 +49,16 @@ fn set_actor(
         via: "set_actor",
     });
     Ok(())
+}
+
+const PRINCIPAL_RULE: &str =
+    "principal must be 1 to 200 characters, none of them control characters";
+
+/// What any actor's name must be, however it is established: names end up
+/// in membership rows, error messages and the server log.
+fn is_valid_principal(principal: &str) -> bool {
+    let n = principal.chars().count();
+    (1..=200).contains(&n) && !principal.chars().any(char::is_control)
 }
 
 /// The configured secret, refused (55000) when shorter than HS256 needs:
@@ -106,6 +114,12 @@ fn authenticate(token: &str) -> Result<String, ErrorReport> {
         issuer: issuer.as_deref(),
     };
     let principal = jwt::verify_hs256(token, &secret, &policy).map_err(HcError::from)?;
+    if !is_valid_principal(&principal) {
+        return Err(HcError::Core(han_crypto_core::Error::Token(
+            "the token's principal claim must be 1 to 200 characters, none of them control characters",
+        ))
+        .into());
+    }
     warn_outside_transaction_block("authenticate()");
     actor::set(Actor {
         principal: principal.clone(),

@@ -8,9 +8,9 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::catalog;
-use crate::varlena::{OwnedBytea, OwnedText};
 use crate::error::{HcError, HcResult};
 use crate::keyring::{self, Access};
+use crate::varlena::{OwnedBytea, OwnedText};
 
 fn keypair_context(key_id: &[u8; 16]) -> String {
     format!("han_crypto/keypair/{}", hex_lower(key_id))

@@ -811,7 +811,8 @@ fn a_revoked_member_inside_an_old_snapshot_loses_access_at_the_next_statement_an
         admin
             .batch_execute("SELECT han_crypto.grant_access('stale_team', 'stale_reader', 'reader')")
             .unwrap();
-        r.batch_execute(&format!("BEGIN ISOLATION LEVEL {isolation}")).unwrap();
+        r.batch_execute(&format!("BEGIN ISOLATION LEVEL {isolation}"))
+            .unwrap();
         let plain: String = r
             .query_one("SELECT han_crypto.decrypt($1)", &[&env])
             .unwrap()
@@ -824,7 +825,10 @@ fn a_revoked_member_inside_an_old_snapshot_loses_access_at_the_next_statement_an
         assert_eq!(state, "42501", "{isolation}: revoked member still decrypts");
         r.batch_execute("ROLLBACK").unwrap();
         let (state, _) = expect_error(&mut r, "SELECT han_crypto.decrypt($1)", &[&env]);
-        assert_eq!(state, "42501", "{isolation}: revoked member decrypts after the transaction");
+        assert_eq!(
+            state, "42501",
+            "{isolation}: revoked member decrypts after the transaction"
+        );
     }
 }
 
@@ -846,7 +850,8 @@ fn a_column_protected_under_a_writers_old_snapshot_is_sealed_from_its_next_state
         )
         .unwrap();
     let mut w = cluster().connect_as("hd_stalecfg", "stale_writer");
-    w.batch_execute("INSERT INTO t3 VALUES (1, 'cfg_team', 'A1', 'B1')").unwrap();
+    w.batch_execute("INSERT INTO t3 VALUES (1, 'cfg_team', 'A1', 'B1')")
+        .unwrap();
     w.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class")
         .unwrap();
     owner
@@ -898,9 +903,13 @@ fn revoking_on_a_protected_table_revokes_on_its_decrypting_view() {
         (r.get(0), r.get(1))
     };
     assert_eq!(view_privs(&mut owner, "acl_user"), (true, true));
-    owner.batch_execute("REVOKE INSERT ON s FROM acl_user").unwrap();
+    owner
+        .batch_execute("REVOKE INSERT ON s FROM acl_user")
+        .unwrap();
     assert_eq!(view_privs(&mut owner, "acl_user"), (true, false));
-    owner.batch_execute("REVOKE ALL ON s FROM acl_user").unwrap();
+    owner
+        .batch_execute("REVOKE ALL ON s FROM acl_user")
+        .unwrap();
     assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
     let mut u = cluster().connect_as("hd_acl", "acl_user");
     let (state, _) = expect_error(&mut u, "SELECT * FROM s_decrypted", &[]);
@@ -914,7 +923,9 @@ fn revoking_on_a_protected_table_revokes_on_its_decrypting_view() {
     // PUBLIC both ways; a grant made on the view alone does not stay.
     owner.batch_execute("GRANT SELECT ON s TO PUBLIC").unwrap();
     assert_eq!(view_privs(&mut owner, "acl_user"), (true, false));
-    owner.batch_execute("REVOKE SELECT ON s FROM PUBLIC").unwrap();
+    owner
+        .batch_execute("REVOKE SELECT ON s FROM PUBLIC")
+        .unwrap();
     assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
     owner
         .batch_execute("GRANT SELECT ON s_decrypted TO acl_user; GRANT SELECT ON s TO acl_delegate")
@@ -938,8 +949,10 @@ fn a_keyring_admin_revoking_cannot_lock_other_actors_passphrase_keyrings() {
         )
         .unwrap();
     let mut p = cluster().connect_as("hd_lockdos", "pp_owner");
-    p.batch_execute("SELECT han_crypto.create_passphrase_keyring('pp_dos', 'correct horse battery staple')")
-        .unwrap();
+    p.batch_execute(
+        "SELECT han_crypto.create_passphrase_keyring('pp_dos', 'correct horse battery staple')",
+    )
+    .unwrap();
     p.batch_execute("SELECT han_crypto.unlock('pp_dos', 'correct horse battery staple')")
         .unwrap();
     let env: Vec<u8> = p
@@ -948,12 +961,41 @@ fn a_keyring_admin_revoking_cannot_lock_other_actors_passphrase_keyrings() {
         .get(0);
     let mut t = cluster().connect_as("hd_lockdos", "team_admin");
     for who in ["nobody-at-all", "someone"] {
-        t.batch_execute(&format!("SELECT han_crypto.revoke_access('dos_team', '{who}')"))
-            .unwrap();
+        t.batch_execute(&format!(
+            "SELECT han_crypto.revoke_access('dos_team', '{who}')"
+        ))
+        .unwrap();
         let plain: String = p
             .query_one("SELECT han_crypto.decrypt($1)", &[&env])
             .unwrap()
             .get(0);
-        assert_eq!(plain, "mine", "revoking {who} locked another actor's keyring");
+        assert_eq!(
+            plain, "mine",
+            "revoking {who} locked another actor's keyring"
+        );
     }
+}
+
+/// A validly signed token whose principal is no name set_actor would
+/// accept (100,000 characters, an embedded NUL, control characters) must
+/// not become the actor: names end up in rows, messages and the log.
+#[test]
+fn tokens_naming_an_oversized_or_control_character_principal_are_refused() {
+    let mut c = cluster().fresh_db("hd_jwt_sub");
+    let secret = JWT_SECRET.as_bytes();
+    for sub in [
+        "x".repeat(100_000),
+        "x\u{0}y".into(),
+        "line\nbreak".into(),
+        String::new(),
+    ] {
+        let t = token(
+            json!({"sub": sub, "iat": now(), "exp": now() + 600}),
+            secret,
+        );
+        let (code, _) = expect_error(&mut c, "SELECT han_crypto.authenticate($1)", &[&t]);
+        assert_eq!(code, "28000", "sub of {} chars", sub.len());
+    }
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.set_actor($1)", &[&"a\u{7}b"]);
+    assert_eq!(code, "22023");
 }

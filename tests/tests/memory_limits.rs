@@ -50,7 +50,10 @@ fn values_too_large_for_the_servers_memory_are_errors_not_cluster_restarts() {
         .unwrap()
         .get(0);
     admin
-        .execute("GRANT SELECT ON notes_decrypted, packed_decrypted TO nobody", &[])
+        .execute(
+            "GRANT SELECT ON notes_decrypted, packed_decrypted TO nobody",
+            &[],
+        )
         .unwrap();
 
     let mut outcomes = Vec::new();
@@ -98,7 +101,11 @@ fn values_too_large_for_the_servers_memory_are_errors_not_cluster_restarts() {
         "the limit was never reached: the test proves nothing"
     );
     let log = c.log();
-    for abort in ["terminated by signal", "memory allocation of", "all server processes terminated"] {
+    for abort in [
+        "terminated by signal",
+        "memory allocation of",
+        "all server processes terminated",
+    ] {
         assert!(!log.contains(abort), "server log shows `{abort}`");
     }
 }

@@ -118,7 +118,8 @@ fn decode_b64_envelope(b64: &str) -> Result<Option<Vec<u8>>> {
 /// The jsonb-column form of an envelope, as JSON text.
 pub fn encode_json(envelope: &[u8]) -> Result<String> {
     let head = format!("{{\"{JSON_KEY}\": \"");
-    let mut out = buffer::string_with_capacity(head.len() + B64.encoded_length(envelope.len()) + 2)?;
+    let mut out =
+        buffer::string_with_capacity(head.len() + B64.encoded_length(envelope.len()) + 2)?;
     out.push_str(&head);
     B64.encode_append(envelope, &mut out);
     out.push_str("\"}");
@@ -137,7 +138,10 @@ pub fn decode_json(value: &str) -> Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     // jsonb's output never escapes inside base64, so the string is borrowed.
-    match obj.get(JSON_KEY).map(|raw| serde_json::from_str::<&str>(raw.get())) {
+    match obj
+        .get(JSON_KEY)
+        .map(|raw| serde_json::from_str::<&str>(raw.get()))
+    {
         Some(Ok(b64)) => decode_b64_envelope(b64),
         _ => Ok(None),
     }
@@ -238,7 +242,12 @@ mod tests {
         assert_eq!(decode_json(&json).unwrap().unwrap(), env);
         let reparsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(decode_json(&reparsed.to_string()).unwrap().unwrap(), env);
-        for lookalike in ["hc1:not base64!", "hc1:aGVsbG8=", "hc1:", "plain prompt text"] {
+        for lookalike in [
+            "hc1:not base64!",
+            "hc1:aGVsbG8=",
+            "hc1:",
+            "plain prompt text",
+        ] {
             assert_eq!(decode_text(lookalike), Ok(None), "{lookalike}");
         }
         for lookalike in [

@@ -28,8 +28,8 @@
 
 use zeroize::Zeroizing;
 
-use crate::buffer;
 use crate::aead::{XaesKey, TAG_LEN, XAES_NONCE_LEN};
+use crate::buffer;
 use crate::keys::fill_random;
 use crate::{Error, Result};
 
@@ -611,7 +611,9 @@ mod tests {
             env.len()
         );
         assert_eq!(&*parsed.open(&key(), b"ctx").unwrap(), prose.as_bytes());
-        assert!(parsed.verify(&key(), b"ctx").unwrap() && !parsed.verify(&key(), b"other").unwrap());
+        assert!(
+            parsed.verify(&key(), b"ctx").unwrap() && !parsed.verify(&key(), b"other").unwrap()
+        );
         assert!(parsed
             .open_into(&key(), b"ctx", &mut vec![0; parsed.ciphertext.len()])
             .is_err());

@@ -96,14 +96,18 @@ type Members<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
 
 fn object<'a>(raw: &'a RawValue, what: &str) -> Result<Members<'a>> {
     if !raw.get().starts_with('{') {
-        return Err(Error::MalformedJson(format!("{what} must be a JSON object")));
+        return Err(Error::MalformedJson(format!(
+            "{what} must be a JSON object"
+        )));
     }
     serde_json::from_str(raw.get())
         .map_err(|_| Error::MalformedJson(format!("{what} must be a JSON object")))
 }
 
 fn field<'a>(obj: &Members<'a>, name: &str) -> Result<&'a RawValue> {
-    obj.get(name).copied().ok_or_else(|| bad(name, "is missing"))
+    obj.get(name)
+        .copied()
+        .ok_or_else(|| bad(name, "is missing"))
 }
 
 fn str_field<'a>(obj: &Members<'a>, name: &str) -> Result<Cow<'a, str>> {
@@ -210,9 +214,9 @@ pub fn from_json(text: &str) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
     use crate::aead::XaesKey;
     use crate::keys::SecretKey;
+    use serde_json::{json, Value};
 
     fn sample() -> Vec<u8> {
         let key = XaesKey::new(&SecretKey::from_bytes(&[5; 32]).unwrap());
@@ -270,8 +274,14 @@ mod tests {
         }
         let mut j: Value = serde_json::from_str(&to_json(&sample()).unwrap()).unwrap();
         j["tag"] = json!("AAAA");
-        assert!(from_json(&j.to_string()).unwrap_err().to_string().contains("16 bytes"));
+        assert!(from_json(&j.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("16 bytes"));
         j["tag"] = json!("A".repeat(40));
-        assert!(from_json(&j.to_string()).unwrap_err().to_string().contains("16 bytes"));
+        assert!(from_json(&j.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("16 bytes"));
     }
 }

@@ -126,27 +126,40 @@ impl Analysis {
     /// does not exist`): each masked token's text, its decoded contents,
     /// and a name's folded form. Shorter than 4 characters: left out.
     pub fn secret_texts(&self, sql: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut add = |t: String| {
+        fn add(out: &mut Vec<String>, t: String) {
             if t.chars().count() >= 4 && !out.contains(&t) {
                 out.push(t);
             }
-        };
+        }
+        let mut out = Vec::new();
         for mask in &self.masks {
             let Some(raw) = sql.get(mask.span.clone()) else {
                 continue;
             };
-            add(raw.to_owned());
+            add(&mut out, raw.to_owned());
             // Inside a '...'-quoted body, quotes are doubled.
-            add(raw.replace("''", "'"));
+            add(&mut out, raw.replace("''", "'"));
             for tok in tokens_with(raw, true).chain(tokens_with(raw, false)) {
                 if let Some(d) = decode_string(raw, &tok) {
-                    add(d.text.into_owned());
+                    add(&mut out, d.text.into_owned());
                 }
                 if let Some(name) = identifier(raw, &tok) {
-                    add(name.into_owned());
+                    add(&mut out, name.into_owned());
                 }
             }
+        }
+        // As JSON, YAML and XML output quote them (auto_explain's formats).
+        for t in out.clone() {
+            if let Ok(json) = serde_json::to_string(&t) {
+                add(&mut out, json[1..json.len() - 1].to_owned());
+            }
+            let xml = t
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&apos;");
+            add(&mut out, xml);
         }
         out
     }
@@ -652,6 +665,11 @@ struct Analyzer<'s, 'c, 'l> {
     dynamic: Option<SecretParams>,
     /// Statements prepared earlier in the text.
     known: BTreeMap<String, Rc<SecretParams>>,
+    /// A secret argument that names its value instead of holding it (a
+    /// column, a variable, a subquery's output): the value is a constant
+    /// elsewhere in the text (`WITH s(p) AS (VALUES ('pw')) SELECT
+    /// unlock('k', p) FROM s`), so every constant of this text is masked.
+    indirect: Option<&'static str>,
     out: Analysis,
 }
 
@@ -670,6 +688,7 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
             stmt: Statement::default(),
             dynamic: None,
             known: BTreeMap::new(),
+            indirect: None,
             out: Analysis::default(),
         }
     }
@@ -685,6 +704,13 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
             self.child_closed(self.last_end, bare);
         }
         self.end_statement();
+        if let Some(name) = self.indirect {
+            for t in tokens_with(self.sql, scs) {
+                if matches!(t.kind, K::String(_) | K::Number) {
+                    self.out.masks.push(Mask { span: t.span, name });
+                }
+            }
+        }
         self.out.normalize();
         self.out
     }
@@ -909,6 +935,9 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
                 }
                 _ => false,
             };
+            if value && matches!(t.kind, K::Ident | K::QuotedIdent) {
+                self.indirect = Some(name);
+            }
             if value {
                 self.out.masks.push(Mask {
                     span: span.start + t.span.start..span.start + t.span.end,
@@ -1562,8 +1591,35 @@ mod tests {
         );
         assert_eq!(
             shown("SELECT unlock('k', CAST('pw' AS text) || upper(\"pw2\"))"),
-            "SELECT unlock('k', CAST([REDACTED:passphrase] AS text) || upper([REDACTED:passphrase]))"
+            // ("pw2" reads as a name, so every constant is masked: see below)
+            "SELECT unlock([REDACTED:passphrase], CAST([REDACTED:passphrase] AS text) || upper([REDACTED:passphrase]))"
         );
+    }
+
+    #[test]
+    fn leak_through_a_secret_routed_through_a_cte_subquery_or_values_is_closed() {
+        for sql in [
+            "WITH s(p) AS (VALUES ('SENTCTE1xyz')) SELECT han_crypto.unlock('pp_alice', p) FROM s",
+            "SELECT han_crypto.unlock(k, p) FROM (SELECT 'pp_alice' k, 'SENTSUB2xyz' p) s",
+            "SELECT han_crypto.unlock('pp_alice', x) FROM unnest(ARRAY['SENTUNNEST3xyz']) x",
+            "SELECT han_crypto.unlock('pp_alice', (SELECT 'SENTSCALAR4xyz'))",
+            "SELECT han_crypto.unlock('pp_alice', p::text) FROM (VALUES (12345678)) v(p)",
+        ] {
+            let out = shown(sql);
+            for sentinel in ["SENT", "12345678"] {
+                assert!(!out.contains(sentinel), "{sql} -> {out}");
+            }
+            assert!(out.contains("han_crypto.unlock("), "{out}");
+        }
+    }
+
+    #[test]
+    fn echoes_in_json_yaml_and_xml_output_are_listed() {
+        let sql = r#"SELECT han_crypto.unlock('pp_alice', 'SENT"q\x<&>')"#;
+        let texts = analyze(sql, &none).secret_texts(sql);
+        for t in [r#"SENT\"q\\x<&>"#, "SENT&quot;q\\x&lt;&amp;&gt;"] {
+            assert!(texts.iter().any(|x| x == t), "{t} in {texts:?}");
+        }
     }
 
     #[test]
@@ -1579,7 +1635,7 @@ mod tests {
             ),
             (
                 "SELECT unlock('kim', pw_typed_bare)",
-                "SELECT unlock('kim', [REDACTED:passphrase])",
+                "SELECT unlock([REDACTED:passphrase], [REDACTED:passphrase])",
             ),
         ] {
             assert_eq!(shown(sql), expected, "{sql}");
@@ -1588,13 +1644,17 @@ mod tests {
 
     #[test]
     fn secret_values_are_listed_for_errors_that_echo_them() {
-        let sql = "SELECT unlock('kim', 'Pass''word1'), unlock('k', PassWord2)";
-        let a = analyze(sql, &none);
-        let texts = a.secret_texts(sql);
-        for t in ["'Pass''word1'", "Pass'word1", "PassWord2", "password2"] {
+        let sql = "SELECT unlock('kim', 'Pass''word1')";
+        let texts = analyze(sql, &none).secret_texts(sql);
+        for t in ["'Pass''word1'", "Pass'word1"] {
             assert!(texts.iter().any(|x| x == t), "{t} in {texts:?}");
         }
         assert!(!texts.iter().any(|x| x == "'kim'" || x == "kim"));
+        let sql = "SELECT unlock('k', PassWord2)";
+        let texts = analyze(sql, &none).secret_texts(sql);
+        for t in ["PassWord2", "password2"] {
+            assert!(texts.iter().any(|x| x == t), "{t} in {texts:?}");
+        }
     }
 
     #[test]
