@@ -115,11 +115,13 @@ fn decode_b64_envelope(b64: &str) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// The jsonb-column form of an envelope, as JSON text.
+/// The jsonb-column form of an envelope, as JSON text. One byte beyond it
+/// is reserved, so a caller can NUL-terminate it (`CString::new`) without a
+/// reallocation, which would be an infallible copy of the whole value.
 pub fn encode_json(envelope: &[u8]) -> Result<String> {
     let head = format!("{{\"{JSON_KEY}\": \"");
     let mut out =
-        buffer::string_with_capacity(head.len() + B64.encoded_length(envelope.len()) + 2)?;
+        buffer::string_with_capacity(head.len() + B64.encoded_length(envelope.len()) + 2 + 1)?;
     out.push_str(&head);
     B64.encode_append(envelope, &mut out);
     out.push_str("\"}");
@@ -239,6 +241,7 @@ mod tests {
         encode_text_into(&env, &mut buf);
         assert_eq!(buf, text.into_bytes());
         let json = encode_json(&env).unwrap();
+        assert!(json.capacity() > json.len(), "room for a NUL terminator");
         assert_eq!(decode_json(&json).unwrap().unwrap(), env);
         let reparsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(decode_json(&reparsed.to_string()).unwrap().unwrap(), env);
