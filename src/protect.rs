@@ -203,12 +203,7 @@ fn text_of(
     tupdesc: pg_sys::TupleDesc,
     attno: NonZeroUsize,
 ) -> Option<String> {
-    // SAFETY: a valid tuple and descriptor of the trigger's relation;
-    // SPI_getvalue returns NULL for SQL NULL, else a palloc'd C string.
-    unsafe {
-        let p = pg_sys::SPI_getvalue(tuple, tupdesc, attno.get() as i32);
-        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-    }
+    with_text_of(tuple, tupdesc, attno, |t| t.to_string_lossy().into_owned())
 }
 
 /// Like [`text_of`], for a protected value: copied fallibly, since its
@@ -218,13 +213,21 @@ fn value_text_of(
     tupdesc: pg_sys::TupleDesc,
     attno: NonZeroUsize,
 ) -> HcResult<Option<Vec<u8>>> {
-    // SAFETY: as in text_of.
+    Ok(with_text_of(tuple, tupdesc, attno, |t| buffer::copy_of(t.to_bytes())).transpose()?)
+}
+
+/// `f` of an attribute's output text, or `None` for SQL NULL.
+fn with_text_of<T>(
+    tuple: *mut pg_sys::HeapTupleData,
+    tupdesc: pg_sys::TupleDesc,
+    attno: NonZeroUsize,
+    f: impl FnOnce(&CStr) -> T,
+) -> Option<T> {
+    // SAFETY: a valid tuple and descriptor of the trigger's relation;
+    // SPI_getvalue returns NULL for SQL NULL, else a palloc'd C string.
     unsafe {
         let p = pg_sys::SPI_getvalue(tuple, tupdesc, attno.get() as i32);
-        if p.is_null() {
-            return Ok(None);
-        }
-        Ok(Some(buffer::copy_of(CStr::from_ptr(p).to_bytes())?))
+        (!p.is_null()).then(|| f(CStr::from_ptr(p)))
     }
 }
 

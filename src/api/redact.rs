@@ -59,10 +59,10 @@ fn redact(input: &str) -> Result<OwnedText, ErrorReport> {
 /// only string literals are rewritten, so numbers keep every digit.
 #[pg_extern(stable, strict, parallel_unsafe)]
 fn _redact_json(input: &str) -> Result<OwnedText, ErrorReport> {
-    Ok(match redaction::json_text(input, Policy::ALL)? {
-        None => OwnedText::copy_of_utf8(input.as_bytes())?,
-        Some((out, _)) => OwnedText::copy_of_utf8(out.as_bytes())?,
-    })
+    let redacted = redaction::json_text(input, Policy::ALL)?.map(|(out, _)| out);
+    Ok(OwnedText::copy_of_utf8(
+        redacted.as_deref().unwrap_or(input).as_bytes(),
+    )?)
 }
 
 /// How many secrets of each type the protection trigger redacted in this

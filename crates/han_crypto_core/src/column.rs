@@ -14,10 +14,8 @@
 
 // SIMD base64 (the AWS SDK's choice): the stored forms of every protected
 // text and jsonb value go through it on each write and read.
+use crate::{buffer, json_object, Result};
 use base64_simd::STANDARD as B64;
-use serde_json::value::RawValue;
-
-use crate::{buffer, Result};
 
 /// Prefix of an envelope stored in a text column.
 pub const TEXT_PREFIX: &str = "hc1:";
@@ -132,20 +130,12 @@ pub fn encode_json(envelope: &[u8]) -> Result<String> {
 /// The value's members stay in the given text: nothing as large as the
 /// value is copied before its base64 is decoded.
 pub fn decode_json(value: &str) -> Result<Option<Vec<u8>>> {
-    type Members<'a> = std::collections::BTreeMap<std::borrow::Cow<'a, str>, &'a RawValue>;
-    let Ok(obj) = serde_json::from_str::<Members<'_>>(value) else {
-        return Ok(None);
-    };
-    if obj.len() != 1 {
-        return Ok(None);
-    }
-    // jsonb's output never escapes inside base64, so the string is borrowed.
-    match obj
-        .get(JSON_KEY)
-        .map(|raw| serde_json::from_str::<&str>(raw.get()))
-    {
-        Some(Ok(b64)) => decode_b64_envelope(b64),
-        _ => Ok(None),
+    let b64 = json_object::members(value)
+        .filter(|obj| obj.len() == 1)
+        .and_then(|obj| json_object::string(obj.get(JSON_KEY)?));
+    match b64 {
+        Some(b64) => decode_b64_envelope(&b64),
+        None => Ok(None),
     }
 }
 

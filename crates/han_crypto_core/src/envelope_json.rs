@@ -12,7 +12,6 @@
 //! its errors name the offending field but never echo its value.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::{DecodeSliceError, Engine};
@@ -23,6 +22,7 @@ use crate::buffer;
 use crate::envelope::{
     self, Algorithm, Compression, ContentType, Header, KeyRef, FORMAT_V1, HEADER_LEN,
 };
+use crate::json_object::{self, Members};
 use crate::{Error, Result};
 
 /// Formats 16 bytes as a lowercase hyphenated UUID.
@@ -50,9 +50,9 @@ pub fn uuid_from_str(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-/// Converts a binary envelope to its JSON form (after a full structural parse).
-/// The JSON text of an envelope. Built in one buffer reserved up front,
-/// since the ciphertext's base64 is most of it and can be hundreds of MB.
+/// The JSON text of an envelope (after a full structural parse), built in
+/// one buffer reserved up front: the ciphertext's base64 is most of it and
+/// can be hundreds of MB.
 pub fn to_json(bytes: &[u8]) -> Result<String> {
     let env = envelope::parse(bytes)?;
     let h = &env.header;
@@ -90,18 +90,9 @@ fn bad(field: &str, what: &str) -> Error {
     Error::MalformedJson(format!("field \"{field}\" {what}"))
 }
 
-/// An object's members, each still unparsed: values stay in the caller's
-/// text, so the ciphertext's base64 is never copied before it is decoded.
-type Members<'a> = BTreeMap<Cow<'a, str>, &'a RawValue>;
-
 fn object<'a>(raw: &'a RawValue, what: &str) -> Result<Members<'a>> {
-    if !raw.get().starts_with('{') {
-        return Err(Error::MalformedJson(format!(
-            "{what} must be a JSON object"
-        )));
-    }
-    serde_json::from_str(raw.get())
-        .map_err(|_| Error::MalformedJson(format!("{what} must be a JSON object")))
+    json_object::members(raw.get())
+        .ok_or_else(|| Error::MalformedJson(format!("{what} must be a JSON object")))
 }
 
 fn field<'a>(obj: &Members<'a>, name: &str) -> Result<&'a RawValue> {
@@ -111,14 +102,7 @@ fn field<'a>(obj: &Members<'a>, name: &str) -> Result<&'a RawValue> {
 }
 
 fn str_field<'a>(obj: &Members<'a>, name: &str) -> Result<Cow<'a, str>> {
-    let raw = field(obj, name)?.get();
-    // Borrowed when the string has no escapes (base64 never needs any).
-    if let Ok(s) = serde_json::from_str::<&str>(raw) {
-        return Ok(Cow::Borrowed(s));
-    }
-    serde_json::from_str::<String>(raw)
-        .map(Cow::Owned)
-        .map_err(|_| bad(name, "must be a string"))
+    json_object::string(field(obj, name)?).ok_or_else(|| bad(name, "must be a string"))
 }
 
 fn u32_field(obj: &Members<'_>, name: &str) -> Result<u32> {

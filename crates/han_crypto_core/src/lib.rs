@@ -15,6 +15,7 @@ pub mod column;
 pub mod envelope;
 pub mod envelope_json;
 pub mod error;
+mod json_object;
 pub mod jwt;
 pub mod kdf;
 pub mod keys;

@@ -935,10 +935,10 @@ impl<'s, 'c, 'l> Analyzer<'s, 'c, 'l> {
                 }
                 _ => false,
             };
-            if value && matches!(t.kind, K::Ident | K::QuotedIdent) {
-                self.indirect = Some(name);
-            }
             if value {
+                if matches!(t.kind, K::Ident | K::QuotedIdent) {
+                    self.indirect = Some(name);
+                }
                 self.out.masks.push(Mask {
                     span: span.start + t.span.start..span.start + t.span.end,
                     name,
@@ -1103,6 +1103,7 @@ fn object_name<'a>(sql: &'a str, tok: &Token) -> Option<Cow<'a, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql_lex::spell_literal;
     use proptest::prelude::*;
     use std::cell::Cell;
     use std::time::{Duration, Instant};
@@ -1734,21 +1735,6 @@ mod tests {
         ])
     }
 
-    /// A literal spelling `pw`: standard, E-string or dollar-quoted.
-    fn literal(pw: &str, form: usize) -> String {
-        match form {
-            0 => format!("'{}'", pw.replace('\'', "''")),
-            1 => format!("E'{}'", pw.replace('\\', "\\\\").replace('\'', "\\'")),
-            _ => {
-                let tag = (0..)
-                    .map(|n| format!("$q{n}$"))
-                    .find(|t| !pw.contains(t.as_str()))
-                    .unwrap_or_default();
-                format!("{tag}{pw}{tag}")
-            }
-        }
-    }
-
     proptest! {
         #[test]
         fn arbitrary_text_never_panics_and_masks_are_well_formed(
@@ -1781,7 +1767,7 @@ mod tests {
             wrapper in 0..5usize,
         ) {
             let pw = format!("{pre}Zq9Sentinel{post}");
-            let lit = literal(&pw, form);
+            let lit = spell_literal(&pw, form);
             let [g0, g1, g2, g3, g4, g5] = [gaps[0], gaps[1], gaps[2], gaps[3], gaps[4], gaps[5]];
             let args = match notation {
                 0 => format!("{g1}'kim'{g2},{g3}{lit}{g4}"),
@@ -1814,7 +1800,7 @@ mod tests {
 
         #[test]
         fn any_passphrase_literal_is_replaced_exactly(pw in any::<String>(), form in 0..3usize) {
-            let lit = literal(&pw, form);
+            let lit = spell_literal(&pw, form);
             let sql = format!("SELECT han_crypto.unlock('kim', {lit})");
             prop_assert_eq!(shown(&sql), "SELECT han_crypto.unlock('kim', [REDACTED:passphrase])");
             let sql = format!("DO 'BEGIN PERFORM han_crypto.unlock(''kim'', {}); END'", lit.replace('\'', "''"));

@@ -554,6 +554,24 @@ impl Builder<'_> {
     }
 }
 
+/// `text` as a string constant of one of three forms: 0 standard (`'…'`),
+/// 1 escape (`E'…'`), otherwise dollar-quoted with a tag `text` does not
+/// contain. The inverse of [`decode_string`], for the tests and the fuzzer
+/// that check every way of writing a value.
+pub fn spell_literal(text: &str, form: usize) -> String {
+    match form {
+        0 => format!("'{}'", text.replace('\'', "''")),
+        1 => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+        _ => {
+            let tag = (0..)
+                .map(|n| format!("$q{n}$"))
+                .find(|t| !text.contains(t.as_str()))
+                .expect("a finite text lacks some tag");
+            format!("{tag}{text}{tag}")
+        }
+    }
+}
+
 /// The contents of a string constant token of `sql`, or `None` for other
 /// tokens. Escapes decode as the server would; escapes the server rejects
 /// (invalid code points, bytes that are not UTF-8) decode to U+FFFD.

@@ -5,22 +5,8 @@
 use han_crypto_core::log_policy::{
     analyze, mask_parameter_list, mask_quoted_sql, mask_sql, SecretParams,
 };
-use han_crypto_core::sql_lex::{decode_string, identifier, tokens};
+use han_crypto_core::sql_lex::{decode_string, identifier, spell_literal, tokens};
 use libfuzzer_sys::fuzz_target;
-
-fn literal(pw: &str, form: u8) -> String {
-    match form % 3 {
-        0 => format!("'{}'", pw.replace('\'', "''")),
-        1 => format!("E'{}'", pw.replace('\\', "\\\\").replace('\'', "\\'")),
-        _ => {
-            let tag = (0..)
-                .map(|n| format!("$q{n}$"))
-                .find(|t| !pw.contains(t.as_str()))
-                .unwrap();
-            format!("{tag}{pw}{tag}")
-        }
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&form, rest)) = data.split_first() else {
@@ -56,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = mask_parameter_list(text, &secret);
 
     let none = |_: &str| None;
-    let lit = literal(text, form);
+    let lit = spell_literal(text, usize::from(form % 3));
     let sql = format!("SELECT han_crypto.unlock('kim', {lit})");
     assert_eq!(
         mask_sql(&sql, &none).as_deref(),
