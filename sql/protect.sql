@@ -65,6 +65,19 @@ AS $$
         CASE kind WHEN 'jsonb' THEN '::jsonb' ELSE '' END)
 $$;
 
+-- Whether relation v is a view that reads table tbl and carries no trigger
+-- but han_crypto's: what a decrypting view of tbl is, whoever owns it.
+CREATE FUNCTION han_crypto._is_view_of(v oid, tbl oid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM pg_class c WHERE c.oid = v AND c.relkind = 'v')
+       AND EXISTS (SELECT FROM pg_rewrite r
+                   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                   WHERE r.ev_class = v AND d.refclassid = 'pg_class'::regclass AND d.refobjid = tbl)
+       AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v AND t.tgname <> 'han_crypto_write')
+$$;
+
 -- The table's own decrypting view, if the relation its recorded view name
 -- points to is one: a view owned by the table's owner, reading the table,
 -- with no trigger but han_crypto's. NULL when there is none; an error when
@@ -79,16 +92,12 @@ DECLARE
     v      record;
 BEGIN
     SELECT p.view_name INTO v_name FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
-    SELECT c.oid, c.relkind, c.relowner INTO v FROM pg_class c WHERE c.oid = to_regclass(v_name);
+    SELECT c.oid, c.relowner INTO v FROM pg_class c WHERE c.oid = to_regclass(v_name);
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    IF v.relkind <> 'v'
-       OR v.relowner <> (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl)
-       OR NOT EXISTS (SELECT FROM pg_rewrite r
-                      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                      WHERE r.ev_class = v.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid = tbl)
-       OR EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v.oid AND t.tgname <> 'han_crypto_write') THEN
+    IF v.relowner <> (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl)
+       OR NOT han_crypto._is_view_of(v.oid, tbl) THEN
         RAISE EXCEPTION 'relation "%" exists and is not the decrypting view of "%"', v_name, tbl
             USING ERRCODE = 'duplicate_table',
                   HINT = 'Drop or rename that relation (it is not han_crypto''s), then call protect() again.';
@@ -509,10 +518,7 @@ BEGIN
         WHERE d.classid = 'pg_class'::regclass AND v.relowner <> c.relowner
           -- only the view that reads this table, never another relation
           -- that took the name
-          AND EXISTS (SELECT FROM pg_rewrite rw
-                      JOIN pg_depend dd ON dd.classid = 'pg_rewrite'::regclass AND dd.objid = rw.oid
-                      WHERE rw.ev_class = v.oid AND dd.refclassid = 'pg_class'::regclass AND dd.refobjid = c.oid)
-          AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v.oid AND t.tgname <> 'han_crypto_write')
+          AND han_crypto._is_view_of(v.oid, c.oid)
     LOOP
         EXECUTE format('ALTER VIEW %s OWNER TO %s', r.view_name, r.owner);
     END LOOP;
@@ -536,17 +542,14 @@ DECLARE
     r record;
 BEGIN
     FOR r IN
-        WITH want AS (
-            SELECT a.grantee, a.privilege_type
+        WITH acl AS (
+            SELECT c.oid AS rel, a.grantee, a.privilege_type
             FROM pg_class c, aclexplode(COALESCE(c.relacl, acldefault('r', c.relowner))) a
-            WHERE c.oid = tbl AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+            WHERE c.oid IN (tbl, v) AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
               AND a.grantee <> c.relowner
-        ), have AS (
-            SELECT a.grantee, a.privilege_type
-            FROM pg_class c, aclexplode(COALESCE(c.relacl, acldefault('r', c.relowner))) a
-            WHERE c.oid = v AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
-              AND a.grantee <> c.relowner
-        )
+        ),
+        want AS (SELECT grantee, privilege_type FROM acl WHERE rel = tbl),
+        have AS (SELECT grantee, privilege_type FROM acl WHERE rel = v)
         SELECT 'GRANT' AS verb, 'TO' AS dir, w.* FROM (SELECT * FROM want EXCEPT SELECT * FROM have) w
         UNION ALL
         SELECT 'REVOKE', 'FROM', h.* FROM (SELECT * FROM have EXCEPT SELECT * FROM want) h
@@ -578,15 +581,13 @@ BEGIN
     END IF;
     PERFORM set_config('han_crypto_internal.mirroring_grants', 'on', true);
     FOR r IN
-        SELECT p.table_name AS tbl, v.oid::regclass AS v
+        SELECT DISTINCT p.table_name AS tbl, v.oid::regclass AS v
         FROM han_crypto.protected p
+        JOIN pg_class c ON c.oid = p.table_name
         JOIN pg_class v ON v.oid = to_regclass(p.view_name)
-        -- only the view that reads this table, never another relation that
-        -- took the name
-        WHERE EXISTS (SELECT FROM pg_rewrite rw
-                      JOIN pg_depend dd ON dd.classid = 'pg_rewrite'::regclass AND dd.objid = rw.oid
-                      WHERE rw.ev_class = v.oid AND dd.refclassid = 'pg_class'::regclass
-                        AND dd.refobjid = p.table_name)
+        -- only the table's own view (its owner's, reading it), never another
+        -- relation that took the name
+        WHERE v.relowner = c.relowner AND han_crypto._is_view_of(v.oid, c.oid)
     LOOP
         PERFORM han_crypto._mirror_table_grants(r.tbl, r.v);
     END LOOP;

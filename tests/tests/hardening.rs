@@ -931,6 +931,17 @@ fn revoking_on_a_protected_table_revokes_on_its_decrypting_view() {
         .batch_execute("GRANT SELECT ON s_decrypted TO acl_user; GRANT SELECT ON s TO acl_delegate")
         .unwrap();
     assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
+    // A view another role puts at the recorded name is not the table's: the
+    // mirroring (which runs with its definer's rights) grants nothing on it.
+    owner
+        .batch_execute("DROP VIEW s_decrypted; GRANT CREATE ON SCHEMA public TO acl_delegate")
+        .unwrap();
+    d.batch_execute("CREATE VIEW s_decrypted AS SELECT * FROM s")
+        .unwrap();
+    owner
+        .batch_execute("GRANT SELECT ON s TO acl_user")
+        .unwrap();
+    assert_eq!(view_privs(&mut owner, "acl_user"), (false, false));
 }
 
 /// A keyring admin revoking someone (anyone, even a non-member) from their
