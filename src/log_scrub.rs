@@ -182,6 +182,41 @@ fn without_echoes(text: &str, echoed: &[String]) -> Option<String> {
     out
 }
 
+/// Where the plan starts in auto_explain's `duration: … ms  plan:` report.
+fn auto_explain_plan_start(message: &str) -> Option<usize> {
+    if !message.starts_with("duration: ") {
+        return None;
+    }
+    message.find(" plan:").map(|at| at + " plan:".len())
+}
+
+/// Whether an SQLSTATE is of class 22 (data exception: invalid input,
+/// out-of-range values), whose messages quote the offending value.
+fn is_data_exception(sqlerrcode: i32) -> bool {
+    const CATEGORY: i32 = (1 << 12) - 1;
+    sqlerrcode & CATEGORY == pgrx::PgSqlErrorCode::ERRCODE_DATA_EXCEPTION as i32 & CATEGORY
+}
+
+/// `text` with the contents of every `"…"` replaced, if it quotes any.
+fn without_quoted_values(text: &str) -> Option<String> {
+    let mut parts = text.split('"');
+    let mut out = String::with_capacity(text.len());
+    out.push_str(parts.next()?);
+    let mut changed = false;
+    let mut inside = true;
+    for part in parts {
+        out.push('"');
+        if inside && !part.is_empty() {
+            out.push_str("[REDACTED:secret]");
+            changed = true;
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    changed.then_some(out)
+}
+
 fn scrub_parameters(text: &str, secret: &SecretParams) -> Option<String> {
     let masked = log_policy::mask_parameter_list(text, secret);
     let base = masked.as_deref().unwrap_or(text);
@@ -237,6 +272,14 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
                         "tree hidden by han_crypto: the statement passes a passphrase or token",
                     );
                     e.detail_log = std::ptr::null_mut();
+                } else if let Some(at) = auto_explain_plan_start(&message) {
+                    // auto_explain's plan (any format) shows constants the
+                    // planner computed from the secret (upper('…') folded),
+                    // which no reading of the statement's text can find.
+                    e.message = palloc_str(&format!(
+                        "{} [plan hidden by han_crypto: the statement passes a passphrase or token]",
+                        &message[..at]
+                    ));
                 }
             }
         }
@@ -290,6 +333,18 @@ unsafe fn scrub_report(e: &mut pg_sys::ErrorData) {
             let new = scrub_parameters(base, secret).or(quoted);
             if let Some(new) = new {
                 e.context = palloc_str(&new);
+            }
+        }
+        // Invalid input (class 22) of a statement that passes a secret may
+        // quote a value computed from it (upper('…')::int): the quoted
+        // payloads go, for client and log alike.
+        if found.passes_secrets && is_data_exception(e.sqlerrcode) {
+            for field in [&mut e.message, &mut e.detail, &mut e.detail_log] {
+                if let Some(t) = text(*field) {
+                    if let Some(new) = without_quoted_values(&t) {
+                        *field = palloc_str(&new);
+                    }
+                }
             }
         }
         // Errors that echo a token of the statement (a syntax error at the

@@ -357,3 +357,54 @@ fn no_statement_can_hide_behind_the_masking_rules() {
         "a statement hid with standard_conforming_strings = off"
     );
 }
+
+/// What the planner computes from a passphrase (`upper('…')` folded into a
+/// constant) shows in auto_explain's plans, in every format, and an invalid
+/// input error quotes the computed value: neither is in the statement's
+/// text, so both are hidden for statements that pass a secret.
+#[test]
+fn a_passphrase_computed_by_the_statement_stays_out_of_plans_and_input_errors() {
+    let cluster = start("logs-computed", true);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute(&format!(
+        "SELECT han_crypto.create_passphrase_keyring('kim', '{}')",
+        pw(0)
+    ))
+    .unwrap();
+    c.batch_execute(
+        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;
+         SET auto_explain.log_verbose = on; SET auto_explain.log_nested_statements = on;",
+    )
+    .unwrap();
+    for (n, format) in ["text", "json", "yaml", "xml"].iter().enumerate() {
+        c.batch_execute(&format!("SET auto_explain.log_format = {format}"))
+            .unwrap();
+        c.batch_execute(&format!(
+            "SELECT han_crypto.unlock('kim', upper('xsntplan{n}-computed'))"
+        ))
+        .unwrap();
+        c.batch_execute(&format!(
+            "WITH s(p) AS (VALUES (upper('xsntcte{n}-computed'))) SELECT han_crypto.unlock('kim', p) FROM s"
+        ))
+        .unwrap();
+    }
+    for sql in [
+        "SELECT han_crypto.unlock('kim', upper('xsntcast-computed')::int::text)",
+        "SELECT han_crypto.unlock('kim', reverse('xsntuuid-computed')::uuid::text)",
+    ] {
+        assert!(c.batch_execute(sql).is_err());
+    }
+    let log = cluster.log().to_uppercase();
+    assert!(
+        log.contains("PLAN HIDDEN BY HAN_CRYPTO"),
+        "plans were hidden"
+    );
+    for (i, line) in log.lines().enumerate() {
+        assert!(!line.contains("XSNT"), "log line {i}: {line}");
+        assert!(!line.contains("DETUPMOC"), "log line {i}: {line}");
+    }
+    // A plan of a statement that passes nothing secret is still logged.
+    c.batch_execute("SET auto_explain.log_format = text; SELECT upper('visible-plan')")
+        .unwrap();
+    assert!(cluster.log().contains("visible-plan"));
+}
