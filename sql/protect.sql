@@ -554,16 +554,21 @@ BEGIN
         UNION ALL
         SELECT 'REVOKE', 'FROM', h.* FROM (SELECT * FROM have EXCEPT SELECT * FROM want) h
     LOOP
+        -- regrole's text form is already quoted where the name needs it.
         EXECUTE format('%s %s ON %s %s %s', r.verb, r.privilege_type, v, r.dir,
-                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.grantee::regrole::text) END);
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END);
     END LOOP;
 END
 $$;
 
--- After GRANT or REVOKE (on anything: the command's objects are not listed
--- for GRANT), every protected table's view gets its table's privileges
--- again. SECURITY DEFINER: a REVOKE by a role that holds a grant option on
--- the table, but has no rights on the view, must still reach the view.
+-- After GRANT, REVOKE or DROP OWNED (whose cascade revokes what a dropped
+-- role granted), every protected table's view gets its table's privileges
+-- again (on any object: the command's objects are not listed for GRANT).
+-- SECURITY DEFINER: a REVOKE by a role that holds a grant option on the
+-- table, but has no rights on the view, must still reach the view. Views
+-- are found by what they read, not by their recorded name, which a renamed
+-- schema or view leaves stale. REASSIGN OWNED fires no event trigger: the
+-- next GRANT or REVOKE repairs what it changed.
 CREATE FUNCTION han_crypto._mirror_grants() RETURNS event_trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -581,13 +586,18 @@ BEGIN
     END IF;
     PERFORM set_config('han_crypto_internal.mirroring_grants', 'on', true);
     FOR r IN
-        SELECT DISTINCT p.table_name AS tbl, v.oid::regclass AS v
-        FROM han_crypto.protected p
-        JOIN pg_class c ON c.oid = p.table_name
-        JOIN pg_class v ON v.oid = to_regclass(p.view_name)
-        -- only the table's own view (its owner's, reading it), never another
-        -- relation that took the name
+        SELECT DISTINCT t.relid::regclass AS tbl, v.oid::regclass AS v
+        FROM han_crypto.protected_tables t
+        JOIN pg_class c ON c.oid = t.relid
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass
+                        AND d.refclassid = 'pg_class'::regclass AND d.refobjid = t.relid
+        JOIN pg_rewrite rw ON rw.oid = d.objid
+        JOIN pg_class v ON v.oid = rw.ev_class
+        -- the table's own decrypting views (its owner's, reading it, with
+        -- han_crypto's trigger), never another relation that reads it
         WHERE v.relowner = c.relowner AND han_crypto._is_view_of(v.oid, c.oid)
+          AND EXISTS (SELECT FROM pg_trigger tg
+                      WHERE tg.tgrelid = v.oid AND tg.tgname = 'han_crypto_write')
     LOOP
         PERFORM han_crypto._mirror_table_grants(r.tbl, r.v);
     END LOOP;
@@ -596,7 +606,7 @@ END
 $$;
 
 CREATE EVENT TRIGGER han_crypto_mirror_grants ON ddl_command_end
-    WHEN TAG IN ('GRANT', 'REVOKE')
+    WHEN TAG IN ('GRANT', 'REVOKE', 'DROP OWNED')
     EXECUTE FUNCTION han_crypto._mirror_grants();
 
 -- After ALTER TABLE on a protected table, the columns han_crypto relies on.

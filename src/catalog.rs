@@ -82,6 +82,7 @@ struct OwnerGuard {
     saved_user: pg_sys::Oid,
     saved_context: i32,
     guc_level: i32,
+    pushed_snapshot: bool,
 }
 
 impl Drop for OwnerGuard {
@@ -91,7 +92,7 @@ impl Drop for OwnerGuard {
         // is popped unless an ERROR is unwinding, whose (sub)transaction
         // abort pops it (SPI may have left its own above it).
         unsafe {
-            if !std::thread::panicking() {
+            if self.pushed_snapshot && !std::thread::panicking() {
                 pg_sys::PopActiveSnapshot();
             }
             pg_sys::AtEOXact_GUC(true, self.guc_level);
@@ -123,8 +124,13 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
             saved_user,
             saved_context,
             guc_level,
+            // No new snapshot can be taken in parallel mode; there the
+            // query's own is read (a parallel worker's caches die with it).
+            pushed_snapshot: !pg_sys::IsInParallelMode(),
         };
-        pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
+        if guard.pushed_snapshot {
+            pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
+        }
         pg_sys::SetUserIdAndSecContext(
             owner,
             saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,

@@ -190,8 +190,9 @@ pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
         return Ok(());
     }
     let principal = actor::current();
+    let role = role_of(ring, &principal);
     let allowed = matches!(
-        (role_of(ring, &principal).as_deref(), access),
+        (role.as_deref(), access),
         (Some(_), Access::Decrypt)
             | (Some("writer" | "admin"), Access::Encrypt)
             | (Some("admin"), Access::Manage)
@@ -200,11 +201,14 @@ pub fn authorize(ring: &KeyringRow, access: Access) -> HcResult<()> {
         Ok(())
     } else {
         // Revoked (or never a member): whatever it unlocked is wiped now.
-        UNLOCKED.with(|m| {
-            m.try_borrow_mut()
-                .map(|mut m| m.retain(|(k, p), _| k.keyring_id != ring.id || *p != principal))
-                .ok()
-        });
+        // A member denied a stronger access (a reader encrypting) keeps it.
+        if role.is_none() {
+            UNLOCKED.with(|m| {
+                m.try_borrow_mut()
+                    .map(|mut m| m.retain(|(k, p), _| k.keyring_id != ring.id || *p != principal))
+                    .ok()
+            });
+        }
         Err(HcError::NotAllowed {
             keyring: ring.name.clone(),
             principal,

@@ -1010,3 +1010,77 @@ fn tokens_naming_an_oversized_or_control_character_principal_are_refused() {
     let (code, _) = expect_error(&mut c, "SELECT han_crypto.set_actor($1)", &[&"a\u{7}b"]);
     assert_eq!(code, "22023");
 }
+
+/// Role names that need quoting reach the view as themselves (never a role
+/// whose name is their quoted form), and revocations by DROP OWNED's
+/// cascade or after a schema rename reach it too.
+#[test]
+fn grants_mirrored_onto_a_view_survive_quoted_role_names_drop_owned_and_renames() {
+    let mut owner = cluster().fresh_db("hd_acl2");
+    owner
+        .batch_execute(
+            r#"CREATE ROLE "Bob" LOGIN;
+               CREATE ROLE """Bob""" LOGIN;
+               CREATE ROLE carol LOGIN;
+               CREATE ROLE dave LOGIN;
+               CREATE SCHEMA ms;
+               CREATE TABLE ms.notes (id int PRIMARY KEY, team text, body text);
+               SELECT han_crypto.protect('ms.notes', ARRAY['body'], 'team');
+               GRANT USAGE ON SCHEMA ms TO PUBLIC;"#,
+        )
+        .unwrap();
+    let can = |c: &mut Client, role: &str, rel: &str| -> bool {
+        c.query_one(
+            "SELECT has_table_privilege($1, $2, 'SELECT')",
+            &[&role, &rel],
+        )
+        .unwrap()
+        .get(0)
+    };
+    owner
+        .batch_execute(r#"GRANT SELECT ON ms.notes TO "Bob""#)
+        .unwrap();
+    assert!(can(&mut owner, "Bob", "ms.notes_decrypted"));
+    assert!(!can(&mut owner, "\"Bob\"", "ms.notes_decrypted"));
+    owner
+        .batch_execute(r#"REVOKE SELECT ON ms.notes FROM "Bob""#)
+        .unwrap();
+    assert!(!can(&mut owner, "Bob", "ms.notes_decrypted"));
+    // DROP OWNED revokes what the dropped role granted.
+    owner
+        .batch_execute("GRANT SELECT ON ms.notes TO carol WITH GRANT OPTION")
+        .unwrap();
+    let mut c = cluster().connect_as("hd_acl2", "carol");
+    c.batch_execute("GRANT SELECT ON ms.notes TO dave").unwrap();
+    assert!(can(&mut owner, "dave", "ms.notes_decrypted"));
+    owner.batch_execute("DROP OWNED BY carol").unwrap();
+    assert!(!can(&mut owner, "dave", "ms.notes"));
+    assert!(!can(&mut owner, "dave", "ms.notes_decrypted"));
+    // A renamed schema leaves the recorded view name stale: still mirrored.
+    owner
+        .batch_execute("GRANT SELECT ON ms.notes TO dave; ALTER SCHEMA ms RENAME TO ms2")
+        .unwrap();
+    owner
+        .batch_execute("REVOKE SELECT ON ms2.notes FROM dave")
+        .unwrap();
+    assert!(!can(&mut owner, "dave", "ms2.notes_decrypted"));
+}
+
+/// A han_crypto function reached from a parallel query (a wrapper marked
+/// PARALLEL SAFE, run with force_parallel_mode) is no internal error.
+#[test]
+fn key_use_in_parallel_mode_is_no_internal_error() {
+    let mut c = cluster().fresh_db("hd_parallel");
+    c.batch_execute(
+        "CREATE FUNCTION w(e bytea) RETURNS text LANGUAGE plpgsql PARALLEL SAFE
+             AS $$BEGIN RETURN han_crypto.decrypt(e, 'c'); END$$;
+         CREATE TABLE env AS SELECT han_crypto.encrypt('in parallel', 'default', 'c') AS e;
+         ANALYZE env;
+         SET force_parallel_mode = on;",
+    )
+    .unwrap();
+    match c.query("SELECT w(e) FROM env", &[]) {
+        Ok(rows) => assert_eq!(rows[0].get::<_, String>(0), "in parallel"),
+        Err(e) => assert_ne!(han_crypto_tests::sqlstate(&e), "XX000", "{e}"),
+    }
+}
