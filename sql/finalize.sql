@@ -127,6 +127,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._mirror_table_grants(regclass, regclass),
     han_crypto._decrypting_view(regclass),
     han_crypto._is_view_of(oid, oid),
+    han_crypto._decrypting_views(),
     han_crypto._require_unprotect_rights(regclass),
     han_crypto._unprotect_begin(regclass, integer, text[]),
     han_crypto._unprotect_batch(regclass, integer),

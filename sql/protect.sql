@@ -78,6 +78,22 @@ AS $$
        AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = v AND t.tgname <> 'han_crypto_write')
 $$;
 
+-- Every decrypting view of every protected table, found by what it reads
+-- (not by the recorded name, which a renamed schema or view leaves stale):
+-- views that read the table, carry han_crypto's trigger and no other.
+CREATE FUNCTION han_crypto._decrypting_views() RETURNS TABLE (tbl oid, v oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT DISTINCT t.relid::oid, rw.ev_class
+    FROM (SELECT DISTINCT p.table_name AS relid FROM han_crypto.protected p) t
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass
+                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid = t.relid
+    JOIN pg_rewrite rw ON rw.oid = d.objid
+    WHERE han_crypto._is_view_of(rw.ev_class, t.relid)
+      AND EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = rw.ev_class AND tg.tgname = 'han_crypto_write')
+$$;
+
 -- The table's own decrypting view, if the relation its recorded view name
 -- points to is one: a view owned by the table's owner, reading the table,
 -- with no trigger but han_crypto's. NULL when there is none; an error when
@@ -510,15 +526,12 @@ DECLARE
     r record;
 BEGIN
     FOR r IN
-        SELECT DISTINCT p.view_name, c.relowner::regrole::text AS owner
+        SELECT DISTINCT dv.v::regclass AS view_name, c.relowner::regrole::text AS owner
         FROM pg_event_trigger_ddl_commands() d
-        JOIN han_crypto.protected p ON p.table_name = d.objid
+        JOIN han_crypto._decrypting_views() dv ON dv.tbl = d.objid
         JOIN pg_class c ON c.oid = d.objid
-        JOIN pg_class v ON v.oid = to_regclass(p.view_name)
+        JOIN pg_class v ON v.oid = dv.v
         WHERE d.classid = 'pg_class'::regclass AND v.relowner <> c.relowner
-          -- only the view that reads this table, never another relation
-          -- that took the name
-          AND han_crypto._is_view_of(v.oid, c.oid)
     LOOP
         EXECUTE format('ALTER VIEW %s OWNER TO %s', r.view_name, r.owner);
     END LOOP;
@@ -586,18 +599,12 @@ BEGIN
     END IF;
     PERFORM set_config('han_crypto_internal.mirroring_grants', 'on', true);
     FOR r IN
-        SELECT DISTINCT t.relid::regclass AS tbl, v.oid::regclass AS v
-        FROM han_crypto.protected_tables t
-        JOIN pg_class c ON c.oid = t.relid
-        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass
-                        AND d.refclassid = 'pg_class'::regclass AND d.refobjid = t.relid
-        JOIN pg_rewrite rw ON rw.oid = d.objid
-        JOIN pg_class v ON v.oid = rw.ev_class
-        -- the table's own decrypting views (its owner's, reading it, with
-        -- han_crypto's trigger), never another relation that reads it
-        WHERE v.relowner = c.relowner AND han_crypto._is_view_of(v.oid, c.oid)
-          AND EXISTS (SELECT FROM pg_trigger tg
-                      WHERE tg.tgrelid = v.oid AND tg.tgname = 'han_crypto_write')
+        SELECT dv.tbl::regclass AS tbl, dv.v::regclass AS v
+        FROM han_crypto._decrypting_views() dv
+        JOIN pg_class c ON c.oid = dv.tbl
+        JOIN pg_class v ON v.oid = dv.v
+        -- only the table owner's: never a view another role made
+        WHERE v.relowner = c.relowner
     LOOP
         PERFORM han_crypto._mirror_table_grants(r.tbl, r.v);
     END LOOP;

@@ -1064,6 +1064,18 @@ fn grants_mirrored_onto_a_view_survive_quoted_role_names_drop_owned_and_renames(
         .batch_execute("REVOKE SELECT ON ms2.notes FROM dave")
         .unwrap();
     assert!(!can(&mut owner, "dave", "ms2.notes_decrypted"));
+    // And the view still follows the table to a new owner.
+    owner
+        .batch_execute("ALTER TABLE ms2.notes OWNER TO dave")
+        .unwrap();
+    let view_owner: String = owner
+        .query_one(
+            "SELECT relowner::regrole::text FROM pg_class WHERE oid = 'ms2.notes_decrypted'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(view_owner, "dave");
 }
 
 /// A han_crypto function reached from a parallel query (a wrapper marked

@@ -43,6 +43,7 @@ WITH reasons(routine, why) AS (VALUES
     ('han_crypto._forget_dropped_table(oid)',       'refused for a table that exists'),
     ('han_crypto._create_view(regclass)',           'table owners only; names quoted from the real relation'),
     ('han_crypto._is_view_of(oid,oid)',             'catalog predicate; reads no data'),
+    ('han_crypto._decrypting_views()',              'catalog query: which views read protected tables; no data'),
     ('han_crypto._mirror_table_grants(regclass,regclass)', 'caller''s rights: GRANT/REVOKE only on what the caller controls'),
     ('han_crypto._decrypting_view(regclass)',       'reads catalog facts every role can read'),
     ('han_crypto._require_unprotect_rights(regclass)', 'raises or returns nothing; reads catalog facts every role can read'),
