@@ -52,13 +52,26 @@ fn set_actor(
 }
 
 const PRINCIPAL_RULE: &str =
-    "principal must be 1 to 200 characters, none of them control characters";
+    "principal must be 1 to 200 characters, none of them control or invisible formatting characters";
 
 /// What any actor's name must be, however it is established: names end up
-/// in membership rows, error messages and the server log.
+/// in membership rows, error messages and the server log, where a
+/// direction override or a zero-width character would make one principal
+/// read as another.
 fn is_valid_principal(principal: &str) -> bool {
     let n = principal.chars().count();
-    (1..=200).contains(&n) && !principal.chars().any(char::is_control)
+    (1..=200).contains(&n)
+        && !principal
+            .chars()
+            .any(|c| c.is_control() || is_invisible_format(c))
+}
+
+/// Unicode format characters (category Cf) that change how text around
+/// them reads without showing: bidi controls, zero-width characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// The configured secret, refused (55000) when shorter than HS256 needs:
@@ -116,7 +129,7 @@ fn authenticate(token: &str) -> Result<String, ErrorReport> {
     let principal = jwt::verify_hs256(token, &secret, &policy).map_err(HcError::from)?;
     if !is_valid_principal(&principal) {
         return Err(HcError::Core(han_crypto_core::Error::Token(
-            "the token's principal claim must be 1 to 200 characters, none of them control characters",
+            "the token's principal claim must be 1 to 200 characters, none of them control or invisible formatting characters",
         ))
         .into());
     }

@@ -999,6 +999,8 @@ fn tokens_naming_an_oversized_or_control_character_principal_are_refused() {
         "x\u{0}y".into(),
         "line\nbreak".into(),
         String::new(),
+        "admin\u{202E}nimda".into(),
+        "ad\u{200B}min".into(),
     ] {
         let t = token(
             json!({"sub": sub, "iat": now(), "exp": now() + 600}),
