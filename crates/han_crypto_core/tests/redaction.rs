@@ -486,6 +486,22 @@ fn json_text_redaction_keeps_every_other_byte() {
 }
 
 #[test]
+fn arrays_and_objects_under_a_secret_named_key_are_secret_throughout() {
+    let text = r#"{"password": ["hunter2hunter2hunter2", [["deep1secret"]], 7], "api_key": {"v": "q8Zr2LmX7vTpW4", "n": 5}, "after": "plain", "list": ["kept"]}"#;
+    let expected = r#"{"password": ["[REDACTED:password]", [["[REDACTED:password]"]], 7], "api_key": {"v": "[REDACTED:api_key]", "n": 5}, "after": "plain", "list": ["kept"]}"#;
+    let (out, found) = json::redact_text(builtin(), text, Policy::ALL).unwrap();
+    assert_eq!(out, expected);
+    assert_eq!(found.len(), 3);
+    let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
+    let found = json::redact_value(builtin(), &mut doc, Policy::ALL);
+    assert_eq!(found.len(), 3);
+    assert_eq!(
+        doc,
+        serde_json::from_str::<serde_json::Value>(expected).unwrap()
+    );
+}
+
+#[test]
 fn prose_password_cut_at_its_length_limit_inside_a_character() {
     // 61 ASCII bytes, then two-byte characters: the 64-byte limit falls
     // inside the second one.

@@ -1,7 +1,8 @@
 //! Redaction of JSON documents: every string value anywhere is scanned as
 //! text, and string values under keys that name a secret (`password`,
-//! `api_key`, `client_secret`, …) are replaced whole. Keys, structure and
-//! non-string values are kept.
+//! `api_key`, `client_secret`, …) are replaced whole, also inside an array
+//! or object that is such a key's value (`{"password": ["…"]}`). Keys,
+//! structure and non-string values are kept.
 
 use serde_json::Value;
 
@@ -32,17 +33,8 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 if policy.allows(super::Group::Context) {
-                    if let (Some(class), Value::String(s)) = (classify(key), &*value) {
-                        if !s.is_empty() && !s.starts_with(MARKER_PREFIX) && !is_placeholder(s) {
-                            let kind = class.kind();
-                            found.push(Finding {
-                                kind: kind.into(),
-                                rule: "json_key".into(),
-                                start: 0,
-                                end: s.len(),
-                                confidence: 0.8,
-                            });
-                            *value = Value::String(format!("{MARKER_PREFIX}{kind}]"));
+                    if let Some(class) = classify(key) {
+                        if conceal(value, class.kind(), found) {
                             continue;
                         }
                     }
@@ -51,6 +43,41 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
             }
         }
         _ => {}
+    }
+}
+
+/// Replaces the value of a secret-named key: a string whole (unless empty,
+/// a marker or a placeholder), an array or object in every string it holds.
+/// Returns whether `v` was handled here (other values are walked as usual).
+fn conceal(v: &mut Value, kind: &'static str, found: &mut Vec<Finding>) -> bool {
+    match v {
+        Value::String(s) => {
+            if s.is_empty() || s.starts_with(MARKER_PREFIX) || is_placeholder(s) {
+                return false;
+            }
+            found.push(Finding {
+                kind: kind.into(),
+                rule: "json_key".into(),
+                start: 0,
+                end: s.len(),
+                confidence: 0.8,
+            });
+            *v = Value::String(format!("{MARKER_PREFIX}{kind}]"));
+            true
+        }
+        Value::Array(items) => {
+            for item in items {
+                conceal(item, kind, found);
+            }
+            true
+        }
+        Value::Object(map) => {
+            for (_, item) in map.iter_mut() {
+                conceal(item, kind, found);
+            }
+            true
+        }
+        _ => false,
     }
 }
 
@@ -70,6 +97,11 @@ pub fn redact_text(
     let mut i = 0;
     // The key whose value comes next, if the last tokens were `"key" :`.
     let mut pending_key: Option<String> = None;
+    // Inside the array or object that a secret-named key holds: that key,
+    // and the nesting depth its value opened at. Every string in it is the
+    // key's value.
+    let mut depth = 0usize;
+    let mut secret_scope: Option<(String, usize)> = None;
     while i < b.len() {
         match b[i] {
             b'"' => {
@@ -92,7 +124,13 @@ pub fn redact_text(
                     pending_key = Some(value);
                     continue;
                 }
-                let key = pending_key.take();
+                let key = match &secret_scope {
+                    Some((k, _)) => {
+                        pending_key = None;
+                        Some(k.clone())
+                    }
+                    None => pending_key.take(),
+                };
                 let mut v = Value::String(value);
                 let f = match key {
                     Some(k) => {
@@ -116,6 +154,22 @@ pub fn redact_text(
                 }
             }
             b':' | b',' | b' ' | b'\n' | b'\t' | b'\r' => i += 1,
+            b'{' | b'[' => {
+                let key = pending_key.take();
+                if secret_scope.is_none() && policy.allows(super::Group::Context) {
+                    secret_scope = key.filter(|k| classify(k).is_some()).map(|k| (k, depth));
+                }
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if secret_scope.as_ref().is_some_and(|(_, d)| *d == depth) {
+                    secret_scope = None;
+                }
+                pending_key = None;
+                i += 1;
+            }
             _ => {
                 pending_key = None;
                 i += 1;
