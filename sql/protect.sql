@@ -377,7 +377,7 @@ BEGIN
     END IF;
     FOREACH col IN ARRAY coalesce(columns, '{}') LOOP
         IF NOT EXISTS (SELECT FROM han_crypto.protected WHERE table_name = tbl AND column_name::text = col) THEN
-            RAISE EXCEPTION 'column "%" of "%" is not protected', col, tbl USING ERRCODE = 'invalid_parameter_value',
+            RAISE EXCEPTION 'column "%" of "%" is not protected', pg_catalog.left(col, 200), tbl USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'han_crypto.protected lists the protected tables and columns.';
         END IF;
     END LOOP;

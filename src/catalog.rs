@@ -415,8 +415,10 @@ pub fn delete_member(id: &[u8; 16], principal: &str) -> HcResult<bool> {
 pub fn record_unlock_failure(id: &[u8; 16], keyring: &str, principal: &str) -> bool {
     let writable = writable();
     pgrx::log!(
-        // Quoted and escaped ({:?}): a name holding `"` reads unambiguously.
-        "han_crypto: failed unlock of keyring {keyring:?} by {principal:?}{}",
+        // Quoted and escaped: a name holding `"` reads unambiguously.
+        "han_crypto: failed unlock of keyring {} by {}{}",
+        crate::error::quoted(keyring),
+        crate::error::quoted(principal),
         if writable {
             ""
         } else {

@@ -102,6 +102,33 @@ impl From<CoreError> for HcError {
 
 pub type HcResult<T> = Result<T, HcError>;
 
+/// How a name a caller supplied appears in a message: double-quoted, with
+/// quotes, backslashes and control characters escaped (so it reads
+/// unambiguously), and cut after 200 characters, the longest keyring name
+/// or principal, so a megabyte "name" cannot fill the server log or a
+/// client's screen.
+pub fn quoted(name: &str) -> String {
+    const SHOWN_CHARS: usize = 200;
+    let mut out = String::with_capacity(name.len().min(SHOWN_CHARS * 2) + 24);
+    out.push('"');
+    for c in name.chars().take(SHOWN_CHARS) {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    if name.chars().nth(SHOWN_CHARS).is_some() {
+        out.insert(out.len() - 1, '…');
+        out.push_str(&format!(" ({} bytes)", name.len()));
+    }
+    out
+}
+
 fn report(code: Code, message: String, hint: Option<&str>) -> ErrorReport {
     let r = ErrorReport::new(code, message, "han_crypto");
     match hint {
@@ -116,7 +143,7 @@ impl From<HcError> for ErrorReport {
             HcError::Core(core) => core_report(core),
             HcError::UnknownKeyring(name) => report(
                 Code::ERRCODE_UNDEFINED_OBJECT,
-                format!("keyring \"{name}\" does not exist"),
+                format!("keyring {} does not exist", quoted(&name)),
                 Some("Create it with han_crypto.create_keyring(name, kind); han_crypto.keyring_info lists keyrings."),
             ),
             HcError::UnknownKeyringId(id) => report(
@@ -126,7 +153,7 @@ impl From<HcError> for ErrorReport {
             ),
             HcError::UnknownKeyVersion { keyring, version } => report(
                 Code::ERRCODE_UNDEFINED_OBJECT,
-                format!("keyring \"{keyring}\" has no key version {version}"),
+                format!("keyring {} has no key version {version}", quoted(&keyring)),
                 Some("The value names a key version this database never had or has retired."),
             ),
             HcError::RootKeyConfig { message, hint } => {
@@ -157,23 +184,23 @@ impl From<HcError> for ErrorReport {
                 };
                 report(
                     Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    format!("actor \"{principal}\" is not {need} of keyring \"{keyring}\""),
+                    format!("actor {} is not {need} of keyring {}", quoted(&principal), quoted(&keyring)),
                     Some("A keyring admin grants access with han_crypto.grant_access(keyring, principal, role)."),
                 )
             }
             HcError::KeyringLocked(name) => report(
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("keyring \"{name}\" is locked"),
+                format!("keyring {} is locked", quoted(&name)),
                 Some("Unlock it in this session with han_crypto.unlock(keyring, passphrase), passing the passphrase as a bind parameter."),
             ),
             HcError::RetiredKeyVersion { keyring, version } => report(
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("key version {version} of keyring \"{keyring}\" is retired"),
+                format!("key version {version} of keyring {} is retired", quoted(&keyring)),
                 None,
             ),
             HcError::CorruptKeyring(name) => report(
                 Code::ERRCODE_DATA_CORRUPTED,
-                format!("wrapped key material of keyring \"{name}\" failed authentication"),
+                format!("wrapped key material of keyring {} failed authentication", quoted(&name)),
                 Some("The keyring's rows were altered or belong to another keyring or root key."),
             ),
             HcError::KdfBusy => report(
@@ -183,12 +210,12 @@ impl From<HcError> for ErrorReport {
             ),
             HcError::DuplicateKeyring(name) => report(
                 Code::ERRCODE_DUPLICATE_OBJECT,
-                format!("keyring \"{name}\" already exists"),
+                format!("keyring {} already exists", quoted(&name)),
                 None,
             ),
             HcError::WrongKind { keyring, expected } => report(
                 Code::ERRCODE_WRONG_OBJECT_TYPE,
-                format!("keyring \"{keyring}\" is not a {expected} keyring"),
+                format!("keyring {} is not a {expected} keyring", quoted(&keyring)),
                 None,
             ),
             HcError::InvalidArgument(message) => report(Code::ERRCODE_INVALID_PARAMETER_VALUE, message, None),
@@ -212,22 +239,22 @@ impl From<HcError> for ErrorReport {
             ),
             HcError::PassphraseIncorrect(name) => report(
                 Code::ERRCODE_INVALID_PASSWORD,
-                format!("passphrase is not correct for keyring \"{name}\""),
+                format!("passphrase is not correct for keyring {}", quoted(&name)),
                 None,
             ),
             HcError::NotEncrypted(column) => report(
                 Code::ERRCODE_DATA_CORRUPTED,
-                format!("protected column \"{column}\" holds a value that is not encrypted"),
+                format!("protected column {} holds a value that is not encrypted", quoted(&column)),
                 Some("It was written around han_crypto's trigger (e.g. with session_replication_role = replica or the trigger disabled)."),
             ),
             HcError::ProtectedColumnType { column, kind, actual } => report(
                 Code::ERRCODE_DATATYPE_MISMATCH,
-                format!("protected column \"{column}\" has type {actual}, but han_crypto seals it as {kind}"),
+                format!("protected column {} has type {actual}, but han_crypto seals it as {kind}", quoted(&column)),
                 Some("The column's type changed after protect(). Change it back, or unprotect() the column and protect it again."),
             ),
             HcError::MissingProtectedColumn(column) => report(
                 Code::ERRCODE_UNDEFINED_COLUMN,
-                format!("column \"{column}\" that han_crypto's protection relies on does not exist in this table"),
+                format!("column {} that han_crypto's protection relies on does not exist in this table", quoted(&column)),
                 Some("Run han_crypto.protect() again, or han_crypto.unprotect() the table."),
             ),
             HcError::Refused { code, message, hint } => report(code, message, hint.as_deref()),
@@ -249,14 +276,14 @@ impl From<HcError> for ErrorReport {
             HcError::NoKeyring(column) => report(
                 Code::ERRCODE_NOT_NULL_VIOLATION,
                 match column {
-                    Some(c) => format!("the row has no keyring: its keyring column \"{c}\" is NULL"),
+                    Some(c) => format!("the row has no keyring: its keyring column {} is NULL", quoted(&c)),
                     None => "the row has no keyring: its keyring column is NULL".into(),
                 },
                 Some("Every row of a protected table names the keyring its values are sealed under; a NOT NULL constraint on that column says so up front."),
             ),
             HcError::NullArgument(arg) => report(
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                format!("argument \"{arg}\" must not be NULL"),
+                format!("argument {} must not be NULL", quoted(&arg)),
                 None,
             ),
         }

@@ -14,7 +14,7 @@ use pgrx::pg_sys;
 use serde_json::Value;
 
 use crate::catalog;
-use crate::error::{HcError, HcResult};
+use crate::error::{quoted, HcError, HcResult};
 
 thread_local! {
     static SCANNER: RefCell<Option<Rc<Scanner>>> = const { RefCell::new(None) };
@@ -47,8 +47,8 @@ pub fn scanner() -> Rc<Scanner> {
             Ok(rule) => rules.push(rule),
             // Refused when stored (CHECK); only a hand-edited catalog gets here.
             Err(_) => pgrx::warning!(
-                "han_crypto: redaction rule \"{}\" does not compile and is skipped",
-                r.name
+                "han_crypto: redaction rule {} does not compile and is skipped",
+                quoted(&r.name)
             ),
         }
     }
@@ -138,8 +138,12 @@ pub fn column_flag(options: &Value, column: &str, key: &str) -> HcResult<bool> {
     col.and_then(|c| c.get(key))
         .or_else(|| options.get(key))
         .map(|v| {
-            v.as_bool()
-                .ok_or_else(|| HcError::InvalidArgument(format!("\"{key}\" must be true or false")))
+            v.as_bool().ok_or_else(|| {
+                HcError::InvalidArgument(format!(
+                    "{q_key} must be true or false",
+                    q_key = quoted(key)
+                ))
+            })
         })
         .transpose()
         .map(|v| v.unwrap_or(false))
@@ -154,7 +158,8 @@ fn groups_of(v: &Value) -> HcResult<Policy> {
         let name = g.as_str().unwrap_or_default();
         groups.push(Group::parse(name).ok_or_else(|| {
             HcError::InvalidArgument(format!(
-                "unknown redaction group \"{name}\" (known: vendor, structural, context, custom)"
+                "unknown redaction group {q_name} (known: vendor, structural, context, custom)",
+                q_name = quoted(name)
             ))
         })?);
     }
@@ -194,7 +199,8 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
         .ok_or_else(|| HcError::InvalidArgument("options must be a JSON object".into()))?;
     if let Some(k) = obj.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
         return Err(HcError::InvalidArgument(format!(
-            "unknown protect() option \"{k}\" (known: redact, redact_groups, compress, columns)"
+            "unknown protect() option {q_k} (known: redact, redact_groups, compress, columns)",
+            q_k = quoted(k)
         )));
     }
     if let Some(cols) = obj.get("columns") {
@@ -206,7 +212,8 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
         for (name, spec) in cols {
             if !columns.contains(name) {
                 return Err(HcError::InvalidArgument(format!(
-                    "options.columns names \"{name}\", which is not a protected column"
+                    "options.columns names {q_name}, which is not a protected column",
+                    q_name = quoted(name)
                 )));
             }
             if let Some(k) = spec
@@ -214,7 +221,8 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
                 .and_then(|o| o.keys().find(|k| !COLUMN_KEYS.contains(&k.as_str())))
             {
                 return Err(HcError::InvalidArgument(format!(
-                    "unknown column option \"{k}\" (known: redact, redact_groups, compress)"
+                    "unknown column option {q_k} (known: redact, redact_groups, compress)",
+                    q_k = quoted(k)
                 )));
             }
         }

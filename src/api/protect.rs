@@ -11,7 +11,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::catalog;
-use crate::error::{HcError, HcResult};
+use crate::error::{quoted, HcError, HcResult};
 use crate::keyring;
 use crate::protect::Kind;
 
@@ -149,9 +149,8 @@ fn stable_text_form(rel: &Relation, column: &str) -> HcResult<()> {
     Err(HcError::Refused {
         code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
         message: format!(
-            "column \"{column}\" has type {}, whose text form depends on session settings; sealed values are bound to it",
-            catalog::type_name(*typid, -1)
-        ),
+            "column {q_column} has type {}, whose text form depends on session settings; sealed values are bound to it",
+            catalog::type_name(*typid, -1), q_column = quoted(column)),
         hint: Some("Key and keyring columns must be integer, bigint, smallint, numeric, text, varchar, char, uuid, name, oid or boolean.".into()),
     })
 }
@@ -163,26 +162,35 @@ fn column_kinds(rel: &Relation, columns: &[String], keyring_column: &str) -> HcR
         if columns[..i].contains(col) {
             return Err(HcError::Refused {
                 code: PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
-                message: format!("column \"{col}\" is listed more than once"),
+                message: format!(
+                    "column {q_col} is listed more than once",
+                    q_col = quoted(col)
+                ),
                 hint: None,
             });
         }
         let Some((_, typid, typmod)) = rel.columns.iter().find(|(n, _, _)| n == col) else {
             return Err(HcError::Refused {
                 code: PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-                message: format!("column \"{col}\" does not exist in \"{}\"", rel.shown),
+                message: format!(
+                    "column {q_col} does not exist in \"{}\"",
+                    rel.shown,
+                    q_col = quoted(col)
+                ),
                 hint: None,
             });
         };
         if col == keyring_column || rel.primary_key.contains(col) {
             return Err(HcError::InvalidArgument(format!(
-                "column \"{col}\" is the keyring column or part of the primary key and cannot be encrypted"
-            )));
+                "column {q_col} is the keyring column or part of the primary key and cannot be encrypted", q_col = quoted(col))));
         }
         if *typid == pg_sys::VARCHAROID && *typmod >= 0 {
             return Err(HcError::Refused {
                 code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                message: format!("column \"{col}\" is varchar(n), too short for envelopes"),
+                message: format!(
+                    "column {q_col} is varchar(n), too short for envelopes",
+                    q_col = quoted(col)
+                ),
                 hint: Some("ALTER it to text or unbounded varchar first.".into()),
             });
         }
@@ -190,8 +198,9 @@ fn column_kinds(rel: &Relation, columns: &[String], keyring_column: &str) -> HcR
             Kind::of_type(*typid, *typmod).ok_or_else(|| HcError::Refused {
                 code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
                 message: format!(
-                    "column \"{col}\" has type {}, which han_crypto does not protect",
-                    catalog::type_name(*typid, -1)
+                    "column {q_col} has type {}, which han_crypto does not protect",
+                    catalog::type_name(*typid, -1),
+                    q_col = quoted(col)
                 ),
                 hint: Some("Protected columns are text, varchar, jsonb or bytea.".into()),
             })?,
@@ -251,8 +260,9 @@ fn _register_protection(
         return Err(HcError::Refused {
             code: PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
             message: format!(
-                "keyring column \"{keyring_column}\" does not exist in \"{}\"",
-                rel.shown
+                "keyring column {q_keyring_column} does not exist in \"{}\"",
+                rel.shown,
+                q_keyring_column = quoted(keyring_column)
             ),
             hint: None,
         }

@@ -8,7 +8,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::catalog;
-use crate::error::{HcError, HcResult};
+use crate::error::{quoted, HcError, HcResult};
 use crate::keyring::{self, Access};
 use crate::varlena::{OwnedBytea, OwnedText};
 
@@ -76,7 +76,8 @@ fn open(keyring: &str, boxed: &[u8]) -> HcResult<(ContentType, zeroize::Zeroizin
         .filter(|(owner, _)| *owner == ring.id)
         .ok_or_else(|| {
             HcError::InvalidArgument(format!(
-                "sealed box is not addressed to a key pair of keyring \"{keyring}\""
+                "sealed box is not addressed to a key pair of keyring {q_keyring}",
+                q_keyring = quoted(keyring)
             ))
         })?;
     debug_assert_eq!(owner, ring.id);

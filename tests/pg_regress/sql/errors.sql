@@ -48,3 +48,8 @@ SELECT han_crypto.envelope_from_json(han_crypto.envelope_to_json(env) || '{"tag"
 \echo :LAST_ERROR_SQLSTATE
 SELECT han_crypto.envelope_from_json('{"v": 1}');
 \echo :LAST_ERROR_SQLSTATE
+
+-- A name of any length is echoed quoted and escaped, cut after 200
+-- characters: a megabyte "keyring name" cannot flood the log or the client.
+SELECT han_crypto.encrypt('x', repeat('k', 100000));
+SELECT han_crypto.encrypt('x', 'two' || chr(10) || '"lines"');
