@@ -283,7 +283,7 @@ impl From<HcError> for ErrorReport {
             ),
             HcError::NullArgument(arg) => report(
                 Code::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                format!("argument {} must not be NULL", quoted(&arg)),
+                format!("argument \"{arg}\" must not be NULL"),
                 None,
             ),
         }
