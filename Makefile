@@ -2,7 +2,13 @@
 # a user with sudo: `make setup` (a dependency of the others) installs what
 # is missing.
 
-PG_CONFIG    ?= /usr/lib/postgresql/15/bin/pg_config
+# The PostgreSQL major version to build, test and demo on: 15 (Debian's
+# package, the default), 16, 17 or 18 (pinned trees that scripts/pg-trees.sh
+# fetches). `make test` on 15 also runs the in-backend and pg_regress suites
+# and the package test on every version in PG_ALSO.
+PG           ?= 15
+PG_CONFIG    ?= $(shell scripts/pg-trees.sh pg_config $(PG))
+PG_ALSO      ?= $(if $(filter 15,$(PG)),16 17 18)
 PGRX_VERSION := $(shell sed -nE 's/^pgrx = "=?([^"]+)"/\1/p' Cargo.toml)
 PGRX_PGDATA  ?= /tmp/han_crypto-pgrx
 # initdb refuses root: hand the pgrx test server to `postgres`.
@@ -10,13 +16,16 @@ RUNAS        := $(if $(filter 0,$(shell id -u)),--runas postgres --pgdata $(PGRX
 DEMO_DIR     ?= /tmp/han_crypto-demo
 DEMO_PORT    ?= 54329
 
-export PG_CONFIG PGRX_VERSION
+export PG PG_CONFIG PG_ALSO PGRX_VERSION
 
 .PHONY: setup build install install-release test test-core test-pg installcheck test-integration test-node \
-        demo demo-stop bench fuzz lint schema clean redaction-report
+        test-package package demo demo-stop bench fuzz lint schema clean redaction-report
 
 setup:
 	@scripts/setup.sh
+
+# Only the test and package targets need the other versions' trees.
+build install install-release demo bench schema redaction-report: PG_ALSO :=
 
 build: setup
 	cargo build -p han_crypto_core
@@ -42,6 +51,12 @@ test-integration: setup
 	@scripts/run-tests.sh integration
 test-node: setup
 	@scripts/run-tests.sh node
+test-package: setup
+	@scripts/run-tests.sh package
+
+# Release tarballs for $(PG) and $(PG_ALSO) in target/package/, with SHA256SUMS.
+package: setup
+	@scripts/package.sh build $(PG) $(PG_ALSO)
 
 # The main job: a throw-away cluster with no configuration, the extension,
 # and a guided tour. The cluster stays up for psql until `make demo-stop`.
@@ -79,7 +94,7 @@ lint:
 		|| (echo "han_crypto_core must not depend on pgrx" && false)
 
 schema: setup
-	cargo pgrx schema pg15 --pg-config $(PG_CONFIG)
+	cargo pgrx schema pg$(PG) --pg-config $(PG_CONFIG)
 
 clean:
 	cargo clean

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 dir=${1:-/tmp/han_crypto-demo}; port=${2:-54329}
 
 scripts/pgcluster.sh stop "$dir"
-echo "Starting a throw-away PostgreSQL 15 cluster in $dir (port $port)..."
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PG_CONFIG
+echo "Starting a throw-away $("$PG_CONFIG" --version) cluster in $dir (port $port)..."
 scripts/pgcluster.sh start "$dir" "$port"
-psql="psql -X -h $dir -p $port -U postgres"
+psql="$("$PG_CONFIG" --bindir)/psql -X -h $dir -p $port -U postgres"
 $psql -q -c "CREATE DATABASE han_crypto_demo" postgres
 $psql -f examples/demo.sql han_crypto_demo
 
@@ -17,7 +19,7 @@ cat <<MSG
 
 The demo cluster is still running. Explore it with:
 
-    psql -h $dir -p $port -U postgres han_crypto_demo
+    $("$PG_CONFIG" --bindir)/psql -h $dir -p $port -U postgres han_crypto_demo
 
 Its root key was generated in $dir/data/han_crypto_root.key (see the NOTICE
 above). Stop and remove everything with:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Throw-away PostgreSQL 15 clusters for the demo, pg_regress, integration
-# tests and benchmarks.
+# Throw-away PostgreSQL clusters for the demo, pg_regress, integration
+# tests and benchmarks. The server is the one $PG_CONFIG belongs to
+# (default Debian's 15; scripts/pg-trees.sh knows the others); a cluster
+# remembers it, so stop and restart use the binaries it was started with.
 #
 #   pgcluster.sh start DIR PORT [GUC=VALUE ...]   initdb (if needed) and start
 #   pgcluster.sh stop DIR                          stop and delete DIR
@@ -19,7 +21,7 @@
 # the cluster's own socket directory and 127.0.0.1 only: a test fixture.
 set -euo pipefail
 
-PGBIN=${PGBIN:-$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 as_server_user() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -28,10 +30,13 @@ as_server_user() {
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart DIR [PORT [GUC=VALUE ...]]" >&2; exit 2; }
 
+if [ -f "$dir/pgbin" ]; then PGBIN=$(cat "$dir/pgbin"); else PGBIN=$("$PG_CONFIG" --bindir); fi
+
 case "$cmd" in
 start)
     port=${3:?port required}; shift 3
     if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres -m 0700 "$dir"; else mkdir -p -m 0700 "$dir"; fi
+    echo "$PGBIN" >"$dir/pgbin"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         as_server_user "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
             || { cat "$dir/initdb.log" >&2; exit 1; }
@@ -51,6 +56,8 @@ start)
 standby)
     port=${3:?port required}; primary=${4:?primary dir required}; primary_port=${5:?primary port required}
     if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres -m 0700 "$dir"; else mkdir -p -m 0700 "$dir"; fi
+    PGBIN=$(cat "$primary/pgbin" 2>/dev/null || echo "$PGBIN")
+    echo "$PGBIN" >"$dir/pgbin"
     as_server_user "$PGBIN/pg_basebackup" -h "$primary" -p "$primary_port" -U postgres -D "$dir/data" -R -X stream --checkpoint=fast \
         >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
     {

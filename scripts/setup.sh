@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing han_crypto needs, skipping what is
 # present. Safe to run again. Works as root (as CI runs) or as a user with
-# sudo. Debian 12 with PostgreSQL 15 from Debian's own packages.
+# sudo. Debian 12 with PostgreSQL 15 from Debian's own packages; the
+# PostgreSQL 16-18 trees that $PG and $PG_ALSO name come from
+# scripts/pg-trees.sh (pinned, verified, cached).
 set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -26,9 +28,23 @@ if [ "$(cargo pgrx --version 2>/dev/null | awk '{print $2}')" != "$PGRX_VERSION"
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --quiet
 fi
 
-if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-    echo "setup: registering PostgreSQL 15 with pgrx"
-    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+here=$(dirname "$0")
+wanted=$(echo 15 ${PG:-15} ${PG_ALSO:-} | tr ' ' '\n' | sort -u)
+# shellcheck disable=SC2086
+"$here/pg-trees.sh" fetch $wanted
+
+# `cargo pgrx init` replaces its whole list, so it names every version here.
+init_args=(); registered=1
+config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+for major in $("$here/pg-trees.sh" majors); do
+    pgc=$("$here/pg-trees.sh" pg_config "$major")
+    [ -x "$pgc" ] || continue
+    init_args+=("--pg$major" "$pgc")
+    grep -qsF "pg$major = \"$pgc\"" "$config" || registered=0
+done
+if [ "$registered" = 0 ]; then
+    echo "setup: registering PostgreSQL ${init_args[*]//--pg/} with pgrx"
+    cargo pgrx init "${init_args[@]}" >/dev/null
 fi
 
 # `cargo pgrx install` writes into PostgreSQL's directories; as a normal user

@@ -644,7 +644,7 @@ pub fn changed(table: Table) {
     // SAFETY: resolving a constant, schema-qualified relation name; the
     // invalidation is transactional and harmless if it is spurious.
     unsafe {
-        let rv = pg_sys::makeRangeVarFromNameList(pg_sys::stringToQualifiedNameList(name.as_ptr()));
+        let rv = pg_sys::makeRangeVarFromNameList(crate::pg_compat::qualified_name_list(name));
         let oid = pg_sys::RangeVarGetRelidExtended(
             rv,
             pg_sys::NoLock as i32,

@@ -18,6 +18,7 @@ mod gucs;
 mod kdf_slots;
 mod keyring;
 mod log_scrub;
+mod pg_compat;
 mod protect;
 mod redaction;
 mod root_key;

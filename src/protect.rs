@@ -133,7 +133,7 @@ fn attno_of(tupdesc: pg_sys::TupleDesc, name: &str, kind: Option<Kind>) -> HcRes
     unsafe {
         let n = (*tupdesc).natts as usize;
         for i in 0..n {
-            let att = (*tupdesc).attrs.as_ptr().add(i);
+            let att = crate::pg_compat::tuple_desc_attr(tupdesc, i);
             if (*att).attisdropped {
                 continue;
             }
@@ -376,8 +376,7 @@ impl WriteRights {
     fn restore_exempt(&mut self) -> bool {
         let relid = self.relid;
         *self.restore_exempt.get_or_insert_with(|| {
-            // SAFETY: an ownership check by OID for the current user.
-            let owner = unsafe { pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) };
+            let owner = crate::pg_compat::current_user_owns_relation(relid);
             owner && !crate::actor::is_named()
         })
     }

@@ -392,8 +392,7 @@ fn _forget_dropped_table(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
 }
 
 fn require_owner(tbl: pg_sys::Oid) -> HcResult<()> {
-    // SAFETY: an ownership check by OID for the current user.
-    if unsafe { pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) } {
+    if crate::pg_compat::current_user_owns_relation(tbl) {
         return Ok(());
     }
     Err(HcError::PermissionDenied {

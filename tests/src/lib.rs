@@ -1,6 +1,7 @@
-//! Fixtures for client integration tests: throw-away PostgreSQL 15 clusters
-//! (scripts/pgcluster.sh) that a test can restart with another environment,
-//! connections as any role, and SQLSTATE helpers.
+//! Fixtures for client integration tests: throw-away PostgreSQL clusters
+//! (scripts/pgcluster.sh) of the server `$PG_CONFIG` names (Debian's 15 by
+//! default) that a test can restart with another environment, connections
+//! as any role, and SQLSTATE helpers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,30 @@ pub use postgres::{Client, NoTls};
 pub struct Cluster {
     pub dir: PathBuf,
     pub port: u16,
+    /// The pg_config of the server this cluster runs.
+    pub pg_config: PathBuf,
     env: Mutex<Vec<(String, String)>>,
+}
+
+/// The pg_config the suite tests against: `$PG_CONFIG`, else Debian's 15.
+pub fn default_pg_config() -> PathBuf {
+    std::env::var_os("PG_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin/pg_config"))
+}
+
+/// What `pg_config --FLAG` prints.
+pub fn pg_config_value(pg_config: &Path, flag: &str) -> String {
+    let out = Command::new(pg_config)
+        .arg(format!("--{flag}"))
+        .output()
+        .expect("pg_config runs");
+    assert!(
+        out.status.success(),
+        "{} --{flag} failed",
+        pg_config.display()
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -59,6 +83,11 @@ impl Cluster {
     /// initdb + start with `env` as the server's environment (HAN_CRYPTO_ROOT_KEY
     /// from the test process is never inherited) and extra postgresql.conf lines.
     pub fn start(name: &str, env: &[(&str, &str)], gucs: &[&str]) -> Cluster {
+        Cluster::start_on(&default_pg_config(), name, env, gucs)
+    }
+
+    /// The same with the server of another pg_config (another major version).
+    pub fn start_on(pg_config: &Path, name: &str, env: &[(&str, &str)], gucs: &[&str]) -> Cluster {
         static REGISTER: OnceLock<()> = OnceLock::new();
         REGISTER.get_or_init(|| unsafe {
             libc::atexit(stop_live_clusters);
@@ -68,6 +97,7 @@ impl Cluster {
         let c = Cluster {
             dir,
             port,
+            pg_config: pg_config.to_path_buf(),
             env: Mutex::new(
                 env.iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -87,6 +117,7 @@ impl Cluster {
 
     fn run(&self, mut cmd: Command) {
         cmd.env_remove("HAN_CRYPTO_ROOT_KEY");
+        cmd.env("PG_CONFIG", &self.pg_config);
         for (k, v) in self.env.lock().unwrap().iter() {
             cmd.env(k, v);
         }
@@ -108,6 +139,7 @@ impl Cluster {
         let c = Cluster {
             dir,
             port,
+            pg_config: self.pg_config.clone(),
             env: Mutex::new(self.env.lock().unwrap().clone()),
         };
         let _ = script().arg("stop").arg(&c.dir).status();
@@ -228,7 +260,8 @@ impl Cluster {
 
     /// The same, connecting as `user`.
     pub fn client_program_as(&self, program: &str, user: &str) -> Command {
-        let mut cmd = Command::new(format!("/usr/lib/postgresql/15/bin/{program}"));
+        let mut cmd =
+            Command::new(Path::new(&pg_config_value(&self.pg_config, "bindir")).join(program));
         cmd.arg("-h")
             .arg(&self.dir)
             .arg("-p")

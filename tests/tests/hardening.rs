@@ -1081,7 +1081,7 @@ fn grants_mirrored_onto_a_view_survive_quoted_role_names_drop_owned_and_renames(
 }
 
 /// A han_crypto function reached from a parallel query (a wrapper marked
-/// PARALLEL SAFE, run with force_parallel_mode) is no internal error.
+/// PARALLEL SAFE, run with parallel plans forced) is no internal error.
 #[test]
 fn key_use_in_parallel_mode_is_no_internal_error() {
     let mut c = cluster().fresh_db("hd_parallel");
@@ -1090,7 +1090,10 @@ fn key_use_in_parallel_mode_is_no_internal_error() {
              AS $$BEGIN RETURN han_crypto.decrypt(e, 'c'); END$$;
          CREATE TABLE env AS SELECT han_crypto.encrypt('in parallel', 'default', 'c') AS e;
          ANALYZE env;
-         SET force_parallel_mode = on;",
+         -- PG16 renamed force_parallel_mode to debug_parallel_query.
+         SELECT pg_catalog.set_config(
+             CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 160000
+                  THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false);",
     )
     .unwrap();
     match c.query("SELECT w(e) FROM env", &[]) {

@@ -11,7 +11,10 @@ SELECT * FROM han_crypto._root_key_check;
 \echo :LAST_ERROR_SQLSTATE
 SELECT han_crypto.root_key_status();
 \echo :LAST_ERROR_SQLSTATE
+-- (The message's wording differs between PostgreSQL 15 and 16+; its code does not.)
+\set VERBOSITY sqlstate
 SHOW han_crypto.root_key_file;
+\set VERBOSITY terse
 \echo :LAST_ERROR_SQLSTATE
 
 RESET ROLE;
