@@ -104,14 +104,14 @@ for i, a in enumerate(argv):
         print(f"{k} = \x27{v}\x27")
 ' "$cmd")
     local dir="$work/cluster" port=55477
+    # shellcheck disable=SC2064
+    trap "scripts/pgcluster.sh stop '$dir'; rm -rf '$work'" EXIT
     HAN_CRYPTO_ROOT_KEY=$(openssl rand -hex 32) scripts/pgcluster.sh start "$dir" "$port" "${gucs[@]}"
     local psql=("$(dirname "$pgc")/psql" -X -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres)
-    "${psql[@]}" -q -f deploy/han_crypto-init.sql postgres
+    "${psql[@]}" -q -f target/package/han_crypto-init.sql postgres
     local got
     got=$("${psql[@]}" -Atc "SHOW session_preload_libraries;
-        SELECT han_crypto.decrypt(han_crypto.encrypt('replayed', 'default', 'ctx'), 'default', 'ctx');" postgres)
-    scripts/pgcluster.sh stop "$dir"
-    rm -rf "$work"
+        SELECT han_crypto.decrypt(han_crypto.encrypt('replayed', 'default', 'ctx'), 'ctx');" postgres)
     [ "$got" = "han_crypto
 replayed" ] || { echo "replay: unexpected result: $got" >&2; exit 1; }
     echo "replay of $dockerfile on PostgreSQL $major: ok"

@@ -198,6 +198,7 @@ layer_package() {
 # pg_dump of a 15 cluster restored into each newer version tested here.
 layer_cross_version() {
     local v
+    on_version 15 install_ext cross-version-pg15 || return
     for v in $(echo "$PG" $PG_ALSO | tr ' ' '\n' | sort -un); do
         [ "$v" -gt 15 ] || continue
         on_version "$v" install_ext "cross-version-pg$v" || continue

@@ -123,7 +123,7 @@ fn a_dump_from_one_major_version_restores_into_the_next_and_every_value_decrypts
     // would make the view return envelopes (`hc1:…`), not the text above.
     let loose: i64 = r
         .query_one(
-            "SELECT count(*) FROM plain_envelopes WHERE han_crypto.decrypt(env, 'team_a', 'loose/' || id) = 'loose ' || id",
+            "SELECT count(*) FROM plain_envelopes WHERE han_crypto.decrypt(env, 'loose/' || id) = 'loose ' || id",
             &[],
         )
         .unwrap()
@@ -140,7 +140,7 @@ fn a_dump_from_one_major_version_restores_into_the_next_and_every_value_decrypts
         .unwrap();
     let note: String = r
         .query_one(
-            "SELECT han_crypto.decrypt(body, 'counselor', 'notes/1') FROM notes",
+            "SELECT han_crypto.decrypt(body, 'notes/1') FROM notes",
             &[],
         )
         .unwrap()
