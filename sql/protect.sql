@@ -94,11 +94,12 @@ AS $$
       AND EXISTS (SELECT FROM pg_trigger tg WHERE tg.tgrelid = rw.ev_class AND tg.tgname = 'han_crypto_write')
 $$;
 
--- The table's own decrypting view, if the relation its recorded view name
--- points to is one: a view owned by the table's owner, reading the table,
--- with no trigger but han_crypto's. NULL when there is none; an error when
--- the name is taken by anything else (say a view another role created in
--- advance, with triggers of its own, to have it adopted by protect()).
+-- The table's own decrypting view: a view owned by the table's owner that
+-- reads the table and carries han_crypto's write trigger, found by what it
+-- reads (so also after ALTER VIEW ... RENAME or a renamed schema). NULL when
+-- there is none. When there is none and the recorded name is taken by
+-- anything else, an error (say a view another role created in advance, with
+-- triggers of its own, to have it adopted by protect()).
 CREATE FUNCTION han_crypto._decrypting_view(tbl regclass) RETURNS regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -107,6 +108,16 @@ DECLARE
     v_name text;
     v      record;
 BEGIN
+    SELECT dv.v INTO v
+    FROM han_crypto._decrypting_views() dv
+    JOIN pg_class vc ON vc.oid = dv.v
+    JOIN pg_class tc ON tc.oid = dv.tbl
+    WHERE dv.tbl = $1::oid AND vc.relowner = tc.relowner
+    ORDER BY dv.v
+    LIMIT 1;
+    IF FOUND THEN
+        RETURN v.v::regclass;
+    END IF;
     SELECT p.view_name INTO v_name FROM han_crypto.protected p WHERE p.table_name = tbl LIMIT 1;
     SELECT c.oid, c.relowner INTO v FROM pg_class c WHERE c.oid = to_regclass(v_name);
     IF NOT FOUND THEN
@@ -149,8 +160,9 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table "%" is not protected', tbl USING ERRCODE = 'undefined_object';
     END IF;
-    -- Replace only the table's own view, never a relation someone else made.
-    PERFORM han_crypto._decrypting_view(tbl);
+    -- Replace only the table's own view, never a relation someone else
+    -- made; where the owner renamed or moved it, in its place.
+    v_view := coalesce(han_crypto._decrypting_view(tbl)::text, v_view);
     -- The view: every column in table order, protected ones decrypted.
     FOR att IN
         SELECT a.attname, pc.kind

@@ -779,3 +779,54 @@ fn dump_and_restore_keeps_every_row_decryptable_exactly_once() {
         assert_eq!(raw, "", "{db}: no plaintext stored after restore");
     }
 }
+
+/// The owner renames the view or moves the table's schema: protect() again
+/// replaces the view where it now is (instead of creating a second one at
+/// the old name), and unprotect() drops it there.
+#[test]
+fn a_renamed_or_moved_view_is_still_the_tables_view() {
+    let mut c = cluster().fresh_db("pr_view_renamed");
+    c.batch_execute(
+        "SELECT han_crypto.create_keyring('team_a');
+         SELECT han_crypto.grant_access('team_a', 'postgres', 'writer');
+         CREATE SCHEMA app;
+         CREATE TABLE app.notes (id int PRIMARY KEY, team text NOT NULL, body text);
+         SELECT han_crypto.protect('app.notes', ARRAY['body'], 'team');
+         INSERT INTO app.notes VALUES (1, 'team_a', 'kept');
+         ALTER VIEW app.notes_decrypted RENAME TO notes_plain;
+         ALTER SCHEMA app RENAME TO app2;
+         ALTER TABLE app2.notes ADD COLUMN extra text;",
+    )
+    .unwrap();
+    let view: String = c
+        .query_one("SELECT han_crypto.protect('app2.notes', ARRAY['body'], 'team')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(view, "app2.notes_plain");
+    let views: Vec<String> = c
+        .query(
+            "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relkind = 'v' AND c.relname LIKE 'notes%' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(views, ["app2.notes_plain"], "no second view at the old name");
+    let row: (String, Option<String>) = c
+        .query_one("SELECT body, extra FROM app2.notes_plain WHERE id = 1", &[])
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(row, ("kept".to_string(), None), "the replaced view has the new column");
+    c.batch_execute("CALL han_crypto.unprotect('app2.notes')").unwrap();
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM pg_class WHERE relkind = 'v' AND relname LIKE 'notes%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "unprotect() dropped the view where it was");
+    let body: String = c
+        .query_one("SELECT body FROM app2.notes WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(body, "kept");
+}
