@@ -7,7 +7,9 @@
 # fetches). `make test` on 15 also runs the in-backend and pg_regress suites
 # and the package test on every version in PG_ALSO.
 PG           ?= 15
-PG_CONFIG    ?= $(shell scripts/pg-trees.sh pg_config $(PG))
+# From PG, not from the environment (a PG_CONFIG left exported would run
+# half the layers on another version); `make PG_CONFIG=...` still wins.
+PG_CONFIG    := $(shell scripts/pg-trees.sh pg_config $(PG))
 PG_ALSO      ?= $(if $(filter 15,$(PG)),16 17 18)
 PGRX_VERSION := $(shell sed -nE 's/^pgrx = "=?([^"]+)"/\1/p' Cargo.toml)
 PGRX_PGDATA  ?= /tmp/han_crypto-pgrx
@@ -29,13 +31,13 @@ build install install-release demo bench schema redaction-report: PG_ALSO :=
 
 build: setup
 	cargo build -p han_crypto_core
-	cargo pgrx package --pg-config $(PG_CONFIG)
+	cargo pgrx package --pg-config "$(PG_CONFIG)"
 
 install: setup
-	cargo pgrx install --pg-config $(PG_CONFIG)
+	cargo pgrx install --pg-config "$(PG_CONFIG)"
 
 install-release: setup
-	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	cargo pgrx install --release --pg-config "$(PG_CONFIG)"
 
 # Every layer, then one closing line `total: N passed, M failed`.
 test: setup
@@ -94,7 +96,7 @@ lint:
 		|| (echo "han_crypto_core must not depend on pgrx" && false)
 
 schema: setup
-	cargo pgrx schema pg$(PG) --pg-config $(PG_CONFIG)
+	cargo pgrx schema pg$(PG) --pg-config "$(PG_CONFIG)"
 
 clean:
 	cargo clean

@@ -10,9 +10,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
 command -v "$PG_CONFIG" >/dev/null 2>&1 || { echo "install.sh: $PG_CONFIG not found; set PG_CONFIG" >&2; exit 1; }
 want=$(cat "$here/PG_MAJOR")
-have=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+server=$("$PG_CONFIG" --version)
+# A release (PostgreSQL 17.11, possibly with a vendor suffix), never a beta,
+# rc or devel build, whose structures may differ from the release's.
+have=$(echo "$server" | sed -nE 's/^PostgreSQL ([0-9]+)\.[0-9]+( .*)?$/\1/p')
+if [ -z "$have" ]; then
+    echo "install.sh: $PG_CONFIG reports \"$server\", not a PostgreSQL release; this package is for PostgreSQL $want" >&2
+    exit 1
+fi
 if [ "$have" != "$want" ]; then
     echo "install.sh: this package is built for PostgreSQL $want, but $PG_CONFIG is PostgreSQL $have" >&2
+    exit 1
+fi
+arch=$(cat "$here/ARCH")
+if [ "$(uname -m)" != "$arch" ]; then
+    echo "install.sh: this package is built for $arch, but this machine is $(uname -m)" >&2
     exit 1
 fi
 libdir=$("$PG_CONFIG" --pkglibdir)

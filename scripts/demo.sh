@@ -11,9 +11,9 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PG_CONFIG
 echo "Starting a throw-away $("$PG_CONFIG" --version) cluster in $dir (port $port)..."
 scripts/pgcluster.sh start "$dir" "$port"
-psql="$("$PG_CONFIG" --bindir)/psql -X -h $dir -p $port -U postgres"
-$psql -q -c "CREATE DATABASE han_crypto_demo" postgres
-$psql -f examples/demo.sql han_crypto_demo
+psql=("$("$PG_CONFIG" --bindir)/psql" -X -h "$dir" -p "$port" -U postgres)
+"${psql[@]}" -q -c "CREATE DATABASE han_crypto_demo" postgres
+"${psql[@]}" -f examples/demo.sql han_crypto_demo
 
 cat <<MSG
 

@@ -31,6 +31,7 @@ build_one() {
     cp "$built$("$pgc" --pkglibdir)/han_crypto.so" "$stage/$name/lib/"
     cp "$built$("$pgc" --sharedir)"/extension/han_crypto* "$stage/$name/extension/"
     echo "$major" >"$stage/$name/PG_MAJOR"
+    uname -m >"$stage/$name/ARCH"
     install -m 0755 deploy/install.sh "$stage/$name/install.sh"
     mkdir -p "$out"
     # Reproducible archive: fixed owner, order and times.
@@ -62,6 +63,8 @@ case "${1:-}" in
     build)
         shift
         [ $# -gt 0 ] || { echo "usage: $0 build MAJOR..." >&2; exit 2; }
+        # Only what this run builds: no stale tarball in the list or the context.
+        rm -rf "$out"
         for m in "$@"; do build_one "$m"; done
         (cd "$out" && sha256sum han_crypto-*.tar.gz >SHA256SUMS)
         # The directory is the Docker build context of deploy/Dockerfile.

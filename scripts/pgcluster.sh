@@ -30,12 +30,20 @@ as_server_user() {
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart DIR [PORT [GUC=VALUE ...]]" >&2; exit 2; }
 
-if [ -f "$dir/pgbin" ]; then PGBIN=$(cat "$dir/pgbin"); else PGBIN=$("$PG_CONFIG" --bindir); fi
+# A running cluster is stopped and restarted with the binaries it was
+# started with; a new one gets $PG_CONFIG's.
+if [ "$cmd" != start ] && [ -f "$dir/pgbin" ]; then PGBIN=$(cat "$dir/pgbin"); else PGBIN=$("$PG_CONFIG" --bindir 2>/dev/null || true); fi
 
 case "$cmd" in
 start)
     port=${3:?port required}; shift 3
     if [ "$(id -u)" = 0 ]; then install -d -o postgres -g postgres -m 0700 "$dir"; else mkdir -p -m 0700 "$dir"; fi
+    [ -x "$PGBIN/postgres" ] || { echo "pgcluster: no server in ${PGBIN:-?} (PG_CONFIG=$PG_CONFIG)" >&2; exit 1; }
+    major=$("$PGBIN/postgres" --version | sed -nE 's/^postgres \(PostgreSQL\) ([0-9]+).*/\1/p')
+    if [ -f "$dir/data/PG_VERSION" ] && [ "$(cat "$dir/data/PG_VERSION")" != "$major" ]; then
+        echo "pgcluster: $dir holds a PostgreSQL $(cat "$dir/data/PG_VERSION") cluster, not $major; stop it first" >&2
+        exit 1
+    fi
     echo "$PGBIN" >"$dir/pgbin"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         as_server_user "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
@@ -73,7 +81,7 @@ restart)
         || { tail -n 30 "$dir/server.log" >&2; exit 1; }
     ;;
 stop)
-    if [ -f "$dir/data/postmaster.pid" ]; then
+    if [ -f "$dir/data/postmaster.pid" ] && [ -n "$PGBIN" ]; then
         as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -w -t 60 -m fast stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"

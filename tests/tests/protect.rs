@@ -799,7 +799,10 @@ fn a_renamed_or_moved_view_is_still_the_tables_view() {
     )
     .unwrap();
     let view: String = c
-        .query_one("SELECT han_crypto.protect('app2.notes', ARRAY['body'], 'team')", &[])
+        .query_one(
+            "SELECT han_crypto.protect('app2.notes', ARRAY['body'], 'team')",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(view, "app2.notes_plain");
@@ -812,15 +815,27 @@ fn a_renamed_or_moved_view_is_still_the_tables_view() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(views, ["app2.notes_plain"], "no second view at the old name");
+    assert_eq!(
+        views,
+        ["app2.notes_plain"],
+        "no second view at the old name"
+    );
     let row: (String, Option<String>) = c
         .query_one("SELECT body, extra FROM app2.notes_plain WHERE id = 1", &[])
         .map(|r| (r.get(0), r.get(1)))
         .unwrap();
-    assert_eq!(row, ("kept".to_string(), None), "the replaced view has the new column");
-    c.batch_execute("CALL han_crypto.unprotect('app2.notes')").unwrap();
+    assert_eq!(
+        row,
+        ("kept".to_string(), None),
+        "the replaced view has the new column"
+    );
+    c.batch_execute("CALL han_crypto.unprotect('app2.notes')")
+        .unwrap();
     let left: i64 = c
-        .query_one("SELECT count(*) FROM pg_class WHERE relkind = 'v' AND relname LIKE 'notes%'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relkind = 'v' AND relname LIKE 'notes%'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "unprotect() dropped the view where it was");
