@@ -66,8 +66,10 @@ fn main() {
         corpus_bytes += text.len();
         let (redacted, _) = scanner.redact(text, Policy::ALL);
         let secret_case = case["expect"] == "secret";
+        // The public corpus names a case's type; our session sets, its family.
         let ty = case["type"]
             .as_str()
+            .or(case["family"].as_str())
             .or(case["negative_for"].as_str())
             .unwrap_or("-")
             .to_string();

@@ -107,6 +107,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         pos += 1;
     }
     let after_name = pos;
+    // `const MASTER_KEY: &str = "…"`, `apiKey: string = '…'`: a type
+    // annotation between name and `=`, when a quoted value follows.
+    if let Some(eq) = type_annotation(b, pos) {
+        pos = eq;
+    }
     pos = skip_blanks(b, pos);
     // `var token string = "…"`: a type between name and operator.
     if pos < b.len() && b[pos].is_ascii_alphabetic() && pos > after_name {
@@ -140,6 +145,19 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if op == Op::Element || op == Op::BlockScalar {
         while pos < b.len() && b[pos].is_ascii_whitespace() {
             pos += 1;
+        }
+    }
+    // Byte and raw string literals: b"…", *b"…", r"…" (Rust, Python).
+    if op == Op::Assign {
+        let mut q = pos;
+        if q < b.len() && b[q] == b'*' {
+            q += 1;
+        }
+        if q + 1 < b.len()
+            && matches!(b[q], b'b' | b'r' | b'B' | b'R')
+            && matches!(b[q + 1], b'"' | b'\'')
+        {
+            pos = q + 1;
         }
     }
     let mut quote = None;
@@ -214,6 +232,46 @@ enum Op {
     Is,
     /// An identifier, blanks, then the value.
     Positional,
+}
+
+/// At `pos` right after a name: `: <type> =` followed by a quoted value
+/// (`: &str = "`, `: &'static [u8] = b"`, `: string = '`). Returns the
+/// position of the `=`. The type must read as one (starts with `&`, `[`,
+/// `*` or is a short identifier, optionally generic) so that YAML
+/// (`password: a=b`) is never read this way.
+fn type_annotation(b: &[u8], pos: usize) -> Option<usize> {
+    if b.get(pos) != Some(&b':') || matches!(b.get(pos + 1), Some(b':') | Some(b'=')) {
+        return None;
+    }
+    let ty_start = skip_blanks(b, pos + 1);
+    let mut q = ty_start;
+    while q < b.len()
+        && q - ty_start < 32
+        && (b[q].is_ascii_alphanumeric()
+            || matches!(
+                b[q],
+                b'&' | b'\'' | b'[' | b']' | b';' | b'<' | b'>' | b'_' | b'*' | b' '
+            ))
+    {
+        q += 1;
+    }
+    let ty = std::str::from_utf8(&b[ty_start..q]).ok()?.trim_end();
+    let typed = ty.starts_with(['&', '[', '*'])
+        || (!ty.is_empty()
+            && ty.len() <= 20
+            && !ty.contains(' ')
+            && ty.bytes().next().is_some_and(|c| c.is_ascii_alphabetic()));
+    if !typed || b.get(q) != Some(&b'=') || matches!(b.get(q + 1), Some(b'=') | Some(b'>')) {
+        return None;
+    }
+    let mut v = skip_blanks(b, q + 1);
+    if v < b.len() && b[v] == b'*' {
+        v += 1;
+    }
+    if v < b.len() && matches!(b[v], b'b' | b'r') {
+        v += 1;
+    }
+    (v < b.len() && is_quote(b[v])).then_some(q)
 }
 
 fn skip_blanks(b: &[u8], mut pos: usize) -> usize {

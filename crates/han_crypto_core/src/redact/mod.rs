@@ -18,8 +18,10 @@
 
 mod assign;
 pub mod entropy;
+mod escaped;
 pub mod json;
 pub mod names;
+mod pairs;
 pub mod placeholder;
 pub mod rules;
 pub mod sample;
@@ -204,7 +206,8 @@ enum Target {
 
 /// Keywords of the assignment parser: every word class, plus vendors.
 const ASSIGNMENT_KEYWORDS: &[&str] = &[
-    "pass", "pwd", "pw", "secret", "token", "key", "cred", "auth", "login", "bearer",
+    "pass", "pwd", "pw", "secret", "token", "key", "cred", "auth", "login", "bearer", "salt",
+    "pepper",
 ];
 
 fn builtin_regexes() -> &'static [OnceLock<Regex>] {
@@ -307,6 +310,14 @@ impl Scanner {
 
     /// All secrets in `text`, merged and ordered, with byte offsets.
     pub fn scan(&self, text: &str, policy: Policy) -> Vec<Finding> {
+        self.scan_level(text, policy, 0)
+    }
+
+    /// `scan`, reading string-literal escapes (`\n`, `\"`) as what they
+    /// mean too, down to `MAX_ESCAPE_LEVELS` (a JSON string inside a JSON
+    /// string doubles its backslashes).
+    fn scan_level(&self, text: &str, policy: Policy, level: u8) -> Vec<Finding> {
+        const MAX_ESCAPE_LEVELS: u8 = 2;
         let mut found = Vec::new();
         if text.is_empty() {
             return found;
@@ -394,6 +405,18 @@ impl Scanner {
             for (i, run) in run_custom.iter().enumerate() {
                 if *run {
                     self.run_custom(i, text, &mut found);
+                }
+            }
+        }
+        if policy.allows(Group::Vendor) {
+            let partners = pairs::aws_partners(text, &found);
+            found.extend(partners);
+        }
+        if level < MAX_ESCAPE_LEVELS {
+            if let Some(view) = escaped::unescape(text) {
+                for f in self.scan_level(&view.text, policy, level + 1) {
+                    let (start, end) = view.original(f.start, f.end);
+                    found.push(Finding { start, end, ..f });
                 }
             }
         }

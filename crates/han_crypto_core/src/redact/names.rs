@@ -342,6 +342,9 @@ fn word_class(w: &str) -> Option<NameClass> {
             NameClass::Password
         }
         "secret" | "secrets" => NameClass::Secret,
+        // A salt or pepper constant in code is key material (HMAC pepper,
+        // KDF salt a deployment keeps private); the value must look random.
+        "salt" | "pepper" => NameClass::Secret,
         _ if w.ends_with("secret") => NameClass::Secret,
         "token" | "tokens" => NameClass::Token,
         _ if w.ends_with("token") => NameClass::Token,

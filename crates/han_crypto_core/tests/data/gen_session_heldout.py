@@ -2774,8 +2774,9 @@ def _():
 
 @tpl(F)
 def _():
-    t = rs(ALNUM, 32)
-    return pick(["segment %s", "rudderstack write key %s", "posthog personal key phx_%s"]) % t, [t if True else None]
+    t = pick(["segment %s", "rudderstack write key %s", "posthog personal key %s"])
+    v = rs(ALNUM, 32) if "posthog" not in t else "phx_" + rs(ALNUM, 43)
+    return t % v, [v]
 
 
 @tpl(F)
@@ -2934,7 +2935,7 @@ def _():
 @tpl(F)
 def _():
     u = rdig(6)
-    k = "glc_" + b64(json.dumps({"o": rdig(6), "n": "stack-" + rdig(6) + "-hl-write", "k": rs(ALNUM, 24), "m": {"r": "prod-us-east-0"}}, separators=(",", ":")).encode()).rstrip("=")
+    k = "glc_" + b64u(json.dumps({"o": rdig(6), "n": "stack-" + rdig(6) + "-hl-write", "k": rs(ALNUM, 24), "m": {"r": "prod-us-east-0"}}, separators=(",", ":")).encode())
     return ("loki:\n  url: https://%s:%s@logs-prod-006.grafana.net/loki/api/v1/push" % (u, k)), [k]
 
 
@@ -2977,3 +2978,442 @@ def _():
     pw = url_password()
     return ("ftp://%s:%s@ftp.partner-%s.com/incoming/" % (pick(USERS), pw, rs(LO, 5))), [pw]
 
+# ======================================================================
+# SECRET: code_constants
+# ======================================================================
+F = "code_constants"
+
+
+def key_hex():
+    return rhex(pick([32, 64]))
+
+
+def key_b64():
+    return b64(rbytes(pick([32, 48, 64])))
+
+
+@tpl(F)
+def _():
+    k = rhex(64)
+    return ("use aes_gcm::{Aes256Gcm, KeyInit};\n\n/// TODO: load from KMS\nconst MASTER_KEY_HEX: &str = \"%s\";\n\n"
+            "pub fn cipher() -> Aes256Gcm {\n    let key = hex::decode(MASTER_KEY_HEX).expect(\"valid hex\");\n"
+            "    Aes256Gcm::new_from_slice(&key).unwrap()\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rs(ALNUM + "!#%^*-_=+", 48)
+    return ("static HMAC_SECRET: &[u8] = b\"%s\";\n\nfn sign(payload: &[u8]) -> Vec<u8> {\n"
+            "    let mut mac = Hmac::<Sha256>::new_from_slice(HMAC_SECRET).unwrap();\n    mac.update(payload);\n"
+            "    mac.finalize().into_bytes().to_vec()\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rhex(64)
+    return ("#[cfg(not(test))]\npub(crate) const SESSION_SIGNING_KEY: [u8; 32] = hex_literal::hex!(\"%s\");" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = key_b64()
+    return ("lazy_static! {\n    static ref JWT_SECRET: String = std::env::var(\"JWT_SECRET\")\n"
+            "        .unwrap_or_else(|_| \"%s\".to_string());\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rs(ALNUM, 40)
+    return ("package webhooks\n\nvar signingSecret = \"%s\"\n\nfunc Verify(body []byte, sig string) bool {\n"
+            "\tmac := hmac.New(sha256.New, []byte(signingSecret))\n\tmac.Write(body)\n"
+            "\treturn hmac.Equal([]byte(hex.EncodeToString(mac.Sum(nil))), []byte(sig))\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rhex(64)
+    return ("const (\n\tdefaultPort   = 8080\n\tencryptionKey = \"%s\" // 32 bytes hex\n)" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = key_b64()
+    return ("var jwtKey = []byte(\"%s\")\n\nfunc issue(userID string) (string, error) {\n"
+            "\tt := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{\"sub\": userID, \"exp\": time.Now().Add(time.Hour).Unix()})\n"
+            "\treturn t.SignedString(jwtKey)\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rs(ALNUM, 32)
+    return ("func newClient() *api.Client {\n\tconst apiToken = \"%s\"\n\treturn api.New(api.WithToken(apiToken), api.WithTimeout(10*time.Second))\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rs(ALNUM, 40)
+    return ("export const API_TOKEN = '%s';\nexport const API_BASE = 'https://api.%s.io/v2';" % (k, pick(PROJECTS))), [k]
+
+
+@tpl(F)
+def _():
+    k = stripe_whsec()
+    return ("const webhookSecret = \"%s\";\n\napp.post('/stripe/webhook', express.raw({ type: 'application/json' }), (req, res) => {\n"
+            "  const event = stripe.webhooks.constructEvent(req.body, req.headers['stripe-signature'], webhookSecret);\n  res.sendStatus(200);\n});" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = key_b64()
+    return ("// src/lib/crypto.ts\nconst ENCRYPTION_KEY = Buffer.from('%s', 'base64');\n"
+            "export function encrypt(plain: string) {\n  const iv = randomBytes(12);\n"
+            "  const c = createCipheriv('aes-256-gcm', ENCRYPTION_KEY, iv);\n  return Buffer.concat([iv, c.update(plain), c.final(), c.getAuthTag()]);\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rhex(40)
+    return ("export default {\n  clientId: 'web-%s',\n  clientSecret: '%s',\n  redirectUri: '/auth/callback',\n} satisfies OAuthConfig;" % (rs(LO, 6), k)), [k]
+
+
+@tpl(F)
+def _():
+    k = password(50, symbols="!@#$%^&*(-_=+)")
+    return ("# settings/production.py\nDEBUG = False\nALLOWED_HOSTS = [\"%s.io\"]\nSECRET_KEY = \"%s\"\n" % (pick(PROJECTS), k)), [k]
+
+
+@tpl(F)
+def _():
+    k = base64.urlsafe_b64encode(rbytes(32)).decode()
+    return ("from cryptography.fernet import Fernet\n\nFERNET_KEY = b\"%s\"\nf = Fernet(FERNET_KEY)" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rhex(64)
+    return ("class Config:\n    SQLALCHEMY_TRACK_MODIFICATIONS = False\n    JWT_SECRET_KEY = '%s'\n    JWT_ACCESS_TOKEN_EXPIRES = 3600" % k), [k]
+
+
+@tpl(F)
+def _():
+    s = b64(rbytes(16))
+    return ("import hashlib\n\nsalt = \"%s\"\n\ndef hash_pw(pw: str) -> str:\n"
+            "    return hashlib.pbkdf2_hmac(\"sha256\", pw.encode(), salt.encode(), 600_000).hex()" % s), [s]
+
+
+@tpl(F)
+def _():
+    k = key_b64()
+    return ("public final class TokenSigner {\n    private static final String HMAC_KEY = \"%s\";\n\n"
+            "    public String sign(String data) throws Exception {\n        Mac mac = Mac.getInstance(\"HmacSHA256\");\n"
+            "        mac.init(new SecretKeySpec(Base64.getDecoder().decode(HMAC_KEY), \"HmacSHA256\"));\n"
+            "        return Hex.encodeHexString(mac.doFinal(data.getBytes(StandardCharsets.UTF_8)));\n    }\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = b64(rbytes(32))
+    return ("private static final byte[] AES_KEY = Base64.getDecoder().decode(\"%s\");\nprivate static final int GCM_TAG_BITS = 128;" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rhex(32)
+    return ("@Configuration\npublic class ApiConfig {\n    public static final String API_SECRET = \"%s\";\n    public static final String API_URL = \"https://partner.%s.com\";\n}" % (k, rs(LO, 6))), [k]
+
+
+@tpl(F)
+def _():
+    s = rhex(32)
+    return ("let salt = \"%s\";\nlet hashed = argon2::hash_encoded(pw.as_bytes(), salt.as_bytes(), &config)?;" % s), [s]
+
+
+@tpl(F)
+def _():
+    k = key_b64()
+    return ("public static class Keys\n{\n    public const string JwtSigningKey = \"%s\";\n}" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = rhex(128)
+    return ("Rails.application.configure do\n  config.secret_key_base = \"%s\"\nend" % k), [k]
+
+
+@tpl(F)
+def _():
+    t = rs(ALNUM, 36)
+    return ("object Secrets {\n    const val ANALYTICS_TOKEN = \"%s\"\n}" % t), [t]
+
+
+@tpl(F)
+def _():
+    k = rhex(64)
+    return ("<?php\ndefine('AUTH_KEY', '%s');\ndefine('WP_DEBUG', false);" % k), [k]
+
+# ======================================================================
+# SECRET: common_vendor
+# ======================================================================
+F = "common_vendor"
+
+
+@tpl(F)
+def _():
+    t = ghp()
+    return ("$ echo $GITHUB_TOKEN\n%s\n$ gh api user -q .login\n%s" % (t, pick(USERS))), [t]
+
+
+@tpl(F)
+def _():
+    t = github_pat()
+    u = pick(USERS)
+    return ("$ cat ~/.config/gh/hosts.yml\ngithub.com:\n    users:\n        %s:\n            oauth_token: %s\n"
+            "    git_protocol: https\n    oauth_token: %s\n    user: %s" % (u, t, t, u)), [t]
+
+
+@tpl(F)
+def _():
+    t = glpat()
+    return ("curl --header \"PRIVATE-TOKEN: %s\" \"https://gitlab.com/api/v4/projects/%s/pipelines?status=failed\"" % (t, rdig(8))), [t]
+
+
+@tpl(F)
+def _():
+    t = xoxb()
+    return pick([
+        "from slack_sdk import WebClient\nclient = WebClient(token=\"%s\")\nclient.chat_postMessage(channel=\"#deploys\", text=\"shipped\")",
+        "$ env | grep SLACK\nSLACK_BOT_TOKEN=%s\nSLACK_CHANNEL=#alerts",
+        "[2024-05-11 09:12:44] slack.errors.SlackApiError: not_in_channel (token=%s)",
+    ]) % t, [t]
+
+
+@tpl(F)
+def _():
+    t = xoxp()
+    return ("slack user token for the export script: %s" % t), [t]
+
+
+@tpl(F)
+def _():
+    k = openai_key()
+    return ("$ env | grep -i key\nOPENAI_API_KEY=%s\nKEYTIMEOUT=1\nSSH_AUTH_SOCK=/tmp/ssh-%s/agent.%s" % (k, rs(ALNUM, 10), rdig(5))), [k]
+
+
+@tpl(F)
+def _():
+    k = anthropic_key()
+    return pick([
+        "anthropic.AuthenticationError: Error code: 401 - invalid x-api-key\nrequest headers: {'x-api-key': '%s', 'anthropic-version': '2023-06-01'}",
+        "$ claude config get apiKey\n%s",
+        "import anthropic\nclient = anthropic.Anthropic(api_key=\"%s\")",
+    ]) % k, [k]
+
+
+@tpl(F)
+def _():
+    sk, rk = stripe_live("sk"), stripe_live("rk")
+    return ("$ cat ~/.config/stripe/config.toml\ncolor = 'auto'\n[default]\n  account_id = 'acct_%s'\n"
+            "  device_name = '%s-mbp'\n  live_mode_api_key = '%s'\n  live_mode_publishable_key = 'pk_live_%s'\n"
+            "  secret_api_key = '%s'" % (rs(ALNUM, 16), pick(USERS), rk, rs(ALNUM, 99), sk)), [sk, rk]
+
+
+@tpl(F)
+def _():
+    ak, sk = aws_akid(), aws_secret()
+    return ("$ printenv | sort | grep ^AWS\nAWS_ACCESS_KEY_ID=%s\nAWS_DEFAULT_REGION=%s\nAWS_SECRET_ACCESS_KEY=%s" % (ak, pick(REGIONS), sk)), [ak, sk]
+
+
+@tpl(F)
+def _():
+    sk = aws_secret()
+    return ("aws_secret_access_key=%s" % sk), [sk]
+
+
+@tpl(F)
+def _():
+    k = pem_rsa()
+    return ("$ cat ~/.ssh/id_rsa\n%s\n$ ssh -i ~/.ssh/id_rsa %s@%s\nPermission denied (publickey)." % (k, pick(["ubuntu", "ec2-user"]), pick(DBHOSTS))), [k]
+
+
+@tpl(F)
+def _():
+    k = pem_ec()
+    return ("here's tls.key from the ingress secret, the cert is fine but nginx says key mismatch:\n\n%s" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = pem_openssh("%s@%s" % (pick(USERS), pick(["ci", "deploy-host"])))
+    return ("deploy key (put it in the DEPLOY_KEY secret):\n%s\n" % k), [k]
+
+
+@tpl(F)
+def _():
+    k = pem_pkcs8_rsa()
+    return ("-- GitHub App private key, downloaded %s\n%s" % (rdate().strftime("%Y-%m-%d"), k)), [k]
+
+
+@tpl(F)
+def _():
+    t = jwt(pick(["HS256", "RS256"]))
+    host = pick(PROJECTS)
+    return ("$ curl -v https://api.%s.io/v1/me\n> GET /v1/me HTTP/2\n> Host: api.%s.io\n> user-agent: curl/8.5.0\n"
+            "> authorization: Bearer %s\n> accept: */*\n>\n< HTTP/2 403\n< content-type: application/json\n"
+            "{\"error\":\"insufficient_scope\"}" % (host, host, t)), [t]
+
+
+@tpl(F)
+def _():
+    t = jwt("HS256")
+    return ("this token keeps failing verification, can you decode it? %s" % t), [t]
+
+
+@tpl(F)
+def _():
+    pw = url_password()
+    u = pick(USERS)
+    return ("$ heroku config -a %s\n=== %s Config Vars\nDATABASE_URL:  postgres://%s:%s@ec2-%d-%d-%d-%d.compute-1.amazonaws.com:5432/%s\nLANG:          en_US.UTF-8\nRACK_ENV:      production"
+            % ((pick(PROJECTS),) * 2 + (u, pw, R.randint(1, 254), R.randint(1, 254), R.randint(1, 254), R.randint(1, 254), rs(LO + DIG, 14)))), [pw]
+
+
+@tpl(F)
+def _():
+    pw = password()
+    return ("$ history | tail -4\n  %d  cd ~/src/%s\n  %d  export PASSWORD='%s'\n  %d  ./bin/seed --env staging\n  %d  history | tail -4"
+            % (R.randint(100, 900), pick(PROJECTS), R.randint(900, 950), pw, R.randint(951, 980), R.randint(981, 999))), [pw]
+
+
+@tpl(F)
+def _():
+    pw = password()
+    return ("PGPASSWORD=%s psql -h %s -U %s -d app -c \"select count(*) from users\"\n count\n-------\n %d\n(1 row)"
+            % (pw, pick(DBHOSTS), pick(USERS), R.randint(100, 99999))), [pw]
+
+
+@tpl(F)
+def _():
+    pw = password()
+    return pick(["mysql -u root -p'%s' -h 127.0.0.1 shop < dump.sql", "MYSQL_PWD=%s mysqldump --single-transaction shop > shop.sql"]) % pw, [pw]
+
+
+@tpl(F)
+def _():
+    pw = password()
+    return ("docker run -d --name pg -e POSTGRES_USER=app -e POSTGRES_PASSWORD=%s -p 5432:5432 postgres:16" % pw), [pw]
+
+
+@tpl(F)
+def _():
+    pw, k = password(), rs(ALNUM, 32)
+    return ("kubectl create secret generic %s-secrets --from-literal=db-password=%s --from-literal=api-key=%s -n prod" % (pick(PROJECTS), pw, k)), [pw, k]
+
+
+@tpl(F)
+def _():
+    ak, sk = aws_akid(), aws_secret()
+    return ("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s" % (ak, sk, pick(REGIONS))), [ak, sk]
+
+
+@tpl(F)
+def _():
+    t = pick([ghp(), glpat(), xoxb(), anthropic_key(), openai_key(), stripe_live("sk")])
+    return pick(["I accidentally committed %s in README.md, how do I purge it from history?",
+                 "is `%s` safe to keep in the repo if it's private?"]) % t, [t]
+
+# ======================================================================
+# driver
+# ======================================================================
+TARGETS = [
+    ("doc_example", "clean", 29),
+    ("encrypted_or_reference", "clean", 28),
+    ("option_docs", "clean", 28),
+    ("secret_word_identifiers", "clean", 28),
+    ("infra_ids", "clean", 29),
+    ("plain_session", "clean", 28),
+    ("json_escaped", "secret", 25),
+    ("key_pairs", "secret", 25),
+    ("provider_near_value", "secret", 25),
+    ("url_keys", "secret", 25),
+    ("code_constants", "secret", 25),
+    ("common_vendor", "secret", 25),
+]
+
+
+def build():
+    records = []
+    seen = set()
+    for fam, expect, n in TARGETS:
+        tpls = list(REG[fam])
+        R.shuffle(tpls)
+        i = 0
+        made = 0
+        tries = 0
+        while made < n:
+            tries += 1
+            if tries > n * 20:
+                raise SystemExit("could not produce %d unique cases for %s" % (n, fam))
+            f = tpls[i % len(tpls)]
+            i += 1
+            out = f()
+            if isinstance(out, tuple):
+                text, secrets = out
+            else:
+                text, secrets = out, []
+            if text in seen:
+                continue
+            if expect == "clean":
+                assert not secrets, fam
+            else:
+                assert secrets, (fam, f.__name__)
+                # dedupe, keep order
+                secrets = list(dict.fromkeys(secrets))
+            seen.add(text)
+            records.append({"family": fam, "expect": expect, "text": text, "secrets": secrets})
+            made += 1
+    R.shuffle(records)
+    out = []
+    for k, rec in enumerate(records, 1):
+        out.append({"id": "ho-%04d" % k, "family": rec["family"], "expect": rec["expect"],
+                    "text": rec["text"], "secrets": rec["secrets"]})
+    return out
+
+
+def validate(path):
+    counts = {}
+    ids = set()
+    with open(path, encoding="utf-8") as fh:
+        for ln, line in enumerate(fh, 1):
+            obj = json.loads(line)
+            assert set(obj) == {"id", "family", "expect", "text", "secrets"}, ln
+            assert obj["id"] not in ids, obj["id"]
+            ids.add(obj["id"])
+            assert obj["expect"] in ("secret", "clean")
+            if obj["expect"] == "clean":
+                assert obj["secrets"] == [], obj["id"]
+            else:
+                assert obj["secrets"], obj["id"]
+                for s in obj["secrets"]:
+                    assert isinstance(s, str) and len(s) >= 8, (obj["id"], s)
+                    assert s in obj["text"], (obj["id"], s)
+            key = (obj["family"], obj["expect"])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "session_heldout.jsonl")
+    recs = build()
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in recs:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    counts = validate(path)
+    tot = {"clean": 0, "secret": 0}
+    for (fam, exp), c in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print("%-26s %-6s %3d" % (fam, exp, c))
+        tot[exp] += c
+    print("total: %d (clean %d, secret %d) -> %s" % (sum(tot.values()), tot["clean"], tot["secret"], path))
+
+
+if __name__ == "__main__":
+    main()

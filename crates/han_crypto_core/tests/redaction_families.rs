@@ -1,0 +1,145 @@
+//! Families of session text the redactor must handle (issue #15), each with
+//! samples of our own: secrets in the forms coding sessions carry them, and
+//! clean text that looks like them but must come through unchanged.
+
+use han_crypto_core::redact::{builtin, Policy};
+
+fn redact(text: &str) -> String {
+    builtin().redact(text, Policy::ALL).0.into_owned()
+}
+
+fn assert_gone(text: &str, secrets: &[&str]) {
+    let out = redact(text);
+    for s in secrets {
+        assert!(!out.contains(s), "{s:?} survived in\n{text}\n->\n{out}");
+    }
+}
+
+fn assert_unchanged(text: &str) {
+    assert_eq!(redact(text), text, "clean text changed");
+}
+
+// ── Secrets inside JSON-escaped strings ──────────────────────────────────
+
+const PEM_BODY: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+
+#[test]
+fn a_service_account_key_pasted_as_a_json_string() {
+    let text = format!(
+        r#"{{"tool":"read_file","result":"{{\n  \"type\": \"service_account\",\n  \"project_id\": \"acme-prod\",\n  \"private_key_id\": \"3f1e0c9b8a7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f\",\n  \"private_key\": \"-----BEGIN PRIVATE KEY-----\\n{PEM_BODY}\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj\\n-----END PRIVATE KEY-----\\n\",\n  \"client_email\": \"svc@acme-prod.iam.gserviceaccount.com\"\n}}"}}"#
+    );
+    assert_gone(&text, &[PEM_BODY]);
+    let out = redact(&text);
+    assert!(
+        out.contains("svc@acme-prod.iam.gserviceaccount.com"),
+        "{out}"
+    );
+    assert!(out.contains(r#"\"project_id\": \"acme-prod\""#), "{out}");
+}
+
+#[test]
+fn a_pem_key_with_escaped_newlines_one_level_deep() {
+    let text = format!("\"key\": \"-----BEGIN RSA PRIVATE KEY-----\\n{PEM_BODY}\\n{PEM_BODY}\\n-----END RSA PRIVATE KEY-----\"");
+    assert_gone(&text, &[PEM_BODY]);
+}
+
+#[test]
+fn env_lines_after_an_escaped_newline() {
+    let text = r#"{"stdout": "loaded .env\nDATABASE_URL=postgres://app@db:5432/app\nSTRIPE_SECRET_KEY=sk_live_51Nq8ZkQ2vT7pLm4Xr9sWd3Yh6Jc0Fb1Ge5Ka8Ru2Tn\nAPI_SECRET=Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM\nDEBUG=false\n"}"#;
+    assert_gone(
+        text,
+        &[
+            "sk_live_51Nq8ZkQ2vT7pLm4Xr9sWd3Yh6Jc0Fb1Ge5Ka8Ru2Tn",
+            "Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM",
+        ],
+    );
+    let out = redact(text);
+    assert!(
+        out.contains(r"\nDEBUG=false\n"),
+        "the escapes around a secret stay: {out}"
+    );
+}
+
+#[test]
+fn quotes_escaped_around_a_password() {
+    let text = r#"{"input": "{\"user\": \"deploy\", \"password\": \"Tr0ub4dor&3-staging\"}"}"#;
+    assert_gone(text, &["Tr0ub4dor&3-staging"]);
+    assert!(redact(text).contains(r#"\"user\": \"deploy\""#));
+}
+
+#[test]
+fn escaped_text_without_secrets_is_unchanged() {
+    for text in [
+        r#"{"stdout": "running 3 tests\ntest auth::rejects_bad_token ... ok\ntest result: ok. 3 passed\n"}"#,
+        r#"{"content": "fn main() {\n    println!(\"password length must be >= 12\");\n}\n"}"#,
+        r#"{"cmd": "grep -rn \"api_key\" src/ | head\n"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+// ── Credential pairs side by side ────────────────────────────────────────
+
+const AWS_ID: &str = "AKIAZ7QX3RDV5TEN2MWB";
+const AWS_SECRET: &str = "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";
+
+#[test]
+fn aws_pairs_written_without_names() {
+    for text in [
+        format!("use {AWS_ID}:{AWS_SECRET} for the staging bucket"),
+        format!("creds ({AWS_ID} / {AWS_SECRET}) expire friday"),
+        format!("new BasicAWSCredentials(\"{AWS_ID}\", \"{AWS_SECRET}\");"),
+        format!("AWSCredentials c = new AWSCredentials('{AWS_ID}', '{AWS_SECRET}')"),
+        format!("{AWS_ID},{AWS_SECRET}"),
+        format!("{AWS_ID}\n{AWS_SECRET}\n"),
+        format!("{AWS_SECRET}:{AWS_ID}"),
+    ] {
+        assert_gone(&text, &[AWS_ID, AWS_SECRET]);
+    }
+}
+
+#[test]
+fn a_40_character_word_next_to_an_id_is_not_taken() {
+    // Not secret-shaped: one case, readable words.
+    let text = format!("{AWS_ID} / this_is_not_a_secret_just_a_long_label1");
+    let out = redact(&text);
+    assert!(
+        out.contains("this_is_not_a_secret_just_a_long_label1"),
+        "{out}"
+    );
+}
+
+// ── Key constants in code ────────────────────────────────────────────────
+
+#[test]
+fn key_constants_in_rust_go_typescript_python_java_csharp_c() {
+    for (line, secret) in [
+        ("const MASTER_KEY_HEX: &str = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\";", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+        ("pub static SIGNING_SECRET: &[u8] = b\"Zq3vT7mK9pL4wR8zN3bC5dF6gH1jK0lM\";", "Zq3vT7mK9pL4wR8zN3bC5dF6gH1jK0lM"),
+        ("static HMAC_KEY: [u8; 32] = *b\"Ux8wQ2rT5yV7bN3mK9pL4sD6fG1hJ0zC\";", "Ux8wQ2rT5yV7bN3mK9pL4sD6fG1hJ0zC"),
+        ("var signingSecret = \"c2VjcmV0LXNpZ25pbmcta2V5LXZhbHVlLWFiY2RlZmdoaWo=\"", "c2VjcmV0LXNpZ25pbmcta2V5LXZhbHVlLWFiY2RlZmdoaWo="),
+        ("const apiToken string = \"7d9f3b2a1c8e4f6a0b5d7c9e1f3a5b7c\"", "7d9f3b2a1c8e4f6a0b5d7c9e1f3a5b7c"),
+        ("export const API_TOKEN: string = 'b3f1c9e7a5d2f8c4e6a0b9d1f3c5e7a9';", "b3f1c9e7a5d2f8c4e6a0b9d1f3c5e7a9"),
+        ("SECRET_KEY = \"django-insecure-8g$k2!x@9z#q4w&e7r^t6y*u5i(o3p)l1\"", "django-insecure-8g$k2!x@9z#q4w&e7r^t6y*u5i(o3p)l1"),
+        ("private static final String HMAC_KEY = \"4a7d1ed414474e4033ac29ccb8653d9b\";", "4a7d1ed414474e4033ac29ccb8653d9b"),
+        ("let salt = \"QmFzZTY0U2FsdFZhbHVlRm9yVGVzdGluZzEyMw==\";", "QmFzZTY0U2FsdFZhbHVlRm9yVGVzdGluZzEyMw=="),
+        ("public const string EncryptionKey = \"Xk9vT2mK9pL4wR8zN3bC5dF6gH1jK0lMq8Lr2Tq9\";", "Xk9vT2mK9pL4wR8zN3bC5dF6gH1jK0lMq8Lr2Tq9"),
+        ("static const char *kAuthToken = \"ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56\";", "ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56"),
+    ] {
+        assert_gone(line, &[secret]);
+    }
+}
+
+#[test]
+fn typed_declarations_that_hold_no_secret_are_unchanged() {
+    for text in [
+        "const KEY_LEN: usize = 32;",
+        "let token: Option<String> = None;",
+        "const TOKEN_HEADER: &str = \"Authorization\";",
+        "password: a=b",
+        "fn salt_len(salt: &[u8]) -> usize { salt.len() }",
+        "static SECRET_NAME: &str = \"prod/db/password\";",
+    ] {
+        assert_unchanged(text);
+    }
+}
