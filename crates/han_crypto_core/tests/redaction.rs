@@ -91,7 +91,7 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("login: admin / Adm1n!2024", "Adm1n!2024", "password"),
     ("creds are deploy:Depl0y!Pw on the staging box", "Depl0y!Pw", "password"),
     ("credentials: svc@example.com / Sv3-Pass!word", "Sv3-Pass!word", "password"),
-    ("log in as root/Change_Me9 then rotate", "Change_Me9", "password"),
+    ("log in as root/Wint3r_Sky9 then rotate", "Wint3r_Sky9", "password"),
     ("CREATE USER 'etl'@'%' IDENTIFIED BY 'EtlMy5ql!';", "EtlMy5ql!", "password"),
     ("ALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password BY 'RootN4tive';", "RootN4tive", "password"),
     ("$password = ConvertTo-SecureString \"P0werSh3ll!\" -AsPlainText -Force", "P0werSh3ll!", "password"),

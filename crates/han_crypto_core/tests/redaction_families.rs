@@ -143,3 +143,54 @@ fn typed_declarations_that_hold_no_secret_are_unchanged() {
         assert_unchanged(text);
     }
 }
+
+// ── Precision: what must come through unchanged ──────────────────────────
+
+#[test]
+fn vendor_documentation_examples_and_made_up_values() {
+    for text in [
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "export AWS_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "AWS Secret Access Key [None]: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "db_password   = \"CHANGE_ME\"",
+        "DB_PASSWORD=change-me-before-deploy",
+        "api_token: \"invalid-token-for-tests\"",
+        "STRIPE_SECRET=sk_dummy_placeholder_value",
+        "password: \"your-password-here\"",
+        "secret_key = \"notasecret\"",
+        "API_KEY=<REPLACE_ME>",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn values_already_encrypted_or_kept_elsewhere() {
+    for text in [
+        "db_password: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          62313365396662343061393464336163383764373764613633653634306231386433626436623361\n",
+        "password: ENC[AES256_GCM,data:Un7DMc5uJjJH+IwlufR9f26zTe6a8PqS,iv:+vCUGj7BLOZB4cOyWUawShKMYm4TpE0/AjIibW4LmA0=,tag:1YDAHcYgksVkp3+ZkcXiQA==,type:str]",
+        "{\n\t\"api_token\": \"ENC[AES256_GCM,data:pSU41qGSD6KDnJArNUXr1jNzpiKd89Qe,iv:WzK8xP+akGU4jIe8pUyzsJqc6SE6z5C9l9GcTn4suS8=,tag:Vx5CknSSsmY5rpM9gcY+wQ==,type:str]\"\n}",
+        "kind: SealedSecret\nspec:\n  encryptedData:\n    DATABASE_PASSWORD: AgBQ51mMlAvafKvNUjc7jIEqmEflCM8jqtJ/e/LsviTr40ZuKml4J5gbs/0PybTXaB8zgAAawpy533Pds8Kq\n    API_TOKEN: AgCx9Lm2Qp7Rt5Vw3Zy8Ab4Cd6Ef1Gh0Ij2Kl4Mn6Op8Qr0St2Uv4Wx6Yz8Ab0Cd2Ef4Gh6Ij8Kl0Mn2Op4Q\n  template:\n    metadata:\n      name: app\n",
+        "api_token: vault:secret/data/prod/notifier/upstream#token",
+        "DB_PASSWORD=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf",
+        "password: projects/acme-prod/secrets/db-password/versions/3",
+        "OPENAI_API_KEY=op://Engineering/OpenAI/credential",
+        "LoadCredentialEncrypted=db-password:/etc/credstore.encrypted/billing-api-db-password",
+        "    remoteRef:\n        key: prod/inventory-svc/postgres\n        property: password\n",
+        "password_file: /run/secrets/db-password",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn help_texts_and_usage_strings() {
+    for text in [
+        "Options:\n  -p, --password string   Password or Personal Access Token (PAT)\n      --password-stdin    Take the Password or Personal Access Token (PAT) from stdin\n  -u, --username string   Username",
+        "      --password-command command   shell command to obtain the repository password from (default: $RESTIC_PASSWORD_COMMAND)",
+        "      --api-key <API_KEY>    API key used to authenticate [env: ARTSYNC_API_KEY=]",
+        "      $ vault login -method=userpass username=my-username",
+    ] {
+        assert_unchanged(text);
+    }
+}

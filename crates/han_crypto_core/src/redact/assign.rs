@@ -12,7 +12,7 @@
 
 use super::entropy::{is_hex, is_uuid, looks_random, words, Classes};
 use super::names::{classify, NameClass};
-use super::placeholder::{is_placeholder, is_reference, is_wordy};
+use super::placeholder::{is_placeholder, is_reference, is_sealed_or_reference, is_wordy};
 
 /// A secret value found by context.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,20 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let mut end = hit_end;
     while end < b.len() && is_name_byte(b[end]) && end - hit < MAX_NAME {
         end += 1;
+    }
+    // `arn:aws:secretsmanager:…:secret:prod/db`: a keyword inside a resource
+    // name (ARN, URN) is part of the reference, not a name.
+    {
+        let token_start = text[..start]
+            .rfind(|c: char| c.is_ascii_whitespace() || matches!(c, '"' | '\'' | '=' | '`' | ','))
+            .map_or(0, |p| p + 1);
+        let token = &b[token_start..start];
+        if token.len() >= 4
+            && (token[..4].eq_ignore_ascii_case(b"arn:")
+                || token[..4].eq_ignore_ascii_case(b"urn:"))
+        {
+            return None;
+        }
     }
     let raw = &text[start..end];
     let cli = raw.starts_with('-')
@@ -120,7 +134,23 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             q += 1;
         }
         let r = skip_blanks(b, q);
-        if r < b.len() && b[r] == b'=' && b.get(r + 1) != Some(&b'=') && q - pos <= 10 {
+        // Go's `var name type = …`: only a type's name (`username=alice`
+        // after `userpass` is another parameter, not a type).
+        const GO_TYPES: &[&[u8]] = &[
+            b"string",
+            b"byte",
+            b"rune",
+            b"int",
+            b"int64",
+            b"uint64",
+            b"any",
+            b"interface",
+        ];
+        if r < b.len()
+            && b[r] == b'='
+            && b.get(r + 1) != Some(&b'=')
+            && GO_TYPES.contains(&&b[pos..q])
+        {
             pos = r;
         }
     }
@@ -136,6 +166,20 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             .count()
             < if class == NameClass::Password { 6 } else { 20 }
     {
+        return None;
+    }
+    // `--password-stdin    Take the password from stdin`: a flag in a help
+    // text, whose "value" is its description, set off by two or more blanks;
+    // `--password-command command   shell command to…`: its metavariable,
+    // then the description.
+    if op == Op::Space
+        && (pos >= after_name + 2 && help_description(&b[pos..]) || metavar_then_help(&b[pos..]))
+    {
+        return None;
+    }
+    // `-method=userpass username=alice`: the next word is a parameter of
+    // its own, not this name's value.
+    if op == Op::Positional && next_is_parameter(&b[pos..]) {
         return None;
     }
     pos += op_len;
@@ -590,10 +634,18 @@ fn prose_value(text: &str, at: usize, class: NameClass, name_start: usize) -> Op
 /// and keys a random-looking string of 16+ characters that is not a bare
 /// commit or content hash.
 pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
+    if is_sealed_or_reference(v) || file_path(v) || store_path(v) {
+        return false;
+    }
     if class == NameClass::Password {
         return !v.starts_with("[REDACTED") && positional_password(v, quoted);
     }
-    if v.len() < 16 || v.starts_with("[REDACTED") || is_placeholder(v) || is_reference(v) {
+    if v.len() < 16
+        || v.starts_with("[REDACTED")
+        || is_placeholder(v)
+        || is_reference(v)
+        || is_reference(v.trim_end_matches('='))
+    {
         return false;
     }
     let content_hash = is_hex(v) && matches!(v.len(), 40 | 64);
@@ -678,7 +730,75 @@ fn vendor_near_miss(v: &str) -> bool {
 /// A file path (`src/components/LoginForm.tsx`, `keys/dev.pem`): a `/` and
 /// a last segment with an extension. Base64 and base64url secrets have no
 /// `.`, so they never read as one.
+/// The rest of a line reads as prose: at least three words, the first a
+/// word (a help text's description, not a flag's value).
+fn help_description(rest: &[u8]) -> bool {
+    let line = rest.split(|&c| c == b'\n').next().unwrap_or_default();
+    let Ok(line) = std::str::from_utf8(line) else {
+        return false;
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.len() >= 3
+        && words[0].bytes().all(|c| c.is_ascii_alphabetic())
+        && words.iter().take(4).filter(|w| is_wordy(w)).count() >= 3
+}
+
+/// `command   shell command to obtain the password`: one word, two or more
+/// blanks, then a description (a help text's metavariable column).
+fn metavar_then_help(rest: &[u8]) -> bool {
+    let word = rest.iter().take_while(|c| !c.is_ascii_whitespace()).count();
+    if word == 0 || word > 24 {
+        return false;
+    }
+    let blanks = rest[word..]
+        .iter()
+        .take_while(|&&c| c == b' ' || c == b'\t')
+        .count();
+    blanks >= 2 && help_description(&rest[word + blanks..])
+}
+
+/// A secret store's path (`prod/inventory-svc/postgres`, `kv/data/app`):
+/// two or more slash-separated segments of lower-case words.
+fn store_path(v: &str) -> bool {
+    let segments: Vec<&str> = v.split('/').collect();
+    segments.len() >= 2
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.len() <= 40
+                && s.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+                })
+                && s.split(['-', '_', '.']).filter(|p| !p.is_empty()).all(|p| {
+                    p.len() <= 20 && !p.bytes().all(|c| c.is_ascii_digit()) || p.len() <= 4
+                })
+        })
+}
+
+/// A path (`/etc/app/db_password.txt`, `~/.ssh/id_ed25519`, or an absolute
+/// path of readable segments like `/run/secrets/db-password`), which names
+/// where a secret is kept.
 fn file_path(v: &str) -> bool {
+    if let Some(rest) = v
+        .strip_prefix('/')
+        .or_else(|| v.strip_prefix("~/"))
+        .or_else(|| v.strip_prefix("./"))
+    {
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        if segments.len() >= 2
+            && segments.iter().all(|s| {
+                s.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+                    && s.split(['.', '-', '_']).filter(|p| !p.is_empty()).all(|p| {
+                        is_wordy(p)
+                            || p.bytes().all(|c| c.is_ascii_digit())
+                            // `credstore`, `encrypted`: lower-case words, not base64.
+                            || (p.len() <= 20 && p.bytes().all(|c| c.is_ascii_lowercase()))
+                    })
+            })
+        {
+            return true;
+        }
+    }
     let Some((_, last)) = v.rsplit_once('/') else {
         return false;
     };
@@ -731,7 +851,13 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     if is_uuid(v) && !matches!(class, NameClass::Weak) {
         return Some(0.7);
     }
-    if is_placeholder(v) || vendor_near_miss(v) || file_path(v) || cmdlet(v) {
+    if is_placeholder(v)
+        || is_sealed_or_reference(v)
+        || vendor_near_miss(v)
+        || file_path(v)
+        || store_path(v)
+        || cmdlet(v)
+    {
         return None;
     }
     if !quoted && is_reference(v) {

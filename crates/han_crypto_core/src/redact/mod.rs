@@ -412,6 +412,12 @@ impl Scanner {
             let partners = pairs::aws_partners(text, &found);
             found.extend(partners);
         }
+        if !found.is_empty()
+            && (text.contains("encryptedData:") || text.contains("-----BEGIN PGP MESSAGE"))
+        {
+            let blocks = placeholder::encrypted_blocks(text);
+            found.retain(|f| !blocks.iter().any(|&(s, e)| f.start >= s && f.end <= e));
+        }
         if level < MAX_ESCAPE_LEVELS {
             if let Some(view) = escaped::unescape(text) {
                 for f in self.scan_level(&view.text, policy, level + 1) {

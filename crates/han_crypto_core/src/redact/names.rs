@@ -78,6 +78,12 @@ const KEY_COMPOUNDS: &[&str] = &[
 /// Words that, following the secret word, show the name is about something
 /// else: its id, name, length, location, lifetime or type.
 const NEUTRAL_AFTER: &[&str] = &[
+    // Already encrypted or hashed: `LoadCredentialEncrypted`, `password_enc`.
+    "encrypted",
+    "enc",
+    "ciphertext",
+    "sealed",
+    "hashed",
     "fingerprint",
     "fingerprints",
     "id",

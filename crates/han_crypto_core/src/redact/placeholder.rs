@@ -120,6 +120,136 @@ pub fn is_filler(v: &str) -> bool {
         || (v.len() >= 8 && v.len() < 64 && sequential_bytes(v) * 2 >= v.len())
 }
 
+/// Prefixes of references to a secret store or a file, and of values that
+/// are already encrypted: what stands there is not the secret.
+const STORE_PREFIXES: &[&str] = &[
+    "vault:",
+    "vault://",
+    "arn:aws:",
+    "arn:aws-cn:",
+    "arn:aws-us-gov:",
+    "projects/",
+    "op://",
+    "ref+",
+    "sm://",
+    "gsm://",
+    "gcpsm://",
+    "awssm://",
+    "secretsmanager:",
+    "ssm:",
+    "ssm://",
+    "keyvault:",
+    "akv://",
+    "azurekeyvault:",
+    "secret://",
+    "secrets://",
+    "kms:",
+    "file:",
+    "env:",
+    "sops:",
+    "$ansible_vault;",
+    "-----begin pgp message",
+    "-----begin age encrypted file",
+];
+
+/// True when the value is encrypted already or names where the secret is
+/// kept: SOPS `ENC[…]`, YAML tags (`!vault |`, `!Ref`, `!Sub`), Ansible
+/// Vault, secret-store references (`vault:secret/data/app#password`,
+/// `arn:aws:secretsmanager:…`, `projects/p/secrets/s/versions/3`, `op://…`,
+/// Azure Key Vault secret URIs) and systemd's `name:/path` credentials.
+pub fn is_sealed_or_reference(v: &str) -> bool {
+    let v = v.trim();
+    if v.contains("ENC[") || v.starts_with('!') {
+        return true;
+    }
+    let lower = v.to_ascii_lowercase();
+    if STORE_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || lower.contains(".vault.azure.net/secrets/")
+        || lower.contains("/secrets/") && lower.contains("/versions/")
+    {
+        return true;
+    }
+    // `db-password:/etc/credstore.encrypted/db-password` (systemd), a
+    // `name:/path` pair.
+    if let Some((name, path)) = v.split_once(':') {
+        if path.starts_with('/')
+            && !path.starts_with("//")
+            && !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Byte ranges of `text` that hold ciphertext by their structure: the
+/// `encryptedData:` map of a Bitnami SealedSecret (every line indented
+/// deeper than that key) and ASCII-armoured PGP messages. A value there is
+/// encrypted already, whatever its key is called.
+pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("encryptedData:") {
+        let at = from + i;
+        let line_start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+        let indent = at - line_start;
+        let mut end = text[at..].find('\n').map_or(text.len(), |p| at + p + 1);
+        let block_start = end;
+        while end < text.len() {
+            let line_end = text[end..].find('\n').map_or(text.len(), |p| end + p + 1);
+            let line = &text[end..line_end];
+            let depth = line.len() - line.trim_start_matches([' ', '\t']).len();
+            if !line.trim().is_empty() && depth <= indent {
+                break;
+            }
+            end = line_end;
+        }
+        if end > block_start {
+            out.push((block_start, end));
+        }
+        from = end.max(at + 1);
+    }
+    let mut from = 0;
+    while let Some(i) = text[from..].find("-----BEGIN PGP MESSAGE-----") {
+        let at = from + i;
+        let end = text[at..]
+            .find("-----END PGP MESSAGE-----")
+            .map_or(text.len(), |p| at + p + "-----END PGP MESSAGE-----".len());
+        out.push((at, end));
+        from = end;
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Words that mark a made-up value wherever they occur in it, even inside
+/// a token (`wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`, `CHANGE_ME`): none
+/// is likely to occur by chance in a random string.
+const MADE_UP_INFIXES: &[&str] = &[
+    "example",
+    "changeme",
+    "placeholder",
+    "dummy",
+    "invalid",
+    "notreal",
+    "notasecret",
+    "fakekey",
+    "faketoken",
+    "fakesecret",
+    "replaceme",
+    "yourkey",
+    "yourtoken",
+    "yoursecret",
+    "yourpassword",
+    "redacted",
+];
+
 /// True when the value is a placeholder or reference rather than a secret.
 pub fn is_placeholder(v: &str) -> bool {
     let v = v.trim();
@@ -128,6 +258,13 @@ pub fn is_placeholder(v: &str) -> bool {
     }
     let lower = v.to_ascii_lowercase();
     if NON_VALUES.contains(&lower.as_str()) {
+        return true;
+    }
+    let letters: String = lower
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    if MADE_UP_INFIXES.iter().any(|w| letters.contains(w)) {
         return true;
     }
     let first = v.as_bytes()[0];
