@@ -194,3 +194,72 @@ fn help_texts_and_usage_strings() {
         assert_unchanged(text);
     }
 }
+
+// ── Values beside a provider's name or a secret word ─────────────────────
+
+#[test]
+fn a_value_set_right_beside_a_secret_word_or_a_provider() {
+    for (text, secret) in [
+        ("the fastly token '-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg' stopped working", "-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg"),
+        ("minio: access key `KELX2NZLYH19L4QYLEZP`, secret key `PBBegE2wccpo5WWNFoliMveshpCF2P37rsYCmkul`.", "PBBegE2wccpo5WWNFoliMveshpCF2P37rsYCmkul"),
+        ("PagerDuty token\nWHaCetLlg8tNZ59tJAP1\n\n(integration is Events API v2)", "WHaCetLlg8tNZ59tJAP1"),
+        ("datadog - f7cd7dbb4ac69284b7875787e080eadc (that's the API key)", "f7cd7dbb4ac69284b7875787e080eadc"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn words_beside_secret_nouns_that_are_not_values() {
+    for text in [
+        "the token 'expired' error again",
+        "datadog - the agent restarted twice overnight",
+        "rotate the token\nthen restart the service\n",
+        "commit key - 9c1f2e3d4b5a69788796a5b4c3d2e1f0a9b8c7d6 is the merge",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+// ── Keys in URLs ─────────────────────────────────────────────────────────
+
+#[test]
+fn signatures_and_keys_in_urls() {
+    for (text, secret) in [
+        ("curl -X POST https://maker.ifttt.com/trigger/backup_done/with/key/sTawbc2aSgy514-h7AL0sg -d value1=ok", "sTawbc2aSgy514-h7AL0sg"),
+        ("https://x.s3.amazonaws.com/d.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261104T101500Z&X-Amz-Signature=8e1c0b6f7a1d9b0c4e2a5f3d7c9b1a0e8f6d4c2b0a9e7c5b3a1f0e8d6c4b2a09", "8e1c0b6f7a1d9b0c4e2a5f3d7c9b1a0e8f6d4c2b0a9e7c5b3a1f0e8d6c4b2a09"),
+        ("https://acct.blob.core.windows.net/c/f.zip?sv=2022-11-02&se=2026-12-02&sp=r&sig=Kq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM%2Bq8Lr2Tq9e4Z%3D", "Kq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    assert_unchanged("see https://docs.example.com/api/key/rotation-and-expiry for details");
+}
+
+// ── Literals inside the expression a secret constant is built from ───────
+
+#[test]
+fn literals_wrapped_in_a_call_or_a_default() {
+    for (text, secret) in [
+        ("var jwtSecret = []byte(\"mtU66ymtX0auuihjLpi0NebELYQ9M4BwfbFHBjAPlmsxrWC8\")", "mtU66ymtX0auuihjLpi0NebELYQ9M4BwfbFHBjAPlmsxrWC8"),
+        ("HMAC_SECRET = bytes.fromhex(\n    \"9aa854e0f7a752cac10ce2906f56d95816a2bd0bf456973092457a3a30d955b9\"\n)", "9aa854e0f7a752cac10ce2906f56d95816a2bd0bf456973092457a3a30d955b9"),
+        ("const WEBHOOK_HMAC_KEY: [u8; 32] = hex!(\"8d58a9f36d4d8f63e4885c4b8b452bca106a467be2028a7fbdf8d46bca79b938\");", "8d58a9f36d4d8f63e4885c4b8b452bca106a467be2028a7fbdf8d46bca79b938"),
+        ("export const WEBHOOK_SIGNING_SECRET =\n  process.env.WEBHOOK_SIGNING_SECRET ?? \"ec4c2f2cba75d4c9d3c6c24ab20eb87a646532a5232485373a5d3904e6ecf28a\";", "ec4c2f2cba75d4c9d3c6c24ab20eb87a646532a5232485373a5d3904e6ecf28a"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "SECRET_KEY = os.environ.get(\"DJANGO_SECRET_KEY\", \"replace-this-with-a-real-secret\")",
+        "token = request.headers.get(\"Authorization\")",
+        "API_KEY = os.getenv(\"OPENAI_API_KEY\")",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn alibaba_pairs() {
+    assert_gone(
+        "DefaultProfile.getProfile(\n        \"cn-hangzhou\",\n        \"LTAI5tylK4GRNXTKlKzL1XRS\",\n        \"jiojQEnbXQLHMddhbeoOxZn7xy4OTv\");",
+        &["LTAI5tylK4GRNXTKlKzL1XRS", "jiojQEnbXQLHMddhbeoOxZn7xy4OTv"],
+    );
+}

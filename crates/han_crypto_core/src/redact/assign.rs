@@ -222,6 +222,30 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         }
     }
     let query = matches!(before, b'?' | b'&');
+    // `= []byte("…")`, `= bytes.fromhex(\n "…")`, `= hex!("…")`,
+    // `= Base64.getDecoder().decode("…")`, `= process.env.X ?? "…"`: a
+    // literal inside the expression a secret-named constant is built from.
+    if quote.is_none() && matches!(op, Op::Assign) && class != NameClass::Weak {
+        if let Some((ls, le)) = wrapped_literal(b, pos) {
+            let lit = &text[ls..le];
+            // Not an environment variable's name (`getenv("DJANGO_SECRET_KEY")`).
+            if lit.len() >= 16
+                && !is_placeholder(lit)
+                && !is_sealed_or_reference(lit)
+                && !is_reference(lit)
+                && !is_wordy(lit)
+                && (looks_random(lit, 16) || is_hex(lit) && lit.len() >= 32)
+            {
+                return Some(Assignment {
+                    name_start: start,
+                    value_start: ls,
+                    value_end: le,
+                    class,
+                    confidence: 0.75,
+                });
+            }
+        }
+    }
     let (vs, ve, quoted) = value_span(b, pos, quote, query);
     if ve <= vs || text[ve..].starts_with("...") || text[ve..].starts_with('…') {
         return None;
@@ -315,7 +339,8 @@ fn type_annotation(b: &[u8], pos: usize) -> Option<usize> {
     if v < b.len() && matches!(b[v], b'b' | b'r') {
         v += 1;
     }
-    (v < b.len() && is_quote(b[v])).then_some(q)
+    (v < b.len() && is_quote(b[v]) || wrapped_literal(b, skip_blanks(b, q + 1)).is_some())
+        .then_some(q)
 }
 
 fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
@@ -525,10 +550,48 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         ("apikey", NameClass::Key),
     ];
     let word = &b[ws..we];
-    let &(_, class) = NOUNS
+    let class = match NOUNS
         .iter()
-        .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))?;
+        .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))
+    {
+        Some(&(_, class)) => class,
+        // A provider's name: only a value set right beside it counts.
+        None if word.len() >= 4
+            && std::str::from_utf8(word).is_ok_and(|w| {
+                super::names::VENDORS.contains(&w.to_ascii_lowercase().as_str())
+            }) =>
+        {
+            NameClass::Weak
+        }
+        None => return None,
+    };
     let password = class == NameClass::Password;
+    // A value right beside the noun, with no connector: `token '…'`,
+    // `secret key \`…\``, `datadog - 3f9a…`, or alone on the next line
+    // (`PagerDuty token⏎WHaC…`). Tokens and keys only: the value must then
+    // look machine-made (prose_value_ok).
+    if !password {
+        if let Some(at) = beside(b, we) {
+            if let Some(a) = prose_value(
+                text,
+                at,
+                if class == NameClass::Weak {
+                    NameClass::Token
+                } else {
+                    class
+                },
+                ws,
+            ) {
+                let (before, after) = super::names::words_around(text, ws, we);
+                if !super::names::neutral_in_prose(before, after) {
+                    return Some(a);
+                }
+            }
+        }
+    }
+    if class == NameClass::Weak {
+        return None;
+    }
     let limit = (we + PROSE_REACH + 1).min(b.len());
     let mut p = we;
     while p < limit {
@@ -565,6 +628,24 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         p += 1;
     }
     None
+}
+
+/// Where a value set right beside a noun ending at `we` starts: after
+/// blanks at an opening quote or backtick, after a dash set off by blanks,
+/// or at the start of the next line when that line is one token.
+fn beside(b: &[u8], we: usize) -> Option<usize> {
+    let p = skip_blanks(b, we);
+    match b.get(p)? {
+        b'"' | b'\'' | b'`' if p > we => Some(p),
+        b'-' if p > we && b.get(p + 1) == Some(&b' ') => Some(p + 1),
+        b'\n' => {
+            let line = p + 1;
+            let len = b[line..].iter().take_while(|&&c| c != b'\n').count();
+            let token = &b[line..line + len];
+            (len >= 16 && !token.iter().any(|c| c.is_ascii_whitespace())).then_some(line)
+        }
+        _ => None,
+    }
 }
 
 /// The value after a prose connector at `at`, if it reads as a secret.
@@ -741,6 +822,63 @@ fn help_description(rest: &[u8]) -> bool {
     words.len() >= 3
         && words[0].bytes().all(|c| c.is_ascii_alphabetic())
         && words.iter().take(4).filter(|w| is_wordy(w)).count() >= 3
+}
+
+/// The content of the first string literal in an expression starting at
+/// `pos` (`[]byte("`, `bytes.fromhex(\n    "`, `hex!("`, `X ?? "`), when
+/// only code stands before it: identifiers, calls, `?`, `|`, `!`, blanks
+/// and line breaks, within 96 bytes.
+fn wrapped_literal(b: &[u8], pos: usize) -> Option<(usize, usize)> {
+    // The expression may start on the next line (`=⏎  process.env.X ?? "…"`).
+    let pos = pos
+        + b[pos.min(b.len())..]
+            .iter()
+            .take(16)
+            .take_while(|c| c.is_ascii_whitespace())
+            .count();
+    let mut q = pos;
+    let mut opened = false;
+    while q < b.len() && q - pos < 96 {
+        match b[q] {
+            b'"' | b'\'' | b'`' => break,
+            b'(' => opened = true,
+            c if c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'_' | b'.'
+                        | b'['
+                        | b']'
+                        | b'!'
+                        | b'?'
+                        | b'|'
+                        | b':'
+                        | b'<'
+                        | b'>'
+                        | b' '
+                        | b'\t'
+                        | b'\n'
+                        | b'\r'
+                        | b'$'
+                ) => {}
+            _ => return None,
+        }
+        q += 1;
+    }
+    // A call or an operator must stand before the literal (a bare word
+    // before a quote is prose).
+    let code = opened || b[pos..q].windows(2).any(|w| w == b"??" || w == b"||");
+    if q >= b.len() || q == pos || !code || !b[pos].is_ascii_alphabetic() && b[pos] != b'[' {
+        return None;
+    }
+    let quote = b[q];
+    let start = q + 1;
+    let len = b[start..]
+        .iter()
+        .take(1024)
+        .take_while(|&&c| c != quote && c != b'\n' && c != b'\\')
+        .count();
+    let end = start + len;
+    (end < b.len() && b[end] == quote && len > 0).then_some((start, end))
 }
 
 /// `command   shell command to obtain the password`: one word, two or more

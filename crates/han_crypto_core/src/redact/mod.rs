@@ -409,7 +409,7 @@ impl Scanner {
             }
         }
         if policy.allows(Group::Vendor) {
-            let partners = pairs::aws_partners(text, &found);
+            let partners = pairs::partners(text, &found);
             found.extend(partners);
         }
         if !found.is_empty()

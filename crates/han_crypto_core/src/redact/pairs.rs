@@ -1,9 +1,9 @@
-//! The other half of a credential pair. An AWS access key id travels with
-//! its secret access key, and people paste the two side by side without
-//! naming either: `AKIA…:wJal…`, `(AKIA… / wJal…)`, `new
-//! BasicAWSCredentials("AKIA…", "wJal…")`, one per line. When the id is
-//! recognised, a 40-character secret-key-shaped token right beside it (only
-//! separators between) is a secret too.
+//! The other half of a credential pair. A cloud access key id travels with
+//! its secret, and people paste the two side by side without naming either:
+//! `AKIA…:wJal…`, `(AKIA… / wJal…)`, `new BasicAWSCredentials("AKIA…",
+//! "wJal…")`, `getProfile("cn-hangzhou", "LTAI…", "…")`, one per line. When
+//! the id is recognised, a secret-shaped token of its provider's length
+//! right beside it (only separators between) is a secret too.
 
 use std::borrow::Cow;
 
@@ -37,19 +37,24 @@ fn is_secret_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+')
 }
 
-const SECRET_LEN: usize = 40;
-const MAX_GAP: usize = 8;
+/// Id kinds with the length of their secret and the secret's type.
+const PAIRS: &[(&str, usize, &str)] = &[
+    ("aws_access_key_id", 40, "aws_secret_access_key"),
+    ("alibaba_access_key", 30, "alibaba_secret_key"),
+];
 
-/// A 40-character AWS secret access key at `at` (a whole token), if any.
-fn secret_at(text: &str, at: usize) -> Option<(usize, usize)> {
+const MAX_GAP: usize = 12;
+
+/// A secret of exactly `len` characters at `at` (a whole token), if any.
+fn secret_at(text: &str, at: usize, len: usize) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let end = at
         + b[at..]
             .iter()
-            .take(SECRET_LEN + 1)
+            .take(len + 1)
             .take_while(|&&c| is_secret_byte(c))
             .count();
-    if end - at != SECRET_LEN || (end < b.len() && (is_secret_byte(b[end]) || b[end] == b'=')) {
+    if end - at != len || (end < b.len() && (is_secret_byte(b[end]) || b[end] == b'=')) {
         return None;
     }
     let v = &text[at..end];
@@ -62,35 +67,38 @@ fn secret_at(text: &str, at: usize) -> Option<(usize, usize)> {
         .then_some((at, end))
 }
 
-/// Secret access keys beside the AWS access key ids among `found`.
-pub fn aws_partners(text: &str, found: &[Finding]) -> Vec<Finding> {
+/// Secrets beside the access key ids among `found`.
+pub fn partners(text: &str, found: &[Finding]) -> Vec<Finding> {
     let b = text.as_bytes();
     let mut out = Vec::new();
-    for f in found.iter().filter(|f| f.kind == "aws_access_key_id") {
+    for f in found {
+        let Some(&(_, secret_len, secret_kind)) = PAIRS.iter().find(|p| f.kind == p.0) else {
+            continue;
+        };
         // After the id: `AKIA…:secret`, `AKIA… / secret`, `"AKIA…", "secret"`.
         let mut at = f.end;
         while at < b.len() && at - f.end < MAX_GAP && is_separator(b[at]) {
             at += 1;
         }
         let mut partner = (at > f.end && at < b.len())
-            .then(|| secret_at(text, at))
+            .then(|| secret_at(text, at, secret_len))
             .flatten();
         // Before it: `secret:AKIA…` (rarer, but the same pair).
-        if partner.is_none() && f.start > SECRET_LEN {
+        if partner.is_none() && f.start > secret_len {
             let mut back = f.start;
             while back > 0 && f.start - back < MAX_GAP && is_separator(b[back - 1]) {
                 back -= 1;
             }
-            if back < f.start && back >= SECRET_LEN && text.is_char_boundary(back - SECRET_LEN) {
-                let from = back - SECRET_LEN;
+            if back < f.start && back >= secret_len && text.is_char_boundary(back - secret_len) {
+                let from = back - secret_len;
                 if from == 0 || !is_secret_byte(b[from - 1]) {
-                    partner = secret_at(text, from).filter(|&(_, e)| e == back);
+                    partner = secret_at(text, from, secret_len).filter(|&(_, e)| e == back);
                 }
             }
         }
         if let Some((start, end)) = partner {
             out.push(Finding {
-                kind: Cow::Borrowed("aws_secret_access_key"),
+                kind: Cow::Borrowed(secret_kind),
                 rule: Cow::Borrowed("credential_pair"),
                 start,
                 end,

@@ -931,6 +931,28 @@ pub static RULES: &[RuleSpec] = &[
         r"(?i)(?:^|[\s;,?&\x22'])[A-Za-z0-9_.\-]{0,32}(?:sess(?:ion)?(?:[_.\-]?id)?|\bsid)=(?P<s>[A-Za-z0-9%._~+/\-]{20,512}={0,2})",
         0.0,
     ),
+    // Presigned URLs and SAS links: the signature is the credential.
+    s(
+        "url_signature",
+        &["signature=", "sig="],
+        r"(?i)[?&](?:x-amz-signature|x-goog-signature|signature|sig)=(?P<s>[A-Za-z0-9%+/=_\-]{16,1024})",
+        3.0,
+    ),
+    // A key or token as a path segment: `/with/key/<key>` (IFTTT),
+    // `/api_key/<key>/`, `/token/<token>`.
+    s(
+        "url_path_key",
+        &[
+            "/key/",
+            "/token/",
+            "/apikey/",
+            "/api_key/",
+            "/api-key/",
+            "/access_token/",
+        ],
+        r"(?i)/(?:key|token|apikey|api_key|api-key|access_token)/(?P<s>[A-Za-z0-9_\-]{16,128})(?:[/?#\s\x22'`]|$)",
+        3.5,
+    ),
     s(
         "url_password",
         &["://"],
