@@ -148,6 +148,7 @@ AS $$ SELECT han_crypto._redact_json(input::pg_catalog.text)::pg_catalog.jsonb $
 -- tables' CHECKs run with the editor's rights, hence the two grants.
 GRANT EXECUTE ON FUNCTION
     han_crypto.scan_secrets(text),
+    han_crypto.explain_redaction(text),
     han_crypto.redact(text),
     han_crypto.redact_jsonb(jsonb),
     han_crypto._redact_json(text),
@@ -164,8 +165,10 @@ GRANT SELECT ON han_crypto.redaction_rules, han_crypto.redaction_allowlist TO ha
 
 COMMENT ON FUNCTION han_crypto.scan_secrets(text) IS
     'Secrets in a text: type, character positions (substr(t, start_pos, end_pos - start_pos)), confidence, rule. Never the value.';
+COMMENT ON FUNCTION han_crypto.explain_redaction(text) IS
+    'Why each finding in a text was made: positions, type, rule, confidence, whether han_crypto.redaction_min_confidence lets it redact, and the kind of evidence. Never the value.';
 COMMENT ON FUNCTION han_crypto.redact(text) IS
-    'The text with every secret replaced by [REDACTED:<type>]. Idempotent.';
+    'The text with every secret found at han_crypto.redaction_min_confidence or above replaced by [REDACTED:<type>]. Idempotent.';
 COMMENT ON FUNCTION han_crypto.redact_jsonb(jsonb) IS
     'The document with secrets redacted in string values, and values under secret-named keys replaced; keys and structure kept.';
 COMMENT ON FUNCTION han_crypto.redaction_stats() IS

@@ -34,6 +34,9 @@ pub static KDF_MAX_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(256 * 1024);
 pub static KDF_MAX_CONCURRENT: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// How long a derivation waits for a free slot, in milliseconds.
 pub static KDF_WAIT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// Confidence (0-1) a finding needs for redaction to remove it from stored
+/// text; the log is always scrubbed of every finding.
+pub static REDACTION_MIN_CONFIDENCE: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -156,6 +159,16 @@ pub fn register() {
         600_000,
         GucContext::Suset,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_float_guc(
+        c"han_crypto.redaction_min_confidence",
+        c"Confidence (0-1) a detected secret needs to be redacted from stored text.",
+        c"Vendor formats score about 0.95, structural secrets 0.9, values by context 0.6-0.85; explain_redaction(text) shows each finding's. The server log is scrubbed of every finding regardless.",
+        &REDACTION_MIN_CONFIDENCE,
+        0.0,
+        1.0,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     // Refuse typo'd han_crypto.* settings instead of keeping placeholders.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"han_crypto".as_ptr()) };

@@ -117,16 +117,26 @@ fn ensure_room_for(input: &str) -> HcResult<()> {
     Ok(han_crypto_core::buffer::ensure_available(need)?)
 }
 
-/// Redacts text with the current rules.
+/// The confidence han_crypto.redaction_min_confidence asks of a finding.
+pub fn min_confidence() -> f32 {
+    crate::gucs::REDACTION_MIN_CONFIDENCE.get() as f32
+}
+
+/// Redacts text with the current rules, keeping findings of at least the
+/// configured confidence.
 pub fn text<'a>(input: &'a str, policy: Policy) -> HcResult<(Cow<'a, str>, Vec<Finding>)> {
     ensure_room_for(input)?;
-    Ok(scanner().redact(input, policy))
+    Ok(scanner().redact(input, policy.with_min_confidence(min_confidence())))
 }
 
 /// Redacts jsonb text (PostgreSQL's output form), keeping numbers exact.
 pub fn json_text(input: &str, policy: Policy) -> HcResult<Option<(String, Vec<Finding>)>> {
     ensure_room_for(input)?;
-    Ok(redact::json::redact_text(&scanner(), input, policy))
+    Ok(redact::json::redact_text(
+        &scanner(),
+        input,
+        policy.with_min_confidence(min_confidence()),
+    ))
 }
 
 const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "compress", "columns"];

@@ -1,4 +1,4 @@
-//! Secret detection and redaction in SQL: scan_secrets(), redact(),
+//! Secret detection and redaction in SQL: scan_secrets(), explain_redaction(), redact(),
 //! redact_jsonb(), what the write path redacted, and the checks behind the
 //! operators' rule and allowlist tables.
 
@@ -45,6 +45,43 @@ fn scan_secrets(
             f.rule.into_owned(),
         ));
     }
+    TableIterator::new(rows)
+}
+
+/// For a person debugging a surprising redaction: every finding in `input`
+/// with its position (as scan_secrets gives it), type, rule, confidence,
+/// whether han_crypto.redaction_min_confidence lets it redact, and why the
+/// rule fired. Never the value.
+#[pg_extern(stable, strict, parallel_unsafe)]
+fn explain_redaction(
+    input: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(start_pos, i32),
+        name!(end_pos, i32),
+        name!(kind, String),
+        name!(rule, String),
+        name!(confidence, f32),
+        name!(redacts, bool),
+        name!(reason, String),
+    ),
+> {
+    let min = redaction::min_confidence();
+    let rows: Vec<_> = scan_secrets(input)
+        .map(|(kind, start, end, confidence, rule)| {
+            let reason = han_crypto_core::redact::explain(&rule).to_string();
+            (
+                start,
+                end,
+                kind,
+                rule,
+                confidence,
+                Policy::ALL.with_min_confidence(min).keeps(confidence),
+                reason,
+            )
+        })
+        .collect();
     TableIterator::new(rows)
 }
 

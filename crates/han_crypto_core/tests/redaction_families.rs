@@ -263,3 +263,20 @@ fn alibaba_pairs() {
         &["LTAI5tylK4GRNXTKlKzL1XRS", "jiojQEnbXQLHMddhbeoOxZn7xy4OTv"],
     );
 }
+
+// ── Confidence and explanation ───────────────────────────────────────────
+
+#[test]
+fn a_minimum_confidence_drops_weaker_evidence_only() {
+    use han_crypto_core::redact::explain;
+    let text = "STRIPE_KEY=sk_live_51OuEMLAlTWGaDypq4P5cuDHbuKeG4tAGPYHJpEXQ7zE8mKK3jkhT\nthe fastly token '-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg' stopped working";
+    let all = builtin().scan(text, Policy::ALL);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let strict = builtin().scan(text, Policy::ALL.with_min_confidence(0.9));
+    assert_eq!(strict.len(), 1);
+    assert_eq!(strict[0].kind, "stripe_key");
+    assert!(explain(&all[0].rule).contains("vendor"));
+    assert!(explain(&all[1].rule).contains("prose"));
+    let (kept, _) = builtin().redact(text, Policy::ALL.with_min_confidence(0.9));
+    assert!(kept.contains("-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg") && !kept.contains("sk_live_"));
+}

@@ -29,6 +29,7 @@ WITH reasons(routine, why) AS (VALUES
     ('han_crypto.open_sealed(text,bytea)',          'members of the key pair''s keyring only'),
     ('han_crypto.open_sealed_bytea(text,bytea)',    'members of the key pair''s keyring only'),
     ('han_crypto.scan_secrets(text)',               'pure function of its input; positions, never values'),
+    ('han_crypto.explain_redaction(text)',          'pure function of its input and a setting; positions and rule names, never values'),
     ('han_crypto.redact(text)',                     'pure function of its input'),
     ('han_crypto.redact_jsonb(jsonb)',              'SQL wrapper of _redact_json; fully qualified'),
     ('han_crypto._redact_json(text)',               'pure function of its input'),

@@ -13,6 +13,24 @@ SELECT kind, start_pos, end_pos, confidence > 0.5 AS confident
 FROM han_crypto.scan_secrets(E'PGPASSWORD=Tr0ub4dor psql\ncurl -H "Authorization: Bearer ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU"')
 ORDER BY start_pos;
 
+-- explain_redaction(): which rule fired where and why, and whether the
+-- confidence setting lets it redact; never the value. A superuser (or an
+-- ALTER ROLE/DATABASE) raises the bar for stored text.
+SELECT start_pos, end_pos, kind, rule, redacts, reason
+FROM han_crypto.explain_redaction(E'STRIPE_KEY=sk_live_51OuEMLAlTWGaDypq4P5cuDHbuKeG4tAGPYHJpEXQ7zE8mKK3jkhT\nthe fastly token ''-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg'' broke')
+ORDER BY start_pos;
+SET han_crypto.redaction_min_confidence = 0.9;
+SELECT start_pos, rule, redacts FROM han_crypto.explain_redaction(E'STRIPE_KEY=sk_live_51OuEMLAlTWGaDypq4P5cuDHbuKeG4tAGPYHJpEXQ7zE8mKK3jkhT\nthe fastly token ''-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg'' broke')
+ORDER BY start_pos;
+SELECT han_crypto.redact(E'STRIPE_KEY=sk_live_51OuEMLAlTWGaDypq4P5cuDHbuKeG4tAGPYHJpEXQ7zE8mKK3jkhT\nthe fastly token ''-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg'' broke');
+RESET han_crypto.redaction_min_confidence;
+-- Only superusers set it (an ordinary role cannot turn redaction down).
+CREATE ROLE hc_regress_low_conf;
+SET ROLE hc_regress_low_conf;
+SET han_crypto.redaction_min_confidence = 1;
+RESET ROLE;
+DROP ROLE hc_regress_low_conf;
+
 SELECT han_crypto.redact(E'export DATABASE_URL=postgres://app:Xk9mQ2vLp7w@db:5432/app\nmysql -u root -pMyS3cret!');
 SELECT han_crypto.redact(E'key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpQIBAAKCAQEAn6/O8li+SX4m98LLYt/PKSzEmQ++ZBD7Loh9P13f4yQ92EF3\nyxR5MsXFu9PRsrYQA7/4UTPHiC4y2sAVCBg4C2yyBpUEtMQjyCESi6Y=\n-----END RSA PRIVATE KEY-----\nend');
 -- Placeholders, references and ordinary prose stay.

@@ -158,15 +158,30 @@ impl AllowPattern {
     }
 }
 
-/// Which rule groups run (per column in protect()).
+/// Which rule groups run (per column in protect()), and the confidence a
+/// finding needs to count (in hundredths; 0 keeps every finding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy(u8);
+pub struct Policy(u8, u8);
 
 impl Policy {
-    pub const ALL: Policy = Policy(0b1111);
+    pub const ALL: Policy = Policy(0b1111, 0);
 
     pub fn only(groups: &[Group]) -> Policy {
-        Policy(groups.iter().fold(0, |m, g| m | Self::bit(*g)))
+        Policy(groups.iter().fold(0, |m, g| m | Self::bit(*g)), 0)
+    }
+
+    /// The same groups, keeping only findings of at least `c` (0–1).
+    pub fn with_min_confidence(self, c: f32) -> Policy {
+        Policy(self.0, (c.clamp(0.0, 1.0) * 100.0).round() as u8)
+    }
+
+    pub fn min_confidence(self) -> f32 {
+        f32::from(self.1) / 100.0
+    }
+
+    /// Whether a finding of this confidence counts under the policy.
+    pub fn keeps(self, confidence: f32) -> bool {
+        confidence * 100.0 + 0.001 >= f32::from(self.1)
     }
 
     fn bit(g: Group) -> u8 {
@@ -310,7 +325,11 @@ impl Scanner {
 
     /// All secrets in `text`, merged and ordered, with byte offsets.
     pub fn scan(&self, text: &str, policy: Policy) -> Vec<Finding> {
-        self.scan_level(text, policy, 0)
+        let mut found = self.scan_level(text, policy, 0);
+        if policy.1 > 0 {
+            found.retain(|f| policy.keeps(f.confidence));
+        }
+        found
     }
 
     /// `scan`, reading string-literal escapes (`\n`, `\"`) as what they
@@ -637,6 +656,29 @@ fn snap(text: &str, mut start: usize, mut end: usize) -> (usize, usize) {
         end += 1;
     }
     (start, end)
+}
+
+/// Why a finding's rule fired, for a person debugging a surprise: the kind
+/// of evidence, never the value.
+pub fn explain(rule: &str) -> &'static str {
+    match rule {
+        "assignment" => "the value is assigned to a name that announces a secret",
+        "prose" => "the value stands right after a secret noun or a provider's name in prose",
+        "table_column" => "the value is in a table column whose header names a secret",
+        "credential_pair" => "the value sits beside a recognised access key id, as its secret half",
+        "kubernetes_secret" => "the value is in the data of a Kubernetes Secret",
+        "curl_user" => "the value is the password of a curl -u user:password",
+        "url_password" => "the value is the password in a URL's user:password@",
+        "url_signature" => "the value is the signature of a presigned or SAS URL",
+        "url_path_key" => "the value is a URL path segment after /key/ or /token/",
+        _ if rules::RULES.iter().any(|r| r.kind == rule && r.group == Group::Vendor) => {
+            "the value has a vendor's published credential format"
+        }
+        _ if rules::RULES.iter().any(|r| r.kind == rule) => {
+            "the value has the structure of a credential (a private key block, a JWT, a connection string)"
+        }
+        _ => "an operator's redaction rule matched",
+    }
 }
 
 /// Counts of findings per type, in first-seen order: what gets reported
