@@ -111,9 +111,10 @@ pub fn reset_counts() {
 }
 
 /// Memory a redaction of `input` may need at once: the redactor rewrites a
-/// text in up to two passes, each a copy that cannot fail.
+/// text in up to two passes, each a copy that cannot fail, and may read a
+/// decoded copy of its string-literal escapes.
 fn ensure_room_for(input: &str) -> HcResult<()> {
-    let need = input.len().saturating_mul(2).saturating_add(64 * 1024);
+    let need = input.len().saturating_mul(3).saturating_add(64 * 1024);
     Ok(han_crypto_core::buffer::ensure_available(need)?)
 }
 

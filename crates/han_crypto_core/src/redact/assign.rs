@@ -814,6 +814,9 @@ fn vendor_near_miss(v: &str) -> bool {
 /// The rest of a line reads as prose: at least three words, the first a
 /// word (a help text's description, not a flag's value).
 fn help_description(rest: &[u8]) -> bool {
+    // Only the start of the line: a megabyte-long line must not be walked
+    // at every flag in it.
+    let rest = &rest[..rest.len().min(160)];
     let line = rest.split(|&c| c == b'\n').next().unwrap_or_default();
     let Ok(line) = std::str::from_utf8(line) else {
         return false;
@@ -890,6 +893,7 @@ fn metavar_then_help(rest: &[u8]) -> bool {
     }
     let blanks = rest[word..]
         .iter()
+        .take(64)
         .take_while(|&&c| c == b' ' || c == b'\t')
         .count();
     blanks >= 2 && help_description(&rest[word + blanks..])

@@ -4,21 +4,29 @@
 //! a line break, and `{\"password\": \"…\"}` holds backslashes before its
 //! quotes, so the detectors that read lines and quotes miss what the literal
 //! means. The scanner also reads the literal's meaning: this module decodes
-//! the simple escapes and maps every decoded byte back to the bytes it came
-//! from, so a finding in the decoded text covers whole escape sequences of
-//! the original.
+//! the simple escapes and maps decoded offsets back to the original, so a
+//! finding in the decoded text covers whole escape sequences.
 
-/// The decoded view of a text and, per decoded byte, the original span it
-/// came from.
+/// The decoded view of a text. The map is sparse: one entry per decoded
+/// escape (its decoded offset), since between escapes both texts advance
+/// together; memory is the view plus 4 bytes per escape.
 pub struct Unescaped {
     pub text: String,
-    from: Vec<(u32, u32)>,
+    /// Decoded offsets of the bytes that came from a two-byte escape.
+    escapes: Vec<u32>,
 }
 
 impl Unescaped {
+    /// Escapes decoded before decoded offset `at`.
+    fn before(&self, at: usize) -> usize {
+        self.escapes.partition_point(|&e| (e as usize) < at)
+    }
+
     /// The original byte range behind decoded bytes `start..end` (`end > start`).
     pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
-        (self.from[start].0 as usize, self.from[end - 1].1 as usize)
+        // Each escape before a decoded byte shifted it one byte left; the
+        // last decoded byte, if it is an escape, spans two original bytes.
+        (start + self.before(start), end + self.before(end))
     }
 }
 
@@ -37,40 +45,41 @@ fn simple_escape(b: u8) -> Option<u8> {
 }
 
 /// The decoded view of `text`, or `None` when it holds no escape worth
-/// decoding (the common case costs one `memchr`-like pass). `\uXXXX` and
-/// other escapes are kept as they are; only ASCII bytes are ever decoded,
-/// so the view is valid UTF-8 with the same character boundaries.
+/// decoding (the common case costs one pass) or the memory for the view
+/// cannot be had. `\uXXXX` and other escapes are kept as they are; only
+/// ASCII bytes are decoded, so the view is valid UTF-8 with the same
+/// character boundaries.
 pub fn unescape(text: &str) -> Option<Unescaped> {
     let b = text.as_bytes();
     let first = b
         .windows(2)
         .position(|w| w[0] == b'\\' && simple_escape(w[1]).is_some())?;
-    // Offsets are kept as u32 (half the map's memory); a text beyond 4 GiB,
-    // which no PostgreSQL value is, is not decoded.
+    // Offsets are kept as u32; a text beyond 4 GiB, which no PostgreSQL
+    // value is, is not decoded.
     u32::try_from(b.len()).ok()?;
-    let mut out = Vec::with_capacity(b.len());
-    let mut from = Vec::with_capacity(b.len());
-    for (i, &c) in b[..first].iter().enumerate() {
-        out.push(c);
-        from.push((i as u32, i as u32 + 1));
-    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(b.len()).ok()?;
+    let mut escapes = Vec::new();
+    out.extend_from_slice(&b[..first]);
     let mut i = first;
     while i < b.len() {
         if b[i] == b'\\' && i + 1 < b.len() {
             if let Some(d) = simple_escape(b[i + 1]) {
+                if escapes.len() == escapes.capacity() {
+                    escapes.try_reserve(escapes.len().max(64)).ok()?;
+                }
+                escapes.push(out.len() as u32);
                 out.push(d);
-                from.push((i as u32, i as u32 + 2));
                 i += 2;
                 continue;
             }
         }
         out.push(b[i]);
-        from.push((i as u32, i as u32 + 1));
         i += 1;
     }
     // Only ASCII bytes were replaced by ASCII bytes.
     let text = String::from_utf8(out).ok()?;
-    Some(Unescaped { text, from })
+    Some(Unescaped { text, escapes })
 }
 
 #[cfg(test)]
@@ -79,12 +88,21 @@ mod tests {
 
     #[test]
     fn decodes_and_maps_back() {
-        let raw = r#"{\"k\": \"a\nb\"} é\u00e9"#;
+        let raw = r#"{\"k\": \"a\nb\"} é\u00e9 \\n"#;
         let u = unescape(raw).unwrap();
-        assert_eq!(u.text, "{\"k\": \"a\nb\"} é\\u00e9");
+        assert_eq!(u.text, "{\"k\": \"a\nb\"} é\\u00e9 \\n");
         let at = u.text.find("a\nb").unwrap();
         let (s, e) = u.original(at, at + 3);
         assert_eq!(&raw[s..e], r"a\nb");
+        let at = u.text.find('{').unwrap();
+        let (s, e) = u.original(at, at + 3);
+        assert_eq!(&raw[s..e], r#"{\"k"#);
+        // Every decoded byte maps to the bytes it came from.
+        for (i, _) in u.text.char_indices() {
+            let end = i + u.text[i..].chars().next().unwrap().len_utf8();
+            let (s, e) = u.original(i, end);
+            assert!(s < e && e <= raw.len() && raw.is_char_boundary(s) && raw.is_char_boundary(e));
+        }
         assert!(unescape("no escapes, only a \\u0041 and C:\\dir").is_none());
     }
 

@@ -197,7 +197,18 @@ pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
     let mut from = 0;
     while let Some(i) = text[from..].find("encryptedData:") {
         let at = from + i;
-        let line_start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+        // A YAML key stands near its line's start; looking back at most 256
+        // bytes keeps many occurrences on one long line linear.
+        let back = at.saturating_sub(256);
+        let Some(line_start) = text.as_bytes()[back..at]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map(|p| back + p + 1)
+            .or((back == 0).then_some(0))
+        else {
+            from = at + 1;
+            continue;
+        };
         let indent = at - line_start;
         let mut end = text[at..].find('\n').map_or(text.len(), |p| at + p + 1);
         let block_start = end;
