@@ -399,6 +399,26 @@ proptest! {
         }
     }
 
+    /// A secret inside a JSON-escaped string (with `\n` and `\"` escapes
+    /// around it, as a tool result carries it) is gone, and what surrounds
+    /// it, escapes and multi-byte characters included, is kept byte for byte.
+    #[test]
+    fn secrets_in_escaped_strings_go_and_their_surroundings_stay(prefix in "([ a-zA-Zé漢😀,.:]|\\\\n|\\\\t){0,30}", secret in secret_strategy(), suffix in "([ a-zA-Zé漢😀,.]|\\\\n|\\\\\"){0,30}") {
+        let text = format!(r#"{{"stdout": "{prefix}\n{secret}\n{suffix}"}}"#);
+        let out = redact(&text);
+        prop_assert!(!out.contains(&secret), "{text:?} -> {out:?}");
+        let found = builtin().scan(&text, Policy::ALL);
+        for f in &found {
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end) && f.start < f.end);
+        }
+        let head = format!(r#"{{"stdout": "{prefix}"#);
+        let tail = format!(r#"{suffix}"}}"#);
+        if redact(&head) == head && redact(&tail) == tail {
+            prop_assert!(out.starts_with(head.as_str()), "{text:?} -> {out:?}");
+            prop_assert!(out.ends_with(tail.as_str()), "{text:?} -> {out:?}");
+        }
+    }
+
     #[test]
     fn redaction_is_idempotent(text in "(password=|token: |[a-zA-Z0-9 _=:\"'\\-]|ghp_|AKIA|\n){0,80}") {
         let once = redact(&text);
