@@ -203,7 +203,8 @@ fn a_value_set_right_beside_a_secret_word_or_a_provider() {
         ("the fastly token '-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg' stopped working", "-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg"),
         ("minio: access key `KELX2NZLYH19L4QYLEZP`, secret key `PBBegE2wccpo5WWNFoliMveshpCF2P37rsYCmkul`.", "PBBegE2wccpo5WWNFoliMveshpCF2P37rsYCmkul"),
         ("PagerDuty token\nWHaCetLlg8tNZ59tJAP1\n\n(integration is Events API v2)", "WHaCetLlg8tNZ59tJAP1"),
-        ("datadog - f7cd7dbb4ac69284b7875787e080eadc (that's the API key)", "f7cd7dbb4ac69284b7875787e080eadc"),
+        ("datadog api key - f7cd7dbb4ac69284b7875787e080eadc", "f7cd7dbb4ac69284b7875787e080eadc"),
+        ("the sendgrid key 'SG.Xq7vT2mK9pL4wR8zN3bC5d.F6gH1jK0lMq8Lr2Tq9e4Zx7Vb1Nm5Kp3Hd6Gf0Sa2W'", "F6gH1jK0lMq8Lr2Tq9e4Zx7Vb1Nm5Kp3Hd6Gf0Sa2W"),
     ] {
         assert_gone(text, &[secret]);
     }
@@ -216,6 +217,9 @@ fn words_beside_secret_nouns_that_are_not_values() {
         "datadog - the agent restarted twice overnight",
         "rotate the token\nthen restart the service\n",
         "commit key - 9c1f2e3d4b5a69788796a5b4c3d2e1f0a9b8c7d6 is the merge",
+        // Beside a provider's name, hex and UUIDs are ids as often as keys.
+        "Sentry - 9f2a3b4c5d6e4f708192a3b4c5d6e7f8 (event id)",
+        "datadog - 3f9a1c2b-7d4e-4f6a-9b8c-0d1e2f3a4b5c",
     ] {
         assert_unchanged(text);
     }
@@ -279,4 +283,67 @@ fn a_minimum_confidence_drops_weaker_evidence_only() {
     assert!(explain(&all[1].rule).contains("prose"));
     let (kept, _) = builtin().redact(text, Policy::ALL.with_min_confidence(0.9));
     assert!(kept.contains("-o9o4Ivm49kQR3_mSjK9oIYs9JlCmJeg") && !kept.contains("sk_live_"));
+}
+
+// ── Attacks and slips found in review ─────────────────────────────────────
+
+#[test]
+fn review_findings_stay_fixed() {
+    // A password that starts with `!` is not a YAML tag.
+    assert_gone("DB_PASSWORD=!Qw3rty#2024x", &["!Qw3rty#2024x"]);
+    assert_gone("password: \"!Zx9#qLm2Wp\"", &["!Zx9#qLm2Wp"]);
+    // A parameter after a URN value is still read.
+    assert_gone(
+        "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=Zq3vT7mK9pL4wR8zN3bC5dF6gH1jK0lM",
+        &["Zq3vT7mK9pL4wR8zN3bC5dF6gH1jK0lM"],
+    );
+    // An unterminated PGP header does not switch redaction off after it.
+    assert_gone(
+        "$ head msg.asc\n-----BEGIN PGP MESSAGE-----\n\nhQEMA5Xq7vT2mK9pAQf/\n...\nexport GITHUB_TOKEN=ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU",
+        &["ghp_8fK2mQ9xL4vN7pR3tW6yB1cD5gH0jZ2aE4sU"],
+    );
+    // A password with a slash is not a secret-store path.
+    assert_gone("PGPASSWORD=tr0ub4dor/3xk9q psql", &["tr0ub4dor/3xk9q"]);
+    // Routes with secret words are not keys; a git SHA beside an id is not its secret.
+    assert_unchanged("fetch(\"/api/token/validateRefreshToken\")");
+    assert_unchanged("see github.com/acme/app/tree/main/src/token/RefreshTokenService/ for it");
+    let out = redact("AKIAZ3MSJV4WWNKWW5FG,9fceb02d0ae598e95dc970b74767f19372d61af8,src/config.py");
+    assert!(
+        out.contains("9fceb02d0ae598e95dc970b74767f19372d61af8"),
+        "{out}"
+    );
+}
+
+#[test]
+fn salt_and_pepper_in_json_are_concealed_only_when_random() {
+    use han_crypto_core::redact::json;
+    for doc in [
+        r#"{"salt": "1 tsp"}"#,
+        r#"{"pepper": "black"}"#,
+        r#"{"saltRounds": "10"}"#,
+    ] {
+        assert!(
+            json::redact_text(builtin(), doc, Policy::ALL).is_none(),
+            "{doc}"
+        );
+    }
+    let (out, _) = json::redact_text(
+        builtin(),
+        r#"{"salt": "QmFzZTY0U2FsdFZhbHVlRm9yVGVzdGluZzEyMw=="}"#,
+        Policy::ALL,
+    )
+    .unwrap();
+    assert!(!out.contains("QmFzZTY0"), "{out}");
+}
+
+#[test]
+fn the_confidence_bar_holds_on_the_json_key_path_too() {
+    use han_crypto_core::redact::json;
+    let doc = r#"{"password": "hunter2x!Tq"}"#;
+    assert!(json::redact_text(builtin(), doc, Policy::ALL).is_some());
+    let strict = Policy::ALL.with_min_confidence(0.85);
+    assert!(
+        json::redact_text(builtin(), doc, strict).is_none(),
+        "a key's name is 0.8 evidence"
+    );
 }

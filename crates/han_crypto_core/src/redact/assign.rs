@@ -64,10 +64,19 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     // `arn:aws:secretsmanager:…:secret:prod/db`: a keyword inside a resource
     // name (ARN, URN) is part of the reference, not a name.
+    // (At most 128 bytes back: this runs at every keyword hit.)
     {
-        let token_start = text[..start]
-            .rfind(|c: char| c.is_ascii_whitespace() || matches!(c, '"' | '\'' | '=' | '`' | ','))
-            .map_or(0, |p| p + 1);
+        let back = start.saturating_sub(128);
+        let token_start = b[back..start]
+            .iter()
+            .rposition(|&c| {
+                c.is_ascii_whitespace()
+                    || matches!(
+                        c,
+                        b'"' | b'\'' | b'=' | b'`' | b',' | b'&' | b';' | b'?' | b'(' | b'[' | b'{'
+                    )
+            })
+            .map_or(back, |p| back + p + 1);
         let token = &b[token_start..start];
         if token.len() >= 4
             && (token[..4].eq_ignore_ascii_case(b"arn:")
@@ -557,9 +566,10 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         Some(&(_, class)) => class,
         // A provider's name: only a value set right beside it counts.
         None if word.len() >= 4
-            && std::str::from_utf8(word).is_ok_and(|w| {
-                super::names::VENDORS.contains(&w.to_ascii_lowercase().as_str())
-            }) =>
+            && word.len() <= 24
+            && super::names::VENDORS
+                .iter()
+                .any(|v| word.eq_ignore_ascii_case(v.as_bytes())) =>
         {
             NameClass::Weak
         }
@@ -572,16 +582,14 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // look machine-made (prose_value_ok).
     if !password {
         if let Some(at) = beside(b, we) {
-            if let Some(a) = prose_value(
-                text,
-                at,
-                if class == NameClass::Weak {
-                    NameClass::Token
-                } else {
-                    class
-                },
-                ws,
-            ) {
+            let vendor = class == NameClass::Weak;
+            let value_class = if vendor { NameClass::Token } else { class };
+            // Beside a provider's name, hex and UUIDs are as often event,
+            // trace or project ids (`Sentry - 9f2a…`) as keys.
+            if let Some(a) = prose_value(text, at, value_class, ws).filter(|a| {
+                let v = &text[a.value_start..a.value_end];
+                !vendor || !(is_hex(v) || is_uuid(v))
+            }) {
                 let (before, after) = super::names::words_around(text, ws, we);
                 if !super::names::neutral_in_prose(before, after) {
                     return Some(a);
@@ -911,7 +919,10 @@ fn store_path(v: &str) -> bool {
                     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
                 })
                 && s.split(['-', '_', '.']).filter(|p| !p.is_empty()).all(|p| {
-                    p.len() <= 20 && !p.bytes().all(|c| c.is_ascii_digit()) || p.len() <= 4
+                    // Words or short numbers, never a mix (`tr0ub4dor/3xk9q`
+                    // is a password with a slash, not a path).
+                    (p.len() >= 2 && p.len() <= 20 && p.bytes().all(|c| c.is_ascii_lowercase()))
+                        || (p.len() <= 4 && p.bytes().all(|c| c.is_ascii_digit()))
                 })
         })
 }

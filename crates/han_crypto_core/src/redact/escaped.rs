@@ -57,17 +57,27 @@ pub fn unescape(text: &str) -> Option<Unescaped> {
     // Offsets are kept as u32; a text beyond 4 GiB, which no PostgreSQL
     // value is, is not decoded.
     u32::try_from(b.len()).ok()?;
+    // Count first, then reserve exactly (and fallibly): the view and its
+    // map never grow by doubling, whatever the text.
+    let mut count = 0usize;
+    let mut i = first;
+    while i + 1 < b.len() {
+        if b[i] == b'\\' && simple_escape(b[i + 1]).is_some() {
+            count += 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
     let mut out = Vec::new();
-    out.try_reserve_exact(b.len()).ok()?;
+    out.try_reserve_exact(b.len() - count).ok()?;
     let mut escapes = Vec::new();
+    escapes.try_reserve_exact(count).ok()?;
     out.extend_from_slice(&b[..first]);
     let mut i = first;
     while i < b.len() {
         if b[i] == b'\\' && i + 1 < b.len() {
             if let Some(d) = simple_escape(b[i + 1]) {
-                if escapes.len() == escapes.capacity() {
-                    escapes.try_reserve(escapes.len().max(64)).ok()?;
-                }
                 escapes.push(out.len() as u32);
                 out.push(d);
                 i += 2;

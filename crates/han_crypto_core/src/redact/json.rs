@@ -33,8 +33,11 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 if policy.allows(super::Group::Context) {
-                    if let Some(class) = classify(key) {
-                        if conceal(value, class.kind(), found) {
+                    // A key's name is evidence of 0.8; below the policy's
+                    // bar the value is only scanned as text.
+                    if let Some(class) = classify(key).filter(|_| policy.keeps(0.8)) {
+                        let random_only = super::names::names_material(key);
+                        if conceal(value, class.kind(), random_only, found) {
                             continue;
                         }
                     }
@@ -49,10 +52,16 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
 /// Replaces the value of a secret-named key: a string whole (unless empty,
 /// a marker or a placeholder), an array or object in every string it holds.
 /// Returns whether `v` was handled here (other values are walked as usual).
-fn conceal(v: &mut Value, kind: &'static str, found: &mut Vec<Finding>) -> bool {
+/// `random_only`: the key names material that is often not secret (a
+/// salt, a pepper): only random-looking strings are concealed.
+fn conceal(v: &mut Value, kind: &'static str, random_only: bool, found: &mut Vec<Finding>) -> bool {
     match v {
         Value::String(s) => {
-            if s.is_empty() || s.starts_with(MARKER_PREFIX) || is_placeholder(s) {
+            if s.is_empty()
+                || s.starts_with(MARKER_PREFIX)
+                || is_placeholder(s)
+                || random_only && !super::entropy::looks_random(s, 16)
+            {
                 return false;
             }
             found.push(Finding {
@@ -67,13 +76,13 @@ fn conceal(v: &mut Value, kind: &'static str, found: &mut Vec<Finding>) -> bool 
         }
         Value::Array(items) => {
             for item in items {
-                conceal(item, kind, found);
+                conceal(item, kind, random_only, found);
             }
             true
         }
         Value::Object(map) => {
             for (_, item) in map.iter_mut() {
-                conceal(item, kind, found);
+                conceal(item, kind, random_only, found);
             }
             true
         }

@@ -434,8 +434,10 @@ impl Scanner {
         if !found.is_empty()
             && (text.contains("encryptedData:") || text.contains("-----BEGIN PGP MESSAGE"))
         {
-            let blocks = placeholder::encrypted_blocks(text);
-            found.retain(|f| !blocks.iter().any(|&(s, e)| f.start >= s && f.end <= e));
+            // Context findings only: a vendor format or a key block inside
+            // is not what the block's ciphertext looks like.
+            let blocks = merged_spans(placeholder::encrypted_blocks(text));
+            found.retain(|f| f.confidence >= 0.9 || !inside_span(&blocks, f.start, f.end));
         }
         if level < MAX_ESCAPE_LEVELS {
             if let Some(view) = escaped::unescape(text) {
@@ -594,6 +596,25 @@ fn push_cells(found: &mut Vec<Finding>, cells: Vec<tables::Cell>) {
         end: c.end,
         confidence: 0.7,
     }));
+}
+
+/// Sorted spans with overlaps merged, for binary search.
+fn merged_spans(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Whether `start..end` lies inside one of the sorted, disjoint `spans`.
+fn inside_span(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = spans.partition_point(|&(s, _)| s <= start);
+    i > 0 && spans[i - 1].1 >= end
 }
 
 /// Whether `start..end` overlaps one of `markers` (sorted and disjoint, so

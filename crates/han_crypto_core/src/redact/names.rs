@@ -365,6 +365,17 @@ fn word_class(w: &str) -> Option<NameClass> {
     })
 }
 
+/// Whether a name's secret word is `salt` or `pepper`: material a recipe or
+/// a config holds in clear as often as a deployment keeps it private, so
+/// only a random-looking value counts.
+pub fn names_material(name: &str) -> bool {
+    let ws = words(name);
+    ws.iter().any(|w| w == "salt" || w == "pepper")
+        && !ws.iter().any(|w| {
+            matches!(word_class(w), Some(c) if c != NameClass::Weak) && w != "salt" && w != "pepper"
+        })
+}
+
 /// Whether the prose words around a bare `key`/`token`/`secret` make it a
 /// non-secret kind ("cache key: …", "the public key is …", "key id: …",
 /// "x-amz-content-sha256 key: …"). `before` and `after` are the words

@@ -58,13 +58,15 @@ fn secret_at(text: &str, at: usize, len: usize) -> Option<(usize, usize)> {
         return None;
     }
     let v = &text[at..end];
+    // Both cases, as the providers' base64-like secrets have: a git SHA or
+    // a hex checksum beside an id is not its secret.
     let classes = [
-        v.bytes().any(|c| c.is_ascii_lowercase()),
-        v.bytes().any(|c| c.is_ascii_uppercase()),
-        v.bytes().any(|c| c.is_ascii_digit()),
+        v.bytes().any(|c| c.is_ascii_lowercase()) && v.bytes().any(|c| c.is_ascii_uppercase()),
+        v.bytes()
+            .any(|c| c.is_ascii_digit() || c == b'/' || c == b'+'),
+        !super::entropy::is_hex(v),
     ];
-    (classes.iter().filter(|&&c| c).count() >= 2 && looks_random(v, 20) && !is_filler(v))
-        .then_some((at, end))
+    (classes.iter().all(|&c| c) && looks_random(v, 20) && !is_filler(v)).then_some((at, end))
 }
 
 /// Secrets beside the access key ids among `found`.

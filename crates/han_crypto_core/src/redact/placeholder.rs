@@ -159,7 +159,7 @@ const STORE_PREFIXES: &[&str] = &[
 /// Azure Key Vault secret URIs) and systemd's `name:/path` credentials.
 pub fn is_sealed_or_reference(v: &str) -> bool {
     let v = v.trim();
-    if v.contains("ENC[") || v.starts_with('!') {
+    if v.contains("ENC[") || yaml_tag(v) {
         return true;
     }
     let lower = v.to_ascii_lowercase();
@@ -229,14 +229,51 @@ pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
     let mut from = 0;
     while let Some(i) = text[from..].find("-----BEGIN PGP MESSAGE-----") {
         let at = from + i;
-        let end = text[at..]
-            .find("-----END PGP MESSAGE-----")
-            .map_or(text.len(), |p| at + p + "-----END PGP MESSAGE-----".len());
+        // Only a whole message: an unterminated header covers nothing.
+        let Some(p) = text[at..].find("-----END PGP MESSAGE-----") else {
+            break;
+        };
+        let end = at + p + "-----END PGP MESSAGE-----".len();
         out.push((at, end));
         from = end;
     }
     out.sort_unstable();
     out
+}
+
+/// YAML tags that stand for a value kept elsewhere or computed
+/// (Ansible's `!vault`, CloudFormation's `!Ref`/`!Sub`, Home Assistant's
+/// `!secret`, `!ENV`): the tag alone, or followed by blanks and more.
+fn yaml_tag(v: &str) -> bool {
+    const TAGS: &[&str] = &[
+        "vault",
+        "secret",
+        "env",
+        "ref",
+        "sub",
+        "getatt",
+        "importvalue",
+        "join",
+        "select",
+        "split",
+        "findinmap",
+        "base64",
+        "cidr",
+        "getazs",
+        "if",
+        "equals",
+        "include",
+        "reference",
+        "var",
+        "unsafe",
+        "encrypted",
+        "sops",
+    ];
+    let Some(rest) = v.strip_prefix('!') else {
+        return false;
+    };
+    let tag = rest.split([' ', '\t', '\n']).next().unwrap_or_default();
+    TAGS.iter().any(|t| tag.eq_ignore_ascii_case(t))
 }
 
 /// Words that mark a made-up value wherever they occur in it, even inside

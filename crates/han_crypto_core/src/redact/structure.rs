@@ -57,6 +57,12 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 || (quoted && inner.len() >= 4 && !is_placeholder(inner) && !is_reference(inner))
         }
         "bearer_token" => !is_placeholder(secret) && looks_random(secret, 16),
+        // `/api/token/validateRefreshToken` is a route, not a token.
+        "url_path_key" => {
+            !is_placeholder(secret)
+                && !super::placeholder::is_wordy(secret)
+                && looks_random(secret, 16)
+        }
         "session_token" => !is_placeholder(secret) && looks_random(secret, 20),
         // Formats whose real keys look like filler (bech32 of zeros, fixed
         // base64 headers): the prefix is evidence enough.
