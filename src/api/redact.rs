@@ -67,7 +67,7 @@ fn explain_redaction(
         name!(reason, String),
     ),
 > {
-    let min = redaction::min_confidence();
+    let bar = Policy::ALL.with_min_confidence(redaction::min_confidence());
     let rows: Vec<_> = scan_secrets(input)
         .map(|(kind, start, end, confidence, rule)| {
             let reason = han_crypto_core::redact::explain(&rule).to_string();
@@ -77,7 +77,7 @@ fn explain_redaction(
                 kind,
                 rule,
                 confidence,
-                Policy::ALL.with_min_confidence(min).keeps(confidence),
+                bar.keeps(confidence),
                 reason,
             )
         })

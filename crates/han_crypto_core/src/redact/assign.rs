@@ -723,7 +723,7 @@ fn prose_value(text: &str, at: usize, class: NameClass, name_start: usize) -> Op
 /// and keys a random-looking string of 16+ characters that is not a bare
 /// commit or content hash.
 pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
-    if is_sealed_or_reference(v) || file_path(v) || store_path(v) {
+    if points_elsewhere(v) {
         return false;
     }
     if class == NameClass::Password {
@@ -816,9 +816,6 @@ fn vendor_near_miss(v: &str) -> bool {
     digits >= 4 && b.get(digits) == Some(&b':') && b.get(digits + 1) == Some(&b'A')
 }
 
-/// A file path (`src/components/LoginForm.tsx`, `keys/dev.pem`): a `/` and
-/// a last segment with an extension. Base64 and base64url secrets have no
-/// `.`, so they never read as one.
 /// The rest of a line reads as prose: at least three words, the first a
 /// word (a help text's description, not a flag's value).
 fn help_description(rest: &[u8]) -> bool {
@@ -927,9 +924,17 @@ fn store_path(v: &str) -> bool {
         })
 }
 
-/// A path (`/etc/app/db_password.txt`, `~/.ssh/id_ed25519`, or an absolute
-/// path of readable segments like `/run/secrets/db-password`), which names
-/// where a secret is kept.
+/// Whether a value names where a secret is kept instead of being one: a
+/// reference or ciphertext, a file path, a secret store's path.
+fn points_elsewhere(v: &str) -> bool {
+    is_sealed_or_reference(v) || file_path(v) || store_path(v)
+}
+
+/// A path, which names where a secret is kept: an absolute or home-relative
+/// path of readable segments (`/run/secrets/db-password`,
+/// `~/.ssh/id_ed25519`), or a `/` and a last segment with an extension
+/// (`src/components/LoginForm.tsx`, `keys/dev.pem`; base64 and base64url
+/// secrets have no `.`, so they never read as one).
 fn file_path(v: &str) -> bool {
     if let Some(rest) = v
         .strip_prefix('/')
@@ -1004,13 +1009,7 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     if is_uuid(v) && !matches!(class, NameClass::Weak) {
         return Some(0.7);
     }
-    if is_placeholder(v)
-        || is_sealed_or_reference(v)
-        || vendor_near_miss(v)
-        || file_path(v)
-        || store_path(v)
-        || cmdlet(v)
-    {
+    if is_placeholder(v) || points_elsewhere(v) || vendor_near_miss(v) || cmdlet(v) {
         return None;
     }
     if !quoted && is_reference(v) {

@@ -175,10 +175,6 @@ impl Policy {
         Policy(self.0, (c.clamp(0.0, 1.0) * 100.0).round() as u8)
     }
 
-    pub fn min_confidence(self) -> f32 {
-        f32::from(self.1) / 100.0
-    }
-
     /// Whether a finding of this confidence counts under the policy.
     pub fn keeps(self, confidence: f32) -> bool {
         confidence * 100.0 + 0.001 >= f32::from(self.1)

@@ -190,8 +190,8 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
 
 /// Byte ranges of `text` that hold ciphertext by their structure: the
 /// `encryptedData:` map of a Bitnami SealedSecret (every line indented
-/// deeper than that key) and ASCII-armoured PGP messages. A value there is
-/// encrypted already, whatever its key is called.
+/// deeper than that key) and ASCII-armoured PGP messages, in no particular
+/// order. A value there is encrypted already, whatever its key is called.
 pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut from = 0;
@@ -237,7 +237,6 @@ pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
         out.push((at, end));
         from = end;
     }
-    out.sort_unstable();
     out
 }
 
