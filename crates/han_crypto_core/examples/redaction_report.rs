@@ -4,6 +4,9 @@
 //!
 //!     cargo run --release -p han_crypto_core --example redaction_report -- CORPUS.jsonl [--misses]
 //!
+//! `--misses` prints each missed case, and for each false positive the rule
+//! that fired and the text around it.
+//!
 //! Scoring follows the corpus README: a `secret` case is found when none of
 //! its secrets survives in the redacted text; a `clean` case is a false
 //! positive when the redacted text differs from the input at all.
@@ -97,11 +100,25 @@ fn main() {
             score.fp += 1;
             overall.fp += 1;
             if show_misses {
-                println!(
-                    "FP   {ty}: {:?}\n  -> {:?}",
-                    text.chars().take(240).collect::<String>(),
-                    redacted.chars().take(240).collect::<String>()
-                );
+                // Where it changed, and what fired: the start of a long
+                // clean text rarely shows it.
+                for f in scanner.scan(text, Policy::ALL) {
+                    let mut from = f.start.saturating_sub(60);
+                    while !text.is_char_boundary(from) {
+                        from -= 1;
+                    }
+                    let mut to = (f.end + 20).min(text.len());
+                    while !text.is_char_boundary(to) {
+                        to += 1;
+                    }
+                    println!(
+                        "FP   {ty}: {}/{} ({:.2}) in {:?}",
+                        f.rule,
+                        f.kind,
+                        f.confidence,
+                        &text[from..to]
+                    );
+                }
             }
         } else {
             score.tn += 1;

@@ -347,3 +347,172 @@ fn the_confidence_bar_holds_on_the_json_key_path_too() {
         "a key's name is 0.8 evidence"
     );
 }
+
+// ── Made-up values spelled from what they stand for ──────────────────────
+
+#[test]
+fn values_that_name_themselves_are_stand_ins() {
+    for text in [
+        "docker run -e POSTGRES_PASSWORD=local-dev-password -d postgres:17",
+        "kubectl get secret api-token-x7k2p -o yaml",
+        "kubectl delete secret registry-secret-9fz1q -n ci",
+        "client_secret: NotASecret",
+        "-p SuperSecret --tenant contoso",
+        "keytool -storepass changeit -list",
+    ] {
+        assert_unchanged(text);
+    }
+    // A chosen password that happens to contain a secret word stays a secret.
+    assert_gone("redis-cli -a 'vault!secret9' ping", &["vault!secret9"]);
+    assert_gone("PGPASSWORD=\"our secret pass\" psql", &["our secret pass"]);
+}
+
+#[test]
+fn examples_printed_in_standards_and_vendor_docs() {
+    for text in [
+        "per RFC 6749 the response is {\"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",\"refresh_token\":\"tGzv3JOkF0XG5Qx2TlKWIA\"}",
+        "RFC 6750: Authorization: Bearer mF_9.B5f-4.1JqM",
+        "jwt.io sample: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "data:\n  password: MWYyZDFlMmU2N2Rm\n",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+// ── Names that mention a secret but hold something else ─────────────────
+
+#[test]
+fn digests_settings_and_record_keys_named_after_secrets() {
+    for text in [
+        "      annotations:\n        checksum/secret: 5b1c0e9a7d3f2e4c6b8a0d1f3e5c7a9b1d3f5e7c9a1b3d5f7e9c1a3b5d7f9e1c",
+        "| id | token_sha256 |\n|----|--------------|\n| 7 | 9e1c5b1c0e9a7d3f2e4c6b8a0d1f3e5c7a9b1d3f5e7c9a1b3d5f7e9c1a3b5d7f |",
+        "#password_encryption = scram-sha-256   # or md5",
+        "{\"incident_key\": \"a81f3c0d9e2b4f6a8c1e3d5b7f9a2c4e\", \"status\": \"triggered\"}",
+        "sentry-trace: 7c2a9e0f4b1d3c5e6a8f0b2d4c6e8a1f-3c5e7a9b1d2f4c6e-1",
+        "debug1: Server accepts key: /home/ci/.ssh/id_ed25519 ED25519 SHA256:Zx81Qm0Rk2Lp4Nv6Bt8Cy0Dw2Ex4Fu6Gv8Hw0Ix2Jy",
+        "  --auth <password>   Server password (also REDISCLI_AUTH)",
+        "az ad sp create -u http://build-agent-2026-03-01 -p",
+    ] {
+        assert_unchanged(text);
+    }
+    // An element that really holds the password still counts.
+    assert_gone("<password>Wq7!zr2Kp0</password>", &["Wq7!zr2Kp0"]);
+}
+
+// ── Providers' typed tokens and keys named after a provider ─────────────
+
+#[test]
+fn typed_tokens_of_smaller_providers() {
+    let tokens = [
+        "pcsk_7Hq2Lm_Zk3Rt8Vw1Xy4Bn6Cd9Ef2Gh5Jk8Lm1Np4Qr7St0Uv3Wx6Yz9Ab2Cd5Ef8Gh1Jk4Lm7Np0Qr3St6",
+        "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",
+        "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",
+        "nfp_Rt4Yu8Io2Pa6Sd0Fg4Hj8Kl2Zx6Cv0Bn4Mq8W",
+        "r8_Kd93Lq0Wm2Zp5Xr8Tv1Ys4Bn7Cq0Df3Gh6Jk9",
+        "dp.st.dev.Q2w4E6r8T0y2U4i6O8p0A2s4D6f8G0h2J4k6L8z0",
+        "bkua_3e5c7a9b1d3f5e7c9a1b3d5f7e9c1a3b5d7f9e1c",
+        "pat-na1-3f5e7c9a-1b3d-4f7e-9c1a-3b5d7f9e1c3a",
+        "re_Ab3Cd5Ef_Gh7Jk9Lm1Np3Qr5St7Uv9Wx1",
+        "K004Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0",
+        "AKIDk3Lm9Qw2Er5Ty8Ui1Op4As7Df0Gh3Jk6",
+    ];
+    for t in tokens {
+        assert_gone(&format!("got this back: {t}"), &[t]);
+    }
+}
+
+#[test]
+fn keys_named_after_a_provider_in_config() {
+    for (text, secret) in [
+        (
+            "[search]\nalgolia = \"Xq7Lm2Rk9Vw4Zp1Tn6Bc3Hd8Jf5\"\n",
+            "Xq7Lm2Rk9Vw4Zp1Tn6Bc3Hd8Jf5",
+        ),
+        (
+            "errors:\n  bugsnag: 4e6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e\n",
+            "4e6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e",
+        ),
+        (
+            "MIXPANEL=Zk4Pq8Wn2Rt6Yv0Xs3Lm7Bc1\n",
+            "Zk4Pq8Wn2Rt6Yv0Xs3Lm7Bc1",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    // The provider's other settings are not its key.
+    assert_unchanged("sentry_environment = production\nsentry_release = 2f4a6c8e1b3d\n");
+    assert_unchanged("baggage: sentry-release=web%40d3f5e7c9a1b3,sentry-environment=prod");
+}
+
+#[test]
+fn a_token_after_a_compound_noun_a_dash_or_a_colon_line() {
+    for (text, secret) in [
+        ("ngrok authtoken \"2Qx8Lm4Rk7Vw1Zp5Tn9Bc3Hd6_Jf0Gh2Kl5Mn8Pq1Rs4Tu7\"", "2Qx8Lm4Rk7Vw1Zp5Tn9Bc3Hd6_Jf0Gh2Kl5Mn8Pq1Rs4Tu7"),
+        ("moving the embeddings to cohere — Hq2Lm7Rk4Vw9Zp1Tn6Bc3Hd8Jf5Xs0Yt — please rotate the old one", "Hq2Lm7Rk4Vw9Zp1Tn6Bc3Hd8Jf5Xs0Yt"),
+        ("postmark token:\nZk8Pq2Wn6Rt0Yv4Xs7Lm1Bc5Hd9Jf3\nserver is 'outbound'", "Zk8Pq2Wn6Rt0Yv4Xs7Lm1Bc5Hd9Jf3"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+// ── Keys handed to code that only takes keys ────────────────────────────
+
+#[test]
+fn literals_passed_to_mac_cipher_and_signing_calls() {
+    for (text, secret) in [
+        ("sig = hmac.new(b\"Lq8Zk2Wm6Xr0Tv4Ys8Bn2Cq6Df0Gh4\", body, hashlib.sha256)", "Lq8Zk2Wm6Xr0Tv4Ys8Bn2Cq6Df0Gh4"),
+        ("h := hmac.New(sha512.New, []byte(\"Wm6Xr0Tv4Ys8Bn2Cq6Df0Gh4Lq8Zk2\"))", "Wm6Xr0Tv4Ys8Bn2Cq6Df0Gh4Lq8Zk2"),
+        ("const c = crypto.createCipheriv('aes-256-gcm', Buffer.from('5e7c9a1b3d5f7e9c1a3b5d7f9e1c3a5b7d9f1e3c5a7b9d1f3e5c7a9b1d3f5e7c', 'hex'), iv);", "5e7c9a1b3d5f7e9c1a3b5d7f9e1c3a5b7d9f1e3c5a7b9d1f3e5c7a9b1d3f5e7c"),
+        ("token = jwt.encode(claims, \"Tv4Ys8Bn2Cq6Df0Gh4Lq8Zk2Wm6Xr0\", algorithm=\"HS256\")", "Tv4Ys8Bn2Cq6Df0Gh4Lq8Zk2Wm6Xr0"),
+        ("let key = hex.DecodeString(\"9a1b3d5f7e9c1a3b5d7f9e1c3a5b7d9f\")", "9a1b3d5f7e9c1a3b5d7f9e1c3a5b7d9f"),
+        ("key, err := base64.StdEncoding.DecodeString(\"Ys8Bn2Cq6Df0Gh4Lq8Zk2Wm6Xr0Tv4==\")", "Ys8Bn2Cq6Df0Gh4Lq8Zk2Wm6Xr0Tv4=="),
+        ("SIGNING_KEY = [\"1b3d5f7e9c1a3b5d7f9e1c3a5b7d9f1e\"].pack(\"H*\")", "1b3d5f7e9c1a3b5d7f9e1c3a5b7d9f1e"),
+        ("const secret = new TextEncoder().encode(\"Cq6Df0Gh4Lq8Zk2Wm6Xr0Tv4Ys8Bn2\");", "Cq6Df0Gh4Lq8Zk2Wm6Xr0Tv4Ys8Bn2"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn fallbacks_of_environment_variables_that_name_a_secret() {
+    for (text, secret) in [
+        ("let k = env::var(\"WEBHOOK_SECRET\").unwrap_or_else(|_| \"Df0Gh4Lq8Zk2Wm6Xr0Tv4Ys8Bn2Cq6\".into());", "Df0Gh4Lq8Zk2Wm6Xr0Tv4Ys8Bn2Cq6"),
+        ("$key = getenv('STRIPE_KEY') ?: 'Gh4Lq8Zk2Wm6Xr0Tv4Ys8Bn2Cq6Df0';", "Gh4Lq8Zk2Wm6Xr0Tv4Ys8Bn2Cq6Df0"),
+        ("token: ${API_TOKEN:-Zk2Wm6Xr0Tv4Ys8Bn2Cq6Df0Gh4Lq8}", "Zk2Wm6Xr0Tv4Ys8Bn2Cq6Df0Gh4Lq8"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "host = os.environ.get(\"DB_HOST\", \"10.0.4.17\")",
+        "level = ENV.fetch(\"LOG_LEVEL\") { \"info\" }",
+        "url = process.env.SECRET_STORE_URL || \"https://vault.internal:8200\"",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn session_tokens_and_ids_beside_their_keys() {
+    let token = format!(
+        "IQoJb3JpZ2luX2VjE{}",
+        "Ab3Cd5Ef7Gh9Jk1Lm3Np5Qr7St9Uv1Wx3Yz5".repeat(4)
+    );
+    assert_gone(&format!("aws_session_token = {token}"), &[&token]);
+    assert_gone(&format!("creds: {token}"), &[&token]);
+    assert_gone(
+        "00512ab34cd56ef780000000a3 K004Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0",
+        &["K004Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0"],
+    );
+    assert_gone(
+        "key id 0051a2b3c4d5e6f70000000012 and key K004Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0",
+        &["K004Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0"],
+    );
+    assert_gone(
+        "client = tencent.Credential(\"AKIDk3Lm9Qw2Er5Ty8Ui1Op4As7Df0Gh3Jk6\", \"Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0Lq4pX\")",
+        &["AKIDk3Lm9Qw2Er5Ty8Ui1Op4As7Df0Gh3Jk6", "Zq8Wm2Xr6Tv0Ys4Bn8Cq2Df6Gh0Lq4pX"],
+    );
+    assert_gone(
+        "COPY t FROM 's3://b/p' ACCESS_KEY_ID 'AKIAZ7QX3RDV5TEN2MWB' SECRET_ACCESS_KEY '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'",
+        &["AKIAZ7QX3RDV5TEN2MWB", "q8Lr2Tq9e4Zx7Vb1Nm5Kp3Hd6Gf0Sa2Wc8Ey4Ju1"],
+    );
+}

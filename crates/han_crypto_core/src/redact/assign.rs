@@ -10,7 +10,7 @@
 //! keyword hit found by the scanner's prefilter, so text without keywords
 //! costs nothing here, and it can apply per-class value checks.
 
-use super::entropy::{is_hex, is_uuid, looks_random, words, Classes};
+use super::entropy::{is_hex, is_uuid, looks_random, prefixed_random, words, Classes};
 use super::names::{classify, NameClass};
 use super::placeholder::{is_placeholder, is_reference, is_sealed_or_reference, is_wordy};
 
@@ -85,6 +85,19 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             return None;
         }
     }
+    // `checksum/secret: 9f2a…`, `sha256/token`: a digest of what the last
+    // segment names (Helm's checksum annotations).
+    if start > 1 && b[start - 1] == b'/' {
+        let seg = b[start.saturating_sub(33)..start - 1]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        let word = &text[start - 1 - seg..start - 1];
+        if super::names::is_digest_word(&word.to_ascii_lowercase()) {
+            return None;
+        }
+    }
     let raw = &text[start..end];
     let cli = raw.starts_with('-')
         && (start == 0
@@ -128,6 +141,20 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     if pos < b.len() && b[pos] == b']' {
         pos += 1;
+    }
+    // Go's `key, err := hex.DecodeString("…")`: the error variable beside
+    // the name, then the operator.
+    if b.get(pos) == Some(&b',') {
+        let q = skip_blanks(b, pos + 1);
+        let e = q + b[q.min(b.len())..]
+            .iter()
+            .take(16)
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+            .count();
+        let r = skip_blanks(b, e);
+        if e > q && (b[r..].starts_with(b":=") || b[r..].starts_with(b"= ")) {
+            pos = r;
+        }
     }
     let after_name = pos;
     // `const MASTER_KEY: &str = "…"`, `apiKey: string = '…'`: a type
@@ -235,24 +262,14 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // `= Base64.getDecoder().decode("…")`, `= process.env.X ?? "…"`: a
     // literal inside the expression a secret-named constant is built from.
     if quote.is_none() && matches!(op, Op::Assign) && class != NameClass::Weak {
-        if let Some((ls, le)) = wrapped_literal(b, pos) {
-            let lit = &text[ls..le];
-            // Not an environment variable's name (`getenv("DJANGO_SECRET_KEY")`).
-            if lit.len() >= 16
-                && !is_placeholder(lit)
-                && !is_sealed_or_reference(lit)
-                && !is_reference(lit)
-                && !is_wordy(lit)
-                && (looks_random(lit, 16) || is_hex(lit) && lit.len() >= 32)
-            {
-                return Some(Assignment {
-                    name_start: start,
-                    value_start: ls,
-                    value_end: le,
-                    class,
-                    confidence: 0.75,
-                });
-            }
+        if let Some((ls, le)) = wrapped_literal(b, pos, |ls, le| key_literal(&text[ls..le])) {
+            return Some(Assignment {
+                name_start: start,
+                value_start: ls,
+                value_end: le,
+                class,
+                confidence: 0.75,
+            });
         }
     }
     let (vs, ve, quoted) = value_span(b, pos, quote, query);
@@ -267,8 +284,22 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         && !(if class == NameClass::Password {
             positional_password(value, quoted)
         } else {
-            value.len() >= 20 && !quoted && Classes::of(value).digit && looks_random(value, 20)
+            // Quoted only after an identifier (`SECRET_ACCESS_KEY '…'` in
+            // Redshift's COPY): after a prose word it is a quotation.
+            value.len() >= 20
+                && (!quoted || name.contains('_'))
+                && Classes::of(value).digit
+                && looks_random(value, 20)
         })
+    {
+        return None;
+    }
+    // `<password>secret</password>`; `--pass <password>  Alias of -a` is a
+    // metavariable in a help text, with no closing tag.
+    if op == Op::Element
+        && !text[ve..]
+            .trim_start_matches(|c: char| c == '"' || c == '\'' || c.is_ascii_whitespace())
+            .starts_with("</")
     {
         return None;
     }
@@ -348,8 +379,9 @@ fn type_annotation(b: &[u8], pos: usize) -> Option<usize> {
     if v < b.len() && matches!(b[v], b'b' | b'r') {
         v += 1;
     }
-    (v < b.len() && is_quote(b[v]) || wrapped_literal(b, skip_blanks(b, q + 1)).is_some())
-        .then_some(q)
+    (v < b.len() && is_quote(b[v])
+        || wrapped_literal(b, skip_blanks(b, q + 1), |_, _| true).is_some())
+    .then_some(q)
 }
 
 fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
@@ -564,6 +596,18 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))
     {
         Some(&(_, class)) => class,
+        // One word that ends in a secret noun: `authtoken`, `accesstoken`.
+        None if word.len() <= 24
+            && word.iter().all(|c| c.is_ascii_alphabetic())
+            && [&b"token"[..], b"secret", b"apikey"].iter().any(|n| {
+                word.len() > n.len() && word[word.len() - n.len()..].eq_ignore_ascii_case(n)
+            }) =>
+        {
+            match std::str::from_utf8(word).ok().and_then(classify) {
+                Some(c) if c != NameClass::Weak => c,
+                _ => return None,
+            }
+        }
         // A provider's name: only a value set right beside it counts.
         None if word.len() >= 4
             && word.len() <= 24
@@ -642,7 +686,17 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
 /// blanks at an opening quote or backtick, after a dash set off by blanks,
 /// or at the start of the next line when that line is one token.
 fn beside(b: &[u8], we: usize) -> Option<usize> {
-    let p = skip_blanks(b, we);
+    let mut p = skip_blanks(b, we);
+    // `resend key:⏎re_…`: a colon ending the line, the value below.
+    if b.get(p) == Some(&b':') && b.get(p + 1) == Some(&b'\n') {
+        p += 1;
+    }
+    // An em or en dash set off by blanks, as a dash is.
+    let dash = b[p.min(b.len())..].starts_with("—".as_bytes())
+        || b[p.min(b.len())..].starts_with("–".as_bytes());
+    if dash && p > we && b.get(p + 3) == Some(&b' ') {
+        return Some(p + 3);
+    }
     match b.get(p)? {
         b'"' | b'\'' | b'`' if p > we => Some(p),
         b'-' if p > we && b.get(p + 1) == Some(&b' ') => Some(p + 1),
@@ -739,7 +793,7 @@ pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
     }
     let content_hash = is_hex(v) && matches!(v.len(), 40 | 64);
     let readable = is_wordy(v) || file_path(v);
-    !content_hash && !readable && looks_random(v, 16)
+    !content_hash && !readable && (looks_random(v, 16) || prefixed_random(v))
 }
 
 /// A quoted password with spaces that reads as a passphrase rather than a
@@ -832,11 +886,18 @@ fn help_description(rest: &[u8]) -> bool {
         && words.iter().take(4).filter(|w| is_wordy(w)).count() >= 3
 }
 
-/// The content of the first string literal in an expression starting at
-/// `pos` (`[]byte("`, `bytes.fromhex(\n    "`, `hex!("`, `X ?? "`), when
-/// only code stands before it: identifiers, calls, `?`, `|`, `!`, blanks
-/// and line breaks, within 96 bytes.
-fn wrapped_literal(b: &[u8], pos: usize) -> Option<(usize, usize)> {
+/// The first string literal that `wanted` accepts in an expression
+/// starting at `pos` (`[]byte("`, `bytes.fromhex(\n    "`, `hex!("`,
+/// `X ?? "`, `getenv('X') ?: '`, `ENV.fetch("X") { "`, `["…"].pack`), when
+/// only code stands around it: identifiers, calls, operators, blanks, and
+/// other literals (up to three, so an environment variable's name before a
+/// fallback is passed over). Looks 160 bytes ahead at most and stops at
+/// the end of the statement.
+fn wrapped_literal(
+    b: &[u8],
+    pos: usize,
+    wanted: impl Fn(usize, usize) -> bool,
+) -> Option<(usize, usize)> {
     // The expression may start on the next line (`=⏎  process.env.X ?? "…"`).
     let pos = pos
         + b[pos.min(b.len())..]
@@ -844,18 +905,58 @@ fn wrapped_literal(b: &[u8], pos: usize) -> Option<(usize, usize)> {
             .take(16)
             .take_while(|c| c.is_ascii_whitespace())
             .count();
-    let mut q = pos;
-    let mut opened = false;
-    while q < b.len() && q - pos < 96 {
+    if pos >= b.len() || !(b[pos].is_ascii_alphabetic() || matches!(b[pos], b'[' | b'&')) {
+        return None;
+    }
+    let limit = (pos + 160).min(b.len());
+    let (mut q, mut depth, mut literals) = (pos, 0i32, 0);
+    // A call, an array or an operator must stand before the literal (a
+    // bare word before a quote is prose).
+    let mut code = false;
+    while q < limit {
         match b[q] {
-            b'"' | b'\'' | b'`' => break,
-            b'(' => opened = true,
+            b'"' | b'\'' | b'`' => {
+                if !code {
+                    return None;
+                }
+                let quote = b[q];
+                let start = q + 1;
+                let len = b[start..]
+                    .iter()
+                    .take(1024)
+                    .take_while(|&&c| c != quote && c != b'\n' && c != b'\\')
+                    .count();
+                let end = start + len;
+                if end >= b.len() || b[end] != quote {
+                    return None;
+                }
+                if len > 0 && wanted(start, end) {
+                    return Some((start, end));
+                }
+                literals += 1;
+                if literals == 3 {
+                    return None;
+                }
+                q = end + 1;
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                code = true;
+            }
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+            }
+            b';' => return None,
+            b'\n' if literals > 0 && depth == 0 => return None,
+            b'?' | b'|' if matches!(b.get(q + 1), Some(b'?' | b'|' | b':')) => code = true,
             c if c.is_ascii_alphanumeric()
                 || matches!(
                     c,
                     b'_' | b'.'
-                        | b'['
-                        | b']'
                         | b'!'
                         | b'?'
                         | b'|'
@@ -867,26 +968,29 @@ fn wrapped_literal(b: &[u8], pos: usize) -> Option<(usize, usize)> {
                         | b'\n'
                         | b'\r'
                         | b'$'
+                        | b'&'
+                        | b','
+                        | b'*'
+                        | b'-'
+                        | b'='
                 ) => {}
             _ => return None,
         }
         q += 1;
     }
-    // A call or an operator must stand before the literal (a bare word
-    // before a quote is prose).
-    let code = opened || b[pos..q].windows(2).any(|w| w == b"??" || w == b"||");
-    if q >= b.len() || q == pos || !code || !b[pos].is_ascii_alphabetic() && b[pos] != b'[' {
-        return None;
-    }
-    let quote = b[q];
-    let start = q + 1;
-    let len = b[start..]
-        .iter()
-        .take(1024)
-        .take_while(|&&c| c != quote && c != b'\n' && c != b'\\')
-        .count();
-    let end = start + len;
-    (end < b.len() && b[end] == quote && len > 0).then_some((start, end))
+    None
+}
+
+/// A string literal in code that reads as key material: random, or 32+
+/// hex digits, and not an environment variable's name
+/// (`getenv("DJANGO_SECRET_KEY")`), an algorithm or a reference.
+pub(super) fn key_literal(lit: &str) -> bool {
+    lit.len() >= 16
+        && !is_placeholder(lit)
+        && !is_sealed_or_reference(lit)
+        && !is_reference(lit)
+        && !is_wordy(lit)
+        && (looks_random(lit, 16) || is_hex(lit) && lit.len() >= 32)
 }
 
 /// `command   shell command to obtain the password`: one word, two or more
@@ -951,6 +1055,9 @@ fn file_path(v: &str) -> bool {
                             || p.bytes().all(|c| c.is_ascii_digit())
                             // `credstore`, `encrypted`: lower-case words, not base64.
                             || (p.len() <= 20 && p.bytes().all(|c| c.is_ascii_lowercase()))
+                            // `id_ed25519`, `v2`: short lower-case and digits.
+                            || (p.len() <= 8
+                                && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
                     })
             })
         {
@@ -1038,11 +1145,11 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
             let chars = v.chars().count();
             (chars >= 6 || (chars >= 4 && c.count() >= 2)).then_some(0.8)
         }
-        NameClass::Weak => (looks_random(v, 16) && c.digit).then_some(0.6),
+        NameClass::Weak => ((looks_random(v, 16) || prefixed_random(v)) && c.digit).then_some(0.6),
         _ => {
             if is_wordy(v) {
                 None
-            } else if looks_random(v, 8) {
+            } else if looks_random(v, 8) || prefixed_random(v) {
                 Some(0.85)
             } else if is_hex(v) && v.len() >= 16 {
                 Some(0.75)

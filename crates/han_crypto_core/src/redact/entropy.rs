@@ -63,6 +63,37 @@ pub fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A provider's typed token: a short prefix of one to three segments
+/// (`gsk_`, `sk-or-v1-`, `dp.st.prd.`) and a random body of 20 or more
+/// characters. The prefix's letters make the whole look less random than
+/// the body is (`sk-or-v1-` + 64 hex is mostly hex, but not all).
+pub fn prefixed_random(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut segments = 0;
+    let mut seg_len = 0;
+    for (i, &c) in b.iter().enumerate().take(24) {
+        if matches!(c, b'_' | b'-' | b'.') {
+            if seg_len == 0 || seg_len > 8 {
+                return false;
+            }
+            segments += 1;
+            let body = &v[i + 1..];
+            if body.len() >= 20 && (looks_random(body, 20) || is_hex(body) && body.len() >= 32) {
+                return true;
+            }
+            if segments == 3 {
+                return false;
+            }
+            seg_len = 0;
+        } else if c.is_ascii_alphanumeric() {
+            seg_len += 1;
+        } else {
+            return false;
+        }
+    }
+    false
+}
+
 /// True for the canonical 8-4-4-4-12 UUID form.
 pub fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();

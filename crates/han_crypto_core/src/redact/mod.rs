@@ -25,6 +25,7 @@ mod pairs;
 pub mod placeholder;
 pub mod rules;
 pub mod sample;
+mod sinks;
 mod structure;
 mod tables;
 
@@ -213,6 +214,8 @@ enum Target {
     Prose,
     /// `INSERT INTO t (…) VALUES (…)`: values under secret-ish columns.
     SqlInsert,
+    /// A call that takes a key, or an environment lookup with a fallback.
+    CodeSink,
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
@@ -295,6 +298,9 @@ impl Scanner {
         add(MARKER_PREFIX, Target::Marker);
         add("pat", Target::Prose);
         add("insert into", Target::SqlInsert);
+        for k in sinks::keywords() {
+            add(k, Target::CodeSink);
+        }
         let mut always = Vec::new();
         for (i, r) in custom.iter().enumerate() {
             if r.keywords.is_empty() {
@@ -388,6 +394,21 @@ impl Scanner {
                             }
                         }
                     }
+                    Target::CodeSink => {
+                        if policy.allows(Group::Context) {
+                            if let Some((start, end, class, confidence)) =
+                                sinks::at(text, m.start(), m.end())
+                            {
+                                found.push(Finding {
+                                    kind: Cow::Borrowed(class.kind()),
+                                    rule: Cow::Borrowed("code_argument"),
+                                    start,
+                                    end,
+                                    confidence,
+                                });
+                            }
+                        }
+                    }
                     Target::SqlInsert => {
                         if policy.allows(Group::Context) && m.start() >= assign_done_until {
                             if let Some((cells, end)) = tables::sql_insert_at(text, m.start()) {
@@ -413,6 +434,9 @@ impl Scanner {
                 structure::kubernetes_secret(text, &mut found);
             }
         }
+        // Published examples (RFC 6749's tokens, jwt.io's token), whichever
+        // built-in rule matched them; an operator's own rule still applies.
+        found.retain(|f| !placeholder::is_published_example(&text[f.start..f.end]));
         if policy.allows(Group::Custom) {
             for i in self.always.iter().map(|&i| i as usize) {
                 run_custom[i] = true;
@@ -682,6 +706,9 @@ pub fn explain(rule: &str) -> &'static str {
         "assignment" => "the value is assigned to a name that announces a secret",
         "prose" => "the value stands right after a secret noun or a provider's name in prose",
         "table_column" => "the value is in a table column whose header names a secret",
+        "code_argument" => {
+            "the literal is passed where code takes a key (an HMAC, cipher or signing call), or is the fallback of an environment variable that names a secret"
+        }
         "credential_pair" => "the value sits beside a recognised access key id, as its secret half",
         "kubernetes_secret" => "the value is in the data of a Kubernetes Secret",
         "curl_user" => "the value is the password of a curl -u user:password",

@@ -205,6 +205,21 @@ const NEUTRAL_AFTER: &[&str] = &[
     "env",
     "ring",
     "chain",
+    // What is done to or with a secret, not the secret: `password_encryption`,
+    // `token_rotation`, `secret_manager`.
+    "encryption",
+    "algorithm",
+    "algo",
+    "scheme",
+    "method",
+    "strength",
+    "complexity",
+    "rotation",
+    "expiry",
+    "expiration",
+    "manager",
+    "store",
+    "provider",
 ];
 
 /// Words that, preceding `key` or `token`, name a non-secret kind of key.
@@ -250,6 +265,7 @@ const NEUTRAL_BEFORE: &[&str] = &[
     "row",
     "routing",
     "registry",
+    "repository",
     "object",
     "host",
     "keyboard",
@@ -278,6 +294,15 @@ const NEUTRAL_BEFORE: &[&str] = &[
     "list",
     "item",
     "node",
+    // Keys that name a record: PagerDuty's `incident_key`, trace and
+    // request correlation keys.
+    "incident",
+    "event",
+    "trace",
+    "correlation",
+    "job",
+    "task",
+    "record",
 ];
 
 /// Vendor names whose appearance as an identifier is weak evidence.
@@ -319,7 +344,81 @@ pub const VENDORS: &[&str] = &[
     "dropbox",
     "shopify",
     "square",
+    "pinecone",
+    "segment",
+    "rollbar",
+    "deepgram",
+    "buildkite",
+    "doppler",
+    "elevenlabs",
+    "replicate",
+    "netlify",
+    "openrouter",
+    "groq",
+    "ngrok",
+    "resend",
+    "mixpanel",
+    "algolia",
+    "cohere",
+    "mistral",
+    "vercel",
+    "supabase",
+    "pagerduty",
+    "opsgenie",
+    "honeycomb",
+    "bugsnag",
+    "launchdarkly",
+    "postmark",
+    "sparkpost",
+    "mandrill",
+    "plaid",
+    "braintree",
+    "paypal",
+    "razorpay",
+    "intercom",
+    "zendesk",
+    "pusher",
+    "contentful",
+    "cloudinary",
+    "mapbox",
+    "airtable",
+    "asana",
+    "clickup",
+    "circleci",
+    "travis",
+    "fireworks",
+    "perplexity",
+    "voyage",
+    "assemblyai",
+    "pipedrive",
+    "freshdesk",
+    "loggly",
+    "logdna",
+    "papertrail",
 ];
+
+/// Words that name a digest of something: `checksum/secret`, `key_sha256`,
+/// `token_hash`, `password_md5` are hashes, whatever they hash.
+const DIGEST_WORDS: &[&str] = &[
+    "checksum",
+    "checksums",
+    "digest",
+    "hash",
+    "hashed",
+    "sha",
+    "sha1",
+    "sha256",
+    "sha384",
+    "sha512",
+    "md5",
+    "fingerprint",
+    "crc32",
+];
+
+/// Whether a (lower-case) word names a digest.
+pub fn is_digest_word(w: &str) -> bool {
+    DIGEST_WORDS.contains(&w)
+}
 
 fn word_class(w: &str) -> Option<NameClass> {
     Some(match w {
@@ -456,6 +555,15 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
         .rev()
         .find_map(|(i, w)| word_class(w).map(|c| (i, c)))?;
     let after = &ws[pos + 1..];
+    if ws.iter().any(|w| is_digest_word(w)) {
+        return None;
+    }
+    // A provider's name is evidence only as the whole name or its last
+    // word (`PINECONE`, `app.segment`): `sentry-trace`, `stripe_account`
+    // name something of that provider's that is not its key.
+    if class == NameClass::Weak && !after.is_empty() && VENDORS.contains(&ws[pos]) {
+        return None;
+    }
     if after.iter().any(|w| NEUTRAL_AFTER.contains(w)) {
         // `access_key_id` and `secret_key`: a key word after a stronger one.
         return None;

@@ -41,7 +41,19 @@ fn is_secret_byte(b: u8) -> bool {
 const PAIRS: &[(&str, usize, &str)] = &[
     ("aws_access_key_id", 40, "aws_secret_access_key"),
     ("alibaba_access_key", 30, "alibaba_secret_key"),
+    ("tencent_secret_id", 32, "tencent_secret_key"),
 ];
+
+/// Secrets recognised alone whose id stands right before them, with the
+/// id's length and a test of its shape: Backblaze's key id is 25 hex
+/// digits (`005edb…0005 K002W9…`).
+type IdBefore = (&'static str, usize, fn(&str) -> bool, &'static str);
+const IDS_BEFORE: &[IdBefore] = &[(
+    "backblaze_application_key",
+    25,
+    |v| v.starts_with("00") && super::entropy::is_hex(v),
+    "backblaze_key_id",
+)];
 
 const MAX_GAP: usize = 12;
 
@@ -74,6 +86,28 @@ pub fn partners(text: &str, found: &[Finding]) -> Vec<Finding> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     for f in found {
+        if let Some(&(_, id_len, shape, id_kind)) = IDS_BEFORE.iter().find(|p| f.kind == p.0) {
+            let mut back = f.start;
+            while back > 0 && f.start - back < MAX_GAP && is_separator(b[back - 1]) {
+                back -= 1;
+            }
+            let from = back.wrapping_sub(id_len);
+            if back < f.start
+                && back >= id_len
+                && text.is_char_boundary(from)
+                && (from == 0 || !is_secret_byte(b[from - 1]))
+                && shape(&text[from..back])
+            {
+                out.push(Finding {
+                    kind: Cow::Borrowed(id_kind),
+                    rule: Cow::Borrowed("credential_pair"),
+                    start: from,
+                    end: back,
+                    confidence: 0.9,
+                });
+            }
+            continue;
+        }
         let Some(&(_, secret_len, secret_kind)) = PAIRS.iter().find(|p| f.kind == p.0) else {
             continue;
         };

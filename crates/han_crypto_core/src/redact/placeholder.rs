@@ -295,7 +295,73 @@ const MADE_UP_INFIXES: &[&str] = &[
     "yoursecret",
     "yourpassword",
     "redacted",
+    // Java's keystore default and the usual stand-ins for one.
+    "changeit",
+    "supersecret",
+    "topsecret",
 ];
+
+/// Credentials that standards and vendors print in their documentation,
+/// which people quote when they ask about them: RFC 6749's and RFC 6750's
+/// sample tokens, jwt.io's sample signature, the Kubernetes docs' sample
+/// Secret, the MySQL image's sample password. A value containing one is
+/// the published example, never a live credential.
+const PUBLISHED_EXAMPLES: &[&str] = &[
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "mF_9.B5f-4.1JqM",
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "MWYyZDFlMmU2N2Rm",
+    "1f2d1e2e67df",
+    "my-secret-pw",
+];
+
+/// Whether `v` is, or contains, a credential published as an example.
+pub fn is_published_example(v: &str) -> bool {
+    PUBLISHED_EXAMPLES.iter().any(|e| v.contains(e))
+}
+
+/// A value spelled from the words it stands for (`my-secret-pw`,
+/// `VerySecret`, `deployer-token-7nxvr`, `test_password_1`): a stand-in or
+/// the name of where a secret is kept, not the secret. A random token
+/// contains a whole secret word as one of its parts by chance almost never.
+fn names_itself(v: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "secret",
+        "secrets",
+        "password",
+        "passwd",
+        "passphrase",
+        "token",
+    ];
+    // Only identifier-like spellings: a passphrase is words by design ("my
+    // secret pass"), and a symbol shows a chosen password (`r3dis!secret`).
+    if !v
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    {
+        return false;
+    }
+    let parts: Vec<&str> = v
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .collect();
+    // Whole parts only (`my-secret-pw`); `pw` is no evidence (`s3cr3t-Pw`
+    // is somebody's password).
+    let part_says = |p: &str| WORDS.contains(&p.to_ascii_lowercase().as_str());
+    // Run together, only a stand-in's usual shape: `VerySecret`,
+    // `MyPassword`, `NotASecret` (`CleartextPassword1` may be chosen).
+    let stand_in = |p: &str| {
+        let ws = words(p);
+        ws.len() == 2
+            && matches!(
+                ws[0].as_str(),
+                "very" | "super" | "top" | "my" | "your" | "not" | "no" | "fake" | "dummy"
+            )
+            && WORDS.contains(&ws[1].as_str())
+    };
+    (parts.len() >= 2 && parts.iter().any(|p| part_says(p))) || parts.iter().any(|p| stand_in(p))
+}
 
 /// True when the value is a placeholder or reference rather than a secret.
 pub fn is_placeholder(v: &str) -> bool {
@@ -355,7 +421,7 @@ pub fn is_placeholder(v: &str) -> bool {
     if ws.iter().any(|w| PLACEHOLDER_WORDS.contains(&w.as_str())) {
         return true;
     }
-    false
+    names_itself(v) || is_published_example(v)
 }
 
 /// True when the value reads as code: a dotted or bracketed path into an

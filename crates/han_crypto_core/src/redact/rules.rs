@@ -158,6 +158,12 @@ pub static RULES: &[RuleSpec] = &[
         3.5,
     ),
     v(
+        "tencent_secret_id",
+        &["akid"],
+        r"\b(?P<s>AKID[A-Za-z0-9]{32})\b",
+        3.5,
+    ),
+    v(
         "digitalocean_token",
         &["dop_v1_", "doo_v1_", "dor_v1_"],
         r"\b(?P<s>do[opr]_v1_[a-f0-9]{64})\b",
@@ -394,6 +400,83 @@ pub static RULES: &[RuleSpec] = &[
         &["sntryu_"],
         r"\b(?P<s>sntryu_[a-f0-9]{64})\b",
         3.0,
+    ),
+    // ── Typed prefixes of smaller providers ─────────────────────────────
+    v(
+        "pinecone_api_key",
+        &["pcsk_"],
+        concat!(
+            r"\b(?P<s>pcsk_[A-Za-z0-9]{4,10}_[A-Za-z0-9]{40,90})",
+            end!()
+        ),
+        3.5,
+    ),
+    v(
+        "openrouter_api_key",
+        &["sk-or-v1-"],
+        r"\b(?P<s>sk-or-v1-[a-f0-9]{64})\b",
+        3.0,
+    ),
+    v(
+        "groq_api_key",
+        &["gsk_"],
+        r"\b(?P<s>gsk_[A-Za-z0-9]{52})\b",
+        3.5,
+    ),
+    v(
+        "netlify_token",
+        &["nfp_"],
+        r"\b(?P<s>nfp_[A-Za-z0-9]{36,40})\b",
+        3.5,
+    ),
+    v(
+        "replicate_token",
+        &["r8_"],
+        r"\b(?P<s>r8_[A-Za-z0-9]{37})\b",
+        3.5,
+    ),
+    v(
+        "doppler_token",
+        &["dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."],
+        r"\b(?P<s>dp\.(?:st|sa|ct|scim|audit)\.(?:[a-z0-9_-]{2,35}\.)?[A-Za-z0-9]{40,44})\b",
+        3.5,
+    ),
+    v(
+        "buildkite_token",
+        &["bkua_"],
+        r"\b(?P<s>bkua_[a-f0-9]{40})\b",
+        3.0,
+    ),
+    v(
+        "hubspot_token",
+        &["pat-na", "pat-eu", "pat-ap"],
+        r"\b(?P<s>pat-(?:na|eu|ap)[0-9]-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})\b",
+        0.0,
+    ),
+    v(
+        "resend_api_key",
+        &["re_"],
+        r"\b(?P<s>re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24})\b",
+        3.5,
+    ),
+    v(
+        "elevenlabs_api_key",
+        &["sk_"],
+        r"\b(?P<s>sk_[a-f0-9]{48})\b",
+        3.0,
+    ),
+    v(
+        "backblaze_application_key",
+        &["k00"],
+        r"\b(?P<s>K00[0-9][A-Za-z0-9+/]{27})(?:[^A-Za-z0-9+/=]|$)",
+        3.5,
+    ),
+    // STS session tokens begin with the same serialised header.
+    v(
+        "aws_session_token",
+        &["iqojb3jpz2lu", "fwogzxivyxdz"],
+        r"(?P<s>(?:IQoJb3JpZ2lu|FwoGZXIvYXdz)[A-Za-z0-9+/]{100,}={0,2})",
+        0.0,
     ),
     // ── AI providers ─────────────────────────────────────────────────────
     v(

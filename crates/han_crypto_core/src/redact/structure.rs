@@ -114,6 +114,10 @@ pub fn curl_user(text: &str, out: &mut Vec<Finding>) {
             continue;
         };
         let (user, pass) = (&arg[..colon], &arg[colon + 1..]);
+        // `az login -u http://app-name`: a URL (an app's id), not user:pass.
+        if pass.starts_with("//") {
+            continue;
+        }
         let strip = |s: &str| s.trim_matches(|c| c == '"' || c == '\'').to_string();
         let (u, p) = (strip(user), strip(pass));
         let (offset, secret) = if !p.is_empty() {

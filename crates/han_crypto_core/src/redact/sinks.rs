@@ -1,0 +1,294 @@
+//! Literals that code hands to something that only takes a secret, whatever
+//! the variable is called: the key argument of an HMAC, cipher, Fernet or
+//! JWT-signing call (`hmac.New(sha256.New, []byte("…"))`, `hash_hmac('sha256',
+//! $body, '…')`), and the fallback of an environment lookup whose variable
+//! names a secret (`env::var("SESSION_KEY").unwrap_or_else(|_| "…")`,
+//! `getenv('MAILGUN_API_KEY') ?: '…'`, `ENV.fetch("X_SECRET") { "…" }`).
+
+use super::assign::{accept, key_literal};
+use super::names::{classify, NameClass};
+
+/// Calls whose string-literal arguments are keys, as the prefilter sees
+/// them (lower case; the call's `(` follows).
+const KEY_CALLS: &[&str] = &[
+    "hmac.new",
+    "hmac.digest",
+    "createhmac",
+    "hash_hmac",
+    "hmac::new_from_slice",
+    "new_from_slice",
+    "openssl::hmac.hexdigest",
+    "openssl::hmac.digest",
+    "fernet",
+    "secretbox",
+    "newcipher",
+    "aes.new",
+    "createcipheriv",
+    "createdecipheriv",
+    "secretkeyspec",
+    "jwt.sign",
+    "jwt.encode",
+];
+
+/// Environment lookups: the variable's name comes next, then maybe a
+/// fallback.
+const ENV_LOOKUPS: &[&str] = &[
+    "getenv",
+    "env::var",
+    "environ.get",
+    "environ[",
+    "process.env.",
+    "env.fetch",
+    "env[",
+    "getordefault",
+    "${",
+];
+
+/// Everything the prefilter must find for this module.
+pub fn keywords() -> impl Iterator<Item = &'static str> {
+    KEY_CALLS.iter().chain(ENV_LOOKUPS).copied()
+}
+
+/// How far a call's arguments or a fallback may reach.
+const REACH: usize = 200;
+
+/// A secret literal handed over at the keyword hit `hit..hit_end`:
+/// `(start, end, class, confidence)`.
+pub fn at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameClass, f32)> {
+    let b = text.as_bytes();
+    // The call's own name, not part of a longer identifier
+    // (`myfernetwrapper`, `_fernet`); a package path before it is fine.
+    if hit > 0 && (b[hit - 1].is_ascii_alphanumeric() || b[hit - 1] == b'_') {
+        return None;
+    }
+    let kw = text[hit..hit_end].to_ascii_lowercase();
+    if kw == "${" {
+        return expansion_default(text, hit_end);
+    }
+    if KEY_CALLS.contains(&kw.as_str()) {
+        key_argument(text, hit_end)
+    } else {
+        env_fallback(text, hit_end)
+    }
+}
+
+/// Literals among the arguments of the call whose name ends at `at`.
+fn key_argument(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)> {
+    let b = text.as_bytes();
+    let mut p = at;
+    // Generic arguments or a Ruby/Go package qualifier: `Hmac<Sha256>::`.
+    while p < b.len() && p - at < 32 && !matches!(b[p], b'(' | b'\n' | b';') {
+        p += 1;
+    }
+    if b.get(p) != Some(&b'(') {
+        return None;
+    }
+    let (ls, le) = literals(b, p + 1, true).find(|&(s, e)| key_literal(&text[s..e]))?;
+    Some((ls, le, NameClass::Secret, 0.8))
+}
+
+/// The fallback literal of an environment lookup whose variable's name
+/// announces a secret.
+fn env_fallback(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)> {
+    let b = text.as_bytes();
+    let mut p = at;
+    while p < b.len() && p - at < 4 && matches!(b[p], b'(' | b'[' | b' ' | b'"' | b'\'' | b'`') {
+        p += 1;
+    }
+    let name_end = p + b[p..]
+        .iter()
+        .take(64)
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    let name = &text[p..name_end];
+    let class = classify(name).filter(|c| *c != NameClass::Weak)?;
+    // Past the name's own closing quote, then the fallback.
+    let after = name_end + usize::from(matches!(b.get(name_end), Some(b'"' | b'\'' | b'`')));
+    let (ls, le) = literals(b, after, false).next()?;
+    let v = &text[ls..le];
+    let confidence = if class == NameClass::Password {
+        accept(class, v, true, name)?
+    } else {
+        key_literal(v).then_some(0.75)?
+    };
+    Some((ls, le, class, confidence))
+}
+
+/// The default of a parameter expansion whose name announces a secret:
+/// `${POSTGRES_PASSWORD:-hunter2!x}` (shell, Compose), `${jwt.secret:…}`
+/// (Spring).
+fn expansion_default(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)> {
+    let b = text.as_bytes();
+    let name_end = at
+        + b[at..]
+            .iter()
+            .take(64)
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+            .count();
+    if b.get(name_end) != Some(&b':') {
+        return None;
+    }
+    let name = &text[at..name_end];
+    let class = classify(name).filter(|c| *c != NameClass::Weak)?;
+    let start = name_end + 1 + usize::from(b.get(name_end + 1) == Some(&b'-'));
+    let len = b[start..]
+        .iter()
+        .take(256)
+        .take_while(|&&c| !matches!(c, b'}' | b'\n' | b'$' | b'{'))
+        .count();
+    let end = start + len;
+    if b.get(end) != Some(&b'}') || len == 0 {
+        return None;
+    }
+    let v = text[start..end].trim_matches(['"', '\'']);
+    let start = start + text[start..end].find(v)?;
+    let confidence = if class == NameClass::Password {
+        accept(class, v, true, name)?
+    } else {
+        key_literal(v).then_some(0.75)?
+    };
+    Some((start, start + v.len(), class, confidence))
+}
+
+/// String literals from `from` on, within `REACH` bytes and the statement:
+/// stops at `;`, at a line break outside brackets, and (when `inside` a
+/// call's parentheses) where the call closes.
+fn literals(b: &[u8], from: usize, inside: bool) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let limit = (from + REACH).min(b.len());
+    let mut q = from;
+    let mut depth = 0i32;
+    std::iter::from_fn(move || {
+        while q < limit {
+            let c = b[q];
+            match c {
+                b'"' | b'\'' | b'`' => {
+                    let start = q + 1;
+                    let len = b[start..limit]
+                        .iter()
+                        .take_while(|&&x| x != c && x != b'\n' && x != b'\\')
+                        .count();
+                    let end = start + len;
+                    if end >= limit || b[end] != c {
+                        q = limit;
+                        return None;
+                    }
+                    q = end + 1;
+                    if len > 0 {
+                        return Some((start, end));
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    q += 1;
+                }
+                b')' | b']' | b'}' => {
+                    depth -= 1;
+                    if inside && depth < 0 {
+                        q = limit;
+                        return None;
+                    }
+                    q += 1;
+                }
+                b';' => {
+                    q = limit;
+                    return None;
+                }
+                b'\n' if depth <= 0 => {
+                    q = limit;
+                    return None;
+                }
+                _ => q += 1,
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Option<&str> {
+        let lower = text.to_ascii_lowercase();
+        keywords().find_map(|k| {
+            let hit = lower.find(k)?;
+            at(text, hit, hit + k.len()).map(|(s, e, _, _)| &text[s..e])
+        })
+    }
+
+    #[test]
+    fn key_arguments_of_mac_and_cipher_calls() {
+        for (text, key) in [
+            (
+                "$sig = hash_hmac('sha256', $req->getContent(), 'LKAqfCVVgsd73bPxcbs6TySPH0VmoipA1GjLpCG2');",
+                "LKAqfCVVgsd73bPxcbs6TySPH0VmoipA1GjLpCG2",
+            ),
+            (
+                "mac := hmac.New(sha256.New, []byte(\"KVbfRibUwzMHFmMlh4X0IN1AV72RWw2OVqi5u2JT\"))",
+                "KVbfRibUwzMHFmMlh4X0IN1AV72RWw2OVqi5u2JT",
+            ),
+            (
+                "crypto.createHmac(\"sha256\", \"b6aea2650f78bede8b498bef375ef7653193ebce788e06e86c6ebbe18f0ec321\")",
+                "b6aea2650f78bede8b498bef375ef7653193ebce788e06e86c6ebbe18f0ec321",
+            ),
+            (
+                "f = Fernet(b\"zOqEUqBIFplxvWBojUxkobvF8luwAR_RvsVP_hSgxSE=\")",
+                "zOqEUqBIFplxvWBojUxkobvF8luwAR_RvsVP_hSgxSE=",
+            ),
+        ] {
+            assert_eq!(found(text), Some(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn fallbacks_of_secret_environment_variables() {
+        for (text, key) in [
+            (
+                "std::env::var(\"SESSION_KEY\").unwrap_or_else(|_| \"r8S2sklpaxVJyVXbGSz32ImQhexzlPYK3Oc0pVSrE/A=\".to_string())",
+                "r8S2sklpaxVJyVXbGSz32ImQhexzlPYK3Oc0pVSrE/A=",
+            ),
+            (
+                "$k = getenv('MAILGUN_API_KEY') ?: '963e1e333c0ce186033ed13eac3081aa-6e74b71b-2aa143c7';",
+                "963e1e333c0ce186033ed13eac3081aa-6e74b71b-2aa143c7",
+            ),
+            (
+                "S = ENV.fetch(\"SLACK_SIGNING_SECRET\") { \"d103ba91521c5dfcddf6bfc96b38ac66\" }",
+                "d103ba91521c5dfcddf6bfc96b38ac66",
+            ),
+            (
+                "pw = os.environ.get(\"DB_PASSWORD\", \"Tr0ub4dor&3\")",
+                "Tr0ub4dor&3",
+            ),
+            (
+                "@Value(\"${jwt.secret:c01d14be46f20f970cff2d20afe1e08996031cbaf41c357c5429a4c429b27968}\")",
+                "c01d14be46f20f970cff2d20afe1e08996031cbaf41c357c5429a4c429b27968",
+            ),
+            (
+                "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-Xk29!vbq7Lm}",
+                "Xk29!vbq7Lm",
+            ),
+        ] {
+            assert_eq!(found(text), Some(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_key_argument() {
+        for text in [
+            // The algorithm, a variable, a message.
+            "hmac.new(key, msg, hashlib.sha256)",
+            "crypto.createHmac(\"sha256\", secret).update(\"hello world payload\")",
+            // A fallback to a non-secret variable, and a lookup without one.
+            "os.environ.get(\"DATABASE_HOST\", \"db-primary-01.internal.example\")",
+            "os.getenv(\"API_TOKEN\")\nother = \"9f8e7d6c5b4a39281706f5e4d3c2b1a0\"",
+            // Expansions without a secret default, or of a neutral name.
+            "${DB_PASSWORD:?must be set}",
+            "${PASSWORD_FILE:-/run/secrets/db-password}",
+            "${LOG_LEVEL:-c01d14be46f20f970cff2d20afe1e089}",
+            // Not the call: an identifier that contains its name.
+            "myfernetwrapper(\"zOqEUqBIFplxvWBojUxkobvF8luwAR_RvsVP_hSgxSE=\")",
+        ] {
+            assert_eq!(found(text), None, "{text}");
+        }
+    }
+}
