@@ -137,6 +137,19 @@ GRANT EXECUTE ON FUNCTION
 TO PUBLIC;
 GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer, text[]) TO PUBLIC;
 
+-- Quarantine: restoring and listing check admin membership of the table's
+-- quarantine keyring inside (and restoring, write access to the row's
+-- keyring and the table); purging expired values is for administrators
+-- (and a scheduler running as one).
+GRANT EXECUTE ON FUNCTION
+    han_crypto.restore_redactions(regclass, text[], text),
+    han_crypto.restore_redactions(regclass, text, text),
+    han_crypto._restore_redactions(oid, text[], text),
+    han_crypto.quarantined(regclass),
+    han_crypto._quarantined(oid)
+TO PUBLIC;
+GRANT EXECUTE ON FUNCTION han_crypto.purge_quarantine() TO han_crypto_admin;
+
 -- redact_jsonb() goes through jsonb's text form so numbers stay exact.
 CREATE FUNCTION han_crypto.redact_jsonb(input jsonb)
 RETURNS jsonb
@@ -191,5 +204,6 @@ GRANT SELECT ON
     han_crypto.protected_tables,
     han_crypto.protected_columns,
     han_crypto.redaction_rules,
-    han_crypto.redaction_allowlist
+    han_crypto.redaction_allowlist,
+    han_crypto.quarantine
 TO han_crypto_backup;

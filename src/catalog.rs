@@ -152,6 +152,37 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
+/// A relation's schema-qualified name as SQL text, each part quoted as
+/// needed.
+pub fn relation_sql_name(relid: pg_sys::Oid) -> HcResult<String> {
+    // SAFETY: syscache lookups by OID; NULL when the relation is gone.
+    unsafe {
+        let rel = pg_sys::get_rel_name(relid);
+        let ns = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
+        if rel.is_null() || ns.is_null() {
+            return Err(HcError::InvalidArgument(
+                "the relation does not exist".into(),
+            ));
+        }
+        Ok(
+            std::ffi::CStr::from_ptr(pg_sys::quote_qualified_identifier(ns, rel))
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// An identifier as SQL text, quoted when it needs to be.
+pub fn quote_ident(s: &str) -> String {
+    let c = std::ffi::CString::new(s).unwrap_or_default();
+    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
+    unsafe {
+        std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
 /// Whether this transaction can write han_crypto's catalog: not on a hot
 /// standby, not in a read-only transaction.
 pub fn writable() -> bool {

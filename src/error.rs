@@ -92,6 +92,15 @@ pub enum HcError {
     /// An operation that writes han_crypto's catalog in a read-only
     /// transaction or on a standby.
     ReadOnly(&'static str),
+    /// A query of han_crypto's own catalog failed inside pgrx (a defect:
+    /// SQL errors are raised as themselves).
+    Catalog(String),
+}
+
+impl From<pgrx::spi::SpiError> for HcError {
+    fn from(e: pgrx::spi::SpiError) -> Self {
+        HcError::Catalog(e.to_string())
+    }
 }
 
 impl From<CoreError> for HcError {
@@ -267,6 +276,11 @@ impl From<HcError> for ErrorReport {
                 Code::ERRCODE_READ_ONLY_SQL_TRANSACTION,
                 format!("{what} writes han_crypto's catalog, which a read-only transaction cannot"),
                 Some("Run it on the primary, in a read-write transaction. Reads and decryption work on standbys."),
+            ),
+            HcError::Catalog(what) => report(
+                Code::ERRCODE_INTERNAL_ERROR,
+                format!("han_crypto could not read its catalog: {what}"),
+                Some("This is a defect in han_crypto; please report it with the statement that caused it."),
             ),
             HcError::InvalidUtf8 => report(
                 Code::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,

@@ -377,6 +377,32 @@ pub fn encryption_key(name: &str) -> HcResult<(KeyRef, Rc<XaesKey>)> {
     Ok((key_ref, key(&ring, key_ref)?))
 }
 
+/// Keyring `name`, if values can be deposited into it (see [`deposit_key`]).
+pub fn depositable(name: &str) -> HcResult<Rc<KeyringRow>> {
+    let ring = by_name(name)?;
+    if !matches!(ring.kind, KeyringKind::Team | KeyringKind::User) {
+        return Err(HcError::WrongKind {
+            keyring: ring.name.clone(),
+            expected: "team or user",
+        });
+    }
+    Ok(ring)
+}
+
+/// The active key of keyring `name`, for sealing a value that only the
+/// keyring's members will read (quarantine), with no membership check:
+/// depositing grants no reading. Team and user keyrings only: a root
+/// keyring is readable by every role, and a passphrase keyring's key is
+/// not at hand for a writer who has not unlocked it.
+pub fn deposit_key(name: &str) -> HcResult<(KeyRef, Rc<XaesKey>)> {
+    let ring = depositable(name)?;
+    let key_ref = KeyRef {
+        keyring_id: ring.id,
+        key_version: ring.active_version,
+    };
+    Ok((key_ref, key(&ring, key_ref)?))
+}
+
 /// The key an envelope names, for the current actor.
 pub fn decryption_key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
     let ring = by_id(&key_ref.keyring_id)?;

@@ -20,6 +20,7 @@ mod keyring;
 mod log_scrub;
 mod pg_compat;
 mod protect;
+mod quarantine;
 mod redaction;
 mod root_key;
 mod varlena;
@@ -51,6 +52,16 @@ extension_sql_file!(
         api::redact::_check_redaction_rule,
         api::redact::_check_redaction_allow,
         api::redact::_redaction_rules_changed
+    ]
+);
+extension_sql_file!(
+    "../sql/quarantine.sql",
+    name = "quarantine",
+    requires = [
+        "protect",
+        api::quarantine::_restore_redactions,
+        api::quarantine::_quarantined,
+        api::quarantine::purge_quarantine
     ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -125,7 +125,9 @@ fn scrubbed(text: &str, analysis: Option<&Analysis>) -> Option<String> {
         None => log_policy::mask_sql_with(text, &prepared_source, options()),
     };
     let base = masked.as_deref().unwrap_or(text);
-    redact_detected(base).or(masked)
+    let constants = log_policy::redact_in_string_constants(base, options());
+    let base = constants.as_deref().unwrap_or(base);
+    redact_detected(base).or(constants).or(masked)
 }
 
 /// A report's string; bytes that are not UTF-8 (never the case in the UTF8
@@ -217,10 +219,14 @@ fn without_quoted_values(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Secret parameters masked, detected secrets redacted in each value as it
+/// was sent (the log doubles its quotes), then in the rest of the text.
 fn scrub_parameters(text: &str, secret: &SecretParams) -> Option<String> {
     let masked = log_policy::mask_parameter_list(text, secret);
     let base = masked.as_deref().unwrap_or(text);
-    redact_detected(base).or(masked)
+    let values = log_policy::redact_parameter_values(base, redact_detected);
+    let base = values.as_deref().unwrap_or(base);
+    redact_detected(base).or(values).or(masked)
 }
 
 #[pgrx::pg_guard]

@@ -93,6 +93,8 @@ struct ColumnConfig {
     redact: Option<han_crypto_core::redact::Policy>,
     /// Compress-then-encrypt (the `compress` option).
     compress: bool,
+    /// Where redacted values are kept, if the column quarantines them.
+    quarantine: Option<crate::redaction::Quarantine>,
 }
 
 struct TableConfig {
@@ -174,12 +176,17 @@ fn config_for(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc) -> HcResult<Rc<Tab
             Kind::Text | Kind::Jsonb => crate::redaction::column_policy(&row.options, &name)?,
         };
         let compress = crate::redaction::column_flag(&row.options, &name, "compress")?;
+        let quarantine = match kind {
+            Kind::Bytea => None,
+            Kind::Text | Kind::Jsonb => crate::redaction::column_quarantine(&row.options, &name)?,
+        };
         columns.push(ColumnConfig {
             attno: attno_of(tupdesc, &name, Some(kind))?,
             name,
             kind,
             redact,
             compress,
+            quarantine,
         });
     }
     let config = Rc::new(TableConfig {
@@ -485,6 +492,10 @@ fn check_delete(
             rights.require_writer(&keyring)?;
         }
     }
+    // What quarantine kept for the row goes with it.
+    if cfg.columns.iter().any(|c| c.quarantine.is_some()) {
+        forget_kept(&cfg, &keys_of(old, tupdesc, &cfg))?;
+    }
     Ok(old)
 }
 
@@ -528,6 +539,12 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
         rights.require_writer(&keyring_name)?;
     }
 
+    // Kept values are bound to the row's key: a row that moves to another
+    // key forgets them (its values are sealed again below, not redacted).
+    if moved && old_keys.as_ref() != Some(&key_values) {
+        forget_kept(&cfg, old_keys.as_deref().unwrap_or_default())?;
+    }
+
     // SAFETY: the relation's descriptor, valid for the call.
     let mut new = Replacements::new(unsafe { (*tupdesc).natts } as usize);
     for col in &cfg.columns {
@@ -567,6 +584,11 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
                 };
                 let plain = open(&env, &old_place, Access::Encrypt)?;
                 let sealed = seal(col, &plain, &place)?;
+                // Same key, another keyring: kept values follow the value.
+                if col.quarantine.is_some() && old_keys.as_ref() == Some(&key_values) {
+                    let from = envelope::parse(&env)?.tag;
+                    crate::quarantine::follow(&place, &from, &envelope::parse(&sealed)?.tag)?;
+                }
                 new.store(col, &sealed)?;
                 continue;
             }
@@ -574,19 +596,71 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
         }
         if let Some(env) = col.kind.envelope_of(&value)? {
             if rights.keeps_sealed(&env, &place)? {
-                continue; // already sealed for exactly this place (restore, EXCLUDED, replay by a writer)
+                // Already sealed for exactly this place (restore, EXCLUDED,
+                // replay by a writer). An UPDATE to it replaces the row's
+                // value: what was kept for the old one goes.
+                if is_update && col.quarantine.is_some() {
+                    crate::quarantine::forget(&place, Some(&envelope::parse(&env)?.tag))?;
+                }
+                continue;
             }
         }
         // New plaintext: redact first (nothing secret reaches the envelope,
         // the heap or the WAL), then seal.
-        let value = match col.redact {
-            Some(policy) => redact_value(col.kind, value, policy)?,
-            None => value,
+        let (value, kept) = match (col.redact, &col.quarantine) {
+            (Some(policy), Some(_)) => redact_value_keeping(col.kind, value, policy)?,
+            (Some(policy), None) => (redact_value(col.kind, value, policy)?, Vec::new()),
+            (None, _) => (value, Vec::new()),
         };
         let sealed = seal(col, &value, &place)?;
+        if let Some(q) = &col.quarantine {
+            // Kept values belong to this stored value, named by its tag. An
+            // UPDATE replaces the row's value (it is locked and will be
+            // written), so what was kept for the old one goes.
+            let tag = envelope::parse(&sealed)?.tag;
+            if is_update {
+                crate::quarantine::forget(&place, Some(&tag))?;
+            }
+            crate::quarantine::keep(q, &place, &tag, &kept)?;
+        }
         new.store(col, &sealed)?;
     }
     Ok(new.apply(new_raw, tupdesc))
+}
+
+/// Forgets what quarantine kept for every column of the row with primary
+/// key `keys` (deleted, or moved to another key).
+fn forget_kept(cfg: &TableConfig, keys: &[Option<String>]) -> HcResult<()> {
+    let key_refs: Vec<Option<&str>> = keys.iter().map(|k| k.as_deref()).collect();
+    for col in cfg.columns.iter().filter(|c| c.quarantine.is_some()) {
+        let place = Place {
+            binding: &cfg.binding,
+            column: &col.name,
+            keyring: "",
+            key: &key_refs,
+        };
+        crate::quarantine::forget(&place, None)?;
+    }
+    Ok(())
+}
+
+/// `redact_value`, keeping each removed value for quarantine.
+fn redact_value_keeping(
+    kind: Kind,
+    value: Vec<u8>,
+    policy: han_crypto_core::redact::Policy,
+) -> HcResult<(Vec<u8>, Vec<crate::redaction::Kept>)> {
+    let text = String::from_utf8(value).map_err(|_| HcError::InvalidUtf8)?;
+    let (out, found, kept) = match kind {
+        Kind::Text => crate::redaction::text_keeping(&text, policy)?,
+        Kind::Jsonb => match crate::redaction::json_text_keeping(&text, policy)? {
+            Some(r) => r,
+            None => return Ok((text.into_bytes(), Vec::new())),
+        },
+        Kind::Bytea => return Ok((text.into_bytes(), Vec::new())),
+    };
+    crate::redaction::record(&found);
+    Ok((out.into_bytes(), kept))
 }
 
 /// A text or jsonb value with its secrets replaced by markers; counts what
@@ -835,4 +909,163 @@ fn _open_bytea(
     Ok(plain
         .map(|p| crate::varlena::OwnedBytea::copy_of(&p))
         .transpose()?)
+}
+
+/// Puts back what quarantine kept for one value (han_crypto.
+/// restore_redactions): opens the row's value and the kept entries, puts
+/// each entry back at its marker, seals the result for the row and stores
+/// it with an UPDATE run as the caller (so the table's privileges, row
+/// security and the trigger's writer check all apply). Needs an admin of
+/// the quarantine keyring who is also a writer of the row's keyring.
+/// Returns how many values were put back; what remains kept for the value
+/// is forgotten (its markers moved).
+pub fn restore_redactions(
+    relid: pg_sys::Oid,
+    row_key: &[Option<String>],
+    column_name: &str,
+) -> HcResult<i32> {
+    let cfg = catalog::protected_table(relid).ok_or_else(|| HcError::Refused {
+        code: pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        message: "the table is not protected by han_crypto".into(),
+        hint: None,
+    })?;
+    let kind = cfg
+        .columns
+        .iter()
+        .find(|(c, _)| c == column_name)
+        .and_then(|(_, k)| Kind::parse(k))
+        .filter(|k| *k != Kind::Bytea)
+        .ok_or_else(|| {
+            HcError::InvalidArgument(format!(
+                "{} is not a protected text or jsonb column of the table",
+                crate::error::quoted(column_name)
+            ))
+        })?;
+    if row_key.len() != cfg.key_columns.len() || row_key.iter().any(Option::is_none) {
+        return Err(HcError::InvalidArgument(format!(
+            "row_key must give the {} primary-key value(s) of the row ({}), none NULL",
+            cfg.key_columns.len(),
+            cfg.key_columns.join(", ")
+        )));
+    }
+    let qring = keyring::by_name(&crate::redaction::quarantine_keyring(&cfg.options)?)?;
+    keyring::authorize(&qring, Access::Manage)?;
+    catalog::require_writable("han_crypto.restore_redactions()")?;
+
+    // The row, locked, as the caller sees it.
+    let table = catalog::relation_sql_name(relid)?;
+    let ident = catalog::quote_ident;
+    let matches: Vec<String> = cfg
+        .key_columns
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            format!(
+                "{}::pg_catalog.text OPERATOR(pg_catalog.=) $1[{}]",
+                ident(k),
+                i + 1
+            )
+        })
+        .collect();
+    let where_clause = matches.join(" AND ");
+    let key_arg: Vec<Option<String>> = row_key.to_vec();
+    // FOR UPDATE needs read-write SPI (a read-only one refuses row locks).
+    let row = Spi::connect_mut(
+        |client| -> HcResult<Option<(Option<String>, Option<String>)>> {
+            let t = client.update(
+            &format!(
+                "SELECT {}::pg_catalog.text, {}::pg_catalog.text FROM {table} WHERE {where_clause} FOR UPDATE",
+                ident(&cfg.keyring_column),
+                ident(column_name)
+            ),
+            Some(2),
+            &[key_arg.clone().into()],
+        )?;
+            if t.len() > 1 {
+                return Err(HcError::InvalidArgument(
+                    "row_key matches more than one row".into(),
+                ));
+            }
+            match t.into_iter().next() {
+                Some(r) => Ok(Some((r.get::<String>(1)?, r.get::<String>(2)?))),
+                None => Ok(None),
+            }
+        },
+    )?;
+    let Some((row_keyring, stored)) = row else {
+        return Err(HcError::Refused {
+            code: pgrx::PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
+            message: "no row of the table has that key (or row security hides it)".into(),
+            hint: None,
+        });
+    };
+    let row_keyring = row_keyring.ok_or(HcError::NoKeyring(Some(cfg.keyring_column.clone())))?;
+    let key_refs: Vec<Option<&str>> = row_key.iter().map(|k| k.as_deref()).collect();
+    let place = Place {
+        binding: &cfg.binding,
+        column: column_name,
+        keyring: &row_keyring,
+        key: &key_refs,
+    };
+    let Some(stored) = stored else {
+        return Ok(0);
+    };
+    let env = kind
+        .envelope_of(stored.as_bytes())?
+        .ok_or_else(|| HcError::NotEncrypted(column_name.to_string()))?;
+    let tag = envelope::parse(&env)?.tag;
+    let entries = crate::quarantine::entries(&place, &tag)?;
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let plain = open(&env, &place, Access::Encrypt)?;
+    let text = std::str::from_utf8(&plain).map_err(|_| HcError::InvalidUtf8)?;
+
+    let mut opened = Vec::with_capacity(entries.len());
+    for e in &entries {
+        opened.push((
+            e.ordinal as usize,
+            e.kind.as_str(),
+            crate::quarantine::open(&qring, &place, e)?,
+        ));
+    }
+    let refs: Vec<(usize, &str, &str)> = opened
+        .iter()
+        .map(|(o, k, v)| (*o, *k, v.as_str()))
+        .collect();
+    let (restored, count) = han_crypto_core::redact::restore(text, &refs, |v| match kind {
+        // Inside a JSON string: escaped as JSON.
+        Kind::Jsonb => {
+            let s = serde_json::to_string(v).unwrap_or_default();
+            s[1..s.len().saturating_sub(1).max(1)].to_string()
+        }
+        _ => v.to_string(),
+    });
+    if count > 0 {
+        let compress = crate::redaction::column_flag(&cfg.options, column_name, "compress")?;
+        let (key_ref, key) = keyring::encryption_key(&row_keyring)?;
+        let sealed = envelope::seal_with(
+            &key,
+            key_ref,
+            kind.content(),
+            restored.as_bytes(),
+            &place.context(),
+            compress,
+        )?;
+        let (stored_form, cast) = match kind {
+            Kind::Jsonb => (column::encode_json(&sealed)?, "::pg_catalog.jsonb"),
+            _ => (column::encode_text(&sealed)?, "::pg_catalog.text"),
+        };
+        // The trigger keeps a value that authenticates for its place, after
+        // checking that the caller writes that keyring.
+        Spi::run_with_args(
+            &format!(
+                "UPDATE {table} SET {} = $2{cast} WHERE {where_clause}",
+                ident(column_name)
+            ),
+            &[key_arg.into(), stored_form.as_str().into()],
+        )?;
+    }
+    crate::quarantine::forget(&place, None)?;
+    Ok(count as i32)
 }

@@ -130,6 +130,55 @@ pub fn text<'a>(input: &'a str, policy: Policy) -> HcResult<(Cow<'a, str>, Vec<F
     Ok(scanner().redact(input, policy.with_min_confidence(min_confidence())))
 }
 
+/// A redacted text, its findings, and the values its new markers replaced.
+pub type Redacted = (String, Vec<Finding>, Vec<Kept>);
+
+/// `text`, also returning each removed value with its marker's ordinal.
+pub fn text_keeping(input: &str, policy: Policy) -> HcResult<Redacted> {
+    ensure_room_for(input)?;
+    let (out, found, removed) =
+        scanner().redact_keeping(input, policy.with_min_confidence(min_confidence()));
+    let kept = with_ordinals(&out, removed);
+    Ok((out.into_owned(), found, kept))
+}
+
+/// `json_text`, also returning each removed value with its marker's ordinal.
+pub fn json_text_keeping(input: &str, policy: Policy) -> HcResult<Option<Redacted>> {
+    ensure_room_for(input)?;
+    Ok(redact::json::redact_text_keeping(
+        &scanner(),
+        input,
+        policy.with_min_confidence(min_confidence()),
+    )
+    .map(|(out, found, removed)| {
+        let kept = with_ordinals(&out, removed);
+        (out, found, kept)
+    }))
+}
+
+/// A removed value and the ordinal of its marker among the markers of the
+/// redacted text (which is what restoring it looks for).
+pub struct Kept {
+    pub ordinal: u32,
+    pub kind: String,
+    pub value: zeroize::Zeroizing<String>,
+}
+
+fn with_ordinals(out: &str, removed: Vec<redact::Removed>) -> Vec<Kept> {
+    let ats: Vec<usize> = removed.iter().map(|r| r.at).collect();
+    redact::marker_ordinals(out, &ats)
+        .into_iter()
+        .zip(removed)
+        .filter_map(|(o, r)| {
+            Some(Kept {
+                ordinal: u32::try_from(o?).ok()?,
+                kind: r.kind.into_owned(),
+                value: r.value,
+            })
+        })
+        .collect()
+}
+
 /// Redacts jsonb text (PostgreSQL's output form), keeping numbers exact.
 pub fn json_text(input: &str, policy: Policy) -> HcResult<Option<(String, Vec<Finding>)>> {
     ensure_room_for(input)?;
@@ -140,8 +189,81 @@ pub fn json_text(input: &str, policy: Policy) -> HcResult<Option<(String, Vec<Fi
     ))
 }
 
-const OPTION_KEYS: &[&str] = &["redact", "redact_groups", "compress", "columns"];
-const COLUMN_KEYS: &[&str] = &["redact", "redact_groups", "compress"];
+const OPTION_KEYS: &[&str] = &[
+    "redact",
+    "redact_groups",
+    "redaction",
+    "quarantine_keyring",
+    "quarantine_days",
+    "compress",
+    "columns",
+];
+const COLUMN_KEYS: &[&str] = &[
+    "redact",
+    "redact_groups",
+    "redaction",
+    "quarantine_days",
+    "compress",
+];
+
+/// The keyring quarantined values are sealed under unless the options name
+/// another, and how long they are kept by default.
+pub const QUARANTINE_KEYRING: &str = "quarantine";
+const QUARANTINE_DAYS: i32 = 30;
+
+/// Where a column's removed values go when its redaction is reversible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    pub keyring: String,
+    pub days: i32,
+}
+
+/// The quarantine keyring a table's options name (whether or not any
+/// column quarantines now: entries may remain from before).
+pub fn quarantine_keyring(options: &Value) -> HcResult<String> {
+    match options.get("quarantine_keyring") {
+        None => Ok(QUARANTINE_KEYRING.to_string()),
+        Some(Value::String(k)) if !k.is_empty() => Ok(k.clone()),
+        Some(_) => Err(HcError::InvalidArgument(
+            "quarantine_keyring must be a keyring's name".into(),
+        )),
+    }
+}
+
+/// A column's quarantine: `{"redaction": "quarantine"}` (table-wide or per
+/// column; the default is "redact", which keeps nothing) and
+/// `"quarantine_days"` (1–3650, default 30). `None` for a column that is
+/// not redacted or whose redaction keeps nothing.
+pub fn column_quarantine(options: &Value, column: &str) -> HcResult<Option<Quarantine>> {
+    let col = options.get("columns").and_then(|c| c.get(column));
+    let setting = |key: &str| col.and_then(|c| c.get(key)).or_else(|| options.get(key));
+    let mode = match setting("redaction") {
+        None => "redact",
+        Some(Value::String(m)) if m == "redact" || m == "quarantine" => m.as_str(),
+        Some(_) => {
+            return Err(HcError::InvalidArgument(
+                "\"redaction\" must be \"redact\" (removed values are gone) or \"quarantine\" (kept sealed for a while)".into(),
+            ))
+        }
+    };
+    let days = match setting("quarantine_days") {
+        None => QUARANTINE_DAYS,
+        Some(v) => v
+            .as_i64()
+            .filter(|d| (1..=3650).contains(d))
+            .map(|d| d as i32)
+            .ok_or_else(|| {
+                HcError::InvalidArgument(
+                    "quarantine_days must be a whole number of days from 1 to 3650".into(),
+                )
+            })?,
+    };
+    let keyring = quarantine_keyring(options)?;
+    if mode != "quarantine" || column_policy(options, column)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Quarantine { keyring, days }))
+}
 
 /// A boolean option of one column: its own setting, else the table's, else false.
 pub fn column_flag(options: &Value, column: &str, key: &str) -> HcResult<bool> {
@@ -210,7 +332,7 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
         .ok_or_else(|| HcError::InvalidArgument("options must be a JSON object".into()))?;
     if let Some(k) = obj.keys().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
         return Err(HcError::InvalidArgument(format!(
-            "unknown protect() option {q_k} (known: redact, redact_groups, compress, columns)",
+            "unknown protect() option {q_k} (known: redact, redact_groups, redaction, quarantine_keyring, quarantine_days, compress, columns)",
             q_k = quoted(k)
         )));
     }
@@ -232,7 +354,7 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
                 .and_then(|o| o.keys().find(|k| !COLUMN_KEYS.contains(&k.as_str())))
             {
                 return Err(HcError::InvalidArgument(format!(
-                    "unknown column option {q_k} (known: redact, redact_groups, compress)",
+                    "unknown column option {q_k} (known: redact, redact_groups, redaction, quarantine_days, compress)",
                     q_k = quoted(k)
                 )));
             }
@@ -240,7 +362,9 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
     }
     for c in columns {
         column_policy(options, c)?;
+        column_quarantine(options, c)?;
         column_flag(options, c, "compress")?;
     }
+    quarantine_keyring(options)?;
     Ok(())
 }

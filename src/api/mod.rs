@@ -8,5 +8,6 @@ mod crypto;
 mod envelope;
 mod keyrings;
 mod protect;
+mod quarantine;
 mod redact;
 mod sealed;

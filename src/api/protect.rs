@@ -10,7 +10,7 @@ use han_crypto_core::envelope;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
-use crate::catalog;
+use crate::catalog::{self, quote_ident};
 use crate::error::{quoted, HcError, HcResult};
 use crate::keyring;
 use crate::protect::Kind;
@@ -106,16 +106,6 @@ fn relation(tbl: pg_sys::Oid) -> Option<Relation> {
             Some(rel)
         })
     })
-}
-
-fn quote_ident(s: &str) -> String {
-    let c = std::ffi::CString::new(s).unwrap_or_default();
-    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
-    unsafe {
-        std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
-            .to_string_lossy()
-            .into_owned()
-    }
 }
 
 fn sql_literal(s: &str) -> String {
@@ -320,6 +310,13 @@ fn _register_protection(
         }
     }
     crate::redaction::validate_options(&options, &columns)?;
+    // Quarantined values need a keyring to be sealed under that is not
+    // every role's (root) and needs no unlocking (passphrase).
+    for c in &columns {
+        if let Some(q) = crate::redaction::column_quarantine(&options, c)? {
+            crate::keyring::depositable(&q.keyring)?;
+        }
+    }
 
     let binding = previous
         .map(|p| p.binding)

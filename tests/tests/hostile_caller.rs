@@ -268,7 +268,10 @@ fn sample(function: &str, name: &str, typ: &str, table: &str, envelope: &str) ->
         "context" => Some("''".into()),
         "columns" => Some("ARRAY['body']".into()),
         "keyring_column" => Some("'team'".into()),
-        "col" => Some("'body'".into()),
+        "col" | "column_name" => Some("'body'".into()),
+        // The row setup() stored with a quarantined secret.
+        "row_key" if typ == "text[]" => Some("ARRAY['3']".into()),
+        "row_key" => Some("'3'".into()),
         "envelope" if function.contains("json") => Some(pick(envelope, 1)),
         "envelope" if function.contains("bytea") => Some(pick(envelope, 2)),
         "envelope" => Some(pick(envelope, 0)),
@@ -347,9 +350,12 @@ fn calls(c: &mut Client, table: &str, envelope: &str) -> Vec<(String, String, bo
 fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
     let t = table;
     Some(match function {
+        // With a secret, so quarantine keeps it; then replaced and deleted,
+        // so quarantine forgets it.
         "han_crypto._protect_trigger()" => vec![
-            format!("INSERT INTO {t} (id, team, body, meta) VALUES (900, 'hc_team', 'fired', '{{\"a\": 1}}')"),
+            format!("INSERT INTO {t} (id, team, body, meta) VALUES (900, 'hc_team', 'fired PGPASSWORD=Xk29!vbq7Lm', '{{\"a\": 1}}')"),
             format!("UPDATE {t} SET body = 'again' WHERE id OPERATOR(pg_catalog.=) 900"),
+            format!("DELETE FROM {t} WHERE id OPERATOR(pg_catalog.=) 900"),
         ],
         "han_crypto._view_write()" => vec![
             format!("INSERT INTO {t}_decrypted (id, team, body) VALUES (901, 'hc_team', 'via view')"),
@@ -557,13 +563,17 @@ fn setup(c: &mut Client) -> String {
          SELECT han_crypto.grant_access('hc_team', 'hc_owner', 'admin');
          SELECT han_crypto.create_passphrase_keyring('hc_pass', '{PASS}');
          SELECT han_crypto.grant_access('hc_pass', 'hc_owner', 'admin');
+         SELECT han_crypto.create_keyring('quarantine');
+         SELECT han_crypto.grant_access('quarantine', 'hc_owner', 'admin');
          CREATE TABLE hc_super (id int PRIMARY KEY, team text NOT NULL, body text, meta jsonb);
-         SELECT han_crypto.protect('hc_super', ARRAY['body', 'meta'], 'team');
-         INSERT INTO hc_super VALUES (1, 'hc_team', 'one', '{{\"n\": 1}}'), (2, 'hc_team', 'two', NULL);
+         SELECT han_crypto.protect('hc_super', ARRAY['body', 'meta'], 'team', options => '{{\"redaction\": \"quarantine\"}}');
+         INSERT INTO hc_super VALUES (1, 'hc_team', 'one', '{{\"n\": 1}}'), (2, 'hc_team', 'two', NULL),
+             (3, 'hc_team', 'PGPASSWORD=Xk29!vbq7Lm', NULL);
          SET ROLE hc_owner;
          CREATE TABLE hc_owned (id int PRIMARY KEY, team text NOT NULL, body text, meta jsonb);
-         SELECT han_crypto.protect('hc_owned', ARRAY['body', 'meta'], 'team');
-         INSERT INTO hc_owned VALUES (1, 'hc_team', 'one', '{{\"n\": 1}}'), (2, 'hc_team', 'two', NULL);
+         SELECT han_crypto.protect('hc_owned', ARRAY['body', 'meta'], 'team', options => '{{\"redaction\": \"quarantine\"}}');
+         INSERT INTO hc_owned VALUES (1, 'hc_team', 'one', '{{\"n\": 1}}'), (2, 'hc_team', 'two', NULL),
+             (3, 'hc_team', 'PGPASSWORD=Xk29!vbq7Lm', NULL);
          RESET ROLE;"
     ))
     .unwrap();

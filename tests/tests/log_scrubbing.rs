@@ -408,3 +408,57 @@ fn a_passphrase_computed_by_the_statement_stays_out_of_plans_and_input_errors() 
         .unwrap();
     assert!(cluster.log().contains("visible-plan"));
 }
+
+#[test]
+fn secrets_in_single_quotes_are_scrubbed_from_logged_parameters() {
+    // The log doubles a parameter's quotes (`PGPASSWORD=''…''`); the
+    // scanner must read the value as it was sent.
+    let cluster = start("logs-quoted", true);
+    let mut c = cluster.fresh_db("logs");
+    c.batch_execute(
+        "SELECT han_crypto.create_keyring('team');
+         CREATE TABLE notes (id int PRIMARY KEY, team text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'team');",
+    )
+    .unwrap();
+    let secrets = [
+        "Qz81!vbq7Lm",
+        "Wp4@nrt6Ks2",
+        "Hx7#plm3Zq9",
+        "Jk5%trw8Mn1",
+        "Rv3&kzp9Qd4",
+    ];
+    let bodies = [
+        format!("run PGPASSWORD='{}' psql -h db", secrets[0]),
+        format!("config:\n  password: '{}'\n", secrets[1]),
+        format!("mysql -u root --password='{}' app", secrets[2]),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        c.execute(
+            "INSERT INTO notes VALUES ($1, 'team', $2)",
+            &[&(i as i32), body],
+        )
+        .unwrap();
+    }
+    // In a statement's own string constants, quoted as SQL quotes them.
+    c.batch_execute(
+        "INSERT INTO notes VALUES (10, 'team', 'run PGPASSWORD=''Jk5%trw8Mn1'' psql');
+         INSERT INTO notes VALUES (11, 'team', E'config:\\n  password: \\'Rv3&kzp9Qd4\\'\\n');",
+    )
+    .unwrap();
+    // And in the parameters an error's CONTEXT repeats.
+    let err = c.execute(
+        "INSERT INTO notes VALUES ($1, 'team', $2)",
+        &[&0i32, &bodies[0]],
+    );
+    assert!(err.is_err(), "the duplicate key fails");
+    let log = cluster.log();
+    for s in secrets {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(s)).collect();
+        assert!(lines.is_empty(), "{s} reached the log: {lines:#?}");
+    }
+    assert!(
+        log.contains("parameters: $1 = '0'"),
+        "parameters are logged at all"
+    );
+}

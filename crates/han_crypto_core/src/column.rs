@@ -49,18 +49,40 @@ impl Place<'_> {
         push_field(&mut out, self.binding.as_bytes());
         push_field(&mut out, self.column.as_bytes());
         push_field(&mut out, self.keyring.as_bytes());
-        out.extend_from_slice(&(self.key.len() as u32).to_be_bytes());
-        for part in self.key {
-            match part {
-                None => out.push(0),
-                Some(v) => {
-                    out.push(1);
-                    push_field(&mut out, v.as_bytes());
-                }
-            }
-        }
+        push_key(&mut out, self.key);
         out
     }
+}
+
+/// A primary key in context bytes: its arity, then each part (NULL apart).
+fn push_key(out: &mut Vec<u8>, key: &[Option<&str>]) {
+    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    for part in key {
+        match part {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                push_field(out, v.as_bytes());
+            }
+        }
+    }
+}
+
+/// The context of a value that redaction removed from the value at `place`
+/// and quarantine keeps: the marker's ordinal and type are bound too, so an
+/// entry opens only for the marker it was removed at. The row's keyring is
+/// not (the entry is sealed under the quarantine keyring, whatever the
+/// row's), nor which stored value it came from (a row that moves to
+/// another keyring is sealed again; its entries follow it).
+pub fn quarantine_context(place: &Place<'_>, ordinal: u32, kind: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + place.binding.len() + place.column.len() + kind.len());
+    out.extend_from_slice(b"han_crypto/v1/quarantine");
+    push_field(&mut out, place.binding.as_bytes());
+    push_field(&mut out, place.column.as_bytes());
+    push_key(&mut out, place.key);
+    out.extend_from_slice(&ordinal.to_be_bytes());
+    push_field(&mut out, kind.as_bytes());
+    out
 }
 
 /// The text-column form of an envelope.

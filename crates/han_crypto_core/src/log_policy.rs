@@ -326,6 +326,99 @@ pub fn mask_parameter_list(text: &str, secret: &SecretParams) -> Option<String> 
     found.masked(text)
 }
 
+/// Every quoted value of a bind-parameter list (`parameters: $1 = 'it''s'`)
+/// as the parameter really is, with its `''` undoubled, passed to `redact`;
+/// a value it changes is written back quoted. The log's quoting must not
+/// hide a secret from the scanner: `PGPASSWORD=''hunter2''` as logged is
+/// `PGPASSWORD='hunter2'` as sent. `None` when nothing changes.
+pub fn redact_parameter_values(
+    text: &str,
+    redact: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(k) = b[i..].iter().position(|&c| c == b'$') {
+        let digits = i + k + 1;
+        let len = b[digits..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        i = digits + len;
+        if len == 0 || !b[i..].starts_with(b" = '") {
+            continue;
+        }
+        let value = i + 3;
+        i = quoted_value_end(b, value);
+        let closed = i > value + 1 && b[i - 1] == b'\'';
+        let inner = &text[value + 1..if closed { i - 1 } else { i }];
+        // Most values have no quote to undouble and no secret: no copy.
+        let decoded = if inner.contains("''") {
+            std::borrow::Cow::Owned(inner.replace("''", "'"))
+        } else {
+            std::borrow::Cow::Borrowed(inner)
+        };
+        if let Some(new) = redact(&decoded) {
+            out.push_str(&text[copied..value]);
+            out.push('\'');
+            out.push_str(&new.replace('\'', "''"));
+            if closed {
+                out.push('\'');
+            }
+            copied = i;
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// `sql` with the secrets the built-in rules find inside its string
+/// constants, read as the server reads them (a constant spelled
+/// `'PGPASSWORD=''hunter2'` holds `PGPASSWORD='hunter2`; `E'…\n…'` holds a
+/// line break), replaced by `[REDACTED:<type>]` in the original spelling.
+/// Constants written without escapes are left to a scan of the whole text.
+/// `None` when nothing is found.
+pub fn redact_in_string_constants(sql: &str, options: Options) -> Option<String> {
+    // Only a quote can start a constant with escapes or parts.
+    if !sql.contains('\'') {
+        return None;
+    }
+    let mut spans: Vec<(Range<usize>, Cow<'static, str>)> = Vec::new();
+    for token in tokens_with(sql, options.standard_conforming_strings) {
+        let Some(decoded) = decode_string(sql, &token) else {
+            continue;
+        };
+        if matches!(decoded.text, Cow::Borrowed(_)) {
+            continue;
+        }
+        for f in crate::redact::builtin().scan(&decoded.text, crate::redact::Policy::ALL) {
+            spans.push((decoded.original_span(f.start..f.end), f.kind));
+        }
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort_by_key(|(r, _)| (r.start, Reverse(r.end)));
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    for (r, kind) in spans {
+        if r.start < at {
+            continue; // inside the previous one
+        }
+        out.push_str(&sql[at..r.start]);
+        out.push_str(MARKER_PREFIX);
+        out.push_str(&kind);
+        out.push(']');
+        at = r.end;
+    }
+    out.push_str(&sql[at..]);
+    Some(out)
+}
+
 /// The end of the `''`-doubled quoted value at `quote` (or of the text).
 fn quoted_value_end(b: &[u8], quote: usize) -> usize {
     let mut i = quote + 1;
@@ -1119,6 +1212,57 @@ mod tests {
 
     fn params(pairs: &[(u32, &'static str)]) -> SecretParams {
         pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_secret_hidden_by_sql_quoting_is_found_in_the_constant_as_the_server_reads_it() {
+        let o = Options {
+            standard_conforming_strings: true,
+        };
+        for sql in [
+            "INSERT INTO notes VALUES (1, 'run PGPASSWORD=''Xk29!vbq7Lm'' psql')",
+            "INSERT INTO notes VALUES (1, E'config:\\n  password: \\'Xk29!vbq7Lm\\'\\n')",
+            "SELECT 'a' 'PGPASSWORD=''Xk29!vbq7Lm'''",
+        ] {
+            let out = redact_in_string_constants(sql, o).unwrap_or_else(|| panic!("{sql}"));
+            assert!(!out.contains("Xk29"), "{out}");
+            assert!(out.contains("[REDACTED:password]"), "{out}");
+        }
+        assert_eq!(
+            redact_in_string_constants("SELECT 'it''s fine', 'plain'", o),
+            None
+        );
+    }
+
+    #[test]
+    fn a_secret_hidden_by_the_logs_doubled_quotes_is_found_in_the_value_as_sent() {
+        let redact = |v: &str| {
+            let (out, found) = crate::redact::builtin().redact(v, crate::redact::Policy::ALL);
+            (!found.is_empty()).then(|| out.into_owned())
+        };
+        let logged = "parameters: $1 = '7', $2 = 'run PGPASSWORD=''Xk29!vbq7Lm'' psql and it''s fine', $3 = NULL";
+        let out = redact_parameter_values(logged, redact).expect("a secret was found");
+        assert_eq!(
+            out,
+            "parameters: $1 = '7', $2 = 'run PGPASSWORD=''[REDACTED:password]'' psql and it''s fine', $3 = NULL"
+        );
+        // A value cut short by log_parameter_max_length keeps its form.
+        let cut = "parameters: $1 = 'PGPASSWORD=''Xk29!vbq7Lm'' and more...'";
+        let out = redact_parameter_values(cut, redact).unwrap();
+        assert!(
+            !out.contains("Xk29") && out.ends_with("and more...'"),
+            "{out}"
+        );
+        // An unterminated value (the text ends inside it) is still read.
+        let open = "parameters: $1 = 'PGPASSWORD=''Xk29!vbq7Lm'' psql";
+        assert!(!redact_parameter_values(open, redact)
+            .unwrap()
+            .contains("Xk29"));
+        // Nothing secret: nothing changes, no copy.
+        assert_eq!(
+            redact_parameter_values("parameters: $1 = 'it''s', $2 = NULL", redact),
+            None
+        );
     }
 
     #[test]

@@ -57,6 +57,11 @@ WITH reasons(routine, why) AS (VALUES
     ('han_crypto._open_text(text,text,text,text,text[],boolean)', 'decrypt() with a place: members only'),
     ('han_crypto._open_json(text,text,text,text,text[],boolean)', 'decrypt() with a place: members only'),
     ('han_crypto._open_bytea(bytea,text,text,text,text[],boolean)', 'decrypt() with a place: members only'),
+    ('han_crypto.restore_redactions(regclass,text[],text)', 'SQL wrapper of _restore_redactions; fully qualified'),
+    ('han_crypto.restore_redactions(regclass,text,text)', 'SQL wrapper of _restore_redactions; fully qualified'),
+    ('han_crypto._restore_redactions(oid,text[],text)', 'admins of the quarantine keyring who write the row''s keyring only; the row is read and written with the caller''s rights'),
+    ('han_crypto.quarantined(regclass)',            'SQL wrapper of _quarantined; fully qualified'),
+    ('han_crypto._quarantined(oid)',                'admins of the quarantine keyring only; positions and types, never values'),
     ('han_crypto._protect_trigger()',               'CREATE TRIGGER needs it; refuses any firing but BEFORE ROW INSERT/UPDATE, checks every column''s real type'),
     ('han_crypto._view_write()',                    'CREATE TRIGGER needs it; writes with the caller''s own rights')
 ), public_routines AS (

@@ -8,28 +8,41 @@ use serde_json::Value;
 
 use super::names::classify;
 use super::placeholder::is_placeholder;
-use super::{Finding, Policy, Scanner, MARKER_PREFIX};
+use super::{Finding, Policy, Removed, Scanner, MARKER_PREFIX};
 
 /// Redacts `doc` in place; returns every finding (offsets are relative to
 /// the string they were found in, and meaningless across strings).
 pub fn redact_value(scanner: &Scanner, doc: &mut Value, policy: Policy) -> Vec<Finding> {
     let mut found = Vec::new();
-    walk(scanner, doc, policy, &mut found);
+    walk(scanner, doc, policy, &mut found, &mut None);
     found
 }
 
-fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Finding>) {
+/// Where removed values go when they are kept (quarantine), with offsets
+/// into the one string they came from.
+type Keep<'k> = Option<&'k mut Vec<Removed>>;
+
+fn walk(
+    scanner: &Scanner,
+    v: &mut Value,
+    policy: Policy,
+    found: &mut Vec<Finding>,
+    keep: &mut Keep<'_>,
+) {
     match v {
         Value::String(s) => {
-            let (out, f) = scanner.redact(s, policy);
+            let (out, f, removed) = scanner.redact_inner(s, policy, keep.is_some());
             if !f.is_empty() {
                 *s = out.into_owned();
                 found.extend(f);
+                if let Some(k) = keep.as_deref_mut() {
+                    k.extend(removed);
+                }
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|i| walk(scanner, i, policy, found)),
+            .for_each(|i| walk(scanner, i, policy, found, keep)),
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 if policy.allows(super::Group::Context) {
@@ -37,12 +50,12 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
                     // bar the value is only scanned as text.
                     if let Some(class) = classify(key).filter(|_| policy.keeps(0.8)) {
                         let random_only = super::names::names_material(key);
-                        if conceal(value, class.kind(), random_only, found) {
+                        if conceal(value, class.kind(), random_only, found, keep) {
                             continue;
                         }
                     }
                 }
-                walk(scanner, value, policy, found);
+                walk(scanner, value, policy, found, keep);
             }
         }
         _ => {}
@@ -54,7 +67,13 @@ fn walk(scanner: &Scanner, v: &mut Value, policy: Policy, found: &mut Vec<Findin
 /// Returns whether `v` was handled here (other values are walked as usual).
 /// `random_only`: the key names material that is often not secret (a
 /// salt, a pepper): only random-looking strings are concealed.
-fn conceal(v: &mut Value, kind: &'static str, random_only: bool, found: &mut Vec<Finding>) -> bool {
+fn conceal(
+    v: &mut Value,
+    kind: &'static str,
+    random_only: bool,
+    found: &mut Vec<Finding>,
+    keep: &mut Keep<'_>,
+) -> bool {
     match v {
         Value::String(s) => {
             if s.is_empty()
@@ -71,18 +90,25 @@ fn conceal(v: &mut Value, kind: &'static str, random_only: bool, found: &mut Vec
                 end: s.len(),
                 confidence: 0.8,
             });
-            *v = Value::String(format!("{MARKER_PREFIX}{kind}]"));
+            let old = std::mem::replace(v, Value::String(format!("{MARKER_PREFIX}{kind}]")));
+            if let (Some(k), Value::String(old)) = (keep.as_deref_mut(), old) {
+                k.push(Removed {
+                    at: 0,
+                    kind: kind.into(),
+                    value: zeroize::Zeroizing::new(old),
+                });
+            }
             true
         }
         Value::Array(items) => {
             for item in items {
-                conceal(item, kind, random_only, found);
+                conceal(item, kind, random_only, found, keep);
             }
             true
         }
         Value::Object(map) => {
             for (_, item) in map.iter_mut() {
-                conceal(item, kind, random_only, found);
+                conceal(item, kind, random_only, found, keep);
             }
             true
         }
@@ -99,7 +125,27 @@ pub fn redact_text(
     text: &str,
     policy: Policy,
 ) -> Option<(String, Vec<Finding>)> {
+    redact_text_inner(scanner, text, policy, false).map(|(out, found, _)| (out, found))
+}
+
+/// `redact_text`, also returning what each new marker replaced and the
+/// byte offset of the marker in the output text.
+pub fn redact_text_keeping(
+    scanner: &Scanner,
+    text: &str,
+    policy: Policy,
+) -> Option<(String, Vec<Finding>, Vec<Removed>)> {
+    redact_text_inner(scanner, text, policy, true)
+}
+
+fn redact_text_inner(
+    scanner: &Scanner,
+    text: &str,
+    policy: Policy,
+    keep: bool,
+) -> Option<(String, Vec<Finding>, Vec<Removed>)> {
     let b = text.as_bytes();
+    let mut kept: Vec<Removed> = Vec::new();
     let mut out = String::new();
     let mut copied = 0;
     let mut found = Vec::new();
@@ -141,22 +187,39 @@ pub fn redact_text(
                     None => pending_key.take(),
                 };
                 let mut v = Value::String(value);
+                let mut removed = Vec::new();
+                let mut sink: Keep<'_> = keep.then_some(&mut removed);
                 let f = match key {
                     Some(k) => {
                         let mut obj = serde_json::Map::new();
                         obj.insert(k.clone(), v);
                         let mut doc = Value::Object(obj);
-                        let f = redact_value(scanner, &mut doc, policy);
+                        let mut f = Vec::new();
+                        walk(scanner, &mut doc, policy, &mut f, &mut sink);
                         v = doc
                             .as_object_mut()
                             .and_then(|o| o.remove(&k))
                             .unwrap_or(Value::Null);
                         f
                     }
-                    None => redact_value(scanner, &mut v, policy),
+                    None => {
+                        let mut f = Vec::new();
+                        walk(scanner, &mut v, policy, &mut f, &mut sink);
+                        f
+                    }
                 };
                 if !f.is_empty() {
                     out.push_str(&text[copied..start]);
+                    // A marker's offset in the literal: after the quote and
+                    // the escaped form of what precedes it in the string.
+                    if let Value::String(s) = &v {
+                        for mut r in removed {
+                            let before =
+                                serde_json::to_string(&s[..r.at]).map_or(0, |e| e.len() - 2);
+                            r.at = out.len() + 1 + before;
+                            kept.push(r);
+                        }
+                    }
                     out.push_str(&serde_json::to_string(&v).expect("a string serialises"));
                     copied = end;
                     found.extend(f);
@@ -189,5 +252,5 @@ pub fn redact_text(
         return None;
     }
     out.push_str(&text[copied..]);
-    Some((out, found))
+    Some((out, found, kept))
 }

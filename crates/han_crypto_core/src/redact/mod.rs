@@ -565,20 +565,54 @@ impl Scanner {
     /// rescanned around each new marker (only there can a replacement create
     /// new context) until nothing new is found, so redaction is idempotent.
     pub fn redact<'a>(&self, text: &'a str, policy: Policy) -> (Cow<'a, str>, Vec<Finding>) {
+        let (out, found, _) = self.redact_inner(text, policy, false);
+        (out, found)
+    }
+
+    /// `redact`, also returning what each new marker replaced and where the
+    /// marker stands in the output (for quarantine, which keeps the removed
+    /// values sealed so that a false positive can be put back).
+    pub fn redact_keeping<'a>(
+        &self,
+        text: &'a str,
+        policy: Policy,
+    ) -> (Cow<'a, str>, Vec<Finding>, Vec<Removed>) {
+        self.redact_inner(text, policy, true)
+    }
+
+    fn redact_inner<'a>(
+        &self,
+        text: &'a str,
+        policy: Policy,
+        keep: bool,
+    ) -> (Cow<'a, str>, Vec<Finding>, Vec<Removed>) {
         let mut found = self.scan(text, policy);
+        let mut removed = Vec::new();
         if found.is_empty() {
-            return (Cow::Borrowed(text), found);
+            return (Cow::Borrowed(text), found, removed);
         }
-        let mut current = apply(text, &found);
+        let mut current = apply_keeping(text, &found, keep.then_some(&mut removed));
         for _ in 0..3 {
             let again = self.scan_near_markers(&current, policy);
             if again.is_empty() {
                 break;
             }
-            current = apply(&current, &again);
+            if keep {
+                // Earlier markers move by what the new ones replace before them.
+                for r in &mut removed {
+                    let shift: isize = again
+                        .iter()
+                        .filter(|f| f.end <= r.at)
+                        .map(|f| marker_len(&f.kind) as isize - (f.end - f.start) as isize)
+                        .sum();
+                    r.at = r.at.saturating_add_signed(shift);
+                }
+            }
+            current = apply_keeping(&current, &again, keep.then_some(&mut removed));
             found.extend(again);
         }
-        (Cow::Owned(current), found)
+        removed.sort_by_key(|r| r.at);
+        (Cow::Owned(current), found, removed)
     }
 
     /// Scans windows of `text` around its markers; offsets are into `text`.
@@ -646,12 +680,44 @@ fn overlaps_marker(markers: &[(usize, usize)], start: usize, end: usize) -> bool
     before_end > 0 && markers[before_end - 1].1 > start
 }
 
+/// What one marker replaced: the value (secret, so zeroized when dropped),
+/// its type, and the byte offset of the marker in the redacted text.
+pub struct Removed {
+    pub at: usize,
+    pub kind: Cow<'static, str>,
+    pub value: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Removed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Removed")
+            .field("at", &self.at)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+fn marker_len(kind: &str) -> usize {
+    MARKER_PREFIX.len() + kind.len() + 1
+}
+
 /// Replaces the (sorted, disjoint) findings with markers.
 pub fn apply(text: &str, found: &[Finding]) -> String {
+    apply_keeping(text, found, None)
+}
+
+fn apply_keeping(text: &str, found: &[Finding], mut keep: Option<&mut Vec<Removed>>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for f in found {
         out.push_str(&text[at..f.start]);
+        if let Some(keep) = keep.as_deref_mut() {
+            keep.push(Removed {
+                at: out.len(),
+                kind: f.kind.clone(),
+                value: zeroize::Zeroizing::new(text[f.start..f.end].to_string()),
+            });
+        }
         out.push_str(MARKER_PREFIX);
         out.push_str(&f.kind);
         out.push(']');
@@ -659,6 +725,53 @@ pub fn apply(text: &str, found: &[Finding]) -> String {
     }
     out.push_str(&text[at..]);
     out
+}
+
+/// Puts removed values back: each `(ordinal, kind, value)` names the
+/// ordinal-th marker of `text` (0-based, counting every marker), which must
+/// be of that type. `escape` encodes a value for where it goes (JSON string
+/// escapes in a JSON text). Returns the text and how many were put back;
+/// an entry whose marker is not there (the text changed since) is skipped.
+pub fn restore(
+    text: &str,
+    entries: &[(usize, &str, &str)],
+    escape: impl Fn(&str) -> String,
+) -> (zeroize::Zeroizing<String>, usize) {
+    let spans = marker_spans(text);
+    let mut wanted: Vec<(usize, usize, String)> = Vec::new();
+    for &(ordinal, kind, value) in entries {
+        let Some(&(s, e)) = spans.get(ordinal) else {
+            continue;
+        };
+        if &text[s + MARKER_PREFIX.len()..e - 1] == kind && !wanted.iter().any(|w| w.0 == s) {
+            wanted.push((s, e, escape(value)));
+        }
+    }
+    wanted.sort_by_key(|w| w.0);
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+    let mut at = 0;
+    for (s, e, v) in &wanted {
+        out.push_str(&text[at..*s]);
+        out.push_str(v);
+        at = *e;
+    }
+    out.push_str(&text[at..]);
+    for (_, _, v) in &mut wanted {
+        zeroize::Zeroize::zeroize(v);
+    }
+    (out, wanted.len())
+}
+
+/// The ordinal (0-based, among all markers) of the marker starting at each
+/// byte offset of `ats`, if one starts there.
+pub fn marker_ordinals(text: &str, ats: &[usize]) -> Vec<Option<usize>> {
+    let spans = marker_spans(text);
+    ats.iter()
+        .map(|&at| {
+            let i = spans.partition_point(|&(s, _)| s < at);
+            (spans.get(i)?.0 == at).then_some(i)
+        })
+        .collect()
 }
 
 /// The span of a marker `[REDACTED:type]` starting at `s`, if one does.

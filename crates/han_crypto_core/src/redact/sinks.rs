@@ -56,16 +56,17 @@ const REACH: usize = 200;
 /// `(start, end, class, confidence)`.
 pub fn at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameClass, f32)> {
     let b = text.as_bytes();
+    // Runs at every hit: compared in place, no allocation.
+    let kw = &text[hit..hit_end];
+    if kw == "${" {
+        return expansion_default(text, hit_end);
+    }
     // The call's own name, not part of a longer identifier
     // (`myfernetwrapper`, `_fernet`); a package path before it is fine.
     if hit > 0 && (b[hit - 1].is_ascii_alphanumeric() || b[hit - 1] == b'_') {
         return None;
     }
-    let kw = text[hit..hit_end].to_ascii_lowercase();
-    if kw == "${" {
-        return expansion_default(text, hit_end);
-    }
-    if KEY_CALLS.contains(&kw.as_str()) {
+    if KEY_CALLS.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
         key_argument(text, hit_end)
     } else {
         env_fallback(text, hit_end)
@@ -266,6 +267,10 @@ mod tests {
             (
                 "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-Xk29!vbq7Lm}",
                 "Xk29!vbq7Lm",
+            ),
+            (
+                "DSN=\"postgres://app:${DB_PASSWORD:-Rt5!kq2Wzm}@db/app\"",
+                "Rt5!kq2Wzm",
             ),
         ] {
             assert_eq!(found(text), Some(key), "{text}");

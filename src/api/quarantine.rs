@@ -1,0 +1,63 @@
+//! Quarantine in SQL: restore_redactions() puts a false positive back,
+//! quarantined() lists what is kept for a table (positions and types,
+//! never values), purge_quarantine() deletes what outlived its retention.
+//! The regclass-taking wrappers are in sql/quarantine.sql.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+use crate::error::HcError;
+
+/// Puts back the values quarantine kept for one protected value; returns
+/// how many. The caller must be an admin of the table's quarantine keyring
+/// and a writer of the row's keyring.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _restore_redactions(
+    tbl: Option<pg_sys::Oid>,
+    row_key: Option<Vec<Option<String>>>,
+    column_name: Option<&str>,
+) -> Result<i32, ErrorReport> {
+    let tbl = tbl.ok_or(HcError::NullArgument("tbl"))?;
+    let row_key = row_key.ok_or(HcError::NullArgument("row_key"))?;
+    let column_name = column_name.ok_or(HcError::NullArgument("column_name"))?;
+    Ok(crate::protect::restore_redactions(
+        tbl,
+        &row_key,
+        column_name,
+    )?)
+}
+
+/// What quarantine keeps for a table, for an admin of its quarantine keyring.
+// pgrx reads the column names from the signature, so no type alias.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn _quarantined(
+    tbl: Option<pg_sys::Oid>,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(row_key, Vec<Option<String>>),
+            name!(column_name, String),
+            name!(ordinal, i32),
+            name!(kind, String),
+            name!(quarantined_at, pgrx::datum::TimestampWithTimeZone),
+            name!(expires_at, pgrx::datum::TimestampWithTimeZone),
+        ),
+    >,
+    ErrorReport,
+> {
+    let tbl = tbl.ok_or(HcError::NullArgument("tbl"))?;
+    let cfg = crate::catalog::protected_table(tbl).ok_or_else(|| {
+        HcError::InvalidArgument("the table is not protected by han_crypto".into())
+    })?;
+    let keyring = crate::redaction::quarantine_keyring(&cfg.options)?;
+    let rows = crate::quarantine::list(&cfg.binding, &keyring)?;
+    Ok(TableIterator::new(rows))
+}
+
+/// Deletes every kept value whose retention has run out; returns how many.
+#[pg_extern(volatile, parallel_unsafe)]
+fn purge_quarantine() -> Result<i64, ErrorReport> {
+    Ok(crate::quarantine::purge()?)
+}
