@@ -596,8 +596,10 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))
     {
         Some(&(_, class)) => class,
-        // One word that ends in a secret noun: `authtoken`, `accesstoken`.
-        None if word.len() <= 24
+        // One word that ends in a secret noun: `authtoken`, `accesstoken`
+        // (the keyword hit is that noun, at the word's end).
+        None if we == hit_end
+            && word.len() <= 24
             && word.iter().all(|c| c.is_ascii_alphabetic())
             && [&b"token"[..], b"secret", b"apikey"].iter().any(|n| {
                 word.len() > n.len() && word[word.len() - n.len()..].eq_ignore_ascii_case(n)
@@ -608,13 +610,9 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
                 _ => return None,
             }
         }
-        // A provider's name: only a value set right beside it counts.
-        None if word.len() >= 4
-            && word.len() <= 24
-            && super::names::VENDORS
-                .iter()
-                .any(|v| word.eq_ignore_ascii_case(v.as_bytes())) =>
-        {
+        // A provider's name: only a value set right beside it counts. The
+        // hit must be the whole word (most hits are `passes`, `keyboard`).
+        None if ws == hit && we == hit_end && word.len() >= 4 && super::names::is_vendor(word) => {
             NameClass::Weak
         }
         None => return None,

@@ -397,6 +397,14 @@ pub const VENDORS: &[&str] = &[
     "papertrail",
 ];
 
+/// Whether `word` (any case) is one of [`VENDORS`].
+pub fn is_vendor(word: &[u8]) -> bool {
+    word.len() <= 24
+        && VENDORS
+            .iter()
+            .any(|v| word.eq_ignore_ascii_case(v.as_bytes()))
+}
+
 /// Words that name a digest of something: `checksum/secret`, `key_sha256`,
 /// `token_hash`, `password_md5` are hashes, whatever they hash.
 const DIGEST_WORDS: &[&str] = &[
