@@ -133,6 +133,7 @@ GRANT EXECUTE ON FUNCTION
     han_crypto._unprotect_batch(regclass, integer),
     han_crypto._unprotect_finish(regclass, bigint),
     han_crypto._protect_trigger(),
+    han_crypto._forget_truncated(),
     han_crypto._view_write()
 TO PUBLIC;
 GRANT EXECUTE ON PROCEDURE han_crypto.unprotect(regclass, integer, text[]) TO PUBLIC;

@@ -16,7 +16,7 @@
 -- pg_dump writes it as a name and a restore maps it to the new OID.
 CREATE TABLE han_crypto.protected_tables (
     relid          regclass    PRIMARY KEY,
-    binding        text        NOT NULL,
+    binding        text        NOT NULL UNIQUE,
     keyring_column name        NOT NULL,
     key_columns    name[]      NOT NULL CHECK (cardinality(key_columns) > 0),
     view_name      text        NOT NULL,
@@ -39,6 +39,10 @@ REVOKE ALL ON han_crypto.protected_tables, han_crypto.protected_columns FROM PUB
 -- The trigger function (Rust, src/protect.rs).
 CREATE FUNCTION han_crypto._protect_trigger() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', '_protect_trigger';
+
+-- AFTER TRUNCATE: forgets what quarantine kept for the table's rows (Rust).
+CREATE FUNCTION han_crypto._forget_truncated() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', '_forget_truncated';
 
 -- What is protected, for everyone: table and column names only (pg_class
 -- shows those to every role anyway).
@@ -246,6 +250,10 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TRIGGER zz_han_crypto_protect BEFORE INSERT OR UPDATE OR DELETE ON %s
                     FOR EACH ROW EXECUTE FUNCTION han_crypto._protect_trigger()', tbl);
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_truncate') THEN
+        EXECUTE format('CREATE TRIGGER zz_han_crypto_truncate AFTER TRUNCATE ON %s
+                        FOR EACH STATEMENT EXECUTE FUNCTION han_crypto._forget_truncated()', tbl);
+    END IF;
 
     -- Ciphertext does not compress: skip PostgreSQL's futile attempt.
     FOREACH col IN ARRAY columns LOOP
@@ -448,6 +456,7 @@ BEGIN
     IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_han_crypto_protect') THEN
         EXECUTE format('DROP TRIGGER zz_han_crypto_protect ON %s', tbl);
     END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS zz_han_crypto_truncate ON %s', tbl);
     RETURN true;
 END
 $$;
@@ -695,6 +704,7 @@ BEGIN
                 EXECUTE format('DROP VIEW %s', v_view);
             END IF;
             EXECUTE format('DROP TRIGGER IF EXISTS zz_han_crypto_protect ON %s', r.tbl);
+            EXECUTE format('DROP TRIGGER IF EXISTS zz_han_crypto_truncate ON %s', r.tbl);
             PERFORM han_crypto._unregister_protection(r.tbl::oid);
             RAISE NOTICE 'han_crypto: "%" has no protected column left and is no longer protected', r.tbl;
         ELSE

@@ -17,9 +17,10 @@
 -- One row per removed value. value_tag is the authentication tag of the
 -- stored value it was removed from (so entries of a value that was never
 -- stored, as with INSERT … ON CONFLICT DO NOTHING, or was replaced since,
--- match nothing); ordinal counts every marker of that value, 0-based.
--- sealed is an envelope under the quarantine keyring bound to (binding,
--- column, row key, value tag, ordinal, kind): an entry opens only for the
+-- match nothing; a row moved to another keyring is sealed again and its
+-- entries take the new tag); ordinal counts every marker of that value,
+-- 0-based. sealed is an envelope under the quarantine keyring bound to
+-- (binding, column, row key, ordinal, kind): an entry opens only for the
 -- marker it was removed at.
 CREATE TABLE han_crypto.quarantine (
     binding        text        NOT NULL,

@@ -113,7 +113,15 @@ impl Drop for OwnerGuard {
 /// the latest one is pushed; writes (read-write SPI) still take the
 /// transaction's own, as PostgreSQL's isolation rules expect.
 pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
-    let owner = extension_owner();
+    as_role(extension_owner(), false, f)
+}
+
+/// Runs `f` as role `role`, as [`as_owner`] does. `restricted` also makes
+/// it a security-restricted operation (as VACUUM and REFRESH MATERIALIZED
+/// VIEW run a table owner's code): the role's code cannot change the
+/// session (SET ROLE, temporary objects) that it runs in.
+pub fn as_role<R>(role: pg_sys::Oid, restricted: bool, f: impl FnOnce() -> R) -> R {
+    let owner = role;
     let mut saved_user = pg_sys::InvalidOid;
     let mut saved_context = 0i32;
     // SAFETY: backend-local state; the guard restores it on every exit path.
@@ -131,9 +139,14 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
         if guard.pushed_snapshot {
             pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
         }
+        let restriction = if restricted {
+            pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+        } else {
+            0
+        };
         pg_sys::SetUserIdAndSecContext(
             owner,
-            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | restriction,
         );
         pg_sys::set_config_option(
             c"search_path".as_ptr(),
@@ -150,6 +163,34 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     let result = f();
     drop(guard);
     result
+}
+
+/// Whether a protected table other than `relid` has binding `binding`.
+pub fn binding_taken(binding: &str, relid: pg_sys::Oid) -> bool {
+    as_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT FROM han_crypto.protected_tables \
+                            WHERE binding OPERATOR(pg_catalog.=) $1 \
+                              AND relid::pg_catalog.oid OPERATOR(pg_catalog.<>) $2)",
+            &[binding.into(), relid.into()],
+        )
+    })
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// A relation's owner, and whether it has row security enabled.
+pub fn owner_and_row_security(relid: pg_sys::Oid) -> HcResult<(pg_sys::Oid, bool)> {
+    as_owner(|| {
+        Spi::get_two_with_args::<pg_sys::Oid, bool>(
+            "SELECT relowner, relrowsecurity FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
+            &[relid.into()],
+        )
+    })
+    .ok()
+    .and_then(|(o, r)| Some((o?, r.unwrap_or(false))))
+    .ok_or_else(|| HcError::InvalidArgument("the relation does not exist".into()))
 }
 
 /// A relation's schema-qualified name as SQL text, each part quoted as

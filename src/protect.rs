@@ -729,6 +729,55 @@ pub unsafe extern "C-unwind" fn _protect_trigger(
     datum
 }
 
+/// Version-1 calling-convention record for `_forget_truncated`.
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo__forget_truncated() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// AFTER TRUNCATE FOR EACH STATEMENT on a protected table (protect()
+/// creates it): what quarantine kept for the table's rows goes with them.
+/// Attached to another table, it can only forget that table's entries.
+///
+/// # Safety
+/// Called by PostgreSQL's trigger manager with a valid `fcinfo`.
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn _forget_truncated(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let misuse = || HcError::Refused {
+        code: pgrx::PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+        message: "han_crypto._forget_truncated() must fire AFTER TRUNCATE FOR EACH STATEMENT"
+            .into(),
+        hint: Some("Only han_crypto.protect() creates this trigger.".into()),
+    };
+    // SAFETY: PostgreSQL passes a valid fcinfo; from_fcinfo checks that it
+    // is a trigger call, whose relation is valid for the call.
+    let outcome = match unsafe { fcinfo.as_ref() }.map(|f| unsafe { PgTrigger::from_fcinfo(f) }) {
+        Some(Ok(t)) => {
+            let td = t.trigger_data();
+            let event = td.tg_event;
+            let truncate = event & pg_sys::TRIGGER_EVENT_OPMASK == pg_sys::TRIGGER_EVENT_TRUNCATE;
+            let after = event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_AFTER;
+            if truncate && after && event & pg_sys::TRIGGER_EVENT_ROW == 0 {
+                // SAFETY: the trigger manager's relation.
+                let relid = unsafe { (*td.tg_relation).rd_id };
+                crate::quarantine::forget_table(relid, None)
+            } else {
+                Err(misuse())
+            }
+        }
+        _ => Err(misuse()),
+    };
+    if let Err(e) = outcome {
+        ErrorReport::from(e).report(PgLogLevel::ERROR);
+    }
+    pg_sys::Datum::from(0)
+}
+
 /// An envelope ready to open for the view: its bytes, key and context.
 struct ViewOpen {
     envelope: Vec<u8>,
@@ -911,12 +960,43 @@ fn _open_bytea(
         .transpose()?)
 }
 
+/// The caller's own right to restore into `relid` (SELECT and UPDATE on
+/// it; row security, which restoring as the owner would bypass, only for
+/// the owner), and the owner to read and write the row as.
+fn restore_rights(relid: pg_sys::Oid) -> HcResult<pg_sys::Oid> {
+    let (owner, row_security) = catalog::owner_and_row_security(relid)?;
+    // SAFETY: a privilege check by OID for the current user.
+    // (One check per privilege: pg_class_aclcheck passes when any one of
+    // the modes asked for is held.)
+    let (me, granted) = unsafe {
+        let me = pg_sys::GetUserId();
+        let holds = |mode: u32| {
+            pg_sys::pg_class_aclcheck(relid, me, mode as pg_sys::AclMode)
+                == pg_sys::AclResult::ACLCHECK_OK
+        };
+        (me, holds(pg_sys::ACL_SELECT) && holds(pg_sys::ACL_UPDATE))
+    };
+    if !granted {
+        return Err(HcError::PermissionDenied {
+            message: "restore_redactions() needs SELECT and UPDATE on the table".into(),
+            hint: "The table's owner grants them, as for any update of the table.",
+        });
+    }
+    if row_security && me != owner && !crate::pg_compat::current_user_owns_relation(relid) {
+        return Err(HcError::PermissionDenied {
+            message: "the table has row security: only its owner restores redactions in it".into(),
+            hint: "restore_redactions() reads and writes the row as the table's owner, which row security would not restrict.",
+        });
+    }
+    Ok(owner)
+}
+
 /// Puts back what quarantine kept for one value (han_crypto.
 /// restore_redactions): opens the row's value and the kept entries, puts
 /// each entry back at its marker, seals the result for the row and stores
-/// it with an UPDATE run as the caller (so the table's privileges, row
-/// security and the trigger's writer check all apply). Needs an admin of
-/// the quarantine keyring who is also a writer of the row's keyring.
+/// it. Needs an admin of the quarantine keyring who is also a writer of the
+/// row's keyring and may select and update the table; the row itself is
+/// read and written as the table's owner (see [`restore_rights`]).
 /// Returns how many values were put back; what remains kept for the value
 /// is forgotten (its markers moved).
 pub fn restore_redactions(
@@ -952,7 +1032,12 @@ pub fn restore_redactions(
     keyring::authorize(&qring, Access::Manage)?;
     catalog::require_writable("han_crypto.restore_redactions()")?;
 
-    // The row, locked, as the caller sees it.
+    // The row is read and written as the table's owner, in a
+    // security-restricted operation: the owner's triggers, rules and
+    // policies must not run with the rights of the quarantine admin who
+    // restores (who could be made to copy out any secret they may read).
+    // The caller's own rights are checked here instead.
+    let owner = restore_rights(relid)?;
     let table = catalog::relation_sql_name(relid)?;
     let ident = catalog::quote_ident;
     let matches: Vec<String> = cfg
@@ -970,9 +1055,10 @@ pub fn restore_redactions(
     let where_clause = matches.join(" AND ");
     let key_arg: Vec<Option<String>> = row_key.to_vec();
     // FOR UPDATE needs read-write SPI (a read-only one refuses row locks).
-    let row = Spi::connect_mut(
-        |client| -> HcResult<Option<(Option<String>, Option<String>)>> {
-            let t = client.update(
+    let row = catalog::as_role(owner, true, || {
+        Spi::connect_mut(
+            |client| -> HcResult<Option<(Option<String>, Option<String>)>> {
+                let t = client.update(
             &format!(
                 "SELECT {}::pg_catalog.text, {}::pg_catalog.text FROM {table} WHERE {where_clause} FOR UPDATE",
                 ident(&cfg.keyring_column),
@@ -981,17 +1067,18 @@ pub fn restore_redactions(
             Some(2),
             &[key_arg.clone().into()],
         )?;
-            if t.len() > 1 {
-                return Err(HcError::InvalidArgument(
-                    "row_key matches more than one row".into(),
-                ));
-            }
-            match t.into_iter().next() {
-                Some(r) => Ok(Some((r.get::<String>(1)?, r.get::<String>(2)?))),
-                None => Ok(None),
-            }
-        },
-    )?;
+                if t.len() > 1 {
+                    return Err(HcError::InvalidArgument(
+                        "row_key matches more than one row".into(),
+                    ));
+                }
+                match t.into_iter().next() {
+                    Some(r) => Ok(Some((r.get::<String>(1)?, r.get::<String>(2)?))),
+                    None => Ok(None),
+                }
+            },
+        )
+    })?;
     let Some((row_keyring, stored)) = row else {
         return Err(HcError::Refused {
             code: pgrx::PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
@@ -1056,15 +1143,16 @@ pub fn restore_redactions(
             Kind::Jsonb => (column::encode_json(&sealed)?, "::pg_catalog.jsonb"),
             _ => (column::encode_text(&sealed)?, "::pg_catalog.text"),
         };
-        // The trigger keeps a value that authenticates for its place, after
-        // checking that the caller writes that keyring.
-        Spi::run_with_args(
-            &format!(
-                "UPDATE {table} SET {} = $2{cast} WHERE {where_clause}",
-                ident(column_name)
-            ),
-            &[key_arg.into(), stored_form.as_str().into()],
-        )?;
+        // The trigger keeps a value that authenticates for its place.
+        catalog::as_role(owner, true, || {
+            Spi::run_with_args(
+                &format!(
+                    "UPDATE {table} SET {} = $2{cast} WHERE {where_clause}",
+                    ident(column_name)
+                ),
+                &[key_arg.into(), stored_form.as_str().into()],
+            )
+        })?;
     }
     crate::quarantine::forget(&place, None)?;
     Ok(count as i32)

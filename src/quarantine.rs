@@ -180,6 +180,25 @@ pub fn open(
     Ok(zeroize::Zeroizing::new(text.to_string()))
 }
 
+/// Forgets what is kept for protected table `relid` (its protection ends,
+/// or it was dropped or truncated): all of it, or only `columns`'.
+pub fn forget_table(relid: pg_sys::Oid, columns: Option<&[String]>) -> HcResult<()> {
+    if !crate::catalog::writable() {
+        return Ok(());
+    }
+    let columns: Option<Vec<String>> = columns.map(<[String]>::to_vec);
+    as_owner(|| -> HcResult<()> {
+        Spi::run_with_args(
+            "DELETE FROM han_crypto.quarantine q USING han_crypto.protected_tables t \
+             WHERE t.relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1 \
+               AND q.binding OPERATOR(pg_catalog.=) t.binding \
+               AND ($2::pg_catalog.text[] IS NULL OR q.column_name OPERATOR(pg_catalog.=) ANY ($2))",
+            &[relid.into(), columns.into()],
+        )?;
+        Ok(())
+    })
+}
+
 /// Deletes every expired entry; returns how many.
 pub fn purge() -> HcResult<i64> {
     require_writable("han_crypto.purge_quarantine()")?;

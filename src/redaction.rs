@@ -343,6 +343,12 @@ pub fn validate_options(options: &Value, columns: &[String]) -> HcResult<()> {
             )
         })?;
         for (name, spec) in cols {
+            if !spec.is_object() {
+                return Err(HcError::InvalidArgument(format!(
+                    "options.columns.{q_name} must be an object of column options",
+                    q_name = quoted(name)
+                )));
+            }
             if !columns.contains(name) {
                 return Err(HcError::InvalidArgument(format!(
                     "options.columns names {q_name}, which is not a protected column",

@@ -127,7 +127,8 @@ fn stable_text_form(rel: &Relation, column: &str) -> HcResult<()> {
         pg_sys::NUMERICOID,
         pg_sys::TEXTOID,
         pg_sys::VARCHAROID,
-        pg_sys::BPCHAROID,
+        // Not char(n): its output keeps the padding that its cast to text
+        // (the view's, restore's) drops, so the two would not agree.
         pg_sys::NAMEOID,
         pg_sys::UUIDOID,
         pg_sys::OIDOID,
@@ -136,12 +137,21 @@ fn stable_text_form(rel: &Relation, column: &str) -> HcResult<()> {
     if STABLE.contains(typid) {
         return Ok(());
     }
+    if *typid == pg_sys::BPCHAROID {
+        return Err(HcError::Refused {
+            code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            message: format!(
+                "column {q_column} has type character(n), whose output keeps the padding that its cast to text drops; sealed values are bound to its text form",
+                q_column = quoted(column)),
+            hint: Some("Use varchar or text for key and keyring columns.".into()),
+        });
+    }
     Err(HcError::Refused {
         code: PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
         message: format!(
             "column {q_column} has type {}, whose text form depends on session settings; sealed values are bound to it",
             catalog::type_name(*typid, -1), q_column = quoted(column)),
-        hint: Some("Key and keyring columns must be integer, bigint, smallint, numeric, text, varchar, char, uuid, name, oid or boolean.".into()),
+        hint: Some("Key and keyring columns must be integer, bigint, smallint, numeric, text, varchar, uuid, name, oid or boolean.".into()),
     })
 }
 
@@ -318,9 +328,23 @@ fn _register_protection(
         }
     }
 
-    let binding = previous
-        .map(|p| p.binding)
-        .unwrap_or_else(|| format!("{}.{}", quote_ident(&rel.schema), quote_ident(&rel.name)));
+    // A new binding must be no other protected table's: a table renamed
+    // away keeps its binding, and one created under its old name must not
+    // share it (its values, and what quarantine keeps for it, would pass
+    // for the other's).
+    let binding = match previous {
+        Some(p) => p.binding,
+        None => {
+            let base = format!("{}.{}", quote_ident(&rel.schema), quote_ident(&rel.name));
+            let mut binding = base.clone();
+            let mut n = 2;
+            while catalog::binding_taken(&binding, tbl) {
+                binding = format!("{base}#{n}");
+                n += 1;
+            }
+            binding
+        }
+    };
     let view = format!(
         "{}.{}",
         quote_ident(&rel.schema),
@@ -345,6 +369,8 @@ fn _register_protection(
 #[pg_extern(volatile, parallel_unsafe)]
 fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
     require_owner(tbl)?;
+    // What quarantine kept for the table goes with its protection.
+    crate::quarantine::forget_table(tbl, None)?;
     catalog::delete_protection(tbl)?;
     Ok(())
 }
@@ -358,6 +384,7 @@ fn _forget_protected_columns(
 ) -> Result<(), ErrorReport> {
     require_owner(tbl)?;
     let columns: Vec<String> = columns.into_iter().flatten().collect();
+    crate::quarantine::forget_table(tbl, Some(&columns))?;
     catalog::delete_protected_columns(tbl, &columns)?;
     Ok(())
 }
@@ -384,6 +411,8 @@ fn _forget_dropped_table(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
         }
         .into());
     }
+    // What quarantine kept for the table goes with its protection.
+    crate::quarantine::forget_table(tbl, None)?;
     catalog::delete_protection(tbl)?;
     Ok(())
 }

@@ -357,6 +357,7 @@ fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
             format!("UPDATE {t} SET body = 'again' WHERE id OPERATOR(pg_catalog.=) 900"),
             format!("DELETE FROM {t} WHERE id OPERATOR(pg_catalog.=) 900"),
         ],
+        "han_crypto._forget_truncated()" => vec![format!("TRUNCATE {t}")],
         "han_crypto._view_write()" => vec![
             format!("INSERT INTO {t}_decrypted (id, team, body) VALUES (901, 'hc_team', 'via view')"),
             format!("UPDATE {t}_decrypted SET body = 'changed' WHERE id OPERATOR(pg_catalog.=) 901"),

@@ -448,3 +448,213 @@ fn a_discarded_insert_or_a_move_to_another_team_keeps_what_the_row_kept() {
         assert_eq!(p.unwrap(), prompt(), "row {id}");
     }
 }
+
+#[test]
+fn a_table_owners_trigger_never_runs_with_the_restorers_rights() {
+    // mallory owns a quarantined table and asks the curator to restore a
+    // "false positive" in it; her trigger tries to restore alice's secret
+    // and copy it out with the curator's rights.
+    let mut admin = sessions_db("q_trojan", QUARANTINE);
+    let mut app = cluster().connect_as("q_trojan", "platform");
+    write_as(&mut app, "alice", 1, &prompt(), &serde_json::json!({}));
+    admin
+        .batch_execute(
+            "CREATE ROLE mallory LOGIN;
+             GRANT CREATE ON SCHEMA public TO mallory;
+             SELECT han_crypto.create_keyring('team_m');
+             SELECT han_crypto.grant_access('team_m', 'mallory', 'writer');
+             SELECT han_crypto.grant_access('team_m', 'curator', 'writer');",
+        )
+        .or_else(|_| {
+            // The role exists already (another database of this cluster).
+            admin.batch_execute(
+                "GRANT CREATE ON SCHEMA public TO mallory;
+                 SELECT han_crypto.create_keyring('team_m');
+                 SELECT han_crypto.grant_access('team_m', 'mallory', 'writer');
+                 SELECT han_crypto.grant_access('team_m', 'curator', 'writer');",
+            )
+        })
+        .unwrap();
+    let mut mallory = cluster().connect_as("q_trojan", "mallory");
+    mallory
+        .batch_execute(&format!(
+            "CREATE TABLE loot (s text);
+             GRANT INSERT ON loot TO PUBLIC;
+             CREATE TABLE bait (id int PRIMARY KEY, team text NOT NULL, note text);
+             SELECT han_crypto.protect('bait', ARRAY['note'], 'team', options => '{QUARANTINE}');
+             CREATE FUNCTION trojan() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 PERFORM han_crypto.restore_redactions('public.sessions', '1', 'prompt');
+                 INSERT INTO public.loot SELECT prompt FROM public.sessions_decrypted WHERE id = 1;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER a BEFORE UPDATE ON bait FOR EACH ROW EXECUTE FUNCTION trojan();
+             INSERT INTO bait VALUES (10, 'team_m', 'a false positive PGPASSWORD=''Lm3!xq8Rt5'' here');
+             GRANT SELECT, UPDATE ON bait TO curator;"
+        ))
+        .unwrap();
+    let mut curator = cluster().connect_as("q_trojan", "curator");
+    // The trigger runs as mallory, who is no quarantine admin: it fails,
+    // and with it the restore.
+    let r = curator.query(
+        "SELECT han_crypto.restore_redactions('bait', '10', 'note')",
+        &[],
+    );
+    refused(r, "42501", "mallory");
+    let loot: i64 = admin
+        .query_one("SELECT count(*) FROM loot", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(loot, 0);
+    let (p, _) = read_as(&mut app, "alice", 1);
+    assert!(
+        !p.unwrap().contains(DB_PASSWORD),
+        "alice's secret stays kept"
+    );
+    // Without the trojan, the same restore works (as the owner, whose
+    // trigger checks pass: the curator writes team_m).
+    mallory.batch_execute("DROP TRIGGER a ON bait").unwrap();
+    let n: i32 = curator
+        .query_one(
+            "SELECT han_crypto.restore_redactions('bait', '10', 'note')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn restoring_needs_the_tables_privileges_and_respects_row_security() {
+    let mut admin = sessions_db("q_acl", QUARANTINE);
+    let mut app = cluster().connect_as("q_acl", "platform");
+    write_as(&mut app, "alice", 1, &prompt(), &serde_json::json!({}));
+    let mut curator = cluster().connect_as("q_acl", "curator");
+    admin
+        .batch_execute("REVOKE UPDATE ON sessions FROM curator")
+        .unwrap();
+    refused(
+        curator.query(
+            "SELECT han_crypto.restore_redactions('sessions', '1', 'prompt')",
+            &[],
+        ),
+        "42501",
+        "SELECT and UPDATE",
+    );
+    admin
+        .batch_execute(
+            "GRANT UPDATE ON sessions TO curator;
+             ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;",
+        )
+        .unwrap();
+    refused(
+        curator.query(
+            "SELECT han_crypto.restore_redactions('sessions', '1', 'prompt')",
+            &[],
+        ),
+        "42501",
+        "row security",
+    );
+    assert_eq!(kept(&mut admin), 2);
+}
+
+#[test]
+fn truncate_drop_and_unprotect_forget_what_was_kept() {
+    let mut admin = sessions_db("q_gone", QUARANTINE);
+    let mut app = cluster().connect_as("q_gone", "platform");
+    write_as(&mut app, "alice", 1, &prompt(), &serde_json::json!({}));
+    assert_eq!(kept(&mut admin), 2);
+    admin.batch_execute("TRUNCATE sessions").unwrap();
+    assert_eq!(kept(&mut admin), 0, "TRUNCATE");
+    write_as(&mut app, "alice", 1, &prompt(), &serde_json::json!({}));
+    admin
+        .batch_execute("CALL han_crypto.unprotect('sessions', columns => ARRAY['prompt'])")
+        .unwrap();
+    assert_eq!(kept(&mut admin), 0, "unprotect of the column");
+    admin
+        .batch_execute(&format!(
+            "SELECT han_crypto.protect('sessions', ARRAY['prompt', 'metadata'], 'team', options => '{QUARANTINE}')"
+        ))
+        .unwrap();
+    write_as(&mut app, "alice", 2, &prompt(), &serde_json::json!({}));
+    assert_eq!(kept(&mut admin), 2);
+    admin.batch_execute("DROP TABLE sessions CASCADE").unwrap();
+    assert_eq!(kept(&mut admin), 0, "DROP TABLE");
+}
+
+#[test]
+fn a_table_created_under_a_renamed_tables_name_gets_its_own_binding() {
+    let mut admin = sessions_db("q_binding", QUARANTINE);
+    let mut app = cluster().connect_as("q_binding", "platform");
+    write_as(&mut app, "alice", 1, &prompt(), &serde_json::json!({}));
+    admin
+        .batch_execute(&format!(
+            "ALTER TABLE sessions RENAME TO sessions_old;
+             ALTER VIEW sessions_decrypted RENAME TO sessions_old_decrypted;
+             CREATE TABLE sessions (id bigint PRIMARY KEY, team text NOT NULL, prompt text, metadata jsonb);
+             SELECT han_crypto.protect('sessions', ARRAY['prompt'], 'team', options => '{QUARANTINE}');"
+        ))
+        .unwrap();
+    let bindings: Vec<String> = admin
+        .query(
+            "SELECT DISTINCT binding FROM han_crypto.protected ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(bindings, ["public.sessions", "public.sessions#2"]);
+    // The new table's rows and deletions touch nothing the old one kept.
+    admin
+        .batch_execute(
+            "INSERT INTO sessions VALUES (1, 'team_a', 'x PGPASSWORD=''Qq1!ww2Ee3'' y');
+             DELETE FROM sessions WHERE id = 1;",
+        )
+        .unwrap();
+    let listed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM han_crypto.quarantined('sessions_old')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listed, 2);
+    let listed_new: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM han_crypto.quarantined('sessions')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listed_new, 0);
+}
+
+#[test]
+fn char_keys_and_malformed_column_options_are_refused() {
+    let mut c = cluster().fresh_db("q_odd");
+    c.batch_execute(
+        "SELECT han_crypto.create_keyring('team_a');
+         SELECT han_crypto.create_keyring('quarantine');
+         CREATE TABLE c (id char(5) PRIMARY KEY, team text NOT NULL, note text);
+         CREATE TABLE d (id int PRIMARY KEY, team text NOT NULL, note text);",
+    )
+    .unwrap();
+    refused(
+        c.query("SELECT han_crypto.protect('c', ARRAY['note'], 'team')", &[]),
+        "42804",
+        "character",
+    );
+    for spec in [r#""quarantine""#, r#"["x"]"#, "null"] {
+        refused(
+            c.query(
+                &format!(
+                    "SELECT han_crypto.protect('d', ARRAY['note'], 'team', options => '{{\"columns\": {{\"note\": {spec}}}}}')"
+                ),
+                &[],
+            ),
+            "22023",
+            "must be an object",
+        );
+    }
+}

@@ -63,6 +63,7 @@ WITH reasons(routine, why) AS (VALUES
     ('han_crypto.quarantined(regclass)',            'SQL wrapper of _quarantined; fully qualified'),
     ('han_crypto._quarantined(oid)',                'admins of the quarantine keyring only; positions and types, never values'),
     ('han_crypto._protect_trigger()',               'CREATE TRIGGER needs it; refuses any firing but BEFORE ROW INSERT/UPDATE, checks every column''s real type'),
+    ('han_crypto._forget_truncated()',              'CREATE TRIGGER needs it; refuses any firing but AFTER TRUNCATE FOR EACH STATEMENT; forgets only the firing table''s quarantined values'),
     ('han_crypto._view_write()',                    'CREATE TRIGGER needs it; writes with the caller''s own rights')
 ), public_routines AS (
     SELECT p.oid::regprocedure::text AS routine
