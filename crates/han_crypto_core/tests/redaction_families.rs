@@ -516,3 +516,74 @@ fn session_tokens_and_ids_beside_their_keys() {
         &["AKIAZ7QX3RDV5TEN2MWB", "q8Lr2Tq9e4Zx7Vb1Nm5Kp3Hd6Gf0Sa2Wc8Ey4Ju1"],
     );
 }
+
+#[test]
+fn keys_given_to_jvm_dotnet_php_and_js_crypto_apis() {
+    for (text, secret) in [
+        ("var hmac = new HMACSHA256(Encoding.UTF8.GetBytes(\"Rk4Pq8Wn2Zt6Yv0Xs3Lm7Bc1Hd5Jf9Gq\"));", "Rk4Pq8Wn2Zt6Yv0Xs3Lm7Bc1Hd5Jf9Gq"),
+        ("Algorithm algorithm = Algorithm.HMAC256(\"Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8Wn2\");", "Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8Wn2"),
+        ("Jwts.parserBuilder().setSigningKey(Decoders.BASE64.decode(\"Lm7Bc1Hd5Jf9GqRk4Pq8Wn2Zt6Yv0Xs3\"))", "Lm7Bc1Hd5Jf9GqRk4Pq8Wn2Zt6Yv0Xs3"),
+        ("$ct = openssl_encrypt($data, 'aes-256-cbc', 'Hd5Jf9GqRk4Pq8Wn2Zt6Yv0Xs3Lm7Bc1', OPENSSL_RAW_DATA, $iv);", "Hd5Jf9GqRk4Pq8Wn2Zt6Yv0Xs3Lm7Bc1"),
+        ("CryptoJS.AES.encrypt(JSON.stringify(d), \"Jf9GqRk4Pq8Wn2Zt6Yv0Xs3Lm7Bc1Hd5\").toString()", "Jf9GqRk4Pq8Wn2Zt6Yv0Xs3Lm7Bc1Hd5"),
+        ("var store = sessions.NewCookieStore([]byte(\"Pq8Wn2Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4\"))", "Pq8Wn2Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4"),
+        ("s = URLSafeTimedSerializer(\"Wn2Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8\", salt=\"email\")", "Wn2Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn made_up_by_name_or_published_by_a_project() {
+    for text in [
+        "export const FAKE_AES_KEY = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\";",
+        "dummy_token = \"Zt6Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8Wn2\"",
+        "const stripe = require('stripe')('sk_test_4eC39HqLyjWDarjtT1zdp7dc');",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;",
+        "Account #0 Private Key: 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        "docker run -e POSTGRES_PASSWORD=mysecretpassword -d postgres",
+        "  --auth-user-pass [up]  Authenticate with server using username/password passwords.",
+    ] {
+        assert_unchanged(text);
+    }
+    // A test-mode key of one's own is a live credential.
+    assert_gone(
+        "TEST_API_KEY = \"Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8Wn2Zt6\"",
+        &["Yv0Xs3Lm7Bc1Hd5Jf9GqRk4Pq8Wn2Zt6"],
+    );
+}
+
+#[test]
+fn typed_tokens_of_analytics_ai_and_crawl_providers() {
+    let tokens = [
+        "phc_Q4w8E2r6T0y4U8i2O6p0A4s8D2f6G0h4J8k2L6z0X4c",
+        "apify_api_Rt4Yu8Io2Pa6Sd0Fg4Hj8Kl2Zx6Cv0Bn4Mq8",
+        "napi_q4w8e2r6t0y4u8i2o6p0a4s8d2f6g0h4j8k2l6z0x4c8v2b6n0m4q8w2e6r0t4y8u2",
+        "csk-q4w8e2r6t0y4u8i2o6p0a4s8d2f6g0h4j8k2l6z0x4c8",
+        "fw_Q4w8E2r6T0y4U8i2O6p0A4s8",
+        "fc-3e5c7a9b1d3f5e7c9a1b3d5f7e9c1a3b",
+        "xaat-3f5e7c9a-1b3d-4f7e-9c1a-3b5d7f9e1c3a",
+        "cioQ4w8E2r6T0y4U8i2O6p0A4s8D2f6G0h4",
+    ];
+    for t in tokens {
+        assert_gone(&format!("using {t} now"), &[t]);
+    }
+    // Beside a provider's name after an arrow or in parentheses.
+    for (text, secret) in [
+        (
+            "deepseek → Hq2Lm7Rk4Vw9Zp1Tn6Bc3Hd8Jf5Xs0Yt",
+            "Hq2Lm7Rk4Vw9Zp1Tn6Bc3Hd8Jf5Xs0Yt",
+        ),
+        (
+            "moved the crawl to firecrawl (Zp1Tn6Bc3Hd8Jf5Xs0YtHq2Lm7Rk4Vw9) today",
+            "Zp1Tn6Bc3Hd8Jf5Xs0YtHq2Lm7Rk4Vw9",
+        ),
+        (
+            "upstash -> Tn6Bc3Hd8Jf5Xs0YtHq2Lm7Rk4Vw9Zp1",
+            "Tn6Bc3Hd8Jf5Xs0YtHq2Lm7Rk4Vw9Zp1",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    // Words in parentheses after a provider stay.
+    assert_unchanged("we moved to posthog (the cloud version) last week");
+}

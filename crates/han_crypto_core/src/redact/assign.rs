@@ -689,11 +689,20 @@ fn beside(b: &[u8], we: usize) -> Option<usize> {
     if b.get(p) == Some(&b':') && b.get(p + 1) == Some(&b'\n') {
         p += 1;
     }
-    // An em or en dash set off by blanks, as a dash is.
-    let dash = b[p.min(b.len())..].starts_with("—".as_bytes())
-        || b[p.min(b.len())..].starts_with("–".as_bytes());
+    // An em or en dash or an arrow set off by blanks, as a dash is.
+    let rest = &b[p.min(b.len())..];
+    let dash = rest.starts_with("—".as_bytes())
+        || rest.starts_with("–".as_bytes())
+        || rest.starts_with("→".as_bytes());
     if dash && p > we && b.get(p + 3) == Some(&b' ') {
         return Some(p + 3);
+    }
+    if rest.starts_with(b"->") && p > we && b.get(p + 2) == Some(&b' ') {
+        return Some(p + 2);
+    }
+    // In parentheses: `Fireworks (fw_…)`.
+    if rest.first() == Some(&b'(') && p > we {
+        return Some(p);
     }
     match b.get(p)? {
         b'"' | b'\'' | b'`' if p > we => Some(p),

@@ -395,6 +395,22 @@ pub const VENDORS: &[&str] = &[
     "loggly",
     "logdna",
     "papertrail",
+    "onesignal",
+    "amplitude",
+    "deepseek",
+    "posthog",
+    "apify",
+    "uptimerobot",
+    "bitwarden",
+    "klaviyo",
+    "serpapi",
+    "firecrawl",
+    "mercadopago",
+    "upstash",
+    "cerebras",
+    "infisical",
+    "axiom",
+    "ably",
 ];
 
 /// Whether `word` (any case) is one of [`VENDORS`].
@@ -564,6 +580,16 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
         .find_map(|(i, w)| word_class(w).map(|c| (i, c)))?;
     let after = &ws[pos + 1..];
     if ws.iter().any(|w| is_digest_word(w)) {
+        return None;
+    }
+    // `FAKE_AES_KEY`, `dummyToken`, `examplePassword`: the name says the
+    // value is made up (not `TEST_…`: test-mode keys are live credentials).
+    if ws.iter().any(|w| {
+        matches!(
+            *w,
+            "fake" | "dummy" | "example" | "sample" | "placeholder" | "mock" | "bogus"
+        )
+    }) {
         return None;
     }
     // A provider's name is evidence only as the whole name or its last

@@ -79,6 +79,11 @@ const NON_VALUES: &[&str] = &[
     "string?",
     "secretkey",
     "secret_key",
+    "passwords",
+    "secrets",
+    "tokens",
+    "keys",
+    "credentials",
     "access_token",
     "auth_token",
     "bearer",
@@ -314,6 +319,19 @@ const PUBLISHED_EXAMPLES: &[&str] = &[
     "MWYyZDFlMmU2N2Rm",
     "1f2d1e2e67df",
     "my-secret-pw",
+    "mysecretpassword",
+    // Stripe's documentation test key, the Azurite storage emulator's key,
+    // Hardhat/Anvil's first development account, RFC 6238's sample TOTP
+    // secret, NIST SP 800-38A's AES test key, the Kubernetes and MongoDB
+    // docs' sample passwords, MinIO's default credentials.
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "JBSWY3DPEHPK3PXP",
+    "2b7e151628aed2a6abf7158809cf4f3c",
+    "S!B\\*d$zDsb=",
+    "D1fficultP%40ssw0rd",
+    "minioadmin",
 ];
 
 /// Whether `v` is, or contains, a credential published as an example.

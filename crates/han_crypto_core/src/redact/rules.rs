@@ -471,6 +471,72 @@ pub static RULES: &[RuleSpec] = &[
         r"\b(?P<s>K00[0-9][A-Za-z0-9+/]{27})(?:[^A-Za-z0-9+/=]|$)",
         3.5,
     ),
+    v(
+        "posthog_api_key",
+        &["phc_", "phx_"],
+        r"\b(?P<s>ph[cx]_[A-Za-z0-9]{39,48})\b",
+        3.5,
+    ),
+    v(
+        "apify_token",
+        &["apify_api_"],
+        r"\b(?P<s>apify_api_[A-Za-z0-9]{30,40})\b",
+        3.5,
+    ),
+    v(
+        "neon_api_key",
+        &["napi_"],
+        r"\b(?P<s>napi_[a-z0-9]{60,70})\b",
+        3.0,
+    ),
+    v(
+        "xai_api_key",
+        &["xai-"],
+        r"\b(?P<s>xai-[A-Za-z0-9]{70,90})\b",
+        3.5,
+    ),
+    v(
+        "cerebras_api_key",
+        &["csk-"],
+        r"\b(?P<s>csk-[a-z0-9]{40,56})\b",
+        3.0,
+    ),
+    v(
+        "fireworks_api_key",
+        &["fw_"],
+        r"\b(?P<s>fw_[A-Za-z0-9]{20,30})\b",
+        3.5,
+    ),
+    v(
+        "firecrawl_api_key",
+        &["fc-"],
+        r"\b(?P<s>fc-[a-f0-9]{32})\b",
+        3.0,
+    ),
+    v(
+        "axiom_token",
+        &["xaat-", "xapt-"],
+        r"\b(?P<s>xa[ap]t-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12})\b",
+        0.0,
+    ),
+    v(
+        "onesignal_api_key",
+        &["os_v2_app_", "os_v2_org_"],
+        r"\b(?P<s>os_v2_(?:app|org)_[a-z0-9]{80,120})\b",
+        3.0,
+    ),
+    v(
+        "mercadopago_token",
+        &["app_usr-"],
+        r"\b(?P<s>APP_USR-\d{10,20}-\d{6}-[a-f0-9]{32}-\d{6,12})\b",
+        0.0,
+    ),
+    v(
+        "cratesio_token",
+        &["cio"],
+        r"\b(?P<s>cio[A-Za-z0-9]{32})\b",
+        3.5,
+    ),
     // STS session tokens begin with the same serialised header.
     v(
         "aws_session_token",

@@ -28,6 +28,19 @@ const KEY_CALLS: &[&str] = &[
     "secretkeyspec",
     "jwt.sign",
     "jwt.encode",
+    "hmacsha256",
+    "hmacsha512",
+    "hmac256",
+    "hmac512",
+    "setsigningkey",
+    "signwith",
+    "openssl_encrypt",
+    "openssl_decrypt",
+    "aes.encrypt",
+    "aes.decrypt",
+    "newcookiestore",
+    "urlsafetimedserializer",
+    "urlsafeserializer",
 ];
 
 /// Environment lookups: the variable's name comes next, then maybe a
