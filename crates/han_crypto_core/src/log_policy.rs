@@ -293,37 +293,39 @@ pub fn mask_parameter_list(text: &str, secret: &SecretParams) -> Option<String> 
     if secret.is_empty() {
         return None;
     }
-    let b = text.as_bytes();
     let mut found = Analysis::default();
-    let mut i = 0;
-    while let Some(k) = b[i..].iter().position(|&c| c == b'$') {
-        let digits = i + k + 1;
-        let len = b[digits..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        i = digits + len;
-        if len == 0 || !b[i..].starts_with(b" = ") {
-            continue;
-        }
-        let value = i + 3;
-        if b[value..].starts_with(b"NULL") {
-            i = value + 4;
-            continue;
-        }
-        if b.get(value) != Some(&b'\'') {
-            continue;
-        }
-        i = quoted_value_end(b, value);
-        let n = text[digits..digits + len].parse::<u32>().ok();
-        if let Some(name) = n.and_then(|n| secret.get(&n)) {
-            found.masks.push(Mask {
-                span: value..i,
-                name,
-            });
+    for (n, span) in quoted_parameters(text) {
+        if let Some(name) = n.parse::<u32>().ok().and_then(|n| secret.get(&n)) {
+            found.masks.push(Mask { span, name });
         }
     }
     found.masked(text)
+}
+
+/// The quoted values of a bind-parameter list as PostgreSQL logs it: each
+/// `$n = '…'` as `n` and the span of the value, quotes included (to the
+/// end of the text when it is cut off there). `NULL` values are passed
+/// over, and a `$` inside a value is never read as the next parameter.
+fn quoted_parameters(text: &str) -> impl Iterator<Item = (&str, Range<usize>)> + '_ {
+    let b = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(k) = b[i..].iter().position(|&c| c == b'$') {
+            let digits = i + k + 1;
+            let len = b[digits..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            i = digits + len;
+            if len == 0 || !b[i..].starts_with(b" = '") {
+                continue;
+            }
+            let value = i + 3;
+            i = quoted_value_end(b, value);
+            return Some((&text[digits..digits + len], value..i));
+        }
+        None
+    })
 }
 
 /// Every quoted value of a bind-parameter list (`parameters: $1 = 'it''s'`)
@@ -338,26 +340,15 @@ pub fn redact_parameter_values(
     let b = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
-    let mut i = 0;
-    while let Some(k) = b[i..].iter().position(|&c| c == b'$') {
-        let digits = i + k + 1;
-        let len = b[digits..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        i = digits + len;
-        if len == 0 || !b[i..].starts_with(b" = '") {
-            continue;
-        }
-        let value = i + 3;
-        i = quoted_value_end(b, value);
-        let closed = i > value + 1 && b[i - 1] == b'\'';
-        let inner = &text[value + 1..if closed { i - 1 } else { i }];
+    for (_, span) in quoted_parameters(text) {
+        let (value, end) = (span.start, span.end);
+        let closed = end > value + 1 && b[end - 1] == b'\'';
+        let inner = &text[value + 1..if closed { end - 1 } else { end }];
         // Most values have no quote to undouble and no secret: no copy.
         let decoded = if inner.contains("''") {
-            std::borrow::Cow::Owned(inner.replace("''", "'"))
+            Cow::Owned(inner.replace("''", "'"))
         } else {
-            std::borrow::Cow::Borrowed(inner)
+            Cow::Borrowed(inner)
         };
         if let Some(new) = redact(&decoded) {
             out.push_str(&text[copied..value]);
@@ -366,7 +357,7 @@ pub fn redact_parameter_values(
             if closed {
                 out.push('\'');
             }
-            copied = i;
+            copied = end;
         }
     }
     if copied == 0 {
