@@ -62,42 +62,6 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     while end < b.len() && is_name_byte(b[end]) && end - hit < MAX_NAME {
         end += 1;
     }
-    // `arn:aws:secretsmanager:…:secret:prod/db`: a keyword inside a resource
-    // name (ARN, URN) is part of the reference, not a name.
-    // (At most 128 bytes back: this runs at every keyword hit.)
-    {
-        let back = start.saturating_sub(128);
-        let token_start = b[back..start]
-            .iter()
-            .rposition(|&c| {
-                c.is_ascii_whitespace()
-                    || matches!(
-                        c,
-                        b'"' | b'\'' | b'=' | b'`' | b',' | b'&' | b';' | b'?' | b'(' | b'[' | b'{'
-                    )
-            })
-            .map_or(back, |p| back + p + 1);
-        let token = &b[token_start..start];
-        if token.len() >= 4
-            && (token[..4].eq_ignore_ascii_case(b"arn:")
-                || token[..4].eq_ignore_ascii_case(b"urn:"))
-        {
-            return None;
-        }
-    }
-    // `checksum/secret: 9f2a…`, `sha256/token`: a digest of what the last
-    // segment names (Helm's checksum annotations).
-    if start > 1 && b[start - 1] == b'/' {
-        let seg = b[start.saturating_sub(33)..start - 1]
-            .iter()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .count();
-        let word = &text[start - 1 - seg..start - 1];
-        if super::names::is_digest_word(&word.to_ascii_lowercase()) {
-            return None;
-        }
-    }
     let raw = &text[start..end];
     let cli = raw.starts_with('-')
         && (start == 0
@@ -108,16 +72,6 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if name.is_empty() {
         return None;
     }
-    // `io.jsonwebtoken:jjwt`: a package coordinate, not an assignment.
-    if name.contains('.')
-        && name
-            .split('.')
-            .next()
-            .is_some_and(|tld| matches!(tld, "io" | "com" | "org" | "net" | "dev" | "me"))
-    {
-        return None;
-    }
-    let class = classify(name)?;
     // `<entry key="setting.name" value="…">`: the attribute called key holds
     // the setting's name; its value attribute is read on its own.
     if name == "key" && b.get(end) == Some(&b'=') && b.get(end + 1) == Some(&b'"') {
@@ -193,14 +147,64 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let rest = &b[pos.min(b.len())..];
     let (op_len, op) = operator(rest, quoted_name, xml_element, cli, pos > after_name)?;
     // Positional values must be long (checked in full below); prose ("the
-    // key insight") is common, so a short next word ends it here, cheaply.
-    if op == Op::Positional
-        && rest
+    // key insight") is common, so a short next word ends it here, cheaply,
+    // before the name is classified.
+    let next_word = rest
+        .iter()
+        .take(20)
+        .take_while(|c| !c.is_ascii_whitespace())
+        .count();
+    if op == Op::Positional && next_word < 6 {
+        return None;
+    }
+    let class = classify(name)?;
+    if op == Op::Positional && next_word < if class == NameClass::Password { 6 } else { 20 } {
+        return None;
+    }
+    // Rejections that read more of the text come after the operator test,
+    // which turns down most keyword hits (prose) for the price of a few bytes.
+    // `arn:aws:secretsmanager:…:secret:prod/db`: a keyword inside a resource
+    // name (ARN, URN) is part of the reference, not a name.
+    // (At most 128 bytes back: this runs at every keyword hit.)
+    {
+        let back = start.saturating_sub(128);
+        let token_start = b[back..start]
             .iter()
-            .take(20)
-            .take_while(|c| !c.is_ascii_whitespace())
-            .count()
-            < if class == NameClass::Password { 6 } else { 20 }
+            .rposition(|&c| {
+                c.is_ascii_whitespace()
+                    || matches!(
+                        c,
+                        b'"' | b'\'' | b'=' | b'`' | b',' | b'&' | b';' | b'?' | b'(' | b'[' | b'{'
+                    )
+            })
+            .map_or(back, |p| back + p + 1);
+        let token = &b[token_start..start];
+        if token.len() >= 4
+            && (token[..4].eq_ignore_ascii_case(b"arn:")
+                || token[..4].eq_ignore_ascii_case(b"urn:"))
+        {
+            return None;
+        }
+    }
+    // `checksum/secret: 9f2a…`, `sha256/token`: a digest of what the last
+    // segment names (Helm's checksum annotations).
+    if start > 1 && b[start - 1] == b'/' {
+        let seg = b[start.saturating_sub(33)..start - 1]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        let word = &text[start - 1 - seg..start - 1];
+        if super::names::is_digest_word(&word.to_ascii_lowercase()) {
+            return None;
+        }
+    }
+    // `io.jsonwebtoken:jjwt`: a package coordinate, not an assignment.
+    if name.contains('.')
+        && name
+            .split('.')
+            .next()
+            .is_some_and(|tld| matches!(tld, "io" | "com" | "org" | "net" | "dev" | "me"))
     {
         return None;
     }
@@ -656,7 +660,8 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
                 return None;
             }
             Some(p + 1)
-        } else if c.is_ascii_alphabetic() && b[p - 1].is_ascii_whitespace() {
+        } else if matches!(c | 0x20, b'i' | b'w') && b[p - 1].is_ascii_whitespace() {
+            // (Tested by first letter: this loop runs at every noun in prose.)
             ["is", "was", "were"].iter().find_map(|v| {
                 let e = p + v.len();
                 (b.len() > e

@@ -51,9 +51,8 @@ fn simple_escape(b: u8) -> Option<u8> {
 /// character boundaries.
 pub fn unescape(text: &str) -> Option<Unescaped> {
     let b = text.as_bytes();
-    let first = b
-        .windows(2)
-        .position(|w| w[0] == b'\\' && simple_escape(w[1]).is_some())?;
+    let first = memchr::memchr_iter(b'\\', b)
+        .find(|&i| b.get(i + 1).copied().and_then(simple_escape).is_some())?;
     // Offsets are kept as u32; a text beyond 4 GiB, which no PostgreSQL
     // value is, is not decoded.
     u32::try_from(b.len()).ok()?;

@@ -9,8 +9,10 @@
 //! (`${VAR}`, `your-api-key-here`, `xxxx`, `var.db_password`) are left alone.
 //!
 //! Work is linear in the input: one Aho-Corasick pass over the text finds
-//! every keyword, and only the rules whose keywords occur run their (linear
-//! time) regexes. Text without candidates costs little more than that pass.
+//! the keywords that matter anywhere, a second one over the windows around
+//! long tokens finds providers' names and vendor prefixes, and only the
+//! rules whose keywords occur run their (linear time) regexes. Text without
+//! candidates costs little more than the first pass.
 //!
 //! [`Scanner::redact`] replaces each finding with `[REDACTED:<type>]`;
 //! overlapping findings merge, existing markers are never touched, and
@@ -234,12 +236,37 @@ fn builtin_regex(i: usize) -> &'static Regex {
         .get_or_init(|| compile(rules::RULES[i].pattern, false).expect("built-in rule compiles"))
 }
 
+/// Keywords and what each one sets off.
+struct Keywords {
+    automaton: AhoCorasick,
+    targets: Vec<Vec<Target>>,
+}
+
+impl Keywords {
+    fn build(words: Vec<String>, targets: Vec<Vec<Target>>) -> Keywords {
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&words)
+            .expect("keyword automaton builds");
+        Keywords { automaton, targets }
+    }
+}
+
 /// The scanner: built-in rules plus an operator's rules and allowlist.
+///
+/// Keywords live in two automata. Those that start a parse anywhere
+/// (secret nouns, commands, calls, structural formats, operators' rules)
+/// are searched in the whole text. Providers' names and the prefixes of
+/// vendor formats only ever count beside a long token (`token_windows`), so
+/// they are searched there alone: one automaton of ~300 words is too big
+/// for the cache and was most of the scan's cost on text without secrets.
 pub struct Scanner {
     custom: Vec<CustomRule>,
     allow: Vec<AllowPattern>,
-    prefilter: AhoCorasick,
-    targets: Vec<Vec<Target>>,
+    everywhere: Keywords,
+    near_tokens: Keywords,
     /// Custom rules without keywords run on every text.
     always: Vec<u16>,
 }
@@ -310,19 +337,75 @@ impl Scanner {
                 add(k, Target::Custom(i as u16));
             }
         }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&words)
-            .expect("keyword automaton builds");
+        // A word belongs near tokens when all it sets off is a vendor
+        // format (whose match holds the word, inside or just before the
+        // token) or, for a provider's name, the assignment parser (whose
+        // value beside a provider must be a long random token).
+        // A word can be in both: `token` starts the assignment parser
+        // anywhere, and the Vault format's rule only near a token.
+        let secret_word = |w: &str| {
+            ASSIGNMENT_KEYWORDS
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(w))
+        };
+        let (mut anywhere, mut near) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+        for (w, t) in words.into_iter().zip(targets) {
+            let (near_t, anywhere_t): (Vec<Target>, Vec<Target>) =
+                t.into_iter().partition(|t| match *t {
+                    Target::Builtin(i) => rules::RULES[i as usize].group == Group::Vendor,
+                    Target::Assignment => !secret_word(&w),
+                    _ => false,
+                });
+            for (side, t) in [(&mut near, near_t), (&mut anywhere, anywhere_t)] {
+                if !t.is_empty() {
+                    side.0.push(w.clone());
+                    side.1.push(t);
+                }
+            }
+        }
         Scanner {
             custom,
             allow,
-            prefilter,
-            targets,
+            everywhere: Keywords::build(anywhere.0, anywhere.1),
+            near_tokens: Keywords::build(near.0, near.1),
             always,
         }
+    }
+
+    /// Keyword hits in `text` as `(start, end, targets)`, in order of their
+    /// end (as one overlapping search would report them): the whole-text
+    /// search, streamed, merged with the (few) hits near long tokens.
+    fn keyword_hits<'s>(
+        &'s self,
+        text: &'s str,
+    ) -> impl Iterator<Item = (usize, usize, &'s [Target])> + 's {
+        let bytes = text.as_bytes();
+        let mut near: Vec<(usize, usize, &[Target])> = Vec::new();
+        for (ws, we) in token_windows(bytes) {
+            for m in self
+                .near_tokens
+                .automaton
+                .find_overlapping_iter(&bytes[ws..we])
+            {
+                let t = &self.near_tokens.targets[m.pattern().as_usize()];
+                near.push((ws + m.start(), ws + m.end(), t));
+            }
+        }
+        let mut near = near.into_iter().peekable();
+        let mut everywhere = self
+            .everywhere
+            .automaton
+            .find_overlapping_iter(bytes)
+            .map(|m| {
+                let t = &self.everywhere.targets[m.pattern().as_usize()];
+                (m.start(), m.end(), &t[..])
+            })
+            .peekable();
+        std::iter::from_fn(move || match (everywhere.peek(), near.peek()) {
+            (Some(a), Some(b)) if b.1 < a.1 => near.next(),
+            (Some(_), _) => everywhere.next(),
+            (None, _) => near.next(),
+        })
     }
 
     /// All secrets in `text`, merged and ordered, with byte offsets.
@@ -343,7 +426,6 @@ impl Scanner {
         if text.is_empty() {
             return found;
         }
-        let bytes = text.as_bytes();
         let mut run_builtin = vec![false; rules::RULES.len()];
         let mut run_custom = vec![false; self.custom.len()];
         let (mut curl, mut k8s) = (false, false);
@@ -353,14 +435,14 @@ impl Scanner {
         // Matches come in order of their end, so a marker is known before
         // any keyword inside it.
         let mut markers: Vec<(usize, usize)> = Vec::new();
-        for m in self.prefilter.find_overlapping_iter(bytes) {
-            if overlaps_marker(&markers, m.start(), m.end()) {
+        for (hit, hit_end, targets) in self.keyword_hits(text) {
+            if overlaps_marker(&markers, hit, hit_end) {
                 continue;
             }
-            for t in &self.targets[m.pattern().as_usize()] {
+            for t in targets {
                 match *t {
                     Target::Marker => {
-                        if let Some(span) = marker_at(text, m.start()) {
+                        if let Some(span) = marker_at(text, hit) {
                             markers.push(span);
                         }
                     }
@@ -369,8 +451,8 @@ impl Scanner {
                     Target::CurlUser => curl = true,
                     Target::KubernetesSecret => k8s = true,
                     Target::Prose | Target::Assignment => {
-                        if policy.allows(Group::Context) && m.start() >= assign_done_until {
-                            let (from, to) = (m.start(), m.end());
+                        if policy.allows(Group::Context) && hit >= assign_done_until {
+                            let (from, to) = (hit, hit_end);
                             let (hit, rule) = match *t {
                                 Target::Assignment => match assign::parse_at(text, from, to) {
                                     Some(a) => (Some(a), "assignment"),
@@ -397,7 +479,7 @@ impl Scanner {
                     Target::CodeSink => {
                         if policy.allows(Group::Context) {
                             if let Some((start, end, class, confidence)) =
-                                sinks::at(text, m.start(), m.end())
+                                sinks::at(text, hit, hit_end)
                             {
                                 found.push(Finding {
                                     kind: Cow::Borrowed(class.kind()),
@@ -410,8 +492,8 @@ impl Scanner {
                         }
                     }
                     Target::SqlInsert => {
-                        if policy.allows(Group::Context) && m.start() >= assign_done_until {
-                            if let Some((cells, end)) = tables::sql_insert_at(text, m.start()) {
+                        if policy.allows(Group::Context) && hit >= assign_done_until {
+                            if let Some((cells, end)) = tables::sql_insert_at(text, hit) {
                                 assign_done_until = end;
                                 push_cells(&mut found, cells);
                             }
@@ -652,6 +734,65 @@ fn push_cells(found: &mut Vec<Finding>, cells: Vec<tables::Cell>) {
     }));
 }
 
+/// How long a run of token bytes must be for provider names and vendor
+/// prefixes to matter: every vendor format is longer, and so is any value
+/// the parser accepts beside a provider's name.
+const LONG_TOKEN: usize = 16;
+/// How far before a long token a provider's name or a vendor format's
+/// context word (`codecov … = `, `facebook … 1234|…`) may stand.
+const TOKEN_LOOKBACK: usize = 128;
+
+/// The spans where the near-token keywords are searched: each run of at
+/// least `LONG_TOKEN` bytes that are not blanks, quotes, brackets or list
+/// separators, from `TOKEN_LOOKBACK` bytes before it to one byte after,
+/// merged. Prose rarely has such a run; each secret is one.
+fn token_windows(b: &[u8]) -> Vec<(usize, usize)> {
+    const SEPARATOR: [bool; 256] = {
+        let mut t = [false; 256];
+        let s = b" \t\r\n\x0b\x0c\"'`<>()[]{},;";
+        let mut i = 0;
+        while i < s.len() {
+            t[s[i] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let sep = |c: u8| SEPARATOR[c as usize];
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    // A run of LONG_TOKEN (16) bytes covers a whole 8-byte block, and prose
+    // puts a blank in almost every block: only blocks with no byte below
+    // 0x21 are looked at byte by byte (a word-at-a-time test, exact for
+    // presence: the borrow can only start at such a byte).
+    let mut block = 0;
+    while block + 8 <= b.len() {
+        let x = u64::from_ne_bytes(b[block..block + 8].try_into().expect("8 bytes"));
+        if x.wrapping_sub(ONES * 0x21) & !x & HIGHS != 0 {
+            block += 8;
+            continue;
+        }
+        let mut s = block;
+        while s > 0 && !sep(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = block;
+        while e < b.len() && !sep(b[e]) {
+            e += 1;
+        }
+        if e - s >= LONG_TOKEN {
+            let (ws, we) = (s.saturating_sub(TOKEN_LOOKBACK), (e + 1).min(b.len()));
+            match out.last_mut() {
+                Some(last) if ws <= last.1 => last.1 = last.1.max(we),
+                _ => out.push((ws, we)),
+            }
+        }
+        // The next block that can start a new run begins after this one's end.
+        block = (e.max(block) + 8) & !7;
+    }
+    out
+}
+
 /// Sorted spans with overlaps merged, for binary search.
 fn merged_spans(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
     spans.sort_unstable();
@@ -853,7 +994,60 @@ pub fn tally(found: &[Finding]) -> Vec<(String, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::overlaps_marker;
+    use super::{overlaps_marker, token_windows, LONG_TOKEN, TOKEN_LOOKBACK};
+
+    /// Byte by byte, the definition `token_windows` implements word-wise.
+    fn token_windows_naive(b: &[u8]) -> Vec<(usize, usize)> {
+        let sep = |c: u8| b" \t\r\n\x0b\x0c\"'`<>()[]{},;".contains(&c);
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        let mut run_start = 0;
+        for i in 0..=b.len() {
+            if i < b.len() && !sep(b[i]) {
+                continue;
+            }
+            if i - run_start >= LONG_TOKEN {
+                let (ws, we) = (
+                    run_start.saturating_sub(TOKEN_LOOKBACK),
+                    (i + 1).min(b.len()),
+                );
+                match out.last_mut() {
+                    Some(last) if ws <= last.1 => last.1 = last.1.max(we),
+                    _ => out.push((ws, we)),
+                }
+            }
+            run_start = i + 1;
+        }
+        out
+    }
+
+    #[test]
+    fn token_windows_word_at_a_time_agrees_with_byte_by_byte() {
+        let alphabet = b"ab9_-./=: \n\t\"'(,;\x7f\xc3";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for round in 0..4000 {
+            let len = round % 300;
+            // Runs of one class, of random length: long tokens and blanks.
+            let mut text = Vec::with_capacity(len);
+            while text.len() < len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let token = state % 3 != 0;
+                let n = (state >> 8) as usize % if token { 40 } else { 4 } + 1;
+                for k in 0..n {
+                    let r = (state >> (16 + k % 40)) as usize;
+                    let c = if token {
+                        alphabet[r % 9]
+                    } else {
+                        alphabet[9 + r % 9]
+                    };
+                    text.push(c);
+                }
+            }
+            text.truncate(len);
+            assert_eq!(token_windows(&text), token_windows_naive(&text), "{text:?}");
+        }
+    }
 
     #[test]
     fn marker_overlap_by_binary_search_agrees_with_checking_every_marker() {
