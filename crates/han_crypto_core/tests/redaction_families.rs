@@ -587,3 +587,85 @@ fn typed_tokens_of_analytics_ai_and_crawl_providers() {
     // Words in parentheses after a provider stay.
     assert_unchanged("we moved to posthog (the cloud version) last week");
 }
+
+// ── Pairs whose id no rule reports ───────────────────────────────────────
+
+#[test]
+fn s3_compatible_key_pairs_side_by_side() {
+    let id = "QX7RMP2KD9WLT4ZBNV3H";
+    let secret = "p4Tz9Qw2Lm7Xc1Vb8Nr3Kd6Hf0Gs5Ja2We9Ry7Ui";
+    for text in [
+        format!("mc alias set backup https://s3.lan {id} {secret} --api S3v4"),
+        format!("echo {id}:{secret} > ~/.passwd-s3fs"),
+        format!("| {id} | {secret} | Active |"),
+        format!("│ 42 │ media │ {id}  │ {secret} │ us-east │"),
+        format!("name  {id}          {secret}    2026-11-30T09:12:44Z"),
+        format!("new MinioClient(\"{id}\", \"{secret}\")"),
+    ] {
+        assert_gone(&text, &[secret]);
+    }
+}
+
+#[test]
+fn an_aws_secret_after_the_creation_time_in_cli_text_output() {
+    let text = "ACCESSKEY\tAKIAZ7QX3RDV5TEN2MWB\t2026-10-02T11:20:05+00:00\tq8Lr2Tq9e4Zx7Vb1Nm5Kp3Hd6Gf0Sa2Wc8Ey4Ju1\tActive\tci-bot";
+    assert_gone(text, &["q8Lr2Tq9e4Zx7Vb1Nm5Kp3Hd6Gf0Sa2Wc8Ey4Ju1"]);
+}
+
+#[test]
+fn a_twilio_auth_token_after_its_account_sid() {
+    let token = "5c2e9a17b04f3d86e1a9c7b2d5f08e43";
+    for text in [
+        format!(
+            "twilio.NewRestClientWithParams(\"AC3f0b9e2d7c14a65b8e9d0c2f71a4b6e5\", \"{token}\")"
+        ),
+        format!("Client('AC3f0b9e2d7c14a65b8e9d0c2f71a4b6e5', '{token}')"),
+    ] {
+        assert_gone(&text, &[token]);
+    }
+}
+
+#[test]
+fn ids_beside_ids_are_not_pairs() {
+    // Twenty upper-case characters beside a readable word, a hash or another id.
+    for text in [
+        "ORDER2024NOVEMBER001 ThisIsTheCustomerNameField1234567890ab",
+        "BUILD20261130RELEASE 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+        "AC3f0b9e2d7c14a65b8e9d0c2f71a4b6e5 and AC00000000000000000000000000000000",
+        "RUN 4F2A9C1D7E3B5A6F8C0D 2026-11-30T09:12:44Z started",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+// ── Made-up values and named digests ─────────────────────────────────────
+
+#[test]
+fn metasyntactic_values_and_named_digests_are_unchanged() {
+    for text in [
+        "resource \"aws_db_instance\" \"x\" {\n  username = \"foo\"\n  password = \"foobarbaz\"\n}",
+        "DB_PASSWORD=quux42",
+        "Cache restored from key: Linux-pnpm-store-5d41402abc4b2a76b9719d911017c592aa3c7b0f",
+        "cache key: macos-cargo-registry-2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+        "System.Security.Cryptography.CryptographicException: The key {0f8fad5b-d9cb-469f-a165-70867728950e} was not found in the key ring.",
+        "{\"level\":\"debug\",\"msg\":\"token rotated\",\"token_family\":\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\"}",
+        "SPEC CHECKSUMS:\n  GoogleSignIn: 2a9d7e1c4b8f06e3d5a1c9b7e2f4d8a6c0b3e5f7\n  SentryPrivate: 8c1e5f9a3d7b2046e8c1a5f3d9b7e2c4a6f0d8b1\n\nPODFILE CHECKSUM: 7d9a",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn tuples_and_code_span_lists_are_not_assignments() {
+    for text in [
+        "add_index :accounts, [\"confirmation_token\"], name: \"index_accounts_on_confirmation_token\", unique: true",
+        "weak choices we reject: `password2024`, `Summer2024!`, `letmein99`",
+    ] {
+        assert_unchanged(text);
+    }
+    // A real pair of strings still counts.
+    assert_gone(
+        "os.environ.setdefault(\"DJANGO_SECRET_KEY\", \"v9#kQ2!mZr8@Lp4$Xw7^Tn1&\")",
+        &["v9#kQ2!mZr8@Lp4$Xw7^Tn1&"],
+    );
+}

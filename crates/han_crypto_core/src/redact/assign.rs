@@ -280,6 +280,12 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if ve <= vs || text[ve..].starts_with("...") || text[ve..].starts_with('…') {
         return None;
     }
+    // `("password", "…")` pairs two strings; after a quoted name, a bare
+    // word (`name: "…_password_token", unique: true`) is the next key, and
+    // backticks on both sides are a Markdown list of code spans.
+    if op == Op::Comma && (!quoted || (before == b'`' && quote.is_some_and(|q| q.0 == b'`'))) {
+        return None;
+    }
     let value = &text[vs..ve];
     // A positional value (`aws_secret_access_key wJalr…`, "use token
     // 9f86d0…") counts only when long and machine-made: prose ("the key
@@ -653,6 +659,11 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         if matches!(c, b'\n' | b'.' | b'!' | b'?') {
             return None;
         }
+        // The end of a JSON string that holds the noun (`"msg":"token
+        // refreshed","token_family":…`): the next member is another's.
+        if c == b'"' && matches!(b.get(p + 1), Some(b',' | b'}' | b':')) {
+            return None;
+        }
         // A connector: `:`, `=`, `(` (not for passwords, whose prose rule
         // needs words in between and a verb), or is/was/were as a word.
         let value_at = if matches!(c, b':' | b'=' | b'(') {
@@ -803,7 +814,7 @@ pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
     {
         return false;
     }
-    let content_hash = is_hex(v) && matches!(v.len(), 40 | 64);
+    let content_hash = is_hex(v) && matches!(v.len(), 40 | 64) || digest_with_a_name(v);
     let readable = is_wordy(v) || file_path(v);
     !content_hash && !readable && (looks_random(v, 16) || prefixed_random(v))
 }
@@ -1118,6 +1129,20 @@ fn cmdlet(v: &str) -> bool {
         && noun.bytes().all(|c| c.is_ascii_alphabetic())
 }
 
+/// `Linux-node-modules-214ce…` (a CI cache key), `app-release-9f86…`: words
+/// and then a SHA-1 or SHA-256 digest, the name of something by its content.
+fn digest_with_a_name(v: &str) -> bool {
+    let Some((head, digest)) = v.rsplit_once('-') else {
+        return false;
+    };
+    matches!(digest.len(), 40 | 64)
+        && is_hex(digest)
+        && head.split('-').count() >= 2
+        && head
+            .split('-')
+            .all(|w| w.len() >= 3 && w.bytes().all(|c| c.is_ascii_alphabetic()))
+}
+
 /// Whether a value under a name of `class` is a secret, and how sure we are.
 pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") {
@@ -1127,6 +1152,14 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     // HubSpot keys are UUIDs), even when it looks like sample data.
     if is_uuid(v) && !matches!(class, NameClass::Weak) {
         return Some(0.7);
+    }
+    // `{85fe22c6-…}`: a GUID literal, as .NET and the registry print ids
+    // ("The key {…} was not found in the key ring").
+    if v.len() == 38 && v.starts_with('{') && v.ends_with('}') && is_uuid(&v[1..37]) {
+        return None;
+    }
+    if digest_with_a_name(v) {
+        return None;
     }
     if is_placeholder(v) || points_elsewhere(v) || vendor_near_miss(v) || cmdlet(v) {
         return None;

@@ -378,10 +378,11 @@ impl Scanner {
     fn keyword_hits<'s>(
         &'s self,
         text: &'s str,
+        windows: &[(usize, usize)],
     ) -> impl Iterator<Item = (usize, usize, &'s [Target])> + 's {
         let bytes = text.as_bytes();
         let mut near: Vec<(usize, usize, &[Target])> = Vec::new();
-        for (ws, we) in token_windows(bytes) {
+        for &(ws, we) in windows {
             for m in self
                 .near_tokens
                 .automaton
@@ -435,7 +436,8 @@ impl Scanner {
         // Matches come in order of their end, so a marker is known before
         // any keyword inside it.
         let mut markers: Vec<(usize, usize)> = Vec::new();
-        for (hit, hit_end, targets) in self.keyword_hits(text) {
+        let windows = token_windows(text.as_bytes());
+        for (hit, hit_end, targets) in self.keyword_hits(text, &windows) {
             if overlaps_marker(&markers, hit, hit_end) {
                 continue;
             }
@@ -532,6 +534,7 @@ impl Scanner {
         if policy.allows(Group::Vendor) {
             let partners = pairs::partners(text, &found);
             found.extend(partners);
+            found.extend(pairs::unnamed(text, &windows));
         }
         if !found.is_empty()
             && (text.contains("encryptedData:") || text.contains("-----BEGIN PGP MESSAGE"))
@@ -540,6 +543,12 @@ impl Scanner {
             // is not what the block's ciphertext looks like.
             let blocks = merged_spans(placeholder::encrypted_blocks(text));
             found.retain(|f| f.confidence >= 0.9 || !inside_span(&blocks, f.start, f.end));
+        }
+        if !found.is_empty() && text.contains("CHECKSUMS:") {
+            // A lock file's digest section (`SPEC CHECKSUMS:` of a
+            // Podfile.lock): `FirebaseAuth: <sha1>` names a package.
+            let sections = placeholder::checksum_sections(text);
+            found.retain(|f| f.confidence >= 0.9 || !inside_span(&sections, f.start, f.end));
         }
         if level < MAX_ESCAPE_LEVELS {
             if let Some(view) = escaped::unescape(text) {

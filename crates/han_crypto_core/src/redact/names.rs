@@ -88,6 +88,8 @@ const NEUTRAL_AFTER: &[&str] = &[
     "fingerprints",
     "id",
     "ids",
+    // OAuth refresh-token rotation tracks a token family by its id.
+    "family",
     "name",
     "names",
     "type",

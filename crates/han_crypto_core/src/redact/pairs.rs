@@ -56,6 +56,171 @@ const IDS_BEFORE: &[IdBefore] = &[(
 )];
 
 const MAX_GAP: usize = 12;
+/// Blanks padding a table's columns (`aws --output table`, `doctl`) may
+/// stand between the halves too, this many at most.
+const MAX_PADDING: usize = 48;
+
+/// From `at`, past what may stand between the two halves: separators, a
+/// box-drawing column rule (`│`), column padding, and once a timestamp
+/// field (`aws iam create-access-key --output text` puts the creation time
+/// between id and secret).
+fn skip_gap(b: &[u8], mut at: usize) -> usize {
+    let start = at;
+    let (mut other, mut skipped_time) = (0, false);
+    while at < b.len() && at - start < MAX_PADDING + MAX_GAP {
+        if b[at] == b' ' || b[at] == b'\t' {
+            at += 1;
+        } else if b[at..].starts_with("│".as_bytes()) || b[at..].starts_with("┃".as_bytes()) {
+            at += 3;
+        } else if is_separator(b[at]) && other < MAX_GAP {
+            at += 1;
+            other += 1;
+        } else if !skipped_time && at > start {
+            match timestamp_len(&b[at..]) {
+                Some(n) => {
+                    at += n;
+                    skipped_time = true;
+                }
+                None => break,
+            }
+        } else {
+            break;
+        }
+    }
+    at
+}
+
+/// The length of an ISO 8601 timestamp field at the start of `b`
+/// (`2026-08-08T03:04:49+00:00`), if one is there.
+fn timestamp_len(b: &[u8]) -> Option<usize> {
+    let date = b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[5..7].iter().chain(&b[8..10]).all(u8::is_ascii_digit);
+    if !date {
+        return None;
+    }
+    let n = b
+        .iter()
+        .take(40)
+        .take_while(|c| c.is_ascii_digit() || matches!(c, b'-' | b':' | b'T' | b'+' | b'.' | b'Z'))
+        .count();
+    Some(n)
+}
+
+/// Ids that no rule reports (they are not secret), whose secret follows
+/// them: `(test of the id, secret lengths, test of the secret, its type)`.
+/// S3-compatible stores (MinIO, Wasabi, Scaleway, Linode, DigitalOcean
+/// Spaces, Ceph) issue 20-character upper-case access keys with a
+/// 40-character (Spaces: 43) secret; a Twilio account SID (`AC` and 32 hex
+/// digits) goes before its 32-hex-digit auth token.
+type UnnamedPair = (
+    fn(&str) -> bool,
+    &'static [usize],
+    fn(&str) -> bool,
+    &'static str,
+);
+const UNNAMED_PAIRS: &[UnnamedPair] = &[
+    (s3_access_key, &[40, 43], |_| true, "s3_secret_key"),
+    (
+        twilio_account_sid,
+        &[32],
+        twilio_auth_token,
+        "twilio_auth_token",
+    ),
+];
+
+fn s3_access_key(v: &str) -> bool {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    v.len() == 20
+        && v.bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && (2..=16).contains(&digits)
+        && !v.starts_with("AKIA")
+        && !v.starts_with("ASIA")
+}
+
+fn twilio_account_sid(v: &str) -> bool {
+    v.len() == 34 && v.starts_with("AC") && is_lower_hex(&v[2..])
+}
+
+fn twilio_auth_token(v: &str) -> bool {
+    is_lower_hex(v) && looks_random(v, 20)
+}
+
+fn is_lower_hex(v: &str) -> bool {
+    v.bytes()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
+/// The secret halves of the unnamed pairs (`UNNAMED_PAIRS`) in the given
+/// windows of `text` (where long tokens are: both halves are long).
+pub fn unnamed(text: &str, windows: &[(usize, usize)]) -> Vec<Finding> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    for &(ws, we) in windows {
+        let mut i = ws;
+        while i < we {
+            if !b[i].is_ascii_alphanumeric() || (i > 0 && is_token_byte(b[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let end = i + b[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            let id = &text[i..end];
+            let boundary = end == b.len() || !is_token_byte(b[end]);
+            for &(is_id, lens, shape, kind) in UNNAMED_PAIRS {
+                if !boundary || !is_id(id) {
+                    continue;
+                }
+                let at = skip_gap(b, end);
+                let partner = (at > end && at < b.len())
+                    .then(|| {
+                        lens.iter().find_map(|&n| {
+                            if kind == "s3_secret_key" {
+                                secret_at(text, at, n)
+                            } else {
+                                hex_at(text, at, n)
+                            }
+                        })
+                    })
+                    .flatten()
+                    .filter(|&(s, e)| shape(&text[s..e]));
+                if let Some((start, end)) = partner {
+                    out.push(Finding {
+                        kind: Cow::Borrowed(kind),
+                        rule: Cow::Borrowed("credential_pair"),
+                        start,
+                        end,
+                        confidence: 0.85,
+                    });
+                }
+            }
+            i = end.max(i + 1);
+        }
+    }
+    out
+}
+
+fn is_token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b'+')
+}
+
+/// A whole token of exactly `len` lower-case hex digits at `at`.
+fn hex_at(text: &str, at: usize, len: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let n = b[at..]
+        .iter()
+        .take(len + 1)
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    let end = at + n;
+    (n == len && is_lower_hex(&text[at..end]) && (end == b.len() || !is_token_byte(b[end])))
+        .then_some((at, end))
+}
 
 /// A secret of exactly `len` characters at `at` (a whole token), if any.
 fn secret_at(text: &str, at: usize, len: usize) -> Option<(usize, usize)> {
@@ -112,10 +277,7 @@ pub fn partners(text: &str, found: &[Finding]) -> Vec<Finding> {
             continue;
         };
         // After the id: `AKIA…:secret`, `AKIA… / secret`, `"AKIA…", "secret"`.
-        let mut at = f.end;
-        while at < b.len() && at - f.end < MAX_GAP && is_separator(b[at]) {
-            at += 1;
-        }
+        let at = skip_gap(b, f.end);
         let mut partner = (at > f.end && at < b.len())
             .then(|| secret_at(text, at, secret_len))
             .flatten();

@@ -382,6 +382,26 @@ fn names_itself(v: &str) -> bool {
 }
 
 /// True when the value is a placeholder or reference rather than a secret.
+/// `foobarbaz`, `foo123`, `quux`: made of the metasyntactic words of
+/// examples (and digits), at least one of them and nothing else.
+fn metasyntactic(letters: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "foo", "bar", "baz", "qux", "quux", "corge", "grault", "garply", "waldo", "fred", "plugh",
+        "xyzzy", "thud",
+    ];
+    let mut rest = letters.trim_end_matches(|c: char| c.is_ascii_digit());
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        match WORDS.iter().find(|w| rest.starts_with(*w)) {
+            Some(w) => rest = &rest[w.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 pub fn is_placeholder(v: &str) -> bool {
     let v = v.trim();
     if v.is_empty() {
@@ -396,6 +416,9 @@ pub fn is_placeholder(v: &str) -> bool {
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
     if MADE_UP_INFIXES.iter().any(|w| letters.contains(w)) {
+        return true;
+    }
+    if metasyntactic(&letters) {
         return true;
     }
     let first = v.as_bytes()[0];
@@ -534,6 +557,31 @@ pub fn is_wordy(s: &str) -> bool {
         .map(|w| w.len())
         .sum();
     letters > 0 && readable * 10 >= letters * 9 && digits <= 4 && ws.len() * 4 <= s.len() + 4
+}
+
+/// Spans of lock-file digest sections: the lines after a line ending in
+/// `CHECKSUMS:` (CocoaPods' `SPEC CHECKSUMS:`) up to the next blank or
+/// unindented line, sorted and disjoint.
+pub fn checksum_sections(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("CHECKSUMS:") {
+        let head_end = from + i + "CHECKSUMS:".len();
+        from = head_end;
+        if !text[head_end..].starts_with('\n') {
+            continue;
+        }
+        let mut end = head_end + 1;
+        for line in text[head_end + 1..].split_inclusive('\n') {
+            if !line.starts_with([' ', '\t']) || line.trim().is_empty() {
+                break;
+            }
+            end += line.len();
+        }
+        out.push((head_end, end));
+        from = end.max(head_end);
+    }
+    out
 }
 
 #[cfg(test)]
