@@ -149,16 +149,19 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // Positional values must be long (checked in full below); prose ("the
     // key insight") is common, so a short next word ends it here, cheaply,
     // before the name is classified.
-    let next_word = rest
-        .iter()
-        .take(20)
-        .take_while(|c| !c.is_ascii_whitespace())
-        .count();
-    if op == Op::Positional && next_word < 6 {
+    let next_word = match op {
+        Op::Positional => rest
+            .iter()
+            .take(20)
+            .take_while(|c| !c.is_ascii_whitespace())
+            .count(),
+        _ => usize::MAX,
+    };
+    if next_word < 6 {
         return None;
     }
     let class = classify(name)?;
-    if op == Op::Positional && next_word < if class == NameClass::Password { 6 } else { 20 } {
+    if next_word < if class == NameClass::Password { 6 } else { 20 } {
         return None;
     }
     // Rejections that read more of the text come after the operator test,

@@ -110,23 +110,25 @@ fn timestamp_len(b: &[u8]) -> Option<usize> {
 }
 
 /// Ids that no rule reports (they are not secret), whose secret follows
-/// them: `(test of the id, secret lengths, test of the secret, its type)`.
-/// S3-compatible stores (MinIO, Wasabi, Scaleway, Linode, DigitalOcean
-/// Spaces, Ceph) issue 20-character upper-case access keys with a
-/// 40-character (Spaces: 43) secret; a Twilio account SID (`AC` and 32 hex
+/// them: `(test of the id, the secret at a position if one is there, its
+/// type)`. S3-compatible stores (MinIO, Wasabi, Scaleway, Linode,
+/// DigitalOcean Spaces, Ceph) issue 20-character upper-case access keys with
+/// a 40-character (Spaces: 43) secret; a Twilio account SID (`AC` and 32 hex
 /// digits) goes before its 32-hex-digit auth token.
 type UnnamedPair = (
     fn(&str) -> bool,
-    &'static [usize],
-    fn(&str) -> bool,
+    fn(&str, usize) -> Option<(usize, usize)>,
     &'static str,
 );
 const UNNAMED_PAIRS: &[UnnamedPair] = &[
-    (s3_access_key, &[40, 43], |_| true, "s3_secret_key"),
+    (
+        s3_access_key,
+        |text, at| secret_at(text, at, 40).or_else(|| secret_at(text, at, 43)),
+        "s3_secret_key",
+    ),
     (
         twilio_account_sid,
-        &[32],
-        twilio_auth_token,
+        |text, at| hex_at(text, at, 32).filter(|&(s, e)| looks_random(&text[s..e], 20)),
         "twilio_auth_token",
     ),
 ];
@@ -143,10 +145,6 @@ fn s3_access_key(v: &str) -> bool {
 
 fn twilio_account_sid(v: &str) -> bool {
     v.len() == 34 && v.starts_with("AC") && is_lower_hex(&v[2..])
-}
-
-fn twilio_auth_token(v: &str) -> bool {
-    is_lower_hex(v) && looks_random(v, 20)
 }
 
 fn is_lower_hex(v: &str) -> bool {
@@ -172,24 +170,15 @@ pub fn unnamed(text: &str, windows: &[(usize, usize)]) -> Vec<Finding> {
                 .count();
             let id = &text[i..end];
             let boundary = end == b.len() || !is_token_byte(b[end]);
-            for &(is_id, lens, shape, kind) in UNNAMED_PAIRS {
+            for &(is_id, secret, kind) in UNNAMED_PAIRS {
                 if !boundary || !is_id(id) {
                     continue;
                 }
                 let at = skip_gap(b, end);
-                let partner = (at > end && at < b.len())
-                    .then(|| {
-                        lens.iter().find_map(|&n| {
-                            if kind == "s3_secret_key" {
-                                secret_at(text, at, n)
-                            } else {
-                                hex_at(text, at, n)
-                            }
-                        })
-                    })
+                if let Some((start, end)) = (at > end && at < b.len())
+                    .then(|| secret(text, at))
                     .flatten()
-                    .filter(|&(s, e)| shape(&text[s..e]));
-                if let Some((start, end)) = partner {
+                {
                     out.push(Finding {
                         kind: Cow::Borrowed(kind),
                         rule: Cow::Borrowed("credential_pair"),

@@ -381,7 +381,6 @@ fn names_itself(v: &str) -> bool {
     (parts.len() >= 2 && parts.iter().any(|p| part_says(p))) || parts.iter().any(|p| stand_in(p))
 }
 
-/// True when the value is a placeholder or reference rather than a secret.
 /// `foobarbaz`, `foo123`, `quux`: made of the metasyntactic words of
 /// examples (and digits), at least one of them and nothing else.
 fn metasyntactic(letters: &str) -> bool {
@@ -402,6 +401,7 @@ fn metasyntactic(letters: &str) -> bool {
     true
 }
 
+/// True when the value is a placeholder or reference rather than a secret.
 pub fn is_placeholder(v: &str) -> bool {
     let v = v.trim();
     if v.is_empty() {
