@@ -362,6 +362,10 @@ fn large_adversarial_input_completes() {
     let unit = r#"--password  Take the value  encryptedData: \n\" const K: &str = x(\" token '-' datadog - AKIAZ7QX3RDV5TEN2MWB, "#;
     let line = unit.repeat((2 << 20) / unit.len());
     let _ = builtin().redact(&line, Policy::ALL);
+    // Listings, name/value entries and printing commands on one line.
+    let unit = r#"| API Secret |  {"name": "DB_PASSWORD", "keyName": "k", value "cat master.key | base64 -d secret echo $TOKEN openssl x -hmac "#;
+    let line = unit.repeat((2 << 20) / unit.len());
+    let _ = builtin().redact(&line, Policy::ALL);
 }
 
 fn secret_strategy() -> impl Strategy<Value = String> {
@@ -452,6 +456,28 @@ proptest! {
     #[test]
     fn never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
         let _ = redact(&text);
+    }
+
+    /// Listings, name/value entries, printing commands and prose in other
+    /// languages, cut and joined at random with multi-byte characters: no
+    /// panic, findings on character boundaries, redaction idempotent.
+    #[test]
+    fn listing_and_prose_fragments_never_panic(parts in proptest::collection::vec(0usize..40, 0..24)) {
+        const F: &[&str] = &[
+            "| API Secret |", "  ", "\n", "Secret Key", ":", " value", "\"name\": \"DB_PASSWORD\"", ", \"value\": \"",
+            "keyName\": \"k1\"", "$ cat master.key", " | base64 -d secret", "contraseña", " es ", "ñ", "│", "┃",
+            "é", "\"", "'", "{", "}", "password is: ", "c'est ", " to ", "hex!(\"", "kSecret{\"", "Zq8Lm3Xw7Vb2Nc6Hd1Jf5Sg9Ka4Pe0Tr",
+            "Tq7#vLp2Xz9!", "3b987719af5c24c1b2ac853145916264ad1c114f", "app key — ", "client_id is ", "client_secret: ",
+            "android:name=\"x.API_KEY\" android:value=\"", "- name: TOKEN\n  value: ", "printenv API_KEY\n", "openssl x -hmac ",
+            "\t", "||", "SecretAccessKey", "Kennwort ist ",
+        ];
+        let text: String = parts.iter().map(|&i| F[i % F.len()]).collect();
+        let found = builtin().scan(&text, Policy::ALL);
+        for f in &found {
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        }
+        let once = redact(&text);
+        prop_assert_eq!(redact(&once), once.clone());
     }
 }
 

@@ -669,3 +669,192 @@ fn tuples_and_code_span_lists_are_not_assignments() {
         &["v9#kQ2!mZr8@Lp4$Xw7^Tn1&"],
     );
 }
+
+// ── Listings: a label beside or above its value ──────────────────────────
+
+#[test]
+fn a_secret_in_a_column_of_command_output() {
+    assert_gone(
+        "$ linode-cli object-storage keys-create --label ci\nLabel       ci\nAccessKey   K7PLQ2ZX9M4WRT8VNB3C\nSecretKey   Yt6pWq2ZrM9xK4vLb7Nc3Hd8Jf5Sg1Ta0Ue6Ri2O\nLimited     False\n",
+        &["Yt6pWq2ZrM9xK4vLb7Nc3Hd8Jf5Sg1Ta0Ue6Ri2O"],
+    );
+    assert_gone(
+        "+---------------+------------------------------------------+\n| Field         | Value                                    |\n+---------------+------------------------------------------+\n| client_secret | 9fQ2xLm7Vb4Kc8Pw3Ty6Ud1Rz5Hn0Jg2Ws7Ea4Yq |\n+---------------+------------------------------------------+\n",
+        &["9fQ2xLm7Vb4Kc8Pw3Ty6Ud1Rz5Hn0Jg2Ws7Ea4Yq"],
+    );
+    assert_gone(
+        "||  SecretAccessKey |  b8Ws2Lq9Zt4Xm7Vk1Pn6Rc3Hy0Jd5Fg8Ea2Tu4Q  ||\n",
+        &["b8Ws2Lq9Zt4Xm7Vk1Pn6Rc3Hy0Jd5Fg8Ea2Tu4Q"],
+    );
+}
+
+#[test]
+fn a_label_on_its_own_line_and_the_value_under_it() {
+    assert_gone(
+        "Your new credentials (shown once):\n\nAPI Secret\nq4Lm8Zt2Xw6Vb9Nc3Hd7Jf1Sg5Ka0Pe\n\nStore it safely.",
+        &["q4Lm8Zt2Xw6Vb9Nc3Hd7Jf1Sg5Ka0Pe"],
+    );
+    assert_gone(
+        "Signing secret:\n7c4e9a1f3b8d2e6a0c5f9b3d7e1a4c8f2b6d0e9a3c7f1b5d9e2a6c0f4b8d3e7a\n",
+        &["7c4e9a1f3b8d2e6a0c5f9b3d7e1a4c8f2b6d0e9a3c7f1b5d9e2a6c0f4b8d3e7a"],
+    );
+    assert_gone(
+        "Token value\nhv2_Pq8Zr3Lm6Xw1Vb9Nc4Hd7Jf2Sg5Ka0Te\n",
+        &["hv2_Pq8Zr3Lm6Xw1Vb9Nc4Hd7Jf2Sg5Ka0Te"],
+    );
+}
+
+#[test]
+fn labels_and_columns_that_hold_no_secret_are_unchanged() {
+    assert_unchanged("Public key\nMCowBQYDK2VwAyEAq8Zr3Lm6Xw1Vb9Nc4Hd7Jf2Sg5Ka0TeQ2Lm8Zt=\n");
+    assert_unchanged("Access Key ID\nK7PLQ2ZX9M4WRT8VNB3C\n");
+    assert_unchanged("NAME          TYPE     DATA   AGE\napi-token     Opaque   2      14d\n");
+    assert_unchanged("  --token string      API token (env: FLY_API_TOKEN)\n  --secret-file path  read the secret from a file\n");
+    assert_unchanged("| Key | Value |\n|-----|-------|\n| token_ttl | 3600 |\n");
+    assert_unchanged("Secret Key\nmust be at least 32 characters long\n");
+}
+
+#[test]
+fn the_output_of_a_command_that_prints_a_secret() {
+    assert_gone(
+        "$ kubectl get secret stripe -o jsonpath='{.data.webhook-secret}' | base64 --decode\nZq3Lm8Xw2Vb6Nc9Hd4Jf7Sg1Ka5Pe0Tr3Yu\n$ ",
+        &["Zq3Lm8Xw2Vb6Nc9Hd4Jf7Sg1Ka5Pe0Tr3Yu"],
+    );
+    assert_gone(
+        "$ cat ~/.config/acme/api_token\nc8d1f4a7b2e5c9d3f6a0b4e8c2d7f1a5\n",
+        &["c8d1f4a7b2e5c9d3f6a0b4e8c2d7f1a5"],
+    );
+    assert_gone(
+        "$ gcloud secrets versions access latest --secret=db-password\nVr7!kq2Lz#9Tm\n",
+        &["Vr7!kq2Lz#9Tm"],
+    );
+    assert_gone(
+        "$ printenv SENDINBLUE_API_KEY\nwq9Zx2Lm7Vb4Nc8Hd3Jf6Sg1Ka5Pe0Tr2Yu7Ei\n",
+        &["wq9Zx2Lm7Vb4Nc8Hd3Jf6Sg1Ka5Pe0Tr2Yu7Ei"],
+    );
+    // Output of commands that print no secret stays.
+    assert_unchanged("$ cat VERSION\n4f2c9e1a7b3d8e6f0a5c2b9d4e7f1a3c\n");
+    assert_unchanged("$ echo $HOME\n/home/dev\n");
+    assert_unchanged("$ base64 -d logo.b64 > logo.png\n$ ls\nlogo.png\n");
+}
+
+#[test]
+fn a_value_in_a_name_value_entry() {
+    assert_gone(
+        "env:\n  - name: STRIPE_WEBHOOK_SECRET\n    value: \"whsec_q8Lm2Zt7Xw4Vb9Nc3Hd6Jf1Sg5Ka0Pe\"\n  - name: LOG_LEVEL\n    value: info\n",
+        &["whsec_q8Lm2Zt7Xw4Vb9Nc3Hd6Jf1Sg5Ka0Pe"],
+    );
+    assert_gone(
+        r#""environment": [{"name": "DB_PASSWORD", "value": "Tq7#vLp2Xz9!"}, {"name": "PORT", "value": "8080"}]"#,
+        &["Tq7#vLp2Xz9!"],
+    );
+    assert_gone(
+        r#"<meta-data android:name="io.acme.sdk.API_KEY" android:value="d3f8a1c6e9b2d5f0a4c7e1b8d2f6a9c3" />"#,
+        &["d3f8a1c6e9b2d5f0a4c7e1b8d2f6a9c3"],
+    );
+    assert_gone(
+        r#"[{"keyName": "primary", "value": "Qm9ZdWx2R3hLcE43VmI0TmM4SGQzSmY2U2cxS2E1UGUwVHIyWXU3RWk="}]"#,
+        &["Qm9ZdWx2R3hLcE43VmI0TmM4SGQzSmY2U2cxS2E1UGUwVHIyWXU3RWk="],
+    );
+    assert_unchanged("env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db\n        key: password\n");
+    assert_unchanged(
+        r#"{"name": "token_ttl", "value": "3600"}, {"name": "api_key_header", "value": "X-Api-Key"}"#,
+    );
+    assert_unchanged(r#"<input type="password" name="password" value="" autocomplete="off">"#);
+}
+
+#[test]
+fn openssl_keys_and_passphrases_on_the_command_line() {
+    assert_gone(
+        "openssl dgst -sha256 -hmac 'Lm8Zt2Xw6Vb9Nc3Hd7Jf' -binary body.json | base64",
+        &["Lm8Zt2Xw6Vb9Nc3Hd7Jf"],
+    );
+    assert_gone(
+        "openssl enc -d -aes-256-cbc -pbkdf2 -in backup.enc -out backup.tar -pass pass:Rk4!vQ9zLm2x",
+        &["Rk4!vQ9zLm2x"],
+    );
+    assert_unchanged(
+        "openssl pkcs12 -export -inkey key.pem -in cert.pem -keypbe AES-256-CBC -out bundle.p12",
+    );
+    assert_unchanged("openssl enc -aes-256-cbc -pass env:BACKUP_PASSPHRASE -in a -out b");
+}
+
+#[test]
+fn the_id_goes_with_a_secret_found_under_its_name() {
+    let text = "Set up the Vimeo app. client_id is 4f7b2c9e1d8a3f6b5c0e and client_secret is Zq8Lm3Xw7Vb2Nc6Hd1Jf5Sg9Ka4Pe0TrYu.";
+    assert_gone(
+        text,
+        &["Zq8Lm3Xw7Vb2Nc6Hd1Jf5Sg9Ka4Pe0TrYu", "4f7b2c9e1d8a3f6b5c0e"],
+    );
+    assert_gone(
+        "PAYPAL_CLIENT_ID=AZq8Lm3Xw7Vb2Nc6Hd1Jf5Sg9Ka4Pe0Tr\nPAYPAL_CLIENT_SECRET=EKq9Zx2Lm7Vb4Nc8Hd3Jf6Sg1Ka5Pe0Tr2Yu\n",
+        &["AZq8Lm3Xw7Vb2Nc6Hd1Jf5Sg9Ka4Pe0Tr", "EKq9Zx2Lm7Vb4Nc8Hd3Jf6Sg1Ka5Pe0Tr2Yu"],
+    );
+    // An id alone is not a secret.
+    assert_unchanged("PAYPAL_CLIENT_ID=AZq8Lm3Xw7Vb2Nc6Hd1Jf5Sg9Ka4Pe0Tr\nPAYPAL_MODE=live\n");
+}
+
+// ── Prose: more ways a sentence gives a secret ───────────────────────────
+
+#[test]
+fn prose_in_other_languages_and_looser_phrasing() {
+    assert_gone(
+        "ojo: la contraseña del usuario de réplica es Rq8_vT3#zLm2Wx (cámbiala después)",
+        &["Rq8_vT3#zLm2Wx"],
+    );
+    assert_gone(
+        "Das Kennwort für den Testserver ist Zt7!qLm3Xw9p, bitte nicht weitergeben.",
+        &["Zt7!qLm3Xw9p"],
+    );
+    assert_gone(
+        "le token du webhook c'est Hq2Lm8Zt4Xw6Vb9Nc3Hd7Jf1Sg5Ka0P, garde-le pour toi",
+        &["Hq2Lm8Zt4Xw6Vb9Nc3Hd7Jf1Sg5Ka0P"],
+    );
+    assert_gone(
+        "the wifi pass we picked was Tq9#mLz2Vx4k, share it only in person",
+        &["Tq9#mLz2Vx4k"],
+    );
+    assert_gone(
+        "I changed the admin password on the grafana box to Wv3!pQz8Lm2K yesterday",
+        &["Wv3!pQz8Lm2K"],
+    );
+    assert_gone(
+        "The break-glass account password is: Ks8#vLq2Zm4T\nKeep it in the safe.",
+        &["Ks8#vLq2Zm4T"],
+    );
+    assert_gone(
+        "the passphrase for the offsite restic repo is \"copper meadow violin sprocket\" btw",
+        &["copper meadow violin sprocket"],
+    );
+    assert_gone(
+        "the webhook signing secret shown on the app's settings page is 9d4c1f7a2b8e3d6c0f5a9b2e7d1c4f8a",
+        &["9d4c1f7a2b8e3d6c0f5a9b2e7d1c4f8a"],
+    );
+    // Prose about passwords without one stays.
+    assert_unchanged(
+        "Set the password to something long; the password is checked against the breach list.",
+    );
+    assert_unchanged("La contraseña es obligatoria y debe tener al menos 12 caracteres.");
+    assert_unchanged("the test will pass to the next stage once the token is refreshed");
+}
+
+#[test]
+fn lists_of_names_paths_and_ciphertexts_are_unchanged() {
+    assert_unchanged(
+        ">>> [n for n in dir(settings) if 'PASSWORD' in n]\n['AUTH_PASSWORD_VALIDATORS', 'PASSWORD_HASHERS', 'PASSWORD_RESET_TIMEOUT']",
+    );
+    assert_unchanged(
+        r#"{"files": {"src/token.rs": "5f1d8c3a9e2b7f4d6a0c8e1b3f5d7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f", "src/key.rs": "a8c4e0f2b6d1a3c5e7f9b0d2a4c6e8f1b3d5a7c9e0f2b4d6a8c1e3f5b7d9a0c2"}}"#,
+    );
+    assert_unchanged("alias/payments-secrets\tb3c1e7d9-4f2a-4c8e-9b1d-7e3f5a9c2d4b\nalias/app-tokens\t9e2d4f6a-1b3c-4d5e-8f7a-2c4e6b8d0f1a\n");
+    assert_unchanged("<password>{AQAAABAAAAAQk3Lm9Zt2Xw7Vb4Nc8Hd1Jf6Sg3Ka5Pe0TrYuQ2Lm8Zt4Xw6Vb9Nc3Hd7Jf1Sg5=}</password>");
+    assert_unchanged(
+        r#"{"kind": "SealedSecret", "spec": {"encryptedData": {"DB_PASSWORD": "AgBy3i4OJSWK+PiTySYZZA1rO43cGDEq8Zr3Lm6Xw1Vb9Nc4Hd7Jf2Sg5Ka0TeQ2Lm8Zt4Xw6Vb9Nc3Hd7Jf1Sg5Ka0PeRt7Yu2Io4Pa6Sd8Fg0Hj2Kl4Zx6Cv8Bn0Mq2We4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv4Bn6Mq8We0Rt2Yu4Io6Pa8Sd0Fg2Hj4Kl6Zx8Cv0Bn2Mq4We6Rt8Yu0Io2Pa4Sd6Fg8Hj0Kl2Zx4Cv6Bn8Mq0We2Rt4Yu6Io8Pa0Sd2Fg4Hj6Kl8Zx0Cv2Bn4Mq6We8Rt0Yu2Io4Pa6Sd8Fg0Hj2Kl4Zx6Cv8Bn0Mq2We4=="}}}"#,
+    );
+    assert_unchanged(
+        "env:\n  - name: DB_PASSWORD\n    value: \">>vault:database/creds/app#password\"\n",
+    );
+    assert_unchanged(
+        "       password-flags: Flags indicating how to handle the \"password\" property.\n",
+    );
+}

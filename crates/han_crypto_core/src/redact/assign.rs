@@ -24,6 +24,19 @@ pub struct Assignment {
     pub confidence: f32,
 }
 
+impl Assignment {
+    /// The value as a finding of `rule`.
+    pub(super) fn finding(&self, rule: &'static str) -> super::Finding {
+        super::Finding {
+            kind: std::borrow::Cow::Borrowed(self.class.kind()),
+            rule: std::borrow::Cow::Borrowed(rule),
+            start: self.value_start,
+            end: self.value_end,
+            confidence: self.confidence,
+        }
+    }
+}
+
 const MAX_NAME: usize = 96;
 const MAX_VALUE: usize = 1024;
 
@@ -202,6 +215,14 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             return None;
         }
     }
+    // `"src/key.rs": "cf6e…"` (a checksum manifest), `alias/app-tokens⇥…`:
+    // a path's last segment names a file or an alias, not a secret.
+    if start > 1
+        && b[start - 1] == b'/'
+        && (file_name(name) || matches!(op, Op::Space | Op::Positional))
+    {
+        return None;
+    }
     // `io.jsonwebtoken:jjwt`: a package coordinate, not an assignment.
     if name.contains('.')
         && name
@@ -268,8 +289,18 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // `= []byte("…")`, `= bytes.fromhex(\n "…")`, `= hex!("…")`,
     // `= Base64.getDecoder().decode("…")`, `= process.env.X ?? "…"`: a
     // literal inside the expression a secret-named constant is built from.
-    if quote.is_none() && matches!(op, Op::Assign) && class != NameClass::Weak {
-        if let Some((ls, le)) = wrapped_literal(b, pos, |ls, le| key_literal(&text[ls..le])) {
+    // After a colon (a struct field, a keyword argument: `signing_key:
+    // hex!("…")`, `key: Base.decode64!("…")`) only a decoding call counts.
+    let decoding = |ls: usize| {
+        let call = text[pos.min(ls)..ls].to_ascii_lowercase();
+        ["hex", "decode", "b64", "base64", "byte", "from_slice"]
+            .iter()
+            .any(|w| call.contains(w))
+    };
+    if quote.is_none() && matches!(op, Op::Assign | Op::Colon) && class != NameClass::Weak {
+        if let Some((ls, le)) = wrapped_literal(b, pos, |ls, le| {
+            key_literal(&text[ls..le]) && (op == Op::Assign || decoding(ls))
+        }) {
             return Some(Assignment {
                 name_start: start,
                 value_start: ls,
@@ -290,6 +321,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let value = &text[vs..ve];
+    // `['AUTH_PASSWORD_VALIDATORS', 'CSRF_COOKIE_HTTPONLY', …]`: a list of
+    // constant names, not a name and its value.
+    if op == Op::Comma && constant_name(value) {
+        return None;
+    }
     // A positional value (`aws_secret_access_key wJalr…`, "use token
     // 9f86d0…") counts only when long and machine-made: prose ("the key
     // insight") is common, so the cheap length test comes first.
@@ -397,7 +433,7 @@ fn type_annotation(b: &[u8], pos: usize) -> Option<usize> {
     .then_some(q)
 }
 
-fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
+pub(super) fn skip_blanks(b: &[u8], mut pos: usize) -> usize {
     let start = pos;
     while pos < b.len() && (b[pos] == b' ' || b[pos] == b'\t') && pos - start < 32 {
         pos += 1;
@@ -425,6 +461,10 @@ fn operator(
     }
     if rest.starts_with(b"value=") || rest.starts_with(b"value =") {
         return Some((if rest[5] == b'=' { 6 } else { 7 }, Op::Assign));
+    }
+    // C++ brace initialisation: `constexpr std::string_view kSecret{"…"}`.
+    if rest.starts_with(b"{\"") && !had_blank {
+        return Some((1, Op::Assign));
     }
     match rest.first()? {
         b'=' => Some((1, Op::Assign)),
@@ -568,13 +608,18 @@ const PROSE_REACH: usize = 40;
 /// without those words; the value must carry the evidence (`prose_value_ok`).
 pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let b = text.as_bytes();
+    // Words of other languages hold multi-byte letters (`contraseña`).
+    let letter = |c: u8| c.is_ascii_alphabetic() || c >= 0x80;
     let mut ws = hit;
-    while ws > 0 && b[ws - 1].is_ascii_alphabetic() {
+    while ws > 0 && hit - ws < 24 && letter(b[ws - 1]) {
         ws -= 1;
     }
     let mut we = hit_end;
-    while we < b.len() && b[we].is_ascii_alphabetic() {
+    while we < b.len() && we - hit_end < 24 && letter(b[we]) {
         we += 1;
+    }
+    if !text.is_char_boundary(ws) || !text.is_char_boundary(we) {
+        return None;
     }
     // The noun stands alone: not `csrf-token`, `db_password`, `cfg.key`.
     if ws > 0
@@ -597,6 +642,15 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         ("password", NameClass::Password),
         ("passphrase", NameClass::Password),
         ("passwd", NameClass::Password),
+        // "the db pass I set was …": a chosen password must follow.
+        ("pass", NameClass::Password),
+        // Other languages' words: Spanish, Portuguese, German, French.
+        ("contraseña", NameClass::Password),
+        ("senha", NameClass::Password),
+        ("passwort", NameClass::Password),
+        ("kennwort", NameClass::Password),
+        ("schlüssel", NameClass::Key),
+        ("clave", NameClass::Key),
         ("token", NameClass::Token),
         ("pat", NameClass::Token),
         ("secret", NameClass::Secret),
@@ -641,10 +695,17 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             let value_class = if vendor { NameClass::Token } else { class };
             // Beside a provider's name, hex and UUIDs are as often event,
             // trace or project ids (`Sentry - 9f2a…`) as keys.
-            if let Some(a) = prose_value(text, at, value_class, ws).filter(|a| {
-                let v = &text[a.value_start..a.value_end];
-                !vendor || !(is_hex(v) || is_uuid(v))
-            }) {
+            if let Some(a) = prose_value(text, at, value_class, ws)
+                .filter(|a| {
+                    let v = &text[a.value_start..a.value_end];
+                    !vendor || !(is_hex(v) || is_uuid(v))
+                })
+                .or_else(|| {
+                    (!vendor)
+                        .then(|| hex_key_beside(text, at, class, ws))
+                        .flatten()
+                })
+            {
                 let (before, after) = super::names::words_around(text, ws, we);
                 if !super::names::neutral_in_prose(before, after) {
                     return Some(a);
@@ -674,16 +735,40 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
                 return None;
             }
             Some(p + 1)
-        } else if matches!(c | 0x20, b'i' | b'w') && b[p - 1].is_ascii_whitespace() {
+        } else if matches!(c | 0x20, b'i' | b'w' | b'e' | b'c' | b't')
+            && b[p - 1].is_ascii_whitespace()
+        {
             // (Tested by first letter: this loop runs at every noun in prose.)
-            ["is", "was", "were"].iter().find_map(|v| {
-                let e = p + v.len();
-                (b.len() > e
-                    && b[p..e].eq_ignore_ascii_case(v.as_bytes())
-                    && b[e].is_ascii_whitespace()
-                    && (!password || p > we + 1))
+            // Spanish/Portuguese `es`, French `est`/`c'est`, German `ist`/`war`.
+            let verbs: &[&str] = match c | 0x20 {
+                b'i' => &["is", "ist"],
+                b'w' => &["was", "were", "war"],
+                b'e' => &["es", "est"],
+                b'c' => &["c'est"],
+                _ => &[],
+            };
+            verbs
+                .iter()
+                .find_map(|v| {
+                    let e = p + v.len();
+                    (b.len() > e
+                        && b[p..e].eq_ignore_ascii_case(v.as_bytes())
+                        && (b[e].is_ascii_whitespace() || b[e] == b':')
+                        && (!password || p > we + 1 || b[e] == b':'))
+                        .then_some(e)
+                })
+                .or_else(|| {
+                    // "set the root password of the db container to …": `to`
+                    // gives a password only when what follows reads as one.
+                    let e = p + 2;
+                    (password
+                        && c | 0x20 == b't'
+                        && b.len() > e
+                        && b[p + 1] | 0x20 == b'o'
+                        && b[e] == b' '
+                        && prose_value(text, e, class, ws).is_some())
                     .then_some(e)
-            })
+                })
         } else {
             None
         };
@@ -697,6 +782,52 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         p += 1;
     }
     None
+}
+
+/// A 40- or 64-digit hex value set right beside `app key`, `api token`,
+/// `signing secret`, `<provider> key` (`the datadog app key — 3b98…`). Bare,
+/// such a value reads as a commit or a content hash; a qualified key noun
+/// right before it says otherwise.
+fn hex_key_beside(text: &str, at: usize, class: NameClass, ws: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let at = skip_blanks(b, at);
+    let vs = at + usize::from(matches!(b.get(at), Some(b'"' | b'\'' | b'`')));
+    let n = b[vs.min(b.len())..]
+        .iter()
+        .take(65)
+        .take_while(|c| c.is_ascii_hexdigit())
+        .count();
+    let ve = vs + n;
+    if !matches!(n, 40 | 64) || b.get(ve).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let v = &text[vs..ve];
+    if !looks_random(v, 16) || is_placeholder(v) {
+        return None;
+    }
+    let (before, _) = super::names::words_around(text, ws, ws);
+    let qualified = before.is_some_and(|w| {
+        let w = w.to_ascii_lowercase();
+        matches!(
+            w.as_str(),
+            "api"
+                | "app"
+                | "access"
+                | "signing"
+                | "secret"
+                | "private"
+                | "master"
+                | "admin"
+                | "auth"
+        ) || super::names::is_vendor(w.as_bytes())
+    });
+    (qualified && class != NameClass::Password).then_some(Assignment {
+        name_start: ws,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: 0.65,
+    })
 }
 
 /// Where a value set right beside a noun ending at `we` starts: after
@@ -740,11 +871,34 @@ fn beside(b: &[u8], we: usize) -> Option<usize> {
 fn prose_value(text: &str, at: usize, class: NameClass, name_start: usize) -> Option<Assignment> {
     let b = text.as_bytes();
     let mut vs = skip_blanks(b, at);
+    // "the password is: …"
+    if b.get(vs) == Some(&b':') && at > 0 && b[at - 1] != b':' {
+        vs = skip_blanks(b, vs + 1);
+    }
     let quoted = vs < b.len() && matches!(b[vs], b'"' | b'\'' | b'`');
     if vs < b.len() && (quoted || b[vs] == b'(') {
         vs += 1;
     }
     let mut ve = vs;
+    if class == NameClass::Password && quoted {
+        // A quoted passphrase may hold blanks: "… is 'orbit tundra rivet'".
+        let q = b[vs - 1];
+        let close = b[vs..(vs + 64).min(b.len())]
+            .iter()
+            .position(|&c| c == q || c == b'\n');
+        if let Some(n) = close.filter(|&n| b[vs + n] == q) {
+            let v = &text[vs..vs + n];
+            if v.contains(' ') && passphrase_like(v) && !is_placeholder(v) {
+                return Some(Assignment {
+                    name_start,
+                    value_start: vs,
+                    value_end: vs + n,
+                    class,
+                    confidence: 0.7,
+                });
+            }
+        }
+    }
     if class == NameClass::Password {
         while ve < b.len()
             && ve - vs < 64
@@ -1212,6 +1366,24 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
             }
         }
     }
+}
+
+/// `SCREAMING_SNAKE_CASE` with an underscore: a constant's name.
+fn constant_name(v: &str) -> bool {
+    v.contains('_')
+        && v.bytes().any(|c| c.is_ascii_uppercase())
+        && v.bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+}
+
+/// A file's name: a stem and a short alphabetic extension (`key.rs`,
+/// `token.json`).
+fn file_name(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.bytes().all(|c| c.is_ascii_lowercase())
+    })
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod assign;
 pub mod entropy;
 mod escaped;
 pub mod json;
+mod listing;
 pub mod names;
 mod pairs;
 pub mod placeholder;
@@ -218,6 +219,8 @@ enum Target {
     SqlInsert,
     /// A call that takes a key, or an environment lookup with a fallback.
     CodeSink,
+    /// A command that prints a secret (`… | base64 -d`, `cat master.key`).
+    Printed,
 }
 
 /// Keywords of the assignment parser: every word class, plus vendors.
@@ -324,9 +327,16 @@ impl Scanner {
         add("secret", Target::KubernetesSecret);
         add(MARKER_PREFIX, Target::Marker);
         add("pat", Target::Prose);
+        // Secret nouns of other languages, for prose ("la contraseña … es …").
+        for k in ["contraseña", "senha", "kennwort", "schlüssel", "clave"] {
+            add(k, Target::Prose);
+        }
         add("insert into", Target::SqlInsert);
         for k in sinks::keywords() {
             add(k, Target::CodeSink);
+        }
+        for k in listing::COMMAND_KEYWORDS {
+            add(k, Target::Printed);
         }
         let mut always = Vec::new();
         for (i, r) in custom.iter().enumerate() {
@@ -464,17 +474,16 @@ impl Scanner {
                             };
                             if let Some(a) = hit {
                                 assign_done_until = a.value_end;
-                                found.push(Finding {
-                                    kind: Cow::Borrowed(a.class.kind()),
-                                    rule: Cow::Borrowed(rule),
-                                    start: a.value_start,
-                                    end: a.value_end,
-                                    confidence: a.confidence,
-                                });
+                                found.push(a.finding(rule));
                             } else if let Some((cells, end)) = tables::column_at(text, from) {
                                 // A table header: the column's values below it.
                                 assign_done_until = end;
                                 push_cells(&mut found, cells);
+                            } else if let Some(a) = listing::row_at(text, from, to)
+                                .or_else(|| listing::name_value_at(text, from, to))
+                            {
+                                assign_done_until = a.value_end;
+                                found.push(a.finding("listing"));
                             }
                         }
                     }
@@ -490,6 +499,14 @@ impl Scanner {
                                     end,
                                     confidence,
                                 });
+                            }
+                        }
+                    }
+                    Target::Printed => {
+                        if policy.allows(Group::Context) && hit >= assign_done_until {
+                            if let Some(a) = listing::printed_at(text, hit, hit_end) {
+                                assign_done_until = a.value_end;
+                                found.push(a.finding("printed"));
                             }
                         }
                     }
@@ -534,10 +551,12 @@ impl Scanner {
         if policy.allows(Group::Vendor) {
             let partners = pairs::partners(text, &found);
             found.extend(partners);
+            let ids = pairs::named_ids(text, &found);
+            found.extend(ids);
             found.extend(pairs::unnamed(text, &windows));
         }
         if !found.is_empty()
-            && (text.contains("encryptedData:") || text.contains("-----BEGIN PGP MESSAGE"))
+            && (text.contains("encryptedData") || text.contains("-----BEGIN PGP MESSAGE"))
         {
             // Context findings only: a vendor format or a key block inside
             // is not what the block's ciphertext looks like.
@@ -969,6 +988,10 @@ pub fn explain(rule: &str) -> &'static str {
         "assignment" => "the value is assigned to a name that announces a secret",
         "prose" => "the value stands right after a secret noun or a provider's name in prose",
         "table_column" => "the value is in a table column whose header names a secret",
+        "listing" => {
+            "the value stands in a column beside, or alone on the line under, a label that names a secret (command output, a key/value table)"
+        }
+        "printed" => "the value is the output of a command that prints a secret (a decoded Secret, a key file, a secret store read)",
         "code_argument" => {
             "the literal is passed where code takes a key (an HMAC, cipher or signing call), or is the fallback of an environment variable that names a secret"
         }

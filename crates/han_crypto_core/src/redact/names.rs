@@ -90,6 +90,9 @@ const NEUTRAL_AFTER: &[&str] = &[
     "ids",
     // OAuth refresh-token rotation tracks a token family by its id.
     "family",
+    // `password-flags: Flags indicating how…` (NetworkManager), `token_flags`.
+    "flags",
+    "flag",
     "name",
     "names",
     "type",
@@ -605,8 +608,15 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
         return None;
     }
     let before = pos.checked_sub(1).map(|i| ws[i]);
+    // Rails' `active_record.encryption.primary_key`: under an encryption
+    // setting, a primary key is the cipher's key, not a table's.
+    let encryption_setting = before == Some("primary")
+        && ws[..pos - 1]
+            .iter()
+            .any(|w| matches!(*w, "encryption" | "encrypt" | "cipher" | "crypto"));
     if matches!(class, NameClass::Key | NameClass::Token)
         && before.is_some_and(|b| NEUTRAL_BEFORE.contains(&b))
+        && !encryption_setting
     {
         return None;
     }
@@ -657,6 +667,7 @@ mod tests {
             ("creds", NameClass::Credential),
             ("todo_secret_do_not_commit", NameClass::Secret),
             ("SONAR_LOGIN", NameClass::Weak),
+            ("active_record.encryption.primary_key", NameClass::Key),
         ] {
             assert_eq!(classify(n), Some(c), "{n}");
         }

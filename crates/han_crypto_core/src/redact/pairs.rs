@@ -295,3 +295,59 @@ pub fn partners(text: &str, found: &[Finding]) -> Vec<Finding> {
     }
     out
 }
+
+/// The id half of a pair whose secret half was found under its name: a
+/// client, app, consumer or key id named a little before or after the
+/// secret (`client_id is …`, `RAZORPAY_KEY_ID = "…"`, `| API Key | … |`).
+/// The pair travels together, so the id goes with its secret.
+pub fn named_ids(text: &str, found: &[Finding]) -> Vec<Finding> {
+    use regex::Regex;
+    use std::sync::OnceLock;
+    const BEFORE: usize = 400;
+    const AFTER: usize = 200;
+    static ID: OnceLock<Regex> = OnceLock::new();
+    let re = ID.get_or_init(|| {
+        Regex::new(concat!(
+            r"(?i-u)\b(?:(?:[a-z0-9]+[_-])*(?:client|app|application|consumer|access[_ -]?key|key)[_ -]?id",
+            r"|consumer[_ -]?key|api[_ -]?key)\b",
+            r#"["']?(?:[ \t]*(?:[:=]|=>|\|)[ \t]*|[ \t]+is[ \t]+|[ \t]{2,})["'`]?"#,
+            r"(?P<v>[A-Za-z0-9][A-Za-z0-9._\-]{7,127})"
+        ))
+        .expect("id pattern compiles")
+    });
+    let mut out = Vec::new();
+    let mut done_until = 0;
+    for f in found.iter().filter(|f| f.kind.contains("secret")) {
+        let (ws, we) = super::snap(
+            text,
+            f.start.saturating_sub(BEFORE).max(done_until),
+            (f.end + AFTER).min(text.len()),
+        );
+        if ws >= we {
+            continue;
+        }
+        done_until = we;
+        for caps in re.captures_iter(&text[ws..we]) {
+            let m = caps.name("v").expect("group v");
+            let v = m.as_str().trim_end_matches('.');
+            let (start, end) = (ws + m.start(), ws + m.start() + v.len());
+            let shaped = v.len() >= 8
+                && v.bytes().any(|c| c.is_ascii_digit())
+                && v.bytes().any(|c| c.is_ascii_alphabetic())
+                && !super::placeholder::is_wordy(v)
+                && !super::placeholder::is_placeholder(v)
+                && !super::placeholder::is_reference(v);
+            let inside = found.iter().any(|g| g.start < end && start < g.end);
+            if shaped && !inside {
+                out.push(Finding {
+                    kind: Cow::Borrowed("credential"),
+                    rule: Cow::Borrowed("credential_pair"),
+                    start,
+                    end,
+                    confidence: 0.6,
+                });
+            }
+        }
+    }
+    out
+}

@@ -164,7 +164,8 @@ const STORE_PREFIXES: &[&str] = &[
 /// Azure Key Vault secret URIs) and systemd's `name:/path` credentials.
 pub fn is_sealed_or_reference(v: &str) -> bool {
     let v = v.trim();
-    if v.contains("ENC[") || yaml_tag(v) {
+    // Jenkins' encrypted secrets print as `{AQAAABAAAAAQ…}`.
+    if v.contains("ENC[") || yaml_tag(v) || (v.starts_with("{AQAAAB") && v.ends_with('}')) {
         return true;
     }
     let lower = v.to_ascii_lowercase();
@@ -230,6 +231,20 @@ pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
             out.push((block_start, end));
         }
         from = end.max(at + 1);
+    }
+    // JSON (`kubeseal -o json`): the object after `"encryptedData":`.
+    let mut from = 0;
+    while let Some(i) = text[from..].find("\"encryptedData\"") {
+        let at = from + i + "\"encryptedData\"".len();
+        let rest = text[at..].trim_start_matches([' ', ':', '\t']);
+        let open = text.len() - rest.len();
+        from = at;
+        if rest.starts_with('{') {
+            if let Some(close) = text[open..].find('}') {
+                out.push((open, open + close + 1));
+                from = open + close + 1;
+            }
+        }
     }
     let mut from = 0;
     while let Some(i) = text[from..].find("-----BEGIN PGP MESSAGE-----") {

@@ -1005,6 +1005,17 @@ pub static RULES: &[RuleSpec] = &[
         ),
         0.0,
     ),
+    // OpenSSL's secrets on the command line: `-hmac KEY`, `-K HEXKEY`,
+    // `-k PASS`, `-pass/-passin/-passout pass:PASS`, `-macopt key:KEY`.
+    s(
+        "password",
+        &["openssl"],
+        concat!(
+            r"\bopenssl\s[^\n]{0,200}?\s(?:-(?:hmac|K|k)\s+|-macopt\s+(?:hex)?key:)(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22\-$][^\s'\x22]{3,})",
+            r"|\bopenssl\s[^\n]{0,200}?\s-pass(?:in|out)?\s+['\x22]?pass:(?P<s2>[^\s'\x22]{4,})"
+        ),
+        0.0,
+    ),
     // lftp -u user,pass; redis.conf's requirepass and masterauth lines.
     s(
         "password",

@@ -41,6 +41,10 @@ const KEY_CALLS: &[&str] = &[
     "newcookiestore",
     "urlsafetimedserializer",
     "urlsafeserializer",
+    // RustCrypto's `Key::from_slice(b"…")`, pgcrypto's symmetric calls.
+    "key::from_slice",
+    "pgp_sym_encrypt",
+    "pgp_sym_decrypt",
 ];
 
 /// Environment lookups: the variable's name comes next, then maybe a

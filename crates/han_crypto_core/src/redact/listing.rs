@@ -1,0 +1,461 @@
+//! Secrets a listing prints beside or under their label rather than after
+//! an `=` or `:`: command output in columns (`SecretKey          1ce7…`,
+//! `| API Secret | XUER… |`, `||  SecretAccessKey |  Oq… ||`), a label on
+//! its own line with the value alone on the next (`Secret Access Key⏎…`,
+//! `here's the key:⏎…`), and the output of a command that prints a secret
+//! (`kubectl get secret … | base64 -d⏎…`, `cat config/master.key⏎…`).
+//!
+//! Every reach is bounded: these run at keyword hits, and a minified line
+//! can hold thousands of them.
+
+use super::assign::{accept, positional_password, Assignment};
+use super::names::{classify, NameClass};
+use super::placeholder::{is_reference, is_sealed_or_reference};
+
+/// How far a label may start after its line's start (indentation, borders).
+const INDENT: usize = 24;
+/// The longest label.
+const LABEL: usize = 48;
+/// The longest value.
+const VALUE: usize = 512;
+
+/// The start of the line holding `pos`, if it is at most `reach` back
+/// (a minified line holds many hits: none may scan it whole).
+fn line_start(b: &[u8], pos: usize, reach: usize) -> Option<usize> {
+    let from = pos.saturating_sub(reach);
+    match memchr::memrchr(b'\n', &b[from..pos]) {
+        Some(i) => Some(from + i + 1),
+        None => (from == 0).then_some(0),
+    }
+}
+
+fn is_border(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'|' | b'+')
+}
+
+/// `│` and `┃` (box-drawing verticals), as bytes at `p`.
+fn box_bar(b: &[u8], p: usize) -> usize {
+    let rest = &b[p.min(b.len())..];
+    if rest.starts_with("│".as_bytes()) || rest.starts_with("┃".as_bytes()) {
+        3
+    } else {
+        0
+    }
+}
+
+/// Skips borders and blanks from `p`, up to `limit`.
+fn skip_borders(b: &[u8], mut p: usize, limit: usize) -> usize {
+    while p < limit.min(b.len()) {
+        if is_border(b[p]) {
+            p += 1;
+        } else if box_bar(b, p) > 0 {
+            p += 3;
+        } else {
+            break;
+        }
+    }
+    p
+}
+
+fn label_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'\'')
+}
+
+/// The class a label names: its secret word, read without a trailing
+/// `value` (`Token value`) and refusing labels that name an id.
+fn label_class(label: &str) -> Option<NameClass> {
+    let label = label.trim_end_matches(':').trim_end();
+    let label = label
+        .strip_suffix(" value")
+        .or_else(|| label.strip_suffix(" Value"))
+        .unwrap_or(label);
+    match classify(label)? {
+        NameClass::Weak => None,
+        c => Some(c),
+    }
+}
+
+/// A listing row or a label line whose label holds the keyword hit at
+/// `hit..hit_end`.
+pub fn row_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    // The label ends with the word that holds the hit (or with `value`
+    // after it: `Token value`), at a colon, the line's end or a column gap.
+    // Tested first and forwards: most hits are words in running prose.
+    let mut p = hit_end;
+    while p < b.len() && p - hit_end < LABEL && label_byte(b[p]) {
+        p += 1;
+    }
+    if b[p.min(b.len())..].starts_with(b" value") || b[p.min(b.len())..].starts_with(b" Value") {
+        p += " value".len();
+    }
+    if b.get(p) == Some(&b':') {
+        p += 1;
+    }
+    let label_end = p;
+    let ends_label = match b.get(p) {
+        None | Some(b'\n' | b'\r' | b'\t' | b'|') => true,
+        Some(b' ') => matches!(b.get(p + 1), Some(b' ' | b'|')),
+        Some(_) => box_bar(b, p) > 0,
+    };
+    if !ends_label {
+        return None;
+    }
+    // Backwards from the hit: at most five words, then only indentation
+    // and table borders back to the line's start.
+    let mut q = hit;
+    let mut words_before = 0;
+    while q > 0 && label_end - q <= LABEL {
+        let c = b[q - 1];
+        if label_byte(c) {
+            q -= 1;
+        } else if c == b' ' && label_byte(b[q]) && q >= 2 && label_byte(b[q - 2]) {
+            words_before += 1;
+            if words_before > 4 {
+                return None;
+            }
+            q -= 1;
+        } else {
+            break;
+        }
+    }
+    let label_start = q;
+    while q > 0 && b[q - 1] != b'\n' {
+        if label_start - q > INDENT {
+            return None;
+        }
+        if is_border(b[q - 1]) {
+            q -= 1;
+        } else if q >= 3 && box_bar(b, q - 3) == 3 {
+            q -= 3;
+        } else {
+            return None;
+        }
+    }
+    if label_end - label_start > LABEL || b.get(label_start) == Some(&b'-') {
+        return None;
+    }
+    let label = &text[label_start..label_end];
+    let class = label_class(label)?;
+    let at_line_end = matches!(b.get(p), None | Some(b'\n'))
+        || (b.get(p) == Some(&b'\r') && b.get(p + 1) == Some(&b'\n'));
+    let (vs, ve) = if at_line_end {
+        // `Secret Access Key⏎<value>`: the next line is the value alone.
+        let next = memchr::memchr(b'\n', &b[p..]).map(|i| p + i + 1)?;
+        let vs = skip_borders(b, next, next + INDENT);
+        let ve = token_end(b, vs);
+        if ve - vs < 16 || !rest_is_blank(b, ve) {
+            return None;
+        }
+        (vs, ve)
+    } else {
+        // A column gap: two blanks, a tab or a border, then the value and
+        // nothing else on the line but borders.
+        let gap_end = skip_borders(b, p, p + 64);
+        let gap = &b[p..gap_end];
+        let column_gap =
+            gap.len() >= 2 || gap.contains(&b'\t') || gap.contains(&b'|') || box_bar(b, p) > 0;
+        if !column_gap || label.ends_with(':') {
+            return None;
+        }
+        let ve = token_end(b, gap_end);
+        if ve - gap_end < 8 || !rest_is_blank(b, ve) {
+            return None;
+        }
+        (gap_end, ve)
+    };
+    let value = &text[vs..ve];
+    let confidence = accept(class, value, false, label)?;
+    Some(Assignment {
+        name_start: label_start,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: confidence.min(0.7),
+    })
+}
+
+/// The end of a value starting at `vs`: up to a blank, a border or the
+/// line's end, never inside a multi-byte character.
+fn token_end(b: &[u8], vs: usize) -> usize {
+    let mut ve = vs;
+    while ve < b.len() && ve - vs <= VALUE && !b[ve].is_ascii_whitespace() && b[ve] != b'|' {
+        if b[ve] >= 0x80 {
+            return vs;
+        }
+        ve += 1;
+    }
+    if ve - vs > VALUE {
+        return vs;
+    }
+    ve
+}
+
+/// Only blanks and borders up to the line's end.
+fn rest_is_blank(b: &[u8], from: usize) -> bool {
+    let p = skip_borders(b, from, from + 64);
+    matches!(b.get(p), None | Some(b'\n' | b'\r'))
+}
+
+/// Keywords that start a command that prints a secret.
+pub const COMMAND_KEYWORDS: &[&str] = &[
+    "base64 -d",
+    "base64 --decode",
+    "base64 -D",
+    "printenv ",
+    "echo $",
+    "cat ",
+    "get-secret-value",
+    "secrets versions access",
+    "kv get",
+    "op read",
+    "pass show",
+    "find-generic-password",
+    "config:get",
+];
+
+/// The line printed by a command that reveals a secret, at a keyword hit
+/// on the command's line: the value alone on the next line.
+pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
+    const COMMAND: usize = 320;
+    let b = text.as_bytes();
+    let le = hit_end + memchr::memchr(b'\n', &b[hit_end..(hit_end + COMMAND).min(b.len())])?;
+    let ls = line_start(b, hit, COMMAND)?;
+    let line = &text[ls..le];
+    let word = text[hit..hit_end].to_ascii_lowercase();
+    let args = text[hit_end..le].trim_start_matches(['{', '$']);
+    let first_arg = || {
+        args.split(|c: char| c.is_whitespace() || matches!(c, '|' | ';' | '&' | '}' | ')'))
+            .find(|a| !a.is_empty() && !a.starts_with('-'))
+            .unwrap_or("")
+    };
+    let class = match word.as_str() {
+        w if w.starts_with("base64") => {
+            let l = line.to_ascii_lowercase();
+            if !["secret", "password", "token", "key"]
+                .iter()
+                .any(|s| l.contains(s))
+            {
+                return None;
+            }
+            NameClass::Secret
+        }
+        "cat " => {
+            // A file named after a secret: `master.key`, `api_token.txt`.
+            let path = first_arg();
+            let base = path.rsplit('/').next().unwrap_or(path);
+            let stem = base.trim_start_matches('.');
+            let stem = stem
+                .strip_suffix(".txt")
+                .or_else(|| stem.strip_suffix(".b64"))
+                .unwrap_or(stem);
+            if stem.ends_with(".pem") || stem.ends_with(".pub") || stem.contains('*') {
+                return None;
+            }
+            label_class(&stem.replace('.', "_"))?
+        }
+        "printenv " | "echo $" | "config:get" => label_class(first_arg())?,
+        "kv get" if !line.contains("-field") => return None,
+        "find-generic-password" if !line.contains(" -w") => return None,
+        _ => NameClass::Secret,
+    };
+    // The output: the next line, one token.
+    let vs = le + 1;
+    if vs >= b.len() {
+        return None;
+    }
+    let ve = token_end(b, vs);
+    if ve - vs < 8 || !rest_is_blank(b, ve) || b[vs] == b'$' {
+        return None;
+    }
+    let value = &text[vs..ve];
+    // A printed password is a chosen one: it must read as one.
+    let confidence = accept(class, value, false, line)
+        .or_else(|| positional_password(value, false).then_some(0.7))?;
+    Some(Assignment {
+        name_start: hit,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: confidence.min(0.7),
+    })
+}
+
+/// Member names that hold an entry's name, and those that hold its value,
+/// in name/value lists: Kubernetes and ECS `env`, CloudFormation
+/// parameters, Android `<meta-data>`, `az … keys list` output.
+const NAME_KEYS: &[&str] = &[
+    "name",
+    "Name",
+    "NAME",
+    "key",
+    "Key",
+    "android:name",
+    "ParameterKey",
+    "OptionName",
+    "variable",
+    "Variable",
+];
+const KEY_NAME_KEYS: &[&str] = &["keyName", "KeyName", "key_name"];
+const VALUE_KEYS: &[&str] = &[
+    "value",
+    "Value",
+    "VALUE",
+    "android:value",
+    "ParameterValue",
+    "OptionValue",
+];
+
+/// A value given in a name/value entry whose name holds the keyword hit:
+/// `{"name": "DB_PASSWORD", "value": "…"}`, `- name: API_TOKEN⏎  value: …`,
+/// `android:name="….API_KEY" android:value="…"`, and `"keyName": "key1",
+/// …, "value": "…"` (the entry describes a key, whatever it is called).
+pub fn name_value_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
+    // The entry's name around the hit, and what stands before it.
+    let mut ns = hit;
+    while ns > 0 && hit - ns < 96 && name_byte(b[ns - 1]) {
+        ns -= 1;
+    }
+    let mut ne = hit_end;
+    while ne < b.len() && ne - hit_end < 96 && name_byte(b[ne]) {
+        ne += 1;
+    }
+    let quote = ns > 0 && matches!(b[ns - 1], b'"' | b'\'');
+    if KEY_NAME_KEYS.contains(&&text[ns..ne]) {
+        // The hit is the member `keyName` itself: the entry is a key's.
+        let mut v = ne + usize::from(quote);
+        if b.get(v) != Some(&b':') {
+            return None;
+        }
+        v = super::assign::skip_blanks(b, v + 1);
+        let q = usize::from(matches!(b.get(v), Some(b'"' | b'\'')));
+        let name_end = v
+            + q
+            + b[(v + q).min(b.len())..]
+                .iter()
+                .take(64)
+                .take_while(|&&c| name_byte(c))
+                .count();
+        return value_member(text, name_end + q, NameClass::Key, &text[ns..ne], ns);
+    }
+    let mut p = if quote { ns - 1 } else { ns };
+    if quote && b.get(ne) != Some(&b[ns - 1]) {
+        return None;
+    }
+    while p > 0 && matches!(b[p - 1], b' ' | b'\t') {
+        p -= 1;
+    }
+    if p == 0 || !matches!(b[p - 1], b':' | b'=') {
+        return None;
+    }
+    p -= 1;
+    if p > 0 && matches!(b[p - 1], b'"' | b'\'') {
+        p -= 1;
+    }
+    let mut ks = p;
+    while ks > 0 && p - ks < 24 && (name_byte(b[ks - 1]) || b[ks - 1] == b':') {
+        ks -= 1;
+    }
+    let member = &text[ks..p];
+    let name = &text[ns..ne];
+    let class = if KEY_NAME_KEYS.contains(&member) {
+        NameClass::Key
+    } else if NAME_KEYS.contains(&member) {
+        match classify(name)? {
+            NameClass::Weak => return None,
+            c => c,
+        }
+    } else {
+        return None;
+    };
+    value_member(text, ne + usize::from(quote), class, name, ns)
+}
+
+/// The value member after `from`, in the same entry as the name.
+fn value_member(
+    text: &str,
+    from: usize,
+    class: NameClass,
+    name: &str,
+    ns: usize,
+) -> Option<Assignment> {
+    const REACH: usize = 240;
+    let b = text.as_bytes();
+    let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
+    let end = (from + REACH).min(b.len());
+    let mut q = from;
+    while q < end {
+        match b[q] {
+            b'{' | b'}' | b'[' | b']' | b'<' | b'>' => return None,
+            c if c.is_ascii_alphabetic() && !name_byte(b[q - 1]) && b[q - 1] != b':' => {
+                let mut ke = q;
+                while ke < end && (name_byte(b[ke]) || b[ke] == b':') {
+                    ke += 1;
+                }
+                let key = text[q..ke].trim_end_matches(':');
+                let after_key = q + key.len();
+                if NAME_KEYS.contains(&key) && text[after_key..].starts_with([':', '=', '"']) {
+                    return None;
+                }
+                if VALUE_KEYS.contains(&key) {
+                    let mut v = after_key;
+                    if matches!(b.get(v), Some(b'"' | b'\'')) {
+                        v += 1;
+                    }
+                    if !matches!(b.get(v), Some(b':' | b'=')) {
+                        q = ke;
+                        continue;
+                    }
+                    v = super::assign::skip_blanks(b, v + 1);
+                    return entry_value(text, v, class, name, ns);
+                }
+                q = ke;
+            }
+            _ => q += 1,
+        }
+    }
+    None
+}
+
+fn entry_value(
+    text: &str,
+    at: usize,
+    class: NameClass,
+    name: &str,
+    ns: usize,
+) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let quote = b.get(at).copied().filter(|c| matches!(c, b'"' | b'\''));
+    let vs = at + usize::from(quote.is_some());
+    let mut ve = vs;
+    while ve < b.len() && ve - vs <= VALUE {
+        let c = b[ve];
+        let stop = match quote {
+            Some(q) => c == q || c == b'\n' || c == b'\\',
+            None => c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"'),
+        };
+        if stop {
+            break;
+        }
+        ve += 1;
+    }
+    if ve == vs || ve - vs > VALUE || !text.is_char_boundary(ve) {
+        return None;
+    }
+    let value = &text[vs..ve];
+    // `>>vault:…#password` (a Vault injector's reference), `${…}`.
+    let unprefixed = value.trim_start_matches('>');
+    if is_reference(unprefixed) || is_sealed_or_reference(unprefixed) {
+        return None;
+    }
+    let confidence = accept(class, value, quote.is_some(), name)?;
+    Some(Assignment {
+        name_start: ns,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: confidence.min(0.7),
+    })
+}
