@@ -858,3 +858,21 @@ fn lists_of_names_paths_and_ciphertexts_are_unchanged() {
         "       password-flags: Flags indicating how to handle the \"password\" property.\n",
     );
 }
+
+#[test]
+fn keys_passed_bare_to_a_providers_client() {
+    assert_gone(
+        "const search = algoliasearch(\"K3QZ7V2WEX\", \"7d2f9c1e4b8a3d6f0c5e9b2a7d1f4c8e\");",
+        &["7d2f9c1e4b8a3d6f0c5e9b2a7d1f4c8e"],
+    );
+    assert_gone(
+        "$cio = Customerio::APIClient.new(\"9c3e7a1f5b2d8c4e0a6f3b9d1c7e5a2f\", region: Customerio::Regions::US)",
+        &["9c3e7a1f5b2d8c4e0a6f3b9d1c7e5a2f"],
+    );
+    // Ids, regions and calls on the provider's objects stay.
+    assert_unchanged(
+        "const search = algoliasearch(\"K3QZ7V2WEX\", process.env.ALGOLIA_ADMIN_KEY);",
+    );
+    assert_unchanged("stripe.customers.retrieve(\"cus_NffrFeUfNV2Hib\")");
+    assert_unchanged("const pusher = new Pusher({ appId: \"1234\", cluster: \"eu\" });");
+}

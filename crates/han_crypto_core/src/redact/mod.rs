@@ -484,6 +484,17 @@ impl Scanner {
                             {
                                 assign_done_until = a.value_end;
                                 found.push(a.finding("listing"));
+                            } else {
+                                for (start, end) in sinks::vendor_client_at(text, from, to) {
+                                    assign_done_until = end;
+                                    found.push(Finding {
+                                        kind: Cow::Borrowed(names::NameClass::Key.kind()),
+                                        rule: Cow::Borrowed("code_argument"),
+                                        start,
+                                        end,
+                                        confidence: 0.75,
+                                    });
+                                }
                             }
                         }
                     }

@@ -416,6 +416,7 @@ pub const VENDORS: &[&str] = &[
     "infisical",
     "axiom",
     "ably",
+    "customerio",
 ];
 
 /// Whether `word` (any case) is one of [`VENDORS`].

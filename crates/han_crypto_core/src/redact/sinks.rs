@@ -222,6 +222,66 @@ fn literals(b: &[u8], from: usize, inside: bool) -> impl Iterator<Item = (usize,
     })
 }
 
+/// Keys passed bare to a provider's client, at a provider's name:
+/// `algoliasearch("APPID", "<admin key>")`, `new Pusher("…", "…")`,
+/// `Algolia::Client.new("…", "…")`. Only random literals of 20+ characters
+/// count (an app id, a region or a URL stays).
+pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    if (hit > 0 && ident(b[hit - 1])) || !super::names::is_vendor(&b[hit..hit_end]) {
+        return Vec::new();
+    }
+    let mut we = hit_end;
+    while we < b.len() && we - hit_end < 12 && ident(b[we]) {
+        we += 1;
+    }
+    let suffix = &b[hit_end..we];
+    if ![&b""[..], b"search", b"client", b"_client", b"api", b"sdk"]
+        .iter()
+        .any(|s| suffix.eq_ignore_ascii_case(s))
+    {
+        return Vec::new();
+    }
+    // `::Client`, `.new`, `::APIClient.new`: the client's constructor.
+    let mut p = we;
+    for _ in 0..3 {
+        let sep = if b[p.min(b.len())..].starts_with(b"::") {
+            2
+        } else if b.get(p) == Some(&b'.') {
+            1
+        } else {
+            break;
+        };
+        let s = p + sep;
+        let e = s + b[s.min(b.len())..]
+            .iter()
+            .take(16)
+            .take_while(|&&c| ident(c))
+            .count();
+        const SEGMENTS: &[&[u8]] = &[
+            b"Client",
+            b"APIClient",
+            b"ApiClient",
+            b"Api",
+            b"API",
+            b"client",
+            b"new",
+            b"init",
+        ];
+        if !SEGMENTS.contains(&&b[s.min(b.len())..e]) {
+            break;
+        }
+        p = e;
+    }
+    if b.get(p) != Some(&b'(') {
+        return Vec::new();
+    }
+    literals(b, p + 1, true)
+        .filter(|&(s, e)| e - s >= 20 && key_literal(&text[s..e]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
