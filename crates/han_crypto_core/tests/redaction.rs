@@ -362,6 +362,23 @@ fn large_adversarial_input_completes() {
     let unit = r#"--password  Take the value  encryptedData: \n\" const K: &str = x(\" token '-' datadog - AKIAZ7QX3RDV5TEN2MWB, "#;
     let line = unit.repeat((2 << 20) / unit.len());
     let _ = builtin().redact(&line, Policy::ALL);
+    // A value cut at its length limit inside a multi-byte character.
+    for name in ["key = ", "token: ", "api_key "] {
+        for c in ["😀", "ü", "é", "漢"] {
+            let text = format!("{name}{}{c}", "a".repeat(1023));
+            let _ = builtin().redact(&text, Policy::ALL);
+        }
+    }
+    // An unclosed JSON `encryptedData` object, many times, after a finding.
+    let text = format!(
+        "password = \"Xk9f!Q2mZpL7rT4v\"\n{}",
+        "\"encryptedData\":{".repeat(100_000)
+    );
+    let _ = builtin().redact(&text, Policy::ALL);
+    // Many secrets under their names, each with ids around it.
+    let unit = "client_secret=Zq8Lm3Xw7Vb2Nc6Hd1Jf\n".to_string()
+        + &"app_id=K3QZ7V2WEX password=Hk3!Lq9vTz\n".repeat(14);
+    let _ = builtin().redact(&unit.repeat((2 << 20) / unit.len()), Policy::ALL);
     // Listings, name/value entries and printing commands on one line.
     let unit = r#"| API Secret |  {"name": "DB_PASSWORD", "keyName": "k", value "cat master.key | base64 -d secret echo $TOKEN openssl x -hmac "#;
     let line = unit.repeat((2 << 20) / unit.len());

@@ -876,3 +876,50 @@ fn keys_passed_bare_to_a_providers_client() {
     assert_unchanged("stripe.customers.retrieve(\"cus_NffrFeUfNV2Hib\")");
     assert_unchanged("const pusher = new Pusher({ appId: \"1234\", cluster: \"eu\" });");
 }
+
+/// What an attacker's review found the new rules changing (2026-12-02).
+#[test]
+fn review_of_listings_prose_and_commands_stays_fixed() {
+    // Keywords inside words are not commands.
+    assert_unchanged(
+        "Please stop reading here and run\n9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c1b3d5f7e\n",
+    );
+    assert_unchanged("This workshop reads the logs\nbuild-2024.11.03-r7f3a9b2\n");
+    assert_unchanged("The CI will bypass showing errors\nK7PLQ2ZX9M4WRT8VNB3CQ2LM\n");
+    assert_unchanged("$ aws secretsmanager get-secret-value --secret-id prod/db --query ARN --output text\narn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-Ab12Cd\n");
+    assert_unchanged("$ cat secret.key.md5\nd41d8cd98f00b204e9800998ecf8427e\n");
+    assert_unchanged(
+        "$ kubectl get secret db -o jsonpath='{.data.username}' | base64 -d\ndeploy-user-7f3a\n",
+    );
+    assert_unchanged("$ vault kv get -field=username secret/app\nsvc-app-7f3a9b2c\n");
+    // OpenSSL's rule stays inside the openssl command.
+    assert_unchanged("openssl x509 -in cert.pem -noout -dates | sort -k 2,2n | uniq -c");
+    assert_unchanged("openssl genrsa -out key.pem 2048 && rsync -av -k ./certs/ host:/etc/ssl/");
+    assert_unchanged(
+        "openssl rand -base64 32 > secret.txt && kubectl apply -k overlays/production",
+    );
+    // `pass … to …` is a verb; interface strings are not passphrases.
+    assert_unchanged("You need to pass the string to utf8ToUtf16 first");
+    assert_unchanged("We pass the payload to sha256Hmac2 before sending");
+    assert_unchanged("the password button text is \"Log In\"");
+    assert_unchanged("The password error message was \"Access denied\"");
+    assert_unchanged("La contraseña por defecto es \"No definida\"");
+    // Fingerprints of signing keys are public.
+    assert_unchanged("release signing key `9DC858229FC7DD38854AE2D88D81803C0EBFCD88`");
+    assert_unchanged(
+        "Import the Debian archive signing key:\n4D64FEC119C2029067D6E791F8D2585B8783D481\n",
+    );
+    // Tags and tolerations are labels.
+    assert_unchanged(r#"{"Tags": [{"Key": "token-service", "Value": "auth-svc-v2-7f3a"}]}"#);
+    assert_unchanged("tolerations:\n  - key: dedicated-token\n    operator: Equal\n    value: gpu-pool-7f3a9b2c\n    effect: NoSchedule\n");
+    assert_unchanged("token.audience        sts.amazonaws.com\n");
+    assert_unchanged("Session token\n00000000-0000-0000-0000-000000000000\n");
+}
+
+#[test]
+fn postman_headers_and_variables_are_name_value_entries() {
+    assert_gone(
+        r#"{"header": [{"key": "x-api-key", "value": "Vq8Lm2Zt7Xw4Nb9Hc3Jd6Kf1Sg5Pa0Re"}, {"key": "Accept", "value": "application/json"}]}"#,
+        &["Vq8Lm2Zt7Xw4Nb9Hc3Jd6Kf1Sg5Pa0Re"],
+    );
+}

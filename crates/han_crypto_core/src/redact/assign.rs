@@ -519,7 +519,11 @@ fn value_span(
     quote: Option<(u8, bool)>,
     query: bool,
 ) -> (usize, usize, bool) {
-    let limit = (start + MAX_VALUE).min(b.len());
+    let mut limit = (start + MAX_VALUE).min(b.len());
+    // Never cut a value inside a multi-byte character.
+    while limit > start && limit < b.len() && b[limit] & 0xC0 == 0x80 {
+        limit -= 1;
+    }
     if let Some((q, escaped)) = quote {
         let mut i = start;
         while i < limit {
@@ -761,12 +765,19 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
                     // "set the root password of the db container to …": `to`
                     // gives a password only when what follows reads as one.
                     let e = p + 2;
+                    // Not after a bare `pass` ("pass the buffer to …"); the
+                    // value must hold a symbol.
                     (password
+                        && !word.eq_ignore_ascii_case(b"pass")
                         && c | 0x20 == b't'
                         && b.len() > e
                         && b[p + 1] | 0x20 == b'o'
                         && b[e] == b' '
-                        && prose_value(text, e, class, ws).is_some())
+                        && prose_value(text, e, class, ws).is_some_and(|a| {
+                            text[a.value_start..a.value_end]
+                                .bytes()
+                                .any(|c| c.is_ascii_punctuation())
+                        }))
                     .then_some(e)
                 })
         } else {
@@ -775,6 +786,11 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         // Only the first connector counts: `secret generic --from-literal=
         // token=…` is the assignment parser's, not this noun's.
         if let Some(at) = value_at {
+            // "the password error message was \"Access denied\"": the
+            // sentence is about a piece of interface, not the password.
+            if password && ui_words(&text[we..p]) {
+                return None;
+            }
             let a = prose_value(text, at, class, ws)?;
             let (before, after) = super::names::words_around(text, ws, we);
             return (!super::names::neutral_in_prose(before, after)).then_some(a);
@@ -805,20 +821,34 @@ fn hex_key_beside(text: &str, at: usize, class: NameClass, ws: usize) -> Option<
     if !looks_random(v, 16) || is_placeholder(v) {
         return None;
     }
+    // A key's fingerprint (`release signing key …`, `gpg --recv-keys`) is
+    // public.
+    let line_start = b[..ws]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    let from = line_start.max(ws.saturating_sub(120));
+    let line = text.get(from..ws).unwrap_or("").to_ascii_lowercase();
+    if [
+        "gpg",
+        "pgp",
+        "fingerprint",
+        "release",
+        "archive",
+        "trust",
+        "verify",
+    ]
+    .iter()
+    .any(|w| line.contains(w))
+    {
+        return None;
+    }
     let (before, _) = super::names::words_around(text, ws, ws);
     let qualified = before.is_some_and(|w| {
         let w = w.to_ascii_lowercase();
         matches!(
             w.as_str(),
-            "api"
-                | "app"
-                | "access"
-                | "signing"
-                | "secret"
-                | "private"
-                | "master"
-                | "admin"
-                | "auth"
+            "api" | "app" | "access" | "secret" | "private" | "master" | "admin" | "auth"
         ) || super::names::is_vendor(w.as_bytes())
     });
     (qualified && class != NameClass::Password).then_some(Assignment {
@@ -888,7 +918,12 @@ fn prose_value(text: &str, at: usize, class: NameClass, name_start: usize) -> Op
             .position(|&c| c == q || c == b'\n');
         if let Some(n) = close.filter(|&n| b[vs + n] == q) {
             let v = &text[vs..vs + n];
-            if v.contains(' ') && passphrase_like(v) && !is_placeholder(v) {
+            // Lower-case words only: "Log In", "Update Credentials" are
+            // labels.
+            let title = v
+                .split(' ')
+                .any(|w| w.starts_with(|c: char| c.is_uppercase()));
+            if v.contains(' ') && !title && passphrase_like(v) && !is_placeholder(v) {
                 return Some(Assignment {
                     name_start,
                     value_start: vs,
@@ -1307,7 +1342,14 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     }
     // A UUID under a token or key name is the credential (Heroku, Snyk,
     // HubSpot keys are UUIDs), even when it looks like sample data.
-    if is_uuid(v) && !matches!(class, NameClass::Weak) {
+    // (Not the nil UUID, nor one digit repeated: a stand-in.)
+    let one_digit = v
+        .bytes()
+        .filter(|c| *c != b'-')
+        .collect::<Vec<_>>()
+        .windows(2)
+        .all(|w| w[0] == w[1]);
+    if is_uuid(v) && !matches!(class, NameClass::Weak) && !one_digit {
         return Some(0.7);
     }
     // `{85fe22c6-…}`: a GUID literal, as .NET and the registry print ids
@@ -1384,6 +1426,38 @@ fn file_name(name: &str) -> bool {
             && (1..=5).contains(&ext.len())
             && ext.bytes().all(|c| c.is_ascii_lowercase())
     })
+}
+
+/// Words that make a sentence about a password one about its interface
+/// or its rules (`the password error message was …`, `… field label is …`).
+fn ui_words(between: &str) -> bool {
+    const UI: &[&str] = &[
+        "text",
+        "label",
+        "title",
+        "message",
+        "error",
+        "prompt",
+        "button",
+        "field",
+        "dialog",
+        "placeholder",
+        "default",
+        "defecto",
+        "hint",
+        "tooltip",
+        "policy",
+        "requirement",
+        "requirements",
+        "format",
+        "rule",
+        "rules",
+        "column",
+        "input",
+    ];
+    between
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| UI.iter().any(|u| w.eq_ignore_ascii_case(u)))
 }
 
 #[cfg(test)]

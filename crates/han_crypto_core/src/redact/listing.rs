@@ -229,19 +229,49 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
             .find(|a| !a.is_empty() && !a.starts_with('-'))
             .unwrap_or("")
     };
+    // The keyword must start a command: at the line's start after a
+    // prompt, after a pipe, `;`, `&&`, `$(` or a backtick, or after the
+    // tool whose subcommand it is (`vault kv get`, `heroku config:get`).
+    let before = text[ls..hit].trim_end();
+    let command_position =
+        before.is_empty() || before.ends_with(['$', '#', '>', '%', '|', ';', '&', '(', '`']);
+    let tool = before.rsplit(char::is_whitespace).next().unwrap_or("");
+    let secret_named =
+        |name: &str| label_class(name.trim_matches(['\'', '"', '}', '{', ')'])).is_some();
     let class = match word.as_str() {
         w if w.starts_with("base64") => {
-            let l = line.to_ascii_lowercase();
-            if !["secret", "password", "token", "key"]
-                .iter()
-                .any(|s| l.contains(s))
-            {
+            if !command_position {
                 return None;
+            }
+            // `kubectl get secret … -o jsonpath='{.data.api-key}'`: the
+            // field must name a secret (not `{.data.username}`).
+            let l = line.to_ascii_lowercase();
+            match l.find(".data.") {
+                Some(d) => {
+                    let field: String = l[d + 6..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                        .collect();
+                    if !secret_named(&field) {
+                        return None;
+                    }
+                }
+                None if !["secret", "password", "token", "key"]
+                    .iter()
+                    .any(|s| l.contains(s)) =>
+                {
+                    return None
+                }
+                None => {}
             }
             NameClass::Secret
         }
         "cat " => {
-            // A file named after a secret: `master.key`, `api_token.txt`.
+            if !command_position {
+                return None;
+            }
+            // A file named after a secret: `master.key`, `api_token.txt`;
+            // not a digest, a signature or a public half beside it.
             let path = first_arg();
             let base = path.rsplit('/').next().unwrap_or(path);
             let stem = base.trim_start_matches('.');
@@ -249,15 +279,59 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
                 .strip_suffix(".txt")
                 .or_else(|| stem.strip_suffix(".b64"))
                 .unwrap_or(stem);
-            if stem.ends_with(".pem") || stem.ends_with(".pub") || stem.contains('*') {
+            const PUBLIC: &[&str] = &[
+                ".pem",
+                ".pub",
+                ".crt",
+                ".cert",
+                ".csr",
+                ".md5",
+                ".sha1",
+                ".sha256",
+                ".sha512",
+                ".sig",
+                ".asc",
+                ".md",
+                ".example",
+                ".sample",
+                ".template",
+                ".tmpl",
+            ];
+            if PUBLIC.iter().any(|x| stem.ends_with(x)) || stem.contains('*') {
                 return None;
             }
             label_class(&stem.replace('.', "_"))?
         }
-        "printenv " | "echo $" | "config:get" => label_class(first_arg())?,
-        "kv get" if !line.contains("-field") => return None,
-        "find-generic-password" if !line.contains(" -w") => return None,
-        _ => NameClass::Secret,
+        "printenv " | "echo $" if command_position => label_class(first_arg())?,
+        "config:get" if tool == "heroku" => label_class(first_arg())?,
+        "kv get" if tool == "vault" => {
+            // Only `-field=NAME` prints a bare value, and NAME must say secret.
+            let field = line.split("-field=").nth(1)?;
+            if !secret_named(field.split_whitespace().next()?) {
+                return None;
+            }
+            NameClass::Secret
+        }
+        "find-generic-password" if tool == "security" && line.contains(" -w") => {
+            NameClass::Password
+        }
+        "get-secret-value" if tool == "secretsmanager" => {
+            if line.contains("--query") && !line.contains("SecretString") {
+                return None;
+            }
+            NameClass::Secret
+        }
+        "secrets versions access" if matches!(tool, "gcloud" | "beta") => NameClass::Secret,
+        "op read" | "pass show" if command_position => {
+            // `op read op://vault/item/field`: the field must say secret.
+            let path = first_arg().trim_matches(['\'', '"']);
+            let field = path.rsplit('/').next().unwrap_or(path);
+            if word == "op read" && !secret_named(field) {
+                return None;
+            }
+            NameClass::Secret
+        }
+        _ => return None,
     };
     // The output: the next line, one token.
     let vs = le + 1;
@@ -284,12 +358,13 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
 /// Member names that hold an entry's name, and those that hold its value,
 /// in name/value lists: Kubernetes and ECS `env`, CloudFormation
 /// parameters, Android `<meta-data>`, `az … keys list` output.
+// `key` is Postman's (headers, variables); not `Key`: AWS tags are
+// `Key`/`Value` pairs of ordinary labels.
 const NAME_KEYS: &[&str] = &[
     "name",
     "Name",
     "NAME",
     "key",
-    "Key",
     "android:name",
     "ParameterKey",
     "OptionName",
@@ -396,7 +471,11 @@ fn value_member(
                 }
                 let key = text[q..ke].trim_end_matches(':');
                 let after_key = q + key.len();
-                if NAME_KEYS.contains(&key) && text[after_key..].starts_with([':', '=', '"']) {
+                // Another entry's name; a Kubernetes toleration's
+                // `operator`/`effect` (its key and value are a node label).
+                if (NAME_KEYS.contains(&key) || matches!(key, "operator" | "effect"))
+                    && text[after_key..].starts_with([':', '=', '"'])
+                {
                     return None;
                 }
                 if VALUE_KEYS.contains(&key) {

@@ -93,6 +93,8 @@ const NEUTRAL_AFTER: &[&str] = &[
     // `password-flags: Flags indicating how…` (NetworkManager), `token_flags`.
     "flags",
     "flag",
+    // `token.audience  sts.amazonaws.com`.
+    "audience",
     "name",
     "names",
     "type",

@@ -317,6 +317,20 @@ pub fn named_ids(text: &str, found: &[Finding]) -> Vec<Finding> {
     });
     let mut out = Vec::new();
     let mut done_until = 0;
+    // Findings' spans by start, with the furthest end so far: whether a
+    // value overlaps one is a binary search (a text can hold many).
+    let mut spans: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
+    spans.sort_unstable();
+    let mut reach = Vec::with_capacity(spans.len());
+    let mut furthest = 0;
+    for &(_, e) in &spans {
+        furthest = furthest.max(e);
+        reach.push(furthest);
+    }
+    let overlaps = |start: usize, end: usize| {
+        let n = spans.partition_point(|&(s, _)| s < end);
+        n > 0 && reach[n - 1] > start
+    };
     for f in found.iter().filter(|f| f.kind.contains("secret")) {
         let (ws, we) = super::snap(
             text,
@@ -337,8 +351,7 @@ pub fn named_ids(text: &str, found: &[Finding]) -> Vec<Finding> {
                 && !super::placeholder::is_wordy(v)
                 && !super::placeholder::is_placeholder(v)
                 && !super::placeholder::is_reference(v);
-            let inside = found.iter().any(|g| g.start < end && start < g.end);
-            if shaped && !inside {
+            if shaped && !overlaps(start, end) {
                 out.push(Finding {
                     kind: Cow::Borrowed("credential"),
                     rule: Cow::Borrowed("credential_pair"),

@@ -240,9 +240,15 @@ pub fn encrypted_blocks(text: &str) -> Vec<(usize, usize)> {
         let open = text.len() - rest.len();
         from = at;
         if rest.starts_with('{') {
-            if let Some(close) = text[open..].find('}') {
-                out.push((open, open + close + 1));
-                from = open + close + 1;
+            // Bounded: with no `}` within reach there is no block here, and
+            // none after (each search would scan the rest of the text).
+            let reach = &text.as_bytes()[open..(open + (64 << 10)).min(text.len())];
+            match memchr::memchr(b'}', reach) {
+                Some(close) => {
+                    out.push((open, open + close + 1));
+                    from = open + close + 1;
+                }
+                None => break,
             }
         }
     }

@@ -1011,8 +1011,8 @@ pub static RULES: &[RuleSpec] = &[
         "password",
         &["openssl"],
         concat!(
-            r"\bopenssl\s[^\n]{0,200}?\s(?:-(?:hmac|K|k)\s+|-macopt\s+(?:hex)?key:)(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22\-$][^\s'\x22]{3,})",
-            r"|\bopenssl\s[^\n]{0,200}?\s-pass(?:in|out)?\s+['\x22]?pass:(?P<s2>[^\s'\x22]{4,})"
+            r"\bopenssl\s[^\n|;&]{0,200}?\s(?:-(?:hmac|K|k)\s+|-macopt\s+(?:hex)?key:)(?P<s>'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22|[^\s'\x22\-$][^\s'\x22]{3,})",
+            r"|\bopenssl\s[^\n|;&]{0,200}?\s-pass(?:in|out)?\s+['\x22]?pass:(?P<s2>[^\s'\x22]{4,})"
         ),
         0.0,
     ),
