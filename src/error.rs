@@ -49,6 +49,9 @@ pub enum HcError {
     CorruptKeyring(String),
     /// Every key-derivation slot is busy.
     KdfBusy,
+    /// The redactor panicked on a text (a defect). Fails closed: the text is
+    /// not stored, and the error names no part of it.
+    RedactionFailed,
     /// A keyring of that name exists already.
     DuplicateKeyring(String),
     /// The keyring is of another kind than the operation needs.
@@ -211,6 +214,11 @@ impl From<HcError> for ErrorReport {
                 Code::ERRCODE_DATA_CORRUPTED,
                 format!("wrapped key material of keyring {} failed authentication", quoted(&name)),
                 Some("The keyring's rows were altered or belong to another keyring or root key."),
+            ),
+            HcError::RedactionFailed => report(
+                Code::ERRCODE_DATA_EXCEPTION,
+                "secret redaction failed on this text; nothing was stored".into(),
+                Some("This is a defect in han_crypto's scanner; the text is neither stored nor logged. Report it with the text's shape, not its content."),
             ),
             HcError::KdfBusy => report(
                 Code::ERRCODE_INSUFFICIENT_RESOURCES,

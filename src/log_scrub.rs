@@ -113,8 +113,11 @@ fn options() -> Options {
 
 /// `text` with detected secrets replaced by `[REDACTED:<type>]`, if any.
 fn redact_detected(text: &str) -> Option<String> {
-    let (out, found) = builtin().redact(text, Policy::ALL);
-    (!found.is_empty()).then(|| out.into_owned())
+    // A scanner defect must not let the text through, nor quote it.
+    match crate::redaction::guarded(|| builtin().redact(text, Policy::ALL)) {
+        Ok((out, found)) => (!found.is_empty()).then(|| out.into_owned()),
+        Err(_) => Some("[REDACTED:unscanned]".to_owned()),
+    }
 }
 
 /// Secret arguments masked, then detected secrets redacted; `None` when

@@ -28,6 +28,25 @@ mod tests {
         }
     }
 
+    /// A scanner defect (a panic) fails closed, with an error that quotes
+    /// nothing of the text: the panic's own message never reaches a client.
+    #[pg_test]
+    fn a_scanner_panic_fails_closed_without_quoting_the_text() {
+        let failed =
+            crate::redaction::guarded(|| -> usize { panic!("sentinel AKIAZ7Q4XPLM3VN2B6RT") });
+        let Err(e) = failed else {
+            panic!("the panic was not caught")
+        };
+        assert!(matches!(e, crate::error::HcError::RedactionFailed));
+        let report = pgrx::pg_sys::panic::ErrorReport::from(e);
+        assert!(
+            !report.message().contains("sentinel"),
+            "{}",
+            report.message()
+        );
+        assert!(!format!("{:?}", report.hint()).contains("AKIA"));
+    }
+
     #[pg_test]
     fn round_trips_every_type_and_keeps_null_and_empty() {
         assert_eq!(

@@ -118,6 +118,16 @@ fn ensure_room_for(input: &str) -> HcResult<()> {
     Ok(han_crypto_core::buffer::ensure_available(need)?)
 }
 
+/// Runs the scanner, turning a panic (a defect) into an error that quotes
+/// nothing: the panic's own message can hold part of the text, and pgrx
+/// would report it to the client and the server log. Fails closed. Only
+/// pure Rust may run inside (load the scanner first): a PostgreSQL error
+/// travels as a panic too and must not be caught here.
+pub fn guarded<T>(scan: impl FnOnce() -> T) -> HcResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(scan))
+        .map_err(|_| HcError::RedactionFailed)
+}
+
 /// The confidence han_crypto.redaction_min_confidence asks of a finding.
 pub fn min_confidence() -> f32 {
     crate::gucs::REDACTION_MIN_CONFIDENCE.get() as f32
@@ -127,7 +137,9 @@ pub fn min_confidence() -> f32 {
 /// configured confidence.
 pub fn text<'a>(input: &'a str, policy: Policy) -> HcResult<(Cow<'a, str>, Vec<Finding>)> {
     ensure_room_for(input)?;
-    Ok(scanner().redact(input, policy.with_min_confidence(min_confidence())))
+    let policy = policy.with_min_confidence(min_confidence());
+    let scanner = scanner();
+    guarded(|| scanner.redact(input, policy))
 }
 
 /// A redacted text, its findings, and the values its new markers replaced.
@@ -136,8 +148,9 @@ pub type Redacted = (String, Vec<Finding>, Vec<Kept>);
 /// `text`, also returning each removed value with its marker's ordinal.
 pub fn text_keeping(input: &str, policy: Policy) -> HcResult<Redacted> {
     ensure_room_for(input)?;
-    let (out, found, removed) =
-        scanner().redact_keeping(input, policy.with_min_confidence(min_confidence()));
+    let policy = policy.with_min_confidence(min_confidence());
+    let scanner = scanner();
+    let (out, found, removed) = guarded(|| scanner.redact_keeping(input, policy))?;
     let kept = with_ordinals(&out, removed);
     Ok((out.into_owned(), found, kept))
 }
@@ -145,15 +158,16 @@ pub fn text_keeping(input: &str, policy: Policy) -> HcResult<Redacted> {
 /// `json_text`, also returning each removed value with its marker's ordinal.
 pub fn json_text_keeping(input: &str, policy: Policy) -> HcResult<Option<Redacted>> {
     ensure_room_for(input)?;
-    Ok(redact::json::redact_text_keeping(
-        &scanner(),
-        input,
-        policy.with_min_confidence(min_confidence()),
+    let policy = policy.with_min_confidence(min_confidence());
+    let scanner = scanner();
+    Ok(
+        guarded(|| redact::json::redact_text_keeping(&scanner, input, policy))?.map(
+            |(out, found, removed)| {
+                let kept = with_ordinals(&out, removed);
+                (out, found, kept)
+            },
+        ),
     )
-    .map(|(out, found, removed)| {
-        let kept = with_ordinals(&out, removed);
-        (out, found, kept)
-    }))
 }
 
 /// A removed value and the ordinal of its marker among the markers of the
@@ -182,11 +196,9 @@ fn with_ordinals(out: &str, removed: Vec<redact::Removed>) -> Vec<Kept> {
 /// Redacts jsonb text (PostgreSQL's output form), keeping numbers exact.
 pub fn json_text(input: &str, policy: Policy) -> HcResult<Option<(String, Vec<Finding>)>> {
     ensure_room_for(input)?;
-    Ok(redact::json::redact_text(
-        &scanner(),
-        input,
-        policy.with_min_confidence(min_confidence()),
-    ))
+    let policy = policy.with_min_confidence(min_confidence());
+    let scanner = scanner();
+    guarded(|| redact::json::redact_text(&scanner, input, policy))
 }
 
 const OPTION_KEYS: &[&str] = &[

@@ -25,7 +25,14 @@ fn scan_secrets(
         name!(rule, String),
     ),
 > {
-    let found = redaction::scanner().scan(input, Policy::ALL);
+    let scanner = redaction::scanner();
+    let found = match redaction::guarded(|| scanner.scan(input, Policy::ALL)) {
+        Ok(found) => found,
+        Err(e) => {
+            ErrorReport::from(e).report(PgLogLevel::ERROR);
+            unreachable!("an ERROR does not return")
+        }
+    };
     // Byte offsets to character positions, in one pass over the text.
     let mut rows = Vec::with_capacity(found.len());
     let (mut byte, mut chars) = (0usize, 0i32);
