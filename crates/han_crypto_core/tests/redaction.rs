@@ -379,6 +379,9 @@ fn large_adversarial_input_completes() {
     let unit = "client_secret=Zq8Lm3Xw7Vb2Nc6Hd1Jf\n".to_string()
         + &"app_id=K3QZ7V2WEX password=Hk3!Lq9vTz\n".repeat(14);
     let _ = builtin().redact(&unit.repeat((2 << 20) / unit.len()), Policy::ALL);
+    // Hex keys beside a qualified key noun, many on one line.
+    let unit = "the app key — 3b987719af5c24c1b2ac853145916264ad1c114f, ";
+    let _ = builtin().redact(&unit.repeat((2 << 20) / unit.len()), Policy::ALL);
     // Listings, name/value entries and printing commands on one line.
     let unit = r#"| API Secret |  {"name": "DB_PASSWORD", "keyName": "k", value "cat master.key | base64 -d secret echo $TOKEN openssl x -hmac "#;
     let line = unit.repeat((2 << 20) / unit.len());

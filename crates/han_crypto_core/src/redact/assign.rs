@@ -40,7 +40,7 @@ impl Assignment {
 const MAX_NAME: usize = 96;
 const MAX_VALUE: usize = 1024;
 
-fn is_name_byte(b: u8) -> bool {
+pub(super) fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
@@ -823,11 +823,9 @@ fn hex_key_beside(text: &str, at: usize, class: NameClass, ws: usize) -> Option<
     }
     // A key's fingerprint (`release signing key …`, `gpg --recv-keys`) is
     // public.
-    let line_start = b[..ws]
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |i| i + 1);
-    let from = line_start.max(ws.saturating_sub(120));
+    // (At most 120 bytes back: a long line may hold many such values.)
+    let back = ws.saturating_sub(120);
+    let from = memchr::memrchr(b'\n', &b[back..ws]).map_or(back, |i| back + i + 1);
     let line = text.get(from..ws).unwrap_or("").to_ascii_lowercase();
     if [
         "gpg",
@@ -1343,13 +1341,12 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     // A UUID under a token or key name is the credential (Heroku, Snyk,
     // HubSpot keys are UUIDs), even when it looks like sample data.
     // (Not the nil UUID, nor one digit repeated: a stand-in.)
-    let one_digit = v
-        .bytes()
-        .filter(|c| *c != b'-')
-        .collect::<Vec<_>>()
-        .windows(2)
-        .all(|w| w[0] == w[1]);
-    if is_uuid(v) && !matches!(class, NameClass::Weak) && !one_digit {
+    let one_digit = || {
+        let mut digits = v.bytes().filter(|c| *c != b'-');
+        let first = digits.next();
+        digits.all(|c| Some(c) == first)
+    };
+    if is_uuid(v) && !matches!(class, NameClass::Weak) && !one_digit() {
         return Some(0.7);
     }
     // `{85fe22c6-…}`: a GUID literal, as .NET and the registry print ids

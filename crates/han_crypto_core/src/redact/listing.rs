@@ -8,7 +8,7 @@
 //! Every reach is bounded: these run at keyword hits, and a minified line
 //! can hold thousands of them.
 
-use super::assign::{accept, positional_password, Assignment};
+use super::assign::{accept, is_name_byte as name_byte, positional_password, Assignment};
 use super::names::{classify, NameClass};
 use super::placeholder::{is_reference, is_sealed_or_reference};
 
@@ -34,7 +34,7 @@ fn is_border(c: u8) -> bool {
 }
 
 /// `│` and `┃` (box-drawing verticals), as bytes at `p`.
-fn box_bar(b: &[u8], p: usize) -> usize {
+pub(super) fn box_bar(b: &[u8], p: usize) -> usize {
     let rest = &b[p.min(b.len())..];
     if rest.starts_with("│".as_bytes()) || rest.starts_with("┃".as_bytes()) {
         3
@@ -197,11 +197,11 @@ fn rest_is_blank(b: &[u8], from: usize) -> bool {
     matches!(b.get(p), None | Some(b'\n' | b'\r'))
 }
 
-/// Keywords that start a command that prints a secret.
+/// Keywords that start a command that prints a secret (matched in any
+/// case: `base64 -d` is macOS's `base64 -D` too).
 pub const COMMAND_KEYWORDS: &[&str] = &[
     "base64 -d",
     "base64 --decode",
-    "base64 -D",
     "printenv ",
     "echo $",
     "cat ",
@@ -222,7 +222,10 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
     let le = hit_end + memchr::memchr(b'\n', &b[hit_end..(hit_end + COMMAND).min(b.len())])?;
     let ls = line_start(b, hit, COMMAND)?;
     let line = &text[ls..le];
-    let word = text[hit..hit_end].to_ascii_lowercase();
+    // The keyword as written in the table (the hit may be in any case).
+    let word = *COMMAND_KEYWORDS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(&text[hit..hit_end]))?;
     let args = text[hit_end..le].trim_start_matches(['{', '$']);
     let first_arg = || {
         args.split(|c: char| c.is_whitespace() || matches!(c, '|' | ';' | '&' | '}' | ')'))
@@ -238,7 +241,7 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
     let tool = before.rsplit(char::is_whitespace).next().unwrap_or("");
     let secret_named =
         |name: &str| label_class(name.trim_matches(['\'', '"', '}', '{', ')'])).is_some();
-    let class = match word.as_str() {
+    let class = match word {
         w if w.starts_with("base64") => {
             if !command_position {
                 return None;
@@ -387,7 +390,6 @@ const VALUE_KEYS: &[&str] = &[
 /// …, "value": "…"` (the entry describes a key, whatever it is called).
 pub fn name_value_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let b = text.as_bytes();
-    let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
     // The entry's name around the hit, and what stands before it.
     let mut ns = hit;
     while ns > 0 && hit - ns < 96 && name_byte(b[ns - 1]) {
@@ -458,7 +460,6 @@ fn value_member(
 ) -> Option<Assignment> {
     const REACH: usize = 240;
     let b = text.as_bytes();
-    let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-');
     let end = (from + REACH).min(b.len());
     let mut q = from;
     while q < end {

@@ -70,7 +70,7 @@ fn skip_gap(b: &[u8], mut at: usize) -> usize {
     while at < b.len() && at - start < MAX_PADDING + MAX_GAP {
         if b[at] == b' ' || b[at] == b'\t' {
             at += 1;
-        } else if b[at..].starts_with("│".as_bytes()) || b[at..].starts_with("┃".as_bytes()) {
+        } else if super::listing::box_bar(b, at) > 0 {
             at += 3;
         } else if is_separator(b[at]) && other < MAX_GAP {
             at += 1;
