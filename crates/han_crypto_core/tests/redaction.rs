@@ -388,6 +388,41 @@ fn large_adversarial_input_completes() {
     let _ = builtin().redact(&line, Policy::ALL);
 }
 
+#[test]
+fn escaped_secrets_deep_in_a_long_text_are_found() {
+    // The escaped parts of a long text are decoded on their own (the lines
+    // around each escape): a secret there is found wherever it sits, with a
+    // label on the line above, and the plain lines between are kept.
+    let prose = "the function returns a value when the request is handled.\n".repeat(20_000);
+    let pem_body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7vbqajDw4o6gJy8UtmIbkcpnkO3Kwc4qsEnSZp/TR+fQi62F79RHWmwKOtFmwteURgLbj7D/WGuNLGOfa/2vse3G2Ky4X4a5YlHhwQFgLRCnSuHFRVnOZO1Oa4vJmr5DqpBq4e7v4sY/2Zp1CQU3ddUqUy0/2cC0mJx9GwUxnnUr0UzmJ3qmkmvkRoAyHRqF9H3oK2xfMh2WBnJiYg9g6n8PLhNrGRfCEkGlo9NhBxfTDrbkJyMm1Qmn6Eqxyb0ylB7qT";
+    let secrets = [
+        format!("{{\\\"private_key\\\": \\\"-----BEGIN PRIVATE KEY-----\\n{pem_body}\\n-----END PRIVATE KEY-----\\n\\\"}}"),
+        "\\\"DB_PASSWORD=Hq7!vLz2@Rm9xT\\\"".to_string(),
+    ];
+    let mut text = prose.clone();
+    for s in &secrets {
+        text.push_str("**Database settings** (pasted):\n");
+        text.push_str(s);
+        text.push('\n');
+        text.push_str(&prose);
+    }
+    let (out, found) = builtin().redact(&text, Policy::ALL);
+    assert!(!out.contains(pem_body), "the escaped PEM body survived");
+    assert!(
+        !out.contains("Hq7!vLz2@Rm9xT"),
+        "the escaped password survived"
+    );
+    assert!(found.len() >= 2);
+    assert_eq!(
+        out.matches(prose.as_str()).count(),
+        3,
+        "plain lines changed"
+    );
+    // Escapes on every line of a 2 MB text: one part, decoded once.
+    let unit = "a \\\"b\\\" c\\n\n";
+    let _ = builtin().redact(&unit.repeat((2 << 20) / unit.len()), Policy::ALL);
+}
+
 fn secret_strategy() -> impl Strategy<Value = String> {
     prop_oneof![
         "[A-Z2-7]{16}".prop_map(|s| format!("AKIA{s}")),

@@ -91,6 +91,56 @@ pub fn unescape(text: &str) -> Option<Unescaped> {
     Some(Unescaped { text, escapes })
 }
 
+/// Whether `b[i]` starts an escape decoded here.
+fn escape_at(b: &[u8], i: usize) -> bool {
+    b[i] == b'\\' && b.get(i + 1).copied().and_then(simple_escape).is_some()
+}
+
+/// The parts of `text` worth decoding: each run of lines that holds an
+/// escape, with one line of context either side (a label on the line
+/// above a value), merged where they meet. A megabyte of prose with a
+/// quoted `\"` in one code line is decoded and scanned again only around
+/// that line, not whole; a one-line JSON document is one part. Linear: each
+/// byte is looked at a bounded number of times.
+pub fn regions(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr_iter(b'\\', &b[from..])
+        .map(|i| from + i)
+        .find(|&i| escape_at(b, i))
+    {
+        let floor = out.last().map_or(0, |r| r.1);
+        // The start of the line before the escape's, not before the last part.
+        let mut start = i;
+        for _ in 0..2 {
+            start = memchr::memrchr(b'\n', &b[floor..start.saturating_sub(1).max(floor)])
+                .map_or(floor, |j| floor + j + 1);
+            if start == floor {
+                break;
+            }
+        }
+        // The end of the line after the escape's.
+        let mut end = i;
+        for _ in 0..2 {
+            end = memchr::memchr(b'\n', &b[(end + 1).min(b.len())..])
+                .map_or(b.len(), |j| end + 1 + j);
+            if end == b.len() {
+                break;
+            }
+        }
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = end,
+            _ => out.push((start, end)),
+        }
+        from = end.max(i + 2).min(b.len());
+        if from >= b.len() {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +163,24 @@ mod tests {
             assert!(s < e && e <= raw.len() && raw.is_char_boundary(s) && raw.is_char_boundary(e));
         }
         assert!(unescape("no escapes, only a \\u0041 and C:\\dir").is_none());
+    }
+
+    #[test]
+    fn regions_are_the_lines_around_escapes() {
+        let text = "one\ntwo\nthree \\\"q\\\"\nfour\nfive\nsix\nseven a\\nb\neight";
+        let r = regions(text);
+        let parts: Vec<&str> = r.iter().map(|&(s, e)| &text[s..e]).collect();
+        assert_eq!(
+            parts,
+            ["two\nthree \\\"q\\\"\nfour", "six\nseven a\\nb\neight"]
+        );
+        // Parts that meet are one; an escape on the first or last line.
+        let text = "a \\n\nb\nc \\t";
+        assert_eq!(regions(text), [(0, text.len())]);
+        assert!(regions("no escapes \\u0041 here").is_empty());
+        // One line of JSON is one part, however long.
+        let json = format!("{{\\\"k\\\": \\\"{}\\\"}}", "x".repeat(100_000));
+        assert_eq!(regions(&json), [(0, json.len())]);
     }
 
     #[test]

@@ -581,10 +581,16 @@ impl Scanner {
             found.retain(|f| f.confidence >= 0.9 || !inside_span(&sections, f.start, f.end));
         }
         if level < MAX_ESCAPE_LEVELS {
-            if let Some(view) = escaped::unescape(text) {
-                for f in self.scan_level(&view.text, policy, level + 1) {
-                    let (start, end) = view.original(f.start, f.end);
-                    found.push(Finding { start, end, ..f });
+            for (rs, re) in escaped::regions(text) {
+                if let Some(view) = escaped::unescape(&text[rs..re]) {
+                    for f in self.scan_level(&view.text, policy, level + 1) {
+                        let (start, end) = view.original(f.start, f.end);
+                        found.push(Finding {
+                            start: rs + start,
+                            end: rs + end,
+                            ..f
+                        });
+                    }
                 }
             }
         }

@@ -421,12 +421,34 @@ pub const VENDORS: &[&str] = &[
     "customerio",
 ];
 
+/// [`VENDORS`] sorted, for lookups: the names are tested at most keyword
+/// hits in running prose (`key`, `token`), where a linear scan of ~100
+/// names was a tenth of the scan's time.
+fn vendors_sorted() -> &'static [&'static str] {
+    static SORTED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut v = VENDORS.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
+}
+
+/// Whether `w` (lower case) is one of [`VENDORS`].
+fn is_vendor_lower(w: &str) -> bool {
+    vendors_sorted().binary_search(&w).is_ok()
+}
+
 /// Whether `word` (any case) is one of [`VENDORS`].
 pub fn is_vendor(word: &[u8]) -> bool {
-    word.len() <= 24
-        && VENDORS
-            .iter()
-            .any(|v| word.eq_ignore_ascii_case(v.as_bytes()))
+    let mut buf = [0u8; 24];
+    if word.len() > buf.len() {
+        return false;
+    }
+    let lower = &mut buf[..word.len()];
+    lower.copy_from_slice(word);
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).is_ok_and(is_vendor_lower)
 }
 
 /// Words that name a digest of something: `checksum/secret`, `key_sha256`,
@@ -491,7 +513,7 @@ fn word_class(w: &str) -> Option<NameClass> {
             NameClass::Credential
         }
         "login" | "accessid" => NameClass::Weak,
-        _ if VENDORS.contains(&w) => NameClass::Weak,
+        _ if is_vendor_lower(w) => NameClass::Weak,
         _ => return None,
     })
 }
@@ -603,7 +625,7 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
     // A provider's name is evidence only as the whole name or its last
     // word (`PINECONE`, `app.segment`): `sentry-trace`, `stripe_account`
     // name something of that provider's that is not its key.
-    if class == NameClass::Weak && !after.is_empty() && VENDORS.contains(&ws[pos]) {
+    if class == NameClass::Weak && !after.is_empty() && is_vendor_lower(ws[pos]) {
         return None;
     }
     if after.iter().any(|w| NEUTRAL_AFTER.contains(w)) {

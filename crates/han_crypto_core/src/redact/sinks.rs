@@ -229,7 +229,7 @@ fn literals(b: &[u8], from: usize, inside: bool) -> impl Iterator<Item = (usize,
 pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, usize)> {
     let b = text.as_bytes();
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    if (hit > 0 && ident(b[hit - 1])) || !super::names::is_vendor(&b[hit..hit_end]) {
+    if hit > 0 && ident(b[hit - 1]) {
         return Vec::new();
     }
     let mut we = hit_end;
@@ -274,7 +274,8 @@ pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, u
         }
         p = e;
     }
-    if b.get(p) != Some(&b'(') {
+    // (The provider's name last: most hits are secret nouns in prose.)
+    if b.get(p) != Some(&b'(') || !super::names::is_vendor(&b[hit..hit_end]) {
         return Vec::new();
     }
     literals(b, p + 1, true)
