@@ -386,6 +386,11 @@ fn large_adversarial_input_completes() {
     let unit = r#"| API Secret |  {"name": "DB_PASSWORD", "keyName": "k", value "cat master.key | base64 -d secret echo $TOKEN openssl x -hmac "#;
     let line = unit.repeat((2 << 20) / unit.len());
     let _ = builtin().redact(&line, Policy::ALL);
+    // Label lines over values, byte arrays, app passwords, JWK members.
+    let unit = "**API token** key:\n`x` secret_key = {0x8d, 0xb1, 0x55, key = [0x01, app password abcd efgh ijkl mnop \"kty\" \"d\": \"";
+    let _ = builtin().redact(&unit.repeat((2 << 20) / unit.len()), Policy::ALL);
+    let many_bytes = format!("key = [{}]", "0x8d, ".repeat(200_000));
+    let _ = builtin().redact(&many_bytes, Policy::ALL);
 }
 
 #[test]

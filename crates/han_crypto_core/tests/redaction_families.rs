@@ -923,3 +923,121 @@ fn postman_headers_and_variables_are_name_value_entries() {
         &["Vq8Lm2Zt7Xw4Nb9Hc3Jd6Kf1Sg5Pa0Re"],
     );
 }
+
+// ── A label line above its value, and small formats of set 4 ─────────────
+
+#[test]
+fn a_value_alone_under_a_line_that_introduces_it() {
+    for (text, secret) in [
+        (
+            "**Prod DB password** (rotated 2026-03-20)\n> 5!CYAzxmiNYk+kuWn*R+\n\n**Read replica** — same as prod",
+            "5!CYAzxmiNYk+kuWn*R+",
+        ),
+        ("### API token\n`tk_live_8Hq2LmZx7Vb3Nc9Rd1Tf6Wg4`", "tk_live_8Hq2LmZx7Vb3Nc9Rd1Tf6Wg4"),
+        (
+            "the partner gave us a bearer token; for now hardcode it in the staging config:\nw8UkIXc8jQmETkgf1bsd8eTpiwQGoXQj5T3ILY14",
+            "w8UkIXc8jQmETkgf1bsd8eTpiwQGoXQj5T3ILY14",
+        ),
+        ("Here's the new signing secret:\n\n\"Zq9XmL2vB7nR4tW8yK3pD6fH1jC5gS0a\"", "Zq9XmL2vB7nR4tW8yK3pD6fH1jC5gS0a"),
+        ("__Admin passphrase__\nTr0ub4dor&3-horse-Battery", "Tr0ub4dor&3-horse-Battery"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn a_line_about_a_secret_above_a_hash_path_word_or_command_is_unchanged() {
+    for text in [
+        "Here is the key fingerprint:\nSHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8",
+        "Run this to reset the password:\n./scripts/reset_password.sh",
+        "Commit that fixed the token refresh:\n3f2a9c1b7d4e5f60718293a4b5c6d7e8f9012345",
+        "Password requirements:\nMinimum8Characters",
+        "The key is stored in:\n/etc/ssl/private/server.key",
+        "Your key's SHA-256 checksum:\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "Idempotency key:\n3f0c2b9e-8a71-4c5d-9e2f-1b6a7d8c9e0f",
+        "**Token usage**\n1834221",
+        "## Secret rotation\nrotate_secrets_v2",
+        "The password field is named:\nuserPassword",
+        "Token type:\nBearer",
+        "Key name:\nprod-signing-2026",
+        "Secret name:\nprojects/acme/secrets/db-password/versions/3",
+        "The token was generated with:\nTokenGenerator.v2.create",
+        "## Password reset flow\nUsers click the link in the email.",
+        "Set the token like this: `export TOKEN=...`\n$GITHUB_TOKEN",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn google_app_passwords_jwk_private_members_and_small_formats() {
+    assert_gone(
+        "host smtp.gmail.com, port 587\napp password `adxl eltx ltzl pgln`\n(it's an app password)",
+        &["adxl eltx ltzl pgln"],
+    );
+    assert_gone(
+        "Gmail app-specific password: qwhz mtkr vbnx plsd",
+        &["qwhz mtkr vbnx plsd"],
+    );
+    // A sentence of four-letter words after the same words is prose.
+    assert_unchanged("the app password must have your code from the page");
+    let jwk = r#"{"kty": "OKP", "crv": "Ed25519", "kid": "2026-09-16", "d": "uMududNohww61eVu0GS6MHyMmpp4Xiya5QCoOyB-_Yk", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+    assert_gone(jwk, &["uMududNohww61eVu0GS6MHyMmpp4Xiya5QCoOyB-_Yk"]);
+    // A public JWK (only `x`, `n`, `e`) is published.
+    assert_unchanged(
+        r#"{"kty": "OKP", "crv": "Ed25519", "kid": "2026-09-16", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+    );
+    assert_gone(
+        "Mein API-Schlüssel für DeepL: 20611114-41e1-4dab-8d09-d08b69cad31d:fx — bitte",
+        &["20611114-41e1-4dab-8d09-d08b69cad31d:fx"],
+    );
+    assert_gone(
+        "okta api token (SSWS) 00HIIbPqz0C1erYSz627AIRiiPDgbbS9Yv6GWIFlG4 — careful",
+        &["00HIIbPqz0C1erYSz627AIRiiPDgbbS9Yv6GWIFlG4"],
+    );
+    assert_gone(
+        "curl -H \"Authorization: SSWS 00QCjAl4MlV-WPXM9Tz2kR7bHq5nYw3Lp8Xd6Fv1Gs\" https://acme.okta.com/api/v1/users",
+        &["00QCjAl4MlV-WPXM9Tz2kR7bHq5nYw3Lp8Xd6Fv1Gs"],
+    );
+}
+
+#[test]
+fn byte_array_key_constants() {
+    let c = "static const uint8_t device_hmac_key[32] = {\n    0x8d, 0xb1, 0x55, 0x39, 0xc5, 0x04, 0x11, 0xb3,\n    0xd0, 0xa0, 0x08, 0x9c, 0x1c, 0x75, 0x03, 0xe9,\n    0xb7, 0xed, 0x44, 0xd0, 0x02, 0x9f, 0x1a, 0x79,\n    0x81, 0x2e, 0x6b, 0x33, 0xfa, 0x90, 0x17, 0xc2\n};";
+    let out = redact(c);
+    assert!(!out.contains("0x8d") && !out.contains("0xc2"), "{out}");
+    assert!(
+        out.starts_with("static const uint8_t device_hmac_key[32] = {"),
+        "{out}"
+    );
+    for text in [
+        "const MASTER_KEY: [u8; 16] = [0x3c, 0x9a, 0x1f, 0xe2, 0x47, 0xb8, 0x05, 0xd6, 0x6e, 0x91, 0x2b, 0xc4, 0x78, 0x0d, 0xa3, 0x5f];",
+        "var secret = []byte{0x3c, 0x9a, 0x1f, 0xe2, 0x47, 0xb8, 0x05, 0xd6, 0x6e, 0x91, 0x2b, 0xc4, 0x78, 0x0d, 0xa3, 0x5f}",
+        "byte[] key = {(byte) 0x3c, (byte) 0x9a, (byte) 0x1f, (byte) 0xe2, (byte) 0x47, (byte) 0xb8, (byte) 0x05, (byte) 0xd6, (byte) 0x6e, (byte) 0x91, (byte) 0x2b, (byte) 0xc4, (byte) 0x78, (byte) 0x0d, (byte) 0xa3, (byte) 0x5f};",
+        "SIGNING_KEY = bytes([0x3c, 0x9a, 0x1f, 0xe2, 0x47, 0xb8, 0x05, 0xd6, 0x6e, 0x91, 0x2b, 0xc4, 0x78, 0x0d, 0xa3, 0x5f])",
+    ] {
+        let out = redact(text);
+        assert!(!out.contains("0x9a") && !out.contains("0x5f"), "{text}\n->\n{out}");
+    }
+    // Counting bytes, a table named otherwise, a short array: unchanged.
+    for text in [
+        "const TEST_KEY: [u8; 16] = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f];",
+        "static const uint8_t sbox[16] = {0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5, 0x30, 0x01, 0x67, 0x2b, 0xfe, 0xd7, 0xab, 0x76};",
+        "const KEY_PREFIX: [u8; 4] = [0x4b, 0x45, 0x59, 0x31];",
+        "let key_len = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0xff];",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn the_second_half_of_a_pair_under_its_own_label_or_in_a_quoted_mail() {
+    assert_gone(
+        "阿里云子账号的 AccessKey：\nAK: LTAI5tt0bKDfRH1YJDij4Wwx\nSK: 0OXkfhCer8ygQHJNs2jiSgZWWF4lK2\n",
+        &["0OXkfhCer8ygQHJNs2jiSgZWWF4lK2"],
+    );
+    assert_gone(
+        "> Here are the keys:\n>\n> AKIAEBK5XINOPELITCUS\n> TNlUSlXtM+ZIdVVQQ5Fy/js+BpA0IABQ2PJVWr9Z",
+        &["AKIAEBK5XINOPELITCUS", "TNlUSlXtM+ZIdVVQQ5Fy/js+BpA0IABQ2PJVWr9Z"],
+    );
+}

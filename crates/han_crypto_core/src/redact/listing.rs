@@ -175,6 +175,102 @@ pub fn row_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     })
 }
 
+/// The longest line that may introduce a value on the next line.
+const LABEL_LINE: usize = 200;
+
+/// A line that introduces a secret given alone on the next line: it names
+/// the secret and ends with a colon (`Password for the staging admin
+/// panel:`, `…a bearer token for the pilot, hardcode it in the config:`),
+/// or is a bold or heading label (`**Prod DB password** (rotated …)`,
+/// `### API token`). The value may follow a blank line, a `>` quote mark
+/// or sit in backticks or quotes. It must read as a secret on its own
+/// (`prose_value_ok`): after such a line a hash, a path, a word or a
+/// command is not taken.
+pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    // The next line break first: most hits are words in running prose,
+    // whose line runs on.
+    let le = hit_end + memchr::memchr(b'\n', &b[hit_end..(hit_end + LABEL_LINE).min(b.len())])?;
+    let ls = line_start(b, hit, LABEL_LINE)?;
+    let line = text[ls..le].trim_end();
+    let lead = line.trim_start();
+    let colon = line.ends_with(':') && !line.ends_with("::");
+    let bold = (lead.starts_with("**") || lead.starts_with("__"))
+        && lead[2..]
+            .find(&lead[..2])
+            .is_some_and(|close| hit < ls + (line.len() - lead.len()) + 2 + close);
+    let heading = lead.starts_with('#') && lead.trim_start_matches('#').starts_with(' ');
+    if !(colon || bold || heading) {
+        return None;
+    }
+    // A command, an assignment or code is not a label.
+    if line.contains(['=', '`', '$', '{']) || line.contains("://") {
+        return None;
+    }
+    let mut ws = hit;
+    while ws > ls && b[ws - 1].is_ascii_alphabetic() {
+        ws -= 1;
+    }
+    let mut we = hit_end;
+    while we < le && b[we].is_ascii_alphabetic() {
+        we += 1;
+    }
+    let class = match classify(&text[ws..we])? {
+        NameClass::Weak => return None,
+        c => c,
+    };
+    let (before, after) = super::names::words_around(text, ws, we);
+    if super::names::neutral_in_prose(before, after) {
+        return None;
+    }
+    // The value's line: after at most one blank line, indentation, a quote
+    // mark, an opening backtick.
+    let mut p = le + 1;
+    let first_end =
+        p + memchr::memchr(b'\n', &b[p.min(b.len())..]).unwrap_or(b.len() - p.min(b.len()));
+    if p < b.len() && text[p..first_end.min(b.len())].trim().is_empty() {
+        p = first_end + 1;
+    }
+    if p >= b.len() {
+        return None;
+    }
+    let mut vs = skip_borders(b, p, p + INDENT);
+    if b.get(vs) == Some(&b'>') {
+        vs = skip_borders(b, vs + 1, vs + 1 + INDENT);
+    }
+    let quote = b
+        .get(vs)
+        .copied()
+        .filter(|c| matches!(c, b'`' | b'"' | b'\''));
+    let ticked = quote.is_some();
+    if ticked {
+        vs += 1;
+    }
+    let mut ve = token_end(b, vs);
+    if let Some(q) = quote {
+        ve = vs + memchr::memchr(q, &b[vs..ve])?;
+    }
+    if ve == vs || !rest_is_blank(b, ve + usize::from(ticked)) {
+        return None;
+    }
+    let value = &text[vs..ve];
+    // (A list item or a comment holds a blank, so is no single value.)
+    if matches!(value.as_bytes()[0], b'$' | b'<' | b'(' | b'[') {
+        return None;
+    }
+    if !super::assign::prose_value_ok(class, value, false) {
+        return None;
+    }
+    let confidence = accept(class, value, false, &text[ws..we])?;
+    Some(Assignment {
+        name_start: ws,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: confidence.min(0.7),
+    })
+}
+
 /// The end of a value starting at `vs`: up to a blank, a border or the
 /// line's end, never inside a multi-byte character.
 fn token_end(b: &[u8], vs: usize) -> usize {

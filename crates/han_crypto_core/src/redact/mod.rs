@@ -481,9 +481,20 @@ impl Scanner {
                                 push_cells(&mut found, cells);
                             } else if let Some(a) = listing::row_at(text, from, to)
                                 .or_else(|| listing::name_value_at(text, from, to))
+                                .or_else(|| listing::label_line_at(text, from, to))
                             {
                                 assign_done_until = a.value_end;
                                 found.push(a.finding("listing"));
+                            } else if let Some((start, end)) = sinks::byte_array_at(text, from, to)
+                            {
+                                assign_done_until = end;
+                                found.push(Finding {
+                                    kind: Cow::Borrowed(names::NameClass::Key.kind()),
+                                    rule: Cow::Borrowed("byte_array"),
+                                    start,
+                                    end,
+                                    confidence: 0.8,
+                                });
                             } else {
                                 for (start, end) in sinks::vendor_client_at(text, from, to) {
                                     assign_done_until = end;

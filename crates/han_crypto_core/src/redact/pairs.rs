@@ -66,10 +66,22 @@ const MAX_PADDING: usize = 48;
 /// between id and secret).
 fn skip_gap(b: &[u8], mut at: usize) -> usize {
     let start = at;
-    let (mut other, mut skipped_time) = (0, false);
+    let (mut other, mut skipped_time, mut skipped_label) = (0, false, false);
     while at < b.len() && at - start < MAX_PADDING + MAX_GAP {
+        let line_start = at > start && b[at - 1] == b'\n';
         if b[at] == b' ' || b[at] == b'\t' {
             at += 1;
+        } else if line_start && b[at] == b'>' {
+            // A quoted e-mail's `> ` marks.
+            at += 1;
+        } else if let Some(n) = (line_start && !skipped_label)
+            .then(|| label_len(&b[at..]))
+            .flatten()
+        {
+            // The second half's own short label on the next line
+            // (`AK: LTAI…⏎SK: …`, `Access key ID: …⏎Secret: …`).
+            at += n;
+            skipped_label = true;
         } else if super::listing::box_bar(b, at) > 0 {
             at += 3;
         } else if is_separator(b[at]) && other < MAX_GAP {
@@ -88,6 +100,18 @@ fn skip_gap(b: &[u8], mut at: usize) -> usize {
         }
     }
     at
+}
+
+/// The length of a short label at the start of `b` (`SK:`, `Secret key =`),
+/// its operator included: at most 24 letters, blanks, `_` or `-`.
+fn label_len(b: &[u8]) -> Option<usize> {
+    let n = b
+        .iter()
+        .take(25)
+        .take_while(|c| c.is_ascii_alphabetic() || matches!(c, b' ' | b'_' | b'-'))
+        .count();
+    (n > 0 && n <= 24 && b[0].is_ascii_alphabetic() && matches!(b.get(n), Some(b':' | b'=')))
+        .then_some(n + 1)
 }
 
 /// The length of an ISO 8601 timestamp field at the start of `b`

@@ -885,6 +885,23 @@ pub static RULES: &[RuleSpec] = &[
         r"(?i)(?:^|[^a-z])okta[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=)[\s'\x22]{0,5}(?P<s>00[\w=\-]{40})",
         3.5,
     ),
+    // `Authorization: SSWS 00…`, "okta api token (SSWS) 00…".
+    v(
+        "okta_token",
+        &["ssws"],
+        concat!(r"\bSSWS\)?[\s'\x22:]{1,5}(?P<s>00[\w=\-]{40})", end!()),
+        3.5,
+    ),
+    // DeepL's key is a UUID with `:fx` (free plan) after it.
+    v(
+        "deepl_api_key",
+        &[":fx"],
+        concat!(
+            r"\b(?P<s>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:fx)",
+            end!()
+        ),
+        0.0,
+    ),
     v(
         "sidekiq_secret",
         &["contribsys"],
@@ -903,6 +920,30 @@ pub static RULES: &[RuleSpec] = &[
         &["eyj"],
         r"\b(?P<s>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)",
         3.0,
+    ),
+    // The private members of a JSON Web Key (RFC 7518 §6): `d` of an EC,
+    // OKP or RSA key, the RSA primes and exponents, `k` of a symmetric key.
+    // Public keys have only `n`, `e`, `x`, `y`; a text without `kty` holds
+    // no JWK.
+    // A Google app password: four groups of four lower-case letters, as
+    // the account page shows it, after the words that name it.
+    s(
+        "google_app_password",
+        &[
+            "app password",
+            "app-password",
+            "app_password",
+            "app-specific password",
+            "app specific password",
+        ],
+        r"(?i:\bapp[ _-]?(?:specific[ _-]?)?passwords?\b)[^\n]{0,40}?(?:^|[^a-z])(?P<s>[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4})(?:[^a-z]|$)",
+        0.0,
+    ),
+    s(
+        "jwk_private_key",
+        &["kty"],
+        r#"\x22(?:d|p|q|dp|dq|qi|k)\x22\s*:\s*\x22(?P<s>[A-Za-z0-9_\-]{22,})\x22"#,
+        0.0,
     ),
     s(
         "private_key",

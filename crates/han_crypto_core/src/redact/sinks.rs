@@ -283,6 +283,104 @@ pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, u
         .collect()
 }
 
+/// A byte-array constant whose name says key or secret, written as hex
+/// bytes: `static const uint8_t device_hmac_key[32] = {0x8d, 0xb1, …}`,
+/// `const KEY: [u8; 32] = [0x8d, …]`, `var secret = []byte{0x8d, …}`,
+/// `byte[] key = {(byte) 0x8d, …}`, `KEY = bytes([0x8d, …])`. At least 16
+/// bytes, not all alike; the span runs from the first byte to the last.
+pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut ns = hit;
+    while ns > 0 && hit - ns < 48 && ident(b[ns - 1]) {
+        ns -= 1;
+    }
+    let mut ne = hit_end;
+    while ne < b.len() && ne - hit_end < 48 && ident(b[ne]) {
+        ne += 1;
+    }
+    // The `=` of the declaration, on the name's line, past a size or a type.
+    let line_end = ne
+        + memchr::memchr(b'\n', &b[ne..(ne + 64).min(b.len())])
+            .unwrap_or((ne + 64).min(b.len()) - ne);
+    let eq = ne + memchr::memchr(b'=', &b[ne..line_end])?;
+    if b.get(eq + 1) == Some(&b'=')
+        || !matches!(classify(&text[ns..ne])?, NameClass::Key | NameClass::Secret)
+    {
+        return None;
+    }
+    // The opening bracket, within a few bytes (`bytes([`, `[]byte{`, `vec![`).
+    let mut p = eq + 1;
+    let open = loop {
+        match b.get(p) {
+            Some(b'{' | b'[' | b'(') if p - eq < 24 => {
+                // `[]byte{`: an empty `[]` is part of the type; `bytes([`
+                // opens twice.
+                if b.get(p + 1) == Some(&b']') {
+                    p += 2;
+                    continue;
+                }
+                if matches!(b.get(p + 1), Some(b'{' | b'[')) {
+                    p += 1;
+                    continue;
+                }
+                break p;
+            }
+            Some(c)
+                if p - eq < 24
+                    && (c.is_ascii_alphanumeric()
+                        || matches!(c, b' ' | b'!' | b'&' | b'\n' | b'\t' | b'\r')) =>
+            {
+                p += 1
+            }
+            _ => return None,
+        }
+    };
+    // Hex bytes, each perhaps cast (`(byte) 0x8d`, `(byte)0x8d`), separated
+    // by commas and white space.
+    let (mut p, mut first, mut last, mut n) = (open + 1, 0, 0, 0usize);
+    let (mut distinct, mut steps, mut prev) = ([false; 256], 0usize, None::<u8>);
+    loop {
+        while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b',') {
+            p += 1;
+        }
+        if b[p.min(b.len())..].starts_with(b"(byte)") {
+            p += "(byte)".len();
+            while p < b.len() && b[p] == b' ' {
+                p += 1;
+            }
+        }
+        let item = &b[p.min(b.len())..];
+        if item.len() >= 4
+            && (item.starts_with(b"0x") || item.starts_with(b"0X"))
+            && item[2].is_ascii_hexdigit()
+            && item[3].is_ascii_hexdigit()
+            && !item.get(4).is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            if n == 0 {
+                first = p;
+            }
+            let v = u8::from_str_radix(std::str::from_utf8(&item[2..4]).ok()?, 16).ok()?;
+            distinct[v as usize] = true;
+            // `0x00, 0x01, 0x02…`: a counting pattern, made up.
+            if prev.is_some_and(|q| v.wrapping_sub(q) <= 1) {
+                steps += 1;
+            }
+            prev = Some(v);
+            n += 1;
+            p += 4;
+            last = p;
+            if n > 4096 {
+                return None;
+            }
+        } else {
+            break;
+        }
+    }
+    (n >= 16 && distinct.iter().filter(|&&d| d).count() >= 8 && steps * 4 < n)
+        .then_some((first, last))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

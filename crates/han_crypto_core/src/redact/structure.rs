@@ -43,6 +43,16 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 .count();
             body >= 32 || secret.starts_with("PuTTY")
         }
+        // A sentence of four-letter words is no app password: a random one
+        // has a group no word looks like, or stands quoted.
+        "google_app_password" => {
+            let start = end - secret.len();
+            let b = text.as_bytes();
+            let quoted = start > 0
+                && matches!(b[start - 1], b'`' | b'"' | b'\'')
+                && b.get(end) == Some(&b[start - 1]);
+            quoted || secret.split(' ').any(|g| !super::placeholder::is_wordy(g))
+        }
         "url_password" => {
             let user = caps.name("u").map(|m| m.as_bytes()).unwrap_or(b"");
             credential_ok(secret)
