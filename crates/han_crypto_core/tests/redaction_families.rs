@@ -1041,3 +1041,62 @@ fn the_second_half_of_a_pair_under_its_own_label_or_in_a_quoted_mail() {
         &["AKIAEBK5XINOPELITCUS", "TNlUSlXtM+ZIdVVQQ5Fy/js+BpA0IABQ2PJVWr9Z"],
     );
 }
+
+#[test]
+fn literals_handed_to_setters_and_builders_named_after_a_secret() {
+    for (text, secret) in [
+        (
+            r#".secret_access_key("Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lMxY2zQ4w")"#,
+            "Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lMxY2zQ4w",
+        ),
+        (r#".password("Xk9#mQ2vLp7w!")"#, "Xk9#mQ2vLp7w!"),
+        (
+            r#".api_key("sk_9f8Hq2LmZx7Vb3Nc9Rd1Tf6Wg4")"#,
+            "sk_9f8Hq2LmZx7Vb3Nc9Rd1Tf6Wg4",
+        ),
+        (
+            r#"builder.setSecretKey("Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lMxY2zQ4w");"#,
+            "Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lMxY2zQ4w",
+        ),
+        (
+            r#".with_token("ghx_Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0")"#,
+            "ghx_Hq7vT2mK9pL4wR8zN3bC5dF6gH1jK0",
+        ),
+        (
+            r#"$ curl -s -X POST "https://tidewater-func.azurewebsites.net/api/ResizeImage?code=Co_lA__7nj_IrrEjzJpVOkRMSPAGSQ0CQYncGxQDH6_MqXFwSLE8LM==" --data-binary @photo.jpg"#,
+            "Co_lA__7nj_IrrEjzJpVOkRMSPAGSQ0CQYncGxQDH6_MqXFwSLE8LM==",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn getters_checks_and_keys_that_are_not_secrets_keep_their_literals() {
+    for text in [
+        r#"let s = config.get_secret("db-password-prod-7f3a9c2e1b")?;"#,
+        r#"assert!(verify_password("Xk9#mQ2vLp7w!", &hash));"#,
+        r#".password("Enter your password")"#,
+        r#".secret("DB_PASSWORD")"#,
+        r#".api_key("YOUR_API_KEY")"#,
+        r#".token("${GITHUB_TOKEN}")"#,
+        r#".with_token("")"#,
+        r#"Password::new().with_prompt("Password").interact()?"#,
+        r#".key("user:1234")"#,
+        r#"cache.set_key("session:8f14e45fceea167a5a36dedd4bea2543")"#,
+        r#"redis.key("ratelimit:9b2f6c1e-44aa-4c1d-9a8e-3c2b1a0f9e8d")"#,
+        r#".secret_name("prod-db-credentials-2026")"#,
+        r#".idempotency_key("3f0c2b9e-8a71-4c5d-9e2f-1b6a7d8c9e0f")"#,
+        r#".cache_key("v1:user:42:profile")"#,
+        r#".partition_key("tenant-8f14e45fceea167a")"#,
+        r#".token_url("https://oauth2.googleapis.com/token")"#,
+        r#".key_id("a1b2c3d4-5678-90ab-cdef-1234567890ab")"#,
+        r#".signing_key_path("/etc/keys/signing.pem")"#,
+        r#".password_hash("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG")"#,
+        r#".public_key("MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=")"#,
+        r#"it("rejects an expired token", () => {"#,
+        r#".secret_key_ref("db-secret")"#,
+    ] {
+        assert_unchanged(text);
+    }
+}

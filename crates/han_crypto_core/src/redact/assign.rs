@@ -38,7 +38,7 @@ impl Assignment {
 }
 
 const MAX_NAME: usize = 96;
-const MAX_VALUE: usize = 1024;
+pub(super) const MAX_VALUE: usize = 1024;
 
 pub(super) fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')

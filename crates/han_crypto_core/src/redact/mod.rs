@@ -485,6 +485,17 @@ impl Scanner {
                             {
                                 assign_done_until = a.value_end;
                                 found.push(a.finding("listing"));
+                            } else if let Some((start, end, class)) =
+                                sinks::setter_at(text, from, to)
+                            {
+                                assign_done_until = end;
+                                found.push(Finding {
+                                    kind: Cow::Borrowed(class.kind()),
+                                    rule: Cow::Borrowed("code_argument"),
+                                    start,
+                                    end,
+                                    confidence: 0.8,
+                                });
                             } else if let Some((start, end)) = sinks::byte_array_at(text, from, to)
                             {
                                 assign_done_until = end;

@@ -151,6 +151,17 @@ pub static RULES: &[RuleSpec] = &[
         r"[?&]sig=(?P<s>[A-Za-z0-9%+/]{30,}(?:%3D|=){0,2})",
         3.5,
     ),
+    // An Azure Functions key in its URL: `https://<app>.azurewebsites.net
+    // /api/<fn>?code=…` (or the `x-functions-key` header's value).
+    v(
+        "azure_function_key",
+        &["azurewebsites.net", "x-functions-key"],
+        concat!(
+            r"(?i:\.azurewebsites\.net/[^\s?#\x22']{0,200}\?(?:[^\s#\x22']{0,200}&)?code=|x-functions-key[\x22']?\s*[:=]\s*[\x22']?)(?P<s>[A-Za-z0-9_\-]{30,}={0,2})",
+            r"(?:[^A-Za-z0-9_\-=]|$)"
+        ),
+        3.5,
+    ),
     v(
         "alibaba_access_key",
         &["ltai"],

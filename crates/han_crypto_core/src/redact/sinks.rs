@@ -283,6 +283,83 @@ pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, u
         .collect()
 }
 
+/// A setter or builder method named after a secret, called with a literal:
+/// `.secret_access_key("…")`, `.password("…")`, `WithSk("…")`,
+/// `builder.setSecretKey("…")`, `.with_token("…")`. A getter, a lookup or
+/// a check (`get_secret("db-password")`, `verify_password("…")`) takes a
+/// name or a guess, not the secret, and is left alone; the literal must
+/// read as a secret under the name (`accept`).
+pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameClass)> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut ns = hit;
+    while ns > 0 && hit - ns < 40 && ident(b[ns - 1]) {
+        ns -= 1;
+    }
+    let mut ne = hit_end;
+    while ne < b.len() && ne - hit_end < 40 && ident(b[ne]) {
+        ne += 1;
+    }
+    // A call: `(` right after the name, a quote right after that.
+    let q = *b.get(ne + 1)?;
+    if b.get(ne) != Some(&b'(') || !matches!(q, b'"' | b'\'' | b'`') {
+        return None;
+    }
+    // A method or a free call, not a definition (`def password(`).
+    let before = &text[ns.saturating_sub(8)..ns];
+    if !(ns == 0 || matches!(b[ns - 1], b'.' | b'\t' | b' ' | b'(' | b'>' | b':'))
+        || before.ends_with("fn ")
+        || before.ends_with("def ")
+        || before.ends_with("func ")
+        || before.ends_with("function ")
+    {
+        return None;
+    }
+    let name = &text[ns..ne];
+    let lower = name.to_ascii_lowercase();
+    const REFUSED: &[&str] = &[
+        "get", "read", "load", "fetch", "find", "lookup", "has", "is", "validate", "check",
+        "verify", "hash", "delete", "remove", "rotate", "create", "generate", "new", "require",
+        "expect", "assert", "mask", "redact", "parse", "decode", "encode", "compare", "match",
+        "print", "log", "prompt", "ask", "input", "env", "from", "by", "name", "label", "field",
+        "revoke", "list", "describe", "unset", "clear",
+    ];
+    if REFUSED.iter().any(|w| lower.starts_with(w)) {
+        return None;
+    }
+    let bare = ["set_", "with_", "use_", "set", "with", "use"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p).filter(|r| !r.is_empty()))
+        .unwrap_or(name);
+    // A bare `key` is a cache's, a map's or a partition's as often as a
+    // secret's: the name must say which key (`api_key`, `setSecretKey`).
+    if bare.eq_ignore_ascii_case("key") || bare.eq_ignore_ascii_case("_key") {
+        return None;
+    }
+    let class = match classify(bare)? {
+        NameClass::Weak => return None,
+        c => c,
+    };
+    let vs = ne + 2;
+    let len = b[vs..]
+        .iter()
+        .take(super::assign::MAX_VALUE)
+        .take_while(|&&c| c != q && c != b'\n' && c != b'\\')
+        .count();
+    let ve = vs + len;
+    // The literal is the whole argument, or the first of several.
+    if b.get(ve) != Some(&q) || !matches!(b.get(ve + 1), Some(b')' | b',')) {
+        return None;
+    }
+    let value = &text[vs..ve];
+    accept(class, value, true, bare)?;
+    // (`tenant:8f14…`, a namespaced id, is no key.)
+    if class != NameClass::Password && (!key_literal(value) || value.contains(':')) {
+        return None;
+    }
+    Some((vs, ve, class))
+}
+
 /// A byte-array constant whose name says key or secret, written as hex
 /// bytes: `static const uint8_t device_hmac_key[32] = {0x8d, 0xb1, …}`,
 /// `const KEY: [u8; 32] = [0x8d, …]`, `var secret = []byte{0x8d, …}`,
