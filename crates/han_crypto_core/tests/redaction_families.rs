@@ -1100,3 +1100,58 @@ fn getters_checks_and_keys_that_are_not_secrets_keep_their_literals() {
         assert_unchanged(text);
     }
 }
+
+// ── Set 5's look-alikes: records, tool output, references ────────────────
+
+#[test]
+fn records_tool_output_and_names_that_are_not_values() {
+    for text in [
+        // gpgconf --list-options: colon-separated records.
+        "gpgconf --list-options gpg-agent\nallow-preset-passphrase:8:1:allow presetting passphrase:0:0::::\nenforce-passphrase-constraints:8:1:do not allow bypassing the passphrase policy:0:0::::",
+        // Redis MONITOR: colon-joined keys.
+        "1770035157.012437 [0 10.0.3.131:48534] \"INCR\" \"rl:login:ecafd64f7611d956\"\n1770035158.100021 [0 10.0.3.131:48534] \"GET\" \"cache:token:9b2f6c1e44aa4c1d\"",
+        // terraform apply's progress lines.
+        "random_password.db: Creating...\nrandom_password.db: Creation complete after 0s [id=none]\ngoogle_secret_manager_secret_version.db_password: Still creating... [10s elapsed]\naws_secretsmanager_secret.api_key: Destroying... [id=arn:aws:secretsmanager:eu-west-1:123456789012:secret:api-key-AbCdEf]",
+        // go test -v.
+        "=== RUN   TestRotateSigningKey\n--- PASS: TestRotateSigningKey (0.02s)\n    --- PASS: TestRotateSigningKey/kms_decrypt_fails (0.00s)\n--- PASS: TestPasswordPolicy_rejects_short (0.00s)",
+        // gpg --verify.
+        "gpg: Signature made Fri 02 Oct 2026 10:41:07 CET\ngpg:                using EDDSA key 5B5C3955E2D5643422ECCFFDF625199F0D2CCED4\ngpg: Good signature from \"Release Bot <release@example.org>\"",
+        // git's rename summary.
+        " src/{secrets.rs => credentials.rs}    | 14 +++++++---\n tests/{api_key_test.py => token_test.py} |  6 +++---",
+        // A place in a file in a symbol listing.
+        "  Function   rotate_client_secret           src/oauth/clients.rs:201\n  Struct     PasswordSecretManager          src/auth/secret_manager.rs:52:8",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn secret_store_references_and_encrypted_values_of_more_tools() {
+    for text in [
+        "env:\n  - name: DB_PASSWORD\n    value: berglas://kelpworks-secrets/payments/db-password\n  - name: API_KEY\n    value: bws://3f0c2b9e-8a71-4c5d-9e2f-1b6a7d8c9e0f",
+        "password: \"{{ lookup('community.hashi_vault.hashi_vault', 'secret=kv/data/app/db:password url=https://vault.internal:8200') }}\"",
+        r#"{"_public_key": "1185d4281c3d0eaf3d714a696d92f648c1185d4281c3d0eaf3d714a696d92f64", "database_password": "EJ[1:oO8DXDWiP/YziIzQ9+zG3Z60g8pDzTAfp4x2sR++7O8=:55LGodwRk9QyFCldZOgfz8oUhaSVNp9y:YDJySQMhrymWTwpBar9UpH71ikh4kE7+3sx+e+Du]"}"#,
+        "gcloud run deploy webhooks --image=gcr.io/acme/webhooks:4.37.4 \\\n    --set-secrets=DB_PASSWORD=webhooks-db-password:3,STRIPE_KEY=stripe-secret-key:latest",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: prod\ntype: Opaque\nstringData:\n    username: ENC[AES256_GCM,data:HkZDDjrc,iv:lIckLdO2oHpk6T1y5xEHI4yeGPRbNqjhbSfmgjwPX2M=,tag:AixHiZcRSnyn8gLYMfmsGA==,type:str]\n    password: ENC[AES256_GCM,data:TJ6fQzppMYGBauw6e+iuFeK5vgPbzK5O,iv:J2AwuhWnoLBA3VP515sD2y0E3WWS6DdJN64D5Odx5hA=,tag:kugK/+3H/QPn6cnty4WFjQ==,type:str]\nsops:\n    version: 3.9.0",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn credentials_documentation_prints_as_examples() {
+    for text in [
+        "engine = create_engine(\"postgresql://scott:tiger@localhost/mydatabase\")\nengine = create_engine(\"postgresql+psycopg2://scott:tiger@localhost/mydatabase\")",
+        "# .env\nDATABASE_URL=\"postgresql://johndoe:randompassword@localhost:5432/mydb?schema=public\"",
+        "Connection URL, of the form: postgresql://[user[:passwd]@]host[:port]/[db][?param=value]",
+        "Most HTTP clients do this for you (`curl -u myuser:mypassword`).",
+        "use the following header field:\n\n      Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+    ] {
+        assert_unchanged(text);
+    }
+    // A real URL password still goes.
+    assert_gone(
+        "postgresql://app:Xk9#mQ2vLp7w@db.internal:5432/app",
+        &["Xk9#mQ2vLp7w"],
+    );
+}

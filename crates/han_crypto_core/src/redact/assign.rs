@@ -96,6 +96,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if before == b'{' && start >= 2 && b[start - 2] == b'$' {
         return None;
     }
+    // `rl:login:ecafd64f…`, `cache:token:42`: a segment of a colon-joined
+    // key (Redis, URNs), not a name given a value.
+    if before == b':' && b.get(end) == Some(&b':') && start >= 2 && is_name_byte(b[start - 2]) {
+        return None;
+    }
     let xml_element = before == b'<';
     let quoted_name = is_quote(before);
 
@@ -1280,6 +1285,8 @@ fn file_path(v: &str) -> bool {
     let Some((_, last)) = v.rsplit_once('/') else {
         return false;
     };
+    // `src/oauth/clients.rs:201`, `app.py:12:5`: a place in a file.
+    let last = last.trim_end_matches(|c: char| c.is_ascii_digit() || c == ':');
     match last.rsplit_once('.') {
         Some((stem, ext)) => {
             !stem.is_empty()
@@ -1333,6 +1340,38 @@ fn digest_with_a_name(v: &str) -> bool {
             .all(|w| w.len() >= 3 && w.bytes().all(|c| c.is_ascii_alphabetic()))
 }
 
+/// `8:1:allow presetting…`, `0:0::::`: fields of a colon-separated record
+/// (gpgconf's option list, /etc/passwd-like files) that start with small
+/// numbers.
+fn record_fields(v: &str) -> bool {
+    let mut fields = v.split(':');
+    v.matches(':').count() >= 2
+        && fields
+            .by_ref()
+            .take(2)
+            .all(|f| !f.is_empty() && f.len() <= 3 && f.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// `credentials.rs`, `secrets_test.py}`: a source or config file's name,
+/// made of words, with its extension (git's rename summary
+/// `{secrets.rs => credentials.rs}`).
+fn source_file_name(v: &str) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        "rs", "py", "ts", "tsx", "js", "jsx", "mjs", "go", "java", "kt", "rb", "php", "c", "h",
+        "cc", "cpp", "hpp", "cs", "swift", "scala", "md", "txt", "json", "yaml", "yml", "toml",
+        "ini", "cfg", "conf", "sh", "sql", "html", "css", "xml", "lock", "tf", "proto",
+    ];
+    let v = v.trim_end_matches(['}', ')', ',']);
+    v.rsplit_once('.').is_some_and(|(stem, ext)| {
+        EXTENSIONS.contains(&ext)
+            && !stem.is_empty()
+            && stem
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+            && is_wordy(stem)
+    })
+}
+
 /// Whether a value under a name of `class` is a secret, and how sure we are.
 pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Option<f32> {
     if v.len() > MAX_VALUE - 1 || v.starts_with("[REDACTED") {
@@ -1354,7 +1393,23 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     if v.len() == 38 && v.starts_with('{') && v.ends_with('}') && is_uuid(&v[1..37]) {
         return None;
     }
-    if digest_with_a_name(v) {
+    if digest_with_a_name(v) || record_fields(v) || source_file_name(v) {
+        return None;
+    }
+    // `using EDDSA key 5B5C…`: 40 upper-case hex digits are an OpenPGP
+    // fingerprint, as gpg prints it.
+    if v.len() == 40 && is_hex(v) && !v.bytes().any(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    // `--- PASS: TestRotateSigningKey/kms_decrypt_fails`: a Go test's name.
+    if name == "PASS"
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'/'))
+        && v.strip_prefix("Test").is_some_and(|r| {
+            r.starts_with(|c: char| c.is_ascii_uppercase())
+                && is_wordy(r.split('/').next().unwrap_or(r))
+        })
+    {
         return None;
     }
     if is_placeholder(v) || points_elsewhere(v) || vendor_near_miss(v) || cmdlet(v) {

@@ -30,6 +30,17 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 const NON_VALUES: &[&str] = &[
     "true",
     "false",
+    "tiger",
+    // What `terraform apply` prints after a resource's address.
+    "creating",
+    "creation",
+    "destroying",
+    "destruction",
+    "modifying",
+    "modifications",
+    "refreshing",
+    "reading",
+    "still",
     "null",
     "nil",
     "none",
@@ -153,6 +164,14 @@ const STORE_PREFIXES: &[&str] = &[
     "env:",
     "sops:",
     "$ansible_vault;",
+    "berglas://",
+    "bws://",
+    "doppler://",
+    "infisical://",
+    "azkv://",
+    // Vault KV paths: `kv/data/app/db:password`, `secret/data/app`.
+    "kv/",
+    "secret/data/",
     "-----begin pgp message",
     "-----begin age encrypted file",
 ];
@@ -165,7 +184,12 @@ const STORE_PREFIXES: &[&str] = &[
 pub fn is_sealed_or_reference(v: &str) -> bool {
     let v = v.trim();
     // Jenkins' encrypted secrets print as `{AQAAABAAAAAQ…}`.
-    if v.contains("ENC[") || yaml_tag(v) || (v.starts_with("{AQAAAB") && v.ends_with('}')) {
+    // EJSON's encrypted values print as `EJ[1:<key>:<nonce>:<box>]`.
+    if v.contains("ENC[")
+        || v.contains("EJ[1:")
+        || yaml_tag(v)
+        || (v.starts_with("{AQAAAB") && v.ends_with('}'))
+    {
         return true;
     }
     let lower = v.to_ascii_lowercase();
@@ -174,6 +198,22 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
         || lower.contains("/secrets/") && lower.contains("/versions/")
     {
         return true;
+    }
+    // `webhooks-db-password:3`, `api-key:latest` (Cloud Run's
+    // `--set-secrets`): a secret's name and version.
+    if let Some((name, version)) = v.split_once(':') {
+        let words: Vec<&str> = name.split(['-', '_']).collect();
+        if words.len() >= 2
+            && words
+                .iter()
+                .all(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_lowercase()))
+            && (version == "latest"
+                || (!version.is_empty()
+                    && version.len() <= 4
+                    && version.bytes().all(|c| c.is_ascii_digit())))
+        {
+            return true;
+        }
     }
     // `db-password:/etc/credstore.encrypted/db-password` (systemd), a
     // `name:/path` pair.
@@ -320,6 +360,11 @@ const MADE_UP_INFIXES: &[&str] = &[
     "yourtoken",
     "yoursecret",
     "yourpassword",
+    "mypassword",
+    "mypass",
+    "randompassword",
+    "samplepassword",
+    "testpassword",
     "redacted",
     // Java's keystore default and the usual stand-ins for one.
     "changeit",
@@ -353,6 +398,9 @@ const PUBLISHED_EXAMPLES: &[&str] = &[
     "S!B\\*d$zDsb=",
     "D1fficultP%40ssw0rd",
     "minioadmin",
+    // RFC 7617's `Aladdin:open sesame`, SQLAlchemy's and Oracle's
+    // `scott:tiger`.
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
 ];
 
 /// Whether `v` is, or contains, a credential published as an example.

@@ -55,7 +55,10 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
         }
         "url_password" => {
             let user = caps.name("u").map(|m| m.as_bytes()).unwrap_or(b"");
+            // `postgresql://[user[:passwd]@]host`: a syntax summary.
             credential_ok(secret)
+                && !secret.contains(['[', ']'])
+                && !user.contains(&b'[')
                 && secret.as_bytes() != user
                 && !secret.bytes().all(|b| b.is_ascii_digit())
         }
@@ -244,7 +247,11 @@ fn secret_document(text: &str, from: usize, to: usize, out: &mut Vec<Finding>) {
                     continue;
                 }
                 let v = value.trim_matches(|c| c == '"' || c == '\'');
-                if v.len() >= 12 && !is_placeholder(v) {
+                // (A SOPS-encrypted Secret's values are `ENC[…]`.)
+                if v.len() >= 12
+                    && !is_placeholder(v)
+                    && !super::placeholder::is_sealed_or_reference(v)
+                {
                     let s =
                         value_start + (value.len() - value.trim_start_matches(['"', '\'']).len());
                     push_k8s(out, s, s + v.len());
