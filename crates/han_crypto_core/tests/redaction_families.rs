@@ -1155,3 +1155,46 @@ fn credentials_documentation_prints_as_examples() {
         &["Xk9#mQ2vLp7w"],
     );
 }
+
+#[test]
+fn byte_arrays_in_decimal_signed_hex_and_escaped_strings() {
+    for (text, first, last) in [
+        (
+            "let signing_key = SigningKey::from_bytes(&[27, 176, 250, 154, 240, 88, 223, 154, 141, 186, 97, 58, 52, 205, 215, 168, 50, 197, 13, 141, 14, 150, 214, 128, 139, 3, 77, 122, 105, 162, 1, 197]);",
+            "27, 176",
+            "162, 1, 197",
+        ),
+        (
+            "  @aes_key <<149, 156, 145, 82, 129, 108, 245, 205, 197, 64, 224, 232, 63, 10, 142, 33, 245, 107, 135, 111, 22, 0, 242, 243>>",
+            "149, 156",
+            "242, 243",
+        ),
+        (
+            "private val keyBytes = byteArrayOf(0x3c, -0x22, 0x1c, -0x6f, -0x44, -0x49, -0x6d, 0x19, 0x71, 0x2d, -0x70, 0x28, 0x43, 0x55, -0x37, -0x69)",
+            "0x3c, -0x22",
+            "-0x37, -0x69",
+        ),
+        (
+            "static const unsigned char OTA_SIGNING_KEY[32] = \"\\xec\\x9c\\xd5\\x49\\xdb\\xea\\xf5\\x88\\x8a\\xc8\\xf1\\x01\\x1e\\x16\\xdb\\x6c\\x0f\\x0d\\xfb\\x89\";",
+            "\\xec\\x9c",
+            "\\xfb\\x89",
+        ),
+        (
+            "pub const telemetry_key = [_]u8{\n    0x62, 0xa8, 0x67, 0xf1, 0xb3, 0x8f, 0x9a, 0xb0,\n    0x5b, 0xd5, 0xf9, 0x5a, 0x72, 0x62, 0xb1, 0xda,\n};",
+            "0x62, 0xa8",
+            "0xb1, 0xda",
+        ),
+    ] {
+        let out = redact(text);
+        assert!(!out.contains(first) && !out.contains(last), "{text}\n->\n{out}");
+    }
+    // Numbers that are not key bytes: too few, counting, or named otherwise.
+    for text in [
+        "const KEY_SIZES: [usize; 3] = [16, 24, 32];",
+        "let key_lengths = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];",
+        "let ports = [5432, 6379, 27017, 9200, 8080, 443, 80, 22, 3306, 11211, 5672, 15672, 2181, 9092, 8500, 8200];",
+        "histogram = [27, 176, 250, 154, 240, 88, 223, 154, 141, 186, 97, 58, 52, 205, 215, 168, 50, 197]",
+    ] {
+        assert_unchanged(text);
+    }
+}

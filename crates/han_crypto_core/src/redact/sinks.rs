@@ -360,11 +360,13 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize
     Some((vs, ve, class))
 }
 
-/// A byte-array constant whose name says key or secret, written as hex
-/// bytes: `static const uint8_t device_hmac_key[32] = {0x8d, 0xb1, …}`,
-/// `const KEY: [u8; 32] = [0x8d, …]`, `var secret = []byte{0x8d, …}`,
-/// `byte[] key = {(byte) 0x8d, …}`, `KEY = bytes([0x8d, …])`. At least 16
-/// bytes, not all alike; the span runs from the first byte to the last.
+/// A byte-array constant whose name says key or secret: hex or decimal
+/// bytes in any language's array syntax (`static const uint8_t
+/// device_hmac_key[32] = {0x8d, 0xb1, …}`, `const KEY: [u8; 32] = [27, 176,
+/// …]`, `[]byte{…}`, `[_]u8{…}`, `byteArrayOf(0x3c, -0x22, …)`, `byte[] key
+/// = {(byte) 0x8d, …}`, `bytes([…])`, Elixir's `<<149, 156, …>>`), or a C
+/// string of `\xHH` escapes. At least 16 bytes, not all alike, not
+/// counting up; the span runs from the first byte to the last.
 pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
@@ -376,86 +378,105 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, u
     while ne < b.len() && ne - hit_end < 48 && ident(b[ne]) {
         ne += 1;
     }
-    // The `=` of the declaration, on the name's line, past a size or a type.
+    // The `=` of the declaration on the name's line, past a size or a type
+    // (Elixir's `@aes_key <<…>>` has none), or the `(` of a call named
+    // after a key (`NewKeyFromSeed([]byte{…})`).
     let line_end = ne
         + memchr::memchr(b'\n', &b[ne..(ne + 64).min(b.len())])
             .unwrap_or((ne + 64).min(b.len()) - ne);
-    let eq = ne + memchr::memchr(b'=', &b[ne..line_end])?;
-    if b.get(eq + 1) == Some(&b'=')
-        || !matches!(classify(&text[ns..ne])?, NameClass::Key | NameClass::Secret)
-    {
+    let from = match memchr::memchr(b'=', &b[ne..line_end]) {
+        Some(i) if b.get(ne + i + 1) != Some(&b'=') => ne + i + 1,
+        Some(_) => return None,
+        None if matches!(b.get(ne), Some(b'(')) => ne,
+        None if b[ne..line_end].trim_ascii_start().starts_with(b"<<") => ne,
+        None => return None,
+    };
+    if !matches!(classify(&text[ns..ne])?, NameClass::Key | NameClass::Secret) {
         return None;
     }
-    // The opening bracket, within a few bytes (`bytes([`, `[]byte{`, `vec![`).
-    let mut p = eq + 1;
-    let open = loop {
-        match b.get(p) {
-            Some(b'{' | b'[' | b'(') if p - eq < 24 => {
-                // `[]byte{`: an empty `[]` is part of the type; `bytes([`
-                // opens twice.
-                if b.get(p + 1) == Some(&b']') {
-                    p += 2;
-                    continue;
-                }
-                if matches!(b.get(p + 1), Some(b'{' | b'[')) {
-                    p += 1;
-                    continue;
-                }
-                break p;
-            }
-            Some(c)
-                if p - eq < 24
-                    && (c.is_ascii_alphanumeric()
-                        || matches!(c, b' ' | b'!' | b'&' | b'\n' | b'\t' | b'\r')) =>
-            {
-                p += 1
-            }
-            _ => return None,
-        }
-    };
-    // Hex bytes, each perhaps cast (`(byte) 0x8d`, `(byte)0x8d`), separated
-    // by commas and white space.
-    let (mut p, mut first, mut last, mut n) = (open + 1, 0, 0, 0usize);
+    // The first byte: within a few bytes, right after an opening bracket
+    // (`bytes([`, `from_bytes(&[`, `[_]u8{`) or a quote (`"\xec…`).
+    let window = &b[from..(from + 40).min(b.len())];
+    let open = window.iter().enumerate().position(|(i, &c)| {
+        let next = window.get(i + 1).copied().unwrap_or(0);
+        (matches!(c, b'{' | b'[' | b'(' | b'<')
+            && (next.is_ascii_digit()
+                || next.is_ascii_whitespace()
+                || next == b'-'
+                || next == b'('))
+            || (c == b'"' && next == b'\\')
+    })?;
+    let quoted = window[open] == b'"';
+    let (mut p, mut first, mut last, mut n) = (from + open + 1, 0, 0, 0usize);
     let (mut distinct, mut steps, mut prev) = ([false; 256], 0usize, None::<u8>);
     loop {
-        while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b',') {
-            p += 1;
-        }
-        if b[p.min(b.len())..].starts_with(b"(byte)") {
-            p += "(byte)".len();
-            while p < b.len() && b[p] == b' ' {
+        if !quoted {
+            while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b',') {
                 p += 1;
+            }
+            if b[p.min(b.len())..].starts_with(b"(byte)") {
+                p += "(byte)".len();
+                while p < b.len() && b[p] == b' ' {
+                    p += 1;
+                }
             }
         }
         let item = &b[p.min(b.len())..];
-        if item.len() >= 4
-            && (item.starts_with(b"0x") || item.starts_with(b"0X"))
-            && item[2].is_ascii_hexdigit()
-            && item[3].is_ascii_hexdigit()
-            && !item.get(4).is_some_and(|c| c.is_ascii_alphanumeric())
-        {
-            if n == 0 {
-                first = p;
-            }
-            let v = u8::from_str_radix(std::str::from_utf8(&item[2..4]).ok()?, 16).ok()?;
-            distinct[v as usize] = true;
-            // `0x00, 0x01, 0x02…`: a counting pattern, made up.
-            if prev.is_some_and(|q| v.wrapping_sub(q) <= 1) {
-                steps += 1;
-            }
-            prev = Some(v);
-            n += 1;
-            p += 4;
-            last = p;
-            if n > 4096 {
-                return None;
-            }
+        let value = if quoted {
+            // `\xec`
+            (item.len() >= 4 && item[0] == b'\\' && item[1] == b'x')
+                .then(|| hex_byte(&item[2..4]).map(|v| (v, 4)))
+                .flatten()
+        } else if item.starts_with(b"0x") || item.starts_with(b"0X") || item.starts_with(b"-0x") {
+            // `0x8d`; Kotlin's signed `-0x22`.
+            let neg = usize::from(item[0] == b'-');
+            hex_byte(item.get(2 + neg..4 + neg).unwrap_or(b""))
+                .filter(|_| !item.get(4 + neg).is_some_and(|c| c.is_ascii_alphanumeric()))
+                .map(|v| (if neg == 1 { v.wrapping_neg() } else { v }, 4 + neg))
         } else {
-            break;
+            // Decimal: 0-255, then a separator.
+            let d = item
+                .iter()
+                .take(4)
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            (1..=3)
+                .contains(&d)
+                .then(|| std::str::from_utf8(&item[..d]).ok()?.parse::<u8>().ok())
+                .flatten()
+                .filter(|_| {
+                    matches!(
+                        item.get(d),
+                        Some(b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' | b'}' | b')' | b'>')
+                    )
+                })
+                .map(|v| (v, d))
+        };
+        let Some((v, len)) = value else { break };
+        if n == 0 {
+            first = p;
+        }
+        distinct[v as usize] = true;
+        // `0x00, 0x01, 0x02…`: a counting pattern, made up.
+        if prev.is_some_and(|q| v.wrapping_sub(q) <= 1) {
+            steps += 1;
+        }
+        prev = Some(v);
+        n += 1;
+        p += len;
+        last = p;
+        if n > 4096 {
+            return None;
         }
     }
     (n >= 16 && distinct.iter().filter(|&&d| d).count() >= 8 && steps * 4 < n)
         .then_some((first, last))
+}
+
+fn hex_byte(two: &[u8]) -> Option<u8> {
+    (two.len() == 2 && two.iter().all(u8::is_ascii_hexdigit))
+        .then(|| u8::from_str_radix(std::str::from_utf8(two).ok()?, 16).ok())
+        .flatten()
 }
 
 #[cfg(test)]
