@@ -1198,3 +1198,60 @@ fn byte_arrays_in_decimal_signed_hex_and_escaped_strings() {
         assert_unchanged(text);
     }
 }
+
+#[test]
+fn review_of_label_lines_setters_byte_arrays_and_formats_stays_fixed() {
+    // A multi-byte character right before a setter's name panicked.
+    for text in [
+        "示例：db.get_password(\"x\")",
+        "éééé.password(\"hunter2Xy9!\")",
+        "béuilder.password(\"hunter2Xy9zQ\")",
+    ] {
+        let _ = redact(text);
+    }
+    assert_gone("éééé.password(\"Hq7!vLz2@Rm9xT\")", &["Hq7!vLz2@Rm9xT"]);
+    // A label line inside a decoded JSON string keeps the string's end.
+    let text = r#"["The API token for the pilot:\nc9f2a7e1d4b84f0e9a6c3b5d7e8f1a2bZq"]"#;
+    let out = redact(text);
+    assert!(out.ends_with(r#""]"#), "{out}");
+    assert!(!out.contains("c9f2a7e1d4b84f0e9a6c3b5d7e8f1a2bZq"), "{out}");
+    // Clean look-alikes.
+    for text in [
+        r#"{"kty":"RSA","kid":"k1"} then {"p":"eyJwYWdlIjoyLCJzaXplIjo1MH0","q":"searchtermsearchtermsearch"}"#,
+        "static const uint8_t key_icon[16] = {0x3c, 0x9a, 0x1f, 0xe2, 0x47, 0xb8, 0x05, 0xd6, 0x6e, 0x91, 0x2b, 0xc4, 0x78, 0x0d, 0xa3, 0x5f};",
+        "static const uint8_t secret_level_data[16] = {0x3c, 0x9a, 0x1f, 0xe2, 0x47, 0xb8, 0x05, 0xd6, 0x6e, 0x91, 0x2b, 0xc4, 0x78, 0x0d, 0xa3, 0x5f};",
+        "static const uint8_t aes_key[16] = {0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c};",
+        "Your app password looks like this, e.g. \"abcd efgh ijkl mnop\" or \"xxxx xxxx xxxx xxxx\".",
+        "The app password page says this: \"they must also have\"",
+        "Digest of the signing key:\n\nsha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "Serial: ABCD1234EFGH5678IJKL\nChecksum: q8Lr2Tq9Xw7Vb3Nc9Rd1Tf6Wg4Yh5Jk2Lm8Np0Qs",
+        "DeepL sample: 00000000-0000-0000-0000-000000000000:fx",
+    ] {
+        assert_unchanged(text);
+    }
+    // Secrets the first versions of these rules let through.
+    for (text, secret) in [
+        (
+            "SECRET_KEY=8B0E7153BF7C3706D85C524E440066559A6656C9",
+            "8B0E7153BF7C3706D85C524E440066559A6656C9",
+        ),
+        (
+            "DEBUG:root:token: Xk9fQ2mZpL7rT4vBn8Wc",
+            "Xk9fQ2mZpL7rT4vBn8Wc",
+        ),
+        (
+            "secret_key = 30:45:02:21:00:c8:9a:4f:1e:77:b2:5d:e0:13:6c:aa",
+            "30:45:02:21:00:c8:9a:4f:1e:77:b2:5d:e0:13:6c:aa",
+        ),
+        (
+            "AK: LTAI5tt0bKDfRH1YJDij4Wwx\n  SK: 0OXkfhCer8ygQHJNs2jiSgZWWF4lK2",
+            "0OXkfhCer8ygQHJNs2jiSgZWWF4lK2",
+        ),
+        (
+            "aws_secret_access_key = Kv/9fQ2mZpL7rT4vBn8WcXk9fQ2mZpL7rT4vBn8W",
+            "Kv/9fQ2mZpL7rT4vBn8WcXk9fQ2mZpL7rT4vBn8W",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}

@@ -98,7 +98,13 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     // `rl:login:ecafd64f…`, `cache:token:42`: a segment of a colon-joined
     // key (Redis, URNs), not a name given a value.
-    if before == b':' && b.get(end) == Some(&b':') && start >= 2 && is_name_byte(b[start - 2]) {
+    // (Not `DEBUG:root:token: …`, Python's log format: a value follows.)
+    if before == b':'
+        && b.get(end) == Some(&b':')
+        && start >= 2
+        && is_name_byte(b[start - 2])
+        && b.get(end + 1).is_some_and(|&c| is_name_byte(c))
+    {
         return None;
     }
     let xml_element = before == b'<';
@@ -1345,7 +1351,12 @@ fn digest_with_a_name(v: &str) -> bool {
 /// numbers.
 fn record_fields(v: &str) -> bool {
     let mut fields = v.split(':');
-    v.matches(':').count() >= 2
+    // (`30:45:02:21:…`, colon-separated hex bytes, is a key's form.)
+    let colon_hex = v
+        .split(':')
+        .all(|f| f.len() == 2 && f.bytes().all(|c| c.is_ascii_hexdigit()));
+    !colon_hex
+        && v.matches(':').count() >= 2
         && fields
             .by_ref()
             .take(2)
@@ -1398,7 +1409,12 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     }
     // `using EDDSA key 5B5C…`: 40 upper-case hex digits are an OpenPGP
     // fingerprint, as gpg prints it.
-    if v.len() == 40 && is_hex(v) && !v.bytes().any(|c| c.is_ascii_lowercase()) {
+    // (Only under the bare word: `SECRET_KEY=8B0E…` is a key.)
+    if name.eq_ignore_ascii_case("key")
+        && v.len() == 40
+        && is_hex(v)
+        && !v.bytes().any(|c| c.is_ascii_lowercase())
+    {
         return None;
     }
     // `--- PASS: TestRotateSigningKey/kms_decrypt_fails`: a Go test's name.

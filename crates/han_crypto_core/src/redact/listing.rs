@@ -247,16 +247,43 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         vs += 1;
     }
     let mut ve = token_end(b, vs);
-    if let Some(q) = quote {
-        ve = vs + memchr::memchr(q, &b[vs..ve])?;
+    match quote {
+        Some(q) => ve = vs + memchr::memchr(q, &b[vs..ve])? + 1,
+        // Inside a decoded JSON string the value ends at the string's
+        // quote: `["…pilot:\nc9f2…"]` keeps its `"]`.
+        None => {
+            if let Some(i) = b[vs..ve]
+                .iter()
+                .position(|c| matches!(c, b'"' | b'\'' | b'`'))
+            {
+                ve = vs + i;
+            }
+        }
     }
-    if ve == vs || !rest_is_blank(b, ve + usize::from(ticked)) {
+    // Only closing punctuation and blanks after the value.
+    let mut r = ve;
+    while r < b.len() && matches!(b[r], b'"' | b'\'' | b'`' | b',' | b']' | b'}' | b')') {
+        r += 1;
+    }
+    if quote.is_some() {
+        ve -= 1;
+    }
+    if ve <= vs || !rest_is_blank(b, r) {
         return None;
     }
     let value = &text[vs..ve];
     // (A list item or a comment holds a blank, so is no single value.)
     if matches!(value.as_bytes()[0], b'$' | b'<' | b'(' | b'[') {
         return None;
+    }
+    // `sha256:<hex>`: a digest, named by its algorithm.
+    if let Some((alg, _)) = value.split_once(':') {
+        if matches!(
+            alg.to_ascii_lowercase().as_str(),
+            "sha1" | "sha256" | "sha384" | "sha512" | "md5" | "blake2b" | "blake3"
+        ) {
+            return None;
+        }
     }
     if !super::assign::prose_value_ok(class, value, false) {
         return None;

@@ -68,7 +68,15 @@ fn skip_gap(b: &[u8], mut at: usize) -> usize {
     let start = at;
     let (mut other, mut skipped_time, mut skipped_label) = (0, false, false);
     while at < b.len() && at - start < MAX_PADDING + MAX_GAP {
-        let line_start = at > start && b[at - 1] == b'\n';
+        // At a line's start: after its line break, indentation and `>`
+        // quote marks.
+        let line_start = at > start && {
+            let mut q = at;
+            while q > start && matches!(b[q - 1], b' ' | b'\t' | b'>') {
+                q -= 1;
+            }
+            q > start && b[q - 1] == b'\n'
+        };
         if b[at] == b' ' || b[at] == b'\t' {
             at += 1;
         } else if line_start && b[at] == b'>' {
@@ -110,8 +118,23 @@ fn label_len(b: &[u8]) -> Option<usize> {
         .take(25)
         .take_while(|c| c.is_ascii_alphabetic() || matches!(c, b' ' | b'_' | b'-'))
         .count();
-    (n > 0 && n <= 24 && b[0].is_ascii_alphabetic() && matches!(b.get(n), Some(b':' | b'=')))
-        .then_some(n + 1)
+    if !(n > 0 && n <= 24 && b[0].is_ascii_alphabetic() && matches!(b.get(n), Some(b':' | b'='))) {
+        return None;
+    }
+    // The label names the secret half (`SK`, `Secret`, `secret key`), not
+    // another field (`Checksum:`, `RequestId:`).
+    let label = std::str::from_utf8(&b[..n]).ok()?.trim();
+    let secretish = label.eq_ignore_ascii_case("sk")
+        || matches!(
+            super::names::classify(label),
+            Some(
+                super::names::NameClass::Secret
+                    | super::names::NameClass::Key
+                    | super::names::NameClass::Password
+                    | super::names::NameClass::Credential
+            )
+        );
+    secretish.then_some(n + 1)
 }
 
 /// The length of an ISO 8601 timestamp field at the start of `b`

@@ -169,9 +169,6 @@ const STORE_PREFIXES: &[&str] = &[
     "doppler://",
     "infisical://",
     "azkv://",
-    // Vault KV paths: `kv/data/app/db:password`, `secret/data/app`.
-    "kv/",
-    "secret/data/",
     "-----begin pgp message",
     "-----begin age encrypted file",
 ];
@@ -193,7 +190,11 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
         return true;
     }
     let lower = v.to_ascii_lowercase();
+    // Vault KV paths, in their own case: `kv/data/app/db:password`,
+    // `secret/data/app` (an AWS secret may start `Kv/…`).
     if STORE_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || v.starts_with("kv/")
+        || v.starts_with("secret/data/")
         || lower.contains(".vault.azure.net/secrets/")
         || lower.contains("/secrets/") && lower.contains("/versions/")
     {
@@ -361,10 +362,8 @@ const MADE_UP_INFIXES: &[&str] = &[
     "yoursecret",
     "yourpassword",
     "mypassword",
-    "mypass",
     "randompassword",
     "samplepassword",
-    "testpassword",
     "redacted",
     // Java's keystore default and the usual stand-ins for one.
     "changeit",

@@ -306,12 +306,12 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize
         return None;
     }
     // A method or a free call, not a definition (`def password(`).
-    let before = &text[ns.saturating_sub(8)..ns];
+    // (Bytes: the text before the name may hold multi-byte characters.)
+    let before = &b[..ns];
     if !(ns == 0 || matches!(b[ns - 1], b'.' | b'\t' | b' ' | b'(' | b'>' | b':'))
-        || before.ends_with("fn ")
-        || before.ends_with("def ")
-        || before.ends_with("func ")
-        || before.ends_with("function ")
+        || [&b"fn "[..], b"def ", b"func ", b"function "]
+            .iter()
+            .any(|k| before.ends_with(k))
     {
         return None;
     }
@@ -394,6 +394,21 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, u
     if !matches!(classify(&text[ns..ne])?, NameClass::Key | NameClass::Secret) {
         return None;
     }
+    // The name's last word says key material (`device_hmac_key`, `keyBytes`,
+    // `SECRET`): a `key_icon`, `key_font` or `secret_level_data` is a
+    // bitmap or a table.
+    let words = super::entropy::words(&text[ns..ne]);
+    let last = words.last().map(String::as_str).unwrap_or("");
+    let material = matches!(
+        last,
+        "key" | "keys" | "secret" | "seed" | "salt" | "pepper" | "psk" | "material"
+    ) || (matches!(last, "bytes" | "raw")
+        && words
+            .iter()
+            .any(|w| matches!(w.as_str(), "key" | "secret" | "seed")));
+    if !material {
+        return None;
+    }
     // The first byte: within a few bytes, right after an opening bracket
     // (`bytes([`, `from_bytes(&[`, `[_]u8{`) or a quote (`"\xec…`).
     let window = &b[from..(from + 40).min(b.len())];
@@ -409,6 +424,7 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, u
     let quoted = window[open] == b'"';
     let (mut p, mut first, mut last, mut n) = (from + open + 1, 0, 0, 0usize);
     let (mut distinct, mut steps, mut prev) = ([false; 256], 0usize, None::<u8>);
+    let mut first_bytes = [0u8; 4];
     loop {
         if !quoted {
             while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b',') {
@@ -457,6 +473,9 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, u
             first = p;
         }
         distinct[v as usize] = true;
+        if n < 4 {
+            first_bytes[n] = v;
+        }
         // `0x00, 0x01, 0x02…`: a counting pattern, made up.
         if prev.is_some_and(|q| v.wrapping_sub(q) <= 1) {
             steps += 1;
@@ -469,8 +488,12 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, u
             return None;
         }
     }
-    (n >= 16 && distinct.iter().filter(|&&d| d).count() >= 8 && steps * 4 < n)
-        .then_some((first, last))
+    // FIPS-197's and SP 800-38A's published AES test key, 2b 7e 15 16 ….
+    (n >= 16
+        && distinct.iter().filter(|&&d| d).count() >= 8
+        && steps * 4 < n
+        && first_bytes[..4] != [0x2b, 0x7e, 0x15, 0x16])
+    .then_some((first, last))
 }
 
 fn hex_byte(two: &[u8]) -> Option<u8> {

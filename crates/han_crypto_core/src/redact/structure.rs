@@ -51,7 +51,25 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
             let quoted = start > 0
                 && matches!(b[start - 1], b'`' | b'"' | b'\'')
                 && b.get(end) == Some(&b[start - 1]);
-            quoted || secret.split(' ').any(|g| !super::placeholder::is_wordy(g))
+            // Common short words give a sentence away, quoted or not.
+            const PROSE: &[&str] = &[
+                "the", "they", "them", "then", "this", "that", "with", "your", "from", "will",
+                "have", "must", "also", "been", "were", "what", "when", "page", "says", "here",
+                "more", "some", "into", "only", "over", "such", "very", "just", "like", "make",
+                "used", "each", "need", "once", "open", "sign", "code", "mail", "send", "name",
+            ];
+            let joined: String = secret.split(' ').collect();
+            !is_placeholder(&joined)
+                && !secret.split(' ').any(|g| PROSE.contains(&g))
+                && (quoted || secret.split(' ').any(|g| !is_wordy(g)))
+        }
+        "deepl_api_key" => !is_placeholder(secret.trim_end_matches(":fx")),
+        // The private members of a JWK: `kty` in the same object.
+        "jwk_private_key" => {
+            let start = end - secret.len();
+            let open = text[..start].rfind('{').unwrap_or(0);
+            let close = text[end..].find('}').map_or(text.len(), |i| end + i);
+            text[open..close].contains("kty")
         }
         "url_password" => {
             let user = caps.name("u").map(|m| m.as_bytes()).unwrap_or(b"");
