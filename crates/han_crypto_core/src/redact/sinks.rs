@@ -283,6 +283,21 @@ pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, u
         .collect()
 }
 
+/// The identifier (letters, digits, `_`) holding the hit, at most `reach`
+/// bytes either side of it.
+fn identifier_around(b: &[u8], hit: usize, hit_end: usize, reach: usize) -> (usize, usize) {
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut ns = hit;
+    while ns > 0 && hit - ns < reach && ident(b[ns - 1]) {
+        ns -= 1;
+    }
+    let mut ne = hit_end;
+    while ne < b.len() && ne - hit_end < reach && ident(b[ne]) {
+        ne += 1;
+    }
+    (ns, ne)
+}
+
 /// A setter or builder method named after a secret, called with a literal:
 /// `.secret_access_key("…")`, `.password("…")`, `WithSk("…")`,
 /// `builder.setSecretKey("…")`, `.with_token("…")`. A getter, a lookup or
@@ -291,15 +306,7 @@ pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, u
 /// read as a secret under the name (`accept`).
 pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameClass)> {
     let b = text.as_bytes();
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut ns = hit;
-    while ns > 0 && hit - ns < 40 && ident(b[ns - 1]) {
-        ns -= 1;
-    }
-    let mut ne = hit_end;
-    while ne < b.len() && ne - hit_end < 40 && ident(b[ne]) {
-        ne += 1;
-    }
+    let (ns, ne) = identifier_around(b, hit, hit_end, 40);
     // A call: `(` right after the name, a quote right after that.
     let q = *b.get(ne + 1)?;
     if b.get(ne) != Some(&b'(') || !matches!(q, b'"' | b'\'' | b'`') {
@@ -369,15 +376,7 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize
 /// counting up; the span runs from the first byte to the last.
 pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize)> {
     let b = text.as_bytes();
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut ns = hit;
-    while ns > 0 && hit - ns < 48 && ident(b[ns - 1]) {
-        ns -= 1;
-    }
-    let mut ne = hit_end;
-    while ne < b.len() && ne - hit_end < 48 && ident(b[ne]) {
-        ne += 1;
-    }
+    let (ns, ne) = identifier_around(b, hit, hit_end, 48);
     // The `=` of the declaration on the name's line, past a size or a type
     // (Elixir's `@aes_key <<…>>` has none), or the `(` of a call named
     // after a key (`NewKeyFromSeed([]byte{…})`).
