@@ -226,9 +226,9 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     // The value's line: after at most one blank line, indentation, a quote
     // mark, an opening backtick.
     let mut p = le + 1;
-    let first_end =
-        p + memchr::memchr(b'\n', &b[p.min(b.len())..]).unwrap_or(b.len() - p.min(b.len()));
-    if p < b.len() && text[p..first_end.min(b.len())].trim().is_empty() {
+    // (`le` is a line break, so `p` is at most the text's length.)
+    let first_end = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
+    if p < b.len() && text[p..first_end].trim().is_empty() {
         p = first_end + 1;
     }
     if p >= b.len() {
@@ -242,31 +242,25 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         .get(vs)
         .copied()
         .filter(|c| matches!(c, b'`' | b'"' | b'\''));
-    let ticked = quote.is_some();
-    if ticked {
+    if quote.is_some() {
         vs += 1;
     }
-    let mut ve = token_end(b, vs);
-    match quote {
-        Some(q) => ve = vs + memchr::memchr(q, &b[vs..ve])? + 1,
-        // Inside a decoded JSON string the value ends at the string's
-        // quote: `["…pilot:\nc9f2…"]` keeps its `"]`.
-        None => {
-            if let Some(i) = b[vs..ve]
+    let token = &b[vs..token_end(b, vs)];
+    // A quoted value ends at its closing quote; an unquoted one inside a
+    // decoded JSON string at the string's quote (`["…pilot:\nc9f2…"]`
+    // keeps its `"]`).
+    let ve = vs
+        + match quote {
+            Some(q) => memchr::memchr(q, token)?,
+            None => token
                 .iter()
                 .position(|c| matches!(c, b'"' | b'\'' | b'`'))
-            {
-                ve = vs + i;
-            }
-        }
-    }
-    // Only closing punctuation and blanks after the value.
+                .unwrap_or(token.len()),
+        };
+    // Only closing punctuation (the closing quote too) and blanks after it.
     let mut r = ve;
     while r < b.len() && matches!(b[r], b'"' | b'\'' | b'`' | b',' | b']' | b'}' | b')') {
         r += 1;
-    }
-    if quote.is_some() {
-        ve -= 1;
     }
     if ve <= vs || !rest_is_blank(b, r) {
         return None;

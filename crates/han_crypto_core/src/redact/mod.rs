@@ -485,27 +485,14 @@ impl Scanner {
                             {
                                 assign_done_until = a.value_end;
                                 found.push(a.finding("listing"));
-                            } else if let Some((start, end, class)) =
-                                sinks::setter_at(text, from, to)
+                            } else if let Some((a, rule)) = sinks::setter_at(text, from, to)
+                                .map(|a| (a, "code_argument"))
+                                .or_else(|| {
+                                    sinks::byte_array_at(text, from, to).map(|a| (a, "byte_array"))
+                                })
                             {
-                                assign_done_until = end;
-                                found.push(Finding {
-                                    kind: Cow::Borrowed(class.kind()),
-                                    rule: Cow::Borrowed("code_argument"),
-                                    start,
-                                    end,
-                                    confidence: 0.8,
-                                });
-                            } else if let Some((start, end)) = sinks::byte_array_at(text, from, to)
-                            {
-                                assign_done_until = end;
-                                found.push(Finding {
-                                    kind: Cow::Borrowed(names::NameClass::Key.kind()),
-                                    rule: Cow::Borrowed("byte_array"),
-                                    start,
-                                    end,
-                                    confidence: 0.8,
-                                });
+                                assign_done_until = a.value_end;
+                                found.push(a.finding(rule));
                             } else {
                                 for (start, end) in sinks::vendor_client_at(text, from, to) {
                                     assign_done_until = end;

@@ -124,15 +124,11 @@ fn label_len(b: &[u8]) -> Option<usize> {
     // The label names the secret half (`SK`, `Secret`, `secret key`), not
     // another field (`Checksum:`, `RequestId:`).
     let label = std::str::from_utf8(&b[..n]).ok()?.trim();
+    use super::names::{classify, NameClass};
     let secretish = label.eq_ignore_ascii_case("sk")
         || matches!(
-            super::names::classify(label),
-            Some(
-                super::names::NameClass::Secret
-                    | super::names::NameClass::Key
-                    | super::names::NameClass::Password
-                    | super::names::NameClass::Credential
-            )
+            classify(label),
+            Some(NameClass::Secret | NameClass::Key | NameClass::Password | NameClass::Credential)
         );
     secretish.then_some(n + 1)
 }

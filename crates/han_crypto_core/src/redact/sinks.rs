@@ -5,7 +5,7 @@
 //! names a secret (`env::var("SESSION_KEY").unwrap_or_else(|_| "…")`,
 //! `getenv('MAILGUN_API_KEY') ?: '…'`, `ENV.fetch("X_SECRET") { "…" }`).
 
-use super::assign::{accept, key_literal};
+use super::assign::{accept, key_literal, Assignment};
 use super::names::{classify, NameClass};
 
 /// Calls whose string-literal arguments are keys, as the prefilter sees
@@ -304,7 +304,7 @@ fn identifier_around(b: &[u8], hit: usize, hit_end: usize, reach: usize) -> (usi
 /// a check (`get_secret("db-password")`, `verify_password("…")`) takes a
 /// name or a guess, not the secret, and is left alone; the literal must
 /// read as a secret under the name (`accept`).
-pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameClass)> {
+pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let b = text.as_bytes();
     let (ns, ne) = identifier_around(b, hit, hit_end, 40);
     // A call: `(` right after the name, a quote right after that.
@@ -364,7 +364,13 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize
     if class != NameClass::Password && (!key_literal(value) || value.contains(':')) {
         return None;
     }
-    Some((vs, ve, class))
+    Some(Assignment {
+        name_start: ns,
+        value_start: vs,
+        value_end: ve,
+        class,
+        confidence: 0.8,
+    })
 }
 
 /// A byte-array constant whose name says key or secret: hex or decimal
@@ -374,15 +380,14 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize
 /// = {(byte) 0x8d, …}`, `bytes([…])`, Elixir's `<<149, 156, …>>`), or a C
 /// string of `\xHH` escapes. At least 16 bytes, not all alike, not
 /// counting up; the span runs from the first byte to the last.
-pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize)> {
+pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let b = text.as_bytes();
     let (ns, ne) = identifier_around(b, hit, hit_end, 48);
     // The `=` of the declaration on the name's line, past a size or a type
     // (Elixir's `@aes_key <<…>>` has none), or the `(` of a call named
     // after a key (`NewKeyFromSeed([]byte{…})`).
-    let line_end = ne
-        + memchr::memchr(b'\n', &b[ne..(ne + 64).min(b.len())])
-            .unwrap_or((ne + 64).min(b.len()) - ne);
+    let limit = (ne + 64).min(b.len());
+    let line_end = memchr::memchr(b'\n', &b[ne..limit]).map_or(limit, |i| ne + i);
     let from = match memchr::memchr(b'=', &b[ne..line_end]) {
         Some(i) if b.get(ne + i + 1) != Some(&b'=') => ne + i + 1,
         Some(_) => return None,
@@ -492,7 +497,13 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, u
         && distinct.iter().filter(|&&d| d).count() >= 8
         && steps * 4 < n
         && first_bytes[..4] != [0x2b, 0x7e, 0x15, 0x16])
-    .then_some((first, last))
+    .then_some(Assignment {
+        name_start: ns,
+        value_start: first,
+        value_end: last,
+        class: NameClass::Key,
+        confidence: 0.8,
+    })
 }
 
 fn hex_byte(two: &[u8]) -> Option<u8> {
