@@ -1255,3 +1255,138 @@ fn review_of_label_lines_setters_byte_arrays_and_formats_stays_fixed() {
         assert_gone(text, &[secret]);
     }
 }
+
+#[test]
+fn label_lines_setters_and_byte_arrays_in_their_other_dresses() {
+    const V: &str = "Zq7vT2mK9pL4wR8zN3bC5dF6gH1jK0lM";
+    for text in [
+        // Label lines: a list item, behind a quote mark, a setext heading,
+        // two blank lines, a fenced block, a definition list.
+        format!("- Staging API token:\n  {V}"),
+        format!("> **Prod API token**\n> {V}"),
+        format!("API token\n---------\n\n{V}"),
+        format!("The deploy token for the runner:\n\n\n{V}"),
+        format!("Here is the API secret:\n```\n{V}\n```"),
+        format!("Signing secret\n: {V}"),
+        // Setters: blanks inside the parentheses, conversions, wrappers.
+        format!("builder.password( \"{V}\" )"),
+        format!(".api_key(\"{V}\".to_string())"),
+        format!(".with_secret(String::from(\"{V}\"))"),
+        format!(".client_secret(Some(\"{V}\"), None)"),
+    ] {
+        assert_gone(&text, &[V]);
+    }
+    let bytes = "0x8d, 0xb1, 0x3c, 0x9a, 0x1f, 0xe2, 0x47, 0xb8, 0x05, 0xd6, 0x6e, 0x91, 0x2b, 0xc4, 0x78, 0x0d";
+    for text in [
+        format!("var hmacKey = [32]byte{{{bytes}}}"),
+        format!("static readonly byte[] EncryptionKey = new byte[16] {{ {bytes} }};"),
+        format!("#define DEVICE_KEY {{ {bytes} }}"),
+        format!(
+            "static const uint8_t aes_key[16] = {{{}}};",
+            bytes.replace(", ", "u, ") + "u"
+        ),
+    ] {
+        assert_gone(&text, &["0x8d, 0xb1, 0x3c, 0x9a"]);
+    }
+    for text in [
+        // What handles a password, and public on-chain or page keys.
+        ".passwordHasher(\"argon2idVersion19m65536\")",
+        "password_encoding = \"utf-8\"",
+        "const tokenAddress = \"0x9f8F72aA9304c8B593d555F12eF6589cC3A579A2\";",
+        "turnstile.render('#w', { siteKey: '0x4AAAAAAABkMYinukE8nzYS' })",
+        // A heading over prose, a fenced block that is code.
+        "API token\n---------\n\nCreate one under Settings.",
+        "The API secret:\n```\nexport API_SECRET=$(vault read -field=v secret/api)\n```",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn passwords_passed_by_position_and_printed_by_secret_managers() {
+    const P: &str = "Wq8!zR3vLm2#Tx";
+    for text in [
+        format!("$pdo = new PDO($dsn, 'app', '{P}');"),
+        format!("$db = mysqli_connect('db.internal', 'root', '{P}', 'shop');"),
+        format!("server.login(\"alerts@acme.io\", \"{P}\")"),
+        format!("Connection c = DriverManager.getConnection(url, \"sa\", \"{P}\");"),
+        format!("auth := smtp.PlainAuth(\"\", \"bot@acme.io\", \"{P}\", \"smtp.acme.io\")"),
+        format!("client.get(url).basic_auth(\"ci\", Some(\"{P}\"))"),
+        format!("var cred = new NetworkCredential(\"svc-backup\", \"{P}\");"),
+        format!("return new PasswordAuthentication(\"relay\", \"{P}\".toCharArray());"),
+        format!("$ bw get password github.com\n{P}"),
+        format!("$ kubectl view-secret app-secrets db-password\n{P}"),
+        format!(
+            "$ az keyvault secret show --vault-name kv1 --name db-pass --query value -o tsv\n{P}"
+        ),
+        format!("$ doppler secrets get DB_PASSWORD --plain\n{P}"),
+    ] {
+        assert_gone(&text, &[P]);
+    }
+    for text in [
+        "$pdo = new PDO($dsn, $user, $password);",
+        "server.login(user, os.environ[\"SMTP_PASSWORD\"])",
+        "server.login(\"alerts@acme.io\", \"password\")",
+        "await page.login(\"alice\", passwordField.value);",
+        "$ kubectl view-secret app-secrets username\nWq8zR3vLm2Tx",
+        "$ doppler secrets get DB_PASSWORD\n┌─────────────┐",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn small_formats_of_session_text_pgpass_rdp_wallets_mail_clients_and_wifi() {
+    for (text, secret) in [
+        (
+            "# hostname:port:database:username:password\ndb-0.data.svc:5432:analytics:alba:i-oxrLBH-zUksIOe9",
+            "i-oxrLBH-zUksIOe9",
+        ),
+        (
+            "$ xfreerdp /v:jump.corp.net /u:Administrator /p:'j9mz3xo6cSNPIIhC' /cert:ignore",
+            "j9mz3xo6cSNPIIhC",
+        ),
+        (
+            "accounts: [\"0xe93b79240f50e493301be86f04e3e93a4c6a88e914ef22adea9c4931a1aa4485\"],",
+            "e93b79240f50e493301be86f04e3e93a4c6a88e914ef22adea9c4931a1aa4485",
+        ),
+        (
+            "const signer = new Wallet('4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318', provider);",
+            "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+        ),
+        (
+            "account gmail\nuser tomasz@gmail.com\npassword       eeie mlrj euij sflh\n",
+            "eeie mlrj euij sflh",
+        ),
+        (
+            "[wifi-security]\nkey-mgmt=wpa-psk\npsk=MQduK.7AuJRDSRAX\n",
+            "MQduK.7AuJRDSRAX",
+        ),
+        (
+            "Okta admin API token for the org (created under Security → API, named \"scim\"): 00fKDD-whvb4A0A0aIwtqW6CoxGJBCJcWBaHqVMK-G",
+            "00fKDD-whvb4A0A0aIwtqW6CoxGJBCJcWBaHqVMK-G",
+        ),
+        (
+            "Service\nRouter admin (office)\nUsername\nadmin\nPassword\n+#O@E!p9FQoquAoF\nLast rotated\n2026-03-01",
+            "+#O@E!p9FQoquAoF",
+        ),
+        (
+            "const privateJwk = {\n  kty: \"OKP\",\n  crv: \"Ed25519\",\n  x: \"JWxFkn5WGJD7yMJajlxXaxP2trwNaYJkyR4qC8KS_tI\",\n  d: \"h7H7R_fRxR4jVxcVbf1_0jUyN_qjWclJ6f6xdXQ6zDU\",\n};",
+            "h7H7R_fRxR4jVxcVbf1_0jUyN_qjWclJ6f6xdXQ6zDU",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "[10:41:12:340] [31233:31234] [INFO][com.freerdp.client.x11] - Network connectivity detected",
+        "localhost:5432:*:postgres:*",
+        "rookTable = 0023452Lllk2KqjLBvaxANWEgTd7bqjsxjo8aZj0wd",
+        " --psk : pre-shared-key in hexadecimal (no leading 0x) to enable TLS-PSK mode.",
+        "       psk: Pre-Shared-Key for WPA networks. For WPA-PSK, it's either an ASCII passphrase",
+        "Password\nReset it from the account page.",
+        "const publicJwk = { kty: \"OKP\", crv: \"Ed25519\", x: \"JWxFkn5WGJD7yMJajlxXaxP2trwNaYJkyR4qC8KS_tI\" };",
+        "tx hash 0xe93b79240f50e493301be86f04e3e93a4c6a88e914ef22adea9c4931a1aa4485 confirmed",
+    ] {
+        assert_unchanged(text);
+    }
+}

@@ -182,8 +182,10 @@ const LABEL_LINE: usize = 200;
 /// the secret and ends with a colon (`Password for the staging admin
 /// panel:`, `…a bearer token for the pilot, hardcode it in the config:`),
 /// or is a bold or heading label (`**Prod DB password** (rotated …)`,
-/// `### API token`). The value may follow a blank line, a `>` quote mark
-/// or sit in backticks or quotes. It must read as a secret on its own
+/// `### API token`, a setext heading), also as a list item or behind a `>`
+/// quote mark. The value may follow up to two blank lines, a `>` quote
+/// mark or a definition list's `: `, sit in backticks or quotes, or alone
+/// in a fenced code block. It must read as a secret on its own
 /// (`prose_value_ok`): after such a line a hash, a path, a word or a
 /// command is not taken.
 pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
@@ -193,14 +195,28 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     let le = hit_end + memchr::memchr(b'\n', &b[hit_end..(hit_end + LABEL_LINE).min(b.len())])?;
     let ls = line_start(b, hit, LABEL_LINE)?;
     let line = text[ls..le].trim_end();
-    let lead = line.trim_start();
+    // Past a quote mark and a list marker: `> **Password**`, `- API key:`.
+    let lead = strip_list_marker(line.trim_start().trim_start_matches(['>', ' ']));
+    let lead_at = ls + (line.len() - lead.len());
     let colon = line.ends_with(':') && !line.ends_with("::");
     let bold = (lead.starts_with("**") || lead.starts_with("__"))
         && lead[2..]
             .find(&lead[..2])
-            .is_some_and(|close| hit < ls + (line.len() - lead.len()) + 2 + close);
+            .is_some_and(|close| hit < lead_at + 2 + close);
     let heading = lead.starts_with('#') && lead.trim_start_matches('#').starts_with(' ');
-    if !(colon || bold || heading) {
+    // A setext heading: `API token` over a line of `-` or `=`.
+    let next_end = memchr::memchr(b'\n', &b[le + 1..]).map_or(b.len(), |i| le + 1 + i);
+    let underline = text[le + 1..next_end].trim();
+    let setext = underline.len() >= 3
+        && (underline.bytes().all(|c| c == b'-') || underline.bytes().all(|c| c == b'='));
+    // A definition list: `Signing secret⏎: …`.
+    let definition = underline.starts_with(": ");
+    // A field name alone on its line, its value on the next (a password
+    // manager's or a form's export): `Password⏎+#O@E…`.
+    let bare = !lead.is_empty()
+        && lead.split(' ').count() <= 3
+        && lead.bytes().all(|c| c.is_ascii_alphabetic() || c == b' ');
+    if !(colon || bold || heading || setext || definition || bare) {
         return None;
     }
     // A command, an assignment or code is not a label.
@@ -223,20 +239,43 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     if super::names::neutral_in_prose(before, after) {
         return None;
     }
-    // The value's line: after at most one blank line, indentation, a quote
-    // mark, an opening backtick.
-    let mut p = le + 1;
-    // (`le` is a line break, so `p` is at most the text's length.)
-    let first_end = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
-    if p < b.len() && text[p..first_end].trim().is_empty() {
-        p = first_end + 1;
+    // The value's line: after the underline, at most two blank lines and
+    // the opening fence of a code block; then indentation, a quote mark,
+    // a definition list's `: `, an opening backtick.
+    let mut p = if setext { next_end + 1 } else { le + 1 };
+    let (mut blanks, mut fenced) = (0, false);
+    while p < b.len() {
+        let end = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
+        let l = text[p..end].trim();
+        let alone = bare && !(colon || bold || heading || setext);
+        if alone {
+            break;
+        }
+        if l.is_empty() && blanks < 2 && !fenced {
+            blanks += 1;
+        } else if (l.starts_with("```") || l.starts_with("~~~")) && !fenced {
+            fenced = true;
+        } else {
+            break;
+        }
+        p = end + 1;
     }
     if p >= b.len() {
         return None;
     }
-    let mut vs = skip_borders(b, p, p + INDENT);
+    // (Blanks only: a value may start with `+` or `|`.)
+    let blanks = |p: usize| {
+        p + b[p..(p + INDENT).min(b.len())]
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t'))
+            .count()
+    };
+    let mut vs = blanks(p);
     if b.get(vs) == Some(&b'>') {
-        vs = skip_borders(b, vs + 1, vs + 1 + INDENT);
+        vs = blanks(vs + 1);
+    }
+    if !fenced && b.get(vs) == Some(&b':') && b.get(vs + 1) == Some(&b' ') {
+        vs = blanks(vs + 1);
     }
     let quote = b
         .get(vs)
@@ -265,6 +304,14 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     if ve <= vs || !rest_is_blank(b, r) {
         return None;
     }
+    // A code block holds the value alone: its closing fence comes next.
+    if fenced {
+        let nl = memchr::memchr(b'\n', &b[r..]).map_or(b.len(), |i| r + i);
+        let close = text.get(nl + 1..).unwrap_or("").trim_start();
+        if !(close.starts_with("```") || close.starts_with("~~~")) {
+            return None;
+        }
+    }
     let value = &text[vs..ve];
     // (A list item or a comment holds a blank, so is no single value.)
     if matches!(value.as_bytes()[0], b'$' | b'<' | b'(' | b'[') {
@@ -290,6 +337,18 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         class,
         confidence: confidence.min(0.7),
     })
+}
+
+/// `line` past a list item's marker (`- `, `* `, `+ `, `1. `, `2) `).
+fn strip_list_marker(line: &str) -> &str {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &line[digits..];
+    let marker = if digits > 0 {
+        rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") "))
+    } else {
+        ["- ", "* ", "+ "].iter().find_map(|m| rest.strip_prefix(m))
+    };
+    marker.map_or(line, str::trim_start)
 }
 
 /// The end of a value starting at `vs`: up to a blank, a border or the
@@ -329,6 +388,13 @@ pub const COMMAND_KEYWORDS: &[&str] = &[
     "pass show",
     "find-generic-password",
     "config:get",
+    "bw get password",
+    "view-secret",
+    "keyvault secret show",
+    "secrets get",
+    "gopass show",
+    "lpass show",
+    "get-parameter",
 ];
 
 /// The line printed by a command that reveals a secret, at a keyword hit
@@ -442,6 +508,35 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
             NameClass::Secret
         }
         "secrets versions access" if matches!(tool, "gcloud" | "beta") => NameClass::Secret,
+        "bw get password" if command_position => NameClass::Password,
+        "gopass show" if command_position => NameClass::Secret,
+        "lpass show" if command_position && line.contains("--password") => NameClass::Password,
+        // `kubectl view-secret app-secrets api-key`: one key's value.
+        "view-secret" if tool == "kubectl" => {
+            let mut args = text[hit_end..le]
+                .split_whitespace()
+                .filter(|a| !a.starts_with('-'));
+            let key = args.nth(1)?;
+            if !secret_named(key) {
+                return None;
+            }
+            NameClass::Secret
+        }
+        // Only a bare value printed: `--query value -o tsv`, `--plain`,
+        // `--with-decryption … --output text`.
+        "keyvault secret show" if tool == "az" && line.contains("--query value") => {
+            NameClass::Secret
+        }
+        "secrets get" if matches!(tool, "doppler" | "infisical") && line.contains("--plain") => {
+            NameClass::Secret
+        }
+        "get-parameter"
+            if tool == "ssm"
+                && line.contains("--with-decryption")
+                && line.contains("Parameter.Value") =>
+        {
+            NameClass::Secret
+        }
         "op read" | "pass show" if command_position => {
             // `op read op://vault/item/field`: the field must say secret.
             let path = first_arg().trim_matches(['\'', '"']);

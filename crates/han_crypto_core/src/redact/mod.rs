@@ -226,7 +226,7 @@ enum Target {
 /// Keywords of the assignment parser: every word class, plus vendors.
 const ASSIGNMENT_KEYWORDS: &[&str] = &[
     "pass", "pwd", "pw", "secret", "token", "key", "cred", "auth", "login", "bearer", "salt",
-    "pepper",
+    "pepper", "psk",
 ];
 
 fn builtin_regexes() -> &'static [OnceLock<Regex>] {

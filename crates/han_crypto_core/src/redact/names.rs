@@ -227,6 +227,19 @@ const NEUTRAL_AFTER: &[&str] = &[
     "manager",
     "store",
     "provider",
+    // What handles a secret: `.passwordHasher("argon2")`,
+    // `password_encoding = "utf-8"`, `token_validator`.
+    "hasher",
+    "hashing",
+    "encoder",
+    "encoding",
+    "validator",
+    "verifier",
+    // On-chain identifiers are public: `tokenAddress`, `token_contract`.
+    "address",
+    "addr",
+    "contract",
+    "mint",
 ];
 
 /// Words that, preceding `key` or `token`, name a non-secret kind of key.
@@ -310,6 +323,8 @@ const NEUTRAL_BEFORE: &[&str] = &[
     "job",
     "task",
     "record",
+    // reCAPTCHA's, hCaptcha's and Turnstile's site keys ship in pages.
+    "site",
 ];
 
 /// Vendor names whose appearance as an identifier is weak evidence.
@@ -478,6 +493,10 @@ fn word_class(w: &str) -> Option<NameClass> {
     Some(match w {
         "password" | "passwd" | "passwort" | "pwd" | "passphrase" | "pass" | "pw" | "passw"
         | "pword" => NameClass::Password,
+        // A Wi-Fi or TLS pre-shared key (`psk=`, `wpa_psk`): the value must
+        // look random, as for a secret (`--psk : pre-shared-key in hex` is
+        // documentation).
+        "psk" => NameClass::Secret,
         _ if w.ends_with("password") || w.ends_with("passwd") || w.ends_with("passphrase") => {
             NameClass::Password
         }

@@ -896,6 +896,17 @@ pub static RULES: &[RuleSpec] = &[
         r"(?i)(?:^|[^a-z])okta[\w.\-]{0,20}[\s'\x22]{0,3}(?:=|:|=>|:=)[\s'\x22]{0,5}(?P<s>00[\w=\-]{40})",
         3.5,
     ),
+    // An Okta API token further along a line that names Okta: "Okta admin
+    // API token for the org (created under …, named \"scim\"): 00…".
+    v(
+        "okta_token",
+        &["okta"],
+        concat!(
+            r"(?:^|[^A-Za-z])(?i:okta)[^\n]{0,200}?[\s:'\x22`(=](?P<s>00[A-Za-z0-9_\-]{40})",
+            end!()
+        ),
+        4.0,
+    ),
     // `Authorization: SSWS 00…`, "okta api token (SSWS) 00…".
     v(
         "okta_token",
@@ -950,10 +961,19 @@ pub static RULES: &[RuleSpec] = &[
         r"(?i:\bapp[ _-]?(?:specific[ _-]?)?passwords?\b)[^\n]{0,40}?(?:^|[^a-z])(?P<s>[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4})(?:[^a-z]|$)",
         0.0,
     ),
+    // An app password as a mail client's setting: msmtprc's and muttrc's
+    // `password   abcd efgh ijkl mnop`.
+    s(
+        "google_app_password",
+        &["password   ", "passwd   ", "password\t", "pass = "],
+        r"(?m)^[ \t]*(?:set[ \t]+)?(?:password|passwd|smtp_pass|pass)[ \t]*=?[ \t]+[\x22']?(?P<s>[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4})[\x22']?[ \t]*\r?$",
+        0.0,
+    ),
     s(
         "jwk_private_key",
         &["kty"],
-        r#"\x22(?:d|p|q|dp|dq|qi|k)\x22\s*:\s*\x22(?P<s>[A-Za-z0-9_\-]{22,})\x22"#,
+        // (Quoted members, or a JavaScript object's bare ones: `d: "…"`.)
+        r#"(?:\x22(?:d|p|q|dp|dq|qi|k)\x22|\b(?:d|p|q|dp|dq|qi|k))\s*:\s*[\x22'](?P<s>[A-Za-z0-9_\-]{22,})[\x22']"#,
         0.0,
     ),
     s(
@@ -985,6 +1005,36 @@ pub static RULES: &[RuleSpec] = &[
         &["sshpass"],
         r"\bsshpass\s+-p\s*(?P<s>[^\s'\x22]{4,}|'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22)",
         0.0,
+    ),
+    // FreeRDP's Windows-style `/p:` flag.
+    s(
+        "password",
+        &["freerdp"],
+        r"(?i:freerdp)\b[^\n]{0,200}?\s/p:(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22$][^\s'\x22]{2,})",
+        0.0,
+    ),
+    // A `.pgpass` line: `host:port:database:user:password`.
+    s(
+        "password",
+        &[":5432:", ":5433:", ":5434:", ":6432:", ":25060:", ":*:"],
+        r"(?m)^[ \t]*[A-Za-z0-9.\-*]+:(?:\d{2,5}|\*):[\w.\-*]+:[\w.\-*@]+:(?P<s>[^\s:\x22']{4,})(?:[ \t]*\r?$|[\x22'])",
+        0.0,
+    ),
+    // An Ethereum account's private key: Hardhat's `accounts: ["0x…"]`,
+    // `new Wallet("0x…")`, viem's `privateKeyToAccount("0x…")`.
+    s(
+        "ethereum_private_key",
+        &[
+            "accounts",
+            "wallet(",
+            "privatekeytoaccount",
+            "fromprivatekey",
+        ],
+        concat!(
+            r"(?:\baccounts\s*:\s*\[\s*|\bWallet\(\s*|\bprivateKeyToAccount\(\s*|\bfromPrivateKey\(\s*)",
+            r"[\x22'`](?P<s>(?:0x)?[0-9a-fA-F]{64})[\x22'`]"
+        ),
+        3.0,
     ),
     // Password flags of database, directory and cloud CLIs: sqlcmd/bcp -P,
     // ldapsearch & co. -w, the mongo tools -p, az login -p.

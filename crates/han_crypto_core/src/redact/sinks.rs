@@ -61,9 +61,37 @@ const ENV_LOOKUPS: &[&str] = &[
     "${",
 ];
 
+/// Calls that take a user and a password as positional arguments, with
+/// the password's position: `new PDO($dsn, 'app', '…')`,
+/// `smtp.login("me@x.io", "…")`, `DriverManager.getConnection(url, "sa",
+/// "…")`, `smtp.PlainAuth("", user, "…", host)`, `.basic_auth("u",
+/// Some("…"))`, `new NetworkCredential("svc", "…")`.
+const CREDENTIAL_CALLS: &[(&str, usize)] = &[
+    ("pdo", 2),
+    ("mysqli", 2),
+    ("mysqli_connect", 2),
+    ("mysql_connect", 2),
+    ("getconnection", 2),
+    ("login", 1),
+    ("plainauth", 2),
+    ("httpbasicauth", 1),
+    ("httpdigestauth", 1),
+    ("basicauth", 1),
+    ("basic_auth", 1),
+    ("withbasicauth", 1),
+    ("setbasicauth", 1),
+    ("networkcredential", 1),
+    ("usernamepasswordcredentials", 1),
+    ("passwordauthentication", 1),
+];
+
 /// Everything the prefilter must find for this module.
 pub fn keywords() -> impl Iterator<Item = &'static str> {
-    KEY_CALLS.iter().chain(ENV_LOOKUPS).copied()
+    KEY_CALLS
+        .iter()
+        .chain(ENV_LOOKUPS)
+        .copied()
+        .chain(CREDENTIAL_CALLS.iter().map(|(k, _)| *k))
 }
 
 /// How far a call's arguments or a fallback may reach.
@@ -83,7 +111,17 @@ pub fn at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameC
     if hit > 0 && (b[hit - 1].is_ascii_alphanumeric() || b[hit - 1] == b'_') {
         return None;
     }
-    if KEY_CALLS.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
+    if let Some(&(_, index)) = CREDENTIAL_CALLS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(kw))
+    {
+        // The whole name: not `loginUser(`, `pdo_stmt(`.
+        let end = b.get(hit_end).copied().unwrap_or(0);
+        if end.is_ascii_alphanumeric() || end == b'_' {
+            return None;
+        }
+        positional_password_argument(text, hit_end, index)
+    } else if KEY_CALLS.iter().any(|k| k.eq_ignore_ascii_case(kw)) {
         key_argument(text, hit_end)
     } else {
         env_fallback(text, hit_end)
@@ -103,6 +141,72 @@ fn key_argument(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)>
     }
     let (ls, le) = literals(b, p + 1, true).find(|&(s, e)| key_literal(&text[s..e]))?;
     Some((ls, le, NameClass::Secret, 0.8))
+}
+
+/// The literal at argument `index` of the call whose name ends at `at`,
+/// when it reads as a password and a user (any expression) comes before it.
+fn positional_password_argument(
+    text: &str,
+    at: usize,
+    index: usize,
+) -> Option<(usize, usize, NameClass, f32)> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'(') {
+        return None;
+    }
+    let (vs, ve) = call_arguments(b, at + 1).nth(index)?;
+    let (ls, le) = first_argument_literal(b, vs)?;
+    // The literal is the whole argument (`"…".toCharArray()` is too).
+    if le >= ve {
+        return None;
+    }
+    let v = &text[ls..le];
+    let confidence = accept(NameClass::Password, v, true, "password")?;
+    Some((ls, le, NameClass::Password, confidence.min(0.75)))
+}
+
+/// The arguments of a call from just past its `(`: each as the span from
+/// its first byte to the `,` or `)` that ends it. Stops at the call's end,
+/// at a `;` or after `REACH` bytes.
+fn call_arguments(b: &[u8], from: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let limit = (from + REACH).min(b.len());
+    let mut p = from;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let start = p;
+        let mut depth = 0i32;
+        while p < limit {
+            match b[p] {
+                q @ (b'"' | b'\'' | b'`') => {
+                    let len = b[p + 1..limit]
+                        .iter()
+                        .take_while(|&&x| x != q && x != b'\n')
+                        .count();
+                    p += len + 2;
+                    continue;
+                }
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' if depth > 0 => depth -= 1,
+                b')' | b']' | b'}' => {
+                    done = true;
+                    let arg = (start, p);
+                    return (p > start).then_some(arg);
+                }
+                b',' if depth == 0 => {
+                    p += 1;
+                    return Some((start, p - 1));
+                }
+                b';' => break,
+                _ => {}
+            }
+            p += 1;
+        }
+        done = true;
+        None
+    })
 }
 
 /// The fallback literal of an environment lookup whose variable's name
@@ -307,11 +411,11 @@ fn identifier_around(b: &[u8], hit: usize, hit_end: usize, reach: usize) -> (usi
 pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let b = text.as_bytes();
     let (ns, ne) = identifier_around(b, hit, hit_end, 40);
-    // A call: `(` right after the name, a quote right after that.
-    let q = *b.get(ne + 1)?;
-    if b.get(ne) != Some(&b'(') || !matches!(q, b'"' | b'\'' | b'`') {
+    // A call: `(` right after the name, a literal its first argument.
+    if b.get(ne) != Some(&b'(') {
         return None;
     }
+    let (vs, ve) = first_argument_literal(b, ne + 1)?;
     // A method or a free call, not a definition (`def password(`).
     // (Bytes: the text before the name may hold multi-byte characters.)
     let before = &b[..ns];
@@ -347,17 +451,6 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         NameClass::Weak => return None,
         c => c,
     };
-    let vs = ne + 2;
-    let len = b[vs..]
-        .iter()
-        .take(super::assign::MAX_VALUE)
-        .take_while(|&&c| c != q && c != b'\n' && c != b'\\')
-        .count();
-    let ve = vs + len;
-    // The literal is the whole argument, or the first of several.
-    if b.get(ve) != Some(&q) || !matches!(b.get(ve + 1), Some(b')' | b',')) {
-        return None;
-    }
     let value = &text[vs..ve];
     accept(class, value, true, bare)?;
     // (`tenant:8f14…`, a namespaced id, is no key.)
@@ -373,12 +466,90 @@ pub fn setter_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     })
 }
 
+/// The string literal that is the whole first argument of a call whose
+/// `(` ends before `from`: `("…")`, `( "…" )`, `(String::from("…"))`,
+/// `("…".to_string())`, `(&"…")`, `(b"…")`, `(Some("…"), …)`, followed by
+/// `)` or by `,` and more arguments. Returns the literal's inner span.
+fn first_argument_literal(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    const WRAPPERS: &[&[u8]] = &[
+        b"String::from(",
+        b"Some(",
+        b"str(",
+        b"String(",
+        b"&",
+        b"b",
+        b"r",
+    ];
+    const CONVERSIONS: &[&[u8]] = &[
+        b".to_string()",
+        b".to_owned()",
+        b".into()",
+        b".as_bytes()",
+        b".to_vec()",
+        b".encode()",
+        b".getBytes()",
+        b".toCharArray()",
+    ];
+    let blanks = |mut p: usize| {
+        while b
+            .get(p)
+            .is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            p += 1;
+        }
+        p
+    };
+    let mut p = blanks(from);
+    let mut opened = 0;
+    for _ in 0..2 {
+        let Some(w) = WRAPPERS.iter().find(|w| b[p.min(b.len())..].starts_with(w)) else {
+            break;
+        };
+        // `b"…"`, `r"…"`: a prefix only when a quote follows.
+        if w.len() == 1 && w[0] != b'&' && !matches!(b.get(p + 1), Some(b'"' | b'\'')) {
+            break;
+        }
+        opened += usize::from(w.ends_with(b"("));
+        p += w.len();
+    }
+    let q = *b.get(p)?;
+    if !matches!(q, b'"' | b'\'' | b'`') {
+        return None;
+    }
+    let vs = p + 1;
+    let len = b[vs..]
+        .iter()
+        .take(super::assign::MAX_VALUE)
+        .take_while(|&&c| c != q && c != b'\n' && c != b'\\')
+        .count();
+    let ve = vs + len;
+    if b.get(ve) != Some(&q) {
+        return None;
+    }
+    let mut p = ve + 1;
+    if let Some(c) = CONVERSIONS
+        .iter()
+        .find(|c| b[p.min(b.len())..].starts_with(c))
+    {
+        p += c.len();
+    }
+    for _ in 0..opened {
+        p = blanks(p);
+        if b.get(p) != Some(&b')') {
+            return None;
+        }
+        p += 1;
+    }
+    // The literal is the whole argument, or the first of several.
+    matches!(b.get(blanks(p)), Some(b')' | b',')).then_some((vs, ve))
+}
+
 /// A byte-array constant whose name says key or secret: hex or decimal
 /// bytes in any language's array syntax (`static const uint8_t
 /// device_hmac_key[32] = {0x8d, 0xb1, …}`, `const KEY: [u8; 32] = [27, 176,
 /// …]`, `[]byte{…}`, `[_]u8{…}`, `byteArrayOf(0x3c, -0x22, …)`, `byte[] key
-/// = {(byte) 0x8d, …}`, `bytes([…])`, Elixir's `<<149, 156, …>>`), or a C
-/// string of `\xHH` escapes. At least 16 bytes, not all alike, not
+/// = {(byte) 0x8d, …}`, `bytes([…])`, Elixir's `<<149, 156, …>>`, a C
+/// `#define`), or a C string of `\xHH` escapes. At least 16 bytes, not all alike, not
 /// counting up; the span runs from the first byte to the last.
 pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     let b = text.as_bytes();
@@ -393,6 +564,8 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         Some(_) => return None,
         None if matches!(b.get(ne), Some(b'(')) => ne,
         None if b[ne..line_end].trim_ascii_start().starts_with(b"<<") => ne,
+        // `#define DEVICE_KEY { 0x8d, … }`
+        None if b[..ns].trim_ascii_end().ends_with(b"#define") => ne,
         None => return None,
     };
     if !matches!(classify(&text[ns..ne])?, NameClass::Key | NameClass::Secret) {
@@ -414,19 +587,37 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         return None;
     }
     // The first byte: within a few bytes, right after an opening bracket
-    // (`bytes([`, `from_bytes(&[`, `[_]u8{`) or a quote (`"\xec…`).
+    // (`bytes([`, `from_bytes(&[`, `[_]u8{`) or a quote (`"\xec…`). Go's
+    // `[32]byte{` and C#'s `new byte[16] {` open a size first: each
+    // opening is tried in turn.
     let window = &b[from..(from + 40).min(b.len())];
-    let open = window.iter().enumerate().position(|(i, &c)| {
-        let next = window.get(i + 1).copied().unwrap_or(0);
-        (matches!(c, b'{' | b'[' | b'(' | b'<')
-            && (next.is_ascii_digit()
-                || next.is_ascii_whitespace()
-                || next == b'-'
-                || next == b'('))
-            || (c == b'"' && next == b'\\')
-    })?;
-    let quoted = window[open] == b'"';
-    let (mut p, mut first, mut last, mut n) = (from + open + 1, 0, 0, 0usize);
+    let (first, last) = window
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| {
+            let next = window.get(i + 1).copied().unwrap_or(0);
+            (matches!(c, b'{' | b'[' | b'(' | b'<')
+                && (next.is_ascii_digit()
+                    || next.is_ascii_whitespace()
+                    || next == b'-'
+                    || next == b'('))
+                || (c == b'"' && next == b'\\')
+        })
+        .find_map(|(open, &c)| key_bytes(b, from + open + 1, c == b'"'))?;
+    Some(Assignment {
+        name_start: ns,
+        value_start: first,
+        value_end: last,
+        class: NameClass::Key,
+        confidence: 0.8,
+    })
+}
+
+/// The span of the byte list starting at `p` (`\xHH` escapes when
+/// `quoted`) when it reads as key material: at least 16 bytes, at least 8
+/// distinct, not counting up, not FIPS-197's published AES test key.
+fn key_bytes(b: &[u8], mut p: usize, quoted: bool) -> Option<(usize, usize)> {
+    let (mut first, mut last, mut n) = (0, 0, 0usize);
     let (mut distinct, mut steps, mut prev) = ([false; 256], 0usize, None::<u8>);
     let mut first_bytes = [0u8; 4];
     loop {
@@ -448,11 +639,13 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
                 .then(|| hex_byte(&item[2..4]).map(|v| (v, 4)))
                 .flatten()
         } else if item.starts_with(b"0x") || item.starts_with(b"0X") || item.starts_with(b"-0x") {
-            // `0x8d`; Kotlin's signed `-0x22`.
+            // `0x8d`; Kotlin's signed `-0x22`; C's `0x8du`, Rust's `0x8d_u8`.
             let neg = usize::from(item[0] == b'-');
-            hex_byte(item.get(2 + neg..4 + neg).unwrap_or(b""))
-                .filter(|_| !item.get(4 + neg).is_some_and(|c| c.is_ascii_alphanumeric()))
-                .map(|v| (if neg == 1 { v.wrapping_neg() } else { v }, 4 + neg))
+            hex_byte(item.get(2 + neg..4 + neg).unwrap_or(b"")).and_then(|v| {
+                let len = 4 + neg + literal_suffix(&item[4 + neg..]);
+                (!item.get(len).is_some_and(|c| c.is_ascii_alphanumeric()))
+                    .then_some((if neg == 1 { v.wrapping_neg() } else { v }, len))
+            })
         } else {
             // Decimal: 0-255, then a separator.
             let d = item
@@ -464,13 +657,14 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
                 .contains(&d)
                 .then(|| std::str::from_utf8(&item[..d]).ok()?.parse::<u8>().ok())
                 .flatten()
-                .filter(|_| {
+                .and_then(|v| {
+                    let len = d + literal_suffix(&item[d..]);
                     matches!(
-                        item.get(d),
+                        item.get(len),
                         Some(b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' | b'}' | b')' | b'>')
                     )
+                    .then_some((v, len))
                 })
-                .map(|v| (v, d))
         };
         let Some((v, len)) = value else { break };
         if n == 0 {
@@ -497,13 +691,19 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         && distinct.iter().filter(|&&d| d).count() >= 8
         && steps * 4 < n
         && first_bytes[..4] != [0x2b, 0x7e, 0x15, 0x16])
-    .then_some(Assignment {
-        name_start: ns,
-        value_start: first,
-        value_end: last,
-        class: NameClass::Key,
-        confidence: 0.8,
-    })
+    .then_some((first, last))
+}
+
+/// The length of an integer literal's type suffix: C's `u`, `U`, `UL`,
+/// Rust's `u8`, `_u8`, `i8`.
+fn literal_suffix(rest: &[u8]) -> usize {
+    const SUFFIXES: &[&[u8]] = &[
+        b"_u8", b"_i8", b"u8", b"i8", b"UL", b"ul", b"u", b"U", b"L", b"l",
+    ];
+    SUFFIXES
+        .iter()
+        .find(|s| rest.starts_with(s))
+        .map_or(0, |s| s.len())
 }
 
 fn hex_byte(two: &[u8]) -> Option<u8> {
