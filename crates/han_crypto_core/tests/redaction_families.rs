@@ -1390,3 +1390,52 @@ fn small_formats_of_session_text_pgpass_rdp_wallets_mail_clients_and_wifi() {
         assert_unchanged(text);
     }
 }
+
+#[test]
+fn names_lookups_settings_test_vectors_and_public_keys_stay() {
+    for text in [
+        // Settings of a flag, not a value.
+        "#   docker build --secret id=npmrc,src=$HOME/.npmrc -t app .",
+        // An identifier of words under a label line; a Key column of names.
+        "Build succeeded.\n20251104141522_AddRefreshTokenTable\n20260117092040_AddApiKeyHashAndPrefix\n",
+        "| Key | Description | Default |\n|-----|-------------|---------|\n| http_User | Basic Auth Username | |\n| http_Passwd | Basic Auth Password | |",
+        // A counting test vector, a lookup of the secret by name, a variable
+        // spelled from the name, a span tag.
+        "key = bytes.fromhex(\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\")",
+        "  datadog_api_key = get_env(\"TF_VAR_datadog_api_key\")",
+        "  stringData: { DB_PASSWORD: dbPassword, API_TOKEN: apiToken },",
+        "{\"key\": \"rpc.service\", \"type\": \"string\", \"value\": \"SecretsManager\"}",
+        // A listing's index name and id.
+        "green  open   audit-secret-access-2026.03      1r0qKbIzTROxNN03CJluEy   1   1    219348",
+        // Already encrypted: a SealedSecret's box, Maven's braces.
+        &format!("    DATABASE_PASSWORD: Ag{}", "B8x8xW+746/FncVqC5stgoaWC13mXVu1W1Fzvo".repeat(9)),
+        "`<server><password>{ENCRYPTED_PASSWORD}</password></server>`",
+        "<password>{COQLCE6DU6GtcS5P=}</password>",
+        // Made up and published: mocks, stand-in passwords, publishable keys.
+        "stripe: new Stripe(\"sk_test_mock_1234567890\", { apiVersion: \"2025-09-30\" }),",
+        "    \"loginPassword\": \"Test1234!\",",
+        "DB_PASSWORD=Password123",
+        "const stripe = Stripe('pk_test_TYooMQauvdEDq54NiTphI7jx');",
+    ] {
+        assert_unchanged(text);
+    }
+    for (text, secret) in [
+        // Still found: a chosen password holding the name's word, a
+        // fallback after an environment lookup, a key encoded in place.
+        (
+            "<add key=\"Password\" value=\"CleartextPassword1\" />",
+            "CleartextPassword1",
+        ),
+        (
+            "const secret = process.env.JWT_SECRET ?? \"Qf8vT2mK9pL4wR8zN3bC5dF6\";",
+            "Qf8vT2mK9pL4wR8zN3bC5dF6",
+        ),
+        (
+            "IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(\"QIKrK1Ar#3CE4zkmx3ncN1SaCQzk\")),",
+            "QIKrK1Ar#3CE4zkmx3ncN1SaCQzk",
+        ),
+        ("DB_PASSWORD=Summer2026!x", "Summer2026!x"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}

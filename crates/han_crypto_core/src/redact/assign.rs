@@ -308,9 +308,33 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             .iter()
             .any(|w| call.contains(w))
     };
+    // `= get_env("TF_VAR_api_key")`, `= config("services.key")`: a lookup
+    // takes the name of a secret, not the secret.
+    // (The literal is the first argument: `process.env.X ?? "…"` and
+    // `getenv("X", "…")` give a fallback.)
+    let lookup = |ls: usize| {
+        let call = text[pos.min(ls)..ls.saturating_sub(1)].trim_end();
+        let Some(open) = call.strip_suffix('(') else {
+            return false;
+        };
+        let name = open
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        // (`Encoding.UTF8.GetBytes("…")` encodes the secret itself.)
+        [
+            "env", "get", "param", "config", "lookup", "read", "load", "fetch",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
+            && !["byte", "decode", "hex", "b64", "base64"]
+                .iter()
+                .any(|w| name.contains(w))
+    };
     if quote.is_none() && matches!(op, Op::Assign | Op::Colon) && class != NameClass::Weak {
         if let Some((ls, le)) = wrapped_literal(b, pos, |ls, le| {
-            key_literal(&text[ls..le]) && (op == Op::Assign || decoding(ls))
+            key_literal(&text[ls..le]) && (op == Op::Assign || decoding(ls)) && !lookup(ls)
         }) {
             return Some(Assignment {
                 name_start: start,
@@ -340,6 +364,16 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // A positional value (`aws_secret_access_key wJalr…`, "use token
     // 9f86d0…") counts only when long and machine-made: prose ("the key
     // insight") is common, so the cheap length test comes first.
+    // (And only after a name that ends in what it names: in
+    // `audit-secret-access-2026.03   1r0qKb…`, a listing's index and its
+    // id, the secret word is not the last.)
+    if op == Op::Positional
+        && !words(name)
+            .last()
+            .is_some_and(|w| super::names::classify(w).is_some())
+    {
+        return None;
+    }
     if op == Op::Positional
         && !(if class == NameClass::Password {
             positional_password(value, quoted)
@@ -1434,7 +1468,16 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     if !quoted && is_reference(v) {
         return None;
     }
-    if v.eq_ignore_ascii_case(name) {
+    if v.eq_ignore_ascii_case(name) || spells_name(v, name) {
+        return None;
+    }
+    // `"key": "rpc.service"`: a dotted name of lower-case words;
+    // `20260117092040_AddApiKeyHashAndPrefix`: an identifier of words.
+    if class != NameClass::Password && (dotted_words(v) || identifier_of_words(v)) {
+        return None;
+    }
+    // `--secret id=npmrc,src=…`: the value is a list of settings.
+    if settings_list(v) {
         return None;
     }
     let c = Classes::of(v);
@@ -1476,6 +1519,56 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
             }
         }
     }
+}
+
+/// An identifier that spells the name it is assigned to (`DB_PASSWORD:
+/// dbPassword`, `datadog_api_key = get_env("TF_VAR_datadog_api_key")`): a
+/// variable, or the name of one, not a value.
+fn spells_name(v: &str, name: &str) -> bool {
+    // Every word of the name, and more, in an identifier without digits
+    // (`CleartextPassword1` under `Password` may be chosen).
+    let (wv, wn) = (words(v), words(name));
+    v.bytes().all(|c| c.is_ascii_alphabetic() || c == b'_')
+        && wv.len() >= 2
+        && !wn.is_empty()
+        && wn.iter().all(|w| wv.contains(w))
+}
+
+/// `rpc.service`, `http.request_method`: two or more dot-separated
+/// segments of lower-case letters (a span tag's, a setting's name).
+fn dotted_words(v: &str) -> bool {
+    let mut n = 0;
+    v.split('.').all(|s| {
+        n += 1;
+        (2..=16).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
+    }) && n >= 2
+}
+
+/// An identifier of three or more readable words, and maybe numbers
+/// (`20260117092040_AddApiKeyHashAndPrefix`, `RefreshTokenRotationTest`).
+fn identifier_of_words(v: &str) -> bool {
+    if !v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        return false;
+    }
+    let ws = words(v);
+    let alpha: Vec<&String> = ws
+        .iter()
+        .filter(|w| !w.bytes().all(|c| c.is_ascii_digit()))
+        .collect();
+    alpha.len() >= 3 && alpha.iter().all(|w| w.len() >= 2 && is_wordy(w))
+}
+
+/// `id=npmrc,src=$HOME/.npmrc`, `type=secret,target=/run/x`: settings of
+/// their own, each a lower-case word and a readable value.
+fn settings_list(v: &str) -> bool {
+    v.split(',').all(|part| {
+        part.split_once('=').is_some_and(|(k, val)| {
+            (2..=12).contains(&k.len())
+                && k.bytes().all(|c| c.is_ascii_lowercase())
+                && !val.is_empty()
+                && !looks_random(val, 12)
+        })
+    })
 }
 
 /// `SCREAMING_SNAKE_CASE` with an underscore: a constant's name.

@@ -229,6 +229,7 @@ const NEUTRAL_AFTER: &[&str] = &[
     "provider",
     // What handles a secret: `.passwordHasher("argon2")`,
     // `password_encoding = "utf-8"`, `token_validator`.
+    "table",
     "hasher",
     "hashing",
     "encoder",

@@ -24,6 +24,9 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "masked",
     "hidden",
     "undefined",
+    "mock",
+    "fake",
+    "bogus",
 ];
 
 /// Whole values that are keywords or type names, not secrets.
@@ -182,6 +185,15 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
     let v = v.trim();
     // Jenkins' encrypted secrets print as `{AQAAABAAAAAQ…}`.
     // EJSON's encrypted values print as `EJ[1:<key>:<nonce>:<box>]`.
+    // A SealedSecret's ciphertext, wherever it is quoted: the base64 of a
+    // version-2 box (`AgB…`), hundreds of characters long.
+    if v.len() >= 300
+        && v.starts_with("Ag")
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+    {
+        return true;
+    }
     if v.contains("ENC[")
         || v.contains("EJ[1:")
         || yaml_tag(v)
@@ -496,8 +508,12 @@ pub fn is_placeholder(v: &str) -> bool {
         || v.starts_with("{{")
         || v.starts_with("{%")
         || (first == b'{' && last == b'}' && v.len() >= 2 && {
+            // `{ENCRYPTED_PASSWORD}`; Maven's encrypted `{COQLCE6DU6GtcS5P=}`.
             let inner = &v[1..v.len() - 1];
-            is_wordy(inner) || !super::entropy::looks_random(inner, 8)
+            is_wordy(inner)
+                || !super::entropy::looks_random(inner, 8)
+                || inner.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
+                || inner.ends_with('=')
         })
     {
         return true;
@@ -523,14 +539,56 @@ pub fn is_placeholder(v: &str) -> bool {
     {
         return true;
     }
-    if v.len() >= 8 && sequential_bytes(v) * 2 > v.len() {
+    if v.len() >= 8 && sequential_bytes(v) * 2 > v.len() || counting_hex(v) {
         return true;
     }
     let ws = words(v);
     if ws.iter().any(|w| PLACEHOLDER_WORDS.contains(&w.as_str())) {
         return true;
     }
-    names_itself(v) || is_published_example(v)
+    names_itself(v) || is_published_example(v) || stand_in_password(v) || publishable(v)
+}
+
+/// `Test1234!`, `Password123`, `admin123`, `Welcome1!`: a stand-in word,
+/// digits counting up from 0 or 1 (or one digit repeated), a symbol or
+/// two: what test fixtures and tutorials use, not a chosen password.
+fn stand_in_password(v: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "test", "testing", "password", "passw0rd", "pass", "welcome", "admin", "letmein", "qwerty",
+        "demo", "guest", "user", "root", "secret", "hello",
+    ];
+    let alpha = v.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let digits = v[alpha..].bytes().take_while(u8::is_ascii_digit).count();
+    let tail = &v[alpha + digits..];
+    let d = &v.as_bytes()[alpha..alpha + digits];
+    let counting = d.first().is_some_and(|&f| f == b'0' || f == b'1')
+        && d.windows(2).all(|w| w[1] == w[0] + 1);
+    let repeated = !d.is_empty() && d.iter().all(|&c| c == d[0]);
+    WORDS.contains(&v[..alpha].to_ascii_lowercase().as_str())
+        && (counting || repeated)
+        && tail.len() <= 2
+        && tail
+            .bytes()
+            .all(|c| matches!(c, b'!' | b'@' | b'#' | b'$' | b'.' | b'?'))
+}
+
+/// `000102030405…1f`: hex of bytes counting up (a test vector's key).
+fn counting_hex(v: &str) -> bool {
+    let h = v.strip_prefix("0x").unwrap_or(v).as_bytes();
+    h.len() >= 16
+        && h.len() % 2 == 0
+        && h.iter().all(u8::is_ascii_hexdigit)
+        && h.chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap_or("zz"), 16).unwrap_or(0))
+            .collect::<Vec<u8>>()
+            .windows(2)
+            .all(|w| w[1] == w[0].wrapping_add(1))
+}
+
+/// Publishable keys are public by design: Stripe's `pk_live_…` and
+/// `pk_test_…` ship in every checkout page.
+fn publishable(v: &str) -> bool {
+    v.starts_with("pk_live_") || v.starts_with("pk_test_")
 }
 
 /// True when the value reads as code: a dotted or bracketed path into an

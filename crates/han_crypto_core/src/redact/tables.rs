@@ -190,7 +190,13 @@ pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
             && raw.as_bytes()[raw.len() - 1] == raw.as_bytes()[0];
         let (a, e) = if quoted { (a + 1, e - 1) } else { (a, e) };
         let value = &row[a..e];
-        if !value.is_empty() && accept(class, value, quoted, names[col]).is_some() {
+        // A bare `Key` column lists settings or map keys as often as
+        // secrets (`| Key | Description | Default |`): only random cells.
+        let bare_key = names[col].eq_ignore_ascii_case("key");
+        if !value.is_empty()
+            && accept(class, value, quoted, names[col]).is_some()
+            && (!bare_key || super::entropy::looks_random(value, 16))
+        {
             found.push(Cell {
                 start: rs + a,
                 end: rs + e,
