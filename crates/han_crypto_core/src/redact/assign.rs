@@ -368,9 +368,9 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // `audit-secret-access-2026.03   1r0qKb…`, a listing's index and its
     // id, the secret word is not the last.)
     if op == Op::Positional
-        && !words(name)
+        && words(name)
             .last()
-            .is_some_and(|w| super::names::classify(w).is_some())
+            .is_none_or(|w| super::names::classify(w).is_none())
     {
         return None;
     }
