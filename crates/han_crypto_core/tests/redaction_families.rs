@@ -1439,3 +1439,65 @@ fn names_lookups_settings_test_vectors_and_public_keys_stay() {
         assert_gone(text, &[secret]);
     }
 }
+
+#[test]
+fn provider_formats_webhook_paths_c_arrays_and_deeply_escaped_keys() {
+    for (text, secret) in [
+        (
+            "OAuth client (7590-zr8v.apps.googleusercontent.com / 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), redirect",
+            "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",
+        ),
+        (
+            "contentful <CFPAT-M35oU_qMmVsPFZlyprL_RXe49n-MdaEPpkcW4AFhAPK>, space m61g",
+            "CFPAT-M35oU_qMmVsPFZlyprL_RXe49n-MdaEPpkcW4AFhAPK",
+        ),
+        (
+            "# LANGSMITH 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",
+            "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",
+        ),
+        (
+            "\"https://api.openweathermap.org/data/3.0/onecall?lat={}&appid=d065b1b24ca13fe8d099801691efc752\"",
+            "d065b1b24ca13fe8d099801691efc752",
+        ),
+        (
+            "endpoint https://logs-01.loggly.com/inputs/aae94f98-43ea-4f0e-9e5c-77659d262144/tag/fluentd/",
+            "aae94f98-43ea-4f0e-9e5c-77659d262144",
+        ),
+        (
+            "url = \"https://chat.fernhollow.io/hooks/YpIx601SNJsRLCsHj/YU6h4WdUubFkOiDJVzMho3OGQ42k9FE7VgTwbcsbwtqjrLO6\"",
+            "YU6h4WdUubFkOiDJVzMho3OGQ42k9FE7VgTwbcsbwtqjrLO6",
+        ),
+        (
+            "10.30.1.8:6379> AUTH default YCzcDVmM4u4KIcbkL1EDUoL1XZU4WCkK\nOK",
+            "YCzcDVmM4u4KIcbkL1EDUoL1XZU4WCkK",
+        ),
+        (
+            "static const char kWebhookSecret[] = \"236e40182d10e092db71feb13e9eef5c968c94ee09eaa61dcc0d5c77d14fb0fa\";",
+            "236e40182d10e092db71feb13e9eef5c968c94ee09eaa61dcc0d5c77d14fb0fa",
+        ),
+        (
+            "static NSString * const kAPISecret = @\"fb3e63a701e4d593c3957e0479d21f4f14d7320e\";",
+            "fb3e63a701e4d593c3957e0479d21f4f14d7320e",
+        ),
+        (
+            "providers:\n  cloudflare: 0D5c23vTspH9bsKy_LPg0pve-FFVHXarPmJ9stgd\n  hetzner: XxG6nk73q60Kr1oeU3Bj6qJJ7HWX0xwAZZ7s74sfoYz2Bu8W3oWhRIy0AuOxVovh\n",
+            "XxG6nk73q60Kr1oeU3Bj6qJJ7HWX0xwAZZ7s74sfoYz2Bu8W3oWhRIy0AuOxVovh",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    // A `.env` file's `\n`-escaped PEM key, printed into a JSON result
+    // inside an agent's JSON record: three levels of escapes.
+    let text = format!(
+        r#"{{"output": "{{\"stdout\": \"PRIVATE_KEY=\\\"-----BEGIN RSA PRIVATE KEY-----\\\\n{PEM_BODY}\\\\n{PEM_BODY}\\\\n-----END RSA PRIVATE KEY-----\\\"\\nLOG_LEVEL=debug\"}}"}}"#
+    );
+    assert_gone(&text, &[PEM_BODY]);
+    for text in [
+        "POST https://api.github.com/repos/acme/app/hooks/123456789/pings",
+        "see https://example.com/webhooks/stripe-payment-intent-succeeded-handler for details",
+        "127.0.0.1:6379> AUTH\n(error) ERR wrong number of arguments",
+        "char buf[64] = \"\";",
+    ] {
+        assert_unchanged(text);
+    }
+}

@@ -120,6 +120,20 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if pos < b.len() && b[pos] == b']' {
         pos += 1;
     }
+    // C's `static const char kWebhookSecret[] = "…"`, `char key[33] =`:
+    // an array's size between the name and the `=`.
+    if b.get(pos) == Some(&b'[') {
+        let digits = b[pos + 1..]
+            .iter()
+            .take(6)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if b.get(pos + 1 + digits) == Some(&b']')
+            && b[skip_blanks(b, pos + 2 + digits)..].starts_with(b"= ")
+        {
+            pos += 2 + digits;
+        }
+    }
     // Go's `key, err := hex.DecodeString("…")`: the error variable beside
     // the name, then the operator.
     if b.get(pos) == Some(&b',') {
@@ -266,14 +280,15 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             pos += 1;
         }
     }
-    // Byte and raw string literals: b"…", *b"…", r"…" (Rust, Python).
+    // Byte and raw string literals: b"…", *b"…", r"…" (Rust, Python),
+    // @"…" (Objective-C, C#).
     if op == Op::Assign {
         let mut q = pos;
         if q < b.len() && b[q] == b'*' {
             q += 1;
         }
         if q + 1 < b.len()
-            && matches!(b[q], b'b' | b'r' | b'B' | b'R')
+            && matches!(b[q], b'b' | b'r' | b'B' | b'R' | b'@')
             && matches!(b[q + 1], b'"' | b'\'')
         {
             pos = q + 1;
@@ -313,7 +328,7 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // (The literal is the first argument: `process.env.X ?? "…"` and
     // `getenv("X", "…")` give a fallback.)
     let lookup = |ls: usize| {
-        let call = text[pos.min(ls)..ls.saturating_sub(1)].trim_end();
+        let call = text.get(pos..ls.saturating_sub(1)).unwrap_or("").trim_end();
         let Some(open) = call.strip_suffix('(') else {
             return false;
         };

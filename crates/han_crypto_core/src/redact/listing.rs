@@ -213,9 +213,11 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     let definition = underline.starts_with(": ");
     // A field name alone on its line, its value on the next (a password
     // manager's or a form's export): `Password⏎+#O@E…`.
+    // (Short first: this runs at every keyword hit whose line ends.)
     let bare = !lead.is_empty()
-        && lead.split(' ').count() <= 3
-        && lead.bytes().all(|c| c.is_ascii_alphabetic() || c == b' ');
+        && lead.len() <= 40
+        && lead.bytes().all(|c| c.is_ascii_alphabetic() || c == b' ')
+        && lead.bytes().filter(|&c| c == b' ').count() <= 2;
     if !(colon || bold || heading || setext || definition || bare) {
         return None;
     }

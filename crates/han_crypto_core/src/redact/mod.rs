@@ -430,9 +430,11 @@ impl Scanner {
 
     /// `scan`, reading string-literal escapes (`\n`, `\"`) as what they
     /// mean too, down to `MAX_ESCAPE_LEVELS` (a JSON string inside a JSON
-    /// string doubles its backslashes).
+    /// string doubles its backslashes; a `.env` file's `\n`-escaped PEM key,
+    /// printed by a tool into a JSON result inside an agent's JSON record,
+    /// is three levels down).
     fn scan_level(&self, text: &str, policy: Policy, level: u8) -> Vec<Finding> {
-        const MAX_ESCAPE_LEVELS: u8 = 2;
+        const MAX_ESCAPE_LEVELS: u8 = 3;
         let mut found = Vec::new();
         if text.is_empty() {
             return found;

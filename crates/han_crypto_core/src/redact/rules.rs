@@ -423,6 +423,38 @@ pub static RULES: &[RuleSpec] = &[
         3.5,
     ),
     v(
+        "google_oauth_client_secret",
+        &["gocspx-"],
+        concat!(r"\b(?P<s>GOCSPX-[A-Za-z0-9_\-]{28})", end!()),
+        3.0,
+    ),
+    v(
+        "contentful_token",
+        &["cfpat-"],
+        concat!(r"\b(?P<s>CFPAT-[A-Za-z0-9_\-]{43})", end!()),
+        3.5,
+    ),
+    v(
+        "langsmith_api_key",
+        &["lsv2_"],
+        concat!(r"\b(?P<s>lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10})", end!()),
+        3.0,
+    ),
+    // OpenWeather's key is its `appid` query parameter.
+    v(
+        "openweather_api_key",
+        &["appid="],
+        concat!(r"[?&]appid=(?P<s>[0-9a-f]{32})", end!()),
+        3.0,
+    ),
+    // Loggly's customer token, in its input URLs.
+    v(
+        "loggly_token",
+        &["loggly.com/"],
+        r"loggly\.com/(?:inputs|bulk)/(?P<s>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+        0.0,
+    ),
+    v(
         "openrouter_api_key",
         &["sk-or-v1-"],
         r"\b(?P<s>sk-or-v1-[a-f0-9]{64})\b",
@@ -1005,6 +1037,21 @@ pub static RULES: &[RuleSpec] = &[
         &["sshpass"],
         r"\bsshpass\s+-p\s*(?P<s>[^\s'\x22]{4,}|'[^'\n]{4,}'|\x22[^\x22\n]{4,}\x22)",
         0.0,
+    ),
+    // `AUTH [user] password` typed at redis-cli's prompt.
+    s(
+        "password",
+        &["> auth ", "\nauth "],
+        r"(?m)(?:^|\d> ?)AUTH +(?:[A-Za-z0-9_\-]{1,32} +)?(?P<s>[^\s'\x22]{6,})[ \t]*\r?$",
+        0.0,
+    ),
+    // A webhook's secret path segment: `/hooks/<id>/<token>`, as chat
+    // servers (Mattermost, Rocket.Chat) and CI systems issue them.
+    s(
+        "webhook_token",
+        &["/hooks/", "/webhook/", "/webhooks/"],
+        r"/(?:hooks|webhooks?)/(?:[A-Za-z0-9_\-]{1,64}/){0,2}(?P<s>[A-Za-z0-9_\-]{24,128})",
+        4.0,
     ),
     // FreeRDP's Windows-style `/p:` flag.
     s(

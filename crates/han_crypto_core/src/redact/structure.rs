@@ -63,13 +63,21 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 && !secret.split(' ').any(|g| PROSE.contains(&g))
                 && (quoted || secret.split(' ').any(|g| !is_wordy(g)))
         }
+        "webhook_token" => looks_random(secret, 24) && !is_wordy(secret),
         "deepl_api_key" => !is_placeholder(secret.trim_end_matches(":fx")),
         // The private members of a JWK: `kty` in the same object.
         "jwk_private_key" => {
+            // (Within a key's reach: a JWK is a few kilobytes at most.)
+            const REACH: usize = 4096;
+            let b = text.as_bytes();
             let start = end - secret.len();
-            let open = text[..start].rfind('{').unwrap_or(0);
-            let close = text[end..].find('}').map_or(text.len(), |i| end + i);
-            text[open..close].contains("kty")
+            let from = start.saturating_sub(REACH);
+            let to = (end + REACH).min(b.len());
+            let Some(open) = memchr::memrchr(b'{', &b[from..start]).map(|i| from + i) else {
+                return false;
+            };
+            let close = memchr::memchr(b'}', &b[end..to]).map_or(to, |i| end + i);
+            memchr::memmem::find(&b[open..close], b"kty").is_some()
         }
         "url_password" => {
             let user = caps.name("u").map(|m| m.as_bytes()).unwrap_or(b"");
