@@ -1501,3 +1501,38 @@ fn provider_formats_webhook_paths_c_arrays_and_deeply_escaped_keys() {
         assert_unchanged(text);
     }
 }
+
+#[test]
+fn approle_ids_erlang_macros_twilio_pairs_and_cookie_keys() {
+    for (text, secret) in [
+        (
+            "$ vault write auth/approle/login role_id=0e3baa81-7eb6-4749-9b2d-3f9e14b18141 secret_id=34d516b0-58fd-4aa9-869f-e4161cea0f5e",
+            "34d516b0-58fd-4aa9-869f-e4161cea0f5e",
+        ),
+        (
+            "-define(API_TOKEN_KEY, <<\"Mcp8lotHfIbfeWNK6coBmYg9LBkMePbJz99DeSstcI0=\">>).",
+            "Mcp8lotHfIbfeWNK6coBmYg9LBkMePbJz99DeSstcI0=",
+        ),
+        (
+            "client = Client(\"SK44c657a879333f7c577d606b16522c8b\", \"G1ZSWakdPIz4FBxu797utlEcLehUn1Bv\", \"AC2e7aaa0edace7b84eaefb2011e86e489\")",
+            "G1ZSWakdPIz4FBxu797utlEcLehUn1Bv",
+        ),
+        (
+            "braintree.Configuration(braintree.Environment.Production, \"fyvsnw38yekeehyj\", \"vbblr7csnkgftfd9\", \"33c69d566f4fb1fdc73d0bd26070f051\")",
+            "33c69d566f4fb1fdc73d0bd26070f051",
+        ),
+        (
+            "\tcookieHashKey = \"3159450829c65b12864f24d2d33293c37e78ca6a1b333493f88dae08e16f75da\"",
+            "3159450829c65b12864f24d2d33293c37e78ca6a1b333493f88dae08e16f75da",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "aws secretsmanager get-secret-value --secret-id prod/billing/db",
+        "-define(TOKEN_TTL, 3600).",
+        "content_hash_key = \"3159450829c65b12864f24d2d33293c37e78ca6a1b333493f88dae08e16f75da\"",
+    ] {
+        assert_unchanged(text);
+    }
+}

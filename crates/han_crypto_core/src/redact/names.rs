@@ -675,7 +675,14 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
         .rev()
         .find_map(|(i, w)| word_class(w).map(|c| (i, c)))?;
     let after = &ws[pos + 1..];
-    if ws.iter().any(|w| is_digest_word(w)) {
+    // gorilla/securecookie's `cookieHashKey`: the cookie's HMAC key, not a
+    // digest.
+    let cookie_hash_key = pos >= 2
+        && ws[pos - 1] == "hash"
+        && ws[..pos - 1]
+            .iter()
+            .any(|w| matches!(*w, "cookie" | "session" | "securecookie"));
+    if ws.iter().any(|w| is_digest_word(w)) && !cookie_hash_key {
         return None;
     }
     // `FAKE_AES_KEY`, `dummyToken`, `examplePassword`: the name says the
@@ -694,7 +701,9 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
     if class == NameClass::Weak && !after.is_empty() && is_vendor_lower(ws[pos]) {
         return None;
     }
-    if after.iter().any(|w| NEUTRAL_AFTER.contains(w)) {
+    // Vault AppRole's `secret_id` is the credential itself, not an id of one.
+    let approle = ws[pos] == "secret" && after == ["id"] && pos == ws.len() - 2;
+    if after.iter().any(|w| NEUTRAL_AFTER.contains(w)) && !approle {
         // `access_key_id` and `secret_key`: a key word after a stronger one.
         return None;
     }
@@ -704,7 +713,8 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
     let encryption_setting = before == Some("primary")
         && ws[..pos - 1]
             .iter()
-            .any(|w| matches!(*w, "encryption" | "encrypt" | "cipher" | "crypto"));
+            .any(|w| matches!(*w, "encryption" | "encrypt" | "cipher" | "crypto"))
+        || cookie_hash_key;
     if matches!(class, NameClass::Key | NameClass::Token)
         && before.is_some_and(|b| NEUTRAL_BEFORE.contains(&b))
         && !encryption_setting

@@ -42,6 +42,8 @@ const PAIRS: &[(&str, usize, &str)] = &[
     ("aws_access_key_id", 40, "aws_secret_access_key"),
     ("alibaba_access_key", 30, "alibaba_secret_key"),
     ("tencent_secret_id", 32, "tencent_secret_key"),
+    // Twilio's API key SID (`SK…`) and its secret.
+    ("twilio_api_key", 32, "twilio_api_secret"),
 ];
 
 /// Secrets recognised alone whose id stands right before them, with the

@@ -47,6 +47,9 @@ const KEY_CALLS: &[&str] = &[
     "pgp_sym_decrypt",
 ];
 
+/// Macro definitions: Erlang's `-define(API_KEY, <<"…">>)`.
+const DEFINES: &[&str] = &["-define("];
+
 /// Environment lookups: the variable's name comes next, then maybe a
 /// fallback.
 const ENV_LOOKUPS: &[&str] = &[
@@ -92,6 +95,7 @@ pub fn keywords() -> impl Iterator<Item = &'static str> {
         .chain(ENV_LOOKUPS)
         .copied()
         .chain(CREDENTIAL_CALLS.iter().map(|(k, _)| *k))
+        .chain(DEFINES.iter().copied())
 }
 
 /// How far a call's arguments or a fallback may reach.
@@ -105,6 +109,9 @@ pub fn at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameC
     let kw = &text[hit..hit_end];
     if kw == "${" {
         return expansion_default(text, hit_end);
+    }
+    if kw == "-define(" {
+        return define_literal(text, hit_end);
     }
     // The call's own name, not part of a longer identifier
     // (`myfernetwrapper`, `_fernet`); a package path before it is fine.
@@ -234,6 +241,38 @@ fn env_fallback(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)>
         key_literal(v).then_some(0.75)?
     };
     Some((ls, le, class, confidence))
+}
+
+/// The literal an Erlang macro named after a secret stands for:
+/// `-define(API_TOKEN_KEY, <<"…">>)`, `-define(SECRET, "…")`.
+fn define_literal(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)> {
+    let b = text.as_bytes();
+    let name_end = at
+        + b[at..]
+            .iter()
+            .take(64)
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+            .count();
+    let name = &text[at..name_end];
+    let class = classify(name).filter(|c| *c != NameClass::Weak)?;
+    let mut p = name_end;
+    while b.get(p).is_some_and(|&c| c == b' ' || c == b',') {
+        p += 1;
+    }
+    if b[p.min(b.len())..].starts_with(b"<<") {
+        p += 2;
+    }
+    if b.get(p) != Some(&b'"') {
+        return None;
+    }
+    let (vs, ve) = literals(b, p, false).next()?;
+    let v = &text[vs..ve];
+    let confidence = if class == NameClass::Password {
+        accept(class, v, true, name)?
+    } else {
+        key_literal(v).then_some(0.75)?
+    };
+    Some((vs, ve, class, confidence))
 }
 
 /// The default of a parameter expansion whose name announces a secret:
@@ -372,6 +411,7 @@ pub fn vendor_client_at(text: &str, hit: usize, hit_end: usize) -> Vec<(usize, u
             b"client",
             b"new",
             b"init",
+            b"Configuration",
         ];
         if !SEGMENTS.contains(&&b[s.min(b.len())..e]) {
             break;
