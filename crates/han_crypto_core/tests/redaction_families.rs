@@ -1536,3 +1536,28 @@ fn approle_ids_erlang_macros_twilio_pairs_and_cookie_keys() {
         assert_unchanged(text);
     }
 }
+
+#[test]
+fn passwords_that_start_with_a_sigil_and_keys_under_a_providers_name() {
+    for (text, secret) in [
+        (
+            "Password for the staging admin panel:\n#-jjU*DI%ha2^3Yz_6\n",
+            "#-jjU*DI%ha2^3Yz_6",
+        ),
+        ("DB_PASSWORD=@k9!Rz2#vLq7Wm", "@k9!Rz2#vLq7Wm"),
+        (
+            "(notes export)\n\nMailgun\nb273f5753463fcb3a92e5e6416fb0162-df7ef282-ecdee19e\n",
+            "b273f5753463fcb3a92e5e6416fb0162-df7ef282-ecdee19e",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "password: &default_password\nother: *default_password",
+        "password: '#{vault_password}'",
+        "### GitHub\n\nSee the org settings page.",
+        "Stripe\nhttps://dashboard.stripe.com/apikeys\n",
+    ] {
+        assert_unchanged(text);
+    }
+}

@@ -233,7 +233,18 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     while we < le && b[we].is_ascii_alphabetic() {
         we += 1;
     }
+    // A provider's name alone as the label (`### Linode`, `Mailgun⏎<key>`
+    // in a notes export) announces its key: judged as a key.
     let class = match classify(&text[ws..we])? {
+        NameClass::Weak
+            if (bare || heading || bold)
+                && super::names::is_vendor(&b[ws..we])
+                && lead
+                    .trim_matches(|c: char| matches!(c, '#' | '*' | '_' | ' '))
+                    .eq_ignore_ascii_case(&text[ws..we]) =>
+        {
+            NameClass::Key
+        }
         NameClass::Weak => return None,
         c => c,
     };

@@ -503,8 +503,21 @@ pub fn is_placeholder(v: &str) -> bool {
     }
     let first = v.as_bytes()[0];
     let last = *v.as_bytes().last().unwrap();
-    // Template and environment references: ${X} $X $(cmd) %X% {{ x }} <x> [x] #{x} @{x}
-    if matches!(first, b'$' | b'%' | b'<' | b'[' | b'#' | b'@' | b'&' | b'*')
+    // Template and environment references: ${X} $X $(cmd) %X% {{ x }} <x> [x]
+    // #{x} @{x}, YAML anchors and aliases (`&default`, `*default`), a
+    // comment (`# set in env`). (A random value may start with one of
+    // these symbols: `#-jjU*DI%ha2^3Yz_6` is a password.)
+    let sigil_word = || {
+        let rest = &v[1..];
+        rest.starts_with('{')
+            || rest.is_empty()
+            || (rest
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+                && (is_wordy(rest) || !super::entropy::looks_random(rest, 8)))
+    };
+    if matches!(first, b'$' | b'%' | b'<' | b'[')
+        || (matches!(first, b'#' | b'@' | b'&' | b'*') && sigil_word())
         || v.starts_with("{{")
         || v.starts_with("{%")
         || (first == b'{' && last == b'}' && v.len() >= 2 && {
