@@ -326,8 +326,9 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         }
     }
     let value = &text[vs..ve];
-    // (A list item or a comment holds a blank, so is no single value.)
-    if matches!(value.as_bytes()[0], b'$' | b'<' | b'(' | b'[') {
+    // (A list item or a comment holds a blank, so is no single value; a
+    // URL is where the key is found, and its own rules judge what it holds.)
+    if matches!(value.as_bytes()[0], b'$' | b'<' | b'(' | b'[') || value.contains("://") {
         return None;
     }
     // `sha256:<hex>`: a digest, named by its algorithm.
