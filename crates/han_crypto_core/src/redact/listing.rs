@@ -527,10 +527,20 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
         "lpass show" if command_position && line.contains("--password") => NameClass::Password,
         // `kubectl view-secret app-secrets api-key`: one key's value.
         "view-secret" if tool == "kubectl" => {
-            let mut args = text[hit_end..le]
-                .split_whitespace()
-                .filter(|a| !a.starts_with('-'));
-            let key = args.nth(1)?;
+            // The secret's name and the key, past flags and their values
+            // (`-n data`, `--context prod`).
+            let mut args = Vec::new();
+            let mut words = text[hit_end..le].split_whitespace();
+            while let Some(w) = words.next() {
+                if matches!(w, "-n" | "--namespace" | "--context" | "--kubeconfig") {
+                    words.next();
+                } else if !w.starts_with('-') {
+                    args.push(w);
+                }
+            }
+            let [_, key] = args[..] else {
+                return None;
+            };
             if !secret_named(key) {
                 return None;
             }
