@@ -1561,3 +1561,54 @@ fn passwords_that_start_with_a_sigil_and_keys_under_a_providers_name() {
         assert_unchanged(text);
     }
 }
+
+#[test]
+fn review_of_the_sixth_sets_rules_stays_fixed() {
+    // Clean text the first versions of today's rules changed.
+    for text in [
+        "log.login(\"bob\", \"success\");",
+        "audit.login(\"alice\", \"192.168.1.10\")",
+        "audit.login(\"alice\", \"2024-06-01T12:00:00Z\")",
+        "ecr.login(\"AWS\", \"us-east-1\")",
+        "withBasicAuth(\"Protected\", \"admin-section-2\")",
+        "setBasicAuth(\"elastic\",\"elastic\")",
+        "getConnection(url, \"root\", \"Passw0rd\")",
+        "DELETE /api/webhooks/65e1a8f0c2b4d7e9f3a1b5c8 HTTP/1.1",
+        "GET https://api.x.com/api/webhooks/65e1a8f0c2b4d7e9f3a1b5c8/deliveries",
+        "{\"url\":\"https://api.example.com/webhooks/9c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f\"}",
+        "import { useGetAWSS3PresignedUrlV2 } from \"@/hooks/useGetAWSS3PresignedUrlV2\";",
+        "node-1:5432:ok:running:primary",
+        "AUTH CRAM-MD5",
+        "127.0.0.1:6379> AUTH foobared",
+        "psk_offer.binders = psk_offer",
+        "#define gcm_aes128_set_key nettle_gcm_aes128_set_key",
+        "uint8_t key[32] = {0x60, 0x3d, 0xeb, 0x10, 0x15, 0xca, 0x71, 0xbe, 0x2b, 0x73, 0xae, 0xf0, 0x85, 0x7d, 0x77, 0x81, 0x1f, 0x35, 0x2c, 0x07};",
+        "const uint8_t font_key[] = {0x3c, 0x42, 0x81, 0xa5, 0x81, 0xbd, 0x99, 0x42, 0x3c, 0x00, 0x7e, 0x18, 0x24, 0x66, 0xdb, 0x5a};",
+        "Key\nenv-2024-q2-prod\n",
+        "Token\ngh-actions-oidc-2024\n",
+        "Password\nMD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48\n",
+        "$ aws ssm get-parameter --name /prod/app/feature-flags --with-decryption --query \"Parameter.Value\" --output text\nbeta-2024-q3-rollout-x\n",
+    ] {
+        assert_unchanged(text);
+    }
+    // Secrets the first versions let through.
+    for (text, secret) in [
+        (
+            "ENV API_KEY_PROD q7Rk2Lm9ZxT4vB8nP3sWq7Rk2Lm9",
+            "q7Rk2Lm9ZxT4vB8nP3sWq7Rk2Lm9",
+        ),
+        ("PROD_DB_PASSWORD=Welcome7!", "Welcome7!"),
+        ("$ xfreerdp3 /v:h /u:a /p:Zx9qL2vB7mQp", "Zx9qL2vB7mQp"),
+        ("127.0.0.1:6379> auth Zx9qL2vB7mQp4", "Zx9qL2vB7mQp4"),
+        (
+            "API_KEY = os.getenv(\"q7Rk2Lm9ZxT4vB8nP3sWq7Rk2Lm9\")",
+            "q7Rk2Lm9ZxT4vB8nP3sWq7Rk2Lm9",
+        ),
+        (
+            "smtp.login(\"me@acme.io\", \"Zx9#qL2!vB7m\")",
+            "Zx9#qL2!vB7m",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}

@@ -148,6 +148,13 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
             pos = r;
         }
     }
+    // Slack's and Markdown's emphasis closing a label: `*DB password*: …`.
+    for close in [&b"**:"[..], b"*:"] {
+        if b[pos.min(b.len())..].starts_with(close) {
+            pos += close.len() - 1;
+            break;
+        }
+    }
     let after_name = pos;
     // `const MASTER_KEY: &str = "…"`, `apiKey: string = '…'`: a type
     // annotation between name and `=`, when a quoted value follows.
@@ -187,7 +194,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // Positional values must be long (checked in full below); prose ("the
     // key insight") is common, so a short next word ends it here, cheaply,
     // before the name is classified.
+    // (An auth scheme's name counts as long: `Authorization "Basic …"`.)
     let next_word = match op {
+        Op::Positional if scheme_prefix(rest.strip_prefix(b"\"").unwrap_or(rest)).is_some() => {
+            usize::MAX
+        }
         Op::Positional => rest
             .iter()
             .take(20)
@@ -303,12 +314,14 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         pos += 1;
     }
     // Authorization: Bearer <credential>
+    let mut schemed = false;
     if matches!(
         class,
         NameClass::Credential | NameClass::Token | NameClass::Key
     ) {
         if let Some(skip) = scheme_prefix(&b[pos..]) {
             pos += skip;
+            schemed = true;
         }
     }
     let query = matches!(before, b'?' | b'&');
@@ -327,7 +340,10 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // takes the name of a secret, not the secret.
     // (The literal is the first argument: `process.env.X ?? "…"` and
     // `getenv("X", "…")` give a fallback.)
-    let lookup = |ls: usize| {
+    // (Whole words of the call's name: `Payload(`, `target(` are no
+    // lookups, `GetBytes(` encodes the secret itself; and a random literal
+    // is a key pasted where its name belongs.)
+    let lookup = |ls: usize, le: usize| {
         let call = text.get(pos..ls.saturating_sub(1)).unwrap_or("").trim_end();
         let Some(open) = call.strip_suffix('(') else {
             return false;
@@ -335,21 +351,32 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         let name = open
             .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        // (`Encoding.UTF8.GetBytes("…")` encodes the secret itself.)
-        [
-            "env", "get", "param", "config", "lookup", "read", "load", "fetch",
-        ]
-        .iter()
-        .any(|w| name.contains(w))
-            && !["byte", "decode", "hex", "b64", "base64"]
-                .iter()
-                .any(|w| name.contains(w))
+            .unwrap_or("");
+        let ws = words(name);
+        ws.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "env"
+                    | "getenv"
+                    | "environ"
+                    | "get"
+                    | "param"
+                    | "config"
+                    | "lookup"
+                    | "read"
+                    | "load"
+                    | "fetch"
+            )
+        }) && !ws.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "bytes" | "byte" | "decode" | "hex" | "b64" | "base64"
+            )
+        }) && (!looks_random(&text[ls..le], 12) || env_name(&text[ls..le]))
     };
     if quote.is_none() && matches!(op, Op::Assign | Op::Colon) && class != NameClass::Weak {
         if let Some((ls, le)) = wrapped_literal(b, pos, |ls, le| {
-            key_literal(&text[ls..le]) && (op == Op::Assign || decoding(ls)) && !lookup(ls)
+            key_literal(&text[ls..le]) && (op == Op::Assign || decoding(ls)) && !lookup(ls, le)
         }) {
             return Some(Assignment {
                 name_start: start,
@@ -382,9 +409,30 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // (And only after a name that ends in what it names: in
     // `audit-secret-access-2026.03   1r0qKb…`, a listing's index and its
     // id, the secret word is not the last.)
+    // (An environment or version suffix may follow: `API_KEY_PROD`,
+    // `DB_PASSWORD_RW`, `secret_key_base`.)
     if op == Op::Positional
         && words(name)
-            .last()
+            .iter()
+            .rev()
+            .find(|w| {
+                !matches!(
+                    w.as_str(),
+                    "prod"
+                        | "production"
+                        | "live"
+                        | "dev"
+                        | "staging"
+                        | "stage"
+                        | "test"
+                        | "rw"
+                        | "ro"
+                        | "base"
+                        | "v1"
+                        | "v2"
+                        | "v3"
+                ) && !w.bytes().all(|c| c.is_ascii_digit())
+            })
             .is_none_or(|w| super::names::classify(w).is_none())
     {
         return None;
@@ -395,8 +443,10 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         } else {
             // Quoted only after an identifier (`SECRET_ACCESS_KEY '…'` in
             // Redshift's COPY): after a prose word it is a quotation.
+            // (Or after an auth scheme: nginx's `proxy_set_header
+            // Authorization "Basic …"`.)
             value.len() >= 20
-                && (!quoted || name.contains('_'))
+                && (!quoted || name.contains('_') || schemed)
                 && Classes::of(value).digit
                 && looks_random(value, 20)
         })
@@ -1065,8 +1115,24 @@ pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
         return false;
     }
     let content_hash = is_hex(v) && matches!(v.len(), 40 | 64) || digest_with_a_name(v);
-    let readable = is_wordy(v) || file_path(v);
+    let readable = is_wordy(v) || file_path(v) || slug(v);
     !content_hash && !readable && (looks_random(v, 16) || prefixed_random(v))
+}
+
+/// `env-2024-q2-prod`, `gh-actions-oidc-2024`, `release_v2_3_rc4`: short
+/// lower-case parts, one a word at least (a tag, a release, a resource
+/// name), not a token's random groups.
+fn slug(v: &str) -> bool {
+    let parts: Vec<&str> = v.split(['-', '_', '.']).collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            (1..=8).contains(&p.len())
+                && p.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .iter()
+            .any(|p| p.len() >= 3 && p.bytes().all(|c| c.is_ascii_lowercase()) && is_wordy(p))
 }
 
 /// A quoted password with spaces that reads as a passphrase rather than a
@@ -1540,6 +1606,24 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
 /// dbPassword`, `datadog_api_key = get_env("TF_VAR_datadog_api_key")`): a
 /// variable, or the name of one, not a value.
 fn spells_name(v: &str, name: &str) -> bool {
+    // `#define gcm_aes128_set_key nettle_gcm_aes128_set_key`: a name of
+    // several words inside the value, verbatim.
+    // (Joined by `_`: `CleartextPassword1` under `ClearTextPassword` is
+    // a chosen password.)
+    if words(name).len() >= 2
+        && v.len() > name.len()
+        && v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    {
+        let (lv, ln) = (v.to_ascii_lowercase(), name.to_ascii_lowercase());
+        if let Some(i) = lv.find(&ln) {
+            let (before, after) = (&lv[..i], &lv[i + ln.len()..]);
+            if (before.is_empty() || before.ends_with('_'))
+                && (after.is_empty() || after.starts_with('_'))
+            {
+                return true;
+            }
+        }
+    }
     // Every word of the name, and more, in an identifier without digits
     // (`CleartextPassword1` under `Password` may be chosen).
     let (wv, wn) = (words(v), words(name));
@@ -1549,6 +1633,18 @@ fn spells_name(v: &str, name: &str) -> bool {
         && wn.iter().all(|w| wv.contains(w))
 }
 
+/// `TF_VAR_datadog_api_key`, `DB_PASSWORD`: words joined by `_`, each in
+/// one case, as an environment variable is named.
+fn env_name(v: &str) -> bool {
+    v.contains('_')
+        && v.split('_').all(|p| {
+            (1..=16).contains(&p.len())
+                && p.bytes().all(|c| c.is_ascii_alphanumeric())
+                && !(p.bytes().any(|c| c.is_ascii_lowercase())
+                    && p.bytes().any(|c| c.is_ascii_uppercase()))
+        })
+}
+
 /// `rpc.service`, `http.request_method`: two or more dot-separated
 /// segments of lower-case letters (a span tag's, a setting's name).
 fn dotted_words(v: &str) -> bool {
@@ -1556,7 +1652,7 @@ fn dotted_words(v: &str) -> bool {
     v.split('.').all(|s| {
         n += 1;
         (2..=16).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
-    }) && n >= 2
+    }) && (2..=3).contains(&n)
 }
 
 /// An identifier of three or more readable words, and maybe numbers
@@ -1570,7 +1666,31 @@ fn identifier_of_words(v: &str) -> bool {
         .iter()
         .filter(|w| !w.bytes().all(|c| c.is_ascii_digit()))
         .collect();
-    alpha.len() >= 3 && alpha.iter().all(|w| w.len() >= 2 && is_wordy(w))
+    // (A word that names a secret or a thing done to data marks an
+    // identifier; `PurpleMonkeyDishwasher42` is a passphrase.)
+    alpha.len() >= 3
+        && alpha.iter().all(|w| w.len() >= 2 && is_wordy(w))
+        && alpha.iter().any(|w| {
+            super::names::classify(w).is_some()
+                || matches!(
+                    w.as_str(),
+                    "add"
+                        | "create"
+                        | "drop"
+                        | "rename"
+                        | "remove"
+                        | "update"
+                        | "get"
+                        | "set"
+                        | "test"
+                        | "hash"
+                        | "table"
+                        | "column"
+                        | "index"
+                        | "prefix"
+                        | "init"
+                )
+        })
 }
 
 /// `id=npmrc,src=$HOME/.npmrc`, `type=secret,target=/run/x`: settings of

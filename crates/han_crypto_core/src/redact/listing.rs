@@ -144,7 +144,14 @@ pub fn row_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         let next = memchr::memchr(b'\n', &b[p..]).map(|i| p + i + 1)?;
         let vs = skip_borders(b, next, next + INDENT);
         let ve = token_end(b, vs);
-        if ve - vs < 16 || !rest_is_blank(b, ve) {
+        // Alone on its line, the value must read as a secret by itself, as
+        // under a label line (`Key⏎env-2024-q2-prod` is a tag's value).
+        if ve - vs < 16
+            || !rest_is_blank(b, ve)
+            || named_digest(&text[vs..ve])
+            || !(super::assign::prose_value_ok(class, &text[vs..ve], false)
+                || super::entropy::is_hex(&text[vs..ve]))
+        {
             return None;
         }
         (vs, ve)
@@ -205,8 +212,10 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
             .is_some_and(|close| hit < lead_at + 2 + close);
     let heading = lead.starts_with('#') && lead.trim_start_matches('#').starts_with(' ');
     // A setext heading: `API token` over a line of `-` or `=`.
-    let next_end = memchr::memchr(b'\n', &b[le + 1..]).map_or(b.len(), |i| le + 1 + i);
-    let underline = text[le + 1..next_end].trim();
+    // (Within reach: this runs at every keyword hit whose line ends.)
+    let reach = (le + 1 + LABEL_LINE).min(b.len());
+    let next_end = memchr::memchr(b'\n', &b[le + 1..reach]).map_or(reach, |i| le + 1 + i);
+    let underline = text.get(le + 1..next_end).unwrap_or("").trim();
     let setext = underline.len() >= 3
         && (underline.bytes().all(|c| c == b'-') || underline.bytes().all(|c| c == b'='));
     // A definition list: `Signing secret⏎: …`.
@@ -258,8 +267,9 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     let mut p = if setext { next_end + 1 } else { le + 1 };
     let (mut blanks, mut fenced) = (0, false);
     while p < b.len() {
-        let end = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
-        let l = text[p..end].trim();
+        let reach = (p + LABEL_LINE).min(b.len());
+        let end = memchr::memchr(b'\n', &b[p..reach]).map_or(reach, |i| p + i);
+        let l = text.get(p..end).unwrap_or("x").trim();
         let alone = bare && !(colon || bold || heading || setext);
         if alone {
             break;
@@ -331,14 +341,8 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     if matches!(value.as_bytes()[0], b'$' | b'<' | b'(' | b'[') || value.contains("://") {
         return None;
     }
-    // `sha256:<hex>`: a digest, named by its algorithm.
-    if let Some((alg, _)) = value.split_once(':') {
-        if matches!(
-            alg.to_ascii_lowercase().as_str(),
-            "sha1" | "sha256" | "sha384" | "sha512" | "md5" | "blake2b" | "blake3"
-        ) {
-            return None;
-        }
+    if named_digest(value) {
+        return None;
     }
     if !super::assign::prose_value_ok(class, value, false) {
         return None;
@@ -350,6 +354,17 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         value_end: ve,
         class,
         confidence: confidence.min(0.7),
+    })
+}
+
+/// `sha256:<hex>`, `SHA256:47DEQ…`, `MD5:16:27:ac…`: a digest or a key's
+/// fingerprint, named by its algorithm.
+fn named_digest(value: &str) -> bool {
+    value.split_once(':').is_some_and(|(alg, _)| {
+        matches!(
+            alg.to_ascii_lowercase().as_str(),
+            "sha1" | "sha256" | "sha384" | "sha512" | "md5" | "blake2b" | "blake3"
+        )
     })
 }
 
@@ -559,6 +574,13 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
                 && line.contains("--with-decryption")
                 && line.contains("Parameter.Value") =>
         {
+            // The parameter's name must say secret (`/prod/app/db-password`,
+            // not `/prod/app/feature-flags`).
+            let name = line.split("--name").nth(1)?.split_whitespace().next()?;
+            let leaf = name.trim_matches(['\'', '"', '=']).rsplit('/').next()?;
+            if !secret_named(leaf) {
+                return None;
+            }
             NameClass::Secret
         }
         "op read" | "pass show" if command_position => {

@@ -701,6 +701,11 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
     if class == NameClass::Weak && !after.is_empty() && is_vendor_lower(ws[pos]) {
         return None;
     }
+    // A pre-shared key only as the name's last word (`psk`, `wpa_psk`;
+    // `psk_offer` is a TLS structure).
+    if ws[pos] == "psk" && !after.is_empty() {
+        return None;
+    }
     // Vault AppRole's `secret_id` is the credential itself, not an id of one.
     let approle = ws[pos] == "secret" && after == ["id"] && pos == ws.len() - 2;
     if after.iter().any(|w| NEUTRAL_AFTER.contains(w)) && !approle {

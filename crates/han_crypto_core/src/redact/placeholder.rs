@@ -404,6 +404,10 @@ const PUBLISHED_EXAMPLES: &[&str] = &[
     "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
     "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    // The password in redis.conf's own example.
+    "foobared",
     "JBSWY3DPEHPK3PXP",
     "2b7e151628aed2a6abf7158809cf4f3c",
     "S!B\\*d$zDsb=",
@@ -570,15 +574,21 @@ fn stand_in_password(v: &str) -> bool {
         "test", "testing", "password", "passw0rd", "pass", "welcome", "admin", "letmein", "qwerty",
         "demo", "guest", "user", "root", "secret", "hello",
     ];
-    let alpha = v.bytes().take_while(u8::is_ascii_alphabetic).count();
+    // (`Passw0rd` spells its word with a digit.)
+    let alpha = if v.len() >= 8 && v.as_bytes()[..8].eq_ignore_ascii_case(b"passw0rd") {
+        8
+    } else {
+        v.bytes().take_while(u8::is_ascii_alphabetic).count()
+    };
     let digits = v[alpha..].bytes().take_while(u8::is_ascii_digit).count();
     let tail = &v[alpha + digits..];
     let d = &v.as_bytes()[alpha..alpha + digits];
     let counting = d.first().is_some_and(|&f| f == b'0' || f == b'1')
         && d.windows(2).all(|w| w[1] == w[0] + 1);
-    let repeated = !d.is_empty() && d.iter().all(|&c| c == d[0]);
+    // (One digit counts only as a count from 1: `Welcome7!` may be chosen.)
+    let repeated = d.len() >= 2 && d.iter().all(|&c| c == d[0]);
     WORDS.contains(&v[..alpha].to_ascii_lowercase().as_str())
-        && (counting || repeated)
+        && (counting || repeated || d.is_empty())
         && tail.len() <= 2
         && tail
             .bytes()

@@ -1041,8 +1041,9 @@ pub static RULES: &[RuleSpec] = &[
     // `AUTH [user] password` typed at redis-cli's prompt.
     s(
         "password",
-        &["> auth ", "\nauth "],
-        r"(?m)(?:^|\d> ?)AUTH +(?:[A-Za-z0-9_\-]{1,32} +)?(?P<s>[^\s'\x22]{6,})[ \t]*\r?$",
+        &["> auth "],
+        // (At the prompt only: at a line's start `AUTH CRAM-MD5` is SMTP.)
+        r"(?m)(?:\d|\]|redis)> ?(?i:auth) +(?:[A-Za-z0-9_\-]{1,32} +)?(?P<prose>)[\x22']?(?P<s>[^\s'\x22]{6,})[\x22']?[ \t]*\r?$",
         0.0,
     ),
     // A webhook's secret path segment: `/hooks/<id>/<token>`, as chat
@@ -1050,21 +1051,26 @@ pub static RULES: &[RuleSpec] = &[
     s(
         "webhook_token",
         &["/hooks/", "/webhook/", "/webhooks/"],
-        r"/(?:hooks|webhooks?)/(?:[A-Za-z0-9_\-]{1,64}/){0,2}(?P<s>[A-Za-z0-9_\-]{24,128})",
+        // (In a URL, as its last segment: `@/hooks/useX` is a module path,
+        // `/api/webhooks/<id>/deliveries` a resource.)
+        r"(?i:https?)://[^\s/]+(?:/[^\s/?#\x22']*){0,6}?/(?i:hooks|webhooks?)/(?:[A-Za-z0-9_\-]{1,64}/){0,2}(?P<s>[A-Za-z0-9_\-]{24,128})(?:[\s\x22'`?#)\]>]|$)",
         4.0,
     ),
     // FreeRDP's Windows-style `/p:` flag.
     s(
         "password",
         &["freerdp"],
-        r"(?i:freerdp)\b[^\n]{0,200}?\s/p:(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22$][^\s'\x22]{2,})",
+        r"(?i:freerdp)3?\b[^\n]{0,200}?\s/p:(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22$][^\s'\x22]{2,})",
         0.0,
     ),
-    // A `.pgpass` line: `host:port:database:user:password`.
+    // A `.pgpass` line, `host:port:database:user:password`, also inside a
+    // string (its end is a quote).
     s(
         "password",
         &[":5432:", ":5433:", ":5434:", ":6432:", ":25060:", ":*:"],
-        r"(?m)^[ \t]*[A-Za-z0-9.\-*]+:(?:\d{2,5}|\*):[\w.\-*]+:[\w.\-*@]+:(?P<s>[^\s:\x22']{4,})(?:[ \t]*\r?$|[\x22'])",
+        // (The port is PostgreSQL's or a pooler's, and the password no
+        // plain word: `node-1:5432:ok:running:primary` is a status.)
+        r"(?m)^[ \t]*[A-Za-z0-9.\-_*]+:(?:543[2-4]|6432|25060|\*):[\w.\-*]+:[\w.\-*@]+:(?P<pgpass>)(?P<s>[^\s:\x22']{4,})(?:[ \t]*\r?$|[\x22'])",
         0.0,
     ),
     // An Ethereum account's private key: Hardhat's `accounts: ["0x…"]`,
@@ -1204,13 +1210,6 @@ pub static RULES: &[RuleSpec] = &[
         "password",
         &["machine"],
         r"\bmachine\s+[^\s]+\s+login\s+[^\s]+\s+password\s+(?P<s>[^\s]{4,})",
-        0.0,
-    ),
-    // ~/.pgpass lines: host:port:database:user:password.
-    s(
-        "password",
-        &[":5432:", ":6432:", ":*:"],
-        r"(?m)^[A-Za-z0-9.\-_*]+:(?:\d{1,5}|\*):[^\s:]+:[^\s:]+:(?P<s>[^\s]{4,})$",
         0.0,
     ),
     s(

@@ -161,13 +161,27 @@ fn positional_password_argument(
     if b.get(at) != Some(&b'(') {
         return None;
     }
-    let (vs, ve) = call_arguments(b, at + 1).nth(index)?;
+    let args: Vec<(usize, usize)> = call_arguments(b, at + 1).take(index + 1).collect();
+    let &(vs, ve) = args.get(index)?;
     let (ls, le) = first_argument_literal(b, vs)?;
     // The literal is the whole argument (`"…".toCharArray()` is too).
     if le >= ve {
         return None;
     }
     let v = &text[ls..le];
+    // `login` and `basicAuth` are common names: the value must read as a
+    // chosen password (`log.login("bob", "success")`, `.login("alice",
+    // "192.168.1.10")`, `withBasicAuth("Protected", "admin-section-2")`
+    // pass words, addresses and realms), and not repeat the user (a
+    // default such as `postgres`/`postgres`).
+    let user = first_argument_literal(b, args[index - 1].0).map(|(s, e)| &text[s..e]);
+    if !super::assign::positional_password(v, true)
+        || !v.bytes().any(|c| c.is_ascii_lowercase())
+        || super::placeholder::is_wordy(v)
+        || user == Some(v)
+    {
+        return None;
+    }
     let confidence = accept(NameClass::Password, v, true, "password")?;
     Some((ls, le, NameClass::Password, confidence.min(0.75)))
 }
@@ -615,6 +629,15 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     // `SECRET`): a `key_icon`, `key_font` or `secret_level_data` is a
     // bitmap or a table.
     let words = super::entropy::words(&text[ns..ne]);
+    // A glyph, an icon or a cipher's table is no key (`font_key`, `sbox_key`).
+    if words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "font" | "glyph" | "icon" | "bitmap" | "sprite" | "sbox" | "table" | "lut"
+        )
+    }) {
+        return None;
+    }
     let last = words.last().map(String::as_str).unwrap_or("");
     let material = matches!(
         last,
@@ -726,11 +749,19 @@ fn key_bytes(b: &[u8], mut p: usize, quoted: bool) -> Option<(usize, usize)> {
             return None;
         }
     }
-    // FIPS-197's and SP 800-38A's published AES test key, 2b 7e 15 16 ….
+    // Published constants: FIPS-197's and SP 800-38A's AES-128, -192 and
+    // -256 test keys, the AES S-box, XXH3's default secret.
+    const PUBLISHED: &[[u8; 4]] = &[
+        [0x2b, 0x7e, 0x15, 0x16],
+        [0x8e, 0x73, 0xb0, 0xf7],
+        [0x60, 0x3d, 0xeb, 0x10],
+        [0x63, 0x7c, 0x77, 0x7b],
+        [0xb8, 0xfe, 0x6c, 0x39],
+    ];
     (n >= 16
         && distinct.iter().filter(|&&d| d).count() >= 8
         && steps * 4 < n
-        && first_bytes[..4] != [0x2b, 0x7e, 0x15, 0x16])
+        && !PUBLISHED.contains(&first_bytes))
     .then_some((first, last))
 }
 

@@ -32,6 +32,9 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
     if caps.name("prose").is_some() {
         return super::assign::prose_value_ok(super::names::NameClass::Password, secret, false);
     }
+    if caps.name("pgpass").is_some() {
+        return credential_ok(secret) && !is_wordy(secret);
+    }
     match spec.kind {
         "private_key" => {
             // The body, without header lines, must be substantial base64.
@@ -63,7 +66,17 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 && !secret.split(' ').any(|g| PROSE.contains(&g))
                 && (quoted || secret.split(' ').any(|g| !is_wordy(g)))
         }
-        "webhook_token" => looks_random(secret, 24) && !is_wordy(secret),
+        // Not an id of the hook itself: a MongoDB ObjectId, a UUID, a ULID.
+        "webhook_token" => {
+            let object_id = secret.len() == 24 && super::entropy::is_hex(secret);
+            let uuid = secret.len() == 36 && secret.matches('-').count() == 4;
+            let ulid = secret.len() == 26
+                && secret
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
+            looks_random(secret, 24) && !is_wordy(secret) && !object_id && !uuid && !ulid
+        }
+        "ethereum_private_key" | "loggly_token" => !is_placeholder(secret),
         "deepl_api_key" => !is_placeholder(secret.trim_end_matches(":fx")),
         // The private members of a JWK: `kty` in the same object.
         "jwk_private_key" => {
