@@ -1612,3 +1612,23 @@ fn review_of_the_sixth_sets_rules_stays_fixed() {
         assert_gone(text, &[secret]);
     }
 }
+
+#[test]
+fn key_arrays_of_words_go_whole() {
+    // Half a key left behind is a key leaked: the whole list goes.
+    for (text, tail) in [
+        (
+            "static const uint32_t key[4] = {0x8db13c22, 0x9a0177fe, 0x10425e6f, 0xaabbccdd};",
+            "0xaabbccdd",
+        ),
+        (
+            "static const uint64_t k_sip_key[2] = {0x8db13c229a0177feULL, 0x10425e6f5a3b9c71ULL};",
+            "0x10425e6f5a3b9c71ULL",
+        ),
+    ] {
+        assert_gone(text, &[tail]);
+    }
+    assert_unchanged(
+        "static const uint32_t crc_table[4] = {0x00000000, 0x77073096, 0xee0e612c, 0x990951ba};",
+    );
+}

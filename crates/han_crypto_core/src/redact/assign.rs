@@ -398,6 +398,14 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let value = &text[vs..ve];
+    // `= {0x8db13c22, …}`, `= [27, 176, …]`: an array's first item is not
+    // the value; the byte-array rule takes the whole list or nothing.
+    if value.len() > 1
+        && matches!(value.as_bytes()[0], b'{' | b'[')
+        && (value.as_bytes()[1].is_ascii_digit() || value.as_bytes()[1] == b'-')
+    {
+        return None;
+    }
     // `['AUTH_PASSWORD_VALIDATORS', 'CSRF_COOKIE_HTTPONLY', …]`: a list of
     // constant names, not a name and its value.
     if op == Op::Comma && constant_name(value) {

@@ -696,19 +696,38 @@ fn key_bytes(b: &[u8], mut p: usize, quoted: bool) -> Option<(usize, usize)> {
             }
         }
         let item = &b[p.min(b.len())..];
-        let value = if quoted {
+        // One item: a byte, or a word of 2, 4 or 8 bytes (`0x8db13c22`,
+        // `0x…ULL` in a `uint32_t`/`uint64_t` key), most significant first.
+        let value: Option<([u8; 8], usize, usize)> = if quoted {
             // `\xec`
             (item.len() >= 4 && item[0] == b'\\' && item[1] == b'x')
-                .then(|| hex_byte(&item[2..4]).map(|v| (v, 4)))
+                .then(|| hex_byte(&item[2..4]).map(|v| ([v, 0, 0, 0, 0, 0, 0, 0], 1, 4)))
                 .flatten()
         } else if item.starts_with(b"0x") || item.starts_with(b"0X") || item.starts_with(b"-0x") {
             // `0x8d`; Kotlin's signed `-0x22`; C's `0x8du`, Rust's `0x8d_u8`.
             let neg = usize::from(item[0] == b'-');
-            hex_byte(item.get(2 + neg..4 + neg).unwrap_or(b"")).and_then(|v| {
-                let len = 4 + neg + literal_suffix(&item[4 + neg..]);
-                (!item.get(len).is_some_and(|c| c.is_ascii_alphanumeric()))
-                    .then_some((if neg == 1 { v.wrapping_neg() } else { v }, len))
-            })
+            let digits = item[2 + neg..]
+                .iter()
+                .take(17)
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            let width = match digits {
+                2 => 1,
+                4 | 8 | 16 if neg == 0 => digits / 2,
+                _ => 0,
+            };
+            let mut bytes = [0u8; 8];
+            for (i, slot) in bytes.iter_mut().enumerate().take(width) {
+                let at = 2 + neg + 2 * i;
+                *slot = hex_byte(&item[at..at + 2]).unwrap_or(0);
+            }
+            if neg == 1 {
+                bytes[0] = bytes[0].wrapping_neg();
+            }
+            let len = 2 + neg + digits;
+            let len = len + literal_suffix(&item[len.min(item.len())..]);
+            (width > 0 && !item.get(len).is_some_and(|c| c.is_ascii_alphanumeric()))
+                .then_some((bytes, width, len))
         } else {
             // Decimal: 0-255, then a separator.
             let d = item
@@ -726,23 +745,27 @@ fn key_bytes(b: &[u8], mut p: usize, quoted: bool) -> Option<(usize, usize)> {
                         item.get(len),
                         Some(b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' | b'}' | b')' | b'>')
                     )
-                    .then_some((v, len))
+                    .then_some(([v, 0, 0, 0, 0, 0, 0, 0], 1, len))
                 })
         };
-        let Some((v, len)) = value else { break };
+        let Some((bytes, width, len)) = value else {
+            break;
+        };
         if n == 0 {
             first = p;
         }
-        distinct[v as usize] = true;
-        if n < 4 {
-            first_bytes[n] = v;
+        for &v in &bytes[..width] {
+            distinct[v as usize] = true;
+            if n < 4 {
+                first_bytes[n] = v;
+            }
+            // `0x00, 0x01, 0x02…`: a counting pattern, made up.
+            if prev.is_some_and(|q| v.wrapping_sub(q) <= 1) {
+                steps += 1;
+            }
+            prev = Some(v);
+            n += 1;
         }
-        // `0x00, 0x01, 0x02…`: a counting pattern, made up.
-        if prev.is_some_and(|q| v.wrapping_sub(q) <= 1) {
-            steps += 1;
-        }
-        prev = Some(v);
-        n += 1;
         p += len;
         last = p;
         if n > 4096 {
@@ -766,10 +789,11 @@ fn key_bytes(b: &[u8], mut p: usize, quoted: bool) -> Option<(usize, usize)> {
 }
 
 /// The length of an integer literal's type suffix: C's `u`, `U`, `UL`,
-/// Rust's `u8`, `_u8`, `i8`.
+/// `ULL`, Rust's `u8`, `_u8`, `i8`, `u32`, `u64`.
 fn literal_suffix(rest: &[u8]) -> usize {
     const SUFFIXES: &[&[u8]] = &[
-        b"_u8", b"_i8", b"u8", b"i8", b"UL", b"ul", b"u", b"U", b"L", b"l",
+        b"_u8", b"_i8", b"u8", b"i8", b"_u32", b"u32", b"_u64", b"u64", b"ULL", b"ull", b"UL",
+        b"ul", b"u", b"U", b"L", b"l",
     ];
     SUFFIXES
         .iter()
