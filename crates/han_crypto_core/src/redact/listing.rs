@@ -266,14 +266,12 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     // a definition list's `: `, an opening backtick.
     let mut p = if setext { next_end + 1 } else { le + 1 };
     let (mut blanks, mut fenced) = (0, false);
-    while p < b.len() {
+    // (A bare field name's value is on the very next line.)
+    let alone = bare && !(colon || bold || heading || setext);
+    while p < b.len() && !alone {
         let reach = (p + LABEL_LINE).min(b.len());
         let end = memchr::memchr(b'\n', &b[p..reach]).map_or(reach, |i| p + i);
         let l = text.get(p..end).unwrap_or("x").trim();
-        let alone = bare && !(colon || bold || heading || setext);
-        if alone {
-            break;
-        }
         if l.is_empty() && blanks < 2 && !fenced {
             blanks += 1;
         } else if (l.starts_with("```") || l.starts_with("~~~")) && !fenced {

@@ -162,12 +162,10 @@ fn positional_password_argument(
         return None;
     }
     let args: Vec<(usize, usize)> = call_arguments(b, at + 1).take(index + 1).collect();
-    let &(vs, ve) = args.get(index)?;
+    let &(vs, _) = args.get(index)?;
+    // (The whole argument: `first_argument_literal` ends at its `,` or `)`;
+    // `"…".toCharArray()` counts.)
     let (ls, le) = first_argument_literal(b, vs)?;
-    // The literal is the whole argument (`"…".toCharArray()` is too).
-    if le >= ve {
-        return None;
-    }
     let v = &text[ls..le];
     // `login` and `basicAuth` are common names: the value must read as a
     // chosen password (`log.login("bob", "success")`, `.login("alice",
@@ -238,35 +236,42 @@ fn env_fallback(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)>
     while p < b.len() && p - at < 4 && matches!(b[p], b'(' | b'[' | b' ' | b'"' | b'\'' | b'`') {
         p += 1;
     }
-    let name_end = p + b[p..]
-        .iter()
-        .take(64)
-        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-        .count();
+    let name_end = identifier_end(b, p);
     let name = &text[p..name_end];
     let class = classify(name).filter(|c| *c != NameClass::Weak)?;
     // Past the name's own closing quote, then the fallback.
     let after = name_end + usize::from(matches!(b.get(name_end), Some(b'"' | b'\'' | b'`')));
     let (ls, le) = literals(b, after, false).next()?;
     let v = &text[ls..le];
-    let confidence = if class == NameClass::Password {
-        accept(class, v, true, name)?
-    } else {
-        key_literal(v).then_some(0.75)?
-    };
+    let confidence = literal_confidence(class, v, name)?;
     Some((ls, le, class, confidence))
+}
+
+/// Where the identifier (letters, digits, `_`, at most 64) starting at `at`
+/// ends: a variable's or a macro's name.
+fn identifier_end(b: &[u8], at: usize) -> usize {
+    at + b[at..]
+        .iter()
+        .take(64)
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count()
+}
+
+/// How sure a literal under a secret's name is one: a password as
+/// `accept` judges it, a key when it reads as key material.
+fn literal_confidence(class: NameClass, v: &str, name: &str) -> Option<f32> {
+    if class == NameClass::Password {
+        accept(class, v, true, name)
+    } else {
+        key_literal(v).then_some(0.75)
+    }
 }
 
 /// The literal an Erlang macro named after a secret stands for:
 /// `-define(API_TOKEN_KEY, <<"…">>)`, `-define(SECRET, "…")`.
 fn define_literal(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32)> {
     let b = text.as_bytes();
-    let name_end = at
-        + b[at..]
-            .iter()
-            .take(64)
-            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-            .count();
+    let name_end = identifier_end(b, at);
     let name = &text[at..name_end];
     let class = classify(name).filter(|c| *c != NameClass::Weak)?;
     let mut p = name_end;
@@ -281,11 +286,7 @@ fn define_literal(text: &str, at: usize) -> Option<(usize, usize, NameClass, f32
     }
     let (vs, ve) = literals(b, p, false).next()?;
     let v = &text[vs..ve];
-    let confidence = if class == NameClass::Password {
-        accept(class, v, true, name)?
-    } else {
-        key_literal(v).then_some(0.75)?
-    };
+    let confidence = literal_confidence(class, v, name)?;
     Some((vs, ve, class, confidence))
 }
 
@@ -317,11 +318,7 @@ fn expansion_default(text: &str, at: usize) -> Option<(usize, usize, NameClass, 
     }
     let v = text[start..end].trim_matches(['"', '\'']);
     let start = start + text[start..end].find(v)?;
-    let confidence = if class == NameClass::Password {
-        accept(class, v, true, name)?
-    } else {
-        key_literal(v).then_some(0.75)?
-    };
+    let confidence = literal_confidence(class, v, name)?;
     Some((start, start + v.len(), class, confidence))
 }
 
@@ -677,8 +674,9 @@ pub fn byte_array_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
 }
 
 /// The span of the byte list starting at `p` (`\xHH` escapes when
-/// `quoted`) when it reads as key material: at least 16 bytes, at least 8
-/// distinct, not counting up, not FIPS-197's published AES test key.
+/// `quoted`; bytes or 16-, 32- and 64-bit words otherwise) when it reads as
+/// key material: at least 16 bytes, at least 8 distinct, not counting up,
+/// not a published constant (test keys, the S-box, XXH3's secret).
 fn key_bytes(b: &[u8], mut p: usize, quoted: bool) -> Option<(usize, usize)> {
     let (mut first, mut last, mut n) = (0, 0, 0usize);
     let (mut distinct, mut steps, mut prev) = ([false; 256], 0usize, None::<u8>);
