@@ -82,7 +82,7 @@ redaction-report: setup
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain
 # accept them. FUZZ_SECONDS per target (default 60).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := envelope envelope_json jwt sealed redact log_policy
+FUZZ_TARGETS := envelope envelope_json jwt sealed redact log_policy audit_event audit_export
 fuzz:
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 	cd crates/han_crypto_core && for t in $(FUZZ_TARGETS); do \

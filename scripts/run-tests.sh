@@ -67,7 +67,10 @@ check() {   # check NAME CMD...: one pass or one failure
     fi
 }
 
-layer_core() { run core cargo test -p han_crypto_core; }
+layer_core() {
+    run core cargo test -p han_crypto_core
+    run cli cargo test -p han_crypto_cli
+}
 
 # on_version MAJOR CMD...: CMD with PG and PG_CONFIG set to MAJOR's.
 on_version() {

@@ -1514,6 +1514,1420 @@ def od_age_keygen_help():
             "In -y mode, age-keygen reads an identity file from INPUT or from standard input and\n"
             "writes the corresponding recipient(s) to OUTPUT or to standard output, one per line,\n"
             "with no comments.\n\n"
-            "Examples:\n\n    $ age-keygen\n    # created: 2021-01-02T15:30:45+01:00\n    # public key: age1lvyvwawkr0mcnnnncaghunadrqkmuf9e6507x9y920xxpp866cnql7dp2z\n"
-            "    AGE-SECRET-KEY-1N9JEPW6DWJ0ZQUDX63F5A03GX8QUW7PXDE39N8UYF82VZ9PC8UFS3M7XA9\n\n"
-            "    $ age-keygen -o key.txt\n    Public key: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n")
+            "Examples:\n\n    $ age-keygen -o key.txt\n    Public key: %s\n\n"
+            "    $ age-keygen -y key.txt\n    %s\n\n    (key.txt itself holds the identity; keep it out of the repository.)\n" % ((age_recipient(),) * 2))
+
+
+@clean("option_docs")
+def od_gpg_preset_passphrase():
+    return (maybe_prompt("/usr/lib/gnupg/gpg-preset-passphrase --help") +
+            "gpg-preset-passphrase (GnuPG) 2.%d.%d\nUsage: gpg-preset-passphrase [options] KEYGRIP (-h for help)\n"
+            "Password cache utility for gpg-agent\n\nOptions:\n"
+            " -v, --verbose              verbose\n"
+            " -P, --passphrase STRING    passphrase\n"
+            " -c, --preset               preset passphrase\n"
+            " -f, --forget               forget passphrase\n\n"
+            "The agent must be started with --allow-preset-passphrase (or have it in gpg-agent.conf).\n"
+            "KEYGRIP is the 40 hex digit keygrip shown by `gpg --with-keygrip -K`, e.g.\n"
+            "  Keygrip = %s\n"
+            "When -P is not given the passphrase is read from stdin, which keeps it out of ps(1).\n" % (
+                rint(2, 4), rint(0, 40), HX(40)))
+
+
+@clean("option_docs")
+def od_vault_ssh_help():
+    return (maybe_prompt("vault ssh -help | sed -n '1,45p'") +
+            "Usage: vault ssh [options] username@ip [ssh options]\n\n"
+            "  Establishes an SSH connection with the target machine.\n\n"
+            "  This command uses one of the SSH secrets engines to authenticate and\n"
+            "  automatically establish an SSH connection to a host. This operation requires\n"
+            "  that the SSH secrets engine is mounted and configured.\n\n"
+            "  SSH using the OTP mode (requires sshpass for full automation):\n\n"
+            "      $ vault ssh -mode=otp -role=my-role user@1.2.3.4\n\n"
+            "  SSH using the CA mode:\n\n"
+            "      $ vault ssh -mode=ca -role=my-role user@1.2.3.4\n\n"
+            "SSH Options:\n\n"
+            "  -mode=<string>\n      Name of the authentication mode (ca, dynamic, otp).\n\n"
+            "  -public-key-path=<string>\n      Path to the SSH public key to send to Vault for signing. The default value\n"
+            "      is ~/.ssh/id_rsa.pub.\n\n"
+            "  -private-key-path=<string>\n      Path to the SSH private key to use for authentication. This must be the\n"
+            "      corresponding private key to -public-key-path. The default value is\n      ~/.ssh/id_rsa.\n\n"
+            "  -strict-host-key-checking=<string>\n      Value to use for the SSH configuration option \"StrictHostKeyChecking\".\n")
+
+
+@clean("option_docs")
+def od_helm_install_cred_flags():
+    return (maybe_prompt("helm install --help | grep -E -- '--(set|username|password|pass-credentials|cert-file|key-file|ca-file|plain-http|insecure)'") +
+            "      --ca-file string                             verify certificates of HTTPS-enabled servers using this CA bundle\n"
+            "      --cert-file string                           identify HTTPS client using this SSL certificate file\n"
+            "      --insecure-skip-tls-verify                   skip tls certificate checks for the chart download\n"
+            "      --key-file string                            identify HTTPS client using this SSL key file\n"
+            "      --pass-credentials                           pass credentials to all domains\n"
+            "      --password string                            chart repository password where to locate the requested chart\n"
+            "      --plain-http                                 use insecure HTTP connections for the chart download\n"
+            "      --set stringArray                            set values on the command line (can specify multiple or separate values with commas: key1=val1,key2=val2)\n"
+            "      --set-file stringArray                       set values from respective files specified via the command line (can specify multiple or separate values with commas: key1=path1,key2=path2)\n"
+            "      --set-json stringArray                       set JSON values on the command line (can specify multiple or separate values with commas: key1=jsonval1,key2=jsonval2)\n"
+            "      --set-literal stringArray                    set a literal STRING value on the command line\n"
+            "      --set-string stringArray                     set STRING values on the command line (can specify multiple or separate values with commas: key1=val1,key2=val2)\n"
+            "      --username string                            chart repository username where to locate the requested chart\n")
+
+
+@clean("option_docs")
+def od_kubectl_set_cluster_help():
+    c = org() + "-" + pick(["prod", "staging", "eu"])
+    return (maybe_prompt("kubectl config set-cluster --help") +
+            "Set a cluster entry in kubeconfig.\n\n Specifying a name that already exists will merge new fields on top of existing values for those fields.\n\n"
+            "Examples:\n  # Set only the server field on the e2e cluster entry without touching other values\n"
+            "  kubectl config set-cluster e2e --server=https://1.2.3.4\n\n"
+            "  # Embed certificate authority data for the e2e cluster entry\n"
+            "  kubectl config set-cluster e2e --embed-certs --certificate-authority=~/.kube/e2e/kubernetes.ca.crt\n\n"
+            "  # Disable cert checking for the e2e cluster entry\n"
+            "  kubectl config set-cluster e2e --insecure-skip-tls-verify=true\n\n"
+            "  # Set the custom TLS server name to use for validation for the e2e cluster entry\n"
+            "  kubectl config set-cluster e2e --tls-server-name=my-cluster-name\n\n"
+            "Options:\n"
+            "    --certificate-authority='':\n\tPath to certificate-authority file for the cluster entry in kubeconfig\n\n"
+            "    --embed-certs=false:\n\tembed-certs for the cluster entry in kubeconfig\n\n"
+            "    --proxy-url='':\n\tproxy-url for the cluster entry in kubeconfig\n\n"
+            "Usage:\n  kubectl config set-cluster NAME [--server=server] [--certificate-authority=path/to/certificate/authority] "
+            "[--insecure-skip-tls-verify=true] [--tls-server-name=example.com] [options]\n\n"
+            "# ours: kubectl config set-cluster %s --server=https://%s:6443 --embed-certs --certificate-authority=ca.crt\n" % (c, ip()))
+
+
+@clean("option_docs")
+def od_docker_context_create_help():
+    return (maybe_prompt("docker context create --help") +
+            "Usage:  docker context create [OPTIONS] CONTEXT\n\nCreate a context\n\nDocker endpoint config:\n\n"
+            "NAME                DESCRIPTION\n"
+            "from                Copy named context's Docker endpoint configuration\n"
+            "host                Docker endpoint on which to connect\n"
+            "ca                  Trust certs signed only by this CA\n"
+            "cert                Path to TLS certificate file\n"
+            "key                 Path to TLS key file\n"
+            "skip-tls-verify     Skip TLS certificate validation\n\n"
+            "Example:\n\n$ docker context create my-context --description \"some description\" "
+            "--docker \"host=tcp://myserver:2376,ca=~/ca-file,cert=~/cert-file,key=~/key-file\"\n\n"
+            "Options:\n      --description string   Description of the context\n"
+            "      --docker stringToString   set the docker endpoint (default [])\n"
+            "      --from string          create context from a named context\n")
+
+
+@clean("option_docs")
+def od_git_config_http_docs():
+    return (maybe_prompt("git help config | col -b | grep -A12 -E '^ +http\\.extraHeader|^ +credential\\.helper'") +
+            "       http.extraHeader\n"
+            "           Pass an additional HTTP header when communicating with a server. If more than one such\n"
+            "           entry exists, all of them are added as extra headers. To allow overriding the settings\n"
+            "           inherited from the system config, an empty value will reset the extra headers to the\n"
+            "           empty list.\n\n"
+            "       credential.helper\n"
+            "           Specify an external helper to be called when a username or password credential is\n"
+            "           needed; the helper may consult external storage to avoid prompting the user for the\n"
+            "           credentials. This is normally the name of a credential helper with possible arguments,\n"
+            "           but may also be an absolute path with arguments or, if preceded by !, shell commands.\n\n"
+            "           Note that multiple helpers may be defined. See gitcredentials(7) for details and\n"
+            "           examples.\n\n"
+            "       credential.useHttpPath\n"
+            "           When acquiring credentials, consider the \"path\" component of an http or https URL to be\n"
+            "           important. Defaults to false. See gitcredentials(7) for more information.\n\n"
+            "   In CI we use: git -c http.extraHeader=\"Authorization: Basic ${B64_AUTH}\" fetch origin\n")
+
+
+@clean("option_docs")
+def od_gh_api_help():
+    return (maybe_prompt("gh api --help | sed -n '1,20p;/FLAGS/,/INHERITED/p'") +
+            "Makes an authenticated HTTP request to the GitHub API and prints the response.\n\n"
+            "The endpoint argument should either be a path of a GitHub API v3 endpoint, or\n"
+            "\"graphql\" to access the GitHub API v4.\n\n"
+            "FLAGS\n"
+            "      --cache duration        Cache the response, e.g. \"3600s\", \"60m\", \"1h\"\n"
+            "  -F, --field key=value       Add a typed parameter in key=value format\n"
+            "  -H, --header key:value      Add a HTTP request header in key:value format\n"
+            "      --hostname string       The GitHub hostname for the request (default \"github.com\")\n"
+            "  -i, --include               Include HTTP response status line and headers in the output\n"
+            "      --input file            The file to use as body for the HTTP request (use \"-\" to read from standard input)\n"
+            "  -q, --jq string             Query to select values from the response using jq syntax\n"
+            "  -X, --method string         The HTTP method for the request (default \"GET\")\n"
+            "      --paginate              Make additional HTTP requests to fetch all pages of results\n"
+            "  -f, --raw-field key=value   Add a string parameter in key=value format\n\n"
+            "ENVIRONMENT\n  GH_TOKEN, GITHUB_TOKEN (in order of precedence): an authentication token for github.com\n"
+            "  API requests.\n\n  GH_ENTERPRISE_TOKEN, GITHUB_ENTERPRISE_TOKEN (in order of precedence): an\n"
+            "  authentication token for API requests to GitHub Enterprise.\n")
+
+
+@clean("option_docs")
+def od_npm_publish_otp():
+    return (maybe_prompt("npm help publish | sed -n '/otp/,/^$/p'") +
+            "### `otp`\n\n* Default: null\n* Type: null or String\n\n"
+            "This is a one-time password from a two-factor authenticator. It's needed when publishing or changing\n"
+            "package permissions with `npm access`.\n\n"
+            "If not set, and a registry response fails with a challenge for a one-time password, npm will prompt on\n"
+            "the command line for one.\n\n"
+            "### `provenance`\n\n* Default: false\n* Type: Boolean\n\n"
+            "When publishing from a supported cloud CI/CD system, the package will be publicly linked to where it was\n"
+            "built and published from.\n\n"
+            "### Authentication for publish\n\nFor CI use a granular access token in `.npmrc`:\n\n"
+            "    //registry.npmjs.org/:_authToken=${NPM_TOKEN}\n\nand never commit the token itself.\n")
+
+
+@clean("option_docs")
+def od_pip_install_tls_opts():
+    return (maybe_prompt("pip install --help | sed -n '/General Options/,$p' | grep -A2 -E 'cert|proxy|trusted|keyring|index'") +
+            "  --proxy <proxy>             Specify a proxy in the form scheme://[user:passwd@]proxy.server:port.\n"
+            "  --cert <path>               Path to PEM-encoded CA certificate bundle. If provided, overrides the\n"
+            "                              default. See 'SSL Certificate Verification' in pip documentation for\n"
+            "                              more information.\n"
+            "  --client-cert <path>        Path to SSL client certificate, a single file containing the private key\n"
+            "                              and the certificate in PEM format.\n"
+            "  --trusted-host <hostname>   Mark this host or host:port pair as trusted, even though it does not\n"
+            "                              have valid or any HTTPS.\n"
+            "  --keyring-provider <keyring_provider>\n"
+            "                              Enable the credential lookup via the keyring library if user input is\n"
+            "                              allowed. Specify which mechanism to use [auto, disabled, import,\n"
+            "                              subprocess]. (default: auto)\n"
+            "  -i, --index-url <url>       Base URL of the Python Package Index (default https://pypi.org/simple).\n"
+            "                              This should point to a repository compliant with PEP 503 (the simple\n"
+            "                              repository API) or a local directory laid out in the same format.\n")
+
+
+@clean("option_docs")
+def od_cargo_owner_help():
+    sub_ = pick(["owner", "yank"])
+    extra = ("  -a, --add <LOGIN>          Name of a user or team to invite as an owner\n"
+             "  -r, --remove <LOGIN>       Name of a user or team to remove as an owner\n"
+             "  -l, --list                 List owners of a crate\n") if sub_ == "owner" else \
+            ("      --version <VERSION>    The version to yank or un-yank\n"
+             "      --undo                 Undo a yank, putting a version back into the index\n")
+    return (maybe_prompt("cargo %s --help" % sub_) +
+            ("Manage the owners of a crate on the registry\n\nUsage: cargo owner [OPTIONS] [CRATE]\n\n" if sub_ == "owner" else
+             "Remove a pushed crate from the index\n\nUsage: cargo yank [OPTIONS] [CRATE[@<VER>]]\n\n") +
+            "Arguments:\n  [CRATE]  Name of the crate to manage\n\nOptions:\n" + extra +
+            "      --index <INDEX>        Registry index URL to modify owners for\n"
+            "      --registry <REGISTRY>  Registry to modify owners for\n"
+            "      --token <TOKEN>        API token to use when authenticating\n"
+            "  -v, --verbose...           Use verbose output (-vv very verbose/build.rs output)\n"
+            "  -q, --quiet                Do not print cargo log messages\n"
+            "  -h, --help                 Print help\n\n"
+            "Run `cargo help %s` for more detailed information.\n" % sub_)
+
+
+@clean("option_docs")
+def od_velero_install_help():
+    return (maybe_prompt("velero install --help | grep -E -- '--(secret-file|no-secret|provider|bucket|use-node-agent|backup-location-config|plugins)'") +
+            "      --backup-location-config mapStringString   Configuration to use for the backup storage location. Format is key1=value1,key2=value2\n"
+            "      --bucket string                            Name of the object storage bucket where backups should be stored\n"
+            "      --no-secret                                Flag indicating if a secret should be created. Must be used as confirmation if --secret-file is not provided. Optional.\n"
+            "      --plugins stringArray                      Plugin container images to install into the Velero Deployment\n"
+            "      --provider string                          Provider name for backup and volume storage\n"
+            "      --secret-file string                       File containing credentials for backup and volume provider. If not specified, --no-secret must be used for confirmation. Optional.\n"
+            "      --use-node-agent                           Create Velero node-agent daemonset. Optional. Velero node-agent hosts Velero modules that need to run in one or more nodes(i.e. Restic, Kopia).\n\n"
+            "# credentials-velero (referenced by --secret-file) has the AWS shared-credentials layout:\n"
+            "#   [default]\n#   aws_access_key_id=<AWS_ACCESS_KEY_ID>\n#   aws_secret_access_key=<AWS_SECRET_ACCESS_KEY>\n")
+
+
+@clean("option_docs")
+def od_tarsnap_keyfile_man():
+    return ("     --keyfile key-file\n"
+            "             Obtain encryption, authentication, and access keys from key-file.  This file\n"
+            "             should have been generated by tarsnap-keygen(1).\n\n"
+            "     --passphrase method:arg\n"
+            "             Read the passphrase for a passphrase-protected key-file using the specified\n"
+            "             method.  The method can be one of:\n"
+            "               dev:tty-stdin   read from /dev/tty, or stdin if /dev/tty is unavailable.\n"
+            "               dev:stdin-once  read from stdin, only once.\n"
+            "               dev:tty-once    read from /dev/tty, only once.\n"
+            "               env:VAR         read from the environment variable VAR.\n"
+            "               file:FILENAME   read from the file FILENAME.\n\n"
+            "     tarsnap-keygen --keyfile /root/tarsnap.key --user me@example.com --machine mybox\n"
+            "             Generate a key file; tarsnap-keygen asks for the tarsnap.com account password\n"
+            "             (it is not stored) and, with --passphrased, for a passphrase to encrypt the key file.\n")
+
+
+@clean("option_docs")
+def od_offlineimap_conf_docs():
+    a = org().capitalize()
+    return ("# offlineimap.conf (excerpt from offlineimap.conf.minimal + the full sample)\n\n"
+            "[Repository %sRemote]\n" % a +
+            "type = IMAP\nremotehost = imap.%s\nremoteuser = %s\n\n" % (dom(), email()) +
+            "# Specify the remote password.  You have four options:\n"
+            "#\n"
+            "# 1. Leave it out and offlineimap will prompt at startup.\n"
+            "# 2. remotepass = <password>   -- NOT recommended, the file is world readable by default.\n"
+            "# 3. remotepassfile = ~/.offlineimap-pass  -- first line of the file is the password.\n"
+            "# 4. remotepasseval = get_password(\"%s\")  -- a Python expression evaluated via pythonfile.\n" % a.lower() +
+            "#\n# remotepass = \n# remotepassfile = \n"
+            "remotepasseval = get_pass(\"mail/%s\")\n\n" % a.lower() +
+            "# With auth_mechanisms = XOAUTH2 set oauth2_client_id / oauth2_client_secret (or the _eval\n"
+            "# variants) and oauth2_refresh_token; offlineimap exchanges it for an access token itself.\n"
+            "# oauth2_client_secret_eval = get_pass(\"oauth/client-secret\")\n"
+            "sslcacertfile = /etc/ssl/certs/ca-certificates.crt\n")
+
+
+@clean("option_docs")
+def od_mbsync_man():
+    return (maybe_prompt("man mbsync | col -b | sed -n '/^ *Pass /,/^ *TLSType/p'") +
+            "       Pass password\n"
+            "              Specify the password for the IMAP server. Note that this option is NOT required.\n"
+            "              If neither a password nor a password command is specified in the configuration\n"
+            "              file, mbsync will prompt you for a password.\n\n"
+            "       PassCmd [+]command\n"
+            "              Specify a shell command to obtain a password rather than specifying a password\n"
+            "              directly. This allows you to use password files and agents.  The command must\n"
+            "              produce exactly one line on stdout; the trailing newline is optional.  Prepend +\n"
+            "              to the command to indicate that it produces TTY output (e.g., a prompt); failure\n"
+            "              to do so will merely produce messier output.  Remember to backslash-escape double\n"
+            "              quotes and backslashes embedded into the command.\n\n"
+            "       UseKeychain yes|no\n"
+            "              Whether to use the macOS Keychain to obtain the password. (Default: no)\n\n"
+            "       AuthMechs type ...\n"
+            "              The list of acceptable authentication mechanisms.  In addition to the mechanisms\n"
+            "              provided by the SASL implementation, the LOGIN mechanism is natively supported.\n\n"
+            "  e.g.   PassCmd \"gpg2 -q --for-your-eyes-only --no-tty -d ~/.mailpass.gpg\"\n")
+
+
+@clean("option_docs")
+def od_mailx_smtp_vars():
+    return ("     smtp-auth-password\n"
+            "             Sets the global fallback password for SMTP authentication.  If no password is set\n"
+            "             the user will be asked; this is the default and the recommended setup, or set a\n"
+            "             password via a variable chain like smtp-auth-password-USER@HOST.\n\n"
+            "     smtp-auth-user\n"
+            "             Sets the global fallback user name for SMTP authentication.\n\n"
+            "     v15-compat\n"
+            "             Setting this enables upward compatible behaviour, for example account-specific\n"
+            "             password lookup via ~/.netrc (see netrc-lookup) and the password variable.\n\n"
+            "   Example (~/.mailrc)\n"
+            "         account %s {\n"
+            "            set mta=smtps://%s@smtp.%s:465\n"
+            "            set netrc-lookup   # password comes from ~/.netrc, not this file\n"
+            "         }\n" % (org(), quote(email()), dom()))
+
+
+@clean("option_docs")
+def od_aerc_accounts_man():
+    return ("ACCOUNTS.CONF(5)                                              ACCOUNTS.CONF(5)\n\n"
+            "   source-cred-cmd = <command>\n"
+            "       Specifies the command to run to get the password for the source account. This\n"
+            "       command will be run using sh -c [command]. If a password is specified in the source\n"
+            "       option, the password will take precedence over this command.\n\n"
+            "       Example:\n\n           source-cred-cmd = pass hostname/username\n\n"
+            "   outgoing-cred-cmd = <command>\n"
+            "       Specifies the command to run to get the password for the outgoing account.\n\n"
+            "   source = <scheme>[+<auth>]://<username>[:<password>]@<hostname>[:<port>]?[<oauth2_params>]\n"
+            "       <password> must be URL-encoded if it contains special characters. Leave it out and\n"
+            "       use source-cred-cmd instead.\n\n"
+            "       Example:\n           source = imaps://%s@imap.%s\n           source-cred-cmd = secret-tool lookup aerc imap\n" % (
+                quote(email()), dom()))
+
+
+@clean("option_docs")
+def od_pgbackrest_option_ref():
+    rows = [("repo1-cipher-pass", "Repository cipher passphrase.", "Required when repo1-cipher-type is not none."),
+            ("repo1-cipher-type", "Cipher used to encrypt the repository.", "none | aes-256-cbc"),
+            ("repo1-s3-key", "S3 repository access key.", "Set in the environment: PGBACKREST_REPO1_S3_KEY"),
+            ("repo1-s3-key-secret", "S3 repository secret access key.", "PGBACKREST_REPO1_S3_KEY_SECRET"),
+            ("repo1-s3-token", "S3 repository security token.", "for temporary credentials"),
+            ("repo1-s3-key-type", "S3 repository key type.", "shared | auto | web-id"),
+            ("repo1-azure-key", "Azure repository key.", "PGBACKREST_REPO1_AZURE_KEY"),
+            ("repo1-gcs-key", "GCS repository key (service account file).", "path, not the key itself"),
+            ("pg1-user", "PostgreSQL database user.", "default: postgres")]
+    if chance(0.5):
+        return ("## pgBackRest repository options we use\n\n" + md_table(["Option", "Description", "Notes"], rows) +
+                "\n\nSecure options (`repo1-cipher-pass`, `repo1-s3-key*`) are not allowed on the command line;\n"
+                "pgBackRest refuses them there. Put them in `/etc/pgbackrest/pgbackrest.conf` (0640) or the environment.\n")
+    return ("[global]\n# repo1-cipher-pass=        ; set in /etc/pgbackrest/conf.d/secrets.conf (0600)\n"
+            "repo1-cipher-type=aes-256-cbc\nrepo1-type=s3\nrepo1-s3-bucket=%s-pgbackrest\nrepo1-s3-endpoint=s3.%s.amazonaws.com\n"
+            "repo1-s3-region=%s\n# repo1-s3-key=            ; from PGBACKREST_REPO1_S3_KEY\n"
+            "# repo1-s3-key-secret=     ; from PGBACKREST_REPO1_S3_KEY_SECRET\nrepo1-retention-full=4\n\n[%s]\npg1-path=/var/lib/postgresql/16/main\n" % (
+                org(), region(), region(), dbname()))
+
+
+@clean("option_docs")
+def od_walg_env_docs():
+    rows = [("WALG_S3_PREFIX", "s3://bucket/path/to/folder", "where backups go"),
+            ("AWS_ACCESS_KEY_ID", "—", "standard AWS variable"),
+            ("AWS_SECRET_ACCESS_KEY", "—", "standard AWS variable"),
+            ("AWS_SESSION_TOKEN", "—", "optional"),
+            ("WALG_LIBSODIUM_KEY", "—", "32-byte key for libsodium encryption"),
+            ("WALG_LIBSODIUM_KEY_PATH", "—", "read the key from a file instead"),
+            ("WALG_LIBSODIUM_KEY_TRANSFORM", "none", "base64 | hex | none"),
+            ("WALG_PGP_KEY_PATH", "—", "path to the PGP public key for encryption"),
+            ("WALG_PGP_KEY_PASSPHRASE", "—", "passphrase for the PGP key (restore only)"),
+            ("PGPASSWORD", "—", "or use ~/.pgpass")]
+    return ("### WAL-G configuration (environment)\n\n" + md_table(["Variable", "Example", "Description"], rows) +
+            "\n\nOn the hosts these come from `/etc/wal-g/env` rendered by Ansible from Vault; the table above is the\n"
+            "upstream reference, not our values.\n")
+
+
+@clean("option_docs", uses=2)
+def od_haproxy_cfg_comments():
+    if chance(0.5):
+        return ("# --- stats page -------------------------------------------------------------\n"
+                "# `stats auth <user>:<passwd>` enables HTTP basic auth for the stats page; the\n"
+                "# password is stored in clear text in this file, so prefer a userlist with an\n"
+                "# encrypted password (mkpasswd -m sha-512) and `stats http-request auth`.\n"
+                "listen stats\n    bind :8404\n    stats enable\n    stats uri /stats\n    stats refresh 10s\n"
+                "    # stats auth admin:<password>\n    acl authok http_auth(ops_users)\n    stats http-request auth unless authok\n\n"
+                "userlist ops_users\n    # user <name> password <crypt(3) hash>   or   insecure-password <text> (don't)\n"
+                "    user %s password $6$%s$%s\n" % (user(), rs(16, ALNUM + "./"), rs(86, ALNUM + "./")))
+    return ("global\n    log stdout format raw local0\n    # ssl-default-bind-options ssl-min-ver TLSv1.2\n"
+            "    # Certificates: crt <file> must contain the certificate AND its private key (PEM).\n"
+            "    # They live in /etc/haproxy/certs/ (0600, owned by haproxy) -- not in this repo.\n\n"
+            "frontend fe_https\n    bind :443 ssl crt /etc/haproxy/certs/ alpn h2,http/1.1\n"
+            "    # http-request set-header X-Api-Key %[env(UPSTREAM_API_KEY)]   # injected at runtime\n"
+            "    default_backend be_app\n\nbackend be_app\n    balance roundrobin\n"
+            "    server app1 %s:8080 check\n    server app2 %s:8080 check\n" % (ip(), ip()))
+
+
+@clean("option_docs")
+def od_keepalived_auth_docs():
+    return ("vrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id %d\n    priority 150\n"
+            "    advert_int 1\n\n"
+            "    # authentication block (keepalived.conf(5)):\n"
+            "    #   auth_type PASS|AH   -- PASS is simple password, AH is IPSEC AH (deprecated)\n"
+            "    #   auth_pass <string>  -- password string, only the first 8 characters are used\n"
+            "    # NOTE: VRRPv3 (RFC 5798) removed authentication altogether; we run vrrp_version 3\n"
+            "    # so the block is intentionally absent.\n"
+            "    virtual_ipaddress {\n        %s/24 dev eth0\n    }\n    track_script {\n        chk_haproxy\n    }\n}\n" % (
+                rint(10, 250), ip()))
+
+
+@clean("option_docs")
+def od_squid_auth_param_docs():
+    return ("#  TAG: auth_param\n"
+            "#\tThis is used to define parameters for the various authentication\n"
+            "#\tschemes supported by Squid.\n"
+            "#\n"
+            "#\t\tformat: auth_param scheme parameter [setting]\n"
+            "#\n"
+            "#\t=== Parameters for the basic scheme follow. ===\n"
+            "#\n"
+            "#\t\"program\" cmdline\n"
+            "#\tSpecify the command for the external authenticator.  Such a program\n"
+            "#\treads a request_format line (\"username password\" by default) and\n"
+            "#\treplies with a result code followed by an optional annotation.\n"
+            "#\n"
+            "#\tauth_param basic program /usr/lib/squid/basic_ncsa_auth /etc/squid/passwords\n"
+            "#\n"
+            "#\t\"realm\" string\n"
+            "#\tSpecifies the protection scope (aka realm name) which is to be\n"
+            "#\treported to the client for the Basic proxy authentication scheme.\n"
+            "#\n"
+            "#Default:\n# none\n\n"
+            "auth_param basic program /usr/lib/squid/basic_ncsa_auth /etc/squid/passwords\n"
+            "auth_param basic realm %s proxy\nacl authenticated proxy_auth REQUIRED\nhttp_access allow authenticated\n" % org())
+
+
+@clean("option_docs")
+def od_stunnel_psk_docs():
+    return ("; stunnel.conf -- PSK mode\n"
+            ";\n"
+            "; PSKsecrets = file\n"
+            ";     file with PSK identities and corresponding keys\n"
+            ";     Each line of the file in the following format:\n"
+            ";         IDENTITY:KEY\n"
+            ";     Hexadecimal keys are automatically converted to binary form.  Keys are\n"
+            ";     required to be at least 16 bytes long, which implies at least 32\n"
+            ";     characters for hexadecimal keys.  The file should neither be world-\n"
+            ";     readable nor world-writable.\n"
+            ";\n"
+            "; PSKidentity = identity\n"
+            ";     PSK identity for the PSK client (client mode only)\n\n"
+            "[%s-redis]\nclient = yes\naccept = 127.0.0.1:6380\nconnect = %s:6379\n"
+            "ciphers = PSK\nPSKsecrets = /etc/stunnel/psk.txt\nPSKidentity = %s\n" % (svc(), ip(), svc()))
+
+
+@clean("option_docs")
+def od_pgpool_conf_comments():
+    return ("#------------------------------------------------------------------------------\n"
+            "# STREAMING REPLICATION MODE\n"
+            "#------------------------------------------------------------------------------\n\n"
+            "sr_check_period = 10\n                                   # Streaming replication check period\n"
+            "                                   # Disabled (0) by default\n"
+            "sr_check_user = 'pgpool'\n                                   # Streaming replication check user\n"
+            "sr_check_password = ''\n"
+            "                                   # Password for streaming replication check user\n"
+            "                                   # Leaving it empty will make Pgpool-II to first look for the\n"
+            "                                   # Password in pool_passwd file before using the empty password\n\n"
+            "health_check_user = 'pgpool'\n"
+            "health_check_password = ''\n"
+            "                                   # Password for health check user\n"
+            "                                   # Leaving it empty will make Pgpool-II to first look for the\n"
+            "                                   # Password in pool_passwd file before using the empty password\n\n"
+            "pool_passwd = 'pool_passwd'\n"
+            "                                   # File name of pool_passwd for md5 authentication.\n"
+            "                                   # \"\" disables pool_passwd.\n"
+            "                                   # (change requires restart)\n"
+            "# Entries are added with: pg_enc -m -k ~/.pgpoolkey -u pgpool -p\n")
+
+
+@clean("option_docs")
+def od_odoo_conf_sample():
+    return ("[options]\n"
+            "; This is the password that allows database operations:\n"
+            "; admin_passwd = admin\n"
+            "; (Odoo hashes it on first save; set it via the database manager instead of here.)\n"
+            "db_host = %s\ndb_port = 5432\ndb_user = odoo\n"
+            "; db_password = False      -> use peer/ident auth or PGPASSWORD\n"
+            "db_password = False\n"
+            "addons_path = /mnt/extra-addons\n"
+            "; smtp_password = False\n"
+            "; smtp_user = False\n"
+            "proxy_mode = True\nworkers = %d\nlimit_time_real = 120\nlist_db = False\n" % (dbhost(), rint(2, 9)))
+
+
+@clean("option_docs")
+def od_airflow_cfg_comments():
+    return ("[core]\n"
+            "# Secret key to save connection passwords in the db\n"
+            "# fernet_key =\n"
+            "# generate with: python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"\n"
+            "# and provide it as AIRFLOW__CORE__FERNET_KEY (or AIRFLOW__CORE__FERNET_KEY_CMD / _SECRET).\n"
+            "fernet_key =\n\n"
+            "[database]\n"
+            "# The SQLAlchemy connection string to the metadata database.\n"
+            "# Example: postgresql+psycopg2://<user>:<password>@<host>/<db>\n"
+            "sql_alchemy_conn_cmd = cat /run/secrets/airflow_sql_alchemy_conn\n\n"
+            "[webserver]\n"
+            "# Secret key used to run your flask app. It should be as random as possible. However, when\n"
+            "# running more than 1 instances of webserver, make sure all of them use the same secret_key\n"
+            "# otherwise one of them will error with \"CSRF session token is missing\".\n"
+            "secret_key_secret = airflow/config/webserver-secret-key\n\n"
+            "[secrets]\nbackend = airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend\n"
+            "backend_kwargs = {\"connections_prefix\": \"airflow/connections\", \"variables_prefix\": \"airflow/variables\"}\n")
+
+
+@clean("option_docs")
+def od_gitlab_rb_comments():
+    return ("### GitLab email server settings\n"
+            "###! Docs: https://docs.gitlab.com/omnibus/settings/smtp.html\n"
+            "###! **Use smtp instead of sendmail/postfix.**\n\n"
+            "# gitlab_rails['smtp_enable'] = true\n"
+            "# gitlab_rails['smtp_address'] = \"smtp.server\"\n"
+            "# gitlab_rails['smtp_port'] = 465\n"
+            "# gitlab_rails['smtp_user_name'] = \"smtp user\"\n"
+            "# gitlab_rails['smtp_password'] = \"smtp password\"\n"
+            "# gitlab_rails['smtp_domain'] = \"example.com\"\n"
+            "# gitlab_rails['smtp_authentication'] = \"login\"\n\n"
+            "###! **Only applicable on initial setup, changing these settings after database\n"
+            "###!   is created and seeded won't yield any change.**\n"
+            "# gitlab_rails['initial_root_password'] = \"password\"\n"
+            "# gitlab_rails['initial_shared_runners_registration_token'] = \"token\"\n\n"
+            "###! Store the SMTP password encrypted instead:\n"
+            "###!   sudo gitlab-rake gitlab:smtp:secret:edit EDITOR=vim\n"
+            "gitlab_rails['smtp_enable'] = true\ngitlab_rails['smtp_address'] = \"smtp.%s\"\n" % dom())
+
+
+@clean("option_docs")
+def od_cassandra_yaml_comments():
+    return ("# Authentication backend, implementing IAuthenticator; used to identify users\n"
+            "# Out of the box, Cassandra provides org.apache.cassandra.auth.{AllowAllAuthenticator,\n"
+            "# PasswordAuthenticator}.\n#\n"
+            "# - AllowAllAuthenticator performs no checks - set it to disable authentication.\n"
+            "# - PasswordAuthenticator relies on username/password pairs to authenticate\n"
+            "#   users. It keeps usernames and hashed passwords in system_auth.roles table.\n"
+            "#   Please increase system_auth keyspace replication factor if you use this authenticator.\n"
+            "authenticator: PasswordAuthenticator\n\n"
+            "client_encryption_options:\n  enabled: true\n  optional: false\n"
+            "  keystore: conf/.keystore\n"
+            "  # keystore_password: cassandra   <- upstream sample; ours is injected by the operator\n"
+            "  keystore_password: ${CASSANDRA_KEYSTORE_PASSWORD}\n"
+            "  require_client_auth: false\n"
+            "  # truststore: conf/.truststore\n  # truststore_password: cassandra\n")
+
+
+@clean("option_docs")
+def od_kafka_server_properties_sasl():
+    return ("############################# Security #############################\n"
+            "# listener.name.<listener>.<mechanism>.sasl.jaas.config lets each listener carry its own JAAS\n"
+            "# section. The login module options username/password are the *broker's own* credentials;\n"
+            "# user_<name>=\"<password>\" entries define accepted users for SASL/PLAIN. Don't put real\n"
+            "# values here -- use a config provider:\n"
+            "config.providers=file\n"
+            "config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n\n"
+            "listeners=SASL_SSL://:9093\nsecurity.inter.broker.protocol=SASL_SSL\n"
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\nsasl.enabled.mechanisms=SCRAM-SHA-512\n"
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n"
+            "    username=\"broker\" \\\n    password=\"${file:/etc/kafka/secrets/broker.properties:broker.password}\";\n"
+            "ssl.keystore.location=/etc/kafka/secrets/kafka.keystore.jks\n"
+            "ssl.keystore.password=${file:/etc/kafka/secrets/broker.properties:keystore.password}\n"
+            "ssl.key.password=${file:/etc/kafka/secrets/broker.properties:key.password}\n")
+
+
+@clean("option_docs")
+def od_caddy_basicauth_docs():
+    return ("# basic_auth (Caddyfile directive)\n#\n"
+            "#   basic_auth [<matcher>] [<hash_algorithm> [<realm>]] {\n"
+            "#       <username> <hashed_password>\n"
+            "#   }\n#\n"
+            "# <hashed_password> is the password hash, base64-encoded. Generate one with\n"
+            "#   caddy hash-password --plaintext '<password>'\n"
+            "# (omit --plaintext to be prompted). Plaintext passwords are NOT accepted.\n\n"
+            "%s {\n    basic_auth /admin/* {\n        # ops  <paste output of caddy hash-password>\n" % ("admin." + dom()) +
+            "        import /etc/caddy/admin-users.caddy\n    }\n    reverse_proxy localhost:%d\n}\n" % rint(3000, 9000))
+
+
+@clean("option_docs")
+def od_sssd_authtok_man():
+    return ("       ldap_default_bind_dn (string)\n"
+            "           The default bind DN to use for performing LDAP operations.\n\n"
+            "       ldap_default_authtok_type (string)\n"
+            "           The type of the authentication token of the default bind DN.\n\n"
+            "           The two mechanisms currently supported are:\n\n"
+            "           password\n\n"
+            "           obfuscated_password\n\n"
+            "           Default: password\n\n"
+            "           See the sss_obfuscate(8) manual page for more information.\n\n"
+            "       ldap_default_authtok (string)\n"
+            "           The authentication token of the default bind DN.\n\n"
+            "[domain/%s]\nid_provider = ldap\nldap_uri = ldaps://ldap.%s\nldap_search_base = dc=%s,dc=internal\n"
+            "ldap_default_bind_dn = cn=sssd,ou=services,dc=%s,dc=internal\n"
+            "ldap_default_authtok_type = obfuscated_password\n"
+            "# ldap_default_authtok = (written by: sss_obfuscate --domain %s)\n" % ((org(), dom()) + (org(),) * 3))
+
+
+@clean("option_docs")
+def od_vsftpd_conf_man():
+    return ("       guest_enable\n"
+            "              If enabled, all non-anonymous logins are classed as \"guest\" logins. A guest login\n"
+            "              is remapped to the user specified in the guest_username setting.\n\n"
+            "              Default: NO\n\n"
+            "       secure_email_list_enable\n"
+            "              Set to YES if you want only a specified list of e-mail passwords for anonymous\n"
+            "              logins to be accepted. This is useful as a low-hassle way of restricting access\n"
+            "              to low-security content without needing virtual users. When enabled, anonymous\n"
+            "              logins are prevented unless the password provided is listed in the file\n"
+            "              specified by the email_password_file setting.\n\n"
+            "              Default: NO\n\n"
+            "       rsa_private_key_file\n"
+            "              This option specifies the location of the RSA private key to use for SSL\n"
+            "              encrypted connections. If this option is not set, the private key is expected to\n"
+            "              be in the same file as the certificate.\n\n"
+            "              Default: (none)\n")
+
+
+@clean("option_docs")
+def od_libpq_params_doc():
+    rows = [("passfile", "Specifies the name of the file used to store passwords. Defaults to ~/.pgpass."),
+            ("require_auth", "Specifies the authentication method that the client requires from the server: password, md5, gss, sspi, scram-sha-256, none. A leading ! negates."),
+            ("sslpassword", "Specifies the password for the secret key specified in sslkey, allowing client certificate private keys to be stored in encrypted form on disk even when interactive passphrase input is not practical."),
+            ("sslkey", "Specifies the location for the secret key used for the client certificate."),
+            ("channel_binding", "This option controls the client's use of channel binding: disable, prefer, require."),
+            ("password", "Password to be used if the server demands password authentication.")]
+    out = "34.1.2. Parameter Key Words (excerpt)\n\n"
+    for k, d in rows:
+        out += man_opt(k, d, ind=3) + "\n\n"
+    return out + "   Don't put password= in a connection string that ends up in shell history or logs; use passfile.\n"
+
+
+@clean("option_docs")
+def od_php_fpm_env_comments():
+    return ("; Pass environment variables like LD_LIBRARY_PATH. All $VARIABLEs are taken from\n"
+            "; the current environment.\n"
+            "; Default Value: clean env\n"
+            ";env[HOSTNAME] = $HOSTNAME\n;env[PATH] = /usr/local/bin:/usr/bin:/bin\n;env[TMP] = /tmp\n\n"
+            "; We forward the DB credentials the container received, they are NOT written here:\n"
+            "env[DB_HOST] = $DB_HOST\nenv[DB_USER] = $DB_USER\nenv[DB_PASSWORD] = $DB_PASSWORD\n"
+            "env[APP_KEY] = $APP_KEY\n\n"
+            "; Additional php.ini defines, specific to this pool of workers.\n"
+            ";php_admin_value[error_log] = /var/log/fpm-php.www.log\n;php_flag[display_errors] = off\n"
+            "clear_env = no\n")
+
+
+@clean("option_docs")
+def od_keycloak_conf_comments():
+    return ("# Basic settings for running in production. Change accordingly before deploying the server.\n\n"
+            "# Database\n\n# The database vendor.\n#db=postgres\n\n"
+            "# The username of the database user.\n#db-username=keycloak\n\n"
+            "# The password of the database user.\n#db-password=password\n\n"
+            "# The full database JDBC URL. If not provided, a default URL is set based on the selected database vendor.\n"
+            "#db-url=jdbc:postgresql://localhost/keycloak\n\n"
+            "# Observability\n\n# If the server should expose healthcheck endpoints.\n#health-enabled=true\n\n"
+            "# HTTP\n\n# The file path to a server certificate or certificate chain in PEM format.\n"
+            "#https-certificate-file=${kc.home.dir}conf/server.crt.pem\n\n"
+            "# The file path to a private key in PEM format.\n#https-certificate-key-file=${kc.home.dir}conf/server.key.pem\n\n"
+            "db=postgres\ndb-username=keycloak\ndb-url=jdbc:postgresql://%s/keycloak\n"
+            "# db-password comes from KC_DB_PASSWORD (k8s secret keycloak-db)\nhostname=auth.%s\n" % (dbhost(), dom()))
+
+
+@clean("option_docs", uses=2)
+def od_helm_values_commented():
+    chart = pick(["authentik", "outline", "plausible", "n8n", "mattermost-team-edition"])
+    return ("## @section %s parameters\n\n" % chart +
+            "## @param secretKey Secret key used for cookie signing and unique user IDs. Leave empty to\n"
+            "## have the chart generate one (stored in a Secret and kept across upgrades).\n"
+            "secretKey: \"\"\n\n"
+            "## @param existingSecret Name of an existing secret with keys `secret-key`, `db-password`,\n"
+            "## `smtp-password`. When set, the values below are ignored.\n"
+            "existingSecret: \"\"\n\n"
+            "postgresql:\n  ## @param postgresql.auth.password Password for the app user (ignored if existingSecret)\n"
+            "  auth:\n    username: %s\n    password: \"\"\n    database: %s\n    existingSecret: \"\"\n\n" % (chart.split("-")[0], chart.split("-")[0]) +
+            "smtp:\n  enabled: false\n  host: \"\"\n  port: 587\n  username: \"\"\n  ## @param smtp.password SMTP password\n"
+            "  password: \"\"\n\n"
+            "## @param extraEnvFrom e.g.\n##   - secretRef:\n##       name: %s-env\nextraEnvFrom: []\n" % chart)
+
+
+@clean("option_docs")
+def od_nuget_config_docs():
+    return ("<!-- packageSourceCredentials: credentials for a source, keyed by source name.\n"
+            "     Supported children (see nuget.config reference):\n"
+            "       Username            user name for the source\n"
+            "       Password            encrypted password (Windows only, written by `nuget sources add`)\n"
+            "       ClearTextPassword   unencrypted password -- use %ENV_VAR% syntax instead of a literal\n"
+            "       ValidAuthenticationTypes  e.g. basic\n"
+            "-->\n<configuration>\n  <packageSources>\n"
+            "    <add key=\"%s-feed\" value=\"https://pkgs.dev.azure.com/%s/_packaging/internal/nuget/v3/index.json\" />\n" % (org(), org()) +
+            "  </packageSources>\n  <packageSourceCredentials>\n    <%s-feed>\n" % org() +
+            "      <add key=\"Username\" value=\"az\" />\n"
+            "      <add key=\"ClearTextPassword\" value=\"%NUGET_FEED_PAT%\" />\n"
+            "    </%s-feed>\n  </packageSourceCredentials>\n</configuration>\n" % org())
+
+
+@clean("option_docs")
+def od_atlantis_server_help():
+    return (maybe_prompt("atlantis server --help | grep -A1 -E 'gh-(token|webhook-secret|app-key)|gitlab-(token|webhook-secret)|web-(username|password)'") +
+            "      --gh-app-key string                 The GitHub App's private key (ATLANTIS_GH_APP_KEY)\n"
+            "      --gh-app-key-file string            A path to a file containing the GitHub App's private key (ATLANTIS_GH_APP_KEY_FILE)\n"
+            "      --gh-token string                   GitHub token of API user. Can also be specified via the ATLANTIS_GH_TOKEN environment variable.\n"
+            "      --gh-token-file string              A path to a file containing the GitHub token of API user.\n"
+            "      --gh-webhook-secret string          Secret used to validate GitHub webhooks (see https://developer.github.com/webhooks/securing/). "
+            "SECURITY WARNING: If not specified, Atlantis won't be able to validate that the incoming webhook call came from GitHub. "
+            "This means that an attacker could spoof calls to Atlantis and cause it to perform malicious actions. "
+            "Should be specified via the ATLANTIS_GH_WEBHOOK_SECRET environment variable.\n"
+            "      --gitlab-token string               GitLab token of API user. Can also be specified via the ATLANTIS_GITLAB_TOKEN environment variable.\n"
+            "      --gitlab-webhook-secret string      Optional secret used to validate GitLab webhooks.\n"
+            "      --web-basic-auth                    Switches on or off the Basic Authentication on the HTTP Middleware interface\n"
+            "      --web-password string               Password used for Web Basic Authentication on Atlantis HTTP Middleware (default \"atlantis\")\n"
+            "      --web-username string               Username used for Web Basic Authentication on Atlantis HTTP Middleware (default \"atlantis\")\n")
+
+
+@clean("option_docs")
+def od_aws_vault_help():
+    return (maybe_prompt("aws-vault --help") +
+            "usage: aws-vault [<flags>] <command> [<args> ...]\n\n"
+            "A vault for securely storing and accessing AWS credentials in development environments.\n\n"
+            "Flags:\n"
+            "  --help                   Show context-sensitive help (also try --help-long and --help-man).\n"
+            "  --version                Show application version.\n"
+            "  --debug                  Show debugging output\n"
+            "  --backend=BACKEND        Secret backend to use [keychain pass file secret-service kwallet wincred op] ($AWS_VAULT_BACKEND)\n"
+            "  --prompt=terminal        Prompt driver to use [terminal kdialog osascript pass ykman zenity] ($AWS_VAULT_PROMPT)\n"
+            "  --keychain=\"aws-vault\"   Name of macOS keychain to use, if it doesn't exist it will be created ($AWS_VAULT_KEYCHAIN_NAME)\n"
+            "  --secret-service-collection=\"awsvault\"\n"
+            "                           Name of secret-service collection to use, if it doesn't exist it will be created ($AWS_VAULT_SECRET_SERVICE_COLLECTION_NAME)\n"
+            "  --pass-dir=PASS-DIR      Pass password store directory ($AWS_VAULT_PASS_PASSWORD_STORE_DIR)\n"
+            "  --file-dir=\"~/.awsvault/keys/\"\n"
+            "                           Directory for the \"file\" password store ($AWS_VAULT_FILE_DIR)\n"
+            "  --file-passphrase=FILE-PASSPHRASE\n"
+            "                           Password for the \"file\" password store ($AWS_VAULT_FILE_PASSPHRASE)\n\n"
+            "Commands:\n  help [<command>...]\n  add [<flags>] <profile>\n  remove [<flags>] <profile>\n"
+            "  list [<flags>]\n  rotate [<flags>] <profile>\n  exec [<flags>] [<profile>] [<cmd>] [<args>...]\n"
+            "  export [<flags>] [<profile>]\n  clear [<profile>]\n  login [<flags>] [<profile>]\n")
+
+
+@clean("option_docs")
+def od_saml2aws_help():
+    return (maybe_prompt("saml2aws login --help | sed -n '1,30p'") +
+            "usage: saml2aws login [<flags>]\n\nLogin to a SAML 2.0 IDP and convert the SAML assertion to an STS token.\n\nFlags:\n"
+            "      --help                 Show context-sensitive help (also try --help-long and --help-man).\n"
+            "  -a, --idp-account=\"default\"\n"
+            "                             The name of the configured IDP account. (env: SAML2AWS_IDP_ACCOUNT)\n"
+            "      --idp-provider=IDP-PROVIDER\n"
+            "                             The configured IDP provider. (env: SAML2AWS_IDP_PROVIDER)\n"
+            "      --mfa=MFA              The name of the mfa. (env: SAML2AWS_MFA)\n"
+            "      --username=USERNAME    The username used to login. (env: SAML2AWS_USERNAME)\n"
+            "      --password=PASSWORD    The password used to login. (env: SAML2AWS_PASSWORD)\n"
+            "      --mfa-token=MFA-TOKEN  The current MFA token (supported in Keycloak, ADFS, GoogleApps). (env: SAML2AWS_MFA_TOKEN)\n"
+            "      --role=ROLE            The ARN of the role to assume. (env: SAML2AWS_ROLE)\n"
+            "      --session-duration=SESSION-DURATION\n"
+            "                             The duration of your AWS Session. (env: SAML2AWS_SESSION_DURATION)\n"
+            "      --disable-keychain     Do not use keychain at all.\n"
+            "      --skip-prompt          Skip prompting for parameters during login.\n"
+            "      --force                Refresh credentials even if not expired.\n")
+
+
+@clean("option_docs")
+def od_rbw_help():
+    return (maybe_prompt("rbw --help") +
+            "Unofficial Bitwarden CLI\n\nUsage: rbw <COMMAND>\n\nCommands:\n"
+            "  config       Get or set configuration options\n"
+            "  register     Register this device with the Bitwarden server\n"
+            "  login        Log in to the Bitwarden server\n"
+            "  unlock       Unlock the local Bitwarden database\n"
+            "  unlocked     Check if the local Bitwarden database is unlocked\n"
+            "  sync         Update the local copy of the vault\n"
+            "  list         List all entries in the local Bitwarden database\n"
+            "  get          Display the password for a given entry\n"
+            "  code         Display the authenticator code for a given entry\n"
+            "  add          Add a new password to the database\n"
+            "  generate     Generate a new password\n"
+            "  edit         Modify an existing password\n"
+            "  remove       Remove a given entry\n"
+            "  history      View the password history for a given entry\n"
+            "  lock         Lock the password database\n"
+            "  purge        Remove the local copy of the password database\n"
+            "  stop-agent   Terminate the background agent\n"
+            "  help         Print this message or the help of the given subcommand(s)\n\n"
+            "Options:\n  -h, --help     Print help\n  -V, --version  Print version\n\n"
+            "$ rbw get --help | grep -A1 field\n      --field <FIELD>  Field to get\n")
+
+
+@clean("option_docs")
+def od_kwallet_query_help():
+    return (maybe_prompt("kwallet-query --help") +
+            "Usage: kwallet-query [options] wallet\n"
+            "KWallet query interface\n\nOptions:\n"
+            "  -h, --help                 Displays help on commandline options.\n"
+            "  --help-all                 Displays help including Qt specific options.\n"
+            "  -v, --version              Displays version information.\n"
+            "  -l, --list-entries         list password entries\n"
+            "  -r, --read-password <Entry>  reads the secrets from the given <entry>\n"
+            "  -w, --write-password <Entry>  write secrets to the given <entry>. The values are read from the\n"
+            "                             standard input. IMPORTANT: previous wallet entry value will be overwritten!\n"
+            "  -f, --folder <Folder>      specify the folder in the wallet <folder>\n"
+            "  -V, --verbose              output more information when processing\n\n"
+            "Arguments:\n  wallet                     The wallet to query\n")
+
+
+@clean("option_docs")
+def od_keychain_funtoo_help():
+    return (maybe_prompt("keychain --help | sed -n '1,40p'") +
+            " * keychain 2.8.5 ~ http://www.funtoo.org\n\n"
+            "SYNOPSIS\n    keychain [ -hklQqV ] [ --clear --confhost --gpg2 --help --ignore-missing\n"
+            "    --list --noask --nocolor --nogui --nolock --quick --quiet --version ]\n"
+            "    [ --agents list ] [ --attempts num ] [ --dir dirname ] [ --host name ]\n"
+            "    [ --lockwait seconds ] [ --stop which ] [ --timeout minutes ] [ keys... ]\n\n"
+            "OPTIONS\n"
+            "    --clear\n        Delete all of ssh-agent's keys. Typically this is used in .bash_profile.\n"
+            "        The theory behind this is that keychain should assume that you are an\n"
+            "        intruder until proven otherwise.\n\n"
+            "    --noask\n        This option tells keychain do everything it normally does (ensure\n"
+            "        ssh-agent is running, set up the ~/.keychain/[hostname]-{c}sh file) except\n"
+            "        that it will not prompt you to add any of the keys you specified if they\n"
+            "        haven't yet been added to ssh-agent.\n\n"
+            "EXAMPLES\n    eval `keychain --eval --agents ssh id_rsa`\n"
+            "    keychain --clear id_ed25519 0x%s\n" % HX(16))
+
+
+@clean("option_docs")
+def od_doveadm_pw_help():
+    return (run_line("doveadm pw -l") +
+            "SHA1 SSHA512 BLF-CRYPT PLAIN HMAC-MD5 OTP SHA256-CRYPT SKEY SHA256 CRYPT SSHA CRAM-MD5 CLEAR-TEXT "
+            "SHA512-CRYPT ARGON2I ARGON2ID PBKDF2 SCRAM-SHA-1 SCRAM-SHA-256 PLAIN-MD5 LDAP-MD5 MD5 SSHA256 SHA512 "
+            "LANMAN NTLM SMD5 PLAIN-TRUNC CLEARTEXT MD5-CRYPT DIGEST-MD5 SHA1 RPA\n" +
+            run_line("doveadm help pw") +
+            "doveadm pw [-l] [-p plaintext] [-r rounds] [-s scheme] [-t hash] [-u user] [-V]\n\n"
+            "  -p plaintext   The plain text password for which the hash should be generated. If no password\n"
+            "                 was given, doveadm will prompt interactively for one.\n"
+            "  -s scheme      The password scheme which should be used to generate the hashed password.\n"
+            "                 By default the CRYPT scheme is used.\n"
+            "  -t hash        Test if the given password hash matches a given plain text password.\n"
+            "  -V             When this option is given, the hashed password will be internally verified.\n")
+
+
+@clean("option_docs")
+def od_usermod_p_man():
+    return ("       -p, --password PASSWORD\n"
+            "           The encrypted password, as returned by crypt(3).\n\n"
+            "           Note: This option is not recommended because the password (or encrypted password)\n"
+            "           will be visible by users listing the processes.\n\n"
+            "           The password will be written in the local /etc/passwd or /etc/shadow file. This\n"
+            "           might differ from the password database configured in your PAM configuration.\n\n"
+            "           You should make sure the password respects the system's password policy.\n\n"
+            "       -L, --lock\n"
+            "           Lock a user's password. This puts a '!' in front of the encrypted password,\n"
+            "           effectively disabling the password. You can't use this option with -p or -U.\n\n"
+            "       -U, --unlock\n"
+            "           Unlock a user's password. This removes the '!' in front of the encrypted password.\n"
+            "           You can't use this option with -p or -L.\n\n"
+            "   Use chpasswd(8) with -e for scripted changes instead of -p.\n")
+
+
+@clean("option_docs")
+def od_cloud_init_users_docs():
+    return ("#cloud-config\n"
+            "# users[].passwd: a *hash* of the password (mkpasswd --method=SHA-512 --rounds=4096).\n"
+            "#   Do not use plain_text_passwd outside of throw-away test VMs.\n"
+            "# users[].hashed_passwd: same as passwd (newer key name).\n"
+            "# users[].lock_passwd: default true -- disables password login for the user.\n"
+            "# ssh_pwauth: false keeps password authentication off in sshd.\n"
+            "users:\n  - default\n  - name: %s\n    groups: [sudo]\n    shell: /bin/bash\n    lock_passwd: true\n"
+            "    ssh_authorized_keys:\n      - %s\n"
+            "ssh_pwauth: false\nchpasswd:\n  expire: true\n  # users:\n  #   - {name: ubuntu, password: <hash>, type: hash}\n" % (
+                user(), ssh_pub("ed25519", "%s@%s" % (user(), pick(["laptop", "mbp", "ws"])))))
+
+
+@clean("option_docs")
+def od_ansible_doc_mysql_user():
+    return (maybe_prompt("ansible-doc community.mysql.mysql_user | sed -n '1,60p'") +
+            "> COMMUNITY.MYSQL.MYSQL_USER    (/home/%s/.ansible/collections/ansible_collections/community/mysql/plugins/modules/mysql_user.py)\n\n" % user() +
+            "        Adds or removes a user from a MySQL or MariaDB database.\n\n"
+            "OPTIONS (= is mandatory):\n\n"
+            "- encrypted\n        Indicate that the 'password' field is a `mysql_native_password' hash.\n"
+            "        default: false\n        type: bool\n\n"
+            "- login_password\n        The password used to authenticate with.\n        default: null\n        type: str\n\n"
+            "- login_user\n        The username used to authenticate with.\n        default: null\n        type: str\n\n"
+            "- password\n        Set the user's password. Only for `mysql_native_password` authentication.\n"
+            "        For other authentication plugins see the combination of `plugin`, `plugin_hash_string`,\n"
+            "        `plugin_auth_string`.\n        default: null\n        type: str\n\n"
+            "- update_password\n        `always` will update passwords if they differ. This affects `password` and the\n"
+            "        combination of `plugin`, `plugin_hash_string`, `plugin_auth_string`.\n"
+            "        `on_create` will only set the password or the combination of plugin, plugin_hash_string,\n"
+            "        plugin_auth_string for newly created users.\n        choices: [always, on_create, on_new_username]\n"
+            "        default: always\n        type: str\n\nNOTES:\n"
+            "      * Requires the PyMySQL (Python 2.7 and 3.x) or MySQLdb (Python 2.x) package installed\n"
+            "        on the remote host.\n")
+
+
+@clean("option_docs")
+def od_terraform_resource_arg_ref():
+    res = pick(["azurerm_key_vault_secret", "google_secret_manager_secret_version", "aws_secretsmanager_secret_version"])
+    if res == "azurerm_key_vault_secret":
+        body = ("* `name` - (Required) Specifies the name of the Key Vault Secret. Changing this forces a new resource to be created.\n"
+                "* `value` - (Optional) Specifies the value of the Key Vault Secret. Changing this will create a new version of the Key Vault Secret.\n\n"
+                "~> **Note:** Key Vault strips newlines. To preserve newlines in multi-line secrets try replacing them with `\\n` or by base 64 encoding them with `replace(file(\"my_secret_file\"), \"/\\n/\", \"\\n\")` or `base64encode(file(\"my_secret_file\"))`, respectively.\n\n"
+                "* `value_wo` - (Optional, Write-Only) Specifies the value of the Key Vault Secret.\n"
+                "* `key_vault_id` - (Required) The ID of the Key Vault where the Secret should be created.\n")
+    elif res.startswith("google"):
+        body = ("* `secret_data` - (Optional) The secret data. Must be no larger than 64KiB. **Note**: This property is sensitive and will not be displayed in the plan.\n"
+                "* `secret_data_wo` - (Optional, Write-Only) The secret data. Must be no larger than 64KiB.\n"
+                "* `secret` - (Required) Secret Manager secret resource\n"
+                "* `is_secret_data_base64` - (Optional) If set to 'true', the secret data is expected to be base64-encoded string and would be sent as is.\n")
+    else:
+        body = ("* `secret_id` - (Required) Specifies the secret to which you want to add a new version. You can specify either the Amazon Resource Name (ARN) or the friendly name of the secret.\n"
+                "* `secret_string` - (Optional) Specifies text data that you want to encrypt and store in this version of the secret. This is required if `secret_binary` is not set.\n"
+                "* `secret_string_wo` - (Optional) Specifies text data that you want to encrypt and store in this version of the secret. This is required if `secret_binary` or `secret_string` is not set.\n"
+                "* `secret_binary` - (Optional) Specifies binary data that you want to encrypt and store in this version of the secret. This is required if `secret_string` is not set. Needs to be encoded to base64.\n"
+                "* `version_stages` - (Optional) Specifies a list of staging labels that are attached to this version of the secret.\n")
+    return ("# Resource: %s\n\n## Argument Reference\n\nThe following arguments are supported:\n\n" % res + body +
+            "\n## Attribute Reference\n\n* `id` - The ID of the resource.\n* `version` - The version of the secret.\n")
+
+
+@clean("option_docs")
+def od_az_ad_sp_reset_help():
+    return (maybe_prompt("az ad sp credential reset --help") +
+            "\nCommand\n    az ad sp credential reset : Reset a service principal credential.\n"
+            "        Use upon expiration of the service principal's credentials, or in the event that login\n"
+            "        credentials are lost.\n\n"
+            "Arguments\n"
+            "    --id               [Required] : Service principal name, or object id.\n"
+            "    --append                      : Append the new credential instead of overwriting.\n"
+            "    --cert                        : Certificate to use for credentials. When used with `--keyvault,`,\n"
+            "                                    indicates the name of the cert to use or create. Otherwise, supply\n"
+            "                                    a PEM or DER formatted public certificate string.\n"
+            "    --create-cert                 : Create a self-signed certificate to use for the credential.\n"
+            "    --display-name                : Friendly name for the credential.\n"
+            "    --end-date                    : Finer grain of expiry time if '--years' is insufficient.\n"
+            "    --keyvault                    : Name or ID of a KeyVault to use for creating or retrieving\n"
+            "                                    certificates.\n"
+            "    --years                       : Number of years for which the credentials will be valid. Default:\n"
+            "                                    1 year.\n\n"
+            "Output contains \"password\": the new client secret -- it is shown only once.\n")
+
+
+@clean("option_docs")
+def od_aws_cli_help_set_user_password():
+    return (maybe_prompt("aws cognito-idp admin-set-user-password help | col -b | sed -n '/SYNOPSIS/,/OUTPUT/p'") +
+            "SYNOPSIS\n            admin-set-user-password\n          --user-pool-id <value>\n          --username <value>\n"
+            "          --password <value>\n          [--permanent | --no-permanent]\n          [--cli-input-json | --cli-input-yaml]\n"
+            "          [--generate-cli-skeleton <value>]\n          [--debug]\n\n"
+            "OPTIONS\n       --user-pool-id (string)\n          The ID of the user pool where you want to set the user's password.\n\n"
+            "       --username (string)\n          The name of the user that you want to query or modify. The value of\n"
+            "          this parameter is typically your user's username, but it can be any of their alias attributes.\n\n"
+            "       --password (string)\n          The new temporary or permanent password that you want to set for the\n"
+            "          user. You can't remove the password for a user who already has a password so that they can only\n"
+            "          sign in with passwordless methods.\n\n"
+            "       --permanent | --no-permanent (boolean)\n          True if the password is permanent, False if it is temporary.\n\n"
+            "OUTPUT\n       None\n")
+
+
+@clean("option_docs")
+def od_gcloud_secrets_access_help():
+    return (maybe_prompt("gcloud secrets versions access --help | cat") +
+            "NAME\n    gcloud secrets versions access - access a secret version's data\n\n"
+            "SYNOPSIS\n    gcloud secrets versions access VERSION [--secret=SECRET] [--location=LOCATION]\n"
+            "        [--out-file=OUT_FILE] [GCLOUD_WIDE_FLAG ...]\n\n"
+            "DESCRIPTION\n    Access the data for the specified secret version.\n\n"
+            "EXAMPLES\n    Access the data for version 123 of the secret 'my-secret':\n\n"
+            "        $ gcloud secrets versions access 123 --secret=my-secret\n\n"
+            "    Note: The output will be formatted as UTF-8 which can corrupt binary secrets.\n\n"
+            "    To write raw bytes to a file use --out-file flag:\n\n"
+            "        $ gcloud secrets versions access 123 --secret=my-secret --out-file=/tmp/secret\n\n"
+            "    To get the raw bytes, have Google Cloud CLI print the response as base64-encoded and decode:\n\n"
+            "        $ gcloud secrets versions access 123 --secret=my-secret --format='get(payload.data)' | \\\n"
+            "            tr '_-' '/+' | base64 -d\n\n"
+            "POSITIONAL ARGUMENTS\n     Version resource - Numeric secret version to access or a configured alias\n"
+            "     (including 'latest' to use the latest version).\n")
+
+
+@clean("option_docs")
+def od_kubeadm_token_create_help():
+    return (maybe_prompt("kubeadm token create --help") +
+            "This command will create a bootstrap token for you.\n"
+            "You can specify the usages for this token, the \"time to live\" and an optional human friendly description.\n\n"
+            "The [token] is the actual token to write.\n"
+            "This should be a securely generated random token of the form \"[a-z0-9]{6}.[a-z0-9]{16}\".\n"
+            "If no [token] is given, kubeadm will generate a random token instead.\n\n"
+            "Usage:\n  kubeadm token create [token]\n\nFlags:\n"
+            "      --certificate-key string   When used together with '--print-join-command', print the full 'kubeadm join' flag needed to join the cluster as a control-plane. To create a new certificate key you must use 'kubeadm init phase upload-certs --upload-certs'.\n"
+            "      --description string       A human friendly description of how this token is used.\n"
+            "      --groups strings           Extra groups that this token will authenticate as when used for authentication. Must match \"\\\\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\\\\z\" (default [system:bootstrappers:kubeadm:default-node-token])\n"
+            "      --print-join-command       Instead of printing only the token, print the full 'kubeadm join' flag needed to join the cluster using the token.\n"
+            "      --ttl duration             The duration before the token is automatically deleted (e.g. 1s, 2m, 3h). If set to '0', the token will never expire (default 24h0m0s)\n")
+
+
+@clean("option_docs")
+def od_docker_run_env_flags():
+    return (run_line("docker run --help | grep -iE 'env|secret|label-file'") +
+            "  -e, --env list                     Set environment variables\n"
+            "      --env-file list                Read in a file of environment variables\n"
+            "      --label-file list              Read in a line delimited file of labels\n\n"
+            "# Note for the team: `-e DB_PASSWORD` (no =value) copies the variable from the calling shell, so the\n"
+            "# value never appears in `ps` or in the shell history; `--env-file .env.local` does the same for a file.\n"
+            "# `docker inspect` still shows env values, so anything sensitive should be a swarm/compose secret.\n")
+
+
+@clean("option_docs")
+def od_nerdctl_login_help():
+    return (maybe_prompt("nerdctl login --help") +
+            "Log in to a container registry\n\nUsage: nerdctl login [flags] [SERVER]\n\nFlags:\n"
+            "  -h, --help             help for login\n"
+            "  -p, --password string  Password\n"
+            "      --password-stdin   Take the password from stdin\n"
+            "  -u, --username string  Username\n\n"
+            "Global Flags:\n"
+            "      --address string      containerd address, optionally with \"unix://\" prefix [$CONTAINERD_ADDRESS] (default \"/run/containerd/containerd.sock\")\n"
+            "      --hosts-dir strings   A directory that contains <HOST:PORT>/hosts.toml (containerd style) or <HOST:PORT>/{ca.cert, cert.pem, key.pem} (docker style) (default [/etc/containerd/certs.d,/etc/docker/certs.d])\n"
+            "      --insecure-registry   skips verifying HTTPS certs, and allows falling back to plain HTTP\n"
+            "  -n, --namespace string    containerd namespace, such as \"moby\" for Docker, \"k8s.io\" for Kubernetes [$CONTAINERD_NAMESPACE] (default \"default\")\n")
+
+
+@clean("option_docs")
+def od_openssl_passphrase_options():
+    return ("OPENSSL-PASSPHRASE-OPTIONS(1ossl)          OpenSSL          OPENSSL-PASSPHRASE-OPTIONS(1ossl)\n\n"
+            "NAME\n       openssl-passphrase-options - Pass phrase options\n\n"
+            "SYNOPSIS\n       openssl command [ options ... ] [ parameters ... ]\n\n"
+            "DESCRIPTION\n       Several OpenSSL commands accept password arguments, typically using -passin and -passout\n"
+            "       for input and output passwords respectively. These allow the password to be obtained from\n"
+            "       a variety of sources. Both of these options take a single argument whose format is\n"
+            "       described below. If no password argument is given and a password is required then the\n"
+            "       user is prompted to enter one: this will typically be read from the current terminal with\n"
+            "       echoing turned off.\n\n"
+            "OPTIONS\n   Pass Phrase Option Arguments\n"
+            "       pass:password\n           The actual password is password. Since the password is visible to utilities (like\n"
+            "           'ps' under Unix) this form should only be used where security is not important.\n\n"
+            "       env:var\n           Obtain the password from the environment variable var. Since the environment of\n"
+            "           other processes is visible on certain platforms (e.g. ps under certain Unix OSes)\n"
+            "           this option should be used with caution.\n\n"
+            "       file:pathname\n           Reads the password from the specified file pathname, which can be a regular file,\n"
+            "           device, or named pipe. Only the first line, up to the newline character, is read\n"
+            "           from the stream.\n\n"
+            "       fd:number\n           Reads the password from the file descriptor number.\n\n"
+            "       stdin\n           Reads the password from standard input.\n")
+
+
+@clean("option_docs")
+def od_ssh_env_askpass_man():
+    return ("ENVIRONMENT\n     ssh will normally set the following environment variables:\n\n"
+            "     DISPLAY               The DISPLAY variable indicates the location of the X11 server.\n\n"
+            "     SSH_ASKPASS           If ssh needs a passphrase, it will read the passphrase from the\n"
+            "                           current terminal if it was run from a terminal.  If ssh does not\n"
+            "                           have a terminal associated with it but DISPLAY and SSH_ASKPASS are\n"
+            "                           set, it will execute the program specified by SSH_ASKPASS and open\n"
+            "                           an X11 window to read the passphrase.\n\n"
+            "     SSH_ASKPASS_REQUIRE   Allows further control over the use of an askpass program.  If\n"
+            "                           this variable is set to \"never\" then ssh will never attempt to use\n"
+            "                           one.  If it is set to \"prefer\", then ssh will prefer to use the\n"
+            "                           askpass program instead of the TTY when requesting passwords.\n\n"
+            "     SSH_AUTH_SOCK         Identifies the path of a UNIX-domain socket used to communicate\n"
+            "                           with the agent.\n\n"
+            "FILES\n     ~/.ssh/id_ecdsa\n     ~/.ssh/id_ed25519\n     ~/.ssh/id_rsa\n"
+            "             Contains the private key for authentication.  These files contain sensitive data and\n"
+            "             should be readable by the user but not accessible by others (read/write/execute).\n")
+
+
+@clean("option_docs")
+def od_git_askpass_env_docs():
+    return ("   Credential helper environment (git(1) ENVIRONMENT VARIABLES, excerpt)\n\n"
+            "       GIT_ASKPASS\n"
+            "           If this environment variable is set, then Git commands which need to acquire\n"
+            "           passwords or passphrases (e.g. for HTTP or IMAP authentication) will call this\n"
+            "           program with a suitable prompt as command-line argument and read the password from\n"
+            "           its STDOUT. See also the core.askPass option in git-config(1).\n\n"
+            "       GIT_TERMINAL_PROMPT\n"
+            "           If this Boolean environment variable is set to false, git will not prompt on the\n"
+            "           terminal (e.g., when asking for HTTP authentication).\n\n"
+            "       GIT_CONFIG_COUNT, GIT_CONFIG_KEY_<n>, GIT_CONFIG_VALUE_<n>\n"
+            "           If GIT_CONFIG_COUNT is set to a positive number, all environment pairs\n"
+            "           GIT_CONFIG_KEY_<n> and GIT_CONFIG_VALUE_<n> up to that number will be added to the\n"
+            "           process's runtime configuration.\n\n"
+            "   Our askpass shim (tools/git-askpass.sh):\n"
+            "       #!/bin/sh\n       case \"$1\" in\n         Username*) echo x-access-token ;;\n"
+            "         Password*) cat \"$GIT_TOKEN_FILE\" ;;\n       esac\n")
+
+
+@clean("option_docs")
+def od_nebula_cert_help():
+    return (maybe_prompt("nebula-cert sign -h") +
+            "Usage of nebula-cert sign <flags>: create and sign a certificate\n"
+            "  -ca-crt string\n    \tOptional: path to the signing CA cert (default \"ca.crt\")\n"
+            "  -ca-key string\n    \tOptional: path to the signing CA key (default \"ca.key\")\n"
+            "  -duration duration\n    \tOptional: how long the cert should be valid for. The default is 1 second before the signing cert expires. Valid time units are seconds: \"s\", minutes: \"m\", hours: \"h\"\n"
+            "  -groups string\n    \tOptional: comma separated list of groups\n"
+            "  -in-pub string\n    \tOptional (if out-key not set): path to read a previously generated public key\n"
+            "  -ip string\n    \tRequired: ipv4 address and network in CIDR notation to assign the cert\n"
+            "  -name string\n    \tRequired: name of the cert, usually a hostname\n"
+            "  -out-crt string\n    \tOptional: path to write the certificate to\n"
+            "  -out-key string\n    \tOptional (if in-pub not set): path to write the private key to\n"
+            "\nThe CA key is encrypted if it was created with -encrypt; set NEBULA_CA_PASSPHRASE to avoid the prompt.\n")
+
+
+@clean("option_docs")
+def od_headscale_preauth_help():
+    return (maybe_prompt("headscale preauthkeys create --help") +
+            "Creates a new preauthkey in the specified user\n\nUsage:\n  headscale preauthkeys create [flags]\n\nAliases:\n  create, c, new\n\n"
+            "Flags:\n"
+            "  -e, --ephemeral         Preauthkey for ephemeral nodes\n"
+            "      --expiration string Human-readable expiration of the key (e.g. 30m, 24h) (default \"1h\")\n"
+            "  -h, --help              help for create\n"
+            "      --reusable          Make the preauthkey reusable\n"
+            "      --tags strings      Tags to automatically assign to node\n\n"
+            "Global Flags:\n"
+            "  -c, --config string   config file (default is /etc/headscale/config.yaml)\n"
+            "      --force           Disable prompts and forces the execution\n"
+            "  -o, --output string   Output format. Empty for human-readable, 'json', 'json-line' or 'yaml'\n"
+            "  -u, --user string     User\n\n"
+            "The key is printed once; pass it to `tailscale up --login-server https://hs.%s --authkey <key>`.\n" % dom())
+
+
+@clean("option_docs")
+def od_swanctl_secrets_docs():
+    return ("secrets {\n"
+            "    # Section defining secrets for IKE/EAP/XAuth authentication and private key\n"
+            "    # decryption (swanctl.conf(5)). Each subsection name must start with one of\n"
+            "    # eap, xauth, ntlm, ike, ppk, private, rsa, ecdsa, pkcs8, pkcs12 or token.\n\n"
+            "    # ike<suffix> {\n"
+            "    #     secret =          # Value of the IKE preshared secret. May be specified as a\n"
+            "    #                       # string, 0x-prefixed hex or 0s-prefixed base64.\n"
+            "    #     id<suffix> =      # IKE identity the IKE preshared secret belongs to.\n"
+            "    # }\n\n"
+            "    # private<suffix> {\n"
+            "    #     file =            # File name in the private folder for which this passphrase\n"
+            "    #                       # should be used.\n"
+            "    #     secret =          # Value of decryption passphrase for private key.\n"
+            "    # }\n\n"
+            "    # ours are included from a root-only file managed by the config tool:\n"
+            "    include /etc/swanctl/secrets.d/*.conf\n}\n")
+
+
+@clean("option_docs")
+def od_vpnc_conf_man():
+    return ("   vpnc.conf(5) keywords\n\n"
+            "       IPSec gateway <gateway>        IP/name of your IPSec gateway\n"
+            "       IPSec ID <group name>          your group name\n"
+            "       IPSec secret <group psk>       your group password (cleartext)\n"
+            "       IPSec obfuscated secret <hex>  your group password as hex, as found in a Cisco .pcf file\n"
+            "                                      (enc_GroupPwd); decrypt with cisco-decrypt\n"
+            "       Xauth username <username>      your username\n"
+            "       Xauth password <password>      your password (cleartext)\n"
+            "       Xauth obfuscated password <hex>\n"
+            "       Xauth interactive              enable interactive extended authentication (for challenge response auth)\n\n"
+            "   Any option not present in the configuration file is prompted for.  Leave the two\n"
+            "   password lines out so that vpnc asks at connect time.\n\n"
+            "   Example /etc/vpnc/%s.conf:\n       IPSec gateway vpn.%s\n       IPSec ID %s-staff\n       Xauth username %s\n" % (
+                org(), dom(), org(), user()))
+
+
+@clean("option_docs")
+def od_ncftp_curlftpfs_man():
+    if chance(0.5):
+        return ("NCFTPPUT(1)                                                       NCFTPPUT(1)\n\n"
+                "       -u XX   Use username XX instead of anonymous.\n\n"
+                "       -p XX   Use password XX with the username.\n\n"
+                "       -j XX   Use account XX in supplement to the username and password (deprecated).\n\n"
+                "       -f XX   Read the file XX for host, user, and password information.  The file format is:\n\n"
+                "                   host sphygmomanometer.ncftp.com\n                   user gleason\n                   pass mypasswd\n\n"
+                "               Then pass -f with the file name and ncftpput will take the login information\n"
+                "               from it, and it won't show up in ps(1).\n")
+    return ("CURLFTPFS(1)\n\n       -o user=<user:password>\n"
+            "              Specify user and password to use for server authentication. Overrides netrc\n"
+            "              configuration.\n\n"
+            "       -o proxy_user=<user:password>\n"
+            "              Specify user and password to use for proxy authentication.\n\n"
+            "       If the password is omitted (-o user=<user>) curlftpfs prompts for it; the\n"
+            "       recommended way is an entry in ~/.netrc:\n\n"
+            "              machine ftp.%s\n              login %s\n              password <password>\n" % (dom(), user()))
+
+
+@clean("option_docs")
+def od_lynx_auth_man():
+    return ("       -auth=ID:PASSWD\n"
+            "              set authorization ID and password for protected documents at startup. Be sure to\n"
+            "              protect any script files which use this switch.\n\n"
+            "       -pauth=ID:PASSWD\n"
+            "              set authorization ID and password for a protected proxy server at startup. Be\n"
+            "              sure to protect any script files which use this switch.\n\n"
+            "       -cookie_file=FILENAME\n"
+            "              specifies a file to use to read cookies. If none is specified, the default value\n"
+            "              is ~/.lynx_cookies for most systems, but ~/cookies for MS-DOS.\n\n"
+            "       -cookie_save_file=FILENAME\n"
+            "              specifies a file to use to store cookies. If none is specified, the value given\n"
+            "              by -cookie_file is used.\n")
+
+
+@clean("option_docs")
+def od_s5cmd_help():
+    return (maybe_prompt("s5cmd --help | sed -n '1,32p'") +
+            "NAME:\n   s5cmd - Blazing fast S3 and local filesystem execution tool\n\n"
+            "USAGE:\n   s5cmd [global options] command [command options] [arguments...]\n\n"
+            "GLOBAL OPTIONS:\n"
+            "   --credentials-file value     use the specified credentials file instead of the default credentials file\n"
+            "   --endpoint-url value         override default S3 host for custom services [$S3_ENDPOINT_URL]\n"
+            "   --no-sign-request            do not sign requests: credentials will not be loaded if --no-sign-request is provided (default: false)\n"
+            "   --profile value              use the specified profile from the credentials file\n"
+            "   --request-payer value        who pays for request (access requester pays buckets)\n"
+            "   --use-list-objects-v1        use ListObjectsV1 API for services that don't support ListObjectsV2 (default: false)\n\n"
+            "Credentials are read the same way the AWS SDK does: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /\n"
+            "AWS_SESSION_TOKEN, then ~/.aws/credentials, then the instance metadata service.\n")
+
+
+ENV_TABLES = {
+    "vaultwarden": [("ADMIN_TOKEN", "Token for the /admin page. Use an Argon2 PHC string (`vaultwarden hash`).", "(unset: admin page disabled)"),
+                    ("DATABASE_URL", "Database connection URL", "data/db.sqlite3"),
+                    ("SMTP_PASSWORD", "SMTP password", ""), ("SMTP_USERNAME", "SMTP user", ""),
+                    ("PUSH_INSTALLATION_KEY", "Key from bitwarden.com/host", ""), ("SIGNUPS_ALLOWED", "Allow new sign-ups", "true")],
+    "outline": [("SECRET_KEY", "Generate a hex-encoded 32-byte random key: `openssl rand -hex 32`", "—"),
+                ("UTILS_SECRET", "Generate a unique random key, same format as SECRET_KEY", "—"),
+                ("DATABASE_URL", "postgres://user:pass@host:5432/outline", "—"),
+                ("SLACK_CLIENT_SECRET", "From your Slack app's Basic Information page", ""),
+                ("OIDC_CLIENT_SECRET", "OIDC client secret", ""), ("AWS_SECRET_ACCESS_KEY", "For S3 file storage", "")],
+    "metabase": [("MB_ENCRYPTION_SECRET_KEY", "Key used to encrypt connection details in the app DB; at least 16 characters", "unset (details stored unencrypted)"),
+                 ("MB_DB_PASS", "Password for the application database", ""), ("MB_DB_USER", "Application DB user", ""),
+                 ("MB_DB_CONNECTION_URI", "Full JDBC connection string (overrides the other MB_DB_ vars)", ""),
+                 ("MB_EMAIL_SMTP_PASSWORD", "SMTP password", ""), ("MB_JWT_SHARED_SECRET", "Shared secret for JWT SSO", "")],
+    "renovate": [("RENOVATE_TOKEN", "Platform token (GitHub/GitLab PAT or app token)", "—"),
+                 ("RENOVATE_GITHUB_COM_TOKEN", "github.com token used for changelogs when the platform isn't GitHub", "—"),
+                 ("RENOVATE_HOST_RULES", "JSON array of host rules incl. credentials", "[]"),
+                 ("RENOVATE_PRIVATE_KEY", "PGP/SSH private key to decrypt `encrypted` config (PEM)", "—"),
+                 ("RENOVATE_GIT_PRIVATE_KEY", "Key used to sign commits", "—"), ("LOG_LEVEL", "debug|info|warn", "info")],
+    "immich": [("DB_PASSWORD", "Postgres password -- only A-Za-z0-9, no special characters", "postgres"),
+               ("DB_USERNAME", "Postgres user", "postgres"), ("REDIS_PASSWORD", "Redis password", ""),
+               ("IMMICH_API_KEY", "Not a server setting: used by the CLI only", "—"),
+               ("MACHINE_LEARNING_URL", "ML container URL", "http://immich-machine-learning:3003")],
+    "paperless-ngx": [("PAPERLESS_SECRET_KEY", "Django secret key; the default is public, so change it", "(a fixed default)"),
+                      ("PAPERLESS_DBPASS", "Database password", "paperless"), ("PAPERLESS_ADMIN_PASSWORD", "Creates a superuser on start-up if set", ""),
+                      ("PAPERLESS_EMAIL_HOST_PASSWORD", "SMTP password", ""), ("PAPERLESS_REDIS", "redis://:password@host:6379", "redis://localhost:6379")],
+    "directus": [("KEY", "Unique identifier for the project", "—"), ("SECRET", "Secret string for the project (tokens are signed with it)", "random"),
+                 ("DB_PASSWORD", "Database password", ""), ("ADMIN_PASSWORD", "First admin's password (bootstrap only)", "random, printed once"),
+                 ("STORAGE_S3_SECRET", "S3 secret key", ""), ("AUTH_GOOGLE_CLIENT_SECRET", "OAuth client secret", "")],
+}
+
+
+@clean("option_docs", uses=3)
+def od_env_reference_table():
+    prod = pick(sorted(ENV_TABLES))
+    rows = ENV_TABLES[prod]
+    style = pick(["md", "aligned", "tabs"])
+    intro = "## Environment variables (%s)\n\nAll settings can be passed as environment variables. None of the defaults below are\n" \
+            "suitable for production; secrets must come from your orchestrator's secret store.\n\n" % prod
+    if style == "md":
+        return intro + md_table(["Variable", "Description", "Default"], [("`%s`" % a, b, "`%s`" % c if c else "") for a, b, c in rows]) + "\n"
+    if style == "aligned":
+        w = max(len(a) for a, _, _ in rows) + 3
+        return intro + "VARIABLE".ljust(w) + "DEFAULT".ljust(34) + "DESCRIPTION\n" + "\n".join(
+            a.ljust(w) + (c or "-").ljust(34) + b for a, b, c in rows) + "\n"
+    return intro + "Name\tDefault\tDescription\n" + "\n".join("%s\t%s\t%s" % (a, c or "(none)", b) for a, b, c in rows) + "\n"
+
+
+API_PARAM_DOCS = [
+    ("Geocoding API", "GET /v1/geocode", [("q", "string", "required", "Free-form address or place name."),
+                                           ("api_key", "string", "required", "Your API key. Find it in the dashboard under *Settings → Keys*."),
+                                           ("limit", "integer", "optional", "Max results, 1-50. Default 10.")]),
+    ("SMS Gateway", "POST /messages", [("to", "string", "required", "E.164 phone number."),
+                                       ("from", "string", "required", "Sender id or number."),
+                                       ("body", "string", "required", "Message text, up to 1600 chars.")]),
+    ("Webhook verification", "X-Signature header", [("timestamp", "integer", "required", "Unix time the event was signed."),
+                                                    ("signature", "string", "required", "hex(HMAC-SHA256(signing_secret, timestamp + '.' + raw_body))"),
+                                                    ("signing_secret", "string", "—", "Shown once when the endpoint is created; never sent in requests.")]),
+    ("Token endpoint", "POST /oauth/token", [("grant_type", "string", "required", "`client_credentials` or `refresh_token`."),
+                                             ("client_id", "string", "required", "Your application's client id."),
+                                             ("client_secret", "string", "required", "Your application's client secret. Send it in the body or as HTTP Basic, never in the query string."),
+                                             ("refresh_token", "string", "conditional", "Required when grant_type is `refresh_token`.")]),
+    ("Exports API", "GET /v2/exports/{id}", [("id", "uuid", "required", "Export id returned by POST /v2/exports."),
+                                             ("Authorization", "header", "required", "`Bearer <access_token>`."),
+                                             ("X-Api-Version", "header", "optional", "Pin an API version, e.g. `2026-01-15`.")]),
+]
+
+
+@clean("option_docs", uses=3)
+def od_api_param_docs():
+    title, ep, params = pick(API_PARAM_DOCS)
+    style = pick(["bullets", "table", "openapi"])
+    if style == "bullets":
+        body = "\n".join("- `%s` (%s, %s): %s" % p for p in params)
+    elif style == "table":
+        body = md_table(["Parameter", "Type", "Required", "Description"], [("`%s`" % a, b, c, d) for a, b, c, d in params])
+    else:
+        body = "parameters:\n" + "\n".join(
+            "  - name: %s\n    in: %s\n    required: %s\n    schema:\n      type: %s\n    description: >-\n      %s" % (
+                a, "header" if b == "header" else "query", "true" if c == "required" else "false",
+                "string" if b in ("header", "uuid") else b, d.replace("`", "")) for a, b, c, d in params)
+    return "### %s — `%s`\n\n%s\n\nErrors: `401 invalid_api_key`, `403 key_revoked`, `429 rate_limited`.\n" % (title, ep, body)
+
+
+CHANGELOGS = [
+    ("keep", "## [3.4.0] - @@d@@\n### Security\n- API tokens are now stored as SHA-256 digests; existing tokens keep working and are\n"
+             "  re-hashed on first use.\n- `--password` is deprecated in favour of `--password-file` / `APP_DB_PASSWORD_FILE`.\n"
+             "- Redact `Authorization`, `Cookie` and `X-Api-Key` headers in debug logs.\n"
+             "### Fixed\n- `secrets rotate` no longer invalidates the old token before the new one is confirmed (#@@n@@).\n"),
+    ("gh", "## What's Changed\n* fix(auth): refresh OAuth access token 60s before expiry by @@@u@@ in #@@n@@\n"
+           "* feat(cli): `login --with-token` reads the token from stdin by @@@u@@ in #@@m@@\n"
+           "* chore: rename `SECRET_KEY_BASE` loader to `SecretKeyBaseResolver` by @@@u@@ in #@@k@@\n"
+           "* docs: document `client_secret_post` vs `client_secret_basic` by @@@u@@ in #@@j@@\n\n"
+           "**Full Changelog**: https://github.com/@@o@@/@@r@@/compare/v@@v1@@...v@@v2@@\n"),
+    ("deb", "@@r@@ (@@v2@@-1) unstable; urgency=medium\n\n  * New upstream release.\n"
+            "  * debian/patches: drop 0003-read-password-from-env.patch, applied upstream.\n"
+            "  * Stop shipping the example secret key in /etc/@@r@@/; generate one in postinst with\n"
+            "    `openssl rand -base64 48` instead (Closes: #@@n@@).\n\n -- @@p@@ <@@e@@>  Mon, 12 Jan 2026 10:22:31 +0100\n"),
+    ("rst", "v@@v2@@ (@@d@@)\n-----------------\n\n- Removed the ``api_key`` query parameter; pass the key in the ``X-API-Key`` header.\n"
+            "- ``Client(token=...)`` now accepts a callable so tokens can be fetched lazily from a secret store.\n"
+            "- ``PasswordHasher`` defaults to Argon2id (t=3, m=64 MiB, p=4).\n"
+            "- Fixed a crash when ``AWS_SESSION_TOKEN`` was set but empty (:issue:`@@n@@`).\n"),
+]
+
+
+@clean("option_docs", uses=3)
+def od_changelog_secrets():
+    kind, tpl = pick(CHANGELOGS)
+    return sub(tpl, d=date(), n=rint(800, 9999), m=rint(800, 9999), k=rint(800, 9999), j=rint(800, 9999), u=user(),
+               o=org(), r=repo(), v1=ver(), v2=ver(), p=person(), e=email())
+
+
+USAGE_ERRORS = [
+    ("pg_isready -h db1 @@h@@", "pg_isready: error: too many command-line arguments (first is \"@@h@@\")\nTry \"pg_isready --help\" for more information."),
+    ("mysqlshow -u root -p", "mysqlshow: [ERROR] mysqlshow: option '-p' requires an argument.\nUsage: mysqlshow [OPTIONS] [database [table [column]]]"),
+    ("ldapwhoami -x -D cn=admin,dc=corp -w", "ldapwhoami: option requires an argument -- 'w'\nusage: ldapwhoami [options]\n  -D binddn  bind DN\n  -w passwd  bind password (for simple authentication)\n  -W         prompt for bind password\n  -y file    Read password from file"),
+    ("mc admin user add local ci-uploader --passwd", "Error: unknown flag: --passwd\nUsage:\n  mc admin user add TARGET ACCESSKEY SECRETKEY [flags]\n\nRun 'mc admin user add --help' for usage."),
+    ("rclone obscure", "Error: command \"obscure\" needs 1 arguments maximum: you provided 0 non flag arguments: []\nUsage:\n  rclone obscure password [flags]\n\nObscure password for use in the rclone config file."),
+    ("sshpass -x ssh @@h@@", "sshpass: invalid option -- 'x'\nUsage: sshpass [-f|-d|-p|-e[env_var]] [-hV] command parameters\n   -f filename   Take password to use from file\n   -d number     Use number as file descriptor for getting password\n   -p password   Provide password as argument (security unwise)\n   -e[env_var]   Password is passed as env-var \"env_var\" if given, \"SSHPASS\" otherwise"),
+    ("@@tool@@ -u admin", "usage: @@tool@@ [-h] [-u USER] [-p PASSWORD] [--token-file PATH] host\n@@tool@@: error: the following arguments are required: host"),
+    ("@@tool@@ sync ./data", "error: the following required arguments were not provided:\n  --api-key <API_KEY>\n\nUsage: @@tool@@ sync --api-key <API_KEY> <SOURCE>\n\nFor more information, try '--help'."),
+    ("@@tool@@ db create-user", "Error: required flag(s) \"password\", \"username\" not set\nUsage:\n  @@tool@@ db create-user [flags]\n\nFlags:\n  -h, --help              help for create-user\n      --password string   password for the new user (use - to read stdin)\n      --username string   name of the new user"),
+    ("redis-cli -h @@h@@ --pass", "redis-cli: option '--pass' requires an argument\nUsage: redis-cli [OPTIONS] [cmd [arg [arg ...]]]\n  -a <password>      Password to use when connecting to the server.\n  --askpass          Force user to input password with mask from STDIN."),
+    ("@@tool@@ fetch", "Usage: @@tool@@ [OPTIONS] COMMAND [ARGS]...\nTry '@@tool@@ --help' for help.\n\nError: Missing option '--secret-name'."),
+]
+
+
+@clean("option_docs", uses=4)
+def od_usage_on_error():
+    msgs = picks(USAGE_ERRORS, rint(1, 2))
+    tool = pick(["keyctl-lite", "dbseed", "vaultsync", "credrotate", "tenantctl", "pgprovision"])
+    out = ""
+    for c, m in msgs:
+        h = pick(["db1", "localhost", ip()])
+        out += run_line(sub(c, tool=tool, h=h))
+        out += sub(m, tool=tool, h=h) + "\n"
+    out += "\n" + pick(["Oops, forgot the argument. I'll use the env var instead.", "(exit status 2)",
+                        "Looks like the CLI wants the flag; we pass it via env in CI.", "[Process exited with code 64]"]) + "\n"
+    return out
+
+
+@clean("option_docs", uses=3)
+def od_generated_help_inhouse():
+    tool = pick(["credrotate", "secretsync", "keyshelf", "tokenctl", "envctl", "dbprovision"])
+    style = pick(["argparse", "click", "cobra", "clap"])
+    if style == "argparse":
+        return (maybe_prompt("python -m %s --help" % tool) +
+                "usage: %s [-h] [--vault-addr URL] [--role-id ID] [--secret-id-file PATH] [--dry-run]\n" % tool +
+                "       %s{rotate,list,revoke} ...\n\n" % (" " * len(tool)) +
+                "Rotate service credentials stored in Vault and update dependent deployments.\n\n"
+                "positional arguments:\n  {rotate,list,revoke}\n    rotate              generate a new secret and roll it out\n"
+                "    list                list managed credentials (names only)\n    revoke              revoke a credential by accessor\n\n"
+                "options:\n  -h, --help            show this help message and exit\n"
+                "  --vault-addr URL      Vault address (default: $VAULT_ADDR)\n"
+                "  --role-id ID          AppRole role_id (not secret)\n"
+                "  --secret-id-file PATH\n                        file holding the AppRole secret_id (default: /run/secrets/secret_id)\n"
+                "  --dry-run             print what would change, never print secret values\n")
+    if style == "click":
+        return (maybe_prompt("%s --help" % tool) +
+                "Usage: %s [OPTIONS] COMMAND [ARGS]...\n\n  Sync secrets between 1Password and the cluster.\n\n" % tool +
+                "Options:\n"
+                "  --op-vault TEXT          1Password vault name  [env var: OP_VAULT; default: Infra]\n"
+                "  --service-account-token TEXT\n"
+                "                           1Password service account token  [env var:\n"
+                "                           OP_SERVICE_ACCOUNT_TOKEN; required]\n"
+                "  --namespace TEXT         Kubernetes namespace  [default: default]\n"
+                "  --show-values / --hide-values\n"
+                "                           Print decrypted values (never use in CI)  [default:\n"
+                "                           hide-values]\n"
+                "  --help                   Show this message and exit.\n\n"
+                "Commands:\n  diff  Show keys that differ (values are masked as ****)\n  push  Write secrets to the cluster\n")
+    if style == "cobra":
+        return (maybe_prompt("%s --help" % tool) +
+                "%s manages short-lived database credentials.\n\nUsage:\n  %s [command]\n\n" % (tool, tool) +
+                "Available Commands:\n  completion  Generate the autocompletion script for the specified shell\n"
+                "  issue       Issue a credential for a role\n  revoke      Revoke a lease\n  help        Help about any command\n\n"
+                "Flags:\n"
+                "      --ca-cert string        CA bundle used to verify the server\n"
+                "      --client-key string     path to the client TLS key (PEM)\n"
+                "  -h, --help                  help for %s\n" % tool +
+                "      --password-stdin        read the bootstrap password from stdin\n"
+                "      --token string          API token (env %s_TOKEN)\n" % tool.upper() +
+                "  -v, --verbose               verbose output (secrets are still masked)\n\n"
+                "Use \"%s [command] --help\" for more information about a command.\n" % tool)
+    return (maybe_prompt("%s --help" % tool) +
+            "Encrypt and decrypt .env files with age\n\nUsage: %s [OPTIONS] <COMMAND>\n\n" % tool +
+            "Commands:\n  encrypt  Encrypt a .env file for the given recipients\n  decrypt  Decrypt to stdout\n"
+            "  rekey    Re-encrypt for a new recipient list\n  help     Print this message or the help of the given subcommand(s)\n\n"
+            "Options:\n"
+            "  -r, --recipient <RECIPIENT>  age recipient (age1...), may be repeated\n"
+            "  -i, --identity <FILE>        identity file [env: %s_IDENTITY=]\n" % tool.upper() +
+            "      --passphrase             use a passphrase instead of recipients\n"
+            "  -h, --help                   Print help\n  -V, --version                Print version\n")
+
+
+@clean("option_docs")
+def od_mysql_secure_installation_transcript():
+    return (run_line("sudo mysql_secure_installation") +
+            "\nSecuring the MySQL server deployment.\n\nEnter password for user root: \n\n"
+            "VALIDATE PASSWORD COMPONENT can be used to test passwords\nand improve security. It checks the strength of password\n"
+            "and allows the users to set only those passwords which are\nsecure enough. Would you like to setup VALIDATE PASSWORD component?\n\n"
+            "Press y|Y for Yes, any other key for No: y\n\nThere are three levels of password validation policy:\n\n"
+            "LOW    Length >= 8\nMEDIUM Length >= 8, numeric, mixed case, and special characters\n"
+            "STRONG Length >= 8, numeric, mixed case, special characters and dictionary                  file\n\n"
+            "Please enter 0 = LOW, 1 = MEDIUM and 2 = STRONG: 2\nUsing existing password for root.\n\n"
+            "Estimated strength of the password: 100 \nChange the password for root ? ((Press y|Y for Yes, any other key for No) : n\n\n"
+            " ... skipping.\nRemove anonymous users? (Press y|Y for Yes, any other key for No) : y\nSuccess.\n")
+
+
+@clean("option_docs")
+def od_markdown_flag_table_backup():
+    rows = [("`--repo`", "`$BACKUP_REPO`", "Repository URL (s3:, b2:, sftp:)"),
+            ("`--password-file`", "`/etc/backup/pass`", "File with the repository password"),
+            ("`--password-command`", "—", "Command that prints the repository password, e.g. `pass show backup/repo`"),
+            ("`--key-hint`", "—", "Key ID to try first (8 hex chars, e.g. `%s`)" % hx(8)),
+            ("`--insecure-no-password`", "off", "Allow an empty password (testing only)"),
+            ("`--cacert`", "—", "PEM file with trusted root certificates")]
+    return ("### Flags accepted by `backup.sh` (passed through to restic)\n\n" +
+            md_table(["Flag", "Default", "Meaning"], rows) +
+            "\n\n> The password is never passed on the command line. `RESTIC_PASSWORD` is unset in the\n> wrapper before restic runs.\n")
+
+
+@clean("option_docs")
+def od_man_files_section():
+    tool = pick([("fetchmail", ["~/.fetchmailrc", "~/.netrc", "~/.fetchids"]), ("msmtp", ["~/.msmtprc", "~/.netrc", "$XDG_CONFIG_HOME/msmtp/config"]),
+                 ("lftp", ["~/.lftp/rc", "~/.local/share/lftp/bookmarks", "/etc/lftp.conf"])])
+    name, files = tool
+    out = "FILES\n"
+    descr = {"~/.netrc": "login and password information for hosts; only consulted if no password is configured, and\n              must not be readable by others.",
+             "~/.fetchmailrc": "default run-control file; fetchmail refuses to run if it is group- or world-readable\n              because it may contain passwords.",
+             "~/.fetchids": "default location of file recording last message UIDs seen per host.",
+             "~/.msmtprc": "user configuration file; must have no more permissions than 0600 if it contains a\n              password (use passwordeval instead).",
+             "$XDG_CONFIG_HOME/msmtp/config": "alternative location of the user configuration file.",
+             "~/.lftp/rc": "user startup file; executed after /etc/lftp.conf.",
+             "~/.local/share/lftp/bookmarks": "bookmarks. Passwords are not stored unless bmk:save-passwords is set.",
+             "/etc/lftp.conf": "system-wide startup file."}
+    for f in files:
+        out += "       %s\n              %s\n\n" % (f, descr[f])
+    return out + "SEE ALSO\n       %s(1), netrc(5)\n" % ("fetchmailconf" if name == "fetchmail" else name)
