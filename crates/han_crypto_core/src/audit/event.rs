@@ -104,10 +104,12 @@ macro_rules! fields {
     };
 }
 
+// The two role names are not `session_user`/`current_user`: those are
+// reserved words, and these names are also the audit table's columns.
 fields! {
     Xid = 1, "xid", Int;
-    SessionUser = 2, "session_user", Text;
-    CurrentUser = 3, "current_user", Text;
+    SessionUser = 2, "session_user_name", Text;
+    CurrentUser = 3, "current_user_name", Text;
     Actor = 4, "actor", Text;
     ActorVia = 5, "actor_via", Text;
     ClientAddr = 6, "client_addr", Text;

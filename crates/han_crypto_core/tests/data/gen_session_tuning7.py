@@ -2931,3 +2931,725 @@ def od_man_files_section():
     for f in files:
         out += "       %s\n              %s\n\n" % (f, descr[f])
     return out + "SEE ALSO\n       %s(1), netrc(5)\n" % ("fetchmailconf" if name == "fetchmail" else name)
+
+
+# ================================================================= infra_ids (clean)
+def kms_arn(r=None, a=None):
+    return "arn:aws:kms:%s:%s:key/%s" % (r or region(), a or acct(), uid())
+
+
+@clean("infra_ids", uses=2)
+def in_tf_plan_iam_access_key():
+    u = svc()
+    a = acct()
+    out = maybe_prompt("terraform plan -out=tfplan") if chance(0.7) else ""
+    out += ("Terraform used the selected providers to generate the following execution plan. Resource actions are\n"
+            "indicated with the following symbols:\n  + create\n  ~ update in-place\n\nTerraform will perform the following actions:\n\n")
+    out += ("  # aws_iam_access_key.%s will be created\n  + resource \"aws_iam_access_key\" \"%s\" {\n"
+            "      + create_date                    = (known after apply)\n"
+            "      + encrypted_secret               = (known after apply)\n"
+            "      + encrypted_ses_smtp_password_v4 = (known after apply)\n"
+            "      + id                             = (known after apply)\n"
+            "      + key_fingerprint                = (known after apply)\n"
+            "      + secret                         = (sensitive value)\n"
+            "      + ses_smtp_password_v4           = (sensitive value)\n"
+            "      + status                         = \"Active\"\n"
+            "      + user                           = \"%s-ci\"\n    }\n\n") % (u.replace("-", "_"), u.replace("-", "_"), u)
+    out += ("  # aws_kms_key.%s will be updated in-place\n  ~ resource \"aws_kms_key\" \"%s\" {\n"
+            "        id                                 = \"%s\"\n"
+            "      ~ enable_key_rotation                = false -> true\n"
+            "        arn                                = \"%s\"\n"
+            "        tags                               = {\n            \"team\" = \"platform\"\n        }\n"
+            "        # (10 unchanged attributes hidden)\n    }\n\n") % (
+        "secrets", "secrets", uid(), kms_arn(a=a))
+    out += "Plan: 1 to add, 1 to change, 0 to destroy.\n\nChanges to Outputs:\n  + ci_access_key_id = (known after apply)\n  + ci_secret        = (sensitive value)\n"
+    return out
+
+
+@clean("infra_ids", uses=2)
+def in_tf_apply_outputs():
+    a = acct()
+    r = region()
+    rows = [("alb_dns_name", '"%s-%s.%s.elb.amazonaws.com"' % (svc(), rint(10 ** 9, 10 ** 10 - 1), r)),
+            ("db_endpoint", '"%s.%s.%s.rds.amazonaws.com:5432"' % (dbname(), rs(12, LOAL), r)),
+            ("db_master_password", "<sensitive>"),
+            ("db_master_user_secret_arn", '"arn:aws:secretsmanager:%s:%s:secret:rds!db-%s-%s"' % (r, a, uid(), rs(6, ALNUM))),
+            ("kms_key_arn", '"%s"' % kms_arn(r, a)),
+            ("vpc_id", '"%s"' % ec2_id("vpc")), ("private_subnet_ids", '[\n  "%s",\n  "%s",\n]' % (ec2_id("subnet"), ec2_id("subnet"))),
+            ("redis_auth_token", "<sensitive>"), ("cloudfront_distribution_id", '"E%s"' % rs(13, UPAL))]
+    return ((maybe_prompt("terraform apply tfplan")) +
+            "aws_db_instance.main: Modifying... [id=db-%s]\naws_db_instance.main: Still modifying... [id=db-%s, 10s elapsed]\n" % (
+                rs(26, UPAL), rs(26, UPAL)) +
+            "aws_db_instance.main: Modifications complete after 42s [id=db-%s]\n\nApply complete! Resources: 0 added, 2 changed, 0 destroyed.\n\nOutputs:\n\n" % rs(26, UPAL) +
+            "\n".join("%s = %s" % r_ for r_ in rows) + "\n")
+
+
+@clean("infra_ids")
+def in_tf_state_show_sg():
+    sg = ec2_id("sg")
+    a = acct()
+    return (run_line("terraform state show 'module.%s.aws_security_group.this'" % svc().replace("-", "_")) +
+            "# module.app.aws_security_group.this:\nresource \"aws_security_group\" \"this\" {\n"
+            "    arn                    = \"arn:aws:ec2:%s:%s:security-group/%s\"\n" % (region(), a, sg) +
+            "    description            = \"Managed by Terraform\"\n    egress                 = [\n        {\n"
+            "            cidr_blocks      = [\n                \"0.0.0.0/0\",\n            ]\n            from_port        = 0\n"
+            "            protocol         = \"-1\"\n            security_groups  = []\n            self             = false\n            to_port          = 0\n        },\n    ]\n"
+            "    id                     = \"%s\"\n    name                   = \"%s-sg-%s\"\n" % (sg, svc(), hx(26)) +
+            "    owner_id               = \"%s\"\n    revoke_rules_on_delete = false\n    tags_all               = {\n" % a +
+            "        \"managed-by\" = \"terraform\"\n    }\n    vpc_id                 = \"%s\"\n}\n" % ec2_id("vpc"))
+
+
+@clean("infra_ids", uses=2)
+def in_kubectl_get_pods_wide():
+    ns = pick(["payments", "platform", "default", "ingest"])
+    rows = []
+    for _ in range(rint(5, 9)):
+        d = svc()
+        rows.append("%-44s %-5s %-9s %-8s %-5s %-15s %-30s %s" % (
+            "%s-%s" % (d, pod_suffix()), "%d/%d" % (1, 1), pick(["Running", "Running", "Running", "Completed"]),
+            str(rint(0, 3)), "%dd" % rint(1, 40), "10.%d.%d.%d" % (rint(0, 9), rint(0, 255), rint(2, 254)),
+            "ip-10-%d-%d-%d.%s.compute.internal" % (rint(0, 255), rint(0, 255), rint(0, 255), region()), "<none>"))
+    return (run_line("kubectl get pods -n %s -o wide" % ns) +
+            "%-44s %-5s %-9s %-8s %-5s %-15s %-30s %s\n" % ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE") +
+            "\n".join(rows) + "\n")
+
+
+@clean("infra_ids", uses=2)
+def in_kubectl_describe_pod_digests():
+    d = svc()
+    img = "%s.dkr.ecr.%s.amazonaws.com/%s" % (acct(), region(), d)
+    return (run_line("kubectl describe pod %s-%s | sed -n '1,40p'" % (d, pod_suffix())) +
+            "Name:             %s-%s\nNamespace:        %s\nPriority:         0\nService Account:  %s\n" % (d, pod_suffix(), pick(["prod", "apps"]), d) +
+            "Node:             ip-10-0-%d-%d.ec2.internal/10.0.%d.%d\nStart Time:       Tue, %s\n" % (rint(0, 255), rint(0, 255), rint(0, 255), rint(0, 255), ts_plain()) +
+            "Labels:           app.kubernetes.io/name=%s\n                  pod-template-hash=%s\n" % (d, rs(10, "bcdfghjklmnpqrstvwxz2456789")) +
+            "Annotations:      checksum/config: %s\n                  checksum/secret: %s\n" % (hx(64), hx(64)) +
+            "Status:           Running\nIP:               10.0.%d.%d\nControlled By:  ReplicaSet/%s-%s\n" % (rint(0, 255), rint(0, 255), d, rs(10, "bcdfghjklmnpqrstvwxz2456789")) +
+            "Containers:\n  app:\n    Container ID:   containerd://%s\n    Image:          %s:%s\n" % (hx(64), img, short_sha()) +
+            "    Image ID:       %s@sha256:%s\n    Port:           8080/TCP\n    State:          Running\n" % (img, hx(64)) +
+            "    Environment Variables from:\n      %s-env      Secret     Optional: false\n" % d +
+            "    Environment:\n      DB_PASSWORD:  <set to the key 'password' in secret '%s-db'>  Optional: false\n" % d +
+            "      API_TOKEN:    <set to the key 'token' of secret '%s-api'>  Optional: false\n" % d +
+            "    Mounts:\n      /var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-%s (ro)\n" % rs(5, "bcdfghjklmnpqrstvwxz2456789") +
+            "Volumes:\n  kube-api-access-%s:\n    Type:                    Projected (a volume that contains injected data from multiple sources)\n" % rs(5, "bcdfghjklmnpqrstvwxz2456789") +
+            "    TokenExpirationSeconds:  3607\n    ConfigMapName:           kube-root-ca.crt\n")
+
+
+@clean("infra_ids")
+def in_kubectl_describe_secret_sizes():
+    n = "%s-credentials" % svc()
+    return (run_line("kubectl describe secret %s" % n) +
+            "Name:         %s\nNamespace:    %s\nLabels:       app.kubernetes.io/managed-by=external-secrets\n" % (n, pick(["prod", "billing"])) +
+            "Annotations:  reconcile.external-secrets.io/data-hash: %s\n\nType:  Opaque\n\nData\n====\n" % hx(32) +
+            "password:         %d bytes\nusername:         %d bytes\napi-token:        %d bytes\ntls.key:          %d bytes\n" % (
+                rint(16, 40), rint(3, 12), rint(40, 72), rint(1600, 1800)) +
+            "\n" + run_line("kubectl get secrets -n kube-system | head -5") +
+            "NAME                                  TYPE                                  DATA   AGE\n"
+            "bootstrap-token-%s                 bootstrap.kubernetes.io/token         6      %dd\n" % (rs(6, LOAL), rint(2, 30)) +
+            "sh.helm.release.v1.cilium.v%-10d helm.sh/release.v1                    1      %dd\n" % (rint(2, 9), rint(2, 30)) +
+            "%-37s kubernetes.io/tls                     3      %dd\n" % ("hubble-server-certs", rint(2, 30)))
+
+
+@clean("infra_ids")
+def in_kube_root_ca_configmap():
+    return (run_line("kubectl get configmap kube-root-ca.crt -o yaml") +
+            "apiVersion: v1\ndata:\n  ca.crt: |\n" + "\n".join("    " + l for l in cert_pem(rint(700, 800)).split("\n")) +
+            "\nkind: ConfigMap\nmetadata:\n  annotations:\n    kubernetes.io/description: Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.\n"
+            "  creationTimestamp: \"%s\"\n  name: kube-root-ca.crt\n  namespace: %s\n  resourceVersion: \"%d\"\n  uid: %s\n" % (
+                ts()[:19] + "Z", pick(["default", "monitoring"]), rint(100, 9999999), uid()))
+
+
+@clean("infra_ids", uses=2)
+def in_kubeconfig_ca_exec():
+    c = "arn:aws:eks:%s:%s:cluster/%s" % (region(), acct(), org())
+    ca = b64e(cert_pem(rint(560, 700)).encode() + b"\n")
+    return ((run_line("kubectl config view --raw --minify") if chance(0.6) else "# ~/.kube/config\n") +
+            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n" % ca +
+            "    server: https://%s.gr7.%s.eks.amazonaws.com\n  name: %s\ncontexts:\n- context:\n    cluster: %s\n    user: %s\n  name: %s\n" % (
+                HX(32), region(), c, c, c, c) +
+            "current-context: %s\nkind: Config\npreferences: {}\nusers:\n- name: %s\n  user:\n    exec:\n" % (c, c) +
+            "      apiVersion: client.authentication.k8s.io/v1beta1\n      args:\n      - --region\n      - %s\n      - eks\n      - get-token\n"
+            "      - --cluster-name\n      - %s\n      command: aws\n      env:\n      - name: AWS_PROFILE\n        value: %s-admin\n" % (region(), org(), org()))
+
+
+@clean("infra_ids")
+def in_docker_ps_inspect():
+    rows = []
+    for _ in range(rint(4, 7)):
+        rows.append("%-14s %-38s %-24s %-16s %-22s %s" % (
+            hx(12), "%s:%s" % (pick(["postgres", "redis", "ghcr.io/%s/%s" % (org(), svc())]), pick(["16", "7-alpine", short_sha()])),
+            '"docker-entrypoint.s…"', "%d hours ago" % rint(1, 60), "Up %d hours (healthy)" % rint(1, 60), "%s-%s-1" % (repo(), svc())))
+    cid = hx(64)
+    return (run_line("docker ps") +
+            "%-14s %-38s %-24s %-16s %-22s %s\n" % ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES") + "\n".join(rows) +
+            "\n" + run_line("docker inspect --format '{{.Id}} {{.Image}} {{.HostConfig.LogConfig.Type}}' %s" % cid[:12]) +
+            "%s sha256:%s json-file\n" % (cid, hx(64)))
+
+
+@clean("infra_ids", uses=2)
+def in_buildx_imagetools_inspect():
+    img = "ghcr.io/%s/%s:%s" % (org(), svc(), ver())
+    out = run_line("docker buildx imagetools inspect %s" % img)
+    out += "Name:      %s\nMediaType: application/vnd.oci.image.index.v1+json\nDigest:    sha256:%s\n\nManifests:\n" % (img, hx(64))
+    for plat in ["linux/amd64", "linux/arm64", "unknown/unknown"]:
+        out += "  Name:        %s@sha256:%s\n  MediaType:   application/vnd.oci.image.manifest.v1+json\n  Platform:    %s\n" % (
+            img.split(":")[0], hx(64), plat)
+        if plat.startswith("unknown"):
+            out += "  Annotations:\n    vnd.docker.reference.digest: sha256:%s\n    vnd.docker.reference.type:   attestation-manifest\n" % hx(64)
+        out += "\n"
+    return out
+
+
+@clean("infra_ids", uses=2)
+def in_aws_describe_network():
+    kind = pick(["subnets", "security-groups", "vpc-endpoints"])
+    a = acct()
+    if kind == "subnets":
+        items = [{"AvailabilityZone": region() + pick("abc"), "AvailabilityZoneId": "use1-az%d" % rint(1, 6),
+                  "AvailableIpAddressCount": rint(100, 4000), "CidrBlock": "10.%d.%d.0/20" % (rint(0, 255), rint(0, 15) * 16),
+                  "State": "available", "SubnetId": ec2_id("subnet"), "VpcId": ec2_id("vpc"), "OwnerId": a,
+                  "SubnetArn": "arn:aws:ec2:%s:%s:subnet/%s" % (region(), a, ec2_id("subnet"))} for _ in range(2)]
+        doc = {"Subnets": items}
+    elif kind == "security-groups":
+        doc = {"SecurityGroups": [{"Description": "%s ingress" % svc(), "GroupName": "%s-sg" % svc(),
+                                   "IpPermissions": [{"FromPort": 443, "IpProtocol": "tcp", "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+                                                      "ToPort": 443, "UserIdGroupPairs": [{"GroupId": ec2_id("sg"), "UserId": a}]}],
+                                   "OwnerId": a, "GroupId": ec2_id("sg"), "VpcId": ec2_id("vpc"),
+                                   "SecurityGroupArn": "arn:aws:ec2:%s:%s:security-group/%s" % (region(), a, ec2_id("sg"))}]}
+    else:
+        doc = {"VpcEndpoints": [{"VpcEndpointId": ec2_id("vpce"), "VpcEndpointType": "Interface", "VpcId": ec2_id("vpc"),
+                                 "ServiceName": "com.amazonaws.%s.secretsmanager" % region(), "State": "available",
+                                 "PolicyDocument": "{\"Statement\":[{\"Action\":\"*\",\"Effect\":\"Allow\",\"Principal\":\"*\",\"Resource\":\"*\"}]}",
+                                 "NetworkInterfaceIds": [ec2_id("eni"), ec2_id("eni")], "PrivateDnsEnabled": True,
+                                 "DnsEntries": [{"DnsName": "%s-%s.secretsmanager.%s.vpce.amazonaws.com" % (ec2_id("vpce"), rs(8, LOAL), region()),
+                                                 "HostedZoneId": "Z" + rs(13, UPAL)}], "OwnerId": a}]}
+    return run_line("aws ec2 describe-%s --output json" % kind) + json.dumps(doc, indent=4) + "\n"
+
+
+@clean("infra_ids")
+def in_aws_kms_describe_key():
+    a = acct()
+    r = region()
+    k = uid()
+    doc = {"KeyMetadata": {"AWSAccountId": a, "KeyId": k, "Arn": "arn:aws:kms:%s:%s:key/%s" % (r, a, k),
+                           "CreationDate": ts(), "Enabled": True, "Description": "envelope key for %s secrets" % svc(),
+                           "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "Enabled", "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+                           "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT", "KeySpec": "SYMMETRIC_DEFAULT",
+                           "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"], "MultiRegion": False}}
+    aliases = {"Aliases": [{"AliasName": "alias/%s-secrets" % svc(), "AliasArn": "arn:aws:kms:%s:%s:alias/%s-secrets" % (r, a, svc()),
+                            "TargetKeyId": k, "CreationDate": ts()}]}
+    return (run_line("aws kms describe-key --key-id alias/%s-secrets" % svc()) + json.dumps(doc, indent=4) + "\n" +
+            run_line("aws kms list-aliases --key-id %s" % k) + json.dumps(aliases, indent=4) + "\n")
+
+
+@clean("infra_ids")
+def in_s3api_list_object_versions():
+    b = "%s-%s" % (org(), pick(["backups", "exports", "tf-state"]))
+    vs = []
+    for _ in range(rint(3, 5)):
+        vs.append({"ETag": "\"%s\"" % hx(32), "Size": rint(1000, 9000000), "StorageClass": "STANDARD",
+                   "Key": "%s/%s.json" % (pick(["state", "env:/prod", "snapshots"]), svc()),
+                   "VersionId": mixed(32, ALNUM + "._"), "IsLatest": False, "LastModified": ts()[:19] + "+00:00",
+                   "Owner": {"ID": hx(64)}})
+    vs[0]["IsLatest"] = True
+    return run_line("aws s3api list-object-versions --bucket %s --max-items 5" % b) + json.dumps({"Versions": vs}, indent=4) + "\n"
+
+
+@clean("infra_ids")
+def in_sts_caller_identity_roles():
+    a = acct()
+    role = pick(["AWSReservedSSO_AdministratorAccess_%s" % hx(16), "%s-deploy" % svc(), "OrganizationAccountAccessRole"])
+    aroa = "AROA" + rs(17, UPAL)
+    return (run_line("aws sts get-caller-identity") +
+            json.dumps({"UserId": "%s:%s" % (aroa, email()), "Account": a,
+                        "Arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (a, role, email())}, indent=4) + "\n" +
+            run_line("aws iam get-role --role-name %s --query 'Role.[RoleId,Arn,MaxSessionDuration]'" % role) +
+            json.dumps([aroa, "arn:aws:iam::%s:role/%s" % (a, role), 3600], indent=4) + "\n" +
+            run_line("aws iam list-users --query 'Users[].[UserName,UserId]' --output text") +
+            "\n".join("%s\tAIDA%s" % (u, rs(17, UPAL)) for u in picks(USERS, 3)) + "\n")
+
+
+@clean("infra_ids")
+def in_lambda_config():
+    a = acct()
+    f = "%s-%s" % (svc(), pick(["handler", "worker", "cron"]))
+    doc = {"FunctionName": f, "FunctionArn": "arn:aws:lambda:%s:%s:function:%s" % (region(), a, f), "Runtime": "python3.12",
+           "Role": "arn:aws:iam::%s:role/%s-exec" % (a, f), "Handler": "app.handler", "CodeSize": rint(10000, 9000000),
+           "CodeSha256": b64e(rbytes(32)), "Version": "$LATEST", "RevisionId": uid(), "KMSKeyArn": kms_arn(a=a),
+           "Environment": {"Variables": {"LOG_LEVEL": "INFO", "TABLE_NAME": "%s-items" % f,
+                                         "SECRET_ARN": "arn:aws:secretsmanager:%s:%s:secret:%s/db-%s" % (region(), a, f, rs(6, ALNUM))}},
+           "TracingConfig": {"Mode": "Active"}, "LastUpdateStatus": "Successful",
+           "Layers": [{"Arn": "arn:aws:lambda:%s:%s:layer:otel:%d" % (region(), acct(), rint(3, 40)), "CodeSize": rint(100000, 9999999)}],
+           "Architectures": ["arm64"]}
+    return run_line("aws lambda get-function-configuration --function-name %s" % f) + json.dumps(doc, indent=4) + "\n"
+
+
+@clean("infra_ids")
+def in_gcloud_instance_describe():
+    n = "%s-%s" % (svc(), rs(4, LOAL))
+    z = pick(GCP_REGIONS) + "-" + pick("abc")
+    p = "%s-%s" % (org(), pick(["prod", "shared"]))
+    return (run_line("gcloud compute instances describe %s --zone %s --format yaml | head -40" % (n, z)) +
+            "canIpForward: false\ncpuPlatform: AMD Milan\ncreationTimestamp: '%s-07:00'\ndeletionProtection: true\n" % ts()[:19] +
+            "disks:\n- autoDelete: true\n  boot: true\n  deviceName: persistent-disk-0\n  diskSizeGb: '50'\n"
+            "  guestOsFeatures:\n  - type: UEFI_COMPATIBLE\n  licenses:\n  - https://www.googleapis.com/compute/v1/projects/cos-cloud/global/licenses/cos\n"
+            "fingerprint: %s\nid: '%d'\nkind: compute#instance\nlabelFingerprint: %s\n" % (b64e(rbytes(8)), rint(10 ** 18, 10 ** 19), b64e(rbytes(8))) +
+            "metadata:\n  fingerprint: %s\n  kind: compute#metadata\nname: %s\n" % (b64e(rbytes(8)), n) +
+            "networkInterfaces:\n- fingerprint: %s\n  name: nic0\n  networkIP: %s\n" % (b64e(rbytes(8)), ip()) +
+            "selfLink: https://www.googleapis.com/compute/v1/projects/%s/zones/%s/instances/%s\n" % (p, z, n) +
+            "serviceAccounts:\n- email: %s@%s.iam.gserviceaccount.com\n  scopes:\n  - https://www.googleapis.com/auth/cloud-platform\n" % (svc(), p) +
+            "shieldedInstanceIntegrityPolicy:\n  updateAutoLearnPolicy: true\nstatus: RUNNING\ntags:\n  fingerprint: %s\n" % b64e(rbytes(8)))
+
+
+@clean("infra_ids")
+def in_az_vm_identity_show():
+    sub_ = uid()
+    rg = "rg-%s-%s" % (svc(), pick(["prod", "weu"]))
+    n = "vm-%s-%02d" % (svc(), rint(1, 20))
+    doc = {"id": "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s" % (sub_, rg, n),
+           "identity": {"principalId": uid(), "tenantId": uid(), "type": "SystemAssigned, UserAssigned",
+                        "userAssignedIdentities": {
+                            "/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-%s" % (sub_, rg, svc()):
+                                {"clientId": uid(), "principalId": uid()}}},
+           "location": pick(AZ_REGIONS), "name": n, "vmId": uid(), "provisioningState": "Succeeded",
+           "timeCreated": ts()}
+    return run_line("az vm show -g %s -n %s --query '{id:id,identity:identity,location:location,name:name,vmId:vmId,provisioningState:provisioningState,timeCreated:timeCreated}'" % (rg, n)) + json.dumps(doc, indent=2) + "\n"
+
+
+@clean("infra_ids")
+def in_az_blob_list_md5():
+    items = []
+    for _ in range(rint(2, 4)):
+        items.append({"name": "%s/%s/%s.parquet" % (pick(["raw", "curated"]), date(), uid()),
+                      "properties": {"contentLength": rint(1000, 90000000), "contentSettings": {"contentMd5": b64e(rbytes(16)), "contentType": "application/octet-stream"},
+                                     "etag": "0x8DC%s" % HX(12), "lastModified": ts()[:19] + "+00:00", "blobTier": "Hot",
+                                     "serverEncrypted": True, "creationTime": ts()[:19] + "+00:00"},
+                      "versionId": ts(), "snapshot": None, "deleted": None})
+    return (run_line("az storage blob list --account-name st%s%s --container-name lake --auth-mode login --num-results 3" % (org(), rs(4, LOAL))) +
+            json.dumps(items, indent=2) + "\n")
+
+
+@clean("infra_ids", uses=2)
+def in_git_log_signatures():
+    out = run_line("git log --show-signature -3")
+    for _ in range(3):
+        kid = HX(16)
+        out += "commit %s\n" % git_sha()
+        out += "gpg: Signature made %s UTC\ngpg:                using EDDSA key %s%s\n" % (ts_plain(), HX(24), kid)
+        out += "gpg: Good signature from \"%s <%s>\" [ultimate]\n" % (person(), email())
+        out += "Author: %s <%s>\nDate:   %s +0000\n\n    %s\n\n" % (person(), email(), ts_plain(), pick([
+            "rotate-keys: move token hashing into SecretHasher", "fix(auth): reject expired refresh tokens",
+            "chore: bump aws-sdk to %s" % ver(), "ci: cache cargo registry by Cargo.lock hash",
+            "docs: explain why API keys are stored as sha256 digests"]))
+        if chance(0.5):
+            out += "    Signed-off-by: %s <%s>\n    Reviewed-on: https://review.%s/c/%s/+/%d\n    Change-Id: I%s\n\n" % (
+                person(), email(), dom(), repo(), rint(1000, 99999), hx(40))
+    return out
+
+
+@clean("infra_ids")
+def in_git_blame_porcelain():
+    sha = git_sha()
+    lines = ["let pool = PgPoolOptions::new()", "    .max_connections(cfg.db.max_conns)", "    .connect(&cfg.db.url_from_env()?)",
+             "    .await?;"]
+    out = run_line("git blame --porcelain -L 40,43 src/db.rs")
+    for i, l in enumerate(lines):
+        s = sha if i % 2 == 0 else git_sha()
+        out += "%s %d %d 1\n" % (s, 40 + i, 40 + i)
+        if i < 2:
+            out += "author %s\nauthor-mail <%s>\nauthor-time %d\nauthor-tz +0100\ncommitter GitHub\ncommitter-mail <noreply@github.com>\ncommitter-time %d\n" \
+                   "committer-tz +0000\nsummary %s\nprevious %s src/db.rs\nfilename src/db.rs\n" % (
+                       person(), email(), epoch(), epoch(), pick(["read DB url from env instead of config", "pool: bump max conns"]), git_sha())
+        out += "\t%s\n" % l
+    return out
+
+
+@clean("infra_ids")
+def in_git_signed_tag():
+    v = ver()
+    sig = wrap(b64e(b"\x88\x75\x04\x00\x16\x0a\x00\x1d\x16\x21\x04" + rbytes(20) + b"\x05\x02" + rbytes(4) + rbytes(90)), 64)
+    return (run_line("git cat-file -p v%s" % v) +
+            "object %s\ntype commit\ntag v%s\ntagger %s <%s> %d +0000\n\nRelease v%s\n" % (git_sha(), v, person(), email(), epoch(), v) +
+            "-----BEGIN PGP SIGNATURE-----\n\n%s\n=%s\n-----END PGP SIGNATURE-----\n" % (sig, b64e(rbytes(3))) +
+            run_line("git verify-tag v%s" % v) +
+            "gpg: Signature made %s CET\ngpg:                using EDDSA key %s\ngpg: Good signature from \"%s <%s>\" [full]\n" % (
+                ts_plain(), HX(40), person(), email()))
+
+
+@clean("infra_ids")
+def in_package_lock_v3():
+    pk = []
+    for name in picks(["jsonwebtoken", "jose", "bcryptjs", "@aws-sdk/client-secrets-manager", "dotenv", "keytar",
+                       "node-forge", "@azure/keyvault-secrets", "passport-oauth2", "otplib"], 4):
+        v = ver()
+        pk.append('    "node_modules/%s": {\n      "version": "%s",\n      "resolved": "https://registry.npmjs.org/%s/-/%s-%s.tgz",\n'
+                  '      "integrity": "%s",\n      "license": "MIT"%s\n    }' % (
+                      name, v, name, name.split("/")[-1], v, sri(), ',\n      "dependencies": {\n        "safe-buffer": "^5.0.1"\n      }' if chance(0.4) else ""))
+    return ("{\n  \"name\": \"%s\",\n  \"version\": \"%s\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n" % (repo(), ver()) +
+            ",\n".join(pk) + "\n  }\n}\n")
+
+
+@clean("infra_ids")
+def in_cargo_lock_excerpt():
+    out = "# This file is automatically @generated by Cargo.\n# It is not intended for manual editing.\nversion = 4\n\n"
+    for name in picks(["aes-gcm", "argon2", "secrecy", "zeroize", "ring", "hmac", "sha2", "chacha20poly1305", "jsonwebtoken", "rustls-pemfile"], 4):
+        out += "[[package]]\nname = \"%s\"\nversion = \"%s\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"%s\"\n" % (
+            name, ver(), hx(64))
+        if chance(0.5):
+            out += "dependencies = [\n \"%s\",\n \"%s\",\n]\n" % (pick(["cipher", "digest", "subtle", "rand_core"]), pick(["zeroize", "generic-array", "typenum"]))
+        out += "\n"
+    return out
+
+
+@clean("infra_ids")
+def in_go_sum_excerpt():
+    mods = ["github.com/hashicorp/vault/api", "golang.org/x/crypto", "github.com/golang-jwt/jwt/v5", "github.com/aws/aws-sdk-go-v2/service/secretsmanager",
+            "filippo.io/age", "github.com/99designs/keyring", "go.step.sm/crypto"]
+    out = ""
+    for m in picks(mods, 5):
+        v = "v" + ver()
+        out += "%s %s h1:%s=\n%s %s/go.mod h1:%s=\n" % (m, v, b64e(rbytes(32))[:43], m, v, b64e(rbytes(32))[:43])
+    return run_line("grep -E 'vault|crypto|jwt|secrets|age|keyring' go.sum") + out
+
+
+@clean("infra_ids")
+def in_uv_lock_excerpt():
+    out = ""
+    for name in picks(["cryptography", "pyjwt", "keyring", "hvac", "python-dotenv", "passlib", "argon2-cffi"], 3):
+        v = ver()
+        out += ("[[package]]\nname = \"%s\"\nversion = \"%s\"\nsource = { registry = \"https://pypi.org/simple\" }\n"
+                "sdist = { url = \"https://files.pythonhosted.org/packages/%s/%s/%s/%s-%s.tar.gz\", hash = \"sha256:%s\", size = %d }\n"
+                "wheels = [\n    { url = \"https://files.pythonhosted.org/packages/%s/%s/%s/%s-%s-py3-none-any.whl\", hash = \"sha256:%s\", size = %d },\n]\n\n") % (
+            name, v, hx(2), hx(2), hx(60), name, v, hx(64), rint(10000, 900000), hx(2), hx(2), hx(60), name.replace("-", "_"), v, hx(64), rint(10000, 900000))
+    return "version = 1\nrequires-python = \">=3.11\"\n\n" + out
+
+
+@clean("infra_ids")
+def in_pip_requirements_hashes():
+    out = "#\n# This file is autogenerated by pip-compile with Python 3.12\n# by the following command:\n#\n#    pip-compile --generate-hashes requirements.in\n#\n"
+    for name in picks(["boto3", "botocore", "cryptography", "pyjwt[crypto]", "requests-oauthlib", "google-cloud-secret-manager"], 3):
+        out += "%s==%s \\\n" % (name, ver())
+        for _ in range(rint(2, 3)):
+            out += "    --hash=sha256:%s \\\n" % hx(64)
+        out = out[:-3] + "\n    # via -r requirements.in\n"
+    return out
+
+
+@clean("infra_ids")
+def in_sha256sums_release():
+    v = ver()
+    tool = pick(["vaultsync", "keyshelf", "credrotate", "sops-lite"])
+    files = ["%s_%s_%s.tar.gz" % (tool, v, p) for p in ["darwin_arm64", "linux_amd64", "linux_arm64", "windows_amd64"]]
+    out = run_line("curl -sSLO https://github.com/%s/%s/releases/download/v%s/%s_%s_SHA256SUMS{,.sig}" % (org(), tool, v, tool, v))
+    out += run_line("cat %s_%s_SHA256SUMS" % (tool, v)) + "".join("%s  %s\n" % (hx(64), f) for f in files)
+    out += run_line("gpg --verify %s_%s_SHA256SUMS.sig" % (tool, v))
+    out += "gpg: assuming signed data in '%s_%s_SHA256SUMS'\ngpg: Signature made %s UTC\n" % (tool, v, ts_plain())
+    out += "gpg:                using RSA key %s\ngpg: Good signature from \"%s Release Signing <security@%s>\" [unknown]\n" % (HX(40), org().capitalize(), dom())
+    out += "Primary key fingerprint: %s\n" % " ".join(HX(4) for _ in range(10))
+    out += run_line("sha256sum -c --ignore-missing %s_%s_SHA256SUMS" % (tool, v)) + "%s: OK\n" % files[1]
+    return out
+
+
+@clean("infra_ids", uses=2)
+def in_ci_cache_keys_log():
+    kind = pick(["gha", "turbo", "bazel"])
+    if kind == "gha":
+        h = hx(64)
+        return ("Run actions/cache@v4\n  with:\n    path: ~/.cargo/registry\n~/.cargo/git\ntarget\n\n    key: Linux-cargo-%s\n" % h +
+                "    restore-keys: Linux-cargo-\n\nCache Size: ~%d MB (%d B)\n" % (rint(100, 900), rint(10 ** 8, 9 * 10 ** 8)) +
+                "/usr/bin/tar -xf /home/runner/work/_temp/%s/cache.tzst -P -C /home/runner/work/%s/%s --use-compress-program unzstd\n" % (uid(), repo(), repo()) +
+                "Cache restored successfully\nCache restored from key: Linux-cargo-%s\n" % h +
+                "...\nPost job cleanup.\nCache hit occurred on the primary key Linux-cargo-%s, not saving cache.\n" % h)
+    if kind == "turbo":
+        out = "• Packages in scope: @%s/api, @%s/web, @%s/ui\n• Running build in 3 packages\n• Remote caching enabled\n" % ((org(),) * 3)
+        for p in ["ui", "api", "web"]:
+            out += "@%s/%s:build: cache hit, replaying logs %s\n" % (org(), p, hx(16))
+        return out + "\n Tasks:    3 successful, 3 total\nCached:    3 cached, 3 total\n  Time:    %d.%03ds >>> FULL TURBO\n" % (rint(0, 2), rint(0, 999))
+    out = "INFO: Invocation ID: %s\nINFO: Analyzed target //services/%s:image (%d packages loaded, %d targets configured).\n" % (uid(), svc(), rint(10, 900), rint(100, 9000))
+    for _ in range(3):
+        out += "INFO: From Action services/%s/%s.o: remote cache hit (digest %s/%d)\n" % (svc(), rs(6, LO), hx(64), rint(1000, 999999))
+    return out + "INFO: Build completed successfully, %d total actions\nINFO: Streaming build results to: https://app.buildbuddy.io/invocation/%s\n" % (rint(10, 3000), uid())
+
+
+@clean("infra_ids")
+def in_gha_artifact_upload_log():
+    rid = rint(10 ** 9, 10 ** 10 * 2)
+    return ("Run actions/upload-artifact@v4\nWith the provided path, there will be 1 file uploaded\n"
+            "Artifact name is valid!\nRoot directory input is valid!\nBeginning upload of artifact content to blob storage\n"
+            "Uploaded bytes %d\nFinished uploading artifact content to blob storage!\n" % rint(10 ** 5, 10 ** 8) +
+            "SHA256 digest of uploaded artifact zip is %s\n" % hx(64) +
+            "Finalizing artifact upload\nArtifact dist.zip successfully finalized. Artifact ID %d\n" % rint(10 ** 9, 3 * 10 ** 9) +
+            "Artifact dist has been successfully uploaded! Final size is %d bytes. Artifact ID is %d\n" % (rint(10 ** 5, 10 ** 8), rint(10 ** 9, 3 * 10 ** 9)) +
+            "Artifact download URL: https://github.com/%s/%s/actions/runs/%d/artifacts/%d\n" % (org(), repo(), rid, rint(10 ** 9, 3 * 10 ** 9)) +
+            "Run actions/attest-build-provenance@v2\nAttestation created for dist.zip@sha256:%s\n" % hx(64) +
+            "Attestation uploaded to repository: https://github.com/%s/%s/attestations/%d\n" % (org(), repo(), rint(10 ** 6, 10 ** 7)) +
+            "Sigstore transparency log entry: https://search.sigstore.dev/?logIndex=%d\n" % rint(10 ** 8, 3 * 10 ** 8))
+
+
+@clean("infra_ids", uses=2)
+def in_sentry_event_ids():
+    ev = {"event_id": hx(32), "project": rint(10 ** 6, 10 ** 7), "release": "%s@%s+%s" % (svc(), ver(), short_sha()),
+          "platform": "python", "timestamp": epoch() + R.random(),
+          "contexts": {"trace": {"trace_id": hx(32), "span_id": hx(16), "parent_span_id": hx(16), "op": "http.server", "status": "internal_error"}},
+          "exception": {"values": [{"type": "SecretNotFoundError", "value": "secret '%s/db-password' has no version in state ENABLED" % svc(),
+                                    "module": "app.secrets", "mechanism": {"type": "excepthook", "handled": False}}]},
+          "tags": {"environment": "production", "request_id": uid(), "server_name": "%s-%s" % (svc(), pod_suffix())},
+          "sdk": {"name": "sentry.python.fastapi", "version": ver()}}
+    return run_line("sentry-cli events list --project %s --max-rows 1 --json | jq '.[0]'" % svc()) + json.dumps(ev, indent=2) + "\n"
+
+
+@clean("infra_ids")
+def in_datadog_trace_logs():
+    out = ""
+    for _ in range(rint(4, 6)):
+        tid = rint(10 ** 18, 2 ** 63)
+        out += json.dumps({"timestamp": ts(), "level": pick(["info", "warn"]), "service": svc(),
+                           "message": pick(["token refresh succeeded", "fetched signing key set", "cache miss for api key lookup",
+                                            "secret version rotated", "issued session"]),
+                           "dd.trace_id": str(tid), "dd.span_id": str(rint(10 ** 17, 2 ** 63)), "dd.env": "prod",
+                           "dd.version": short_sha(), "user_id": rint(1000, 99999)}, separators=(",", ":")) + "\n"
+    return run_line("kubectl logs deploy/%s --since=5m | tail -n 6" % svc()) + out
+
+
+@clean("infra_ids")
+def in_otel_debug_exporter():
+    return ("%s\tinfo\tTracesExporter\t{\"kind\": \"exporter\", \"data_type\": \"traces\", \"name\": \"debug\", \"resource spans\": 1, \"spans\": 2}\n" % ts() +
+            "ResourceSpans #0\nResource SchemaURL: https://opentelemetry.io/schemas/1.26.0\nResource attributes:\n"
+            "     -> service.name: Str(%s)\n     -> service.instance.id: Str(%s)\n" % (svc(), uid()) +
+            "ScopeSpans #0\nInstrumentationScope opentelemetry.instrumentation.httpx 0.48b0\nSpan #0\n"
+            "    Trace ID       : %s\n    Parent ID      : %s\n    ID             : %s\n" % (hx(32), hx(16), hx(16)) +
+            "    Name           : POST /oauth/token\n    Kind           : Client\n    Start time     : %s\n    Status code    : Ok\n" % ts() +
+            "Attributes:\n     -> http.request.method: Str(POST)\n     -> url.full: Str(https://auth.%s/oauth/token)\n" % dom() +
+            "     -> http.response.status_code: Int(200)\n     -> http.request.header.authorization: Str([REDACTED])\n")
+
+
+@clean("infra_ids")
+def in_s3_ls_recursive():
+    b = "%s-%s" % (org(), pick(BUCKETS7))
+    out = run_line("aws s3 ls s3://%s/ --recursive --human-readable | head" % b)
+    for _ in range(rint(6, 9)):
+        out += "%s %s %9s %s\n" % (date(), hms(), "%.1f %s" % (R.random() * 900, pick(["KiB", "MiB"])), pick([
+            "uploads/%s/%s.jpg" % (uid(), hx(40)), "exports/%s/%s.csv.gz" % (date(), ulid()),
+            "cas/%s/%s" % (hx(2), hx(64)), "thumbs/%s_%dx%d.webp" % (hx(32), 256, 256)]))
+    return out
+
+
+BUCKETS7 = ["uploads", "artifacts", "exports", "cas-store", "media"]
+
+
+@clean("infra_ids")
+def in_pg_copy_ids():
+    t = pick(["sessions_audit", "documents", "webhook_deliveries"])
+    out = "--\n-- Data for Name: %s; Type: TABLE DATA; Schema: public; Owner: %s\n--\n\n" % (t, user())
+    out += "COPY public.%s (id, tenant_id, external_ref, content_sha256, created_at) FROM stdin;\n" % t
+    for _ in range(rint(4, 7)):
+        out += "%s\t%s\t%s\t%s\t%s+00\n" % (uid7(), uid(), pick([ulid(), objectid(), "evt_" + mixed(24)]), hx(64), ts_plain())
+    return out + "\\.\n"
+
+
+@clean("infra_ids")
+def in_mongo_objectids():
+    out = run_line("mongosh --quiet \"$MONGO_URI\" --eval 'db.api_clients.find({}, {secret_hash: 0}).limit(3)'")
+    for _ in range(3):
+        out += ("{\n  _id: ObjectId('%s'),\n  name: '%s',\n  clientId: '%s',\n  keyPrefix: '%s',\n  scopes: [ 'read:orders', 'write:webhooks' ],\n"
+                "  createdBy: ObjectId('%s'),\n  createdAt: ISODate('%s')\n}\n") % (
+            objectid(), svc(), uid(), "ak_" + rs(6, LOAL), objectid(), ts())
+    return out
+
+
+@clean("infra_ids")
+def in_stripe_object_ids():
+    pi = "pi_3" + mixed(23)
+    doc = {"id": "evt_1" + mixed(23), "object": "event", "api_version": "2025-%02d-%02d.basil" % (rint(1, 12), rint(1, 28)),
+           "created": epoch(), "type": "payment_intent.succeeded", "livemode": True,
+           "request": {"id": "req_" + mixed(14), "idempotency_key": uid()},
+           "data": {"object": {"id": pi, "object": "payment_intent", "amount": rint(100, 99999), "currency": "eur",
+                               "customer": "cus_" + mixed(14), "latest_charge": "ch_3" + mixed(23),
+                               "payment_method": "pm_1" + mixed(23), "status": "succeeded",
+                               "metadata": {"order_id": str(rint(10 ** 5, 10 ** 6))}}}}
+    charge = {"id": "ch_3" + mixed(23), "balance_transaction": "txn_3" + mixed(23),
+              "payment_method_details": {"card": {"brand": "visa", "last4": "%04d" % rint(0, 9999), "fingerprint": mixed(16), "exp_year": 2029}}}
+    return ("Stripe webhook received (signature verified):\n" + json.dumps(doc, indent=2) + "\n\nCharge lookup:\n" +
+            json.dumps(charge, indent=2) + "\n")
+
+
+@clean("infra_ids")
+def in_http_headers_ids():
+    return (run_line("curl -sI https://%s.s3.%s.amazonaws.com/%s" % (org() + "-assets", region(), "app/%s.js" % hx(20))) +
+            "HTTP/1.1 200 OK\nx-amz-id-2: %s\nx-amz-request-id: %s\n" % (b64e(rbytes(57)), rs(16, UPAL)) +
+            "Date: %s\nLast-Modified: %s\nETag: \"%s\"\nx-amz-server-side-encryption: aws:kms\n" % (ts_plain(), ts_plain(), hx(32)) +
+            "x-amz-server-side-encryption-aws-kms-key-id: %s\nx-amz-version-id: %s\n" % (kms_arn(), mixed(32, ALNUM + "._")) +
+            "Accept-Ranges: bytes\nContent-Type: application/javascript\nServer: AmazonS3\n\n" +
+            run_line("curl -sI https://api.%s/v1/health" % dom()) +
+            "HTTP/2 200\ncf-ray: %s-%s\nx-request-id: %s\ntraceparent: 00-%s-%s-01\n" % (hx(16), pick(["FRA", "AMS", "IAD"]), uid(), hx(32), hx(16)) +
+            "etag: W/\"%s\"\nx-envoy-upstream-service-time: %d\n" % (b64u(rbytes(20)), rint(1, 80)))
+
+
+@clean("infra_ids")
+def in_kafka_consumer_groups():
+    g = "%s-consumer" % svc()
+    out = run_line("kafka-consumer-groups.sh --bootstrap-server kafka:9092 --describe --group %s" % g)
+    out += "\n%-22s %-22s %-9s %-15s %-15s %-4s %-58s %-14s %s\n" % ("GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID")
+    for p in range(rint(3, 5)):
+        off = rint(10 ** 6, 10 ** 9)
+        cid = "%s-1" % svc()
+        out += "%-22s %-22s %-9d %-15d %-15d %-4d %-58s %-14s %s\n" % (g, "events.%s" % pick(["orders", "audit"]), p, off, off + rint(0, 30), rint(0, 30),
+                                                                      "%s-%s" % (cid, uid()), "/" + ip(), cid)
+    out += run_line("kafka-cluster.sh cluster-id --bootstrap-server kafka:9092") + "Cluster ID: %s\n" % b64u(rbytes(16))
+    return out
+
+
+@clean("infra_ids")
+def in_png_thumbnail_json():
+    return (run_line("curl -s https://api.%s/v1/avatars/%s | jq ." % (dom(), uid())) +
+            json.dumps({"id": uid(), "mime": "image/png", "width": 4, "height": 4, "sha256": hx(64),
+                        "data": png_b64(), "etag": "\"%s\"" % hx(32)}, indent=2) + "\n")
+
+
+@clean("infra_ids")
+def in_grpcurl_bytes_field():
+    return (run_line("grpcurl -plaintext -d '{\"id\": \"%s\"}' localhost:50051 blob.v1.Blobs/Get" % uid()) +
+            json.dumps({"id": uid(), "checksum": b64e(rbytes(32)), "payload": b64e(b"\x0a\x10" + rbytes(16) + b"\x12\x24" + uid().encode() + b"\x18" + rbytes(3)),
+                        "createdAt": ts()}, indent=2) + "\n\n# payload is a serialized blob.v1.Meta message (protobuf), checksum is sha256\n")
+
+
+@clean("infra_ids")
+def in_deploy_keys_fingerprints():
+    out = run_line("gh repo deploy-key list -R %s/%s" % (org(), repo()))
+    for _ in range(rint(2, 3)):
+        out += "%d\t%s\t%s\t%s\t%s\n" % (rint(10 ** 7, 10 ** 9), pick(["argocd", "ci-readonly", "flux-system"]), pick(["read-only", "read-write"]),
+                                          ssh_pub(pick(["ed25519", "ecdsa"])), ts()[:19] + "Z")
+    out += run_line("ssh-keygen -lf ~/.ssh/known_hosts | head -3")
+    for _ in range(3):
+        out += "%d %s %s (%s)\n" % (pick([256, 256, 3072]), fp_sha256(), pick(["git.%s" % dom(), ip(), "[bastion.%s]:2222" % dom()]), pick(["ED25519", "ECDSA", "RSA"]))
+    return out
+
+
+@clean("infra_ids")
+def in_known_hosts_plain():
+    out = "# ~/.ssh/known_hosts (managed by ansible role ssh_known_hosts)\n"
+    for h in ["git.%s" % dom(), "bastion.%s" % dom(), ip(), "[%s]:2222" % ip()]:
+        out += "%s %s\n" % (h, ssh_pub(pick(["ed25519", "ecdsa", "rsa"])))
+    return out
+
+
+@clean("infra_ids")
+def in_authorized_keys_file():
+    out = "# /home/%s/.ssh/authorized_keys\n" % user()
+    for _ in range(rint(2, 3)):
+        out += "%s%s\n" % (pick(["", "from=\"10.0.0.0/8\",no-agent-forwarding ", "restrict,command=\"/usr/local/bin/backup-receive\" "]),
+                           ssh_pub(pick(["ed25519", "rsa"]), "%s@%s" % (user(), pick(["laptop", "ci", "backup01"]))))
+    return out
+
+
+@clean("infra_ids")
+def in_public_key_pem_config():
+    return ("# JWT verification (public key only; the private key stays in the signer's KMS)\n"
+            "jwt:\n  issuer: https://auth.%s/\n  audience: %s\n  algorithms: [ES256]\n  public_key: |\n" % (dom(), svc()) +
+            "\n".join("    " + l for l in pub_pem("ec").split("\n")) + "\n  leeway_seconds: 30\n")
+
+
+@clean("infra_ids")
+def in_jwks_ec_public():
+    keys = [{"kty": "EC", "crv": "P-256", "kid": hx(16), "use": "sig", "alg": "ES256", "x": b64u(rbytes(32)), "y": b64u(rbytes(32))},
+            {"kty": "OKP", "crv": "Ed25519", "kid": uid(), "use": "sig", "alg": "EdDSA", "x": b64u(rbytes(32))}]
+    return run_line("curl -s https://auth.%s/.well-known/jwks.json | jq ." % dom()) + json.dumps({"keys": keys}, indent=2) + "\n"
+
+
+@clean("infra_ids")
+def in_gpg_export_pubkey():
+    return (run_line("gpg --armor --export %s" % email()) + pgp_pub_block() + "\n" +
+            run_line("gpg --list-keys --keyid-format long %s" % email().split("@")[0]) +
+            "pub   ed25519/%s %s [SC]\n      %s\nuid                 [ultimate] %s\nsub   cv25519/%s %s [E]\n" % (
+                HX(16), date(), HX(40), person(), HX(16), date()))
+
+
+@clean("infra_ids")
+def in_sops_yaml_recipients():
+    return (".sops.yaml\n---\ncreation_rules:\n"
+            "  - path_regex: environments/prod/.*\\.enc\\.yaml$\n    kms: %s\n    age: >-\n      %s,\n      %s\n" % (kms_arn(), age_recipient(), age_recipient()) +
+            "  - path_regex: environments/dev/.*\n    age: %s\n    pgp: %s\n" % (age_recipient(), HX(40)))
+
+
+@clean("infra_ids")
+def in_cfssl_certinfo():
+    return (run_line("cfssl certinfo -domain api.%s | jq '{subject,serial_number,not_after,sigalg,authority_key_id,subject_key_id,pem}'" % dom()) +
+            json.dumps({"subject": {"common_name": "api." + dom(), "names": ["api." + dom()]}, "serial_number": str(rint(10 ** 37, 10 ** 38)),
+                        "not_after": ts()[:19] + "Z", "sigalg": "ECDSAWithSHA256", "authority_key_id": colon_hex(20),
+                        "subject_key_id": colon_hex(20), "pem": cert_pem(rint(500, 620)) + "\n"}, indent=2) + "\n")
+
+
+@clean("infra_ids")
+def in_tailscale_status_json():
+    peers = {}
+    for _ in range(2):
+        k = "nodekey:" + hx(64)
+        peers[k] = {"ID": "n" + rs(12, ALNUM) + "CNTRL", "PublicKey": k, "HostName": pick(["build-runner", "nas", "db-proxy"]),
+                    "DNSName": "%s.%s.ts.net." % (pick(["build-runner", "nas"]), rs(8, "abcdefghijklmnopqrstuvwxyz-")), "OS": "linux",
+                    "TailscaleIPs": ["100.%d.%d.%d" % (rint(64, 127), rint(0, 255), rint(1, 254))], "Online": True, "KeyExpiry": ts()[:19] + "Z"}
+    doc = {"Version": "1.%d.%d" % (rint(60, 90), rint(0, 9)), "BackendState": "Running",
+           "Self": {"ID": "n" + rs(12, ALNUM) + "CNTRL", "PublicKey": "nodekey:" + hx(64), "HostName": "ws-" + user()},
+           "Peer": peers}
+    return run_line("tailscale status --json | jq '{Version,BackendState,Self:{ID:.Self.ID,PublicKey:.Self.PublicKey,HostName:.Self.HostName},Peer}'") + json.dumps(doc, indent=2) + "\n"
+
+
+@clean("infra_ids")
+def in_helm_history():
+    out = run_line("helm history %s -n %s" % (svc(), pick(["apps", "prod"])))
+    out += "REVISION\tUPDATED                 \tSTATUS    \tCHART          \tAPP VERSION\tDESCRIPTION\n"
+    for i in range(1, rint(4, 6)):
+        out += "%d       \t%s\t%s\t%s-%s\t%s    \t%s\n" % (i, ts_plain(), pick(["superseded", "superseded", "deployed"]), svc(), ver(), short_sha(),
+                                                         pick(["Upgrade complete", "Install complete", "Rollback to %d" % max(1, i - 1)]))
+    out += run_line("kubectl get secret -n apps -l owner=helm,name=%s -o custom-columns=NAME:.metadata.name,VERSION:.metadata.labels.version,UID:.metadata.uid" % svc())
+    for i in range(1, 4):
+        out += "sh.helm.release.v1.%s.v%d   %d   %s\n" % (svc(), i, i, uid())
+    return out
+
+
+@clean("infra_ids")
+def in_cosign_tree():
+    img = "ghcr.io/%s/%s" % (org(), svc())
+    d = hx(64)
+    return (run_line("cosign tree %s@sha256:%s" % (img, d)) +
+            "📦 Supply Chain Security Related artifacts for an image: %s@sha256:%s\n" % (img, d) +
+            "└── 💾 Attestations for an image tag: %s:sha256-%s.att\n   └── 🍒 sha256:%s\n" % (img, d, hx(64)) +
+            "└── 🔐 Signatures for an image tag: %s:sha256-%s.sig\n   └── 🍒 sha256:%s\n" % (img, d, hx(64)) +
+            "└── 📦 SBOMs for an image tag: %s:sha256-%s.sbom\n   └── 🍒 sha256:%s\n" % (img, d, hx(64)))
+
+
+@clean("infra_ids")
+def in_audit_log_uuid7():
+    out = ""
+    for _ in range(rint(4, 6)):
+        out += json.dumps({"id": uid7(), "ts": ts(), "actor": {"type": pick(["user", "service"]), "id": uid()},
+                           "action": pick(["api_key.created", "api_key.revoked", "secret.read", "secret.version.added", "session.token.refreshed"]),
+                           "target": {"type": pick(["api_key", "secret"]), "id": pick([uid(), "ak_" + rs(8, LOAL), "sec_" + ulid()])},
+                           "ip": pubip(), "request_id": "req_" + rs(20, LOAL)}) + "\n"
+    return run_line("jq -c . audit-%s.jsonl | tail -n 5" % date()) + out
+
+
+@clean("infra_ids")
+def in_cloudwatch_log_tail():
+    out = run_line("aws logs tail /aws/lambda/%s --since 10m" % svc())
+    for _ in range(rint(3, 4)):
+        rid = uid()
+        t = ts()
+        out += "%s %s/[$LATEST]%s START RequestId: %s Version: $LATEST\n" % (t, date().replace("-", "/"), hx(32), rid)
+        out += "%s %s/[$LATEST]%s [INFO]\t%s\t%s\tloaded secret %s (version %s) from cache\n" % (
+            t, date().replace("-", "/"), hx(32), t, rid, "%s/%s" % (svc(), pick(["db", "stripe", "smtp"])), uid())
+        out += "%s %s/[$LATEST]%s END RequestId: %s\n" % (t, date().replace("-", "/"), hx(32), rid)
+    return out
+
+
+@clean("infra_ids")
+def in_gitlab_pipeline_log_ids():
+    pid = rint(10 ** 8, 2 * 10 ** 9)
+    return ("Running with gitlab-runner 17.%d.%d (%s)\n  on %s-docker-autoscaler %s, system ID: s_%s\n" % (
+        rint(0, 9), rint(0, 3), hx(8), org(), hx(8), hx(12)) +
+            "Preparing the \"docker+machine\" executor\nUsing Docker executor with image rust:1.83 ...\n"
+            "Pulling docker image rust:1.83 ...\nUsing docker image sha256:%s for rust:1.83 with digest rust@sha256:%s ...\n" % (hx(64), hx(64)) +
+            "Getting source from Git repository\nFetching changes with git depth set to 20...\nChecking out %s as detached HEAD (ref is %s)...\n" % (short_sha(), pick(BRANCHES)) +
+            "Restoring cache\nChecking cache for cargo-%s-non_protected...\nSuccessfully extracted cache\n" % hx(40) +
+            "Executing \"step_script\" stage of the job script\n$ cargo test --locked\n   Compiling %s v%s\n" % (svc(), ver()) +
+            "Uploading artifacts for successful job\nUploading artifacts as \"junit\" to coordinator... 201 Created  id=%d responseStatus=201 Created token=%s\n" % (
+                rint(10 ** 9, 9 * 10 ** 9), rs(8, ALNUM + "_-")) +
+            "Cleaning up project directory and file based variables\nJob succeeded\n\nPipeline #%d passed\n" % pid)
