@@ -188,6 +188,35 @@ COMMENT ON FUNCTION han_crypto.redact_jsonb(jsonb) IS
 COMMENT ON FUNCTION han_crypto.redaction_stats() IS
     'Per type, how many secrets the protection trigger redacted in this session. Never the values.';
 
+-- The audit trail. Its public key is public (verifying needs no secret);
+-- verifying and exporting read every event, so they are the auditor's.
+-- _creating_extension() is called by the trail's event triggers, which run
+-- as whoever issues DDL: every role, and it only returns a flag.
+GRANT EXECUTE ON FUNCTION
+    han_crypto.audit_public_key(),
+    han_crypto._creating_extension()
+TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    han_crypto.audit_verify(bigint, bigint, jsonb),
+    han_crypto.audit_export(bigint, bigint),
+    han_crypto.audit_checkpoint(),
+    han_crypto.audit_status()
+TO han_crypto_auditor;
+GRANT EXECUTE ON FUNCTION
+    han_crypto.audit_checkpoint(),
+    han_crypto.audit_status()
+TO han_crypto_admin;
+COMMENT ON FUNCTION han_crypto.audit_public_key() IS
+    'The audit signing key''s public half (Ed25519, hex): what han-crypto audit verify needs.';
+COMMENT ON FUNCTION han_crypto.audit_verify(bigint, bigint, jsonb) IS
+    'Verifies the audit trail''s hash chain and signed checkpoints (optionally against a checkpoint kept outside); names the first bad seq and why.';
+COMMENT ON FUNCTION han_crypto.audit_checkpoint() IS
+    'Signs a checkpoint of the audit chain''s head now and returns the newest checkpoint.';
+COMMENT ON FUNCTION han_crypto.audit_status() IS
+    'The audit writer (state, pid, queued bytes), the last seq, the newest checkpoint and its age.';
+COMMENT ON FUNCTION han_crypto.audit_export(bigint, bigint) IS
+    'The audit trail as JSON Lines (docs/FORMAT.md), for han-crypto audit verify.';
+
 -- root_key_status() tells where the key lives: superusers only (no grant).
 
 -- pg_dump copies the rows of every configuration table (keyrings with their

@@ -37,7 +37,7 @@ fn select_one<T: FromDatum + IntoDatum>(
     })
 }
 
-fn extension_owner() -> pg_sys::Oid {
+pub fn extension_owner() -> pg_sys::Oid {
     if let Some(oid) = OWNER.get() {
         return oid;
     }

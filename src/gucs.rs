@@ -38,6 +38,28 @@ pub static KDF_WAIT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
 /// text; the log is always scrubbed of every finding.
 pub static REDACTION_MIN_CONFIDENCE: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 
+/// How finely the audit trail records reads: one event per statement and
+/// (object, action, outcome), or one per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, pgrx::PostgresGucEnum)]
+pub enum AuditLevel {
+    Statement,
+    Row,
+}
+/// han_crypto.audit_level. Superuser-only to set at all (PGC_SUSET), so
+/// nobody else can lower it; every change is itself an audit event.
+pub static AUDIT_LEVEL: GucSetting<AuditLevel> =
+    GucSetting::<AuditLevel>::new(AuditLevel::Statement);
+/// Row keys kept per statement-level event.
+pub static AUDIT_ROW_KEYS: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// How long a backend waits for the writer to commit its event, ms.
+pub static AUDIT_ACK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// Seconds an idle writer stays; 0: until told to stop.
+pub static AUDIT_WRITER_IDLE_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(60);
+/// Longest time, ms, a committed event stays unsigned.
+pub static AUDIT_CHECKPOINT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// Most events between two checkpoints.
+pub static AUDIT_CHECKPOINT_EVENTS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
 pub fn register() {
     GucRegistry::define_string_guc(
         c"han_crypto.root_key_file",
@@ -168,6 +190,64 @@ pub fn register() {
         0.0,
         1.0,
         GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"han_crypto.audit_level",
+        c"Audit events per statement and (object, action, outcome) with counts, or one per row.",
+        c"Superuser-only; each change is recorded in the audit trail.",
+        &AUDIT_LEVEL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.audit_row_keys",
+        c"Row keys a statement-level audit event lists (at most).",
+        c"",
+        &AUDIT_ROW_KEYS,
+        0,
+        1000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.audit_ack_timeout",
+        c"How long an audited call waits for the audit writer to commit its event before failing with SQLSTATE 53000.",
+        c"",
+        &AUDIT_ACK_TIMEOUT,
+        1,
+        600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.audit_writer_idle_timeout",
+        c"How long an idle audit writer stays before it exits (0: it stays).",
+        c"The next audited call starts a new one.",
+        &AUDIT_WRITER_IDLE_TIMEOUT,
+        0,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.audit_checkpoint_interval",
+        c"Longest time a committed audit event stays without a signed checkpoint.",
+        c"",
+        &AUDIT_CHECKPOINT_INTERVAL,
+        10,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"han_crypto.audit_checkpoint_events",
+        c"Most audit events between two signed checkpoints.",
+        c"",
+        &AUDIT_CHECKPOINT_EVENTS,
+        1,
+        1_000_000,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     // Refuse typo'd han_crypto.* settings instead of keeping placeholders.

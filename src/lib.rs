@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 
 mod actor;
 mod api;
+mod audit;
 mod catalog;
 mod error;
 mod gucs;
@@ -64,12 +65,22 @@ extension_sql_file!(
         api::quarantine::purge_quarantine
     ]
 );
+extension_sql_file!(
+    "../sql/audit.sql",
+    name = "audit",
+    requires = [
+        "bootstrap",
+        api::audit::_creating_extension,
+        api::audit::_audit_start_chain
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
     keyring::register_callbacks();
+    audit::register_callbacks();
     log_scrub::install();
     // SAFETY: process-lifetime callbacks with no argument, registered once.
     unsafe {

@@ -64,3 +64,41 @@ pub unsafe fn tuple_desc_attr(
         }
     }
 }
+
+/// A named struct of `size` bytes in shared memory, the same one in every
+/// process of the cluster, made on first use without
+/// shared_preload_libraries; `init` runs once, when it is made. PG17 added
+/// the DSM registry for this; before it, the main segment's slack serves,
+/// under AddinShmemInitLock (as contrib/pg_prewarm does on 15 and 16).
+///
+/// # Safety
+/// `init` must fully initialise `size` bytes; every caller must pass the
+/// same `name`, `size` and layout.
+pub unsafe fn named_shared_struct(
+    name: &CStr,
+    size: usize,
+    init: unsafe extern "C-unwind" fn(*mut std::ffi::c_void),
+) -> *mut std::ffi::c_void {
+    let mut found = false;
+    // SAFETY: the caller's contract; both paths initialise under a lock that
+    // every other caller also takes.
+    unsafe {
+        #[cfg(any(feature = "pg15", feature = "pg16"))]
+        {
+            // AddinShmemInitLock is MainLWLockArray[21] on 15 and 16
+            // (lwlocknames.h); the C macro is not in the bindings.
+            let lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
+            pg_sys::LWLockAcquire(lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+            let ptr = pg_sys::ShmemInitStruct(name.as_ptr(), size, &mut found);
+            if !found {
+                init(ptr);
+            }
+            pg_sys::LWLockRelease(lock);
+            ptr
+        }
+        #[cfg(not(any(feature = "pg15", feature = "pg16")))]
+        {
+            pg_sys::GetNamedDSMSegment(name.as_ptr(), size, Some(init), &mut found)
+        }
+    }
+}

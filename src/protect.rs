@@ -783,6 +783,23 @@ struct ViewOpen {
     envelope: Vec<u8>,
     key: Rc<han_crypto_core::aead::XaesKey>,
     context: Vec<u8>,
+    binding: String,
+    keyring: String,
+    row_key: String,
+}
+
+impl ViewOpen {
+    /// Records this read, opened or failed (see [`audit_view_read`]).
+    fn audit(&self, result: Result<(), &HcError>) -> HcResult<()> {
+        let key = [Some(self.row_key.as_str())];
+        let place = Place {
+            binding: &self.binding,
+            column: "",
+            keyring: &self.keyring,
+            key: &key,
+        };
+        audit_view_read(&place, result)
+    }
 }
 
 /// Finds what opening a stored value needs; `None` when the actor may not
@@ -815,11 +832,43 @@ fn prepare_view_open(
             key,
             context: place.context(),
             envelope,
+            binding: binding.to_owned(),
+            keyring: keyring.to_owned(),
+            row_key: key_refs
+                .iter()
+                .map(|k| k.unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(","),
         })),
-        // Rows the actor may not read show no plaintext: NULL, not an error.
-        Err(HcError::NotAllowed { .. }) if !strict => Ok(None),
-        Err(e) => Err(e),
+        // Rows the actor may not read show no plaintext: NULL, not an
+        // error; the refusal is recorded.
+        Err(e @ HcError::NotAllowed { .. }) if !strict => {
+            audit_view_read(&place, Err(&e))?;
+            Ok(None)
+        }
+        Err(e) => {
+            audit_view_read(&place, Err(&e))?;
+            Err(e)
+        }
     }
+}
+
+/// Records a read of `place` through the view: before its plaintext is
+/// returned (ok), or as a refusal or failure. An Err means the plaintext
+/// must not be returned.
+fn audit_view_read(place: &Place<'_>, result: Result<(), &HcError>) -> HcResult<()> {
+    let access = crate::audit::Access::new("view_read")
+        .object(place.binding)
+        .keyring(place.keyring)
+        .row_key(|| {
+            let parts: Vec<&str> = place.key.iter().map(|k| k.unwrap_or("")).collect();
+            parts.join(",")
+        });
+    let access = match result {
+        Ok(()) => access.outcome(crate::audit::Outcome::Ok),
+        Err(e) => access.outcome(crate::audit::Outcome::of(e)),
+    };
+    crate::audit::record(access)
 }
 
 /// The place arguments of the view's functions, which the view always
@@ -855,9 +904,11 @@ fn open_for_view(
     else {
         return Ok(None);
     };
-    Ok(Some(
-        envelope::parse(&v.envelope)?.open(&v.key, &v.context)?,
-    ))
+    let opened = envelope::parse(&v.envelope)
+        .and_then(|p| p.open(&v.key, &v.context))
+        .map_err(HcError::from);
+    v.audit(opened.as_ref().map(|_| ()))?;
+    Ok(Some(opened?))
 }
 
 /// Decrypts a protected text column for the `<table>_decrypted` view,
@@ -895,11 +946,19 @@ fn _open_text(
     };
     let parsed = envelope::parse(&v.envelope).map_err(HcError::from)?;
     if parsed.is_compressed() {
-        let plain = parsed.open(&v.key, &v.context).map_err(HcError::from)?;
-        return Ok(Some(crate::varlena::OwnedText::copy_of_utf8(&plain)?));
+        let plain = parsed.open(&v.key, &v.context).map_err(HcError::from);
+        v.audit(plain.as_ref().map(|_| ()))?;
+        return Ok(Some(crate::varlena::OwnedText::copy_of_utf8(&plain?)?));
     }
     let text = crate::varlena::OwnedText::build_utf8(parsed.ciphertext.len(), |out| {
-        Ok(parsed.open_into(&v.key, &v.context, out)?)
+        let opened = parsed
+            .open_into(&v.key, &v.context, out)
+            .map_err(HcError::from);
+        if let Err(e) = v.audit(opened.as_ref().map(|_| ())) {
+            out.fill(0);
+            return Err(e);
+        }
+        opened
     })?;
     Ok(Some(text))
 }

@@ -92,6 +92,18 @@ pub fn get() -> HcResult<Rc<RootKey>> {
     Ok(loaded)
 }
 
+/// The root key for a process that must not write the catalog (the audit
+/// writer, whose inserts a client transaction recording the check value
+/// could block): checked against the stored check value when there is one,
+/// never recorded.
+pub fn get_without_recording() -> HcResult<SecretKey> {
+    let (key, _) = load(gucs::root_key_file())?;
+    match catalog::root_key_check_value() {
+        Some(stored) if !root_key_matches(&key, &stored) => Err(HcError::WrongRootKey),
+        _ => Ok(key),
+    }
+}
+
 fn load(file: Option<String>) -> HcResult<(SecretKey, Source)> {
     if let Some(value) = std::env::var_os(ENV_VAR) {
         let text = zeroize::Zeroizing::new(value.to_string_lossy().into_owned());

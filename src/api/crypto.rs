@@ -3,16 +3,44 @@
 //! wrappers in sql/finalize.sql over `_encrypt_json` / `_decrypt_json`, so
 //! jsonb is converted by PostgreSQL's own (lossless) text I/O.
 
-use han_crypto_core::envelope::{self, ContentType, Envelope};
+use han_crypto_core::envelope::{self, ContentType, Envelope, KeyRef};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
+use crate::audit::{self, Access};
 use crate::error::{HcError, HcResult};
 use crate::keyring;
 use crate::varlena::{OwnedBytea, OwnedText};
 
 fn required<'a>(value: Option<&'a str>, name: &'static str) -> HcResult<&'a str> {
     value.ok_or(HcError::NullArgument(name))
+}
+
+/// Records `action` on the key an envelope names. An Err means nothing may
+/// be returned.
+fn audit_key(action: &'static str, key_ref: KeyRef, result: Result<(), &HcError>) -> HcResult<()> {
+    let name = keyring::by_id(&key_ref.keyring_id)
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|_| han_crypto_core::envelope_json::uuid_to_string(&key_ref.keyring_id));
+    let access = Access::new(action)
+        .keyring(name)
+        .key_version(key_ref.key_version);
+    audit::record(match result {
+        Ok(()) => access.outcome(audit::Outcome::Ok),
+        Err(e) => access.outcome(audit::Outcome::of(e)),
+    })
+}
+
+/// Records a refusal that came before any key was at hand (keyring name
+/// only), and passes the error on.
+fn audit_refusal(action: &'static str, keyring: &str, e: HcError) -> HcError {
+    let access = Access::new(action)
+        .keyring(keyring)
+        .outcome(audit::Outcome::of(&e));
+    match audit::record(access) {
+        Ok(()) => e,
+        Err(audit_error) => audit_error,
+    }
 }
 
 fn seal(
@@ -24,7 +52,9 @@ fn seal(
     let keyring = required(keyring, "keyring")?;
     let context = required(context, "context")?;
     let Some(data) = data else { return Ok(None) };
-    let (key_ref, key) = keyring::encryption_key(keyring)?;
+    let (key_ref, key) =
+        keyring::encryption_key(keyring).map_err(|e| audit_refusal("encrypt", keyring, e))?;
+    audit_key("encrypt", key_ref, Ok(()))?;
     let len = envelope::sealed_len(data.len()).map_err(HcError::from)?;
     let sealed = OwnedBytea::build(len, |out| {
         Ok(envelope::seal_into(
@@ -50,16 +80,30 @@ fn open_checked(
     wanted: &'static str,
     out: &mut [u8],
 ) -> HcResult<()> {
-    let key = keyring::decryption_key(env.header.key)?;
-    env.open_into(&key, context.as_bytes(), out)?;
-    if !accepted.contains(&env.header.content) {
+    let key_ref = env.header.key;
+    let key = keyring::decryption_key(key_ref)
+        .map_err(|e| audit_key("decrypt", key_ref, Err(&e)).err().unwrap_or(e))?;
+    let opened = env
+        .open_into(&key, context.as_bytes(), out)
+        .map_err(HcError::from);
+    let result = opened.and_then(|()| {
+        if accepted.contains(&env.header.content) {
+            Ok(())
+        } else {
+            Err(HcError::ContentMismatch {
+                stored: env.header.content,
+                wanted,
+            })
+        }
+    });
+    if let Err(e) = audit_key("decrypt", key_ref, result.as_ref().copied()) {
         out.fill(0);
-        return Err(HcError::ContentMismatch {
-            stored: env.header.content,
-            wanted,
-        });
+        return Err(e);
     }
-    Ok(())
+    if result.is_err() {
+        out.fill(0);
+    }
+    result
 }
 
 /// [`open_checked`] for compressed envelopes (made by protect() with the
@@ -71,15 +115,22 @@ fn open_compressed_checked(
     accepted: &[ContentType],
     wanted: &'static str,
 ) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
-    let key = keyring::decryption_key(env.header.key)?;
-    let plain = env.open(&key, context.as_bytes())?;
-    if !accepted.contains(&env.header.content) {
-        return Err(HcError::ContentMismatch {
-            stored: env.header.content,
-            wanted,
-        });
-    }
-    Ok(plain)
+    let key_ref = env.header.key;
+    let key = keyring::decryption_key(key_ref)
+        .map_err(|e| audit_key("decrypt", key_ref, Err(&e)).err().unwrap_or(e))?;
+    let plain = env.open(&key, context.as_bytes()).map_err(HcError::from);
+    let result = plain.and_then(|p| {
+        if accepted.contains(&env.header.content) {
+            Ok(p)
+        } else {
+            Err(HcError::ContentMismatch {
+                stored: env.header.content,
+                wanted,
+            })
+        }
+    });
+    audit_key("decrypt", key_ref, result.as_ref().map(|_| ()))?;
+    result
 }
 
 fn open_text(

@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
 
 use crate::actor;
+use crate::audit;
 use crate::catalog::{self, KeyringKind};
 use crate::error::{HcError, HcResult};
 use crate::keyring::{self, Access, PURPOSE_DATA_KEY, PURPOSE_PASSPHRASE, PURPOSE_SECRET};
@@ -114,14 +115,17 @@ fn new_keyring(name: &str, kind: KeyringKind) -> HcResult<([u8; 16], String)> {
 /// parameters and measured cost are stored with it.
 #[pg_extern(volatile, parallel_unsafe)]
 fn create_keyring(name: &str, kind: default!(&str, "'team'")) -> Result<Uuid, ErrorReport> {
+    audited("create_keyring", name, create_keyring_inner(name, kind))
+}
+
+fn create_keyring_inner(name: &str, kind: &str) -> HcResult<Uuid> {
     let kind = match kind {
         "team" => KeyringKind::Team,
         "user" => KeyringKind::User,
         _ => {
             return Err(HcError::InvalidArgument(
                 "kind must be 'team' or 'user' (passphrase keyrings: han_crypto.create_passphrase_keyring())".into(),
-            )
-            .into())
+            ))
         }
     };
     let root = root_key::get()?;
@@ -149,14 +153,21 @@ fn create_passphrase_keyring(
     passphrase: &str,
     kdf: default!(&str, "'argon2id'"),
 ) -> Result<Uuid, ErrorReport> {
+    audited(
+        "create_keyring",
+        name,
+        create_passphrase_keyring_inner(name, passphrase, kdf),
+    )
+}
+
+fn create_passphrase_keyring_inner(name: &str, passphrase: &str, kdf: &str) -> HcResult<Uuid> {
     let spec = KdfSpec::by_name(kdf).ok_or_else(|| {
         HcError::InvalidArgument("kdf must be 'argon2id' or 'pbkdf2-sha256'".into())
     })?;
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(HcError::InvalidArgument(format!(
             "passphrase must be at least {MIN_PASSPHRASE_CHARS} characters"
-        ))
-        .into());
+        )));
     }
     let (id, _) = new_keyring(name, KeyringKind::Passphrase)?;
     let data_key = SecretKey::generate().map_err(HcError::from)?;
@@ -187,10 +198,14 @@ fn grant_access(
     principal: &str,
     role: default!(&str, "'reader'"),
 ) -> Result<(), ErrorReport> {
+    audited("grant", keyring, grant_inner(keyring, principal, role))
+}
+
+fn grant_inner(keyring: &str, principal: &str, role: &str) -> HcResult<()> {
     if !matches!(role, "reader" | "writer" | "admin") {
-        return Err(
-            HcError::InvalidArgument("role must be 'reader', 'writer' or 'admin'".into()).into(),
-        );
+        return Err(HcError::InvalidArgument(
+            "role must be 'reader', 'writer' or 'admin'".into(),
+        ));
     }
     check_principal(principal)?;
     let ring = keyring::by_name(keyring)?;
@@ -198,8 +213,7 @@ fn grant_access(
         return Err(HcError::WrongKind {
             keyring: ring.name.clone(),
             expected: "team, user or passphrase",
-        }
-        .into());
+        });
     }
     keyring::authorize(&ring, Access::Manage)?;
     catalog::upsert_member(&ring.id, principal, role, &actor::current())?;
@@ -210,9 +224,20 @@ fn grant_access(
 /// at the next statement in every session.
 #[pg_extern(volatile, parallel_unsafe)]
 fn revoke_access(keyring: &str, principal: &str) -> Result<bool, ErrorReport> {
-    let ring = keyring::by_name(keyring)?;
-    keyring::authorize(&ring, Access::Manage)?;
-    Ok(catalog::delete_member(&ring.id, principal)?)
+    let result = keyring::by_name(keyring).and_then(|ring| {
+        keyring::authorize(&ring, Access::Manage)?;
+        Ok(catalog::delete_member(&ring.id, principal)?)
+    });
+    audited("revoke", keyring, result)
+}
+
+/// Records a keyring operation with the outcome of `result`, then passes
+/// `result` on. A failure to record fails the call (and rolls back what it
+/// wrote): no keyring change goes unrecorded.
+fn audited<T>(action: &'static str, keyring: &str, result: HcResult<T>) -> Result<T, ErrorReport> {
+    let access = audit::Access::new(action).keyring(keyring).result(&result);
+    audit::record_single(access)?;
+    Ok(result?)
 }
 
 fn passphrase_keyring(name: &str) -> HcResult<std::rc::Rc<catalog::KeyringRow>> {
@@ -232,9 +257,27 @@ fn passphrase_keyring(name: &str) -> HcResult<std::rc::Rc<catalog::KeyringRow>> 
 /// bind parameter.
 #[pg_extern(volatile, parallel_unsafe)]
 fn unlock(keyring: &str, passphrase: &str) -> Result<bool, ErrorReport> {
-    let ring = passphrase_keyring(keyring)?;
-    keyring::authorize(&ring, Access::Decrypt)?;
-    match keyring::open_passphrase_version(&ring, ring.active_version, passphrase.as_bytes())? {
+    let opened = passphrase_keyring(keyring).and_then(|ring| {
+        keyring::authorize(&ring, Access::Decrypt)?;
+        let key =
+            keyring::open_passphrase_version(&ring, ring.active_version, passphrase.as_bytes())?;
+        Ok((ring, key))
+    });
+    let (ring, key) = match opened {
+        Ok(found) => found,
+        Err(e) => return audited("unlock", keyring, Err(e)),
+    };
+    let outcome = if key.is_some() {
+        audit::Outcome::Ok
+    } else {
+        audit::Outcome::Failed
+    };
+    audit::record_single(
+        audit::Access::new("unlock")
+            .keyring(keyring)
+            .outcome(outcome),
+    )?;
+    match key {
         Some(data_key) => {
             keyring::remember_unlocked(
                 KeyRef {
@@ -256,8 +299,11 @@ fn unlock(keyring: &str, passphrase: &str) -> Result<bool, ErrorReport> {
 #[pg_extern(volatile, parallel_unsafe)]
 fn lock(keyring: default!(Option<&str>, "NULL")) -> Result<(), ErrorReport> {
     let id = match keyring {
-        Some(name) => Some(passphrase_keyring(name)?.id),
-        None => None,
+        Some(name) => Some(audited("lock", name, passphrase_keyring(name))?.id),
+        None => {
+            audit::record_single(audit::Access::new("lock"))?;
+            None
+        }
     };
     keyring::lock(id);
     Ok(())
@@ -271,20 +317,31 @@ fn change_passphrase(
     old_passphrase: &str,
     new_passphrase: &str,
 ) -> Result<(), ErrorReport> {
+    audited(
+        "change_passphrase",
+        keyring,
+        change_passphrase_inner(keyring, old_passphrase, new_passphrase),
+    )
+}
+
+fn change_passphrase_inner(
+    keyring: &str,
+    old_passphrase: &str,
+    new_passphrase: &str,
+) -> HcResult<()> {
     let ring = passphrase_keyring(keyring)?;
     keyring::authorize(&ring, Access::Manage)?;
     if new_passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(HcError::InvalidArgument(format!(
             "passphrase must be at least {MIN_PASSPHRASE_CHARS} characters"
-        ))
-        .into());
+        )));
     }
     let version = ring.active_version;
     let Some(data_key) =
         keyring::open_passphrase_version(&ring, version, old_passphrase.as_bytes())?
     else {
         catalog::record_unlock_failure(&ring.id, &ring.name, &actor::current());
-        return Err(HcError::PassphraseIncorrect(ring.name.clone()).into());
+        return Err(HcError::PassphraseIncorrect(ring.name.clone()));
     };
     let stored =
         catalog::version_row(&ring.id, version).ok_or_else(|| HcError::UnknownKeyVersion {

@@ -4,6 +4,7 @@
 
 mod actor;
 mod admin;
+mod audit;
 mod crypto;
 mod envelope;
 mod keyrings;

@@ -22,7 +22,12 @@ struct Trail {
 }
 
 fn trail(n: u64, every: u64) -> Trail {
-    let key = AuditSigningKey::derive(&[9u8; 32], &CHAIN, 1).unwrap();
+    let key = AuditSigningKey::derive(
+        &han_crypto_core::keys::SecretKey::from_bytes(&[9u8; 32]).unwrap(),
+        &CHAIN,
+        1,
+    )
+    .unwrap();
     let mut head = genesis(&CHAIN, SYSID);
     let (mut events, mut checkpoints) = (Vec::new(), Vec::<Checkpoint>::new());
     for seq in 1..=n {

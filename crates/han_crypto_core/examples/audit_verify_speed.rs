@@ -17,7 +17,12 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let chain = [1u8; 16];
-    let key = AuditSigningKey::derive(&[2u8; 32], &chain, 1).unwrap();
+    let key = AuditSigningKey::derive(
+        &han_crypto_core::keys::SecretKey::from_bytes(&[2u8; 32]).unwrap(),
+        &chain,
+        1,
+    )
+    .unwrap();
     let mut head = genesis(&chain, 99);
     let mut events = Vec::with_capacity(n as usize);
     let mut cps: Vec<Checkpoint> = Vec::new();

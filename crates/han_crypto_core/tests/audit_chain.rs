@@ -71,7 +71,7 @@ fn ed25519_rfc8032_vectors_through_the_wrapper() {
 
 #[test]
 fn signing_key_is_derived_per_chain_and_version_and_never_printed() {
-    let root = [7u8; 32];
+    let root = han_crypto_core::keys::SecretKey::from_bytes(&[7u8; 32]).unwrap();
     let a = AuditSigningKey::derive(&root, &CHAIN, 1).unwrap();
     let b = AuditSigningKey::derive(&root, &CHAIN, 1).unwrap();
     let c = AuditSigningKey::derive(&root, &CHAIN, 2).unwrap();
@@ -206,7 +206,12 @@ struct Trail {
 
 /// `n` events, a checkpoint every `every` events and one at the end.
 fn trail(n: u64, every: u64) -> Trail {
-    let key = AuditSigningKey::derive(&[42u8; 32], &CHAIN, 1).unwrap();
+    let key = AuditSigningKey::derive(
+        &han_crypto_core::keys::SecretKey::from_bytes(&[42u8; 32]).unwrap(),
+        &CHAIN,
+        1,
+    )
+    .unwrap();
     let mut head = genesis(&CHAIN, SYSID);
     let mut events = Vec::new();
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -420,7 +425,12 @@ fn rewrite_with_recomputed_hashes_without_the_key_fails_at_a_checkpoint() {
     let r = verify(&t);
     assert_eq!(fault(&r), (Reason::CheckpointMismatch, 31));
     // Checkpoints re-signed with another key: not the audit key.
-    let other = AuditSigningKey::derive(&[1u8; 32], &CHAIN, 1).unwrap();
+    let other = AuditSigningKey::derive(
+        &han_crypto_core::keys::SecretKey::from_bytes(&[1u8; 32]).unwrap(),
+        &CHAIN,
+        1,
+    )
+    .unwrap();
     let mut cps = t.checkpoints.clone();
     for i in 0..cps.len() {
         let prev = if i == 0 {
@@ -464,7 +474,12 @@ fn removed_and_replayed_checkpoints_detected() {
 fn events_spliced_from_another_chain_detected() {
     let t = trail(20, 10);
     let other = {
-        let key = AuditSigningKey::derive(&[42u8; 32], &CHAIN, 1).unwrap();
+        let key = AuditSigningKey::derive(
+            &han_crypto_core::keys::SecretKey::from_bytes(&[42u8; 32]).unwrap(),
+            &CHAIN,
+            1,
+        )
+        .unwrap();
         let mut head = genesis(&CHAIN, SYSID + 1);
         let mut v = Vec::new();
         for s in &t.events {

@@ -18,6 +18,8 @@ WITH reasons(routine, why) AS (VALUES
     ('han_crypto.envelope_from_json(jsonb)',        'SQL wrapper of _envelope_from_json; fully qualified'),
     ('han_crypto._envelope_from_json(text)',        'format conversion; no key'),
     ('han_crypto.version()',                        'constant'),
+    ('han_crypto.audit_public_key()',               'a public key: verifying the trail needs no secret'),
+    ('han_crypto._creating_extension()',            'a flag the trail''s event triggers read as the DDL issuer'),
     ('han_crypto.current_actor()',                  'the caller''s own identity'),
     ('han_crypto.actor_info()',                     'the caller''s own identity'),
     ('han_crypto.key_cache_stats()',                'this backend''s own counters, no key'),

@@ -23,7 +23,7 @@ WHERE p.pronamespace = 'han_crypto'::regnamespace AND p.prosecdef
   AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
 
 -- Tables and views: SELECT / INSERT / UPDATE / DELETE per role.
-SELECT c.relname, c.relkind,
+SELECT c.oid::regclass AS relation, c.relkind,
        concat_ws(',', CASE WHEN has_table_privilege('public', c.oid, 'SELECT') THEN 'r' END,
                       CASE WHEN has_table_privilege('public', c.oid, 'INSERT,UPDATE,DELETE') THEN 'w' END) AS public,
        concat_ws(',', CASE WHEN has_table_privilege('han_crypto_admin', c.oid, 'SELECT') THEN 'r' END,
@@ -35,8 +35,9 @@ SELECT c.relname, c.relkind,
        concat_ws(',', CASE WHEN has_table_privilege('han_crypto_backup', c.oid, 'SELECT') THEN 'r' END,
                      CASE WHEN has_table_privilege('han_crypto_backup', c.oid, 'INSERT,UPDATE,DELETE') THEN 'w' END) AS b
 FROM pg_class c
-WHERE c.relnamespace = 'han_crypto'::regnamespace AND c.relkind IN ('r', 'v')
-ORDER BY c.relname;
+WHERE c.relnamespace IN ('han_crypto'::regnamespace, 'han_crypto_audit'::regnamespace)
+  AND c.relkind IN ('r', 'v')
+ORDER BY c.oid::regclass::text;
 
 -- No function hands raw key bytes to anyone: none returns a 32-byte bytea
 -- from a key id, and none of the internal tables is readable by these roles.

@@ -206,13 +206,13 @@ impl AuditSigningKey {
     /// Derives the signing key of `chain_id`, key `version`, from the root
     /// key, so that it needs no storage of its own.
     pub fn derive(
-        root_key: &[u8; 32],
+        root_key: &crate::keys::SecretKey,
         chain_id: &ChainId,
         version: u32,
     ) -> Result<AuditSigningKey, AuditError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         crate::kdf::hkdf_sha256(
-            root_key,
+            root_key.expose(),
             chain_id,
             &[SIGNING_INFO, &version.to_be_bytes()],
             seed.as_mut(),

@@ -1,0 +1,373 @@
+//! The audit trail in SQL: the append-only guard, the chain's start, the
+//! public key, verification and export.
+
+use std::collections::VecDeque;
+
+use han_crypto_core::audit::export::{ExportHeader, ExportWriter};
+use han_crypto_core::audit::{Checkpoint, Start, StoredEvent, Verifier};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode as Code;
+
+use crate::audit::{self, store};
+use crate::error::{HcError, HcResult};
+
+/// Rows read per query when verifying or exporting.
+const BATCH: i64 = 10_000;
+
+/// Version-1 calling-convention record for `_audit_guard`.
+#[no_mangle]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo__audit_guard() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// BEFORE INSERT/UPDATE/DELETE (row) and BEFORE TRUNCATE (statement) on
+/// every table of han_crypto_audit: refuses anything but han_crypto's own
+/// writing, whoever asks (the tables' owner too).
+///
+/// # Safety
+/// Called by PostgreSQL's trigger manager with a valid `fcinfo`.
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn _audit_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: PostgreSQL passes a valid fcinfo; a trigger call carries
+    // TriggerData as its context.
+    let data = unsafe {
+        let ctx = (*fcinfo).context;
+        if ctx.is_null() || (*ctx).type_ != pg_sys::NodeTag::T_TriggerData {
+            ErrorReport::from(HcError::TriggerMisuse).report(PgLogLevel::ERROR);
+            unreachable!("an ERROR does not return")
+        }
+        &*(ctx as *const pg_sys::TriggerData)
+    };
+    let event = data.tg_event;
+    let row_level = event & pg_sys::TRIGGER_EVENT_ROW != 0;
+    if !audit::is_writer() {
+        let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+            pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
+            pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
+            pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
+            _ => "TRUNCATE",
+        };
+        // SAFETY: tg_relation is valid for the call.
+        let relid = unsafe { (*data.tg_relation).rd_id };
+        let table =
+            crate::catalog::relation_sql_name(relid).unwrap_or_else(|_| "the audit trail".into());
+        ErrorReport::from(HcError::Refused {
+            code: Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            message: format!("{table} is append-only: {op} is refused"),
+            hint: Some(
+                "Audit events are written by han_crypto itself and never changed; han_crypto.audit_export() copies them out."
+                    .into(),
+            ),
+        })
+        .report(PgLogLevel::ERROR);
+        unreachable!("an ERROR does not return")
+    }
+    if !row_level {
+        return pg_sys::Datum::from(0usize);
+    }
+    let tuple = if event & pg_sys::TRIGGER_EVENT_OPMASK == pg_sys::TRIGGER_EVENT_UPDATE {
+        data.tg_newtuple
+    } else {
+        data.tg_trigtuple
+    };
+    pg_sys::Datum::from(tuple)
+}
+
+/// Whether the statement running is CREATE or ALTER EXTENSION (the event
+/// triggers let the extension's own script change the trail's objects).
+#[pg_extern(stable, parallel_safe)]
+fn _creating_extension() -> bool {
+    // SAFETY: a backend-local flag set by extension.c.
+    unsafe { pg_sys::creating_extension }
+}
+
+/// Starts this database's chain; part of the extension script only.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _audit_start_chain() -> Result<(), ErrorReport> {
+    if !_creating_extension() {
+        return Err(HcError::PermissionDenied {
+            message: "the audit chain starts only with CREATE EXTENSION han_crypto".into(),
+            hint: "A chain is never restarted in place: that would hide what came before.",
+        }
+        .into());
+    }
+    store::start_chain()?;
+    Ok(())
+}
+
+/// The audit signing key's public half (Ed25519, hex): all that verifying
+/// the checkpoints, here or offline, needs.
+#[pg_extern(stable, parallel_safe)]
+fn audit_public_key() -> Result<String, ErrorReport> {
+    let chain = store::require_chain()?;
+    Ok(store::public_key(&chain)?.to_hex())
+}
+
+fn external_checkpoint(j: Option<pgrx::JsonB>) -> HcResult<Option<Checkpoint>> {
+    j.map(|j| {
+        Checkpoint::from_json(j.0.get("checkpoint").unwrap_or(&j.0))
+            .map_err(|e| HcError::InvalidArgument(format!("external_checkpoint: {e}")))
+    })
+    .transpose()
+}
+
+fn range(from_seq: Option<i64>, to_seq: Option<i64>) -> HcResult<(u64, Option<u64>, i64)> {
+    let from = from_seq.unwrap_or(1);
+    if from < 1 || to_seq.is_some_and(|t| t < from) {
+        return Err(HcError::InvalidArgument(
+            "from_seq must be at least 1 and to_seq at least from_seq".into(),
+        ));
+    }
+    let last = store::last_seq()?;
+    let to = to_seq.map_or(last, |t| t.min(last));
+    Ok((from as u64, to_seq.map(|t| t as u64), to))
+}
+
+fn start_of(chain: &store::Chain, from: u64) -> Start {
+    if from <= 1 {
+        Start::Genesis {
+            system_identifier: chain.system_identifier,
+        }
+    } else {
+        Start::Unanchored { from_seq: from }
+    }
+}
+
+/// Feeds events `from..=to` (read in batches) and the checkpoints, each
+/// after the event it covers, to `sink`.
+fn for_each_row(
+    from: u64,
+    to: i64,
+    checkpoints: Vec<Checkpoint>,
+    mut on_event: impl FnMut(&StoredEvent) -> bool,
+    mut on_checkpoint: impl FnMut(&Checkpoint),
+) -> HcResult<()> {
+    let mut cps: VecDeque<Checkpoint> = checkpoints.into();
+    while cps.front().is_some_and(|c| c.seq < from) {
+        on_checkpoint(&cps.pop_front().expect("front exists"));
+    }
+    let mut next = from as i64;
+    while next <= to {
+        let batch = store::events(next, to, BATCH)?;
+        let Some(last) = batch.last().map(|e| e.event.seq as i64) else {
+            break;
+        };
+        for e in &batch {
+            if !on_event(e) {
+                return Ok(());
+            }
+            while cps.front().is_some_and(|c| c.seq <= e.event.seq) {
+                on_checkpoint(&cps.pop_front().expect("front exists"));
+            }
+        }
+        next = last + 1;
+    }
+    for cp in cps {
+        on_checkpoint(&cp);
+    }
+    Ok(())
+}
+
+/// Verifies the trail (or `from_seq..to_seq`): every hash, every checkpoint
+/// signature, and, if given, a checkpoint kept outside the database.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn audit_verify(
+    from_seq: default!(Option<i64>, "NULL"),
+    to_seq: default!(Option<i64>, "NULL"),
+    external_checkpoint: default!(Option<pgrx::JsonB>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(ok, bool),
+            name!(checked, i64),
+            name!(first_bad_seq, Option<i64>),
+            name!(reason, Option<String>),
+            name!(detail, Option<String>),
+            name!(last_checkpoint, Option<i64>),
+            name!(signed_through, Option<i64>),
+            name!(unsigned_tail, i64),
+        ),
+    >,
+    ErrorReport,
+> {
+    let chain = store::require_chain()?;
+    let key = store::public_key(&chain)?;
+    let external = self::external_checkpoint(external_checkpoint)?;
+    let (from, to_bound, to) = range(from_seq, to_seq)?;
+    let mut v = Verifier::new(chain.chain_id, vec![key], start_of(&chain, from), to_bound);
+    if let Some(cp) = external {
+        v.expect_external(cp);
+    }
+    let cps = store::checkpoints(i64::MAX)?;
+    let cell = std::cell::RefCell::new(v);
+    for_each_row(
+        from,
+        to,
+        cps,
+        |e| {
+            let mut v = cell.borrow_mut();
+            v.push_event(e);
+            !v.failed()
+        },
+        |cp| cell.borrow_mut().push_checkpoint(cp),
+    )?;
+    let r = cell.into_inner().finish();
+    let fault = r.fault.clone();
+    Ok(TableIterator::once((
+        r.ok(),
+        r.checked as i64,
+        fault.as_ref().map(|f| f.first_bad_seq as i64),
+        fault.as_ref().map(|f| f.reason.as_str().to_owned()),
+        fault.map(|f| f.detail),
+        r.last_checkpoint.map(|(n, _)| n as i64),
+        r.signed_through.map(|s| s as i64),
+        r.unsigned_tail() as i64,
+    )))
+}
+
+/// The trail (or `from_seq..to_seq`) as JSON Lines for `han-crypto audit
+/// verify` (docs/FORMAT.md). Streams: rows are read in batches as the
+/// lines are consumed. Save it with
+/// `psql -XAt -c "SELECT * FROM han_crypto.audit_export()" > trail.jsonl`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn audit_export(
+    from_seq: default!(Option<i64>, "NULL"),
+    to_seq: default!(Option<i64>, "NULL"),
+) -> Result<SetOfIterator<'static, String>, ErrorReport> {
+    let chain = store::require_chain()?;
+    let key = store::public_key(&chain)?;
+    let (from, to_bound, to) = range(from_seq, to_seq)?;
+    let header = ExportHeader {
+        chain_id: chain.chain_id,
+        system_identifier: chain.system_identifier,
+        start: start_of(&chain, from),
+        from_seq: from,
+        to_seq: to_bound,
+        public_keys: vec![key],
+    };
+    let checkpoints = store::checkpoints(to)?;
+    Ok(SetOfIterator::new(ExportLines::new(
+        &header,
+        from,
+        to,
+        checkpoints,
+    )))
+}
+
+/// The export's lines, produced batch by batch as PostgreSQL asks for rows.
+struct ExportLines {
+    writer: Option<ExportWriter>,
+    pending: VecDeque<String>,
+    checkpoints: VecDeque<Checkpoint>,
+    next: i64,
+    to: i64,
+}
+
+impl ExportLines {
+    fn new(header: &ExportHeader, from: u64, to: i64, checkpoints: Vec<Checkpoint>) -> ExportLines {
+        let (mut writer, first) = ExportWriter::start(header);
+        let mut pending = VecDeque::from([first]);
+        let mut checkpoints: VecDeque<Checkpoint> = checkpoints.into();
+        while checkpoints.front().is_some_and(|c| c.seq < from) {
+            pending.push_back(writer.checkpoint(&checkpoints.pop_front().expect("front")));
+        }
+        ExportLines {
+            writer: Some(writer),
+            pending,
+            checkpoints,
+            next: from as i64,
+            to,
+        }
+    }
+
+    fn refill(&mut self) -> HcResult<()> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let batch = if self.next <= self.to {
+            store::events(self.next, self.to, BATCH)?
+        } else {
+            Vec::new()
+        };
+        match batch.last() {
+            Some(last) => self.next = last.event.seq as i64 + 1,
+            None => self.next = self.to + 1,
+        }
+        for e in &batch {
+            self.pending.push_back(writer.event(e));
+            while self
+                .checkpoints
+                .front()
+                .is_some_and(|c| c.seq <= e.event.seq)
+            {
+                let cp = self.checkpoints.pop_front().expect("front exists");
+                self.pending.push_back(writer.checkpoint(&cp));
+            }
+        }
+        if batch.is_empty() {
+            for cp in std::mem::take(&mut self.checkpoints) {
+                self.pending.push_back(writer.checkpoint(&cp));
+            }
+            let writer = self.writer.take().expect("checked above");
+            self.pending.push_back(writer.finish());
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for ExportLines {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        if self.pending.is_empty() {
+            if let Err(e) = self.refill() {
+                ErrorReport::from(e).report(PgLogLevel::ERROR);
+            }
+        }
+        self.pending.pop_front()
+    }
+}
+
+/// Makes a signed checkpoint of the chain head now (when events arrived
+/// since the last one) and returns the newest checkpoint.
+#[pg_extern(volatile, parallel_unsafe)]
+fn audit_checkpoint() -> Result<Option<pgrx::JsonB>, ErrorReport> {
+    store::require_chain()?;
+    audit::checkpoint_now()?;
+    Ok(store::last_checkpoint()?.map(|cp| pgrx::JsonB(cp.to_json())))
+}
+
+/// The writer and the trail at a glance: whether a writer runs (and its
+/// pid), queued bytes, the last seq, the newest checkpoint and its age.
+#[pg_extern(volatile, parallel_unsafe)]
+fn audit_status() -> Result<pgrx::JsonB, ErrorReport> {
+    let view = audit::status();
+    let last_seq = store::last_seq()?;
+    let cp = store::last_checkpoint()?;
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let writer = match view {
+        Some(v) => serde_json::json!({
+            "state": format!("{:?}", v.state).to_lowercase(),
+            "pid": (v.writer_pid != 0).then_some(v.writer_pid),
+            "queued_bytes": v.queued_bytes,
+        }),
+        None => serde_json::json!({ "state": "free" }),
+    };
+    Ok(pgrx::JsonB(serde_json::json!({
+        "writer": writer,
+        "last_seq": last_seq,
+        "last_checkpoint": cp.as_ref().map(|c| c.n),
+        "signed_through": cp.as_ref().map(|c| c.seq),
+        "unsigned_events": last_seq - cp.as_ref().map_or(0, |c| c.seq as i64),
+        "checkpoint_age_seconds": cp.as_ref().map(|c| (now_us - c.ts_us) as f64 / 1e6),
+        "level": format!("{:?}", crate::gucs::AUDIT_LEVEL.get()).to_lowercase(),
+    })))
+}

@@ -1,0 +1,419 @@
+//! What the areas call to record an access, and the statement-level
+//! folding of accesses into events (han_crypto.audit_level = statement):
+//! the first access of a statement to an (action, object, keyring,
+//! outcome) is a `begin` event, committed before the caller goes on; later
+//! ones only count; an `end` event with the count follows when the next
+//! statement records something or the transaction ends, without waiting.
+//! If the backend dies first, the `begin` still proves the access.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use han_crypto_core::audit::{canonical_json, Event, Field, Kind, Value};
+use han_crypto_core::redact::Policy;
+use pgrx::pg_sys;
+
+use super::client;
+use crate::error::{HcError, HcResult};
+use crate::gucs::{self, AuditLevel};
+
+/// How an access ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Ok,
+    /// Refused by han_crypto's own rules (not a member, locked keyring).
+    Denied,
+    /// A cryptographic failure (authentication, wrong passphrase).
+    Failed,
+}
+
+impl Outcome {
+    /// How a failure of han_crypto's own counts: a refusal of the actor,
+    /// or a failure (authentication, corrupt or unknown key).
+    pub fn of(e: &HcError) -> Outcome {
+        match e {
+            HcError::NotAllowed { .. }
+            | HcError::KeyringLocked(_)
+            | HcError::RetiredKeyVersion { .. }
+            | HcError::PermissionDenied { .. } => Outcome::Denied,
+            _ => Outcome::Failed,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One access, as an area describes it. Never a value: names, versions,
+/// counts and types only.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    pub action: &'static str,
+    pub object: Option<String>,
+    pub keyring: Option<String>,
+    pub key_version: Option<i64>,
+    pub outcome: Option<Outcome>,
+    pub sqlstate: Option<&'static str>,
+    /// Counts and type names only.
+    pub detail: Option<serde_json::Value>,
+    pub row_key: Option<String>,
+}
+
+impl Access {
+    pub fn new(action: &'static str) -> Access {
+        Access {
+            action,
+            ..Access::default()
+        }
+    }
+    pub fn object(mut self, o: impl Into<String>) -> Access {
+        self.object = Some(o.into());
+        self
+    }
+    pub fn keyring(mut self, k: impl Into<String>) -> Access {
+        self.keyring = Some(k.into());
+        self
+    }
+    pub fn key_version(mut self, v: u32) -> Access {
+        self.key_version = Some(i64::from(v));
+        self
+    }
+    pub fn outcome(mut self, o: Outcome) -> Access {
+        self.outcome = Some(o);
+        self
+    }
+    pub fn sqlstate(mut self, s: &'static str) -> Access {
+        self.sqlstate = Some(s);
+        self
+    }
+    pub fn row_key(mut self, k: impl FnOnce() -> String) -> Access {
+        if row_key_limit() > 0 {
+            self.row_key = Some(k());
+        }
+        self
+    }
+    /// The outcome of `result`: ok, or what its error counts as.
+    pub fn result<T>(self, result: &Result<T, HcError>) -> Access {
+        match result {
+            Ok(_) => self.outcome(Outcome::Ok),
+            Err(e) => self.outcome(Outcome::of(e)),
+        }
+    }
+    pub fn detail(mut self, d: serde_json::Value) -> Access {
+        self.detail = Some(d);
+        self
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    action: &'static str,
+    object: Option<String>,
+    keyring: Option<String>,
+    key_version: Option<i64>,
+    outcome: Outcome,
+    sqlstate: Option<&'static str>,
+}
+
+struct Open {
+    begin_seq: i64,
+    count: i64,
+    row_keys: Vec<String>,
+}
+
+#[derive(Default)]
+struct Statement {
+    id: (i64, i64),
+    open: HashMap<Key, Open>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Statement> = RefCell::new(Statement::default());
+}
+
+fn statement_id() -> (i64, i64) {
+    // SAFETY: reading backend-local timestamps.
+    unsafe {
+        (
+            pg_sys::GetCurrentTransactionStartTimestamp(),
+            pg_sys::GetCurrentStatementStartTimestamp(),
+        )
+    }
+}
+
+/// Records an access. At statement level, the first of its kind in the
+/// statement waits for the writer (the caller must not release anything
+/// before this returns Ok); the rest are counted. Failures and refusals
+/// are recorded the same way. An Err means nothing may be released.
+pub fn record(access: Access) -> HcResult<()> {
+    if super::is_writer() {
+        return Ok(());
+    }
+    let key = Key {
+        action: access.action,
+        object: access.object.clone(),
+        keyring: access.keyring.clone(),
+        key_version: access.key_version,
+        outcome: access.outcome.unwrap_or(Outcome::Ok),
+        sqlstate: access.sqlstate,
+    };
+    let id = statement_id();
+    let per_row = gucs::AUDIT_LEVEL.get() == AuditLevel::Row;
+    if !per_row {
+        let counted = CURRENT.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.id != id {
+                let ended = std::mem::take(&mut c.open);
+                c.id = id;
+                drop(c);
+                send_ends(ended);
+                return false;
+            }
+            match c.open.get_mut(&key) {
+                Some(open) => {
+                    open.count += 1;
+                    if let Some(k) = &access.row_key {
+                        if open.row_keys.len() < row_key_limit() {
+                            open.row_keys.push(bounded(k.clone()));
+                        }
+                    }
+                    true
+                }
+                None => false,
+            }
+        });
+        if counted {
+            return Ok(());
+        }
+    }
+    let kind = if per_row { Kind::Single } else { Kind::Begin };
+    let event = build(&access, kind)?;
+    if on_standby() {
+        log_standby_event(&event);
+        return Ok(());
+    }
+    let seq = client::submit(&event.encode())?;
+    if !per_row {
+        CURRENT.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.id == id {
+                c.open.insert(
+                    key,
+                    Open {
+                        begin_seq: seq,
+                        count: 1,
+                        row_keys: access
+                            .row_key
+                            .map(bounded)
+                            .into_iter()
+                            .take(row_key_limit())
+                            .collect(),
+                    },
+                );
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Records a complete event on its own (lifecycle and configuration
+/// changes), waiting for the writer.
+pub fn record_single(access: Access) -> HcResult<()> {
+    if super::is_writer() {
+        return Ok(());
+    }
+    let event = build(&access, Kind::Single)?;
+    if on_standby() {
+        log_standby_event(&event);
+        return Ok(());
+    }
+    client::submit(&event.encode()).map(|_| ())
+}
+
+fn on_standby() -> bool {
+    // SAFETY: reading shared recovery state.
+    unsafe { pg_sys::RecoveryInProgress() }
+}
+
+/// A hot standby cannot write the trail: its events go to the server log,
+/// one JSON line each, which log drains carry off the replica.
+fn log_standby_event(event: &Event) {
+    pgrx::log!("han_crypto audit standby event {}", event.to_json());
+}
+
+fn row_key_limit() -> usize {
+    gucs::AUDIT_ROW_KEYS.get().max(0) as usize
+}
+
+/// The closing counts of a statement's accesses; best effort (a full ring
+/// or a stopped writer leaves the `begin` marked incomplete).
+fn send_ends(ended: HashMap<Key, Open>) {
+    for (key, open) in ended {
+        let mut e = Event::new(0, now_us(), Kind::End);
+        let _ = e.set(Field::Action, Value::Text(key.action.into()));
+        let _ = e.set(Field::Outcome, Value::Text(key.outcome.name().into()));
+        let _ = e.set(Field::BeginSeq, Value::Int(open.begin_seq));
+        let _ = e.set(Field::RowCount, Value::Int(open.count));
+        if !open.row_keys.is_empty() {
+            let _ = e.set(Field::RowKeys, Value::List(open.row_keys));
+        }
+        client::try_submit(&e.encode());
+    }
+}
+
+/// At transaction end: close the statement's accesses.
+pub fn on_transaction_end() {
+    let ended = CURRENT.with(|c| {
+        c.try_borrow_mut()
+            .map(|mut c| std::mem::take(&mut c.open))
+            .ok()
+    });
+    if let Some(ended) = ended {
+        send_ends(ended);
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn cstr_name(p: *const std::ffi::c_char) -> Option<String> {
+    // SAFETY: a NUL-terminated string from PostgreSQL, or NULL.
+    (!p.is_null()).then(|| {
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+fn role_name(oid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: noerr = true returns NULL for a dropped role.
+    cstr_name(unsafe { pg_sys::GetUserNameFromId(oid, true) })
+}
+
+/// Longest text field kept, in bytes: names a caller made up (a 100 kB
+/// "keyring" that does not exist) must not fill the trail.
+const MAX_TEXT: usize = 256;
+
+/// `t`, cut at a character boundary after MAX_TEXT bytes, marked with "…".
+fn bounded(t: String) -> String {
+    if t.len() <= MAX_TEXT {
+        return t;
+    }
+    let mut end = MAX_TEXT;
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &t[..end])
+}
+
+/// The event for `access`, with who, where and when.
+fn build(access: &Access, kind: Kind) -> HcResult<Event> {
+    let mut e = Event::new(0, now_us(), kind);
+    let set = |e: &mut Event, f: Field, v: Value| {
+        let v = match v {
+            Value::Text(t) => Value::Text(bounded(t)),
+            other => other,
+        };
+        e.set(f, v).map_err(|x| HcError::Catalog(x.to_string()))
+    };
+    // SAFETY: reading backend-local state.
+    let (xid, session_user, current_user, pid) = unsafe {
+        (
+            pg_sys::GetTopFullTransactionIdIfAny().value,
+            pg_sys::GetSessionUserId(),
+            pg_sys::GetUserId(),
+            pg_sys::MyProcPid,
+        )
+    };
+    if xid != 0 {
+        set(&mut e, Field::Xid, Value::Int(xid as i64))?;
+    }
+    if let Some(n) = role_name(session_user) {
+        set(&mut e, Field::SessionUser, Value::Text(n))?;
+    }
+    if let Some(n) = role_name(current_user) {
+        set(&mut e, Field::CurrentUser, Value::Text(n.clone()))?;
+    }
+    let named = crate::actor::named();
+    let (actor, via, addr) = match named {
+        Some(a) => (a.principal, a.via, a.client_addr),
+        None => (crate::actor::current_role_name(), "role", None),
+    };
+    set(&mut e, Field::Actor, Value::Text(actor))?;
+    set(&mut e, Field::ActorVia, Value::Text(via.into()))?;
+    if let Some(addr) = addr.or_else(client_addr) {
+        set(&mut e, Field::ClientAddr, Value::Text(addr))?;
+    }
+    if let Some(app) = application_name() {
+        set(&mut e, Field::ApplicationName, Value::Text(app))?;
+    }
+    set(&mut e, Field::BackendPid, Value::Int(i64::from(pid)))?;
+    set(&mut e, Field::Action, Value::Text(access.action.into()))?;
+    if let Some(o) = &access.object {
+        set(&mut e, Field::Object, Value::Text(o.clone()))?;
+    }
+    if let Some(k) = &access.keyring {
+        set(&mut e, Field::Keyring, Value::Text(k.clone()))?;
+    }
+    if let Some(v) = access.key_version {
+        set(&mut e, Field::KeyVersion, Value::Int(v))?;
+    }
+    set(
+        &mut e,
+        Field::Outcome,
+        Value::Text(access.outcome.unwrap_or(Outcome::Ok).name().into()),
+    )?;
+    if let Some(s) = access.sqlstate {
+        set(&mut e, Field::Sqlstate, Value::Text(s.into()))?;
+    }
+    if kind == Kind::Single {
+        set(&mut e, Field::RowCount, Value::Int(1))?;
+        if let Some(k) = &access.row_key {
+            set(&mut e, Field::RowKeys, Value::List(vec![k.clone()]))?;
+        }
+    }
+    if let Some(d) = &access.detail {
+        let json = canonical_json(d).map_err(|x| HcError::Catalog(x.to_string()))?;
+        set(&mut e, Field::Detail, Value::Json(json))?;
+    }
+    Ok(e)
+}
+
+/// The client's address as the server sees it (inet_client_addr()); none
+/// over a Unix socket. Fixed for the session, so asked once.
+fn client_addr() -> Option<String> {
+    thread_local! {
+        static ADDR: std::cell::OnceCell<Option<String>> = const { std::cell::OnceCell::new() };
+    }
+    ADDR.with(|a| {
+        a.get_or_init(|| {
+            pgrx::Spi::get_one::<String>("SELECT pg_catalog.host(pg_catalog.inet_client_addr())")
+                .ok()
+                .flatten()
+        })
+        .clone()
+    })
+}
+
+/// application_name is the client's to choose: what a redactor finds in it
+/// never reaches the trail.
+fn application_name() -> Option<String> {
+    // SAFETY: the GUC's current value; NULL-safe.
+    let app = cstr_name(unsafe { pg_sys::application_name })?;
+    if app.is_empty() {
+        return None;
+    }
+    let app: String = app.chars().take(64).collect();
+    match crate::redaction::text(&app, Policy::ALL) {
+        Ok((clean, _)) => Some(clean.into_owned()),
+        Err(_) => Some("[unreadable]".into()),
+    }
+}

@@ -1,0 +1,70 @@
+//! The audit trail inside the extension: who may write its tables, the chain
+//! this database keeps, and reading it back for verification and export.
+//! The bytes (encoding, chain, checkpoints, export lines) are the core
+//! crate's `audit` module, shared with the offline CLI.
+//!
+//! Cross-cutting: areas that record events will call into this module; it
+//! calls into none of them.
+
+mod client;
+pub mod collect;
+mod shared;
+pub mod store;
+pub mod writer;
+
+pub use collect::{record, record_single, Access, Outcome};
+
+use std::cell::Cell;
+
+thread_local! {
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the current code path is han_crypto's own writing of the trail,
+/// the one thing the append-only guard lets through.
+pub fn is_writer() -> bool {
+    WRITING.with(Cell::get)
+}
+
+/// Runs `f` as the trail's writer. The flag is backend-local and not
+/// reachable from SQL; it is cleared however `f` ends (an ERROR unwinds
+/// through the guard below).
+pub fn as_writer<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            WRITING.with(|w| w.set(self.0));
+        }
+    }
+    let _reset = Reset(WRITING.with(|w| w.replace(true)));
+    f()
+}
+
+/// In the writer process: everything it runs is the writer's own writing.
+pub fn mark_writer_process() {
+    WRITING.with(|w| w.set(true));
+}
+
+/// For audit_status() and audit_checkpoint().
+pub use client::{checkpoint_now, status};
+
+/// Registers the transaction callback that closes a statement's events.
+pub fn register_callbacks() {
+    // SAFETY: a process-lifetime callback with no argument, registered once
+    // from _PG_init.
+    unsafe { pgrx::pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut()) };
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn on_xact_event(
+    event: pgrx::pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
+    use pgrx::pg_sys::XactEvent::*;
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE
+    ) {
+        collect::on_transaction_end();
+    }
+}

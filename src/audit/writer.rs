@@ -1,0 +1,436 @@
+//! The audit writer: one background worker per database, the chain's only
+//! sequencer. It drains the shared ring, gives each event the next seq and
+//! hash, commits (synchronous_commit = on, so an acknowledged event is on
+//! disk), acknowledges, and signs a checkpoint of the head at least every
+//! `audit_checkpoint_interval` or `audit_checkpoint_events`, whichever
+//! comes first, mirroring each checkpoint to the server log.
+//!
+//! It leaves when told to (SIGTERM: drains first), when idle for
+//! `audit_writer_idle_timeout`, and at once when someone wants its
+//! database exclusively (DROP DATABASE, ALTER DATABASE RENAME, CREATE
+//! DATABASE … TEMPLATE), so that it never blocks them.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use han_crypto_core::audit::{
+    checkpoint::first_prev_digest, genesis, link, AuditSigningKey, ChainId, Checkpoint, Event,
+    Field, Hash, Kind, Value,
+};
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use super::shared::{self, SlotRef};
+use super::store;
+use crate::error::{HcError, HcResult};
+use crate::gucs;
+
+/// A writer idle this long gives its worker slot to a database that asks.
+const YIELD_AFTER: Duration = Duration::from_millis(500);
+/// Longest sleep between looks at the database lock and the clock.
+const TICK: Duration = Duration::from_millis(200);
+
+thread_local! {
+    /// (slot, generation, ring) of this writer, for the exit callback.
+    static MINE: Cell<Option<(usize, u64, pg_sys::dsm_handle)>> = const { Cell::new(None) };
+}
+
+/// What the writer knows of the chain's end.
+struct Head {
+    chain_id: ChainId,
+    key: AuditSigningKey,
+    last_seq: i64,
+    hash: Hash,
+    next_checkpoint: u64,
+    prev_digest: Hash,
+    signed_seq: i64,
+    signed_at: Instant,
+}
+
+/// Entry point (bgw_function_name). `arg` is the database OID; the extra
+/// text is "slot generation owner-oid".
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let mut extra = BackgroundWorker::get_extra()
+        .split(' ')
+        .map(|p| p.parse::<u64>().ok());
+    let (Some(Some(index)), Some(Some(generation)), Some(Some(owner))) =
+        (extra.next(), extra.next(), extra.next())
+    else {
+        return;
+    };
+    let Some(slot) = shared::slot_at(index as usize) else {
+        return;
+    };
+    // SAFETY: registered once, before anything can fail; it frees the slot
+    // however this process ends.
+    unsafe { pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0usize)) };
+    MINE.set(Some((index as usize, generation, 0)));
+    let dboid = pg_sys::Oid::from(arg.value() as u32);
+    BackgroundWorker::connect_worker_to_spi_by_oid(
+        Some(dboid),
+        Some(pg_sys::Oid::from(owner as u32)),
+    );
+    super::mark_writer_process();
+    set_option(c"synchronous_commit", c"on");
+    set_option(c"statement_timeout", c"0");
+    set_option(c"lock_timeout", c"0");
+    set_option(c"search_path", c"pg_catalog");
+
+    let head = BackgroundWorker::transaction(load_head);
+    let mut head = match head {
+        Ok(h) => h,
+        Err(e) => {
+            pgrx::warning!("han_crypto audit writer cannot start: {}", describe(&e));
+            return;
+        }
+    };
+    let Some((seg, base)) = create_ring() else {
+        pgrx::warning!("han_crypto audit writer cannot start: no DSM segment available");
+        return;
+    };
+    // SAFETY: a segment this process created.
+    let handle = unsafe { pg_sys::dsm_segment_handle(seg) };
+    MINE.set(Some((index as usize, generation, handle)));
+    if !slot.writer_running(generation, handle, head.last_seq) {
+        return;
+    }
+    run(slot, generation, base, &mut head);
+}
+
+fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
+    let mut idle_since = Instant::now();
+    loop {
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: re-reading postgresql.conf, as every process does on SIGHUP.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        let (bytes, ticket) = slot.drain(base);
+        let wanted = slot.checkpoint_wanted();
+        if !bytes.is_empty() || wanted.is_some() || checkpoint_due(head) {
+            commit_batch(slot, generation, head, &bytes, wanted);
+            slot.ack(generation, ticket, head.last_seq);
+            if !bytes.is_empty() {
+                idle_since = Instant::now();
+            }
+        }
+        let idle_limit = Duration::from_secs(gucs::AUDIT_WRITER_IDLE_TIMEOUT.get().max(0) as u64);
+        let idle = idle_since.elapsed();
+        // Idle, and another database needs the worker slot: give it up.
+        let leave = (!idle_limit.is_zero() && idle >= idle_limit)
+            || (idle >= YIELD_AFTER && slot.leave_requested());
+        if leave || database_wanted() || !BackgroundWorker::wait_latch(Some(sleep_for(head))) {
+            break;
+        }
+    }
+    // Stop taking messages, then commit what is left.
+    if !slot.writer_stopping(generation) {
+        return;
+    }
+    let (bytes, ticket) = slot.drain(base);
+    let unsigned = head.signed_seq < head.last_seq;
+    if !bytes.is_empty() || unsigned {
+        commit_batch(slot, generation, head, &bytes, Some(0));
+        slot.ack(generation, ticket, head.last_seq);
+    }
+}
+
+fn sleep_for(head: &Head) -> Duration {
+    if head.signed_seq < head.last_seq {
+        interval()
+            .saturating_sub(head.signed_at.elapsed())
+            .clamp(Duration::from_millis(1), TICK)
+    } else {
+        TICK
+    }
+}
+
+fn interval() -> Duration {
+    Duration::from_millis(gucs::AUDIT_CHECKPOINT_INTERVAL.get().max(1) as u64)
+}
+
+fn checkpoint_due(head: &Head) -> bool {
+    head.signed_seq < head.last_seq && head.signed_at.elapsed() >= interval()
+}
+
+/// One transaction: the batch's events, then a checkpoint if one is due
+/// (or `wanted`), committed and flushed before anyone is acknowledged. Any
+/// failure raises an ERROR: the transaction rolls back whole and the writer
+/// exits (loudly, in the server log); waiting backends see it gone.
+fn commit_batch(
+    slot: SlotRef,
+    generation: u64,
+    head: &mut Head,
+    bytes: &[u8],
+    wanted: Option<u64>,
+) {
+    let made = BackgroundWorker::transaction(std::panic::AssertUnwindSafe(|| {
+        let result = (|| -> HcResult<Option<Checkpoint>> {
+            for msg in shared::messages(bytes) {
+                insert_event(head, msg)?;
+            }
+            let many = head.last_seq - head.signed_seq
+                >= i64::from(gucs::AUDIT_CHECKPOINT_EVENTS.get().max(1));
+            if head.signed_seq < head.last_seq && (many || wanted.is_some() || checkpoint_due(head))
+            {
+                return Ok(Some(insert_checkpoint(head)?));
+            }
+            Ok(None)
+        })();
+        match result {
+            Ok(made) => made,
+            Err(e) => {
+                pgrx::pg_sys::panic::ErrorReport::from(e).report(PgLogLevel::ERROR);
+                unreachable!("an ERROR does not return")
+            }
+        }
+    }));
+    if let Some(cp) = made {
+        head.prev_digest = cp.digest(&head.chain_id);
+        head.next_checkpoint = cp.n + 1;
+        head.signed_seq = cp.seq as i64;
+        head.signed_at = Instant::now();
+        slot.checkpoint_made(generation, cp.ts_us, wanted);
+        // The off-box copy: log drains carry this line out of the database.
+        pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
+    } else if wanted.is_some() {
+        slot.checkpoint_made(generation, now_us(), wanted);
+    }
+}
+
+fn insert_event(head: &mut Head, msg: &[u8]) -> HcResult<()> {
+    let seq = head.last_seq + 1;
+    let mut event = match Event::decode(msg) {
+        Ok(e) => e,
+        // Only a defect can send one; its seq is still spent, so that the
+        // tickets after it keep their seqs.
+        Err(_) => {
+            let mut e = Event::new(0, now_us(), Kind::Single);
+            let _ = e.set(Field::Action, Value::Text("audit_error".into()));
+            let _ = e.set(Field::Outcome, Value::Text("error".into()));
+            e
+        }
+    };
+    event.seq = seq as u64;
+    let encoded = event.encode();
+    let hash = link(&head.hash, &encoded);
+    let mut args: Vec<pgrx::datum::DatumWithOid> = Vec::with_capacity(23);
+    args.push(seq.into());
+    args.push(event.ts_us.into());
+    args.push(event.kind.name().to_owned().into());
+    for field in Field::ALL {
+        let v = event.get(*field);
+        args.push(match field.ty() {
+            han_crypto_core::audit::FieldType::Int => match v {
+                Some(Value::Int(n)) => Some(*n).into(),
+                _ => Option::<i64>::None.into(),
+            },
+            han_crypto_core::audit::FieldType::List => match v {
+                Some(Value::List(l)) => Some(l.clone()).into(),
+                _ => Option::<Vec<String>>::None.into(),
+            },
+            _ => match v {
+                Some(Value::Text(t) | Value::Json(t)) => Some(t.clone()).into(),
+                _ => Option::<String>::None.into(),
+            },
+        });
+    }
+    args.push(head.hash.to_vec().into());
+    args.push(hash.to_vec().into());
+    Spi::run_with_args(INSERT_EVENT, &args)?;
+    head.last_seq = seq;
+    head.hash = hash;
+    Ok(())
+}
+
+const INSERT_EVENT: &str = "INSERT INTO han_crypto_audit._events (seq, ts, kind, xid, \
+    session_user_name, current_user_name, actor, actor_via, client_addr, application_name, \
+    backend_pid, action, object, keyring, key_version, outcome, sqlstate, row_count, row_keys, \
+    begin_seq, detail, prev_hash, hash) VALUES ($1, \
+    pg_catalog.to_timestamp(0) + $2 * interval '1 microsecond', $3, $4, $5, $6, $7, $8, $9, $10, \
+    $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21::jsonb, $22, $23)";
+
+fn insert_checkpoint(head: &Head) -> HcResult<Checkpoint> {
+    let cp = head.key.checkpoint(
+        &head.chain_id,
+        head.next_checkpoint,
+        head.last_seq as u64,
+        head.hash,
+        now_us(),
+        head.prev_digest,
+    );
+    Spi::run_with_args(
+        "INSERT INTO han_crypto_audit._checkpoints (n, seq, head, ts, prev_digest, key_id, signature) \
+         VALUES ($1, $2, $3, pg_catalog.to_timestamp(0) + $4 * interval '1 microsecond', $5, $6, $7)",
+        &[
+            (cp.n as i64).into(),
+            (cp.seq as i64).into(),
+            cp.head.to_vec().into(),
+            cp.ts_us.into(),
+            cp.prev_digest.to_vec().into(),
+            cp.key_id.to_vec().into(),
+            cp.signature.to_vec().into(),
+        ],
+    )?;
+    Ok(cp)
+}
+
+/// The chain's end as stored, checked from the last checkpoint on: a writer
+/// never extends a chain whose unsigned tail was altered behind its back.
+fn load_head() -> HcResult<Head> {
+    let chain = store::require_chain()?;
+    let root = crate::root_key::get_without_recording()?;
+    let key = AuditSigningKey::derive(&root, &chain.chain_id, chain.signing_key_version)
+        .map_err(|e| HcError::Catalog(e.to_string()))?;
+    let last = store::last_checkpoint()?;
+    let (mut seq, mut hash, next_checkpoint, prev_digest) = match &last {
+        Some(cp) => {
+            if !key.public_key().verifies(&chain.chain_id, cp) {
+                return Err(tampered(format!("checkpoint {} does not verify", cp.n)));
+            }
+            (cp.seq as i64, cp.head, cp.n + 1, cp.digest(&chain.chain_id))
+        }
+        None => (
+            0,
+            genesis(&chain.chain_id, chain.system_identifier),
+            1,
+            first_prev_digest(&chain.chain_id),
+        ),
+    };
+    let signed_seq = seq;
+    if let Some(cp) = &last {
+        let stored = store::events(cp.seq as i64, cp.seq as i64, 1)?;
+        if cp.seq > 0 && stored.first().map(|e| e.hash) != Some(cp.head) {
+            return Err(tampered(format!(
+                "event {} is not the one checkpoint {} signed",
+                cp.seq, cp.n
+            )));
+        }
+    }
+    loop {
+        let batch = store::events(seq + 1, i64::MAX, 10_000)?;
+        if batch.is_empty() {
+            break;
+        }
+        for e in &batch {
+            let expected = seq + 1;
+            if e.event.seq as i64 != expected
+                || e.prev_hash != hash
+                || link(&hash, &e.event.encode()) != e.hash
+            {
+                return Err(tampered(format!(
+                    "event {expected} does not follow the chain"
+                )));
+            }
+            seq = expected;
+            hash = e.hash;
+        }
+    }
+    Ok(Head {
+        chain_id: chain.chain_id,
+        key,
+        last_seq: seq,
+        hash,
+        next_checkpoint,
+        prev_digest,
+        signed_seq,
+        signed_at: Instant::now() - interval(),
+    })
+}
+
+fn tampered(detail: String) -> HcError {
+    HcError::Refused {
+        code: pgrx::PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+        message: format!("the audit trail was altered: {detail}"),
+        hint: Some(
+            "Run han_crypto.audit_verify() to see what changed; the writer will not extend it."
+                .into(),
+        ),
+    }
+}
+
+fn describe(e: &HcError) -> String {
+    match e {
+        HcError::Refused { message, .. } => message.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn set_option(name: &std::ffi::CStr, value: &std::ffi::CStr) {
+    // SAFETY: setting a built-in GUC of this process to a valid value.
+    unsafe {
+        pg_sys::SetConfigOption(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
+        );
+    }
+}
+
+/// A ring segment that outlives this writer's transactions (pinned
+/// mapping) and, until the exit callback unpins it, the writer itself.
+fn create_ring() -> Option<(*mut pg_sys::dsm_segment, *mut u8)> {
+    // SAFETY: a new segment of RING_BYTES; NULL instead of an ERROR when
+    // the cluster is out of segments.
+    unsafe {
+        let seg = pg_sys::dsm_create(
+            shared::RING_BYTES,
+            pg_sys::DSM_CREATE_NULL_IF_MAXSEGMENTS as i32,
+        );
+        if seg.is_null() {
+            return None;
+        }
+        pg_sys::dsm_pin_mapping(seg);
+        pg_sys::dsm_pin_segment(seg);
+        Some((seg, pg_sys::dsm_segment_address(seg) as *mut u8))
+    }
+}
+
+/// Whether another backend waits for (or holds) a lock on this database
+/// that a connecting session would conflict with: DROP DATABASE, RENAME,
+/// or CREATE DATABASE … TEMPLATE this one. The writer must leave for them.
+fn database_wanted() -> bool {
+    // SAFETY: MyDatabaseId is set once connected.
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: 0,
+        locktag_field2: pg_sys::DatabaseRelationId.into(),
+        locktag_field3: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field4: 0,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_OBJECT as u8,
+        locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+    };
+    let mode = pg_sys::RowExclusiveLock as i32;
+    // SAFETY: a session-level try of a lock on a tag built above, released
+    // at once; outside any transaction.
+    unsafe {
+        let r = pg_sys::LockAcquire(&tag, mode, true, true);
+        if r == pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL {
+            return true;
+        }
+        pg_sys::LockRelease(&tag, mode, true);
+    }
+    false
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
+    if let Some((index, generation, ring)) = MINE.take() {
+        if let Some(slot) = shared::slot_at(index) {
+            slot.writer_gone(generation);
+        }
+        if ring != 0 {
+            // SAFETY: the segment this writer pinned; backends still
+            // mapping it keep it until they let go.
+            unsafe { pg_sys::dsm_unpin_segment(ring) };
+        }
+    }
+}

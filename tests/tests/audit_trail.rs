@@ -1,0 +1,461 @@
+//! The audit trail against real servers and clients: events survive the
+//! caller's ROLLBACK and errors, concurrent backends make one contiguous
+//! chain, a missing writer fails closed, crashes lose nothing acknowledged,
+//! and every tamper a superuser makes is named, at the same seq, by
+//! audit_verify() and by the offline CLI.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use han_crypto_tests::{expect_error, shared, Client, Cluster};
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+fn cluster() -> &'static Cluster {
+    let key = "5".repeat(64);
+    shared(&CLUSTER, "audit", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[])
+}
+
+fn last_seq(c: &mut Client) -> i64 {
+    c.query_one(
+        "SELECT coalesce(max(seq), 0) FROM han_crypto_audit._events",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// (action, outcome) of the events after `after`, once everything queued
+/// before is committed.
+fn events_after(c: &mut Client, after: i64) -> Vec<(String, String, Option<i64>)> {
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    c.query(
+        "SELECT action, outcome, row_count FROM han_crypto_audit.events WHERE seq > $1 ORDER BY seq",
+        &[&after],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+fn verify(c: &mut Client) -> (bool, Option<i64>, Option<String>) {
+    let r = c
+        .query_one(
+            "SELECT ok, first_bad_seq, reason FROM han_crypto.audit_verify()",
+            &[],
+        )
+        .unwrap();
+    (r.get(0), r.get(1), r.get(2))
+}
+
+fn envelope(c: &mut Client, text: &str) -> Vec<u8> {
+    c.query_one("SELECT han_crypto.encrypt($1)", &[&text])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn rollback_keeps_decrypt_view_read_unlock_and_failed_decrypt() {
+    let mut c = cluster().fresh_db("audit_rollback");
+    c.batch_execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body']);
+         INSERT INTO notes VALUES (1, 'first'), (2, 'second');
+         SELECT han_crypto.create_passphrase_keyring('diary', 'correct horse battery staple')",
+    )
+    .unwrap();
+    let env = envelope(&mut c, "kept secret");
+    let mut bad = env.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let before = last_seq(&mut c);
+    c.batch_execute("BEGIN").unwrap();
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    c.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    let unlocked: bool = c
+        .query_one(
+            "SELECT han_crypto.unlock('diary', 'wrong passphrase here')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!unlocked);
+    c.batch_execute("SAVEPOINT s").unwrap();
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.decrypt($1)", &[&bad]);
+    assert_eq!(code, "XX001");
+    c.batch_execute("ROLLBACK").unwrap();
+    let got = events_after(&mut c, before);
+    let actions: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(a, o, _)| (a.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("decrypt", "ok"),
+            ("view_read", "ok"),
+            ("unlock", "failed"),
+            ("decrypt", "failed")
+        ],
+        "{got:?}"
+    );
+    // The view read of two rows is one event that counts both.
+    assert_eq!(got[1].2, Some(2), "{got:?}");
+    assert!(verify(&mut c).0);
+}
+
+#[test]
+fn statement_failing_after_decrypt_keeps_its_event() {
+    let mut c = cluster().fresh_db("audit_error_after");
+    let env = envelope(&mut c, "x");
+    let before = last_seq(&mut c);
+    let (code, _) = expect_error(
+        &mut c,
+        "SELECT han_crypto.decrypt($1), 1 / (SELECT 0)",
+        &[&env],
+    );
+    assert_eq!(code, "22012");
+    let got = events_after(&mut c, before);
+    assert_eq!(
+        got.first().map(|g| (g.0.as_str(), g.1.as_str())),
+        Some(("decrypt", "ok"))
+    );
+}
+
+#[test]
+fn eight_connections_make_one_contiguous_chain() {
+    let cl = cluster();
+    let mut c = cl.fresh_db("audit_concurrent");
+    let env = envelope(&mut c, "shared value");
+    let before = last_seq(&mut c);
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let env = env.clone();
+            let mut c = cl.connect("audit_concurrent");
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    // One statement each: 500 events per connection.
+                    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let r = c
+        .query_one(
+            "SELECT count(*) FILTER (WHERE kind = 'begin'), count(*), max(seq) - min(seq) + 1,
+                    count(DISTINCT prev_hash)
+             FROM han_crypto_audit._events WHERE seq > $1",
+            &[&before],
+        )
+        .unwrap();
+    let begins: i64 = r.get(0);
+    let rows: i64 = r.get(1);
+    let span: i64 = r.get(2);
+    let distinct_prev: i64 = r.get(3);
+    assert!(begins >= 4000, "{begins} begin events for 4000 statements");
+    assert_eq!(rows, span, "sequence has gaps");
+    assert_eq!(distinct_prev, rows, "the chain forked");
+    assert_eq!(verify(&mut c), (true, None, None));
+}
+
+#[test]
+fn no_background_worker_slot_fails_closed_with_53000() {
+    let key = "6".repeat(64);
+    let cl = Cluster::start("audit-noslot", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
+    let mut c = cl.fresh_db("noslot");
+    let env = envelope(&mut c, "top secret");
+    c.batch_execute("ALTER SYSTEM SET max_worker_processes = 0")
+        .unwrap();
+    drop(c);
+    cl.restart_with_env(&[("HAN_CRYPTO_ROOT_KEY", &key)]);
+    let mut c = cl.connect("noslot");
+    for sql in [
+        "SELECT han_crypto.decrypt($1)",
+        "SELECT han_crypto.decrypt_bytea($1)",
+    ] {
+        let (code, text) = expect_error(&mut c, sql, &[&env]);
+        assert_eq!(code, "53000", "{sql}: {text}");
+        assert!(text.contains("max_worker_processes"), "{text}");
+        assert!(!text.contains("top secret"));
+    }
+    // encrypt is audited too: it fails closed before sealing anything.
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.encrypt('more')", &[]);
+    assert_eq!(code, "53000");
+    assert!(!cl.log().contains("top secret"));
+}
+
+fn writer_pid(c: &mut Client) -> i32 {
+    let status: serde_json::Value = c
+        .query_one("SELECT han_crypto.audit_status()", &[])
+        .unwrap()
+        .get(0);
+    status["writer"]["pid"].as_i64().expect("a running writer") as i32
+}
+
+#[test]
+fn sigkill_of_the_writer_loses_no_acknowledged_event() {
+    let key = "8".repeat(64);
+    let cl = Cluster::start("audit-kill", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
+    let mut c = cl.fresh_db("killed");
+    let env = envelope(&mut c, "v");
+    for _ in 0..20 {
+        c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+            .unwrap();
+    }
+    let acknowledged = last_seq(&mut c);
+    let pid = writer_pid(&mut c);
+    // SAFETY: signalling a process of the test's own cluster.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // The postmaster restarts every backend; reconnect until it is back.
+    let mut c = loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if let Ok(mut c) = std::panic::catch_unwind(|| cl.connect("killed")) {
+            if c.query_one("SELECT 1", &[]).is_ok() {
+                break c;
+            }
+        }
+    };
+    assert!(last_seq(&mut c) >= acknowledged);
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    assert!(last_seq(&mut c) > acknowledged, "writing resumes");
+    assert_eq!(verify(&mut c), (true, None, None));
+}
+
+#[test]
+fn drop_database_is_not_blocked_by_its_writer() {
+    let cl = cluster();
+    let mut c = cl.fresh_db("audit_dropped");
+    let env = envelope(&mut c, "v");
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    drop(c);
+    let mut admin = cl.connect("postgres");
+    admin.batch_execute("DROP DATABASE audit_dropped").unwrap();
+}
+
+fn cli() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "han_crypto_cli"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    target.join("debug/han-crypto")
+}
+
+/// The CLI's verdict on the database's export: (ok, first bad seq, reason).
+fn cli_verdict(cl: &Cluster, db: &str, c: &mut Client) -> (bool, Option<i64>, Option<String>) {
+    let key: String = c
+        .query_one("SELECT han_crypto.audit_public_key()", &[])
+        .unwrap()
+        .get(0);
+    let lines: Vec<String> = c
+        .query("SELECT * FROM han_crypto.audit_export()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let path = std::env::temp_dir().join(format!("hc-export-{db}-{}.jsonl", std::process::id()));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(cli())
+        .args(["audit", "verify"])
+        .arg(&path)
+        .args(["--public-key", &key, "--json"])
+        .output()
+        .unwrap();
+    let _ = cl;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(if v["ok"] == true { 0 } else { 1 }));
+    (
+        v["ok"].as_bool().unwrap(),
+        v["first_bad_seq"].as_i64(),
+        v["reason"].as_str().map(str::to_owned),
+    )
+}
+
+/// Superuser tampering with the guards off: each kind, in a database of its
+/// own, is named by SQL and CLI alike.
+#[test]
+fn every_tamper_is_named_by_sql_and_cli_at_the_same_seq() {
+    let cl = cluster();
+    let tampers: &[(&str, &str)] = &[
+        ("edit", "UPDATE han_crypto_audit._events SET actor = 'mallory' WHERE seq = 3"),
+        ("delete_middle", "DELETE FROM han_crypto_audit._events WHERE seq = 3"),
+        (
+            "forged_insert",
+            "UPDATE han_crypto_audit._events SET seq = seq + 1000000 WHERE seq >= 3;
+             UPDATE han_crypto_audit._events SET seq = seq - 999999 WHERE seq >= 1000000;
+             INSERT INTO han_crypto_audit._events
+               SELECT 3, ts, kind, xid, session_user_name, current_user_name, 'forged', actor_via,
+                      client_addr, application_name, backend_pid, action, object, keyring, key_version,
+                      outcome, sqlstate, row_count, row_keys, begin_seq, detail, prev_hash,
+                      '\\x00000000000000000000000000000000000000000000000000000000000000ff'
+               FROM han_crypto_audit._events WHERE seq = 2",
+        ),
+        (
+            "swap",
+            "UPDATE han_crypto_audit._events SET seq = 1000003 WHERE seq = 3;
+             UPDATE han_crypto_audit._events SET seq = 3 WHERE seq = 4;
+             UPDATE han_crypto_audit._events SET seq = 4 WHERE seq = 1000003",
+        ),
+        (
+            "checkpoint_signature_forged",
+            "UPDATE han_crypto_audit._checkpoints SET signature = overlay(signature PLACING '\\xff'::bytea FROM 1 FOR 1)",
+        ),
+        ("delete_all", "DELETE FROM han_crypto_audit._events WHERE seq >= 2"),
+    ];
+    for (name, tamper) in tampers {
+        let db = format!("audit_tamper_{name}");
+        let mut c = cl.fresh_db(&db);
+        let env = envelope(&mut c, "v");
+        for _ in 0..6 {
+            c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+                .unwrap();
+        }
+        c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+            .unwrap();
+        assert_eq!(verify(&mut c), (true, None, None), "{name}: before");
+        assert!(cli_verdict(cl, &db, &mut c).0, "{name}: CLI before");
+        c.batch_execute(&format!(
+            "ALTER EVENT TRIGGER han_crypto_audit_ddl DISABLE;
+             ALTER TABLE han_crypto_audit._events DISABLE TRIGGER han_crypto_append_only;
+             ALTER TABLE han_crypto_audit._checkpoints DISABLE TRIGGER han_crypto_append_only;
+             SET session_replication_role = origin;
+             {tamper};
+             ALTER TABLE han_crypto_audit._events ENABLE ALWAYS TRIGGER han_crypto_append_only;
+             ALTER TABLE han_crypto_audit._checkpoints ENABLE ALWAYS TRIGGER han_crypto_append_only;
+             ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS"
+        ))
+        .unwrap();
+        let sql = verify(&mut c);
+        let offline = cli_verdict(cl, &db, &mut c);
+        assert!(!sql.0, "{name}: SQL says intact");
+        assert_eq!(sql, offline, "{name}: SQL and CLI disagree");
+    }
+}
+
+#[test]
+fn trail_is_readable_by_auditors_only_and_writable_by_nobody() {
+    let cl = cluster();
+    let mut c = cl.fresh_db("audit_privileges");
+    c.batch_execute(
+        "DROP ROLE IF EXISTS aud_reader; DROP ROLE IF EXISTS aud_app; DROP ROLE IF EXISTS aud_nobody;
+         CREATE ROLE aud_reader LOGIN IN ROLE han_crypto_auditor;
+         CREATE ROLE aud_app LOGIN IN ROLE han_crypto_app;
+         CREATE ROLE aud_nobody LOGIN;",
+    )
+    .unwrap();
+    let env = envelope(&mut c, "v");
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    for role in ["aud_app", "aud_nobody"] {
+        let mut r = cl.connect_as("audit_privileges", role);
+        for sql in [
+            "SELECT * FROM han_crypto_audit.events",
+            "SELECT * FROM han_crypto_audit._events",
+            "SELECT * FROM han_crypto.audit_verify()",
+            "SELECT * FROM han_crypto.audit_export()",
+        ] {
+            let (code, _) = expect_error(&mut r, sql, &[]);
+            assert_eq!(code, "42501", "{role}: {sql}");
+        }
+    }
+    let mut a = cl.connect_as("audit_privileges", "aud_reader");
+    assert!(
+        a.query("SELECT * FROM han_crypto_audit.events", &[])
+            .unwrap()
+            .len()
+            >= 2
+    );
+    assert!(verify(&mut a).0);
+    for sql in [
+        "UPDATE han_crypto_audit._events SET actor = 'x'",
+        "DELETE FROM han_crypto_audit._events",
+        "TRUNCATE han_crypto_audit._events",
+        "INSERT INTO han_crypto_audit._checkpoints SELECT * FROM han_crypto_audit._checkpoints",
+    ] {
+        let (code, _) = expect_error(&mut a, sql, &[]);
+        assert_eq!(code, "42501", "auditor: {sql}");
+    }
+    // Lowering the level is a superuser's act.
+    let (code, _) = expect_error(&mut a, "SET han_crypto.audit_level = row", &[]);
+    assert_eq!(code, "42501");
+}
+
+/// A superuser who rewrites an event and recomputes every later hash (the
+/// chain is unkeyed) still cannot sign: the checkpoints expose it.
+#[test]
+fn rewrite_with_recomputed_hashes_fails_the_signatures() {
+    use han_crypto_core::audit::{link, Event, Field, Value};
+    let cl = cluster();
+    let db = "audit_rewrite";
+    let mut c = cl.fresh_db(db);
+    let env = envelope(&mut c, "v");
+    for _ in 0..6 {
+        c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+            .unwrap();
+    }
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let lines: Vec<String> = c
+        .query("SELECT * FROM han_crypto.audit_export()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut prev: Option<[u8; 32]> = None;
+    let mut updates = String::from(
+        "ALTER EVENT TRIGGER han_crypto_audit_ddl DISABLE;
+         ALTER TABLE han_crypto_audit._events DISABLE TRIGGER han_crypto_append_only;",
+    );
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "event" {
+            continue;
+        }
+        let mut e = Event::from_json(&v["event"]).unwrap();
+        if e.seq < 3 {
+            prev = Some(
+                hex::decode(v["hash"].as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap(),
+            );
+            continue;
+        }
+        if e.seq == 3 {
+            e.set(Field::Actor, Value::Text("mallory".into())).unwrap();
+        }
+        let p = prev.unwrap();
+        let h = link(&p, &e.encode());
+        updates += &format!(
+            "UPDATE han_crypto_audit._events SET actor = {actor}, prev_hash = '\\x{p}', hash = '\\x{h}' WHERE seq = {seq};",
+            actor = if e.seq == 3 { "'mallory'".to_string() } else { "actor".to_string() },
+            p = hex::encode(p),
+            h = hex::encode(h),
+            seq = e.seq
+        );
+        prev = Some(h);
+    }
+    updates += "ALTER TABLE han_crypto_audit._events ENABLE ALWAYS TRIGGER han_crypto_append_only;
+                ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS;";
+    c.batch_execute(&updates).unwrap();
+    let sql = verify(&mut c);
+    assert!(!sql.0, "a recomputed chain verified");
+    assert_eq!(sql, cli_verdict(cl, db, &mut c));
+}
