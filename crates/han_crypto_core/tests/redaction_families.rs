@@ -1632,3 +1632,291 @@ fn key_arrays_of_words_go_whole() {
         "static const uint32_t crc_table[4] = {0x00000000, 0x77073096, 0xee0e612c, 0x990951ba};",
     );
 }
+
+// ── Seventh set: documentation keys, types and mentions, records ─────────
+
+#[test]
+fn vendor_documentation_example_credentials_stay() {
+    for text in [
+        "From the Flask quickstart:\n\napp.secret_key = b'_5#y2L\"F4Q8z\\n\\xec]/'\n",
+        "SECRET_KEY = b'_5#y2L\"F4Q8z\\n\\xec]/'  # the docs' illustration",
+        "       CREATE USER davide WITH PASSWORD 'jw8s0F4';\n",
+        "ALTER ROLE miriam WITH LOGIN PASSWORD 'jw8s0F4' VALID UNTIL '2005-01-01';",
+        "          protocol=https\n          host=example.com\n          username=bob\n          password=secr3t\n",
+        "anon key: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0",
+        "SUPABASE_SERVICE_ROLE_KEY=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU",
+        "     {\"kty\":\"oct\",\n      \"k\":\"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow\"\n     }",
+        "yields this JWS Signature value:\n\n     dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\n",
+        "| reCAPTCHA v2 | `6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI` | `6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe` |",
+        "RECAPTCHA_SECRET_KEY=6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe",
+        "curl -s --user 'api:key-3ax6xnjp29jd6fds4gc373sgvjxteol0' https://api.mailgun.net/v3/samples.mailgun.org/messages",
+        "GITHUB_TOKEN=ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "curl -H \"Authorization: token ghp_16C7e42F292c6912E7710c838347Ae178B4a\" https://api.github.com/user",
+        "SLACK_BOT_TOKEN=xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+        "stripe.api_key = \"sk_test_BQokikJOvBiI2HlWgH4olfQ2\"",
+    ] {
+        assert_unchanged(text);
+    }
+    // Only the whole value is the example: a password holding it is not.
+    assert_gone("password=secr3t-Vq7#Lm2x", &["secr3t-Vq7#Lm2x"]);
+}
+
+#[test]
+fn types_in_schemas_and_struct_fields_are_not_secrets() {
+    for text in [
+        "type Mutation {\n  resetPassword(token: String!, newPassword: String!): Boolean!\n}",
+        "  login(email: String!, password: String!): AuthPayload!",
+        "input CreateKeyInput {\n  name: String!\n  apiKey: ID!\n}",
+        "pub struct DatabaseSettings {\n    pub username: String,\n    pub password: SecretString,\n}",
+        "class Settings(BaseSettings):\n    db_password: SecretStr\n    api_token: SecretStr\n",
+        "interface Config {\n  clientSecret: SecretValue;\n  password?: String;\n}",
+        "data class Creds(val user: String, val password: SecureString)",
+    ] {
+        assert_unchanged(text);
+    }
+    // A chosen password in a struct literal still goes.
+    assert_gone(
+        "let s = Settings { password: \"Zq8#vL2mXw\".into() };",
+        &["Zq8#vL2mXw"],
+    );
+}
+
+#[test]
+fn durations_code_and_file_references_under_secret_names_stay() {
+    for text in [
+        "  config.reset_password_within = 6.hours\n  config.password_length = 12..128",
+        "config.reset_password_within = 2.days",
+        "  token_lifetime = 30.minutes",
+        "session_token_interval: 15",
+        "Passwords may also be read from a file with --auth-password @/path/to/file, or from the environment.",
+        "swaks --to ops@example.com --auth-password @~/.secrets/smtp",
+        "vault-cli --token @token.txt read secret/app",
+        "createTransport({ host, port: 587, auth: { user: process.env.SMTP_USER, pass: process.env.SMTP_PASS } })",
+        "const db = { password: settings.PG_PASS, user: settings.PG_USER };",
+        "  api_key: import.meta.env.VITE_MAPS_KEY,",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn flags_named_in_errors_and_man_page_headings_are_not_given_values() {
+    for text in [
+        "ravi@dev-3:~$ redis-cli -h 10.3.90.248 --pass\nredis-cli: option '--pass' requires an argument\n",
+        "error: option \"--token\" argument missing",
+        "Error: flag `--password` expects a value",
+        "     --passphrase method:arg\n             Read the passphrase for a passphrase-protected key-file using the specified\n             method.\n",
+        "     -P, --password password-spec\n             Take the password from the given source, as described in\n             the section below.\n",
+        "  --pass source\n        Where to read the password from; see PASS PHRASE ARGUMENTS.\n",
+    ] {
+        assert_unchanged(text);
+    }
+    // A value after a flag is still a value.
+    assert_gone(
+        "redis-cli -h 10.3.90.248 --pass Xk9#mQ2vLp ping",
+        &["Xk9#mQ2vLp"],
+    );
+    assert_gone(
+        "     --passphrase Tr0ub4dor&3\n             (what I typed last night)\n",
+        &["Tr0ub4dor&3"],
+    );
+}
+
+#[test]
+fn lists_of_the_weakest_passwords_and_commented_defaults_stay() {
+    for text in [
+        "| Password | zxcvbn score |\n|---|---|\n| 123456 | 0 |\n| letmein | 0 |\n| P@ssw0rd | 1 |\n",
+        "password: P@ssw0rd",
+        "Never use `Adm1n123`, `Qwerty123!` or `Welc0me1` as a password.",
+        "DB_PASSWORD=S3cr3t!",
+        "client_encryption_options:\n  keystore: conf/.keystore\n  # keystore_password: cassandra   <- upstream sample\n  keystore_password: ${KEYSTORE_PASSWORD}\n",
+        "  # truststore_password: cassandra\n",
+        "#   admin_password: elastic\n",
+        "; db_password = postgres\n",
+    ] {
+        assert_unchanged(text);
+    }
+    // A chosen password stays a secret, commented out or leet-spelled.
+    for (text, secret) in [
+        ("# DB_PASSWORD=Xk9#mQ2vLp", "Xk9#mQ2vLp"),
+        ("  # keystore_password: c4ss-Qv8!nLm2", "c4ss-Qv8!nLm2"),
+        ("password: P@ssw0rd$1", "P@ssw0rd$1"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn pem_blocks_whose_body_is_words_are_not_keys() {
+    for text in [
+        "```\n-----BEGIN OPENSSH PRIVATE KEY-----\n<base64 contents of ~/.ssh/deploy_key, about 5 lines>\n-----END OPENSSH PRIVATE KEY-----\n```",
+        "-----BEGIN RSA PRIVATE KEY-----\n... paste the contents of your key file here ...\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY-----\n(the PKCS#8 key the console downloaded, base64, many lines)\n-----END PRIVATE KEY-----",
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone(
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----",
+        &["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"],
+    );
+}
+
+#[test]
+fn a_header_variable_before_a_url_leaves_the_url() {
+    for text in [
+        r#"{"stdout": "curl -H \"Authorization: Bearer YOUR_TOKEN\" https://api.gullwing.io/v1/search?q=hello\n"}"#,
+        "$ curl -s -H \"Authorization: Bot $DISCORD_TOKEN\" https://discord.com/api/v10/channels/1222306570143599235/messages?limit=2",
+        "curl -s -H \"X-API-Key: $PORTAINER_KEY\" https://portainer.lan/api/stacks/4",
+        "curl --header \"PRIVATE-TOKEN: $GL_TOKEN\" https://gitlab.com/api/v4/projects/22360025/variables",
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone(
+        "curl -H \"Authorization: Bearer cfcabd11c7ed9a41b1a3e063c32d5114\" https://api.example.net/v1/me",
+        &["cfcabd11c7ed9a41b1a3e063c32d5114"],
+    );
+}
+
+#[test]
+fn a_secret_named_object_holds_its_value_member() {
+    let terraform = "% terraform output -json\n{\n  \"db_endpoint\": {\n    \"sensitive\": false,\n    \"type\": \"string\",\n    \"value\": \"analytics.pxxiaqh8uqeu.eu-central-1.rds.amazonaws.com\"\n  },\n  \"db_admin_password\": {\n    \"sensitive\": false,\n    \"type\": \"string\",\n    \"value\": \"22DvwzKNjRCXGtrjlwTGDW##LNGRD7L\"\n  }\n}";
+    assert_gone(terraform, &["22DvwzKNjRCXGtrjlwTGDW##LNGRD7L"]);
+    assert!(redact(terraform).contains("analytics.pxxiaqh8uqeu"));
+    assert_gone(
+        "{\n  \"parameters\": {\n    \"adminPassword\": {\n      \"value\": \"Hq7!vT2mK9pL\"\n    }\n  }\n}",
+        &["Hq7!vT2mK9pL"],
+    );
+    assert_gone(
+        "{\"api_token\": {\"sensitive\": true, \"value\": \"tfc_8Lq2Zr9Xv4Tn7Wm3Kp6Ys1Hd\"}}",
+        &["tfc_8Lq2Zr9Xv4Tn7Wm3Kp6Ys1Hd"],
+    );
+    for text in [
+        "\"password\": {\"type\": \"string\", \"minLength\": 12, \"description\": \"at least twelve\"}",
+        "\"db_password\": {\"sensitive\": true, \"value\": \"${random_password.db.result}\"}",
+        "\"api_key\": {\"value\": \"<your api key>\"}",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn pagerduty_routing_keys_go_and_broker_routing_keys_stay() {
+    for (text, secret) in [
+        (
+            "    pagerduty_configs:\n      - routing_key: 90c598b6c23b2472df3b12b01954f8f8\n        severity: critical\n",
+            "90c598b6c23b2472df3b12b01954f8f8",
+        ),
+        (
+            "{\"routing_key\": \"e93facc04764012d7bfb002500d5d1a6\", \"event_action\": \"trigger\", \"payload\": {}}",
+            "e93facc04764012d7bfb002500d5d1a6",
+        ),
+        (
+            "session = pdpyras.EventsAPISession(routing_key=\"R015L8TNQ2XK7YB4M9W3P6A1C5D0E2F7\")  # PagerDuty",
+            "R015L8TNQ2XK7YB4M9W3P6A1C5D0E2F7",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "channel.basic_publish(exchange='events', routing_key='orders.created', body=msg)",
+        "channel.basic_publish(exchange='', routing_key='5f4dcc3b5aa765d61d8327deb882cf99', body=msg)",
+        "    pagerduty_configs:\n      - routing_key: ${PAGERDUTY_ROUTING_KEY}\n",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn random_keys_with_a_run_of_mixed_case_x_are_still_keys() {
+    for (text, secret) in [
+        (
+            "    'key' => env('APP_KEY', 'base64:eCaZJEEp3ynNdhHzcfPrwcxXxXnlvzRgo2dYi6VWi/k='),",
+            "eCaZJEEp3ynNdhHzcfPrwcxXxXnlvzRgo2dYi6VWi/k=",
+        ),
+        (
+            "APP_KEY=base64:eCaZJEEp3ynNdhHzcfPrwcxXxXnlvzRgo2dYi6VWi/k=",
+            "eCaZJEEp3ynNdhHzcfPrwcxXxXnlvzRgo2dYi6VWi/k=",
+        ),
+        (
+            "SIGNING_SECRET=q8XxXx2LmT9vRz4KpW7nB3cY",
+            "q8XxXx2LmT9vRz4KpW7nB3cY",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "STRIPE_SECRET_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn keys_printed_by_b2_and_erlang_cookies_go() {
+    for (text, secret) in [
+        (
+            "tomasz@dev-3:~/infra$ b2 key create --bucket backups restic-nas listBuckets,readFiles,writeFiles\n00a1c83960f50000000004 K00tW4bDM6lgwqnVbZonwo463YZBAOL\n",
+            "K00tW4bDM6lgwqnVbZonwo463YZBAOL",
+        ),
+        (
+            "{\"output\": \"$ b2 create-key nas-backup listBuckets,readFiles\\n0055ca5f6cb4d780000000003 K005Lq8ZrT2vXw9mPn4Kd7Fy3Hs6Bj\\n\"}",
+            "K005Lq8ZrT2vXw9mPn4Kd7Fy3Hs6Bj",
+        ),
+        (
+            "[nadia@build01 ~]$ kubectl exec rabbitmq-0 -- cat /var/lib/rabbitmq/.erlang.cookie; echo\nKOCGWNXJPDYVREVLMNLT\n",
+            "KOCGWNXJPDYVREVLMNLT",
+        ),
+        (
+            "ops@mq1:~$ sudo cat /var/lib/rabbitmq/.erlang.cookie\nWQZMTRHXBVKLPDNGSYCF\n",
+            "WQZMTRHXBVKLPDNGSYCF",
+        ),
+        (
+            "$ docker exec -it rabbit cat /var/lib/rabbitmq/.erlang.cookie\nJHTQXMZRBWPLKVDNCGSF\n",
+            "JHTQXMZRBWPLKVDNCGSF",
+        ),
+        (
+            "    environment:\n      RABBITMQ_ERLANG_COOKIE: \"PLMQZXTRWBHKVNDGCJSY\"\n",
+            "PLMQZXTRWBHKVNDGCJSY",
+        ),
+        (
+            "rabbitmqctl --erlang-cookie KOCGWNXJPDYVREVLMNLT -n rabbit@rabbitmq-0 cluster_status",
+            "KOCGWNXJPDYVREVLMNLT",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "RABBITMQ_ERLANG_COOKIE=${ERLANG_COOKIE}",
+        "The Erlang cookie must match on every node of the cluster.",
+        "$ sudo cat /etc/hosts\n127.0.0.1 localhost\n",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn user_password_records_of_a_printed_secrets_file_go() {
+    for (text, secret) in [
+        (
+            "aiko@laptop:~/backend$ sudo cat /etc/rsyncd.conf /etc/rsyncd.secrets\n[backups]\n    path = /srv/backups\n    auth users = build\n    secrets file = /etc/rsyncd.secrets\n\nbuild:ECPAZh7fpzq9hHSvl0h\naiko@laptop:~/backend$ ",
+            "ECPAZh7fpzq9hHSvl0h",
+        ),
+        (
+            "$ cat /etc/rsyncd.secrets\nbackup:Vq7#Lm2xR9tZ\nmirror:p4Kd9Wq2Lm7Zx3Tn\n$ ",
+            "p4Kd9Wq2Lm7Zx3Tn",
+        ),
+        (
+            "root@edge:~# cat /etc/stunnel/stunnel.conf /etc/stunnel/psk.txt\n[redis]\naccept = 6380\nPSKsecrets = /etc/stunnel/psk.txt\nclient1:9f8a6c3e1b7d4f20a5c8e9b1d3f6a7c2\n",
+            "9f8a6c3e1b7d4f20a5c8e9b1d3f6a7c2",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "$ cat /etc/rsyncd.conf /etc/rsyncd.secrets\nuid = nobody\nbackup:${RSYNC_PASSWORD}\n",
+        "$ cat notes.txt secrets.md\ntodo:review\nowner:platform-team\n",
+    ] {
+        assert_unchanged(text);
+    }
+}

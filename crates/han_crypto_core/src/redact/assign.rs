@@ -112,10 +112,15 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
 
     let mut pos = end;
     // Closing quote of a quoted name: "name", 'name', \"name\", ['name'].
-    if pos + 1 < b.len() && b[pos] == b'\\' && is_quote(b[pos + 1]) {
+    // (Only of a name it opened: in `-H "Authorization: Bearer $TOKEN"
+    // https://…` the quote closes the header, and no value follows.)
+    let mut closed_quote = false;
+    if quoted_name && pos + 1 < b.len() && b[pos] == b'\\' && is_quote(b[pos + 1]) {
         pos += 2;
-    } else if pos < b.len() && is_quote(b[pos]) {
+        closed_quote = true;
+    } else if quoted_name && pos < b.len() && is_quote(b[pos]) {
         pos += 1;
+        closed_quote = true;
     }
     if pos < b.len() && b[pos] == b']' {
         pos += 1;
@@ -191,6 +196,18 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     }
     let rest = &b[pos.min(b.len())..];
     let (op_len, op) = operator(rest, quoted_name, xml_element, cli, pos > after_name)?;
+    // `redis-cli: option '--pass' requires an argument`: a flag named in
+    // quotes is mentioned, not given a value (a quoted value may follow
+    // one in an argument list: `'--password' 'Zq8!…'`).
+    if op == Op::Space && cli && closed_quote && !rest.first().is_some_and(|&c| is_quote(c)) {
+        return None;
+    }
+    // A PagerDuty routing key (`routing_key: <32 characters>`) is the
+    // integration's secret; a message broker's routing key is a name.
+    let routing = name.len() >= 11 && {
+        let tail = &name[name.len() - 11..];
+        tail.eq_ignore_ascii_case("routing_key") || tail.eq_ignore_ascii_case("routing-key")
+    } || name.ends_with("routingKey");
     // Positional values must be long (checked in full below); prose ("the
     // key insight") is common, so a short next word ends it here, cheaply,
     // before the name is classified.
@@ -209,7 +226,11 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if next_word < 6 {
         return None;
     }
-    let class = classify(name)?;
+    let class = match classify(name) {
+        Some(c) => c,
+        None if routing => NameClass::Key,
+        None => return None,
+    };
     if next_word < if class == NameClass::Password { 6 } else { 20 } {
         return None;
     }
@@ -272,8 +293,12 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     // text, whose "value" is its description, set off by two or more blanks;
     // `--password-command command   shell command to…`: its metavariable,
     // then the description.
+    // `--passphrase method:arg⏎        Read the passphrase…`: a man page's
+    // option heading, its description indented on the next line.
     if op == Op::Space
-        && (pos >= after_name + 2 && help_description(&b[pos..]) || metavar_then_help(&b[pos..]))
+        && (pos >= after_name + 2 && help_description(&b[pos..])
+            || metavar_then_help(&b[pos..])
+            || man_page_heading(b, start, pos))
     {
         return None;
     }
@@ -473,7 +498,20 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if op == Op::Is && Classes::of(value).count() < 2 && !looks_random(value, 12) {
         return None; // "the password is incorrect"
     }
+    // A positional value that is a URL is where a key is used (`Bearer
+    // $TOKEN https://…`); its own rules judge what it holds.
+    if op == Op::Positional && value.contains("://") {
+        return None;
+    }
+    if routing && !(pagerduty_key(value) && pagerduty_near(text, start, ve)) {
+        return None;
+    }
     let confidence = accept(class, value, quoted, name)?;
+    // `# keystore_password: cassandra   <- upstream sample`: a commented-out
+    // setting of a documented config file, showing a default word.
+    if !quoted && commented_out(b, start) && plain_word(value) {
+        return None;
+    }
     // A bare word in prose takes its meaning from its neighbours: "cache
     // key: …", "the public key is …", "key id: …" are not secrets. Checked
     // last: most keyword hits never get this far.
@@ -1198,6 +1236,109 @@ fn has_digit_run(v: &str, n: usize) -> bool {
     })
 }
 
+/// Whether the name at `start` stands on a commented-out line (`# `,
+/// `; `, `// ` before it and only blanks before those; the line may start
+/// after an escaped newline, `\n`, in a JSON string).
+fn commented_out(b: &[u8], start: usize) -> bool {
+    let from = start.saturating_sub(40);
+    let mut p = start;
+    while p > from && matches!(b[p - 1], b' ' | b'\t') {
+        p -= 1;
+    }
+    let marker = if p >= from + 2 && &b[p - 2..p] == b"//" {
+        2
+    } else if p > from && matches!(b[p - 1], b'#' | b';') {
+        1
+    } else {
+        return false;
+    };
+    p -= marker;
+    while p > from && matches!(b[p - 1], b' ' | b'\t') {
+        p -= 1;
+    }
+    p == 0 || b[p - 1] == b'\n' || (p >= 2 && &b[p - 2..p] == b"\\n")
+}
+
+/// One lower-case word (`cassandra`, `elastic`): a default shown in a
+/// comment, not a generated secret.
+fn plain_word(v: &str) -> bool {
+    (3..=16).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_lowercase()) && is_wordy(v)
+}
+
+/// A PagerDuty integration key: 32 letters and digits, random.
+fn pagerduty_key(v: &str) -> bool {
+    v.len() == 32
+        && v.bytes().all(|c| c.is_ascii_alphanumeric())
+        && Classes::of(v).digit
+        && (is_hex(v) || looks_random(v, 16))
+}
+
+/// PagerDuty named within a kilobyte before a routing key (an
+/// Alertmanager receiver's `pagerduty_configs:`, a Terraform resource, a
+/// client) or on the same stretch after it, or an Events API payload's
+/// `event_action` after it.
+fn pagerduty_near(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let from = start.saturating_sub(1024);
+    let to = (end + 256).min(b.len());
+    let near = |s: usize, e: usize| {
+        b[s..e]
+            .windows(9)
+            .any(|w| w.eq_ignore_ascii_case(b"pagerduty"))
+    };
+    near(from, start)
+        || near(end, to)
+        || memchr::memmem::find(&b[end..to], b"event_action").is_some()
+}
+
+/// `--passphrase method:arg⏎        Read the passphrase…`: a man page's
+/// option heading: the flag (after blanks and other flags) and a
+/// metavariable made of words alone on the line, and a description
+/// indented deeper on the next one.
+fn man_page_heading(b: &[u8], flag: usize, value: usize) -> bool {
+    let word = b[value.min(b.len())..]
+        .iter()
+        .take(41)
+        .take_while(|c| !c.is_ascii_whitespace())
+        .count();
+    let metavar = &b[value..value + word];
+    if word == 0
+        || word > 40
+        || !metavar
+            .iter()
+            .all(|c| c.is_ascii_alphabetic() || b"-_:|.<>[]".contains(c))
+    {
+        return false;
+    }
+    let eol = skip_blanks(b, value + word);
+    if b.get(eol) != Some(&b'\n') {
+        return false;
+    }
+    let from = flag.saturating_sub(64);
+    let Some(ls) = b[from..flag]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map(|i| from + i + 1)
+        .or((from == 0).then_some(0))
+    else {
+        return false;
+    };
+    let lead = &b[ls..flag];
+    let indent = lead
+        .iter()
+        .take_while(|c| matches!(c, b' ' | b'\t'))
+        .count();
+    let flags_only =
+        std::str::from_utf8(lead).is_ok_and(|l| l.split_whitespace().all(|w| w.starts_with('-')));
+    let next = eol + 1;
+    let deeper = b[next.min(b.len())..]
+        .iter()
+        .take(64)
+        .take_while(|c| matches!(c, b' ' | b'\t'))
+        .count();
+    flags_only && deeper > indent && help_description(&b[next + deeper..])
+}
+
 /// `name=` follows: the value ended at a query-string separator.
 fn next_is_parameter(b: &[u8]) -> bool {
     let n = b
@@ -1376,9 +1517,14 @@ fn store_path(v: &str) -> bool {
 }
 
 /// Whether a value names where a secret is kept instead of being one: a
-/// reference or ciphertext, a file path, a secret store's path.
+/// reference or ciphertext, a file path, a secret store's path, a file
+/// whose contents are read (`@/path/to/file`, curl's and swaks' syntax).
 fn points_elsewhere(v: &str) -> bool {
-    is_sealed_or_reference(v) || file_path(v) || store_path(v)
+    is_sealed_or_reference(v)
+        || file_path(v)
+        || store_path(v)
+        || v.strip_prefix('@')
+            .is_some_and(|f| file_path(f) || source_file_name(f))
 }
 
 /// A path, which names where a secret is kept: an absolute or home-relative
@@ -1554,7 +1700,11 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     if is_placeholder(v) || points_elsewhere(v) || vendor_near_miss(v) || cmdlet(v) {
         return None;
     }
-    if !quoted && is_reference(v) {
+    // Erlang's generated cookie: 20 upper-case letters, no word.
+    if class == NameClass::Secret && erlang_cookie(name, v) {
+        return Some(0.8);
+    }
+    if !quoted && (is_reference(v) || type_name(v)) {
         return None;
     }
     if v.eq_ignore_ascii_case(name) || spells_name(v, name) {
@@ -1608,6 +1758,69 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
             }
         }
     }
+}
+
+/// A value under an Erlang cookie's name (or printed from
+/// `.erlang.cookie`) in the shape Erlang and RabbitMQ generate: 16 to 64
+/// upper-case letters that spell no words.
+fn erlang_cookie(name: &str, v: &str) -> bool {
+    (16..=64).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_uppercase()) && !is_wordy(v) && {
+        let n = name.to_ascii_lowercase();
+        n.contains("erlang") && n.contains("cookie")
+    }
+}
+
+/// A type where a value would stand (a struct field, a GraphQL argument):
+/// `String!`, `ID!`, `Int?`, `SecretString`, `SecretStr`, `PasswordInput!`
+/// — a scalar's name, or capitalised words ending in a word types end in.
+fn type_name(v: &str) -> bool {
+    const SCALARS: &[&str] = &[
+        "string", "str", "int", "integer", "float", "double", "boolean", "bool", "id", "bytes",
+        "number", "char", "uuid", "datetime", "date", "json",
+    ];
+    const TYPE_ENDS: &[&str] = &[
+        "string",
+        "str",
+        "bytes",
+        "buf",
+        "buffer",
+        "box",
+        "vec",
+        "value",
+        "type",
+        "input",
+        "payload",
+        "data",
+        "secret",
+        "password",
+        "token",
+        "key",
+        "hash",
+        "credential",
+        "credentials",
+        "config",
+        "settings",
+        "options",
+        "info",
+        "ref",
+        "handle",
+        "wrapper",
+    ];
+    let t = v
+        .strip_suffix('!')
+        .or_else(|| v.strip_suffix('?'))
+        .unwrap_or(v);
+    if t.is_empty() || !t.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    if t.len() < v.len() && SCALARS.contains(&t.to_ascii_lowercase().as_str()) {
+        return true;
+    }
+    let ws = words(t);
+    t.as_bytes()[0].is_ascii_uppercase()
+        && ws.len() >= 2
+        && is_wordy(t)
+        && ws.last().is_some_and(|w| TYPE_ENDS.contains(&w.as_str()))
 }
 
 /// An identifier that spells the name it is assigned to (`DB_PASSWORD:

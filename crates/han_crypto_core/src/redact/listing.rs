@@ -422,6 +422,8 @@ pub const COMMAND_KEYWORDS: &[&str] = &[
     "gopass show",
     "lpass show",
     "get-parameter",
+    "key create",
+    "create-key",
 ];
 
 /// The line printed by a command that reveals a secret, at a keyword hit
@@ -446,8 +448,9 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
     // prompt, after a pipe, `;`, `&&`, `$(` or a backtick, or after the
     // tool whose subcommand it is (`vault kv get`, `heroku config:get`).
     let before = text[ls..hit].trim_end();
-    let command_position =
-        before.is_empty() || before.ends_with(['$', '#', '>', '%', '|', ';', '&', '(', '`']);
+    let command_position = before.is_empty()
+        || before.ends_with(['$', '#', '>', '%', '|', ';', '&', '(', '`'])
+        || through_wrapper(before);
     let tool = before.rsplit(char::is_whitespace).next().unwrap_or("");
     let secret_named =
         |name: &str| label_class(name.trim_matches(['\'', '"', '}', '{', ')'])).is_some();
@@ -535,6 +538,8 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
             NameClass::Secret
         }
         "secrets versions access" if matches!(tool, "gcloud" | "beta") => NameClass::Secret,
+        // `b2 key create …` prints the new key's id and the key itself.
+        "key create" | "create-key" if tool == "b2" => return b2_key_line(text, hit, le),
         "bw get password" if command_position => NameClass::Password,
         "gopass show" if command_position => NameClass::Secret,
         "lpass show" if command_position && line.contains("--password") => NameClass::Password,
@@ -614,6 +619,147 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
     })
 }
 
+/// A command run through another, at the end of `before`: `sudo cat …`,
+/// `kubectl exec pod -- cat …`, `docker exec -it app cat …`, `ssh host cat …`.
+fn through_wrapper(before: &str) -> bool {
+    let mut words = before.rsplit([' ', '\t']).filter(|w| !w.is_empty());
+    match words.next() {
+        Some("sudo" | "doas" | "--") => true,
+        // The container or host, then flags, then the wrapper.
+        Some(target) if !target.starts_with('-') => words
+            .take(4)
+            .find(|w| !w.starts_with('-'))
+            .is_some_and(|w| matches!(w, "exec" | "ssh")),
+        _ => false,
+    }
+}
+
+/// The line under `b2 key create`: the key's id and the application key.
+fn b2_key_line(text: &str, hit: usize, le: usize) -> Option<Assignment> {
+    let b = text.as_bytes();
+    let ls = le + 1;
+    let end = memchr::memchr(b'\n', &b[ls.min(b.len())..]).map_or(b.len(), |i| ls + i);
+    let line = text.get(ls..end)?.trim_end();
+    let (id, key) = line.split_once(' ')?;
+    let id_ok = (12..=40).contains(&id.len()) && id.bytes().all(|c| c.is_ascii_alphanumeric());
+    if !id_ok || key.contains(' ') || key.len() < 20 {
+        return None;
+    }
+    let vs = ls + id.len() + 1;
+    let confidence = accept(NameClass::Key, key, false, "application_key")?;
+    Some(Assignment {
+        name_start: hit,
+        value_start: vs,
+        value_end: vs + key.len(),
+        class: NameClass::Key,
+        confidence: confidence.min(0.7),
+    })
+}
+
+/// The `user:password` lines a secrets file holds (rsync's secrets file,
+/// stunnel's PSK file), printed by `cat` of a file named after a secret
+/// among other files: each line up to the next prompt (64 at most) that
+/// is a user's name, a colon and a value that reads as a chosen password
+/// or a random key.
+pub fn printed_records_at(text: &str, hit: usize, hit_end: usize) -> Vec<Assignment> {
+    const COMMAND: usize = 320;
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    if !text[hit..hit_end].eq_ignore_ascii_case("cat ") {
+        return out;
+    }
+    let Some(le) =
+        memchr::memchr(b'\n', &b[hit_end..(hit_end + COMMAND).min(b.len())]).map(|i| hit_end + i)
+    else {
+        return out;
+    };
+    let Some(ls) = line_start(b, hit, COMMAND) else {
+        return out;
+    };
+    let before = text[ls..hit].trim_end();
+    if !(before.is_empty()
+        || before.ends_with(['$', '#', '>', '%', ';', '&'])
+        || through_wrapper(before))
+    {
+        return out;
+    }
+    let args = text[hit_end..le]
+        .split(['|', ';', '&', '>'])
+        .next()
+        .unwrap_or("");
+    let secrets_file = args
+        .split_whitespace()
+        .filter(|a| !a.starts_with('-'))
+        .any(|path| {
+            let base = path
+                .rsplit('/')
+                .next()
+                .unwrap_or(path)
+                .trim_start_matches('.');
+            let stem = [".txt", ".conf", ".cfg", ".list"]
+                .iter()
+                .find_map(|x| base.strip_suffix(x))
+                .unwrap_or(base);
+            !base.ends_with(".pub")
+                && !base.ends_with(".pem")
+                && label_class(&stem.replace('.', "_")).is_some()
+        });
+    if !secrets_file {
+        return out;
+    }
+    // The prompt the command was typed at: its next use ends the output.
+    let prompt = &text[ls..hit];
+    let prompt = prompt.trim_end_matches(|c: char| c != '$' && c != '#' && c != '%' && c != '>');
+    let mut p = le + 1;
+    for _ in 0..64 {
+        if p >= b.len() {
+            break;
+        }
+        let e = memchr::memchr(b'\n', &b[p..]).map_or(b.len(), |i| p + i);
+        let line = &text[p..e];
+        if prompt.len() >= 2 && line.starts_with(prompt) {
+            break;
+        }
+        if let Some(a) = record_line(line, p) {
+            out.push(a);
+        }
+        p = e + 1;
+    }
+    out
+}
+
+/// `build:ECPAZh7fpzq9hHSvl0h`: a user's name, a colon, a secret, alone on
+/// the line starting at `at`.
+fn record_line(line: &str, at: usize) -> Option<Assignment> {
+    let line = line.trim_end_matches('\r');
+    let (user, value) = line.split_once(':')?;
+    let user_ok = (1..=32).contains(&user.len())
+        && user.as_bytes()[0].is_ascii_alphabetic()
+        && user
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'@'));
+    if !user_ok
+        || !(6..=128).contains(&value.len())
+        || value.bytes().any(|c| c.is_ascii_whitespace() || c == b':')
+    {
+        return None;
+    }
+    let random = super::entropy::looks_random(value, 16)
+        && super::entropy::Classes::of(value).digit
+        && super::assign::prose_value_ok(NameClass::Secret, value, false);
+    if !(positional_password(value, false) || random) {
+        return None;
+    }
+    let vs = at + user.len() + 1;
+    Some(Assignment {
+        name_start: at,
+        value_start: vs,
+        value_end: vs + value.len(),
+        class: NameClass::Password,
+        confidence: 0.7,
+    })
+}
+
 /// Member names that hold an entry's name, and those that hold its value,
 /// in name/value lists: Kubernetes and ECS `env`, CloudFormation
 /// parameters, Android `<meta-data>`, `az … keys list` output.
@@ -676,6 +822,26 @@ pub fn name_value_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     let mut p = if quote { ns - 1 } else { ns };
     if quote && b.get(ne) != Some(&b[ns - 1]) {
         return None;
+    }
+    // `"db_admin_password": {"sensitive": false, "type": "string", "value":
+    // "…"}` (`terraform output -json`, an ARM template's parameters): an
+    // object named after a secret holds it in its `value` member.
+    if quote {
+        let q = super::assign::skip_blanks(b, ne + 1);
+        if b.get(q) == Some(&b':') {
+            let o = super::assign::skip_blanks(b, q + 1);
+            let o = o + b[o.min(b.len())..]
+                .iter()
+                .take(16)
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
+            if b.get(o) == Some(&b'{') {
+                return match classify(&text[ns..ne])? {
+                    NameClass::Weak => None,
+                    c => value_member(text, o + 1, c, &text[ns..ne], ns),
+                };
+            }
+        }
     }
     while p > 0 && matches!(b[p - 1], b' ' | b'\t') {
         p -= 1;

@@ -226,7 +226,7 @@ enum Target {
 /// Keywords of the assignment parser: every word class, plus vendors.
 const ASSIGNMENT_KEYWORDS: &[&str] = &[
     "pass", "pwd", "pw", "secret", "token", "key", "cred", "auth", "login", "bearer", "salt",
-    "pepper", "psk",
+    "pepper", "psk", "erlang",
 ];
 
 fn builtin_regexes() -> &'static [OnceLock<Regex>] {
@@ -528,6 +528,12 @@ impl Scanner {
                         if policy.allows(Group::Context) && hit >= assign_done_until {
                             if let Some(a) = listing::printed_at(text, hit, hit_end) {
                                 assign_done_until = a.value_end;
+                                found.push(a.finding("printed"));
+                            }
+                            // A secrets file's `user:password` lines, past the
+                            // first (overlaps merge).
+                            for a in listing::printed_records_at(text, hit, hit_end) {
+                                assign_done_until = assign_done_until.max(a.value_end);
                                 found.push(a.finding("printed"));
                             }
                         }

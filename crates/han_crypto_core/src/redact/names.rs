@@ -144,6 +144,13 @@ const NEUTRAL_AFTER: &[&str] = &[
     "expiration",
     "ttl",
     "timeout",
+    // How long a secret lasts or waits: Devise's `reset_password_within`,
+    // `token_lifetime`, `password_change_interval`.
+    "within",
+    "lifetime",
+    "duration",
+    "interval",
+    "period",
     "enabled",
     "enable",
     "disabled",
@@ -669,6 +676,12 @@ pub fn classify(name: &str) -> Option<NameClass> {
 }
 
 fn classify_words(ws: &[&str]) -> Option<NameClass> {
+    // Erlang's distribution cookie (`RABBITMQ_ERLANG_COOKIE`,
+    // `--erlang-cookie`, `.erlang.cookie`): the shared secret that lets a
+    // node join the cluster.
+    if let [.., "erlang", "cookie"] = ws {
+        return Some(NameClass::Secret);
+    }
     let (pos, mut class) = ws
         .iter()
         .enumerate()

@@ -128,15 +128,18 @@ const NON_VALUES: &[&str] = &[
 /// Filler that no issued credential contains: masking runs, one repeated
 /// character, keyboard sequences, and the vendors' documented `EXAMPLE` keys.
 pub fn is_filler(v: &str) -> bool {
-    let lower = v.to_ascii_lowercase();
-    lower.contains("xxxx")
-        || lower.contains("****")
-        || lower.contains("####")
+    masking_run(v)
         || v.contains("EXAMPLE")
         || longest_repeat(v) * 3 > v.len()
         // Keyboard runs give away short sample tokens; a long key in an
         // exact vendor format is a key even when its author typed it.
         || (v.len() >= 8 && v.len() < 64 && sequential_bytes(v) * 2 >= v.len())
+}
+
+/// A masking run: `xxxx`, `XXXX`, `****`, `####`. (In one case: a random
+/// base64 key holds `xXxX` by chance now and then.)
+fn masking_run(v: &str) -> bool {
+    v.contains("xxxx") || v.contains("XXXX") || v.contains("****") || v.contains("####")
 }
 
 /// Prefixes of references to a secret store or a file, and of values that
@@ -416,11 +419,35 @@ const PUBLISHED_EXAMPLES: &[&str] = &[
     // RFC 7617's `Aladdin:open sesame`, SQLAlchemy's and Oracle's
     // `scott:tiger`.
     "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+    // The Flask quickstart's session key, the PostgreSQL docs' CREATE ROLE
+    // password.
+    "_5#y2L\"F4Q8z",
+    "jw8s0F4",
+    // The signatures of the demo JWTs every local Supabase stack prints
+    // (anon and service_role).
+    "CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0",
+    "EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU",
+    // RFC 7515 appendix A.1: the HMAC JWK's `k` and the JWS signature.
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow",
+    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    // Google reCAPTCHA's test site and secret keys (always pass).
+    "6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI",
+    "6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe",
+    // Mailgun's, GitHub's, Slack's and Stripe's (older) documentation keys.
+    "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
 ];
+
+/// Published examples too short or too word-like to look for inside other
+/// values (a password may contain `secr3t`): only the whole value counts.
+/// git-credential(1)'s `password=secr3t`.
+const PUBLISHED_WHOLE: &[&str] = &["secr3t"];
 
 /// Whether `v` is, or contains, a credential published as an example.
 pub fn is_published_example(v: &str) -> bool {
-    PUBLISHED_EXAMPLES.iter().any(|e| v.contains(e))
+    PUBLISHED_EXAMPLES.iter().any(|e| v.contains(e)) || PUBLISHED_WHOLE.contains(&v)
 }
 
 /// A value spelled from the words it stands for (`my-secret-pw`,
@@ -549,11 +576,7 @@ pub fn is_placeholder(v: &str) -> bool {
     if masked * 10 >= v.len() * 7 {
         return true;
     }
-    if lower.contains("xxxx")
-        || lower.contains("****")
-        || lower.contains("####")
-        || longest_repeat(v) * 3 > v.len()
-    {
+    if masking_run(v) || longest_repeat(v) * 3 > v.len() {
         return true;
     }
     if v.len() >= 8 && sequential_bytes(v) * 2 > v.len() || counting_hex(v) {
@@ -566,33 +589,48 @@ pub fn is_placeholder(v: &str) -> bool {
     names_itself(v) || is_published_example(v) || stand_in_password(v) || publishable(v)
 }
 
-/// `Test1234!`, `Password123`, `admin123`, `Welcome1!`: a stand-in word,
-/// digits counting up from 0 or 1 (or one digit repeated), a symbol or
-/// two: what test fixtures and tutorials use, not a chosen password.
+/// `Test1234!`, `Password123`, `admin123`, `Welcome1!`, `P@ssw0rd`: a
+/// stand-in word (also spelled with the usual symbols and digits for
+/// letters), digits counting up from 0 or 1 (or one digit repeated), a
+/// symbol or two: what test fixtures, tutorials and lists of the weakest
+/// passwords use, not a chosen password.
 fn stand_in_password(v: &str) -> bool {
     const WORDS: &[&str] = &[
-        "test", "testing", "password", "passw0rd", "pass", "welcome", "admin", "letmein", "qwerty",
-        "demo", "guest", "user", "root", "secret", "hello",
+        "test", "testing", "password", "pass", "welcome", "admin", "letmein", "qwerty", "demo",
+        "guest", "user", "root", "secret", "hello",
     ];
-    // (`Passw0rd` spells its word with a digit.)
-    let alpha = if v.len() >= 8 && v.as_bytes()[..8].eq_ignore_ascii_case(b"passw0rd") {
-        8
-    } else {
-        v.bytes().take_while(u8::is_ascii_alphabetic).count()
+    // `P@ssw0rd`, `adm1n`, `s3cret`: a letter or its look-alike.
+    let spells = |c: u8, letter: u8| {
+        c.to_ascii_lowercase() == letter
+            || matches!(
+                (letter, c),
+                (b'a', b'@' | b'4')
+                    | (b'o', b'0')
+                    | (b'e', b'3')
+                    | (b'i', b'1' | b'!')
+                    | (b's', b'$' | b'5')
+                    | (b'l', b'1')
+            )
     };
-    let digits = v[alpha..].bytes().take_while(u8::is_ascii_digit).count();
-    let tail = &v[alpha + digits..];
-    let d = &v.as_bytes()[alpha..alpha + digits];
-    let counting = d.first().is_some_and(|&f| f == b'0' || f == b'1')
-        && d.windows(2).all(|w| w[1] == w[0] + 1);
-    // (One digit counts only as a count from 1: `Welcome7!` may be chosen.)
-    let repeated = d.len() >= 2 && d.iter().all(|&c| c == d[0]);
-    WORDS.contains(&v[..alpha].to_ascii_lowercase().as_str())
-        && (counting || repeated || d.is_empty())
-        && tail.len() <= 2
-        && tail
-            .bytes()
-            .all(|c| matches!(c, b'!' | b'@' | b'#' | b'$' | b'.' | b'?'))
+    let b = v.as_bytes();
+    WORDS.iter().any(|w| {
+        let alpha = w.len();
+        if b.len() < alpha || !b[..alpha].iter().zip(w.bytes()).all(|(&c, l)| spells(c, l)) {
+            return false;
+        }
+        let digits = b[alpha..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let tail = &b[alpha + digits..];
+        let d = &b[alpha..alpha + digits];
+        let counting = d.first().is_some_and(|&f| f == b'0' || f == b'1')
+            && d.windows(2).all(|w| w[1] == w[0] + 1);
+        // (One digit counts only as a count from 1: `Welcome7!` may be chosen.)
+        let repeated = d.len() >= 2 && d.iter().all(|&c| c == d[0]);
+        (counting || repeated || d.is_empty())
+            && tail.len() <= 2
+            && tail
+                .iter()
+                .all(|c| matches!(c, b'!' | b'@' | b'#' | b'$' | b'.' | b'?'))
+    })
 }
 
 /// `000102030405…1f`: hex of bytes counting up (a test vector's key).
@@ -631,8 +669,28 @@ pub fn is_reference(v: &str) -> bool {
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
     if segments.len() >= 2 && segments.iter().all(|s| ident(s)) {
-        // Dotted paths made of readable words (not `abc8Xq.T3kf0p` tokens).
-        return segments.iter().all(|s| is_wordy(s));
+        // Dotted paths made of readable words (not `abc8Xq.T3kf0p` tokens),
+        // or of lower-case words down to a constant's name
+        // (`process.env.SMTP_PASS`, `settings.DB_PWD`).
+        let (last, path) = segments.split_last().expect("two segments");
+        let constant = last.bytes().all(|b| !b.is_ascii_lowercase())
+            && path
+                .iter()
+                .all(|s| is_wordy(s) && s.bytes().any(|b| b.is_ascii_lowercase()));
+        return constant || segments.iter().all(|s| is_wordy(s));
+    }
+    // Ruby's durations: `6.hours`, `30.minutes.ago`, `2.weeks`.
+    if let Some((n, unit)) = v.split_once('.') {
+        let unit = unit.split('.').next().unwrap_or(unit);
+        if (1..=6).contains(&n.len())
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && matches!(
+                unit.trim_end_matches('s'),
+                "second" | "minute" | "hour" | "day" | "week" | "fortnight" | "month" | "year"
+            )
+        {
+            return true;
+        }
     }
     // SCREAMING_CASE constants: PASSWORD, DB_PASS, API_KEY.
     if ident(v)

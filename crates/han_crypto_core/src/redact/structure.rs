@@ -37,14 +37,22 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
     }
     match spec.kind {
         "private_key" => {
-            // The body, without header lines, must be substantial base64.
-            let body: usize = secret
-                .lines()
-                .filter(|l| !l.starts_with("-----") && !l.contains(':'))
-                .flat_map(|l| l.bytes())
-                .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-                .count();
-            body >= 32 || secret.starts_with("PuTTY")
+            // The body, without header lines, must be substantial base64,
+            // with a run of it a key's line holds (not words standing in
+            // for one: `<base64 contents of ~/.ssh/deploy_key>`).
+            let base64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+            let body_lines = || {
+                secret
+                    .lines()
+                    .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+            };
+            let body: usize = body_lines().flat_map(|l| l.bytes()).filter(base64).count();
+            let run = body_lines()
+                .flat_map(|l| l.as_bytes().split(|b| !base64(b)))
+                .map(<[u8]>::len)
+                .max()
+                .unwrap_or(0);
+            (body >= 32 && run >= 20) || secret.starts_with("PuTTY")
         }
         // A sentence of four-letter words is no app password: a random one
         // has a group no word looks like, or stands quoted.
