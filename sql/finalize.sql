@@ -188,6 +188,17 @@ COMMENT ON FUNCTION han_crypto.redact_jsonb(jsonb) IS
 COMMENT ON FUNCTION han_crypto.redaction_stats() IS
     'Per type, how many secrets the protection trigger redacted in this session. Never the values.';
 
+-- audit_verify's checkpoint goes to Rust as text (see decrypt_jsonb).
+CREATE FUNCTION han_crypto.audit_verify(
+    from_seq bigint DEFAULT NULL,
+    to_seq bigint DEFAULT NULL,
+    external_checkpoint jsonb DEFAULT NULL)
+RETURNS TABLE(ok boolean, checked bigint, first_bad_seq bigint, reason text, detail text,
+              last_checkpoint bigint, signed_through bigint, unsigned_tail bigint)
+LANGUAGE sql VOLATILE
+AS $$ SELECT * FROM han_crypto._audit_verify(from_seq, to_seq, external_checkpoint::pg_catalog.text) $$;
+REVOKE ALL ON FUNCTION han_crypto.audit_verify(bigint, bigint, jsonb) FROM PUBLIC;
+
 -- The audit trail. Its public key is public (verifying needs no secret);
 -- verifying and exporting read every event, so they are the auditor's.
 -- _creating_extension() is called by the trail's event triggers, which run
@@ -198,6 +209,7 @@ GRANT EXECUTE ON FUNCTION
 TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     han_crypto.audit_verify(bigint, bigint, jsonb),
+    han_crypto._audit_verify(bigint, bigint, text),
     han_crypto.audit_export(bigint, bigint),
     han_crypto.audit_checkpoint(),
     han_crypto.audit_status()

@@ -403,6 +403,25 @@ pub fn deposit_key(name: &str) -> HcResult<(KeyRef, Rc<XaesKey>)> {
     Ok((key_ref, key(&ring, key_ref)?))
 }
 
+/// Records `action` on the key an envelope names, with the outcome of
+/// `result`. An Err means nothing the key opened may be returned.
+pub fn audit_key_use(
+    action: &'static str,
+    key_ref: KeyRef,
+    result: Result<(), &HcError>,
+) -> HcResult<()> {
+    let name = by_id(&key_ref.keyring_id)
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|_| uuid_to_string(&key_ref.keyring_id));
+    let access = crate::audit::Access::new(action)
+        .keyring(name)
+        .key_version(key_ref.key_version);
+    crate::audit::record(match result {
+        Ok(()) => access.outcome(crate::audit::Outcome::Ok),
+        Err(e) => access.outcome(crate::audit::Outcome::of(e)),
+    })
+}
+
 /// The key an envelope names, for the current actor.
 pub fn decryption_key(key_ref: KeyRef) -> HcResult<Rc<XaesKey>> {
     let ring = by_id(&key_ref.keyring_id)?;

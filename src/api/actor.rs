@@ -5,6 +5,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::actor::{self, Actor};
+use crate::audit;
 use crate::error::{HcError, HcResult};
 use crate::gucs;
 
@@ -37,7 +38,10 @@ fn set_actor(
     principal: Option<&str>,
     client_addr: default!(Option<pgrx::Inet>, "NULL"),
 ) -> Result<(), ErrorReport> {
-    require_app_role("set_actor()")?;
+    if let Err(e) = require_app_role("set_actor()") {
+        audit::record(audit::Access::new("set_actor").outcome(audit::Outcome::of(&e)))?;
+        return Err(e.into());
+    }
     let principal = principal.ok_or(HcError::NullArgument("principal"))?;
     if !is_valid_principal(principal) {
         return Err(HcError::InvalidArgument(PRINCIPAL_RULE.into()).into());
@@ -48,6 +52,8 @@ fn set_actor(
         client_addr: client_addr.map(|a| a.0),
         via: "set_actor",
     });
+    // Recorded as the actor just named.
+    audit::record(audit::Access::new("set_actor").outcome(audit::Outcome::Ok))?;
     Ok(())
 }
 
@@ -107,6 +113,34 @@ fn configured_jwt_secret() -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
 /// bind parameter.
 #[pg_extern(volatile, parallel_unsafe)]
 fn authenticate(token: &str) -> Result<String, ErrorReport> {
+    match authenticate_inner(token) {
+        Ok(principal) => {
+            // Recorded as the actor the token named.
+            audit::record(audit::Access::new("authenticate").outcome(audit::Outcome::Ok))?;
+            Ok(principal)
+        }
+        Err(e) => {
+            let access = audit::Access::new("authenticate")
+                .outcome(audit::Outcome::of(&e))
+                .detail(serde_json::json!({ "reason": rejection_reason(&e) }));
+            audit::record(access)?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Why a token was refused, in words that never quote it.
+fn rejection_reason(e: &HcError) -> &'static str {
+    match e {
+        HcError::Core(han_crypto_core::Error::Token(why)) => why,
+        HcError::NoJwtSecret => "no JWT secret is configured",
+        HcError::WeakJwtSecret => "the JWT secret is too short",
+        HcError::PermissionDenied { .. } => "the role is not han_crypto_app",
+        _ => "refused",
+    }
+}
+
+fn authenticate_inner(token: &str) -> HcResult<String> {
     require_app_role("authenticate()")?;
     let secret = jwt_secret()?;
     let now = std::time::SystemTime::now()
@@ -130,8 +164,7 @@ fn authenticate(token: &str) -> Result<String, ErrorReport> {
     if !is_valid_principal(&principal) {
         return Err(HcError::Core(han_crypto_core::Error::Token(
             "the token's principal claim must be 1 to 200 characters, none of them control or invisible formatting characters",
-        ))
-        .into());
+        )));
     }
     warn_outside_transaction_block("authenticate()");
     actor::set(Actor {

@@ -107,12 +107,16 @@ fn audit_public_key() -> Result<String, ErrorReport> {
     Ok(store::public_key(&chain)?.to_hex())
 }
 
-fn external_checkpoint(j: Option<pgrx::JsonB>) -> HcResult<Option<Checkpoint>> {
-    j.map(|j| {
-        Checkpoint::from_json(j.0.get("checkpoint").unwrap_or(&j.0))
-            .map_err(|e| HcError::InvalidArgument(format!("external_checkpoint: {e}")))
-    })
-    .transpose()
+fn external_checkpoint(text: Option<&str>) -> HcResult<Option<Checkpoint>> {
+    let Some(text) = text else { return Ok(None) };
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        HcError::InvalidArgument(
+            "external_checkpoint is not a checkpoint (JSON it cannot read)".into(),
+        )
+    })?;
+    Checkpoint::from_json(json.get("checkpoint").unwrap_or(&json))
+        .map(Some)
+        .map_err(|e| HcError::InvalidArgument(format!("external_checkpoint: {e}")))
 }
 
 fn range(from_seq: Option<i64>, to_seq: Option<i64>) -> HcResult<(u64, Option<u64>, i64)> {
@@ -175,11 +179,14 @@ fn for_each_row(
 /// Verifies the trail (or `from_seq..to_seq`): every hash, every checkpoint
 /// signature, and, if given, a checkpoint kept outside the database.
 #[allow(clippy::type_complexity)]
+/// The jsonb argument arrives as text (the SQL wrapper audit_verify casts
+/// it), so a document nested past serde_json's limit is an error, not a
+/// panic in pgrx's conversion.
 #[pg_extern(volatile, parallel_unsafe)]
-fn audit_verify(
-    from_seq: default!(Option<i64>, "NULL"),
-    to_seq: default!(Option<i64>, "NULL"),
-    external_checkpoint: default!(Option<pgrx::JsonB>, "NULL"),
+fn _audit_verify(
+    from_seq: Option<i64>,
+    to_seq: Option<i64>,
+    external_checkpoint: Option<&str>,
 ) -> Result<
     TableIterator<
         'static,
@@ -251,7 +258,9 @@ fn audit_export(
         to_seq: to_bound,
         public_keys: vec![key],
     };
-    let checkpoints = store::checkpoints(to)?;
+    // Without an upper bound, every checkpoint goes along, also those past
+    // the last event: they are what shows a cut tail offline.
+    let checkpoints = store::checkpoints(if to_seq.is_some() { to } else { i64::MAX })?;
     Ok(SetOfIterator::new(ExportLines::new(
         &header,
         from,

@@ -16,21 +16,6 @@ fn required<'a>(value: Option<&'a str>, name: &'static str) -> HcResult<&'a str>
     value.ok_or(HcError::NullArgument(name))
 }
 
-/// Records `action` on the key an envelope names. An Err means nothing may
-/// be returned.
-fn audit_key(action: &'static str, key_ref: KeyRef, result: Result<(), &HcError>) -> HcResult<()> {
-    let name = keyring::by_id(&key_ref.keyring_id)
-        .map(|r| r.name.clone())
-        .unwrap_or_else(|_| han_crypto_core::envelope_json::uuid_to_string(&key_ref.keyring_id));
-    let access = Access::new(action)
-        .keyring(name)
-        .key_version(key_ref.key_version);
-    audit::record(match result {
-        Ok(()) => access.outcome(audit::Outcome::Ok),
-        Err(e) => access.outcome(audit::Outcome::of(e)),
-    })
-}
-
 /// Records a refusal that came before any key was at hand (keyring name
 /// only), and passes the error on.
 fn audit_refusal(action: &'static str, keyring: &str, e: HcError) -> HcError {
@@ -54,7 +39,7 @@ fn seal(
     let Some(data) = data else { return Ok(None) };
     let (key_ref, key) =
         keyring::encryption_key(keyring).map_err(|e| audit_refusal("encrypt", keyring, e))?;
-    audit_key("encrypt", key_ref, Ok(()))?;
+    keyring::audit_key_use("encrypt", key_ref, Ok(()))?;
     let len = envelope::sealed_len(data.len()).map_err(HcError::from)?;
     let sealed = OwnedBytea::build(len, |out| {
         Ok(envelope::seal_into(
@@ -81,8 +66,11 @@ fn open_checked(
     out: &mut [u8],
 ) -> HcResult<()> {
     let key_ref = env.header.key;
-    let key = keyring::decryption_key(key_ref)
-        .map_err(|e| audit_key("decrypt", key_ref, Err(&e)).err().unwrap_or(e))?;
+    let key = keyring::decryption_key(key_ref).map_err(|e| {
+        keyring::audit_key_use("decrypt", key_ref, Err(&e))
+            .err()
+            .unwrap_or(e)
+    })?;
     let opened = env
         .open_into(&key, context.as_bytes(), out)
         .map_err(HcError::from);
@@ -96,7 +84,7 @@ fn open_checked(
             })
         }
     });
-    if let Err(e) = audit_key("decrypt", key_ref, result.as_ref().copied()) {
+    if let Err(e) = keyring::audit_key_use("decrypt", key_ref, result.as_ref().copied()) {
         out.fill(0);
         return Err(e);
     }
@@ -116,8 +104,11 @@ fn open_compressed_checked(
     wanted: &'static str,
 ) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
     let key_ref = env.header.key;
-    let key = keyring::decryption_key(key_ref)
-        .map_err(|e| audit_key("decrypt", key_ref, Err(&e)).err().unwrap_or(e))?;
+    let key = keyring::decryption_key(key_ref).map_err(|e| {
+        keyring::audit_key_use("decrypt", key_ref, Err(&e))
+            .err()
+            .unwrap_or(e)
+    })?;
     let plain = env.open(&key, context.as_bytes()).map_err(HcError::from);
     let result = plain.and_then(|p| {
         if accepted.contains(&env.header.content) {
@@ -129,7 +120,7 @@ fn open_compressed_checked(
             })
         }
     });
-    audit_key("decrypt", key_ref, result.as_ref().map(|_| ()))?;
+    keyring::audit_key_use("decrypt", key_ref, result.as_ref().map(|_| ()))?;
     result
 }
 

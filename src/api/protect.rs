@@ -209,11 +209,32 @@ fn column_kinds(rel: &Relation, columns: &[String], keyring_column: &str) -> HcR
     Ok(kinds)
 }
 
+#[pg_extern(volatile, parallel_unsafe)]
+fn _register_protection(
+    tbl: Option<pg_sys::Oid>,
+    columns: Option<Vec<Option<String>>>,
+    keyring_column: Option<&str>,
+    options: Option<&str>,
+) -> Result<String, ErrorReport> {
+    let object = tbl.and_then(|t| catalog::relation_sql_name(t).ok());
+    let result = _register_protection_unaudited(tbl, columns, keyring_column, options);
+    let outcome = if result.is_ok() {
+        crate::audit::Outcome::Ok
+    } else {
+        crate::audit::Outcome::Error
+    };
+    let mut access = crate::audit::Access::new("protect").outcome(outcome);
+    if let Some(o) = object {
+        access = access.object(o);
+    }
+    crate::audit::record_single(access)?;
+    result
+}
+
 /// protect()'s checks and its record: validates the call against the real
 /// relation and records (or replaces) the configuration the trigger and the
 /// view are built from. Returns the view's name. Only the table's owner may.
-#[pg_extern(volatile, parallel_unsafe)]
-fn _register_protection(
+fn _register_protection_unaudited(
     tbl: Option<pg_sys::Oid>,
     columns: Option<Vec<Option<String>>>,
     keyring_column: Option<&str>,
@@ -365,9 +386,25 @@ fn _register_protection(
     Ok(view)
 }
 
-/// Removes a table's protection configuration (unprotect()).
 #[pg_extern(volatile, parallel_unsafe)]
 fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
+    let object = catalog::relation_sql_name(tbl).ok();
+    let result = _unregister_protection_unaudited(tbl);
+    let outcome = if result.is_ok() {
+        crate::audit::Outcome::Ok
+    } else {
+        crate::audit::Outcome::Error
+    };
+    let mut access = crate::audit::Access::new("unprotect").outcome(outcome);
+    if let Some(o) = object {
+        access = access.object(o);
+    }
+    crate::audit::record_single(access)?;
+    result
+}
+
+/// Removes a table's protection configuration (unprotect()).
+fn _unregister_protection_unaudited(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
     require_owner(tbl)?;
     // What quarantine kept for the table goes with its protection.
     crate::quarantine::forget_table(tbl, None)?;
@@ -375,10 +412,29 @@ fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
     Ok(())
 }
 
-/// Stops protecting some columns of a table (unprotect(tbl, columns =>
-/// ...), which decrypts their values right after, in the same transaction).
 #[pg_extern(volatile, parallel_unsafe)]
 fn _forget_protected_columns(
+    tbl: pg_sys::Oid,
+    columns: Vec<Option<String>>,
+) -> Result<(), ErrorReport> {
+    let object = catalog::relation_sql_name(tbl).ok();
+    let result = _forget_protected_columns_unaudited(tbl, columns);
+    let outcome = if result.is_ok() {
+        crate::audit::Outcome::Ok
+    } else {
+        crate::audit::Outcome::Error
+    };
+    let mut access = crate::audit::Access::new("unprotect").outcome(outcome);
+    if let Some(o) = object {
+        access = access.object(o);
+    }
+    crate::audit::record_single(access)?;
+    result
+}
+
+/// Stops protecting some columns of a table (unprotect(tbl, columns =>
+/// ...), which decrypts their values right after, in the same transaction).
+fn _forget_protected_columns_unaudited(
     tbl: pg_sys::Oid,
     columns: Vec<Option<String>>,
 ) -> Result<(), ErrorReport> {

@@ -169,6 +169,11 @@ fn _check_redaction_allow(pattern: &str) -> Result<bool, ErrorReport> {
 /// Statement trigger helper: tells every backend (at commit) that the rules
 /// or the allowlist changed.
 #[pg_extern(volatile, parallel_unsafe)]
-fn _redaction_rules_changed() {
+fn _redaction_rules_changed() -> Result<(), ErrorReport> {
     crate::catalog::changed(crate::catalog::Table::RedactionRules);
+    crate::audit::record_single(
+        crate::audit::Access::new("redaction_rules_change")
+            .object("han_crypto.redaction_rules/allowlist"),
+    )?;
+    Ok(())
 }

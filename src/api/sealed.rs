@@ -83,10 +83,14 @@ fn open(keyring: &str, boxed: &[u8]) -> HcResult<(ContentType, zeroize::Zeroizin
     debug_assert_eq!(owner, ring.id);
     keyring::authorize(&ring, Access::Decrypt)?;
     let env = envelope::parse(&stored)?;
-    let key = keyring::decryption_key(env.header.key)?;
-    let private = env.open(&key, keypair_context(&key_id).as_bytes())?;
-    let sk = SecretKey::from_bytes(&private)?;
-    Ok(sealed::open(&sk, boxed)?)
+    let key_ref = env.header.key;
+    let opened = keyring::decryption_key(key_ref).and_then(|key| {
+        let private = env.open(&key, keypair_context(&key_id).as_bytes())?;
+        let sk = SecretKey::from_bytes(&private)?;
+        Ok(sealed::open(&sk, boxed)?)
+    });
+    keyring::audit_key_use("open_sealed", key_ref, opened.as_ref().map(|_| ()))?;
+    opened
 }
 
 /// Opens a sealed box holding text, as a member of `keyring`.

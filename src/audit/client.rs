@@ -140,6 +140,21 @@ fn launch(slot: SlotRef, generation: u64, deadline: Instant) -> HcResult<()> {
             hint: Some("Read through the primary (docs/AUDIT.md, \"Standbys\").".into()),
         });
     }
+    // SAFETY: reading backend-local state.
+    if unsafe { pg_sys::IsInParallelMode() } {
+        slot.abandon_start(generation);
+        return Err(HcError::Refused {
+            code: Code::ERRCODE_INVALID_TRANSACTION_STATE,
+            message: "the audit writer cannot be started inside a parallel query".into(),
+            hint: Some("Any audited statement outside a parallel query starts it; it then serves parallel queries too.".into()),
+        });
+    }
+    // What the writer needs, checked here so that the caller sees the real
+    // problem (a wrong root key, F0000) rather than a writer that will not start.
+    if let Err(e) = crate::root_key::get().and_then(|_| super::store::require_chain()) {
+        slot.abandon_start(generation);
+        return Err(e);
+    }
     let owner = crate::catalog::extension_owner();
     // SAFETY: reading process constants.
     let (db, pid) = unsafe { (pg_sys::MyDatabaseId, pg_sys::MyProcPid) };

@@ -25,6 +25,8 @@ pub enum Outcome {
     Denied,
     /// A cryptographic failure (authentication, wrong passphrase).
     Failed,
+    /// Any other error (an invalid call of an administrative function).
+    Error,
 }
 
 impl Outcome {
@@ -45,6 +47,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Denied => "denied",
             Outcome::Failed => "failed",
+            Outcome::Error => "error",
         }
     }
 }
@@ -395,9 +398,19 @@ fn client_addr() -> Option<String> {
     }
     ADDR.with(|a| {
         a.get_or_init(|| {
-            pgrx::Spi::get_one::<String>("SELECT pg_catalog.host(pg_catalog.inet_client_addr())")
-                .ok()
-                .flatten()
+            // A read-only query: Spi::get_one's read-write form assigns a
+            // transaction id, which a hot standby refuses.
+            pgrx::Spi::connect(|c| {
+                c.select(
+                    "SELECT pg_catalog.host(pg_catalog.inet_client_addr())",
+                    Some(1),
+                    &[],
+                )?
+                .first()
+                .get_one::<String>()
+            })
+            .ok()
+            .flatten()
         })
         .clone()
     })

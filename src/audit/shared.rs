@@ -25,8 +25,11 @@ use crate::pg_compat;
 pub const SLOTS: usize = 16;
 /// Bytes of a writer's ring.
 pub const RING_BYTES: usize = 1 << 20;
-/// The layout is in the name: a changed layout must never meet an old one.
-const REGISTRY_NAME: &std::ffi::CStr = c"han_crypto.audit.v1";
+/// The layout is in the name (with the struct's size, so that a changed
+/// layout never meets an old one when a new library is installed under a
+/// running server). Two registries may then coexist for a while; the
+/// writer's lock on its database's chain keeps them from both writing.
+const REGISTRY_NAME: &str = "han_crypto.audit.v1";
 const TRANCHE_NAME: &std::ffi::CStr = c"han_crypto_audit";
 /// How often a waiter looks again without being woken.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -121,14 +124,10 @@ fn registry() -> *mut Registry {
     if !r.is_null() {
         return r;
     }
-    // SAFETY: one name, size and initialiser for every caller.
-    let r = unsafe {
-        pg_compat::named_shared_struct(
-            REGISTRY_NAME,
-            std::mem::size_of::<Registry>(),
-            init_registry,
-        )
-    } as *mut Registry;
+    let size = std::mem::size_of::<Registry>();
+    let name = std::ffi::CString::new(format!("{REGISTRY_NAME}.{size}")).expect("no NUL");
+    // SAFETY: one name, size and initialiser for every caller of this build.
+    let r = unsafe { pg_compat::named_shared_struct(&name, size, init_registry) } as *mut Registry;
     // SAFETY: the registry is initialised; naming the tranche is per process.
     unsafe { pg_sys::LWLockRegisterTranche((*r).tranche, TRANCHE_NAME.as_ptr()) };
     REGISTRY.set(r);

@@ -201,9 +201,15 @@ fn select_checkpoints(tail: &str, arg: i64) -> HcResult<Vec<Checkpoint>> {
 /// The highest sequence number stored (0 for an empty trail).
 pub fn last_seq() -> HcResult<i64> {
     as_owner(|| {
-        Ok(
-            Spi::get_one::<i64>("SELECT coalesce(max(seq), 0) FROM han_crypto_audit._events")?
-                .unwrap_or(0),
-        )
+        Ok(Spi::connect(|c| {
+            c.select(
+                "SELECT coalesce(max(seq), 0) FROM han_crypto_audit._events",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_one::<i64>()
+        })?
+        .unwrap_or(0))
     })
 }

@@ -79,6 +79,10 @@ pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
     set_option(c"lock_timeout", c"0");
     set_option(c"search_path", c"pg_catalog");
 
+    if !lock_chain() {
+        pgrx::log!("han_crypto audit writer: another writer holds this database's chain; leaving");
+        return;
+    }
     let head = BackgroundWorker::transaction(load_head);
     let mut head = match head {
         Ok(h) => h,
@@ -419,6 +423,25 @@ fn database_wanted() -> bool {
         pg_sys::LockRelease(&tag, mode, true);
     }
     false
+}
+
+/// Takes the database's chain for this writer's lifetime (a session lock,
+/// released when the process exits): a second writer, from a registry of
+/// another library build, cannot extend the same chain at the same time.
+/// The tag is an advisory-lock tag no SQL function can produce (field 4).
+fn lock_chain() -> bool {
+    // SAFETY: MyDatabaseId is set once connected.
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field2: 0x4843_4157, // "HCAW"
+        locktag_field3: 0,
+        locktag_field4: 0x4843,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    };
+    // SAFETY: a session lock on a tag built above, without waiting.
+    let r = unsafe { pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as i32, true, true) };
+    r != pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL
 }
 
 #[pg_guard]

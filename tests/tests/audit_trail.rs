@@ -61,9 +61,9 @@ fn envelope(c: &mut Client, text: &str) -> Vec<u8> {
 fn rollback_keeps_decrypt_view_read_unlock_and_failed_decrypt() {
     let mut c = cluster().fresh_db("audit_rollback");
     c.batch_execute(
-        "CREATE TABLE notes (id int PRIMARY KEY, body text);
-         SELECT han_crypto.protect('notes', ARRAY['body']);
-         INSERT INTO notes VALUES (1, 'first'), (2, 'second');
+        "CREATE TABLE notes (id int PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');
+         INSERT INTO notes VALUES (1, 'default', 'first'), (2, 'default', 'second');
          SELECT han_crypto.create_passphrase_keyring('diary', 'correct horse battery staple')",
     )
     .unwrap();

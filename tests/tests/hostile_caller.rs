@@ -383,6 +383,17 @@ fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
             "INSERT INTO han_crypto.redaction_allowlist (pattern, note) VALUES ('^hc-allowed$', 'harness')".into(),
             "DELETE FROM han_crypto.redaction_allowlist WHERE note OPERATOR(pg_catalog.=) 'harness'".into(),
         ],
+        // The trail's guards: each refuses, and refuses alike whatever the search_path.
+        "han_crypto._audit_guard()" => vec![
+            "UPDATE han_crypto_audit._events SET actor = actor".into(),
+            "TRUNCATE han_crypto_audit._checkpoints".into(),
+        ],
+        "han_crypto._audit_refuse_ddl()" => vec![
+            "COMMENT ON TABLE han_crypto_audit._events IS 'harness'".into(),
+        ],
+        "han_crypto._audit_refuse_drop()" => vec![
+            "DROP INDEX han_crypto_audit._events_ts".into(),
+        ],
         _ => return None,
     })
 }
