@@ -607,12 +607,20 @@ fn protect_row(trigger: &PgTrigger<'_>) -> HcResult<*mut pg_sys::HeapTupleData> 
         }
         // New plaintext: redact first (nothing secret reaches the envelope,
         // the heap or the WAL), then seal.
-        let (value, kept) = match (col.redact, &col.quarantine) {
-            (Some(policy), Some(_)) => redact_value_keeping(col.kind, value, policy)?,
-            (Some(policy), None) => (redact_value(col.kind, value, policy)?, Vec::new()),
-            (None, _) => (value, Vec::new()),
+        let (value, kept, redacted) = match (col.redact, &col.quarantine) {
+            (Some(policy), Some(_)) => {
+                let (v, kept) = redact_value_keeping(col.kind, value, policy)?;
+                let kinds = kept.iter().map(|k| k.kind.clone()).collect();
+                (v, kept, kinds)
+            }
+            (Some(policy), None) => {
+                let (v, kinds) = redact_value(col.kind, value, policy)?;
+                (v, Vec::new(), kinds)
+            }
+            (None, _) => (value, Vec::new(), Vec::new()),
         };
         let sealed = seal(col, &value, &place)?;
+        audit_sealed_write(&place, &redacted)?;
         if let Some(q) = &col.quarantine {
             // Kept values belong to this stored value, named by its tag. An
             // UPDATE replaces the row's value (it is locked and will be
@@ -669,24 +677,59 @@ fn redact_value(
     kind: Kind,
     value: Vec<u8>,
     policy: han_crypto_core::redact::Policy,
-) -> HcResult<Vec<u8>> {
+) -> HcResult<(Vec<u8>, Vec<String>)> {
     let text = String::from_utf8(value).map_err(|_| HcError::InvalidUtf8)?;
+    let mut kinds = Vec::new();
+    let mut note = |found: &[han_crypto_core::redact::Finding]| {
+        crate::redaction::record(found);
+        kinds.extend(found.iter().map(|f| f.kind.to_string()));
+    };
     let redacted = match kind {
         Kind::Text => {
             let (out, found) = crate::redaction::text(&text, policy)?;
-            crate::redaction::record(&found);
+            note(&found);
             match out {
                 std::borrow::Cow::Borrowed(_) => None,
                 std::borrow::Cow::Owned(o) => Some(o),
             }
         }
         Kind::Jsonb => crate::redaction::json_text(&text, policy)?.map(|(out, found)| {
-            crate::redaction::record(&found);
+            note(&found);
             out
         }),
         Kind::Bytea => None,
     };
-    Ok(redacted.unwrap_or(text).into_bytes())
+    Ok((redacted.unwrap_or(text).into_bytes(), kinds))
+}
+
+/// Records a sealed write of `place` and, when the redactor removed
+/// something, a redaction event with the types and how many (never the
+/// values).
+fn audit_sealed_write(place: &Place<'_>, redacted: &[String]) -> HcResult<()> {
+    let row_key = || {
+        let parts: Vec<&str> = place.key.iter().map(|k| k.unwrap_or("")).collect();
+        parts.join(",")
+    };
+    crate::audit::record(
+        crate::audit::Access::new("sealed_write")
+            .object(place.binding)
+            .keyring(place.keyring)
+            .row_key(row_key),
+    )?;
+    if redacted.is_empty() {
+        return Ok(());
+    }
+    let mut types: std::collections::BTreeMap<&str, i64> = Default::default();
+    for k in redacted {
+        *types.entry(k.as_str()).or_default() += 1;
+    }
+    crate::audit::record(
+        crate::audit::Access::new("redact")
+            .object(format!("{}.{}", place.binding, place.column))
+            .keyring(place.keyring)
+            .detail(serde_json::json!({ "types": types }))
+            .row_key(row_key),
+    )
 }
 
 /// Version-1 calling-convention record for `_protect_trigger`.

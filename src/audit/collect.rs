@@ -157,6 +157,7 @@ pub fn record(access: Access) -> HcResult<()> {
     if super::is_writer() {
         return Ok(());
     }
+    note_level_change()?;
     let key = Key {
         action: access.action,
         object: access.object.clone(),
@@ -230,6 +231,7 @@ pub fn record_single(access: Access) -> HcResult<()> {
     if super::is_writer() {
         return Ok(());
     }
+    note_level_change()?;
     let event = build(&access, Kind::Single)?;
     if on_standby() {
         log_standby_event(&event);
@@ -247,6 +249,54 @@ fn on_standby() -> bool {
 /// one JSON line each, which log drains carry off the replica.
 fn log_standby_event(event: &Event) {
     pgrx::log!("han_crypto audit standby event {}", event.to_json());
+}
+
+thread_local! {
+    static LEVEL_SEEN: std::cell::Cell<Option<AuditLevel>> = const { std::cell::Cell::new(None) };
+}
+
+/// A change of han_crypto.audit_level in this session (only a superuser
+/// can make one) is an event of its own, recorded before the next access
+/// it governs.
+fn note_level_change() -> HcResult<()> {
+    let now = gucs::AUDIT_LEVEL.get();
+    // First look in this session: compare with the level the session
+    // started with (postgresql.conf, ALTER ROLE/DATABASE), not the default.
+    let before = LEVEL_SEEN
+        .replace(Some(now))
+        .unwrap_or_else(session_start_level);
+    if before == now {
+        return Ok(());
+    }
+    let name = |l: AuditLevel| {
+        if l == AuditLevel::Row {
+            "row"
+        } else {
+            "statement"
+        }
+    };
+    let access = Access::new("config")
+        .object("han_crypto.audit_level")
+        .detail(serde_json::json!({ "from": name(before), "to": name(now) }));
+    let event = build(&access, Kind::Single)?;
+    if on_standby() {
+        log_standby_event(&event);
+        return Ok(());
+    }
+    if let Err(e) = client::submit(&event.encode()) {
+        LEVEL_SEEN.set(Some(before));
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn session_start_level() -> AuditLevel {
+    // SAFETY: a registered setting's reset value; NULL-safe.
+    let reset = unsafe { pg_sys::GetConfigOptionResetString(c"han_crypto.audit_level".as_ptr()) };
+    match cstr_name(reset).as_deref() {
+        Some("row") => AuditLevel::Row,
+        _ => AuditLevel::Statement,
+    }
 }
 
 fn row_key_limit() -> usize {

@@ -459,3 +459,143 @@ fn rewrite_with_recomputed_hashes_fails_the_signatures() {
     assert!(!sql.0, "a recomputed chain verified");
     assert_eq!(sql, cli_verdict(cl, db, &mut c));
 }
+
+/// Sentinels sent through every audited path (a plaintext, a passphrase, a
+/// JWT and its secret, a secret the redactor removes, a secret-looking
+/// application_name) never reach the trail; the trail
+/// holds the accesses, with redaction types and counts only. Lowering the
+/// audit level is recorded.
+#[test]
+fn no_sentinel_reaches_the_trail_or_the_log_and_level_changes_are_recorded() {
+    use han_crypto_core::jwt::sign_hs256;
+    let key = "9".repeat(64);
+    let jwt_secret = "jwt-secret-SENTINEL-0123456789abcdefghij";
+    let mut gucs = han_crypto_tests::VERBOSE_LOGGING.to_vec();
+    gucs.push("han_crypto.audit_writer_idle_timeout = 0");
+    let cl = Cluster::start(
+        "audit-sentinel",
+        &[
+            ("HAN_CRYPTO_ROOT_KEY", &key),
+            ("HAN_CRYPTO_JWT_SECRET", jwt_secret),
+        ],
+        &gucs,
+    );
+    let mut c = cl.fresh_db("sentinel");
+    let plain = "PLAINTEXT-SENTINEL-7f3a";
+    let pass = "PASSPHRASE-SENTINEL-91cc";
+    let aws = "AKIAQYLPMN5HHHFPZAM2";
+    let aws_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzQ8sEntiNL";
+    c.batch_execute(&format!(
+        "CREATE ROLE sentinel_app LOGIN IN ROLE han_crypto_app;
+         SET application_name = 'app {aws}';
+         SELECT han_crypto.create_keyring('team');
+         SELECT han_crypto.grant_access('team', 'user-1', 'writer');
+         SELECT han_crypto.create_passphrase_keyring('diary', '{pass}');
+         CREATE TABLE notes (id int PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');
+         INSERT INTO notes VALUES (1, 'team', '{plain} aws_secret_access_key = {aws_secret}');
+         SELECT body FROM notes_decrypted;
+         SELECT han_crypto.unlock('diary', '{pass}');
+         SELECT han_crypto.unlock('diary', 'wrong-{pass}');
+         SELECT han_crypto.decrypt(han_crypto.encrypt('{plain}', 'diary'));
+         GRANT SELECT ON notes, notes_decrypted TO sentinel_app;"
+    ))
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let token = sign_hs256(
+        &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+        &serde_json::json!({"sub": "user-1", "exp": now + 600}),
+        jwt_secret.as_bytes(),
+    );
+    let forged = sign_hs256(
+        &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+        &serde_json::json!({"sub": "user-1", "exp": now + 600}),
+        b"not-the-secret-at-all-0123456789abcdef",
+    );
+    let mut app = cl.connect_as("sentinel", "sentinel_app");
+    app.batch_execute("BEGIN").unwrap();
+    app.query_one("SELECT han_crypto.authenticate($1)", &[&token])
+        .unwrap();
+    app.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    app.batch_execute("COMMIT").unwrap();
+    let _ = app.query_one("SELECT han_crypto.authenticate($1)", &[&forged]);
+    // A superuser lowers the level: recorded before the next access.
+    c.batch_execute("SET han_crypto.audit_level = row").unwrap();
+    c.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    c.batch_execute("RESET han_crypto.audit_level").unwrap();
+    c.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+
+    let trail: String = c
+        .query_one(
+            "SELECT string_agg(e::text, E'\\n' ORDER BY seq) FROM han_crypto_audit._events e",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let log = cl.log();
+    let token_sig = token.rsplit('.').next().unwrap().to_string();
+    for s in [
+        plain,
+        pass,
+        aws,
+        aws_secret,
+        jwt_secret,
+        token.as_str(),
+        token_sig.as_str(),
+    ] {
+        assert!(!trail.contains(s), "{s} is in the trail");
+    }
+    // What only the trail's own lines (checkpoints, standby events) could
+    // carry into the log; statements are the log scrubber's (tests/leaks.rs).
+    for s in [jwt_secret, token_sig.as_str()] {
+        assert!(!log.contains(s), "{s} is in the server log");
+    }
+    assert!(
+        log.contains("han_crypto audit checkpoint"),
+        "checkpoints are mirrored to the log"
+    );
+    let actions: Vec<(String, String, Option<String>, Option<String>)> = c
+        .query(
+            "SELECT action, outcome, actor_via, detail::text FROM han_crypto_audit.events ORDER BY seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let has = |a: &str, o: &str| actions.iter().any(|x| x.0 == a && x.1 == o);
+    for (a, o) in [
+        ("create_keyring", "ok"),
+        ("grant", "ok"),
+        ("protect", "ok"),
+        ("sealed_write", "ok"),
+        ("redact", "ok"),
+        ("view_read", "ok"),
+        ("unlock", "ok"),
+        ("unlock", "failed"),
+        ("authenticate", "ok"),
+        ("authenticate", "failed"),
+        ("config", "ok"),
+    ] {
+        assert!(has(a, o), "no {a}/{o} event in {actions:?}");
+    }
+    let redact = actions.iter().find(|x| x.0 == "redact").unwrap();
+    assert!(
+        redact.3.as_deref().unwrap_or("").contains("types"),
+        "{redact:?}"
+    );
+    let jwt_read = actions
+        .iter()
+        .any(|x| x.0 == "view_read" && x.2.as_deref() == Some("jwt"));
+    assert!(
+        jwt_read,
+        "the app user's read is attributed to the JWT actor: {actions:?}"
+    );
+    let configs: Vec<_> = actions.iter().filter(|x| x.0 == "config").collect();
+    assert_eq!(configs.len(), 2, "row, then back to statement: {configs:?}");
+}
