@@ -106,19 +106,88 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     obj record;
+    ext oid;
+    audit_ns oid;
+    target_ns oid;
 BEGIN
     IF han_crypto._creating_extension() THEN
         RETURN;
     END IF;
+    SELECT e.oid INTO ext FROM pg_catalog.pg_extension e
+     WHERE e.extname OPERATOR(pg_catalog.=) 'han_crypto';
+    -- The trail's schema is the extension's member schema: found by
+    -- membership, so that renaming it cannot hide it.
+    SELECT d.objid INTO audit_ns FROM pg_catalog.pg_depend d
+     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+       AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.refobjid OPERATOR(pg_catalog.=) ext
+       AND d.deptype OPERATOR(pg_catalog.=) 'e';
     FOR obj IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
-        IF obj.schema_name = 'han_crypto_audit' OR
-           (obj.object_type = 'schema' AND obj.object_identity = 'han_crypto_audit') THEN
+        -- Rules, triggers and policies report no schema: take their table's.
+        target_ns := CASE obj.classid
+            WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN obj.objid
+            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+                (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) obj.objid)
+            WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN
+                (SELECT c.relnamespace FROM pg_catalog.pg_rewrite r
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.ev_class
+                  WHERE r.oid OPERATOR(pg_catalog.=) obj.objid)
+            WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN
+                (SELECT c.relnamespace FROM pg_catalog.pg_trigger t
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
+                  WHERE t.oid OPERATOR(pg_catalog.=) obj.objid)
+            WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass THEN
+                (SELECT c.relnamespace FROM pg_catalog.pg_policy p
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.polrelid
+                  WHERE p.oid OPERATOR(pg_catalog.=) obj.objid)
+            ELSE NULL
+        END;
+        IF target_ns OPERATOR(pg_catalog.=) audit_ns
+           OR obj.schema_name OPERATOR(pg_catalog.=) 'han_crypto_audit' THEN
             RAISE EXCEPTION 'the audit trail cannot be altered'
                 USING ERRCODE = '42501',
                       DETAIL = pg_catalog.format('%s on %s', obj.command_tag, obj.object_identity),
                       HINT = 'han_crypto_audit is append-only; its objects change only with ALTER EXTENSION han_crypto UPDATE.';
         END IF;
     END LOOP;
+    -- GRANT and REVOKE name no object here, and ALTER EXTENSION … DROP only
+    -- the extension: check what must hold after any of them.
+    IF audit_ns IS NULL
+       OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend d
+             JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.objid
+            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+              AND d.refobjid OPERATOR(pg_catalog.=) ext AND d.deptype OPERATOR(pg_catalog.=) 'e'
+              AND c.relnamespace OPERATOR(pg_catalog.=) audit_ns) OPERATOR(pg_catalog.<) 5
+       OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend d
+            WHERE d.refobjid OPERATOR(pg_catalog.=) ext AND d.deptype OPERATOR(pg_catalog.=) 'e'
+              AND ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_event_trigger'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) ANY (ARRAY(
+                        SELECT t.oid FROM pg_catalog.pg_event_trigger t
+                         WHERE t.evtname OPERATOR(pg_catalog.=) ANY (ARRAY['han_crypto_audit_ddl', 'han_crypto_audit_drop']::pg_catalog.name[]))))
+                OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) ANY (ARRAY[
+                        'han_crypto._audit_guard()'::pg_catalog.regprocedure,
+                        'han_crypto._audit_refuse_ddl()'::pg_catalog.regprocedure,
+                        'han_crypto._audit_refuse_drop()'::pg_catalog.regprocedure]::pg_catalog.oid[]))))
+          OPERATOR(pg_catalog.<) 5 THEN
+        RAISE EXCEPTION 'the audit trail cannot be taken out of the extension'
+            USING ERRCODE = '42501',
+                  HINT = 'han_crypto_audit and its guards belong to han_crypto; DROP EXTENSION removes them together.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+                WHERE c.relnamespace OPERATOR(pg_catalog.=) audit_ns
+                  AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                  AND NOT (a.grantee OPERATOR(pg_catalog.=) 'han_crypto_auditor'::pg_catalog.regrole
+                           AND a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'))
+       OR EXISTS (SELECT FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+                   WHERE n.oid OPERATOR(pg_catalog.=) audit_ns
+                     AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+                     AND NOT (a.grantee OPERATOR(pg_catalog.=) 'han_crypto_auditor'::pg_catalog.regrole
+                              AND a.privilege_type OPERATOR(pg_catalog.=) 'USAGE')) THEN
+        RAISE EXCEPTION 'privileges on the audit trail cannot be granted'
+            USING ERRCODE = '42501',
+                  HINT = 'Only han_crypto_auditor reads han_crypto_audit: GRANT han_crypto_auditor to whoever audits.';
+    END IF;
 END
 $$;
 

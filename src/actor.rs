@@ -103,12 +103,14 @@ pub fn has_role(role: &CStr) -> bool {
     }
 }
 
-/// Ends the actor with its transaction (registered in _PG_init).
-#[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn on_xact_event(
-    event: pg_sys::XactEvent::Type,
-    _arg: *mut std::ffi::c_void,
-) {
+/// Registers the transaction handlers below (from _PG_init).
+pub fn register_callbacks() {
+    crate::xact::on_xact(on_xact_event);
+    crate::xact::on_subxact(on_subxact_event);
+}
+
+/// Ends the actor with its transaction.
+fn on_xact_event(event: pg_sys::XactEvent::Type) {
     use pg_sys::XactEvent::*;
     if matches!(
         event,
@@ -137,16 +139,10 @@ pub unsafe extern "C-unwind" fn on_xact_event(
     }
 }
 
-/// Restores the actor on subtransaction abort (registered in _PG_init).
-/// Subtransaction ids grow monotonically, so every replacement made in the
-/// aborted subtransaction or one nested in it has an id >= its own.
-#[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn on_subxact_event(
-    event: pg_sys::SubXactEvent::Type,
-    my_subid: pg_sys::SubTransactionId,
-    _parent: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
+/// Restores the actor on subtransaction abort. Subtransaction ids grow
+/// monotonically, so every replacement made in the aborted subtransaction
+/// or one nested in it has an id >= its own.
+fn on_subxact_event(event: pg_sys::SubXactEvent::Type, my_subid: pg_sys::SubTransactionId) {
     if event != pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         return;
     }

@@ -49,16 +49,22 @@ pub enum AuditLevel {
 /// nobody else can lower it; every change is itself an audit event.
 pub static AUDIT_LEVEL: GucSetting<AuditLevel> =
     GucSetting::<AuditLevel>::new(AuditLevel::Statement);
+/// Whether accesses are recorded at all. `off` exists for measuring the
+/// trail's cost and for a superuser's maintenance; turning it off is
+/// itself recorded, before the first access it lets through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, pgrx::PostgresGucEnum)]
+pub enum AuditMode {
+    Durable,
+    Off,
+}
+pub static AUDIT_MODE: GucSetting<AuditMode> = GucSetting::<AuditMode>::new(AuditMode::Durable);
 /// Row keys kept per statement-level event.
 pub static AUDIT_ROW_KEYS: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// How long a backend waits for the writer to commit its event, ms.
 pub static AUDIT_ACK_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(5000);
-/// Seconds an idle writer stays; 0: until told to stop.
-pub static AUDIT_WRITER_IDLE_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(60);
-/// Longest time, ms, a committed event stays unsigned.
-pub static AUDIT_CHECKPOINT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(1000);
-/// Most events between two checkpoints.
-pub static AUDIT_CHECKPOINT_EVENTS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// Seconds an idle writer stays; 0 (the default): it stays, so that no
+/// other process can take its worker slot while it is away.
+pub static AUDIT_WRITER_IDLE_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -200,6 +206,14 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_enum_guc(
+        c"han_crypto.audit_mode",
+        c"durable: no access goes unrecorded (a decrypting call waits for its event); off: nothing is recorded.",
+        c"Superuser-only; turning it off is recorded in the audit trail first.",
+        &AUDIT_MODE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"han_crypto.audit_row_keys",
         c"Row keys a statement-level audit event lists (at most).",
@@ -222,33 +236,13 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"han_crypto.audit_writer_idle_timeout",
-        c"How long an idle audit writer stays before it exits (0: it stays).",
-        c"The next audited call starts a new one.",
+        c"How long an idle audit writer stays before it exits (0, the default: it stays).",
+        c"The next audited call starts a new one, if a background worker slot is free then.",
         &AUDIT_WRITER_IDLE_TIMEOUT,
         0,
         86_400,
         GucContext::Sighup,
         GucFlags::UNIT_S,
-    );
-    GucRegistry::define_int_guc(
-        c"han_crypto.audit_checkpoint_interval",
-        c"Longest time a committed audit event stays without a signed checkpoint.",
-        c"",
-        &AUDIT_CHECKPOINT_INTERVAL,
-        10,
-        3_600_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_int_guc(
-        c"han_crypto.audit_checkpoint_events",
-        c"Most audit events between two signed checkpoints.",
-        c"",
-        &AUDIT_CHECKPOINT_EVENTS,
-        1,
-        1_000_000,
-        GucContext::Sighup,
-        GucFlags::default(),
     );
     // Refuse typo'd han_crypto.* settings instead of keeping placeholders.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"han_crypto".as_ptr()) };

@@ -511,10 +511,10 @@ pub fn register_callbacks() {
     if CALLBACKS.replace(true) {
         return;
     }
-    // SAFETY: process-lifetime callbacks with no argument, registered once.
+    crate::xact::on_xact(on_xact_event);
+    crate::xact::on_subxact(on_subxact_event);
+    // SAFETY: a process-lifetime callback with no argument, registered once.
     unsafe {
-        pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact_event), std::ptr::null_mut());
         pg_sys::CacheRegisterRelcacheCallback(
             Some(on_relcache_invalidation),
             pg_sys::Datum::from(0),
@@ -522,11 +522,7 @@ pub fn register_callbacks() {
     }
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_xact_event(
-    event: pg_sys::XactEvent::Type,
-    _arg: *mut std::ffi::c_void,
-) {
+fn on_xact_event(event: pg_sys::XactEvent::Type) {
     use pg_sys::XactEvent::*;
     // A prepared transaction may still be rolled back elsewhere: treat it as
     // an abort. After a commit the rows are durable and the caches stay.
@@ -541,13 +537,7 @@ unsafe extern "C-unwind" fn on_xact_event(
     }
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_subxact_event(
-    event: pg_sys::SubXactEvent::Type,
-    _my: pg_sys::SubTransactionId,
-    _parent: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
+fn on_subxact_event(event: pg_sys::SubXactEvent::Type, _my: pg_sys::SubTransactionId) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB && UNCOMMITTED_WRITE.get() {
         forget_everything();
     }

@@ -25,6 +25,7 @@ mod quarantine;
 mod redaction;
 mod root_key;
 mod varlena;
+mod xact;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -82,11 +83,7 @@ pub extern "C-unwind" fn _PG_init() {
     keyring::register_callbacks();
     audit::register_callbacks();
     log_scrub::install();
-    // SAFETY: process-lifetime callbacks with no argument, registered once.
-    unsafe {
-        pgrx::pg_sys::RegisterXactCallback(Some(actor::on_xact_event), std::ptr::null_mut());
-        pgrx::pg_sys::RegisterSubXactCallback(Some(actor::on_subxact_event), std::ptr::null_mut());
-    }
+    actor::register_callbacks();
     // Rust backtraces (with source paths) must never reach a client, even
     // when the server runs with RUST_BACKTRACE=1: pgrx attaches a captured
     // one to a panic's error. std reads this before RUST_BACKTRACE, once.

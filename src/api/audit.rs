@@ -37,7 +37,13 @@ pub unsafe extern "C-unwind" fn _audit_guard(fcinfo: pg_sys::FunctionCallInfo) -
     let data = unsafe {
         let ctx = (*fcinfo).context;
         if ctx.is_null() || (*ctx).type_ != pg_sys::NodeTag::T_TriggerData {
-            ErrorReport::from(HcError::TriggerMisuse).report(PgLogLevel::ERROR);
+            ErrorReport::from(HcError::Refused {
+                code: Code::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
+                message: "han_crypto._audit_guard() runs only as the audit trail's own trigger"
+                    .into(),
+                hint: None,
+            })
+            .report(PgLogLevel::ERROR);
             unreachable!("an ERROR does not return")
         }
         &*(ctx as *const pg_sys::TriggerData)
@@ -101,7 +107,7 @@ fn _audit_start_chain() -> Result<(), ErrorReport> {
 
 /// The audit signing key's public half (Ed25519, hex): all that verifying
 /// the checkpoints, here or offline, needs.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_unsafe)]
 fn audit_public_key() -> Result<String, ErrorReport> {
     let chain = store::require_chain()?;
     Ok(store::public_key(&chain)?.to_hex())
@@ -206,12 +212,14 @@ fn _audit_verify(
     let chain = store::require_chain()?;
     let key = store::public_key(&chain)?;
     let external = self::external_checkpoint(external_checkpoint)?;
+    // Checkpoints before the last seq: each commits with the events it
+    // signs, so reading it first never finds one past the events read next.
+    let cps = store::checkpoints(i64::MAX)?;
     let (from, to_bound, to) = range(from_seq, to_seq)?;
     let mut v = Verifier::new(chain.chain_id, vec![key], start_of(&chain, from), to_bound);
     if let Some(cp) = external {
         v.expect_external(cp);
     }
-    let cps = store::checkpoints(i64::MAX)?;
     let cell = std::cell::RefCell::new(v);
     for_each_row(
         from,
@@ -249,6 +257,12 @@ fn audit_export(
 ) -> Result<SetOfIterator<'static, String>, ErrorReport> {
     let chain = store::require_chain()?;
     let key = store::public_key(&chain)?;
+    // As in audit_verify: the checkpoints first, then the last seq.
+    let all_checkpoints = if to_seq.is_none() {
+        Some(store::checkpoints(i64::MAX)?)
+    } else {
+        None
+    };
     let (from, to_bound, to) = range(from_seq, to_seq)?;
     let header = ExportHeader {
         chain_id: chain.chain_id,
@@ -260,7 +274,10 @@ fn audit_export(
     };
     // Without an upper bound, every checkpoint goes along, also those past
     // the last event: they are what shows a cut tail offline.
-    let checkpoints = store::checkpoints(if to_seq.is_some() { to } else { i64::MAX })?;
+    let checkpoints = match all_checkpoints {
+        Some(all) => all,
+        None => store::checkpoints(to)?,
+    };
     Ok(SetOfIterator::new(ExportLines::new(
         &header,
         from,
@@ -367,6 +384,9 @@ fn audit_status() -> Result<pgrx::JsonB, ErrorReport> {
             "state": format!("{:?}", v.state).to_lowercase(),
             "pid": (v.writer_pid != 0).then_some(v.writer_pid),
             "queued_bytes": v.queued_bytes,
+            "acknowledged_through": v.last_seq,
+            "last_checkpoint_age_seconds": (v.last_checkpoint_us > 0)
+                .then(|| (now_us - v.last_checkpoint_us) as f64 / 1e6),
         }),
         None => serde_json::json!({ "state": "free" }),
     };
@@ -378,5 +398,6 @@ fn audit_status() -> Result<pgrx::JsonB, ErrorReport> {
         "unsigned_events": last_seq - cp.as_ref().map_or(0, |c| c.seq as i64),
         "checkpoint_age_seconds": cp.as_ref().map(|c| (now_us - c.ts_us) as f64 / 1e6),
         "level": format!("{:?}", crate::gucs::AUDIT_LEVEL.get()).to_lowercase(),
+        "mode": format!("{:?}", crate::gucs::AUDIT_MODE.get()).to_lowercase(),
     })))
 }

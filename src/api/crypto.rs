@@ -3,7 +3,7 @@
 //! wrappers in sql/finalize.sql over `_encrypt_json` / `_decrypt_json`, so
 //! jsonb is converted by PostgreSQL's own (lossless) text I/O.
 
-use han_crypto_core::envelope::{self, ContentType, Envelope, KeyRef};
+use han_crypto_core::envelope::{self, ContentType, Envelope};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 

@@ -130,7 +130,29 @@ fn running_writer(deadline: Instant) -> HcResult<(SlotRef, View)> {
     }
 }
 
+/// Gives up a claimed start however `launch` ends before the worker is
+/// registered, an ERROR (query cancel, statement_timeout) included: a
+/// start left claimed would make every caller wait for it.
+struct StartClaim {
+    slot: SlotRef,
+    generation: u64,
+    armed: bool,
+}
+
+impl Drop for StartClaim {
+    fn drop(&mut self) {
+        if self.armed {
+            self.slot.abandon_start(self.generation);
+        }
+    }
+}
+
 fn launch(slot: SlotRef, generation: u64, deadline: Instant) -> HcResult<()> {
+    let mut claim = StartClaim {
+        slot,
+        generation,
+        armed: true,
+    };
     // SAFETY: reading process state.
     if unsafe { pg_sys::RecoveryInProgress() } {
         slot.abandon_start(generation);
@@ -184,13 +206,16 @@ fn launch(slot: SlotRef, generation: u64, deadline: Instant) -> HcResult<()> {
             worker = register();
         }
     }
+    // From here the worker takes the start over (or the errors below give it up).
+    claim.armed = worker.is_err();
     let Ok(worker) = worker else {
         slot.abandon_start(generation);
         return Err(unavailable(
             "could not start the audit writer: no background worker slot is free",
             format!(
-                "max_worker_processes (now {}) is exhausted: raise it (needs a restart) or stop other background workers. Nothing was decrypted.",
-                setting("max_worker_processes")
+                "max_worker_processes (now {}) is exhausted: raise it (needs a restart), or keep max_parallel_workers (now {}) below it so parallel queries cannot take every slot. Nothing was decrypted.",
+                setting("max_worker_processes"),
+                setting("max_parallel_workers")
             ),
         ));
     };

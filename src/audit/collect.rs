@@ -15,7 +15,7 @@ use pgrx::pg_sys;
 
 use super::client;
 use crate::error::{HcError, HcResult};
-use crate::gucs::{self, AuditLevel};
+use crate::gucs::{self, AuditLevel, AuditMode};
 
 /// How an access ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,10 +90,6 @@ impl Access {
         self.outcome = Some(o);
         self
     }
-    pub fn sqlstate(mut self, s: &'static str) -> Access {
-        self.sqlstate = Some(s);
-        self
-    }
     pub fn row_key(mut self, k: impl FnOnce() -> String) -> Access {
         if row_key_limit() > 0 {
             self.row_key = Some(k());
@@ -153,22 +149,41 @@ fn statement_id() -> (i64, i64) {
 /// statement waits for the writer (the caller must not release anything
 /// before this returns Ok); the rest are counted. Failures and refusals
 /// are recorded the same way. An Err means nothing may be released.
-pub fn record(access: Access) -> HcResult<()> {
+pub fn record(mut access: Access) -> HcResult<()> {
     if super::is_writer() {
         return Ok(());
     }
-    note_level_change()?;
-    let key = Key {
-        action: access.action,
-        object: access.object.clone(),
-        keyring: access.keyring.clone(),
-        key_version: access.key_version,
-        outcome: access.outcome.unwrap_or(Outcome::Ok),
-        sqlstate: access.sqlstate,
+    if !note_settings_change()? {
+        return Ok(());
+    }
+    if !on_standby() && PENDING.with(|p| !p.borrow().is_empty()) {
+        flush_pending()?;
+    }
+    let key_of = |a: &Access| Key {
+        action: a.action,
+        object: a.object.clone(),
+        keyring: a.keyring.clone(),
+        key_version: a.key_version,
+        outcome: a.outcome.unwrap_or(Outcome::Ok),
+        sqlstate: a.sqlstate,
     };
+    let mut key = key_of(&access);
     let id = statement_id();
     let per_row = gucs::AUDIT_LEVEL.get() == AuditLevel::Row;
     if !per_row {
+        // One statement naming thousands of made-up keyrings is one
+        // statement: past MAX_KEYS distinct objects, the rest are counted
+        // together instead of each becoming an event.
+        let crowded = CURRENT.with(|c| {
+            let c = c.borrow();
+            c.id == id && c.open.len() >= MAX_KEYS && !c.open.contains_key(&key)
+        });
+        if crowded {
+            access.object = None;
+            access.keyring = Some(format!("(more than {MAX_KEYS} in one statement)"));
+            access.key_version = None;
+            key = key_of(&access);
+        }
         let counted = CURRENT.with(|c| {
             let mut c = c.borrow_mut();
             if c.id != id {
@@ -183,7 +198,7 @@ pub fn record(access: Access) -> HcResult<()> {
                     open.count += 1;
                     if let Some(k) = &access.row_key {
                         if open.row_keys.len() < row_key_limit() {
-                            open.row_keys.push(bounded(k.clone()));
+                            open.row_keys.push(clean_text(k.clone()));
                         }
                     }
                     true
@@ -213,7 +228,7 @@ pub fn record(access: Access) -> HcResult<()> {
                         count: 1,
                         row_keys: access
                             .row_key
-                            .map(bounded)
+                            .map(clean_text)
                             .into_iter()
                             .take(row_key_limit())
                             .collect(),
@@ -231,7 +246,9 @@ pub fn record_single(access: Access) -> HcResult<()> {
     if super::is_writer() {
         return Ok(());
     }
-    note_level_change()?;
+    if !note_settings_change()? {
+        return Ok(());
+    }
     let event = build(&access, Kind::Single)?;
     if on_standby() {
         log_standby_event(&event);
@@ -251,53 +268,80 @@ fn log_standby_event(event: &Event) {
     pgrx::log!("han_crypto audit standby event {}", event.to_json());
 }
 
+/// The settings that decide what is recorded, as this session last saw them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    level: AuditLevel,
+    mode: AuditMode,
+}
+
 thread_local! {
-    static LEVEL_SEEN: std::cell::Cell<Option<AuditLevel>> = const { std::cell::Cell::new(None) };
+    static SEEN: std::cell::Cell<Option<Settings>> = const { std::cell::Cell::new(None) };
 }
 
-/// A change of han_crypto.audit_level in this session (only a superuser
-/// can make one) is an event of its own, recorded before the next access
-/// it governs.
-fn note_level_change() -> HcResult<()> {
-    let now = gucs::AUDIT_LEVEL.get();
-    // First look in this session: compare with the level the session
-    // started with (postgresql.conf, ALTER ROLE/DATABASE), not the default.
-    let before = LEVEL_SEEN
-        .replace(Some(now))
-        .unwrap_or_else(session_start_level);
-    if before == now {
-        return Ok(());
+fn level_name(l: AuditLevel) -> &'static str {
+    match l {
+        AuditLevel::Row => "row",
+        AuditLevel::Statement => "statement",
     }
-    let name = |l: AuditLevel| {
-        if l == AuditLevel::Row {
-            "row"
-        } else {
-            "statement"
-        }
+}
+
+fn mode_name(m: AuditMode) -> &'static str {
+    match m {
+        AuditMode::Durable => "durable",
+        AuditMode::Off => "off",
+    }
+}
+
+/// A change of han_crypto.audit_level or audit_mode in this session (only
+/// a superuser can make one) is an event of its own, recorded before the
+/// next access it governs. Returns whether accesses are recorded now.
+fn note_settings_change() -> HcResult<bool> {
+    let now = Settings {
+        level: gucs::AUDIT_LEVEL.get(),
+        mode: gucs::AUDIT_MODE.get(),
     };
-    let access = Access::new("config")
-        .object("han_crypto.audit_level")
-        .detail(serde_json::json!({ "from": name(before), "to": name(now) }));
-    let event = build(&access, Kind::Single)?;
-    if on_standby() {
-        log_standby_event(&event);
-        return Ok(());
+    // First look in this session: compare with the built-in defaults, so a
+    // level or mode set for the session by postgresql.conf, ALTER SYSTEM,
+    // ALTER ROLE or ALTER DATABASE is recorded too.
+    let before = SEEN.replace(Some(now)).unwrap_or(DEFAULT_SETTINGS);
+    for (setting, from, to) in [
+        (
+            "han_crypto.audit_level",
+            level_name(before.level),
+            level_name(now.level),
+        ),
+        (
+            "han_crypto.audit_mode",
+            mode_name(before.mode),
+            mode_name(now.mode),
+        ),
+    ] {
+        if from == to {
+            continue;
+        }
+        let access = Access::new("config")
+            .object(setting)
+            .detail(serde_json::json!({ "from": from, "to": to }));
+        let event = build(&access, Kind::Single)?;
+        if on_standby() {
+            log_standby_event(&event);
+        } else if let Err(e) = client::submit(&event.encode()) {
+            SEEN.set(Some(before));
+            return Err(e);
+        }
     }
-    if let Err(e) = client::submit(&event.encode()) {
-        LEVEL_SEEN.set(Some(before));
-        return Err(e);
-    }
-    Ok(())
+    Ok(now.mode == AuditMode::Durable)
 }
 
-fn session_start_level() -> AuditLevel {
-    // SAFETY: a registered setting's reset value; NULL-safe.
-    let reset = unsafe { pg_sys::GetConfigOptionResetString(c"han_crypto.audit_level".as_ptr()) };
-    match cstr_name(reset).as_deref() {
-        Some("row") => AuditLevel::Row,
-        _ => AuditLevel::Statement,
-    }
-}
+const DEFAULT_SETTINGS: Settings = Settings {
+    level: AuditLevel::Statement,
+    mode: AuditMode::Durable,
+};
+
+/// Distinct (action, object, keyring, version, outcome) events one
+/// statement makes before the rest are counted together.
+const MAX_KEYS: usize = 64;
 
 fn row_key_limit() -> usize {
     gucs::AUDIT_ROW_KEYS.get().max(0) as usize
@@ -315,8 +359,36 @@ fn send_ends(ended: HashMap<Key, Open>) {
         if !open.row_keys.is_empty() {
             let _ = e.set(Field::RowKeys, Value::List(open.row_keys));
         }
-        client::try_submit(&e.encode());
+        let bytes = e.encode();
+        if !client::try_submit(&bytes) {
+            PENDING.with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    if p.len() < MAX_PENDING {
+                        p.push(bytes);
+                    }
+                }
+            });
+        }
     }
+}
+
+thread_local! {
+    /// `end` events the writer could not take when they were made (it had
+    /// stopped, or restarted): sent with the next event this backend records.
+    static PENDING: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+const MAX_PENDING: usize = 1000;
+
+/// Sends what [`PENDING`] holds, waiting for the writer like any event.
+fn flush_pending() -> HcResult<()> {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    for (i, bytes) in pending.iter().enumerate() {
+        if let Err(e) = client::submit(bytes) {
+            PENDING.with(|p| p.borrow_mut().extend(pending[i..].iter().cloned()));
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// At transaction end: close the statement's accesses.
@@ -367,12 +439,44 @@ fn bounded(t: String) -> String {
     format!("{}…", &t[..end])
 }
 
+/// A caller-supplied text as the trail keeps it: control and invisible
+/// formatting characters escaped (a newline or a direction override must
+/// not make one name read as another), whatever the redactor finds in it
+/// replaced (a passphrase passed as a keyring name by mistake must not
+/// stay in an append-only table), and bounded.
+fn clean_text(t: String) -> String {
+    let escaped: String = if t.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+        t.chars()
+            .map(|c| {
+                if c.is_control() || is_invisible_format(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        t
+    };
+    let redacted = match crate::redaction::text(&escaped, Policy::ALL) {
+        Ok((clean, _)) => clean.into_owned(),
+        Err(_) => "[unreadable]".into(),
+    };
+    bounded(redacted)
+}
+
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// The event for `access`, with who, where and when.
 fn build(access: &Access, kind: Kind) -> HcResult<Event> {
     let mut e = Event::new(0, now_us(), kind);
     let set = |e: &mut Event, f: Field, v: Value| {
         let v = match v {
-            Value::Text(t) => Value::Text(bounded(t)),
+            Value::Text(t) => Value::Text(clean_text(t)),
             other => other,
         };
         e.set(f, v).map_err(|x| HcError::Catalog(x.to_string()))
@@ -430,7 +534,11 @@ fn build(access: &Access, kind: Kind) -> HcResult<Event> {
     if kind == Kind::Single {
         set(&mut e, Field::RowCount, Value::Int(1))?;
         if let Some(k) = &access.row_key {
-            set(&mut e, Field::RowKeys, Value::List(vec![k.clone()]))?;
+            set(
+                &mut e,
+                Field::RowKeys,
+                Value::List(vec![clean_text(k.clone())]),
+            )?;
         }
     }
     if let Some(d) = &access.detail {

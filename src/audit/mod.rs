@@ -48,18 +48,12 @@ pub fn mark_writer_process() {
 /// For audit_status() and audit_checkpoint().
 pub use client::{checkpoint_now, status};
 
-/// Registers the transaction callback that closes a statement's events.
+/// Registers the transaction handler that closes a statement's events.
 pub fn register_callbacks() {
-    // SAFETY: a process-lifetime callback with no argument, registered once
-    // from _PG_init.
-    unsafe { pgrx::pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut()) };
+    crate::xact::on_xact(on_xact_event);
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_xact_event(
-    event: pgrx::pg_sys::XactEvent::Type,
-    _arg: *mut std::ffi::c_void,
-) {
+fn on_xact_event(event: pgrx::pg_sys::XactEvent::Type) {
     use pgrx::pg_sys::XactEvent::*;
     if matches!(
         event,

@@ -163,7 +163,6 @@ fn lock(l: *mut pg_sys::LWLock, exclusive: bool) -> Guard {
 pub struct View {
     pub state: State,
     pub generation: u64,
-    pub starting_since: pg_sys::TimestampTz,
     pub ring: pg_sys::dsm_handle,
     pub writer_pid: i32,
     pub last_seq: i64,
@@ -235,7 +234,6 @@ unsafe fn view_of(s: *mut Slot) -> View {
         View {
             state: State::from_u32((*s).state),
             generation: (*s).generation,
-            starting_since: (*s).starting_since,
             ring: (*s).ring,
             writer_pid: (*s).writer_pid,
             last_seq: (*s).last_seq,

@@ -84,8 +84,8 @@ pub fn start_chain() -> HcResult<()> {
 /// The signing key's public half, derived from the root key (never read
 /// from a table, so a swapped row cannot change what verifies).
 pub fn public_key(chain: &Chain) -> HcResult<AuditPublicKey> {
-    let root = root_key::get()?;
-    let key = AuditSigningKey::derive(&root.key, &chain.chain_id, chain.signing_key_version)
+    let root = root_key::get_without_recording()?;
+    let key = AuditSigningKey::derive(&root, &chain.chain_id, chain.signing_key_version)
         .map_err(|e| HcError::Catalog(e.to_string()))?;
     Ok(key.public_key())
 }

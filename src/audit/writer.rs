@@ -27,6 +27,9 @@ use crate::gucs;
 
 /// A writer idle this long gives its worker slot to a database that asks.
 const YIELD_AFTER: Duration = Duration::from_millis(500);
+/// How long another session must want the database exclusively before the
+/// writer leaves for it.
+const EXCLUSIVE_PATIENCE: Duration = Duration::from_millis(400);
 /// Longest sleep between looks at the database lock and the clock.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -44,7 +47,6 @@ struct Head {
     next_checkpoint: u64,
     prev_digest: Hash,
     signed_seq: i64,
-    signed_at: Instant,
 }
 
 /// Entry point (bgw_function_name). `arg` is the database OID; the extra
@@ -78,6 +80,11 @@ pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
     set_option(c"statement_timeout", c"0");
     set_option(c"lock_timeout", c"0");
     set_option(c"search_path", c"pg_catalog");
+    // Whatever the database's or role's settings say: the writer writes.
+    set_option(c"default_transaction_read_only", c"off");
+    set_option(c"default_transaction_isolation", c"read committed");
+    set_option(c"default_transaction_deferrable", c"off");
+    set_option(c"idle_in_transaction_session_timeout", c"0");
 
     if !lock_chain() {
         pgrx::log!("han_crypto audit writer: another writer holds this database's chain; leaving");
@@ -106,6 +113,7 @@ pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
 
 fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
     let mut idle_since = Instant::now();
+    let mut exclusive_since: Option<Instant> = None;
     loop {
         if BackgroundWorker::sighup_received() {
             // SAFETY: re-reading postgresql.conf, as every process does on SIGHUP.
@@ -113,7 +121,7 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
         }
         let (bytes, ticket) = slot.drain(base);
         let wanted = slot.checkpoint_wanted();
-        if !bytes.is_empty() || wanted.is_some() || checkpoint_due(head) {
+        if !bytes.is_empty() || wanted.is_some() {
             commit_batch(slot, generation, head, &bytes, wanted);
             slot.ack(generation, ticket, head.last_seq);
             if !bytes.is_empty() {
@@ -125,7 +133,7 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
         // Idle, and another database needs the worker slot: give it up.
         let leave = (!idle_limit.is_zero() && idle >= idle_limit)
             || (idle >= YIELD_AFTER && slot.leave_requested());
-        if leave || database_wanted() || !BackgroundWorker::wait_latch(Some(sleep_for(head))) {
+        if leave || wanted_for(&mut exclusive_since) || !BackgroundWorker::wait_latch(Some(TICK)) {
             break;
         }
     }
@@ -134,35 +142,30 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
         return;
     }
     let (bytes, ticket) = slot.drain(base);
-    let unsigned = head.signed_seq < head.last_seq;
-    if !bytes.is_empty() || unsigned {
-        commit_batch(slot, generation, head, &bytes, Some(0));
+    if !bytes.is_empty() {
+        commit_batch(slot, generation, head, &bytes, None);
         slot.ack(generation, ticket, head.last_seq);
     }
 }
 
-fn sleep_for(head: &Head) -> Duration {
-    if head.signed_seq < head.last_seq {
-        interval()
-            .saturating_sub(head.signed_at.elapsed())
-            .clamp(Duration::from_millis(1), TICK)
-    } else {
-        TICK
+/// Whether another session has wanted the database exclusively for long
+/// enough to be a real DROP, RENAME or TEMPLATE copy (they wait 5 s for
+/// other sessions to leave): a refused attempt by a role without the right
+/// holds the lock only for a moment and must not make the writer leave.
+fn wanted_for(since: &mut Option<Instant>) -> bool {
+    if !database_wanted() {
+        *since = None;
+        return false;
     }
+    since.get_or_insert_with(Instant::now).elapsed() >= EXCLUSIVE_PATIENCE
 }
 
-fn interval() -> Duration {
-    Duration::from_millis(gucs::AUDIT_CHECKPOINT_INTERVAL.get().max(1) as u64)
-}
-
-fn checkpoint_due(head: &Head) -> bool {
-    head.signed_seq < head.last_seq && head.signed_at.elapsed() >= interval()
-}
-
-/// One transaction: the batch's events, then a checkpoint if one is due
-/// (or `wanted`), committed and flushed before anyone is acknowledged. Any
-/// failure raises an ERROR: the transaction rolls back whole and the writer
-/// exits (loudly, in the server log); waiting backends see it gone.
+/// One transaction: the batch's events and the checkpoint that signs them,
+/// committed and flushed before anyone is acknowledged. So no unsigned
+/// event ever rests in the trail: one found there was written behind the
+/// writer's back. Any failure raises an ERROR: the transaction rolls back
+/// whole and the writer exits (loudly, in the server log); waiting backends
+/// see it gone.
 fn commit_batch(
     slot: SlotRef,
     generation: u64,
@@ -175,10 +178,7 @@ fn commit_batch(
             for msg in shared::messages(bytes) {
                 insert_event(head, msg)?;
             }
-            let many = head.last_seq - head.signed_seq
-                >= i64::from(gucs::AUDIT_CHECKPOINT_EVENTS.get().max(1));
-            if head.signed_seq < head.last_seq && (many || wanted.is_some() || checkpoint_due(head))
-            {
+            if head.signed_seq < head.last_seq {
                 return Ok(Some(insert_checkpoint(head)?));
             }
             Ok(None)
@@ -195,7 +195,6 @@ fn commit_batch(
         head.prev_digest = cp.digest(&head.chain_id);
         head.next_checkpoint = cp.n + 1;
         head.signed_seq = cp.seq as i64;
-        head.signed_at = Instant::now();
         slot.checkpoint_made(generation, cp.ts_us, wanted);
         // The off-box copy: log drains carry this line out of the database.
         pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
@@ -243,7 +242,14 @@ fn insert_event(head: &mut Head, msg: &[u8]) -> HcResult<()> {
     }
     args.push(head.hash.to_vec().into());
     args.push(hash.to_vec().into());
-    Spi::run_with_args(INSERT_EVENT, &args)?;
+    // A rule or trigger someone added could swallow the row: the writer
+    // acknowledges only what it saw stored.
+    let stored = Spi::connect_mut(|c| c.update(INSERT_EVENT, None, &args).map(|t| t.len()))?;
+    if stored != 1 {
+        return Err(tampered(format!(
+            "event {seq} was not stored (a rule or trigger intercepts it)"
+        )));
+    }
     head.last_seq = seq;
     head.hash = hash;
     Ok(())
@@ -254,7 +260,7 @@ const INSERT_EVENT: &str = "INSERT INTO han_crypto_audit._events (seq, ts, kind,
     backend_pid, action, object, keyring, key_version, outcome, sqlstate, row_count, row_keys, \
     begin_seq, detail, prev_hash, hash) VALUES ($1, \
     pg_catalog.to_timestamp(0) + $2 * interval '1 microsecond', $3, $4, $5, $6, $7, $8, $9, $10, \
-    $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21::jsonb, $22, $23)";
+    $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21::jsonb, $22, $23) RETURNING seq";
 
 fn insert_checkpoint(head: &Head) -> HcResult<Checkpoint> {
     let cp = head.key.checkpoint(
@@ -289,7 +295,7 @@ fn load_head() -> HcResult<Head> {
     let key = AuditSigningKey::derive(&root, &chain.chain_id, chain.signing_key_version)
         .map_err(|e| HcError::Catalog(e.to_string()))?;
     let last = store::last_checkpoint()?;
-    let (mut seq, mut hash, next_checkpoint, prev_digest) = match &last {
+    let (seq, hash, next_checkpoint, prev_digest) = match &last {
         Some(cp) => {
             if !key.public_key().verifies(&chain.chain_id, cp) {
                 return Err(tampered(format!("checkpoint {} does not verify", cp.n)));
@@ -313,24 +319,14 @@ fn load_head() -> HcResult<Head> {
             )));
         }
     }
-    loop {
-        let batch = store::events(seq + 1, i64::MAX, 10_000)?;
-        if batch.is_empty() {
-            break;
-        }
-        for e in &batch {
-            let expected = seq + 1;
-            if e.event.seq as i64 != expected
-                || e.prev_hash != hash
-                || link(&hash, &e.event.encode()) != e.hash
-            {
-                return Err(tampered(format!(
-                    "event {expected} does not follow the chain"
-                )));
-            }
-            seq = expected;
-            hash = e.hash;
-        }
+    // Every batch is signed as it commits: an event after the last
+    // checkpoint was put there by someone else, and signing it would vouch
+    // for it.
+    if let Some(e) = store::events(seq + 1, i64::MAX, 1)?.first() {
+        return Err(tampered(format!(
+            "event {} follows the last checkpoint unsigned (written behind the writer's back)",
+            e.event.seq
+        )));
     }
     Ok(Head {
         chain_id: chain.chain_id,
@@ -340,7 +336,6 @@ fn load_head() -> HcResult<Head> {
         next_checkpoint,
         prev_digest,
         signed_seq,
-        signed_at: Instant::now() - interval(),
     })
 }
 

@@ -599,3 +599,222 @@ fn no_sentinel_reaches_the_trail_or_the_log_and_level_changes_are_recorded() {
     let configs: Vec<_> = actions.iter().filter(|x| x.0 == "config").collect();
     assert_eq!(configs.len(), 2, "row, then back to statement: {configs:?}");
 }
+
+#[test]
+fn immediate_shutdown_keeps_every_acknowledged_event() {
+    let key = "a".repeat(64);
+    let env = [("HAN_CRYPTO_ROOT_KEY", key.as_str())];
+    let cl = Cluster::start("audit-immediate", &env, &[]);
+    let mut c = cl.fresh_db("immediate");
+    let value = envelope(&mut c, "v");
+    for _ in 0..50 {
+        c.query_one("SELECT han_crypto.decrypt($1)", &[&value])
+            .unwrap();
+    }
+    let acknowledged = last_seq(&mut c);
+    drop(c);
+    let pid: i32 = std::fs::read_to_string(cl.data_dir().join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SIGQUIT to the postmaster: an immediate shutdown, no checkpoint.
+    // SAFETY: signalling the test's own server.
+    unsafe { libc::kill(pid, libc::SIGQUIT) };
+    // SAFETY: signal 0 only asks whether the process still exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cl.restart_with_env(&env);
+    let mut c = cl.connect("immediate");
+    assert!(last_seq(&mut c) >= acknowledged, "acknowledged events lost");
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&value])
+        .unwrap();
+    assert!(last_seq(&mut c) > acknowledged, "writing resumes");
+    assert_eq!(verify(&mut c), (true, None, None));
+}
+
+#[test]
+fn terminating_the_writer_loses_nothing_and_the_next_call_starts_another() {
+    let mut c = cluster().fresh_db("audit_terminate");
+    let value = envelope(&mut c, "v");
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&value])
+        .unwrap();
+    let first = writer_pid(&mut c);
+    let before = last_seq(&mut c);
+    // With a timeout: returns once the writer has drained and exited.
+    c.query_one("SELECT pg_terminate_backend($1, 10000)", &[&first])
+        .unwrap();
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&value])
+        .unwrap();
+    let second = writer_pid(&mut c);
+    assert_ne!(first, second, "a new writer serves the next call");
+    assert!(last_seq(&mut c) > before);
+    assert_eq!(verify(&mut c), (true, None, None));
+}
+
+/// A superuser who appends a well-formed event (correct hash, next seq)
+/// while the writer is away does not get it signed: every batch is signed
+/// as it commits, so the next writer finds an unsigned event, refuses to
+/// extend the chain, and audited calls fail closed.
+#[test]
+fn a_forged_unsigned_tail_is_never_signed() {
+    use han_crypto_core::audit::{link, Event, Field, Kind, Value};
+    let key = "b".repeat(64);
+    let cl = Cluster::start("audit-forge", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
+    let mut c = cl.fresh_db("forge");
+    let value = envelope(&mut c, "v");
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&value])
+        .unwrap();
+    let pid = writer_pid(&mut c);
+    c.query_one("SELECT pg_terminate_backend($1, 10000)", &[&pid])
+        .unwrap();
+    let last = c
+        .query_one(
+            "SELECT seq, hash FROM han_crypto_audit._events ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .unwrap();
+    let (seq, prev): (i64, Vec<u8>) = (last.get(0), last.get(1));
+    let mut e = Event::new(seq as u64 + 1, 1_796_000_000_000_000, Kind::Single);
+    e.set(Field::Actor, Value::Text("alice".into())).unwrap();
+    e.set(Field::Action, Value::Text("decrypt".into())).unwrap();
+    e.set(Field::Outcome, Value::Text("ok".into())).unwrap();
+    let h = link(&prev.clone().try_into().unwrap(), &e.encode());
+    c.batch_execute(&format!(
+        "ALTER EVENT TRIGGER han_crypto_audit_ddl DISABLE;
+         ALTER TABLE han_crypto_audit._events DISABLE TRIGGER han_crypto_append_only;
+         INSERT INTO han_crypto_audit._events (seq, ts, kind, actor, action, outcome, prev_hash, hash)
+           VALUES ({}, to_timestamp(0) + 1796000000000000 * interval '1 microsecond', 'single',
+                   'alice', 'decrypt', 'ok', '\\x{}', '\\x{}');
+         ALTER TABLE han_crypto_audit._events ENABLE ALWAYS TRIGGER han_crypto_append_only;
+         ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS;",
+        seq + 1,
+        hex::encode(&prev),
+        hex::encode(h)
+    ))
+    .unwrap();
+    let (code, text) = expect_error(&mut c, "SELECT han_crypto.decrypt($1)", &[&value]);
+    assert_eq!(code, "53000", "{text}");
+    assert!(cl.log().contains("follows the last checkpoint unsigned"));
+    let r = c
+        .query_one(
+            "SELECT ok, unsigned_tail FROM han_crypto.audit_verify()",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(r.get::<_, i64>(1), 1, "the forged event stays unsigned");
+}
+
+#[test]
+fn database_settings_cannot_stop_the_writer() {
+    let mut c = cluster().fresh_db("audit_readonly_db");
+    c.batch_execute(
+        "ALTER DATABASE audit_readonly_db SET default_transaction_read_only = on;
+         ALTER DATABASE audit_readonly_db SET default_transaction_isolation = 'serializable';",
+    )
+    .unwrap();
+    let value: Vec<u8> = c
+        .query_one("SELECT han_crypto.encrypt('v')", &[])
+        .unwrap()
+        .get(0);
+    let mut fresh = cluster().connect("audit_readonly_db");
+    let plain: String = fresh
+        .query_one("SELECT han_crypto.decrypt($1)", &[&value])
+        .unwrap()
+        .get(0);
+    assert_eq!(plain, "v");
+}
+
+/// What callers type where a name goes (a passphrase passed as a keyring
+/// name, a token as an actor) is redacted before it reaches the
+/// append-only trail; control and direction characters are escaped; one
+/// statement making up thousands of names is a bounded number of events.
+#[test]
+fn caller_supplied_names_are_cleaned_and_bounded() {
+    let mut c = cluster().fresh_db("audit_names");
+    let before = last_seq(&mut c);
+    let token = "ghp_R7tQ2mX9vL4kW8nB3cF6hJ1pS5dZ0aYe4Kq2";
+    let _ = c.query_one("SELECT han_crypto.lock($1)", &[&token]);
+    let _ = c.query_one(
+        "SELECT han_crypto.encrypt('x', 'postgresql://bob:Sup3rS3cretPassw0rd@db/x')",
+        &[],
+    );
+    let _ = c.query_one("SELECT han_crypto.lock(E'a\\u202Eb\\nc')", &[]);
+    c.batch_execute(
+        "DO $$ BEGIN FOR i IN 1..500 LOOP
+           BEGIN PERFORM han_crypto.encrypt('x', 'made-up-' || i); EXCEPTION WHEN others THEN NULL; END;
+         END LOOP; END $$",
+    )
+    .unwrap();
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let trail: String = c
+        .query_one(
+            "SELECT string_agg(e::text, E'\\n') FROM han_crypto_audit._events e WHERE seq > $1",
+            &[&before],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!trail.contains(token), "a token in the trail");
+    assert!(
+        !trail.contains("Sup3rS3cretPassw0rd"),
+        "a password in the trail"
+    );
+    assert!(
+        !trail.contains('\u{202E}'),
+        "a direction override in the trail"
+    );
+    let flood: i64 = c
+        .query_one(
+            "SELECT count(*) FROM han_crypto_audit._events WHERE seq > $1 AND action = 'encrypt' AND kind <> 'end'",
+            &[&before],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        flood <= 70,
+        "{flood} events for one statement's 500 made-up keyrings"
+    );
+}
+
+/// The closing count of a statement whose writer went away before the
+/// transaction ended is sent with the backend's next event, not lost.
+#[test]
+fn a_statement_count_survives_a_writer_restart() {
+    let mut c = cluster().fresh_db("audit_pending_end");
+    c.batch_execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');
+         INSERT INTO notes SELECT i, 'default', 'row ' || i FROM generate_series(1, 30) i;",
+    )
+    .unwrap();
+    let before = last_seq(&mut c);
+    let mut reader = cluster().connect("audit_pending_end");
+    reader.batch_execute("BEGIN").unwrap();
+    reader
+        .query("SELECT body FROM notes_decrypted", &[])
+        .unwrap();
+    let pid = writer_pid(&mut c);
+    c.query_one("SELECT pg_terminate_backend($1, 10000)", &[&pid])
+        .unwrap();
+    reader.batch_execute("COMMIT").unwrap();
+    let value = envelope(&mut reader, "next");
+    reader
+        .query_one("SELECT han_crypto.decrypt($1)", &[&value])
+        .unwrap();
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let r = c
+        .query_one(
+            "SELECT row_count, incomplete FROM han_crypto_audit.events
+              WHERE seq > $1 AND action = 'view_read' ORDER BY seq LIMIT 1",
+            &[&before],
+        )
+        .unwrap();
+    assert_eq!(r.get::<_, Option<i64>>(0), Some(30));
+    assert!(!r.get::<_, bool>(1));
+}

@@ -51,7 +51,26 @@ ALTER TABLE han_crypto_audit._events DISABLE TRIGGER han_crypto_append_only;
 ALTER TABLE han_crypto_audit._events ADD COLUMN note text;
 CREATE TABLE han_crypto_audit.decoy (a int);
 DROP VIEW han_crypto_audit.events;
+DROP INDEX han_crypto_audit._events_ts;
+-- Rules, triggers and policies that would swallow or hide events, grants,
+-- a rename of the schema, taking the trail out of the extension.
+CREATE RULE swallow AS ON INSERT TO han_crypto_audit._events DO INSTEAD NOTHING;
+CREATE OR REPLACE RULE "_RETURN" AS ON SELECT TO han_crypto_audit.events
+    DO INSTEAD SELECT * FROM han_crypto_audit.events WHERE false;
+CREATE FUNCTION public.skip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER a_skip BEFORE INSERT ON han_crypto_audit._events FOR EACH ROW EXECUTE FUNCTION public.skip();
+DROP FUNCTION public.skip();
+CREATE POLICY hide ON han_crypto_audit._events USING (false);
+GRANT SELECT ON han_crypto_audit._events TO PUBLIC;
+GRANT INSERT ON han_crypto_audit._checkpoints TO han_crypto_auditor;
+GRANT CREATE ON SCHEMA han_crypto_audit TO PUBLIC;
+ALTER SCHEMA han_crypto_audit RENAME TO elsewhere;
+ALTER EXTENSION han_crypto DROP TABLE han_crypto_audit._events;
+ALTER EXTENSION han_crypto DROP FUNCTION han_crypto._audit_guard();
+ALTER EXTENSION han_crypto DROP EVENT TRIGGER han_crypto_audit_drop;
 SELECT han_crypto._audit_start_chain();
+-- The guard is the trail's own trigger, nobody else's.
+SELECT han_crypto._audit_guard();
 
 -- A superuser can switch the guards off; the chain then names the change.
 ALTER EVENT TRIGGER han_crypto_audit_ddl DISABLE;

@@ -29,9 +29,13 @@
 //! with a new connection per transaction) against a plain table and a
 //! pgcrypto view.
 //!
+//! The audit section: the same view read and pgbench reads with the audit
+//! trail in its default fail-closed mode against han_crypto.audit_mode =
+//! off, and audit_verify() and the offline CLI over 1,000,000 events.
+//!
 //! Each timing is the median of BENCH_REPS runs (default 3; pgp_sym runs once),
 //! taken in interleaved rounds: every variant once per round.
-//! BENCH_ONLY=protection or BENCH_ONLY=readpath runs only that section;
+//! BENCH_ONLY=protection, readpath or audit runs only that section;
 //! BENCH_PGBENCH_SECONDS (default 10) is each pgbench run's length.
 
 use std::time::{Duration, Instant};
@@ -280,7 +284,8 @@ fn main() {
         match only.as_deref() {
             Some("protection") => protection_bench(&mut c, reps),
             Some("readpath") => readpath_bench(&cluster, &mut c, reps),
-            other => panic!("BENCH_ONLY={other:?}: protection or readpath"),
+            Some("audit") => audit_bench(&cluster, &mut c, reps),
+            other => panic!("BENCH_ONLY={other:?}: protection, readpath or audit"),
         }
         return;
     }
@@ -308,6 +313,7 @@ fn main() {
     keyring_bench(&cluster, &mut c);
     protection_bench(&mut c, reps);
     readpath_bench(&cluster, &mut c, reps);
+    audit_bench(&cluster, &mut c, reps);
 }
 
 /// The sessions workload's source rows (and the pgcrypto trigger
@@ -751,4 +757,228 @@ fn print_table(mode: &str, reps: usize, results: &[Row]) {
             *size as f64 / 1e6,
         );
     }
+}
+
+/// The audit trail's cost (see the module comment).
+fn audit_bench(cluster: &Cluster, c: &mut Client, reps: usize) {
+    sessions_source(c);
+    c.batch_execute(
+        "DROP TABLE IF EXISTS au CASCADE;
+         CREATE TABLE au (id int PRIMARY KEY, team text, prompt text, tool_output text);
+         SELECT han_crypto.protect('au', ARRAY['prompt', 'tool_output'], 'team', redact => false);
+         INSERT INTO au SELECT * FROM src_sessions_text;
+         VACUUM ANALYZE au;",
+    )
+    .unwrap();
+    let full = "SELECT * FROM au_decrypted";
+    let mut w = cluster.connect("bench");
+    let (mut on, mut off) = (vec![], vec![]);
+    timed(&mut w, full);
+    for _ in 0..reps.max(3) {
+        w.batch_execute("SET han_crypto.audit_mode = off").unwrap();
+        off.push(timed(&mut w, full));
+        w.batch_execute("RESET han_crypto.audit_mode").unwrap();
+        on.push(timed(&mut w, full));
+    }
+    let (on, off) = (median(on), median(off));
+    let ratio = on.as_secs_f64() / off.as_secs_f64();
+    let met = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    println!(
+        "audit trail (default mode: durable, fail-closed) against han_crypto.audit_mode = off:"
+    );
+    println!(
+        "  full view read ({ROWS} rows)        {:.3}s vs {:.3}s  {ratio:.2}x (target <= 1.05: {})",
+        on.as_secs_f64(),
+        off.as_secs_f64(),
+        met(ratio <= 1.05)
+    );
+    let by_id = |mode: &str| {
+        format!(
+            "\\set id random(0, {})\nSET han_crypto.audit_mode = {mode};\nSELECT id, prompt FROM au_decrypted WHERE id = :id;\n",
+            ROWS - 1
+        )
+    };
+    let tps_off = pgbench(cluster, &by_id("off"), false);
+    let tps_on = pgbench(cluster, &by_id("durable"), false);
+    println!(
+        "  single-row reads, 8 clients         {tps_on:.0} tps vs {tps_off:.0} tps  {:.2}x (target >= 0.50: {})",
+        tps_on / tps_off,
+        met(tps_on / tps_off >= 0.5)
+    );
+    verify_bench(cluster);
+}
+
+/// audit_verify() and `han-crypto audit verify` over 1,000,000 events: a
+/// valid chain with a checkpoint every 1000 events, signed with the
+/// database's own audit key (the bench knows the root key), written
+/// straight into a fresh database's trail.
+fn verify_bench(cluster: &Cluster) {
+    use han_crypto_core::audit::{
+        checkpoint::first_prev_digest, genesis, link, AuditSigningKey, Event, Field, Kind, Value,
+    };
+    const EVENTS: u64 = 1_000_000;
+    let mut c = cluster.fresh_db("bench_verify");
+    let row = c
+        .query_one("SELECT chain_id, system_identifier::text, signing_key_version FROM han_crypto_audit._chain", &[])
+        .unwrap();
+    let chain_id: [u8; 16] = row.get::<_, Vec<u8>>(0).try_into().unwrap();
+    let sysid: u64 = row.get::<_, String>(1).parse().unwrap();
+    let version: i32 = row.get(2);
+    let root = han_crypto_core::keys::SecretKey::from_hex(&bench_root_key()).unwrap();
+    let key = AuditSigningKey::derive(&root, &chain_id, version as u32).unwrap();
+    eprintln!("bench: writing {EVENTS} audit events...");
+    c.batch_execute(
+        "ALTER EVENT TRIGGER han_crypto_audit_ddl DISABLE;
+         ALTER TABLE han_crypto_audit._events DISABLE TRIGGER han_crypto_append_only;
+         ALTER TABLE han_crypto_audit._checkpoints DISABLE TRIGGER han_crypto_append_only;",
+    )
+    .unwrap();
+    let t0 = 1_796_000_000_000_000i64;
+    let mut head = genesis(&chain_id, sysid);
+    let mut prev_digest = first_prev_digest(&chain_id);
+    let mut cps = Vec::new();
+    {
+        use std::io::Write;
+        c.batch_execute(
+            "CREATE TEMP TABLE stage (seq bigint, ts_us bigint, kind text, actor text, actor_via text,
+               backend_pid bigint, action text, keyring text, key_version bigint, outcome text,
+               prev_hash bytea, hash bytea)",
+        )
+        .unwrap();
+        let mut w = c.copy_in("COPY stage FROM STDIN").unwrap();
+        for seq in 1..=EVENTS {
+            let ts = t0 + seq as i64 * 1000;
+            let mut e = Event::new(seq, ts, Kind::Begin);
+            e.set(Field::Actor, Value::Text(format!("user-{}", seq % 97)))
+                .unwrap();
+            e.set(Field::ActorVia, Value::Text("jwt".into())).unwrap();
+            e.set(Field::BackendPid, Value::Int(4242)).unwrap();
+            e.set(Field::Action, Value::Text("view_read".into()))
+                .unwrap();
+            e.set(Field::Keyring, Value::Text(format!("team_{}", seq % 10)))
+                .unwrap();
+            e.set(Field::KeyVersion, Value::Int(1)).unwrap();
+            e.set(Field::Outcome, Value::Text("ok".into())).unwrap();
+            let h = link(&head, &e.encode());
+            writeln!(
+                w,
+                "{seq}\t{ts}\tbegin\tuser-{}\tjwt\t4242\tview_read\tteam_{}\t1\tok\t\\\\x{}\t\\\\x{}",
+                seq % 97,
+                seq % 10,
+                hex::encode(head),
+                hex::encode(h)
+            )
+            .unwrap();
+            head = h;
+            if seq % 1000 == 0 {
+                let cp = key.checkpoint(&chain_id, seq / 1000, seq, head, ts, prev_digest);
+                prev_digest = cp.digest(&chain_id);
+                cps.push(cp);
+            }
+        }
+        w.finish().unwrap();
+    }
+    c.batch_execute(
+        "INSERT INTO han_crypto_audit._events (seq, ts, kind, actor, actor_via, backend_pid, action,
+           keyring, key_version, outcome, prev_hash, hash)
+         SELECT seq, to_timestamp(0) + ts_us * interval '1 microsecond', kind, actor, actor_via,
+           backend_pid, action, keyring, key_version, outcome, prev_hash, hash FROM stage ORDER BY seq",
+    )
+    .unwrap();
+    for cp in &cps {
+        c.execute(
+            "INSERT INTO han_crypto_audit._checkpoints VALUES ($1, $2, $3, to_timestamp(0) + $4 * interval '1 microsecond', $5, $6, $7)",
+            &[
+                &(cp.n as i64),
+                &(cp.seq as i64),
+                &cp.head.to_vec(),
+                &cp.ts_us,
+                &cp.prev_digest.to_vec(),
+                &cp.key_id.to_vec(),
+                &cp.signature.to_vec(),
+            ],
+        )
+        .unwrap();
+    }
+    c.batch_execute(
+        "ALTER TABLE han_crypto_audit._events ENABLE ALWAYS TRIGGER han_crypto_append_only;
+         ALTER TABLE han_crypto_audit._checkpoints ENABLE ALWAYS TRIGGER han_crypto_append_only;
+         ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS;
+         VACUUM ANALYZE han_crypto_audit._events;",
+    )
+    .unwrap();
+    let t = Instant::now();
+    let r = c
+        .query_one("SELECT ok, checked FROM han_crypto.audit_verify()", &[])
+        .unwrap();
+    let sql = t.elapsed();
+    assert!(r.get::<_, bool>(0), "the bench's chain must verify");
+    let checked: i64 = r.get(1);
+    let export = std::env::temp_dir().join(format!("hc-bench-trail-{}.jsonl", std::process::id()));
+    let out = cluster
+        .client_program("psql")
+        .args([
+            "-XAt",
+            "-d",
+            "bench_verify",
+            "-c",
+            "SELECT * FROM han_crypto.audit_export()",
+            "-o",
+        ])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = cli_binary();
+    let t = Instant::now();
+    let st = std::process::Command::new(&cli)
+        .args(["audit", "verify"])
+        .arg(&export)
+        .args(["--public-key", &key.public_key().to_hex()])
+        .output()
+        .unwrap();
+    let offline = t.elapsed();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stdout)
+    );
+    let _ = std::fs::remove_file(&export);
+    let met = |d: Duration| {
+        if d.as_secs_f64() <= 5.0 {
+            "met"
+        } else {
+            "MISSED"
+        }
+    };
+    println!(
+        "  audit_verify() over {checked} events    {:.2}s (target <= 5 s: {})",
+        sql.as_secs_f64(),
+        met(sql)
+    );
+    println!(
+        "  han-crypto audit verify, same export  {:.2}s (target <= 5 s: {})",
+        offline.as_secs_f64(),
+        met(offline)
+    );
+}
+
+/// The release build of the CLI (built here if need be).
+fn cli_binary() -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-q", "--release", "-p", "han_crypto_cli"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| root.join("target"), std::path::PathBuf::from);
+    target.join("release/han-crypto")
 }
