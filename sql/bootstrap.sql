@@ -39,7 +39,7 @@ CREATE TABLE han_crypto._root_key_check (
 --   han_crypto_app      an application that connects with one role for many
 --                       users: may name the acting user (set_actor) or prove
 --                       it with a JWT (authenticate), and create keyrings
---   han_crypto_auditor  reads keyring metadata (and, later, the audit log)
+--   han_crypto_auditor  reads keyring metadata and the audit trail (han_crypto_audit)
 --   han_crypto_backup   reads the extension's configuration tables, so that a
 --                       role that is no superuser can pg_dump the database
 DO $roles$

@@ -482,8 +482,9 @@ pub fn delete_member(id: &[u8; 16], principal: &str) -> HcResult<bool> {
 /// suppress or roll back (a guesser who rolls back its transaction erases
 /// the row below), and in han_crypto.unlock_failures where this
 /// transaction can write (not on a standby or in a read-only transaction;
-/// then false is returned). The audit trail will make the log line the
-/// durable record.
+/// then false is returned). The durable record is the audit trail's
+/// `unlock` or `change_passphrase` event with outcome `failed`, which the
+/// caller records too.
 pub fn record_unlock_failure(id: &[u8; 16], keyring: &str, principal: &str) -> bool {
     let writable = writable();
     pgrx::log!(
