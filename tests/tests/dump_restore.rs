@@ -35,6 +35,38 @@ fn dump_and_restore_keeps_values_decryptable() {
         .get(0);
     assert_eq!(rings, 1, "exactly the dumped default keyring, no duplicate");
 
+    // The trail does not travel: the restored database has a chain of its
+    // own, which holds only what happened after the restore, and verifies.
+    let source_chain: Vec<u8> = c
+        .query_one("SELECT chain_id FROM han_crypto_audit._chain", &[])
+        .unwrap()
+        .get(0);
+    let restored_chain: Vec<u8> = r
+        .query_one("SELECT chain_id FROM han_crypto_audit._chain", &[])
+        .unwrap()
+        .get(0);
+    assert_ne!(source_chain, restored_chain, "a restored database starts its own chain");
+    let source_events: i64 = c
+        .query_one("SELECT count(*) FROM han_crypto_audit._events", &[])
+        .unwrap()
+        .get(0);
+    assert!(source_events > 0);
+    let restored_actions: Vec<String> = r
+        .query("SELECT DISTINCT action FROM han_crypto_audit._events", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        !restored_actions.iter().any(|a| a == "encrypt"),
+        "the source's encrypt events came along: {restored_actions:?}"
+    );
+    let ok: bool = r
+        .query_one("SELECT ok FROM han_crypto.audit_verify()", &[])
+        .unwrap()
+        .get(0);
+    assert!(ok);
+
     // The same dump restored under a different root key: one clear error.
     cluster.restart_with_env(&[("HAN_CRYPTO_ROOT_KEY", &random_key_hex())]);
     let mut r = cluster.connect("restored");
