@@ -432,7 +432,7 @@ fn warm_up(c: &mut Client, table: &str, envelope: &str) {
     c.batch_execute(&format!(
         "SELECT han_crypto.decrypt({text});
          SELECT han_crypto.unlock('hc_pass', '{PASS}');
-         SELECT count(body) FROM {table}_decrypted;"
+         SELECT pg_catalog.count(body) FROM {table}_decrypted;"
     ))
     .unwrap();
 }
@@ -466,7 +466,9 @@ fn run_as(
         "cold view read".into(),
         outcome(
             &mut cold,
-            &format!("SELECT count(body), count(meta) FROM {table}_decrypted"),
+            &format!(
+                "SELECT pg_catalog.count(body), pg_catalog.count(meta) FROM {table}_decrypted"
+            ),
             true,
         ),
     );
