@@ -1920,3 +1920,360 @@ fn user_password_records_of_a_printed_secrets_file_go() {
         assert_unchanged(text);
     }
 }
+
+// ── Eighth tuning set: shapes its blind run showed ───────────────────────
+
+#[test]
+fn an_auth_scheme_named_in_config_is_not_a_bearer_token() {
+    for text in [
+        "    authorization:\n      type: Bearer\n      credentials_file: /etc/prometheus/secrets/api-token\n",
+        "auth:\n  scheme: Bearer\n  token_file: /var/run/secrets/kubernetes.io/serviceaccount/token\n",
+        "  type: bearer\n  credentialsSecret: remote-write-credentials\n",
+        "Authorization: Bearer access_token_from_login",
+    ] {
+        assert_unchanged(text);
+    }
+    for (text, secret) in [
+        (
+            "curl -H 'Authorization: Bearer Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5' https://api.x.dev/v1",
+            "Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5",
+        ),
+        (
+            "Authorization: Bearer\tQ8wYt2Zr9Lm3Vx7Kp4Tn1Hd6Bf0Gc5Ja2",
+            "Q8wYt2Zr9Lm3Vx7Kp4Tn1Hd6Bf0Gc5Ja2",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn realms_and_upstream_pass_directives_are_not_passwords() {
+    for text in [
+        "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm",
+        "  -e \"REGISTRY_AUTH_HTPASSWD_REALM=Basic Realm\" \\",
+        "HTPASSWD_REALM=Restricted",
+        "auth_realm: Internal Grafana",
+        "location / {\n    proxy_pass           http://127.0.0.1:5000;\n}",
+        "    fastcgi_pass   unix:/run/php/php8.2-fpm.sock;",
+        "    grpc_pass      grpc://backend:50051;",
+        "    uwsgi_pass     unix:///tmp/app.sock;",
+        r#"{"content": "location /admin/ {\n    auth_basic \"admin\";\n    proxy_pass           http://127.0.0.1:5000;\n}"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone("DB_PASS    Xk9#mQ2vLp7!", &["Xk9#mQ2vLp7!"]);
+    assert_gone("REGISTRY_PASSWORD=Vq7#Lm2xR9tZ", &["Vq7#Lm2xR9tZ"]);
+}
+
+#[test]
+fn interleaved_counting_and_repeated_units_are_made_up() {
+    for text in [
+        "hmac_secret: 1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f",
+        "SIGNING_KEY=a1b2c3d4e5f6a7b8c9d0e1f2",
+        "const SESSION_SECRET = \"1a2b3c4d5e6f7g8h9i0j\";",
+        "api_token: abc123abc123abc123abc123",
+        "client_secret = 'deadbeefdeadbeefdeadbeefdeadbeef'",
+        "JWT_SECRET=Qx7Qx7Qx7Qx7Qx7Qx7Qx7Qx7",
+        "\"webhook_secret\": \"ab12ab12ab12ab12ab12\"",
+    ] {
+        assert_unchanged(text);
+    }
+    for (text, secret) in [
+        (
+            "hmac_secret: 9f3c2a7e1b6d4f8a0c5e2b9d7f1a3c6e",
+            "9f3c2a7e1b6d4f8a0c5e2b9d7f1a3c6e",
+        ),
+        (
+            "SIGNING_KEY=q8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df",
+            "q8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn stand_in_passwords_with_a_qualifier_stay() {
+    for text in [
+        r#"resp = client.post("/reset", json={"token": t, "password": "N3w-passw0rd!"})"#,
+        "    new_password = \"NewPassword123!\"",
+        "login(user, password=\"wrong-password1\")",
+        "\"password\": \"OldP@ssw0rd\"",
+        "assert change_password(u, old=\"Passw0rd!\", new=\"NewP@ssword1\")",
+        "ALTER USER app WITH PASSWORD 'temp_password';",
+    ] {
+        assert_unchanged(text);
+    }
+    // A qualifier before something that is no stand-in word proves nothing.
+    for (text, secret) in [
+        ("\"password\": \"N3w-Qz8!vLm2\"", "N3w-Qz8!vLm2"),
+        ("\"password\": \"Newtown-Rd-1984!\"", "Newtown-Rd-1984!"),
+        ("mysql -u root -pMyS3cret! -h 127.0.0.1", "MyS3cret!"),
+        ("DB_PASSWORD=Str0ng_Passw0rd!", "Str0ng_Passw0rd!"),
+        ("\"password\": \"hunter2hunter2\"", "hunter2hunter2"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn generated_salts_starting_with_a_percent_sign_go() {
+    for (text, secret) in [
+        (
+            "define( 'SECURE_AUTH_KEY',  '%$Rv$oBsRJ]s(^.JmSsIYMC{.u1qz~{Bl:[_44lwn#2^5@t+X&~Y@dB-Sr3IJy8#' );",
+            "%$Rv$oBsRJ]s(^.JmSsIYMC{.u1qz~{Bl:[_44lwn#2^5@t+X&~Y@dB-Sr3IJy8#",
+        ),
+        (
+            "define('NONCE_KEY', '%K8f]z!Qp2@Lr7#Vt(9mXw^4Bn&6Yc*3Hd_0Gj=5');",
+            "%K8f]z!Qp2@Lr7#Vt(9mXw^4Bn&6Yc*3Hd_0Gj=5",
+        ),
+        ("DB_PASSWORD=%q7Lm!Vx2#Rz9Tp", "%q7Lm!Vx2#Rz9Tp"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "password: %DB_PASSWORD%",
+        "password = %(db_password)s",
+        "api_key: %{API_KEY}",
+        "SECRET_KEY = \"%s\"",
+        "token: %env.TOKEN",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn cloud_run_secret_annotations_are_references() {
+    for text in [
+        "    run.googleapis.com/secrets: 'db-pass:projects/250844923009/secrets/scheduler-db-password'",
+        "  annotations:\n    run.googleapis.com/secrets: api-key:projects/123456789012/secrets/stripe-api-key,signing:projects/123456789012/secrets/jwt-signing-key\n",
+        "secret: \"webhook:projects/my-proj/secrets/webhook-secret\"",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn file_paths_handed_to_secret_readers_stay() {
+    for text in [
+        "EMAIL_HOST_PASSWORD = read_secret(\"/run/secrets/smtp_password\")",
+        "+    \"secret_key\": read_secret(\"/run/secrets/stripe_secret_key\"),",
+        "DB_PASSWORD = open(\"/var/run/secrets/db/password\").read().strip()",
+        "API_KEY = Path('/etc/app/keys/api_key').read_text()",
+        "let token = fs::read_to_string(\"/run/secrets/github-token\")?;",
+        "SECRET_KEY = load_key(\"/opt/app/keys/signing.pem\")",
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone(
+        "SECRET_KEY = bytes.fromhex(\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\")",
+        &["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    );
+}
+
+#[test]
+fn a_json_members_name_after_a_secret_word_is_not_its_value() {
+    for text in [
+        r#"{"name":"read_secret","arguments":{"path":"kv/data/app/prod","field":"password","reveal":false}}"#,
+        r#"{"tool": "vault_read", "args": {"key": "token", "mount": "secret", "path": "ci/deploy"}}"#,
+        r#"{"call_id": "call_02xrJUdVyY5PwWolToX9k3Bf", "stdout": "ok"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+    // Two strings side by side are still a name and its value.
+    assert_gone(r#"["password", "s3cr3tP@ss99"]"#, &["s3cr3tP@ss99"]);
+    assert_gone(
+        r#"config.set("password", "Xk9#mQ2vLp7!")"#,
+        &["Xk9#mQ2vLp7!"],
+    );
+}
+
+#[test]
+fn session_ids_logged_as_fields_stay_and_session_cookies_go() {
+    for text in [
+        "[2025-11-13T17:54:53.533Z] [info] [mcp:github] Initializing server... session=eca766d4ba50e91f401eb411c1deccfc",
+        "INFO 2026-01-02 worker ready session_id=5f2b9c0e7a1d43f8b6e2c9a0d4f7e1b3 pid=4211",
+        "level=debug msg=\"stream opened\" session=0c9e2f4a7b1d8e3f6a0c5b9d2e7f1a4c",
+    ] {
+        assert_unchanged(text);
+    }
+    for (text, secret) in [
+        (
+            "Cookie: _ga=GA1.1.2078.1717; sessionid=8b2f0e9c4a7d1e3f6b0a5c9d2e8f7a14; csrftoken=x",
+            "8b2f0e9c4a7d1e3f6b0a5c9d2e8f7a14",
+        ),
+        (
+            "curl -b 'session=4a7d1e3f6b0a5c9d2e8f7a148b2f0e9c' https://app.example.dev/api/me",
+            "4a7d1e3f6b0a5c9d2e8f7a148b2f0e9c",
+        ),
+        (
+            "GET /dashboard?sid=6b0a5c9d2e8f7a148b2f0e9c4a7d1e3f HTTP/1.1",
+            "6b0a5c9d2e8f7a148b2f0e9c4a7d1e3f",
+        ),
+        (
+            "< set-cookie: session=Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5; HttpOnly",
+            "Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5",
+        ),
+        (
+            "# saved from the browser
+session=9c4a7d1e3f6b0a5c9d2e8f7a148b2f0e
+",
+            "9c4a7d1e3f6b0a5c9d2e8f7a148b2f0e",
+        ),
+        (
+            "DEBUG http: request cookie session=2e8f7a148b2f0e9c4a7d1e3f6b0a5c9d path=/",
+            "2e8f7a148b2f0e9c4a7d1e3f6b0a5c9d",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn values_given_to_commands_that_store_secrets_go() {
+    for (text, secret) in [
+        (
+            "  205  gh secret set TWILIO_AUTH_TOKEN --body \"9b5a1ca8df77b95466325074ce51bb67\"",
+            "9b5a1ca8df77b95466325074ce51bb67",
+        ),
+        (
+            "$ gh secret set DEPLOY_HOOK_URL_SIG -b'Qm9xT2Vw3kLzq8RrV7tY2pXc' --repo acme/web",
+            "Qm9xT2Vw3kLzq8RrV7tY2pXc",
+        ),
+        (
+            "gh secret set NPM_PUBLISH --env production --body=Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+            "Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+        ),
+        (
+            r#"{"cmd": "gh secret set SLACK_SIGNING --body \"f2d9c1b7a4e8f3d2c6b9a0e1f7d3c5b8\""}"#,
+            "f2d9c1b7a4e8f3d2c6b9a0e1f7d3c5b8",
+        ),
+        (
+            "fly secrets set SESSION_SIGNER=Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6 LOG_LEVEL=debug",
+            "Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+        ),
+        (
+            "flyctl secrets set -a billing WEBHOOK_SIGNING=Hq7vT2mK9pL4wR8zN3bC5dF6",
+            "Hq7vT2mK9pL4wR8zN3bC5dF6",
+        ),
+        (
+            "az keyvault secret set --vault-name kv-prod --name smtp-relay --value 'Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5'",
+            "Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5",
+        ),
+        (
+            "kubectl create secret generic app-env --from-literal=signer=Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6 --from-literal=region=eu-west-1",
+            "Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+        ),
+        (
+            "vault kv put secret/billing stripe=rk_live_9Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0 owner=payments",
+            "rk_live_9Zq8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "gh secret set NPM_TOKEN --body \"$NPM_TOKEN\"",
+        "gh secret set AWS_ROLE_ARN --body arn:aws:iam::123456789012:role/deploy",
+        "gh secret set DEPLOY_KEY < ~/.ssh/deploy_key",
+        "gh secret set --help\n  -b, --body string   The value for the secret (reads from standard input if not specified)",
+        "Usage: gh secret set <secret-name> [flags]",
+        "fly secrets set DATABASE_URL=$(op read op://prod/db/url)",
+        "fly secrets set LOG_LEVEL=debug FEATURE_FLAGS=beta,search",
+        "kubectl create secret generic app --from-file=key.json=./svc.json --from-literal=region=us-east-1",
+        "vault kv put secret/app ttl=30m owner=platform-team",
+        "vault kv put -mount=secret app @payload.json",
+        "az keyvault secret set --vault-name kv --name x --file ./secret.txt",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn tables_pasted_into_json_strings_keep_their_columns() {
+    assert_gone(
+        r#"{"role": "tool", "content": "User name,Password,Access key ID,Secret access key,Console login link\nci-reports,Vq7#Lm2xR9tZ-8kPw,AKIAQ3NX7RZ2LM4KWT6B,Ht7bQ2zLm9Vx4Kp8Rn3Wc6Yd1Fs5Gj0Ha2Te7UbQ,https://123456789012.signin.aws.amazon.com/console", "ts": "2025-10-24"}"#,
+        &[
+            "Vq7#Lm2xR9tZ-8kPw",
+            "AKIAQ3NX7RZ2LM4KWT6B",
+            "Ht7bQ2zLm9Vx4Kp8Rn3Wc6Yd1Fs5Gj0Ha2Te7UbQ",
+        ],
+    );
+    assert_gone(
+        r#"{"type": "tool_result", "content": "| Service | Key | Owner |\n|---|---|---|\n| Postmark | 4f6d2a8e-3b1c-4e7f-9a0d-6c5b8e2f1a7d | keiko |\n| Segment | Wq3Lm8Zr2Vx7Kp4Tn9Hd1Bf6Gc0Ja5Ye | jonas |", "is_error": false}"#,
+        &[
+            "4f6d2a8e-3b1c-4e7f-9a0d-6c5b8e2f1a7d",
+            "Wq3Lm8Zr2Vx7Kp4Tn9Hd1Bf6Gc0Ja5Ye",
+        ],
+    );
+    assert_gone(
+        r#"{"output": "name\tpassword\thost\nreporting\tQz8!vLm2#Tx9\tdb-1.internal\n"}"#,
+        &["Qz8!vLm2#Tx9"],
+    );
+    assert_gone(
+        r#"{"text": "user,password\nalice,\"Tr0ub4dor&3\"", "ok": true}"#,
+        &["Tr0ub4dor&3"],
+    );
+    for text in [
+        r#"{"stdout": "id,username,password_hash,created\n1,alice,$2b$12$KIXQJ0sQ9rU8xW3YtZb1Oe6m5n4l3k2j1h0g9f8e7d6c5b4a3,2025-01-02\n"}"#,
+        r#"{"content": "| Key | Description | Default |\n|---|---|---|\n| cache.ttl | seconds to keep | 300 |\n| log.level | verbosity | info |"}"#,
+        r#"{"content": "| Setting | Token | Notes |\n|---|---|---|\n| ci | ${CI_TOKEN} | from vault |"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn a_line_naming_a_provider_and_its_key_introduces_the_next_line() {
+    for (text, secret) in [
+        (
+            "Heroku token for the new workspace\n6c2a9e1f-4b7d-4e3a-8f0c-2d5b9a7e1c34\n\npaste it into the integration settings",
+            "6c2a9e1f-4b7d-4e3a-8f0c-2d5b9a7e1c34",
+        ),
+        (
+            r#"{"content": "Datadog api key for staging\n7e1c34a9b2d84f60c3a5e7b9d1f2c4a6\n\nrotate it next quarter"}"#,
+            "7e1c34a9b2d84f60c3a5e7b9d1f2c4a6",
+        ),
+        (
+            "Datadog app key (read-only)\n3f9a7c1e5b2d8f4a6c0e9b7d1f3a5c8e2b4d6f0a",
+            "3f9a7c1e5b2d8f4a6c0e9b7d1f3a5c8e2b4d6f0a",
+        ),
+        (
+            "- Sendgrid api key for the marketing account\n  SG.Zq8Lm3Vt2Kx9Pw4Rn7Yb1H.c6Df0Ga5Jq2Wm8Xe4Tz7Lk3Vn9Bp1Rs6Yd0Hc5Ga",
+            "SG.Zq8Lm3Vt2Kx9Pw4Rn7Yb1H.c6Df0Ga5Jq2Wm8Xe4Tz7Lk3Vn9Bp1Rs6Yd0Hc5Ga",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "Sentry token rotation commit\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+        "Stripe key concepts are explained below\nhttps://stripe.com/docs/keys",
+        "Heroku token for the new workspace\n(ask Dana, she has it)",
+        "GitHub token scopes needed\nrepo,workflow,read:org",
+        "Datadog api key id for the new workspace\n7e1c34a9b2d84f60c3a5e7b9d1f2c4a6",
+        "Heroku app for the new workspace\n6c2a9e1f-4b7d-4e3a-8f0c-2d5b9a7e1c34",
+        "Sentry project key for the backend.\n9f2a7c1e5b3d8f4a6c0e9b7d1f3a5c8e",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn a_twilio_account_sid_goes_with_its_auth_token() {
+    let (sid, token) = (
+        "AC5e1f9a2b7c3d8e4f6a0b9c1d2e3f4a5b",
+        "8f2d6b1a9c3e7f0d4b5a2c8e6f1d3b7a",
+    );
+    for text in [
+        format!("client = Client(\"{sid}\", \"{token}\")"),
+        format!("const client = require('twilio')('{sid}', '{token}');"),
+        format!("TWILIO creds: {sid}:{token}"),
+        format!(
+            r#"{{"content": "client = Client(\"{sid}\", \"{token}\")\nmsg = client.messages.create(to=to)"}}"#
+        ),
+    ] {
+        assert_gone(&text, &[sid, token]);
+    }
+    // Alone, an account SID names an account.
+    assert_unchanged(&format!("Message sent from account {sid} (status: queued)"));
+}

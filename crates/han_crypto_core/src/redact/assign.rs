@@ -422,6 +422,14 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     if op == Op::Comma && (!quoted || (before == b'`' && quote.is_some_and(|q| q.0 == b'`'))) {
         return None;
     }
+    // `"field":"password","reveal":false`: a string followed by a colon is
+    // the next member's name, not a second argument.
+    if op == Op::Comma && {
+        let close = ve + quote.map_or(0, |(_, escaped)| 1 + usize::from(escaped));
+        b.get(skip_blanks(b, close)) == Some(&b':')
+    } {
+        return None;
+    }
     let value = &text[vs..ve];
     // `= {0x8db13c22, …}`, `= [27, 176, …]`: an array's first item is not
     // the value; the byte-array rule takes the whole list or nothing.
@@ -1155,6 +1163,7 @@ pub(super) fn prose_value_ok(class: NameClass, v: &str, quoted: bool) -> bool {
     if v.len() < 16
         || v.starts_with("[REDACTED")
         || is_placeholder(v)
+        || super::placeholder::periodic(v)
         || is_reference(v)
         || is_reference(v.trim_end_matches('='))
     {
@@ -1475,6 +1484,7 @@ fn wrapped_literal(
 pub(super) fn key_literal(lit: &str) -> bool {
     lit.len() >= 16
         && !is_placeholder(lit)
+        && !file_path(lit)
         && !is_sealed_or_reference(lit)
         && !is_reference(lit)
         && !is_wordy(lit)
@@ -1721,6 +1731,11 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     }
     let c = Classes::of(v);
     if c.space && !(quoted && class == NameClass::Password && passphrase_like(v)) {
+        return None;
+    }
+    // A unit repeated (`deadbeefdeadbeef`) is filler where a machine-made
+    // value belongs (a person may repeat a password's word).
+    if class != NameClass::Password && super::placeholder::periodic(v) {
         return None;
     }
     match class {

@@ -201,6 +201,9 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     // whose line runs on.
     let le = hit_end + memchr::memchr(b'\n', &b[hit_end..(hit_end + LABEL_LINE).min(b.len())])?;
     let ls = line_start(b, hit, LABEL_LINE)?;
+    // A JSON string's first line (a tool's result, decoded) starts at the
+    // string's opening quote: `…"content": "Heroku token for …⏎`.
+    let ls = super::tables::json_string_start(&text[ls..hit]).map_or(ls, |i| ls + i);
     let line = text[ls..le].trim_end();
     // Past a quote mark and a list marker: `> **Password**`, `- API key:`.
     let lead = strip_list_marker(line.trim_start().trim_start_matches(['>', ' ']));
@@ -227,7 +230,26 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
         && lead.len() <= 40
         && lead.bytes().all(|c| c.is_ascii_alphabetic() || c == b' ')
         && lead.bytes().filter(|&c| c == b' ').count() <= 2;
-    if !(colon || bold || heading || setext || definition || bare) {
+    // A line that starts with a provider's name and the secret's noun
+    // introduces the value on the next line without a colon: `Heroku token
+    // for the new workspace⏎…`, `Datadog api key (prod)⏎…`.
+    // (Cheap tests first: this runs at every keyword hit whose line ends.)
+    let labelled = colon || bold || heading || setext || definition || bare;
+    let introduced = !labelled && !line.ends_with(['.', '?', '!', ',', ';']) && {
+        let lb = lead.as_bytes();
+        let first = lb.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        let noun_from = lead_at + first;
+        first >= 3
+            && hit > noun_from
+            && b[noun_from] == b' '
+            && b[noun_from..hit]
+                .iter()
+                .all(|c| c.is_ascii_alphabetic() || *c == b' ')
+            && b[noun_from..hit].iter().filter(|&&c| c == b' ').count() <= 2
+            && lb.iter().filter(|&&c| c == b' ').count() < 10
+            && super::names::is_vendor(&lb[..first])
+    };
+    if !labelled && !introduced {
         return None;
     }
     // A command, an assignment or code is not a label.
@@ -267,7 +289,7 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     let mut p = if setext { next_end + 1 } else { le + 1 };
     let (mut blanks, mut fenced) = (0, false);
     // (A bare field name's value is on the very next line.)
-    let alone = bare && !(colon || bold || heading || setext);
+    let alone = bare && !(colon || bold || heading || setext) || introduced;
     while p < b.len() && !alone {
         let reach = (p + LABEL_LINE).min(b.len());
         let end = memchr::memchr(b'\n', &b[p..reach]).map_or(reach, |i| p + i);
@@ -342,7 +364,12 @@ pub fn label_line_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignmen
     if named_digest(value) {
         return None;
     }
-    if !super::assign::prose_value_ok(class, value, false) {
+    // (Under a provider's name, its keys' shapes too: Heroku's UUIDs,
+    // Datadog's hex.)
+    let provider_shape = introduced
+        && (super::entropy::is_uuid(value)
+            || (32..=64).contains(&value.len()) && super::entropy::is_hex(value));
+    if !(provider_shape || super::assign::prose_value_ok(class, value, false)) {
         return None;
     }
     let confidence = accept(class, value, false, &text[ws..we])?;
@@ -424,6 +451,11 @@ pub const COMMAND_KEYWORDS: &[&str] = &[
     "get-parameter",
     "key create",
     "create-key",
+    // Commands that store a secret given on their line (`stored_at`).
+    "secret set",
+    "secrets set",
+    "create secret",
+    "kv put",
 ];
 
 /// The line printed by a command that reveals a secret, at a keyword hit
@@ -617,6 +649,190 @@ pub fn printed_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> 
         class,
         confidence: confidence.min(0.7),
     })
+}
+
+/// The values a command stores as secrets, given on its own line (at a
+/// keyword hit there): `gh secret set NAME --body …` (`-b …`), `az keyvault
+/// secret set … --value …`, `fly secrets set NAME=… NAME2=…` (also
+/// `flyctl`, `doppler`, `infisical`), `kubectl create secret generic …
+/// --from-literal=KEY=…`, `vault kv put PATH KEY=…`. What such a command is handed is a
+/// secret whatever its name; a reference (`"$NPM_TOKEN"`) or a word stays.
+pub fn stored_at(text: &str, hit: usize, hit_end: usize) -> Vec<Assignment> {
+    const COMMAND: usize = 640;
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let word = &text[hit..hit_end];
+    if !["secret set", "secrets set", "create secret", "kv put"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+    {
+        return out;
+    }
+    if b.get(hit_end).is_some_and(|c| !c.is_ascii_whitespace()) {
+        return out;
+    }
+    let Some(ls) = line_start(b, hit, COMMAND) else {
+        return out;
+    };
+    let mut le = memchr::memchr(b'\n', &b[hit_end..(hit_end + COMMAND).min(b.len())])
+        .map_or((hit_end + COMMAND).min(b.len()), |i| hit_end + i);
+    while !text.is_char_boundary(le) {
+        le -= 1;
+    }
+    let tool = text[ls..hit]
+        .trim_end()
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .trim_start_matches(['"', '\'', '`', '(']);
+    // The arguments, as `(start, end)` of each word (quotes kept).
+    let mut args: Vec<(usize, usize)> = Vec::new();
+    let mut p = hit_end;
+    while p < le && args.len() < 32 {
+        while p < le && b[p].is_ascii_whitespace() {
+            p += 1;
+        }
+        if p >= le || matches!(b[p], b'|' | b';' | b'&' | b'>' | b'#') {
+            break;
+        }
+        let s = p;
+        // (A quote may be escaped as a whole, `\"…\"`, inside a JSON string.)
+        let mut quote: Option<(u8, bool)> = None;
+        while p < le {
+            let c = b[p];
+            let escaped = c == b'\\' && matches!(b.get(p + 1), Some(b'"' | b'\''));
+            let q = if escaped { b[p + 1] } else { c };
+            let step = 1 + usize::from(escaped);
+            match quote {
+                Some(open) if open == (q, escaped) => quote = None,
+                Some(_) => {}
+                None if q == b'"' || q == b'\'' => quote = Some((q, escaped)),
+                None if c.is_ascii_whitespace() => break,
+                None => {}
+            }
+            p += step;
+        }
+        args.push((s, p.min(le)));
+    }
+    // A value as written from `s`: up to its closing quote (`"…"`, `'…'`,
+    // `\"…\"`), or a bare word.
+    let value = |s: usize| -> Option<(usize, usize, bool)> {
+        for q in ["\\\"", "\"", "'"] {
+            if text[s..le].starts_with(q) {
+                let vs = s + q.len();
+                let n = text[vs..le].find(q)?;
+                return Some((vs, vs + n, true));
+            }
+        }
+        let n = b[s..le]
+            .iter()
+            .take_while(|c| {
+                !c.is_ascii_whitespace() && !matches!(c, b'"' | b'\'' | b'\\' | b';' | b'|' | b'&')
+            })
+            .count();
+        Some((s, s + n, false))
+    };
+    let mut push = |s: usize, name: &str| {
+        let Some((vs, ve, quoted)) = value(s) else {
+            return;
+        };
+        let v = &text[vs..ve];
+        if v.starts_with('$') || v.contains("://") || is_reference(v) || is_sealed_or_reference(v) {
+            return;
+        }
+        let class = match classify(name) {
+            Some(NameClass::Weak) | None => NameClass::Secret,
+            Some(c) => c,
+        };
+        if let Some(confidence) = accept(class, v, quoted, name) {
+            out.push(Assignment {
+                name_start: hit,
+                value_start: vs,
+                value_end: ve,
+                class,
+                confidence: confidence.min(0.75),
+            });
+        }
+    };
+    match tool {
+        "gh" | "keyvault" if word.eq_ignore_ascii_case("secret set") => {
+            let flags: &[&str] = if tool == "gh" {
+                &["--body", "-b"]
+            } else {
+                &["--value"]
+            };
+            // gh's NAME is the first bare word.
+            let name = args
+                .iter()
+                .map(|&(s, e)| &text[s..e])
+                .find(|a| !a.starts_with('-'))
+                .unwrap_or("secret");
+            for (i, &(s, e)) in args.iter().enumerate() {
+                let a = &text[s..e];
+                if flags.contains(&a) {
+                    if let Some(&(vs, _)) = args.get(i + 1) {
+                        push(vs, name);
+                    }
+                } else if let Some(f) = flags.iter().find(|f| {
+                    a.len() > f.len() + 1 && a.starts_with(*f) && a.as_bytes()[f.len()] == b'='
+                }) {
+                    push(s + f.len() + 1, name);
+                } else if tool == "gh" && a.len() > 3 && a.starts_with("-b") {
+                    // pflag's short flag with its value attached: `-b'…'`.
+                    push(s + 2, name);
+                }
+            }
+        }
+        "fly" | "flyctl" | "doppler" | "infisical" if word.eq_ignore_ascii_case("secrets set") => {
+            for &(s, e) in &args {
+                let a = &text[s..e];
+                if a.starts_with('-') {
+                    continue;
+                }
+                let Some(eq) = a.find('=') else {
+                    continue;
+                };
+                let name = &a[..eq];
+                if !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+                {
+                    push(s + eq + 1, name);
+                }
+            }
+        }
+        // `kubectl create secret generic app --from-literal=signer=…`.
+        "kubectl" | "oc" if word.eq_ignore_ascii_case("create secret") => {
+            for (i, &(s, e)) in args.iter().enumerate() {
+                let a = &text[s..e];
+                let (from, lit) = match a.strip_prefix("--from-literal") {
+                    Some(rest) if rest.starts_with('=') => {
+                        (s + "--from-literal=".len(), &rest[1..])
+                    }
+                    Some("") => match args.get(i + 1) {
+                        Some(&(ns, ne)) => (ns, &text[ns..ne]),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                if let Some(eq) = lit.find('=') {
+                    push(from + eq + 1, &lit[..eq]);
+                }
+            }
+        }
+        // `vault kv put secret/app signer=…`: every field after the path.
+        "vault" if word.eq_ignore_ascii_case("kv put") => {
+            for &(s, e) in args.iter().filter(|&&(s, _)| b[s] != b'-').skip(1) {
+                let a = &text[s..e];
+                if let Some(eq) = a.find('=').filter(|&eq| eq > 0) {
+                    push(s + eq + 1, &a[..eq]);
+                }
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// A command run through another, at the end of `before`: `sudo cat …`,

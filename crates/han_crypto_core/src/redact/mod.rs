@@ -536,6 +536,12 @@ impl Scanner {
                                 assign_done_until = assign_done_until.max(a.value_end);
                                 found.push(a.finding("printed"));
                             }
+                            // A command that stores what it is given as a
+                            // secret (`gh secret set NAME --body …`); the
+                            // names on its line are still read (overlaps merge).
+                            for a in listing::stored_at(text, hit, hit_end) {
+                                found.push(a.finding("stored"));
+                            }
                         }
                     }
                     Target::SqlInsert => {

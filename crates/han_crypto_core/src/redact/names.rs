@@ -95,6 +95,9 @@ const NEUTRAL_AFTER: &[&str] = &[
     "flag",
     // `token.audience  sts.amazonaws.com`.
     "audience",
+    // The name of a protection space, shown at a login prompt:
+    // `REGISTRY_AUTH_HTPASSWD_REALM`, `auth_realm`, `password_realm`.
+    "realm",
     "name",
     "names",
     "type",
@@ -714,6 +717,17 @@ fn classify_words(ws: &[&str]) -> Option<NameClass> {
     if class == NameClass::Weak && !after.is_empty() && is_vendor_lower(ws[pos]) {
         return None;
     }
+    // nginx's `proxy_pass`, `fastcgi_pass`, `grpc_pass`: where a request
+    // is passed on to (an upstream's address), not a password.
+    if ws[pos] == "pass"
+        && pos >= 1
+        && matches!(
+            ws[pos - 1],
+            "proxy" | "fastcgi" | "uwsgi" | "scgi" | "grpc" | "memcached"
+        )
+    {
+        return None;
+    }
     // A pre-shared key only as the name's last word (`psk`, `wpa_psk`;
     // `psk_offer` is a TLS structure).
     if ws[pos] == "psk" && !after.is_empty() {
@@ -814,6 +828,10 @@ mod tests {
             "AVEncVideoMaxKeyframeDistance",
             "bypass",
             "issuerKeyHash",
+            "REGISTRY_AUTH_HTPASSWD_REALM",
+            "proxy_pass",
+            "fastcgi_pass",
+            "grpc_pass",
         ] {
             assert_eq!(classify(n), None, "{n}");
         }

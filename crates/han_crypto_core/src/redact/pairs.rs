@@ -160,9 +160,14 @@ fn timestamp_len(b: &[u8]) -> Option<usize> {
 /// DigitalOcean Spaces, Ceph) issue 20-character upper-case access keys with
 /// a 40-character (Spaces: 43) secret; a Twilio account SID (`AC` and 32 hex
 /// digits) goes before its 32-hex-digit auth token.
+/// Once its secret is found beside it, the id goes too (`new
+/// BasicAWSCredentials("AKIA…", "…")` loses both halves, as does
+/// `Client("AC…", "…")`): the pair is one credential, and the id is the
+/// half that says whose.
 type UnnamedPair = (
     fn(&str) -> bool,
     fn(&str, usize) -> Option<(usize, usize)>,
+    &'static str,
     &'static str,
 );
 const UNNAMED_PAIRS: &[UnnamedPair] = &[
@@ -170,11 +175,13 @@ const UNNAMED_PAIRS: &[UnnamedPair] = &[
         s3_access_key,
         |text, at| secret_at(text, at, 40).or_else(|| secret_at(text, at, 43)),
         "s3_secret_key",
+        "s3_access_key",
     ),
     (
         twilio_account_sid,
         |text, at| hex_at(text, at, 32).filter(|&(s, e)| looks_random(&text[s..e], 20)),
         "twilio_auth_token",
+        "twilio_account_sid",
     ),
 ];
 
@@ -215,7 +222,7 @@ pub fn unnamed(text: &str, windows: &[(usize, usize)]) -> Vec<Finding> {
                 .count();
             let id = &text[i..end];
             let boundary = end == b.len() || !is_token_byte(b[end]);
-            for &(is_id, secret, kind) in UNNAMED_PAIRS {
+            for &(is_id, secret, kind, id_kind) in UNNAMED_PAIRS {
                 if !boundary || !is_id(id) {
                     continue;
                 }
@@ -229,6 +236,13 @@ pub fn unnamed(text: &str, windows: &[(usize, usize)]) -> Vec<Finding> {
                         rule: Cow::Borrowed("credential_pair"),
                         start,
                         end,
+                        confidence: 0.85,
+                    });
+                    out.push(Finding {
+                        kind: Cow::Borrowed(id_kind),
+                        rule: Cow::Borrowed("credential_pair"),
+                        start: i,
+                        end: i + id.len(),
                         confidence: 0.85,
                     });
                 }

@@ -215,6 +215,23 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
     {
         return true;
     }
+    // Cloud Run's `run.googleapis.com/secrets` annotation: aliases for
+    // Secret Manager secrets, `db-pass:projects/2508…/secrets/db-password`,
+    // comma-separated.
+    if v.contains(":projects/")
+        && v.split(',').all(|item| {
+            item.trim().split_once(':').is_some_and(|(alias, path)| {
+                !alias.is_empty()
+                    && alias
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
+                    && path.starts_with("projects/")
+                    && path.contains("/secrets/")
+            })
+        })
+    {
+        return true;
+    }
     // `webhooks-db-password:3`, `api-key:latest` (Cloud Run's
     // `--set-secrets`): a secret's name and version.
     if let Some((name, version)) = v.split_once(':') {
@@ -547,7 +564,13 @@ pub fn is_placeholder(v: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
                 && (is_wordy(rest) || !super::entropy::looks_random(rest, 8)))
     };
-    if matches!(first, b'$' | b'%' | b'<' | b'[')
+    // `%` opens a reference as `%NAME%` (Windows), `%(name)s` (Python's
+    // formatting), `%{name}` or `%name`; WordPress's generated salts may
+    // start with it (`%$Rv$oBsRJ]s(^.JmSs…`).
+    let percent = first == b'%'
+        && (last == b'%' || v.starts_with("%(") || v.starts_with("%{") || sigil_word());
+    if matches!(first, b'$' | b'<' | b'[')
+        || percent
         || (matches!(first, b'#' | b'@' | b'&' | b'*') && sigil_word())
         || v.starts_with("{{")
         || v.starts_with("{%")
@@ -582,6 +605,9 @@ pub fn is_placeholder(v: &str) -> bool {
     if v.len() >= 8 && sequential_bytes(v) * 2 > v.len() || counting_hex(v) {
         return true;
     }
+    if interleaved_counting(v) {
+        return true;
+    }
     let ws = words(v);
     if ws.iter().any(|w| PLACEHOLDER_WORDS.contains(&w.as_str())) {
         return true;
@@ -612,7 +638,35 @@ fn stand_in_password(v: &str) -> bool {
                     | (b'l', b'1')
             )
     };
+    // `N3w-passw0rd!`, `OldPassword1`, `wrong_password`: a word saying which
+    // stand-in it is (in a reset or a failing-login test) may come first.
+    // (Only words that give the stand-in a role in a test: `MyS3cret!` or
+    // `Str0ngPassw0rd!` may be somebody's choice.)
+    const QUALIFIERS: &[&str] = &[
+        "new", "old", "temp", "tmp", "default", "wrong", "bad", "valid", "correct", "other",
+        "another", "test",
+    ];
     let b = v.as_bytes();
+    let spelled = |b: &[u8], w: &str| {
+        b.len() >= w.len()
+            && b[..w.len()]
+                .iter()
+                .zip(w.bytes())
+                .all(|(&c, l)| spells(c, l))
+    };
+    let qualified = QUALIFIERS.iter().find_map(|q| {
+        if !spelled(b, q) {
+            return None;
+        }
+        let rest = &b[q.len()..];
+        let rest = match rest.first() {
+            Some(b'-' | b'_' | b'.') => &rest[1..],
+            _ => rest,
+        };
+        // (The stand-in word must follow: `newt0wn` is no such thing.)
+        WORDS.iter().any(|w| spelled(rest, w)).then_some(rest)
+    });
+    let b = qualified.unwrap_or(b);
     WORDS.iter().any(|w| {
         let alpha = w.len();
         if b.len() < alpha || !b[..alpha].iter().zip(w.bytes()).all(|(&c, l)| spells(c, l)) {
@@ -631,6 +685,50 @@ fn stand_in_password(v: &str) -> bool {
                 .iter()
                 .all(|c| matches!(c, b'!' | b'@' | b'#' | b'$' | b'.' | b'?'))
     })
+}
+
+/// `1a2b3c4d5e6f7a8b…`, `a1b2c3d4…`: two sequences counting up side by
+/// side, one character each in turn (digits wrap from 9 to 0): typed by
+/// hand to fill a field, as a keyboard run is. In random text a character
+/// follows the one two places back in its alphabet one time in ten or more.
+fn interleaved_counting(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.len() < 12 {
+        return false;
+    }
+    let next = |x: u8, y: u8| {
+        let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+        (x.is_ascii_alphanumeric() && y.is_ascii_alphanumeric() && y == x + 1)
+            || (x == b'9' && y == b'0')
+    };
+    let counting = b.windows(3).filter(|w| next(w[0], w[2])).count();
+    counting * 4 >= (b.len() - 2) * 3
+}
+
+/// `abc123abc123abc123`, `deadbeefdeadbeef`: a short unit repeated (twice
+/// at least, the last time maybe cut short). No generated key or token
+/// repeats itself; a person's password may (`hunter2hunter2`), so this is
+/// judged for machine-made classes only.
+pub fn periodic(v: &str) -> bool {
+    let b = v.as_bytes();
+    let n = b.len();
+    if !(12..=512).contains(&n) {
+        return false;
+    }
+    // The shortest period, from the prefix function (linear, on the stack).
+    let mut pi = [0u16; 512];
+    for i in 1..n {
+        let mut k = pi[i - 1];
+        while k > 0 && b[i] != b[usize::from(k)] {
+            k = pi[usize::from(k) - 1];
+        }
+        if b[i] == b[usize::from(k)] {
+            k += 1;
+        }
+        pi[i] = k;
+    }
+    let period = n - usize::from(pi[n - 1]);
+    period * 2 <= n
 }
 
 /// `000102030405…1f`: hex of bytes counting up (a test vector's key).

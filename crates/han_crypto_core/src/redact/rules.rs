@@ -1221,7 +1221,7 @@ pub static RULES: &[RuleSpec] = &[
     s(
         "bearer_token",
         &["bearer"],
-        r"(?i)\bbearer\s+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*)",
+        r"(?i)\bbearer[ \t]+(?P<s>[A-Za-z0-9\-._~+/]{16,}=*)",
         0.0,
     ),
     // Session cookies are bearer credentials: `Cookie: session=…`,

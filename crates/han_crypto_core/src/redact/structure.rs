@@ -116,14 +116,19 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
             credential_ok(inner)
                 || (quoted && inner.len() >= 4 && !is_placeholder(inner) && !is_reference(inner))
         }
-        "bearer_token" => !is_placeholder(secret) && looks_random(secret, 16),
+        // (`type: Bearer⏎credentials_file: …` names a scheme, then a setting.)
+        "bearer_token" => !is_placeholder(secret) && !is_wordy(secret) && looks_random(secret, 16),
         // `/api/token/validateRefreshToken` is a route, not a token.
         "url_path_key" => {
             !is_placeholder(secret)
                 && !super::placeholder::is_wordy(secret)
                 && looks_random(secret, 16)
         }
-        "session_token" => !is_placeholder(secret) && looks_random(secret, 20),
+        "session_token" => {
+            !is_placeholder(secret)
+                && looks_random(secret, 20)
+                && !logged_session_id(text, end - secret.len(), secret)
+        }
         // Formats whose real keys look like filler (bech32 of zeros, fixed
         // base64 headers): the prefix is evidence enough.
         "age_secret_key" | "sidekiq_secret" | "teams_webhook" => true,
@@ -134,6 +139,32 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
                 && (spec.min_entropy <= 0.0 || shannon(secret) >= spec.min_entropy as f64)
         }
     }
+}
+
+/// `Initializing server... session=eca766d4…`: a hex session id as a
+/// log line's field, set off by a blank, with no cookie on the line: what
+/// a server or an agent logs to tell its sessions apart. A cookie's value
+/// (`Cookie: sessionid=…`, `?sid=…`, `; session=…`) stays a credential.
+fn logged_session_id(text: &str, start: usize, secret: &str) -> bool {
+    if !super::entropy::is_hex(secret) {
+        return false;
+    }
+    let b = text.as_bytes();
+    let Some(eq) = start.checked_sub(1).filter(|&i| b[i] == b'=') else {
+        return false;
+    };
+    let name_start = b[eq.saturating_sub(40)..eq]
+        .iter()
+        .rposition(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')))
+        .map_or(eq.saturating_sub(40), |i| eq.saturating_sub(40) + i + 1);
+    // (At a line's start it may be a cookie file's or an `.env` file's line.)
+    let set_off = name_start > 0 && matches!(b[name_start - 1], b' ' | b'\t');
+    let from = start.saturating_sub(512);
+    let line_from = memchr::memrchr(b'\n', &b[from..name_start]).map_or(from, |i| from + i + 1);
+    let cookie = b[line_from..name_start]
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"cookie"));
+    set_off && !cookie
 }
 
 /// A match cut short by masking characters (`xoxp-123-####…`).

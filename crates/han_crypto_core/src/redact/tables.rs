@@ -134,15 +134,9 @@ fn separator(line: &str) -> bool {
             .all(|c| matches!(c, b'-' | b'|' | b'+' | b':' | b' '))
 }
 
-/// If the line holding the keyword hit at `hit` is a table header whose
-/// cell there names a secret, the values of that column in the rows below.
-/// Returns them and where the table ends.
-pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
-    if !in_a_cell(text.as_bytes(), hit) {
-        return None;
-    }
-    let (ls, le) = line_at(text, hit, MAX_HEADER)?;
-    let header = &text[ls..le];
+/// A header line's delimiter, cells and names, if it reads as one.
+type Header<'t> = (u8, Vec<(usize, usize)>, Vec<&'t str>);
+fn header_at(header: &str) -> Option<Header<'_>> {
     let delim = [b'|', b'\t', b',', b';']
         .into_iter()
         .find(|&d| header.as_bytes().contains(&d))?;
@@ -154,6 +148,62 @@ pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
     for &(a, e) in &head {
         names.push(header_name(&header[a..e])?);
     }
+    Some((delim, head, names))
+}
+
+/// Where a JSON string member's value opens in `before` (the line up to
+/// the hit): just past the last `": "`, if any.
+pub(super) fn json_string_start(before: &str) -> Option<usize> {
+    let b = before.as_bytes();
+    let q = memchr::memrchr(b'"', b)?;
+    let mut p = q;
+    while p > 0 && matches!(b[p - 1], b' ' | b'\t') {
+        p -= 1;
+    }
+    (p >= 2 && b[p - 1] == b':' && b[p - 2] == b'"').then_some(q + 1)
+}
+
+/// Where the JSON string a row sits in closes: the first `"` that no quote
+/// earlier on the row opened (a quoted CSV cell's pairs), followed by a
+/// member's or an array's delimiter or nothing.
+fn json_string_end(row: &str) -> Option<usize> {
+    let b = row.as_bytes();
+    let mut quotes = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c != b'"' {
+            continue;
+        }
+        if quotes % 2 == 0 {
+            let mut p = i + 1;
+            while p < b.len() && matches!(b[p], b' ' | b'\t') {
+                p += 1;
+            }
+            if matches!(b.get(p), None | Some(b',' | b'}' | b']')) {
+                return Some(i);
+            }
+        }
+        quotes += 1;
+    }
+    None
+}
+
+/// If the line holding the keyword hit at `hit` is a table header whose
+/// cell there names a secret, the values of that column in the rows below.
+/// Returns them and where the table ends.
+pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
+    if !in_a_cell(text.as_bytes(), hit) {
+        return None;
+    }
+    let (line_start, le) = line_at(text, hit, MAX_HEADER)?;
+    // The header as the whole line, or (a table pasted into a JSON string:
+    // a tool's result, decoded) from the string's opening quote:
+    // `…"content": "User name,Password,Access key ID`.
+    let opened = json_string_start(&text[line_start..hit]).map(|i| line_start + i);
+    let (ls, delim, head, names) = [Some(line_start), opened]
+        .into_iter()
+        .flatten()
+        .find_map(|ls| header_at(&text[ls..le]).map(|(d, h, n)| (ls, d, h, n)))?;
+    let in_json = ls != line_start;
     let col = head
         .iter()
         .position(|&(a, e)| ls + a <= hit && hit < ls + e)?;
@@ -169,7 +219,7 @@ pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
         let Some((rs, re)) = line_at(text, pos + 1, MAX_ROW) else {
             break;
         };
-        let row = &text[rs..re];
+        let mut row = &text[rs..re];
         if row_no == 0 && delim == b'|' && separator(row) {
             pos = re;
             continue;
@@ -177,11 +227,21 @@ pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
         if row.trim().is_empty() || separator(row) {
             break;
         }
-        let cs = cells(row, delim);
+        let mut cs = cells(row, delim);
+        // The JSON string the table is in may close on its last row
+        // (`…,https://…/console", "ts": …`).
+        let mut closed = false;
+        if cs.len() != head.len() && in_json {
+            if let Some(close) = json_string_end(row) {
+                row = &row[..close];
+                cs = cells(row, delim);
+                closed = true;
+            }
+        }
         if cs.len() != head.len() {
             break;
         }
-        pos = re;
+        pos = rs + row.len();
         rows += 1;
         let (a, e) = cs[col];
         let raw = &row[a..e];
@@ -202,6 +262,9 @@ pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
                 end: rs + e,
                 class,
             });
+        }
+        if closed {
+            break;
         }
     }
     // A header with no rows is not a table: leave its line to the others.
