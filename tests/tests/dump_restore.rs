@@ -45,7 +45,10 @@ fn dump_and_restore_keeps_values_decryptable() {
         .query_one("SELECT chain_id FROM han_crypto_audit._chain", &[])
         .unwrap()
         .get(0);
-    assert_ne!(source_chain, restored_chain, "a restored database starts its own chain");
+    assert_ne!(
+        source_chain, restored_chain,
+        "a restored database starts its own chain"
+    );
     let source_events: i64 = c
         .query_one("SELECT count(*) FROM han_crypto_audit._events", &[])
         .unwrap()

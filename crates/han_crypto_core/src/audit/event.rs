@@ -463,7 +463,10 @@ impl<'de> serde::Deserialize<'de> for EventFromJson {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an audit event object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EventFromJson, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EventFromJson, A::Error> {
                 use serde::de::Error;
                 let (mut seq, mut ts_us, mut kind) = (None, None, None);
                 let mut fields: Vec<(Field, Value)> = Vec::new();
@@ -473,7 +476,10 @@ impl<'de> serde::Deserialize<'de> for EventFromJson {
                         "ts_us" => ts_us = Some(map.next_value::<i64>()?),
                         "kind" => {
                             let k = map.next_value::<std::borrow::Cow<'de, str>>()?;
-                            kind = Some(Kind::from_name(&k).ok_or_else(|| A::Error::custom("kind unknown"))?);
+                            kind = Some(
+                                Kind::from_name(&k)
+                                    .ok_or_else(|| A::Error::custom("kind unknown"))?,
+                            );
                         }
                         name => {
                             let field = Field::from_name(name)

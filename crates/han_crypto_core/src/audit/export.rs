@@ -275,7 +275,10 @@ pub fn verify_export<R: BufRead>(
             line = unescape_copy_text(&line);
         }
         // Event lines, nearly all of an export, are read without a JSON tree.
-        if let (Ok(fast), Some((_, v))) = (serde_json::from_str::<FastEventLine>(&line), header.as_mut()) {
+        if let (Ok(fast), Some((_, v))) = (
+            serde_json::from_str::<FastEventLine>(&line),
+            header.as_mut(),
+        ) {
             if fast.ty == "event" {
                 let hash = |h: Option<&str>, k: &str| -> Result<Hash, AuditError> {
                     h.and_then(|s| hex::decode(s).ok())
