@@ -216,7 +216,7 @@ pub fn record(mut access: Access) -> HcResult<()> {
         log_standby_event(&event);
         return Ok(());
     }
-    let seq = client::submit(&event.encode())?;
+    let seq = commit_event(&event.encode())?;
     if !per_row {
         CURRENT.with(|c| {
             let mut c = c.borrow_mut();
@@ -240,6 +240,50 @@ pub fn record(mut access: Access) -> HcResult<()> {
     Ok(())
 }
 
+thread_local! {
+    /// (transaction start, whether it created the trail), asked once per transaction.
+    static CREATED_HERE: std::cell::Cell<Option<(i64, bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether the current transaction created the trail (see
+/// writer::append_in_creating_transaction).
+fn trail_created_here() -> HcResult<bool> {
+    let id = statement_id().0;
+    if let Some((t, v)) = CREATED_HERE.get() {
+        if t == id {
+            return Ok(v);
+        }
+    }
+    let v = super::store::chain_is_this_transactions()?;
+    CREATED_HERE.set(Some((id, v)));
+    Ok(v)
+}
+
+/// Commits `bytes` (one encoded event) and returns its seq: through the
+/// writer, or, in the transaction that created the trail, directly.
+fn commit_event(bytes: &[u8]) -> HcResult<i64> {
+    if trail_created_here()? {
+        return super::writer::append_in_creating_transaction(bytes);
+    }
+    client::submit(bytes)
+}
+
+/// At PRE_COMMIT: in the transaction that created the trail, the statement's
+/// closing counts and the checkpoint go in before it commits.
+pub fn before_commit() -> HcResult<()> {
+    if CREATED_HERE
+        .get()
+        .is_some_and(|(t, v)| v && t == statement_id().0)
+    {
+        let ended = CURRENT.with(|c| std::mem::take(&mut c.borrow_mut().open));
+        for bytes in end_events(ended) {
+            super::writer::append_in_creating_transaction(&bytes)?;
+        }
+        super::writer::sign_creating_transaction()?;
+    }
+    Ok(())
+}
+
 /// Records a complete event on its own (lifecycle and configuration
 /// changes), waiting for the writer.
 pub fn record_single(access: Access) -> HcResult<()> {
@@ -254,7 +298,7 @@ pub fn record_single(access: Access) -> HcResult<()> {
         log_standby_event(&event);
         return Ok(());
     }
-    client::submit(&event.encode()).map(|_| ())
+    commit_event(&event.encode()).map(|_| ())
 }
 
 fn on_standby() -> bool {
@@ -326,7 +370,7 @@ fn note_settings_change() -> HcResult<bool> {
         let event = build(&access, Kind::Single)?;
         if on_standby() {
             log_standby_event(&event);
-        } else if let Err(e) = client::submit(&event.encode()) {
+        } else if let Err(e) = commit_event(&event.encode()) {
             SEEN.set(Some(before));
             return Err(e);
         }
@@ -347,9 +391,9 @@ fn row_key_limit() -> usize {
     gucs::AUDIT_ROW_KEYS.get().max(0) as usize
 }
 
-/// The closing counts of a statement's accesses; best effort (a full ring
-/// or a stopped writer leaves the `begin` marked incomplete).
-fn send_ends(ended: HashMap<Key, Open>) {
+/// The closing events of a statement's accesses.
+fn end_events(ended: HashMap<Key, Open>) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(ended.len());
     for (key, open) in ended {
         let mut e = Event::new(0, now_us(), Kind::End);
         let _ = e.set(Field::Action, Value::Text(key.action.into()));
@@ -359,7 +403,15 @@ fn send_ends(ended: HashMap<Key, Open>) {
         if !open.row_keys.is_empty() {
             let _ = e.set(Field::RowKeys, Value::List(open.row_keys));
         }
-        let bytes = e.encode();
+        out.push(e.encode());
+    }
+    out
+}
+
+/// The closing counts of a statement's accesses, without waiting: what the
+/// writer cannot take now goes with this backend's next event.
+fn send_ends(ended: HashMap<Key, Open>) {
+    for bytes in end_events(ended) {
         if !client::try_submit(&bytes) {
             PENDING.with(|p| {
                 if let Ok(mut p) = p.try_borrow_mut() {
@@ -393,6 +445,15 @@ fn flush_pending() -> HcResult<()> {
 
 /// At transaction end: close the statement's accesses.
 pub fn on_transaction_end() {
+    // A trail this transaction created is gone if it aborted, and was
+    // closed at PRE_COMMIT if it committed: nothing to send either way.
+    if CREATED_HERE
+        .get()
+        .is_some_and(|(t, v)| v && t == statement_id().0)
+    {
+        CURRENT.with(|c| c.try_borrow_mut().map(|mut c| c.open.clear()).ok());
+        return;
+    }
     let ended = CURRENT.with(|c| {
         c.try_borrow_mut()
             .map(|mut c| std::mem::take(&mut c.open))

@@ -55,10 +55,17 @@ pub fn register_callbacks() {
 
 fn on_xact_event(event: pgrx::pg_sys::XactEvent::Type) {
     use pgrx::pg_sys::XactEvent::*;
-    if matches!(
-        event,
-        XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE
-    ) {
-        collect::on_transaction_end();
+    match event {
+        XACT_EVENT_PRE_COMMIT => {
+            if let Err(e) = collect::before_commit() {
+                pgrx::pg_sys::panic::ErrorReport::from(e).report(pgrx::PgLogLevel::ERROR);
+            }
+        }
+        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => collect::on_transaction_end(),
+        XACT_EVENT_ABORT => {
+            writer::forget_creating_transaction();
+            collect::on_transaction_end();
+        }
+        _ => {}
     }
 }

@@ -213,3 +213,25 @@ pub fn last_seq() -> HcResult<i64> {
         .unwrap_or(0))
     })
 }
+
+/// Whether this database's chain was started by the current transaction
+/// (CREATE EXTENSION in it, not yet committed): then no writer can see it.
+pub fn chain_is_this_transactions() -> HcResult<bool> {
+    let xmin = as_owner(|| {
+        Spi::connect(|c| {
+            c.select(
+                "SELECT xmin::text FROM han_crypto_audit._chain",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_one::<String>()
+        })
+    })?;
+    let Some(xmin) = xmin.and_then(|x| x.parse::<u32>().ok()) else {
+        return Ok(false);
+    };
+    // SAFETY: a transaction id read from a tuple header, asked about the
+    // current transaction's own ids.
+    Ok(unsafe { pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(xmin)) })
+}

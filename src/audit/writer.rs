@@ -452,3 +452,52 @@ unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
         }
     }
 }
+
+// ---- the transaction that creates the trail ----
+//
+// CREATE EXTENSION and its first use in one transaction (a migration, a
+// multi-statement setup query): no writer can see a trail that is not
+// committed, so the creating backend appends its own events, the only one
+// that can, and signs them at PRE_COMMIT. If the transaction aborts, the
+// trail goes with the extension, events and all.
+
+thread_local! {
+    static DIRECT: std::cell::RefCell<Option<Head>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Appends `msg` to the trail this transaction created; returns its seq.
+pub fn append_in_creating_transaction(msg: &[u8]) -> HcResult<i64> {
+    crate::catalog::as_owner(|| {
+        super::as_writer(|| {
+            DIRECT.with(|d| {
+                let mut d = d.borrow_mut();
+                if d.is_none() {
+                    *d = Some(load_head()?);
+                }
+                let head = d.as_mut().expect("set above");
+                insert_event(head, msg)?;
+                Ok(head.last_seq)
+            })
+        })
+    })
+}
+
+/// At PRE_COMMIT of the creating transaction: the checkpoint that signs
+/// what it appended. An Err aborts the commit.
+pub fn sign_creating_transaction() -> HcResult<()> {
+    let Some(mut head) = DIRECT.with(|d| d.borrow_mut().take()) else {
+        return Ok(());
+    };
+    if head.signed_seq >= head.last_seq {
+        return Ok(());
+    }
+    let cp = crate::catalog::as_owner(|| super::as_writer(|| insert_checkpoint(&head)))?;
+    head.signed_seq = cp.seq as i64;
+    pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
+    Ok(())
+}
+
+/// At abort: what was appended goes with the transaction.
+pub fn forget_creating_transaction() {
+    DIRECT.with(|d| d.borrow_mut().take());
+}

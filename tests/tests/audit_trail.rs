@@ -818,3 +818,61 @@ fn a_statement_count_survives_a_writer_restart() {
     assert_eq!(r.get::<_, Option<i64>>(0), Some(30));
     assert!(!r.get::<_, bool>(1));
 }
+
+/// CREATE EXTENSION and its first use in one transaction (a migration, a
+/// multi-statement setup query): the creating backend writes the events
+/// itself, signed at commit; after commit the writer carries on the chain.
+#[test]
+fn create_extension_and_use_in_one_transaction() {
+    let cl = cluster();
+    let mut admin = cl.connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS audit_one_tx")
+        .unwrap();
+    admin.batch_execute("CREATE DATABASE audit_one_tx").unwrap();
+    let mut c = cl.connect("audit_one_tx");
+    c.batch_execute(
+        "CREATE EXTENSION han_crypto CASCADE;
+         SELECT han_crypto.create_keyring('team');
+         CREATE TABLE notes (id int PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');
+         INSERT INTO notes VALUES (1, 'team', 'one'), (2, 'team', 'two');
+         SELECT body FROM notes_decrypted;",
+    )
+    .unwrap();
+    c.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let actions: Vec<String> = c
+        .query(
+            "SELECT action FROM han_crypto_audit.events ORDER BY seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for a in ["create_keyring", "protect", "sealed_write", "view_read"] {
+        assert!(actions.iter().any(|x| x == a), "no {a} in {actions:?}");
+    }
+    assert_eq!(verify(&mut c), (true, None, None));
+    // Rolled back, the trail goes with the extension.
+    let mut admin = cl.connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS audit_one_tx_rb")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE audit_one_tx_rb")
+        .unwrap();
+    let mut r = cl.connect("audit_one_tx_rb");
+    r.batch_execute(
+        "BEGIN; CREATE EXTENSION han_crypto CASCADE; SELECT han_crypto.create_keyring('team'); ROLLBACK;
+         CREATE EXTENSION han_crypto CASCADE;",
+    )
+    .unwrap();
+    let n: i64 = r
+        .query_one("SELECT count(*) FROM han_crypto_audit._events", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
