@@ -108,6 +108,26 @@ fn relation(tbl: pg_sys::Oid) -> Option<Relation> {
     })
 }
 
+/// Records a protect() or unprotect() step on `object` with its outcome,
+/// then passes `result` on (a failure to record fails the call).
+fn audited<T>(
+    action: &'static str,
+    object: Option<String>,
+    result: Result<T, ErrorReport>,
+) -> Result<T, ErrorReport> {
+    let outcome = if result.is_ok() {
+        crate::audit::Outcome::Ok
+    } else {
+        crate::audit::Outcome::Error
+    };
+    let mut access = crate::audit::Access::new(action).outcome(outcome);
+    if let Some(o) = object {
+        access = access.object(o);
+    }
+    crate::audit::record_single(access)?;
+    result
+}
+
 fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -217,18 +237,11 @@ fn _register_protection(
     options: Option<&str>,
 ) -> Result<String, ErrorReport> {
     let object = tbl.and_then(|t| catalog::relation_sql_name(t).ok());
-    let result = _register_protection_unaudited(tbl, columns, keyring_column, options);
-    let outcome = if result.is_ok() {
-        crate::audit::Outcome::Ok
-    } else {
-        crate::audit::Outcome::Error
-    };
-    let mut access = crate::audit::Access::new("protect").outcome(outcome);
-    if let Some(o) = object {
-        access = access.object(o);
-    }
-    crate::audit::record_single(access)?;
-    result
+    audited(
+        "protect",
+        object,
+        _register_protection_unaudited(tbl, columns, keyring_column, options),
+    )
 }
 
 /// protect()'s checks and its record: validates the call against the real
@@ -389,18 +402,7 @@ fn _register_protection_unaudited(
 #[pg_extern(volatile, parallel_unsafe)]
 fn _unregister_protection(tbl: pg_sys::Oid) -> Result<(), ErrorReport> {
     let object = catalog::relation_sql_name(tbl).ok();
-    let result = _unregister_protection_unaudited(tbl);
-    let outcome = if result.is_ok() {
-        crate::audit::Outcome::Ok
-    } else {
-        crate::audit::Outcome::Error
-    };
-    let mut access = crate::audit::Access::new("unprotect").outcome(outcome);
-    if let Some(o) = object {
-        access = access.object(o);
-    }
-    crate::audit::record_single(access)?;
-    result
+    audited("unprotect", object, _unregister_protection_unaudited(tbl))
 }
 
 /// Removes a table's protection configuration (unprotect()).
@@ -418,18 +420,11 @@ fn _forget_protected_columns(
     columns: Vec<Option<String>>,
 ) -> Result<(), ErrorReport> {
     let object = catalog::relation_sql_name(tbl).ok();
-    let result = _forget_protected_columns_unaudited(tbl, columns);
-    let outcome = if result.is_ok() {
-        crate::audit::Outcome::Ok
-    } else {
-        crate::audit::Outcome::Error
-    };
-    let mut access = crate::audit::Access::new("unprotect").outcome(outcome);
-    if let Some(o) = object {
-        access = access.object(o);
-    }
-    crate::audit::record_single(access)?;
-    result
+    audited(
+        "unprotect",
+        object,
+        _forget_protected_columns_unaudited(tbl, columns),
+    )
 }
 
 /// Stops protecting some columns of a table (unprotect(tbl, columns =>
