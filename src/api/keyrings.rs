@@ -226,7 +226,7 @@ fn grant_inner(keyring: &str, principal: &str, role: &str) -> HcResult<()> {
 fn revoke_access(keyring: &str, principal: &str) -> Result<bool, ErrorReport> {
     let result = keyring::by_name(keyring).and_then(|ring| {
         keyring::authorize(&ring, Access::Manage)?;
-        Ok(catalog::delete_member(&ring.id, principal)?)
+        catalog::delete_member(&ring.id, principal)
     });
     audited("revoke", keyring, result)
 }

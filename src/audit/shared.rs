@@ -331,9 +331,10 @@ fn wait_on<T>(
         // SAFETY: prepared above; the wait checks for interrupts.
         unsafe { pg_sys::ConditionVariableTimedSleep(cv, ms, pg_sys::PG_WAIT_EXTENSION) };
     };
-    // SAFETY: ends the sleep prepared above.
+    // SAFETY: ends the sleep prepared above. (PG16 made it return whether
+    // the sleep was signalled; that is not needed here.)
     unsafe {
-        let _ = pg_sys::ConditionVariableCancelSleep();
+        pg_sys::ConditionVariableCancelSleep();
     }
     out
 }
