@@ -766,10 +766,10 @@ fn audit_bench(cluster: &Cluster, c: &mut Client, reps: usize) {
         "DROP TABLE IF EXISTS au CASCADE;
          CREATE TABLE au (id int PRIMARY KEY, team text, prompt text, tool_output text);
          SELECT han_crypto.protect('au', ARRAY['prompt', 'tool_output'], 'team', redact => false);
-         INSERT INTO au SELECT * FROM src_sessions_text;
-         VACUUM ANALYZE au;",
+         INSERT INTO au SELECT * FROM src_sessions_text;",
     )
     .unwrap();
+    c.batch_execute("VACUUM ANALYZE au").unwrap();
     let full = "SELECT * FROM au_decrypted";
     let mut w = cluster.connect("bench");
     let (mut on, mut off) = (vec![], vec![]);
@@ -888,7 +888,7 @@ fn verify_bench(cluster: &Cluster) {
     .unwrap();
     for cp in &cps {
         c.execute(
-            "INSERT INTO han_crypto_audit._checkpoints VALUES ($1, $2, $3, to_timestamp(0) + $4 * interval '1 microsecond', $5, $6, $7)",
+            "INSERT INTO han_crypto_audit._checkpoints VALUES ($1, $2, $3, to_timestamp(0) + $4::bigint * interval '1 microsecond', $5, $6, $7)",
             &[
                 &(cp.n as i64),
                 &(cp.seq as i64),
@@ -904,10 +904,10 @@ fn verify_bench(cluster: &Cluster) {
     c.batch_execute(
         "ALTER TABLE han_crypto_audit._events ENABLE ALWAYS TRIGGER han_crypto_append_only;
          ALTER TABLE han_crypto_audit._checkpoints ENABLE ALWAYS TRIGGER han_crypto_append_only;
-         ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS;
-         VACUUM ANALYZE han_crypto_audit._events;",
+         ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS;",
     )
     .unwrap();
+    c.batch_execute("VACUUM ANALYZE han_crypto_audit._events").unwrap();
     let t = Instant::now();
     let r = c
         .query_one("SELECT ok, checked FROM han_crypto.audit_verify()", &[])
