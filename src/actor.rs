@@ -160,3 +160,11 @@ fn on_subxact_event(event: pg_sys::SubXactEvent::Type, my_subid: pg_sys::SubTran
         }
     });
 }
+
+/// Unicode format characters (category Cf) that change how text around
+/// them reads without showing: bidi controls, zero-width characters.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}

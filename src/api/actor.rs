@@ -69,15 +69,7 @@ fn is_valid_principal(principal: &str) -> bool {
     (1..=200).contains(&n)
         && !principal
             .chars()
-            .any(|c| c.is_control() || is_invisible_format(c))
-}
-
-/// Unicode format characters (category Cf) that change how text around
-/// them reads without showing: bidi controls, zero-width characters.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+            .any(|c| c.is_control() || actor::is_invisible_format(c))
 }
 
 /// The configured secret, refused (55000) when shorter than HS256 needs:

@@ -376,9 +376,7 @@ fn audit_status() -> Result<pgrx::JsonB, ErrorReport> {
     let view = audit::status();
     let last_seq = store::last_seq()?;
     let cp = store::last_checkpoint()?;
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
+    let now_us = audit::now_us();
     let writer = match view {
         Some(v) => serde_json::json!({
             "state": format!("{:?}", v.state).to_lowercase(),

@@ -395,7 +395,7 @@ fn row_key_limit() -> usize {
 fn end_events(ended: HashMap<Key, Open>) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(ended.len());
     for (key, open) in ended {
-        let mut e = Event::new(0, now_us(), Kind::End);
+        let mut e = Event::new(0, super::now_us(), Kind::End);
         let _ = e.set(Field::Action, Value::Text(key.action.into()));
         let _ = e.set(Field::Outcome, Value::Text(key.outcome.name().into()));
         let _ = e.set(Field::BeginSeq, Value::Int(open.begin_seq));
@@ -464,12 +464,6 @@ pub fn on_transaction_end() {
     }
 }
 
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
-
 fn cstr_name(p: *const std::ffi::c_char) -> Option<String> {
     // SAFETY: a NUL-terminated string from PostgreSQL, or NULL.
     (!p.is_null()).then(|| {
@@ -506,10 +500,13 @@ fn bounded(t: String) -> String {
 /// replaced (a passphrase passed as a keyring name by mistake must not
 /// stay in an append-only table), and bounded.
 fn clean_text(t: String) -> String {
-    let escaped: String = if t.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+    let escaped: String = if t
+        .chars()
+        .any(|c| c.is_control() || crate::actor::is_invisible_format(c))
+    {
         t.chars()
             .map(|c| {
-                if c.is_control() || is_invisible_format(c) {
+                if c.is_control() || crate::actor::is_invisible_format(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -526,15 +523,9 @@ fn clean_text(t: String) -> String {
     bounded(redacted)
 }
 
-fn is_invisible_format(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
-}
-
 /// The event for `access`, with who, where and when.
 fn build(access: &Access, kind: Kind) -> HcResult<Event> {
-    let mut e = Event::new(0, now_us(), kind);
+    let mut e = Event::new(0, super::now_us(), kind);
     let set = |e: &mut Event, f: Field, v: Value| {
         let v = match v {
             Value::Text(t) => Value::Text(clean_text(t)),

@@ -69,3 +69,10 @@ fn on_xact_event(event: pgrx::pg_sys::XactEvent::Type) {
         _ => {}
     }
 }
+
+/// Microseconds since the Unix epoch: the clock events and checkpoints carry.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}

@@ -199,7 +199,7 @@ fn commit_batch(
         // The off-box copy: log drains carry this line out of the database.
         pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
     } else if wanted.is_some() {
-        slot.checkpoint_made(generation, now_us(), wanted);
+        slot.checkpoint_made(generation, super::now_us(), wanted);
     }
 }
 
@@ -210,7 +210,7 @@ fn insert_event(head: &mut Head, msg: &[u8]) -> HcResult<()> {
         // Only a defect can send one; its seq is still spent, so that the
         // tickets after it keep their seqs.
         Err(_) => {
-            let mut e = Event::new(0, now_us(), Kind::Single);
+            let mut e = Event::new(0, super::now_us(), Kind::Single);
             let _ = e.set(Field::Action, Value::Text("audit_error".into()));
             let _ = e.set(Field::Outcome, Value::Text("error".into()));
             e
@@ -268,7 +268,7 @@ fn insert_checkpoint(head: &Head) -> HcResult<Checkpoint> {
         head.next_checkpoint,
         head.last_seq as u64,
         head.hash,
-        now_us(),
+        super::now_us(),
         head.prev_digest,
     );
     Spi::run_with_args(
@@ -355,12 +355,6 @@ fn describe(e: &HcError) -> String {
         HcError::Refused { message, .. } => message.clone(),
         other => format!("{other:?}"),
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 fn set_option(name: &std::ffi::CStr, value: &std::ffi::CStr) {
