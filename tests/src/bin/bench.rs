@@ -907,7 +907,8 @@ fn verify_bench(cluster: &Cluster) {
          ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS;",
     )
     .unwrap();
-    c.batch_execute("VACUUM ANALYZE han_crypto_audit._events").unwrap();
+    c.batch_execute("VACUUM ANALYZE han_crypto_audit._events")
+        .unwrap();
     let t = Instant::now();
     let r = c
         .query_one("SELECT ok, checked FROM han_crypto.audit_verify()", &[])
