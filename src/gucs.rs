@@ -42,22 +42,43 @@ pub static REDACTION_MIN_CONFIDENCE: GucSetting<f64> = GucSetting::<f64>::new(0.
 /// (object, action, outcome), or one per row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, pgrx::PostgresGucEnum)]
 pub enum AuditLevel {
+    #[name = c"statement"]
     Statement,
+    #[name = c"row"]
     Row,
 }
 /// han_crypto.audit_level. Superuser-only to set at all (PGC_SUSET), so
 /// nobody else can lower it; every change is itself an audit event.
 pub static AUDIT_LEVEL: GucSetting<AuditLevel> =
     GucSetting::<AuditLevel>::new(AuditLevel::Statement);
-/// Whether accesses are recorded at all. `off` exists for measuring the
-/// trail's cost and for a superuser's maintenance; turning it off is
-/// itself recorded, before the first access it lets through.
+/// Whether and how accesses are recorded. `durable`: a call releases
+/// nothing before its event is committed and flushed. `async`: the event
+/// is queued to the writer and the call goes on (a crash of the writer or
+/// the server loses what was queued). `off` exists for measuring the
+/// trail's cost and for a superuser's maintenance. Every change is itself
+/// recorded, durably, before the first access it governs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, pgrx::PostgresGucEnum)]
 pub enum AuditMode {
+    #[name = c"durable"]
     Durable,
+    #[name = c"async"]
+    Async,
+    #[name = c"off"]
     Off,
 }
 pub static AUDIT_MODE: GucSetting<AuditMode> = GucSetting::<AuditMode>::new(AuditMode::Durable);
+/// What the audit writer copies into the server log as it commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, pgrx::PostgresGucEnum)]
+pub enum AuditLogMirror {
+    #[name = c"off"]
+    Off,
+    #[name = c"checkpoints"]
+    Checkpoints,
+    #[name = c"events"]
+    Events,
+}
+pub static AUDIT_LOG_MIRROR: GucSetting<AuditLogMirror> =
+    GucSetting::<AuditLogMirror>::new(AuditLogMirror::Checkpoints);
 /// Row keys kept per statement-level event.
 pub static AUDIT_ROW_KEYS: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// How long a backend waits for the writer to commit its event, ms.
@@ -208,10 +229,18 @@ pub fn register() {
     );
     GucRegistry::define_enum_guc(
         c"han_crypto.audit_mode",
-        c"durable: no access goes unrecorded (a decrypting call waits for its event); off: nothing is recorded.",
+        c"durable: no access goes unrecorded (a decrypting call waits for its event); async: events are queued, not waited for; off: nothing is recorded.",
         c"Superuser-only; turning it off is recorded in the audit trail first.",
         &AUDIT_MODE,
         GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"han_crypto.audit_log_mirror",
+        c"What the audit writer also writes to the server log: off, checkpoints (the default), or events and checkpoints, one JSON line each.",
+        c"The writer's setting: postgresql.conf or ALTER SYSTEM, then a reload. Lines are written after their commit.",
+        &AUDIT_LOG_MIRROR,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -702,14 +702,17 @@ fn redact_value(
     Ok((redacted.unwrap_or(text).into_bytes(), kinds))
 }
 
+/// A row's key as audit events list it: its key columns, comma-separated.
+fn audit_row_key(place: &Place<'_>) -> String {
+    let parts: Vec<&str> = place.key.iter().map(|k| k.unwrap_or("")).collect();
+    parts.join(",")
+}
+
 /// Records a sealed write of `place` and, when the redactor removed
 /// something, a redaction event with the types and how many (never the
 /// values).
 fn audit_sealed_write(place: &Place<'_>, redacted: &[String]) -> HcResult<()> {
-    let row_key = || {
-        let parts: Vec<&str> = place.key.iter().map(|k| k.unwrap_or("")).collect();
-        parts.join(",")
-    };
+    let row_key = || audit_row_key(place);
     crate::audit::record(
         crate::audit::Access::new("sealed_write")
             .object(place.binding)
@@ -903,10 +906,7 @@ fn audit_view_read(place: &Place<'_>, result: Result<(), &HcError>) -> HcResult<
     let access = crate::audit::Access::new("view_read")
         .object(place.binding)
         .keyring(place.keyring)
-        .row_key(|| {
-            let parts: Vec<&str> = place.key.iter().map(|k| k.unwrap_or("")).collect();
-            parts.join(",")
-        });
+        .row_key(|| audit_row_key(place));
     let access = match result {
         Ok(()) => access.outcome(crate::audit::Outcome::Ok),
         Err(e) => access.outcome(crate::audit::Outcome::of(e)),

@@ -41,6 +41,17 @@ fn my_database() -> pg_sys::Oid {
 
 /// Commits `msg` (an encoded event) through the writer and returns its seq.
 pub fn submit(msg: &[u8]) -> HcResult<i64> {
+    deliver(msg, true)
+}
+
+/// Queues `msg` to the writer, starting it if need be, and returns its seq
+/// without waiting for the commit (audit_mode = async). Waits only while
+/// the queue is full, up to audit_ack_timeout.
+pub fn submit_queued(msg: &[u8]) -> HcResult<i64> {
+    deliver(msg, false)
+}
+
+fn deliver(msg: &[u8], wait_for_commit: bool) -> HcResult<i64> {
     let deadline = Instant::now() + ack_timeout();
     // A writer may stop between finding it and being acknowledged (idle
     // exit, DROP DATABASE elsewhere, a crash): then the event goes again.
@@ -59,6 +70,9 @@ pub fn submit(msg: &[u8]) -> HcResult<i64> {
                 ))
             }
         };
+        if !wait_for_commit {
+            return Ok(pushed.seq);
+        }
         match slot.wait_ack(pushed, deadline) {
             Ok(()) => return Ok(pushed.seq),
             Err(Unavailable::Gone) => continue,

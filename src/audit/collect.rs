@@ -259,9 +259,20 @@ fn trail_created_here() -> HcResult<bool> {
     Ok(v)
 }
 
-/// Commits `bytes` (one encoded event) and returns its seq: through the
-/// writer, or, in the transaction that created the trail, directly.
+/// Hands `bytes` (one encoded event) to the writer and returns its seq:
+/// committed before this returns in the durable mode, queued in the
+/// asynchronous one; in the transaction that created the trail, appended
+/// directly.
 fn commit_event(bytes: &[u8]) -> HcResult<i64> {
+    if gucs::AUDIT_MODE.get() == AuditMode::Async && !trail_created_here()? {
+        return client::submit_queued(bytes);
+    }
+    commit_event_waiting(bytes)
+}
+
+/// As [`commit_event`], waiting for the commit whatever the mode: for the
+/// event that records a change of the mode itself.
+fn commit_event_waiting(bytes: &[u8]) -> HcResult<i64> {
     if trail_created_here()? {
         return super::writer::append_in_creating_transaction(bytes);
     }
@@ -333,6 +344,7 @@ fn level_name(l: AuditLevel) -> &'static str {
 fn mode_name(m: AuditMode) -> &'static str {
     match m {
         AuditMode::Durable => "durable",
+        AuditMode::Async => "async",
         AuditMode::Off => "off",
     }
 }
@@ -370,12 +382,12 @@ fn note_settings_change() -> HcResult<bool> {
         let event = build(&access, Kind::Single)?;
         if on_standby() {
             log_standby_event(&event);
-        } else if let Err(e) = commit_event(&event.encode()) {
+        } else if let Err(e) = commit_event_waiting(&event.encode()) {
             SEEN.set(Some(before));
             return Err(e);
         }
     }
-    Ok(now.mode == AuditMode::Durable)
+    Ok(now.mode != AuditMode::Off)
 }
 
 const DEFAULT_SETTINGS: Settings = Settings {
@@ -435,7 +447,7 @@ const MAX_PENDING: usize = 1000;
 fn flush_pending() -> HcResult<()> {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     for (i, bytes) in pending.iter().enumerate() {
-        if let Err(e) = client::submit(bytes) {
+        if let Err(e) = commit_event(bytes) {
             PENDING.with(|p| p.borrow_mut().extend(pending[i..].iter().cloned()));
             return Err(e);
         }

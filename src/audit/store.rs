@@ -63,8 +63,17 @@ fn tampered(what: &str) -> HcError {
     }
 }
 
+thread_local! {
+    /// The top transaction in which this backend started a chain, if any:
+    /// only that transaction can have created the trail it runs against.
+    static STARTED_IN: std::cell::Cell<Option<pg_sys::TransactionId>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// Starts the chain: 16 random bytes and this cluster's system identifier.
 pub fn start_chain() -> HcResult<()> {
+    // SAFETY: assigns (or reads) the running transaction's id.
+    STARTED_IN.set(Some(unsafe { pg_sys::GetTopTransactionId() }));
     let mut id = [0u8; 16];
     han_crypto_core::keys::fill_random(&mut id)?;
     // SAFETY: reads a value fixed at initdb.
@@ -217,6 +226,14 @@ pub fn last_seq() -> HcResult<i64> {
 /// Whether this database's chain was started by the current transaction
 /// (CREATE EXTENSION in it, not yet committed): then no writer can see it.
 pub fn chain_is_this_transactions() -> HcResult<bool> {
+    // Only a transaction in which this backend ran the extension script
+    // can be the one: every other (each read, above all) is answered
+    // without a query. A savepoint rolled back since is checked below.
+    // SAFETY: reads the running transaction's id, assigning none.
+    let top = unsafe { pg_sys::GetTopTransactionIdIfAny() };
+    if top == pg_sys::InvalidTransactionId || STARTED_IN.get() != Some(top) {
+        return Ok(false);
+    }
     let xmin = as_owner(|| {
         Spi::connect(|c| {
             c.select(

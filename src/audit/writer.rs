@@ -14,8 +14,8 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use han_crypto_core::audit::{
-    checkpoint::first_prev_digest, genesis, link, AuditSigningKey, ChainId, Checkpoint, Event,
-    Field, Hash, Kind, Value,
+    checkpoint::first_prev_digest, export, genesis, link, verify::StoredEvent, AuditSigningKey,
+    ChainId, Checkpoint, Event, Field, Hash, Kind, Value,
 };
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -23,7 +23,7 @@ use pgrx::prelude::*;
 use super::shared::{self, SlotRef};
 use super::store;
 use crate::error::{HcError, HcResult};
-use crate::gucs;
+use crate::gucs::{self, AuditLogMirror};
 
 /// A writer idle this long gives its worker slot to a database that asks.
 const YIELD_AFTER: Duration = Duration::from_millis(500);
@@ -173,10 +173,16 @@ fn commit_batch(
     bytes: &[u8],
     wanted: Option<u64>,
 ) {
+    let mirror = gucs::AUDIT_LOG_MIRROR.get();
+    let mut lines = Vec::new();
     let made = BackgroundWorker::transaction(std::panic::AssertUnwindSafe(|| {
         let result = (|| -> HcResult<Option<Checkpoint>> {
-            for msg in shared::messages(bytes) {
-                insert_event(head, msg)?;
+            let rows: Vec<StoredEvent> = shared::messages(bytes)
+                .map(|msg| chain_next(head, msg))
+                .collect();
+            store_events(&rows)?;
+            if mirror == AuditLogMirror::Events {
+                lines.extend(rows.iter().map(export::event_line));
             }
             if head.signed_seq < head.last_seq {
                 return Ok(Some(insert_checkpoint(head)?));
@@ -191,19 +197,30 @@ fn commit_batch(
             }
         }
     }));
+    // The off-box copy, once committed: log drains carry these lines out
+    // of the database (the export's own line format, for SIEMs).
+    for line in lines {
+        pgrx::log!("han_crypto audit event {line}");
+    }
     if let Some(cp) = made {
         head.prev_digest = cp.digest(&head.chain_id);
         head.next_checkpoint = cp.n + 1;
         head.signed_seq = cp.seq as i64;
         slot.checkpoint_made(generation, cp.ts_us, wanted);
-        // The off-box copy: log drains carry this line out of the database.
-        pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
+        log_checkpoint(&cp);
     } else if wanted.is_some() {
         slot.checkpoint_made(generation, super::now_us(), wanted);
     }
 }
 
-fn insert_event(head: &mut Head, msg: &[u8]) -> HcResult<()> {
+fn log_checkpoint(cp: &Checkpoint) {
+    if gucs::AUDIT_LOG_MIRROR.get() != AuditLogMirror::Off {
+        pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
+    }
+}
+
+/// Gives the event in `msg` the next seq and its hash, and moves the head.
+fn chain_next(head: &mut Head, msg: &[u8]) -> StoredEvent {
     let seq = head.last_seq + 1;
     let mut event = match Event::decode(msg) {
         Ok(e) => e,
@@ -217,50 +234,157 @@ fn insert_event(head: &mut Head, msg: &[u8]) -> HcResult<()> {
         }
     };
     event.seq = seq as u64;
-    let encoded = event.encode();
-    let hash = link(&head.hash, &encoded);
-    let mut args: Vec<pgrx::datum::DatumWithOid> = Vec::with_capacity(23);
-    args.push(seq.into());
-    args.push(event.ts_us.into());
-    args.push(event.kind.name().to_owned().into());
-    for field in Field::ALL {
-        let v = event.get(*field);
-        args.push(match field.ty() {
-            han_crypto_core::audit::FieldType::Int => match v {
-                Some(Value::Int(n)) => Some(*n).into(),
-                _ => Option::<i64>::None.into(),
-            },
-            han_crypto_core::audit::FieldType::List => match v {
-                Some(Value::List(l)) => Some(l.clone()).into(),
-                _ => Option::<Vec<String>>::None.into(),
-            },
-            _ => match v {
-                Some(Value::Text(t) | Value::Json(t)) => Some(t.clone()).into(),
-                _ => Option::<String>::None.into(),
-            },
-        });
-    }
-    args.push(head.hash.to_vec().into());
-    args.push(hash.to_vec().into());
-    // A rule or trigger someone added could swallow the row: the writer
-    // acknowledges only what it saw stored.
-    let stored = Spi::connect_mut(|c| c.update(INSERT_EVENT, None, &args).map(|t| t.len()))?;
-    if stored != 1 {
-        return Err(tampered(format!(
-            "event {seq} was not stored (a rule or trigger intercepts it)"
-        )));
-    }
+    let hash = link(&head.hash, &event.encode());
+    let stored = StoredEvent {
+        event,
+        prev_hash: head.hash,
+        hash,
+    };
     head.last_seq = seq;
     head.hash = hash;
+    stored
+}
+
+/// Rows per INSERT: one statement per batch (up to this many) instead of
+/// one per event, since executor start-up (constraints, triggers, indexes)
+/// cost more than a row.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// One column of a multi-row INSERT, as the array it is sent as.
+enum Column {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<String>>),
+}
+
+/// Stores `rows` (already chained) with one INSERT per chunk, each checked
+/// to have stored every row it was given.
+fn store_events(rows: &[StoredEvent]) -> HcResult<()> {
+    use han_crypto_core::audit::FieldType;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let n = chunk.len();
+        let mut seq = Vec::with_capacity(n);
+        let mut ts = Vec::with_capacity(n);
+        let mut kind = Vec::with_capacity(n);
+        let mut prev = Vec::with_capacity(n);
+        let mut hash = Vec::with_capacity(n);
+        let mut columns: Vec<Column> = Field::ALL
+            .iter()
+            .map(|f| match f.ty() {
+                FieldType::Int => Column::Int(Vec::with_capacity(n)),
+                _ => Column::Text(Vec::with_capacity(n)),
+            })
+            .collect();
+        for row in chunk {
+            let e = &row.event;
+            seq.push(e.seq as i64);
+            ts.push(e.ts_us);
+            kind.push(e.kind.name().to_owned());
+            prev.push(row.prev_hash.to_vec());
+            hash.push(row.hash.to_vec());
+            for (field, column) in Field::ALL.iter().zip(columns.iter_mut()) {
+                match (column, e.get(*field)) {
+                    (Column::Int(c), Some(Value::Int(v))) => c.push(Some(*v)),
+                    (Column::Int(c), _) => c.push(None),
+                    (Column::Text(c), Some(Value::Text(t) | Value::Json(t))) => {
+                        c.push(Some(t.clone()))
+                    }
+                    (Column::Text(c), Some(Value::List(l))) => c.push(Some(array_literal(l))),
+                    (Column::Text(c), _) => c.push(None),
+                }
+            }
+        }
+        let first = seq[0];
+        let mut args: Vec<pgrx::datum::DatumWithOid> = Vec::with_capacity(Field::ALL.len() + 5);
+        args.push(seq.into());
+        args.push(ts.into());
+        args.push(kind.into());
+        for column in columns {
+            args.push(match column {
+                Column::Int(c) => c.into(),
+                Column::Text(c) => c.into(),
+            });
+        }
+        args.push(prev.into());
+        args.push(hash.into());
+        // A rule or trigger someone added could swallow rows: the writer
+        // acknowledges only what it saw stored.
+        let stored = run_kept(KEPT_INSERT_EVENTS, &insert_events_sql(), &args)?;
+        if stored != n {
+            return Err(tampered(format!(
+                "events {first} to {} were not all stored (a rule or trigger intercepts them)",
+                first + n as i64 - 1
+            )));
+        }
+    }
     Ok(())
 }
 
-const INSERT_EVENT: &str = "INSERT INTO han_crypto_audit._events (seq, ts, kind, xid, \
-    session_user_name, current_user_name, actor, actor_via, client_addr, application_name, \
-    backend_pid, action, object, keyring, key_version, outcome, sqlstate, row_count, row_keys, \
-    begin_seq, detail, prev_hash, hash) VALUES ($1, \
-    pg_catalog.to_timestamp(0) + $2 * interval '1 microsecond', $3, $4, $5, $6, $7, $8, $9, $10, \
-    $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21::jsonb, $22, $23) RETURNING seq";
+/// A text[] literal of `items`, every element quoted.
+fn array_literal(items: &[String]) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.chars() {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
+/// `INSERT … SELECT … FROM ROWS FROM (unnest($1), …, unnest($23))`: the columns in
+/// Field::ALL's order between (seq, ts, kind) and (prev_hash, hash).
+fn insert_events_sql() -> String {
+    use han_crypto_core::audit::FieldType;
+    let mut names = vec!["seq", "ts", "kind"];
+    names.extend(Field::ALL.iter().map(|f| f.name()));
+    names.extend(["prev_hash", "hash"]);
+    let types: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .map(|(i, _)| match i {
+            0 | 1 => "pg_catalog.int8[]",
+            2 => "pg_catalog.text[]",
+            i if i >= 3 + Field::ALL.len() => "pg_catalog.bytea[]",
+            i => match Field::ALL[i - 3].ty() {
+                FieldType::Int => "pg_catalog.int8[]",
+                _ => "pg_catalog.text[]",
+            },
+        })
+        .collect();
+    let select: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| match i {
+            1 => "pg_catalog.to_timestamp(0) + r.ts * interval '1 microsecond'".to_owned(),
+            i if (3..3 + Field::ALL.len()).contains(&i) => match Field::ALL[i - 3].ty() {
+                FieldType::List => format!("r.{name}::pg_catalog.text[]"),
+                FieldType::Json => format!("r.{name}::pg_catalog.jsonb"),
+                _ => format!("r.{name}"),
+            },
+            _ => format!("r.{name}"),
+        })
+        .collect();
+    let params: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("pg_catalog.unnest(${}::{t})", i + 1))
+        .collect();
+    format!(
+        "INSERT INTO han_crypto_audit._events ({}) SELECT {} FROM ROWS FROM ({}) AS r({}) RETURNING seq",
+        names.join(", "),
+        select.join(", "),
+        params.join(", "),
+        names.join(", ")
+    )
+}
 
 fn insert_checkpoint(head: &Head) -> HcResult<Checkpoint> {
     let cp = head.key.checkpoint(
@@ -271,7 +395,8 @@ fn insert_checkpoint(head: &Head) -> HcResult<Checkpoint> {
         super::now_us(),
         head.prev_digest,
     );
-    Spi::run_with_args(
+    run_kept(
+        KEPT_INSERT_CHECKPOINT,
         "INSERT INTO han_crypto_audit._checkpoints (n, seq, head, ts, prev_digest, key_id, signature) \
          VALUES ($1, $2, $3, pg_catalog.to_timestamp(0) + $4 * interval '1 microsecond', $5, $6, $7)",
         &[
@@ -285,6 +410,34 @@ fn insert_checkpoint(head: &Head) -> HcResult<Checkpoint> {
         ],
     )?;
     Ok(cp)
+}
+
+const KEPT_INSERT_EVENTS: usize = 0;
+const KEPT_INSERT_CHECKPOINT: usize = 1;
+
+thread_local! {
+    /// The writer's two INSERTs, parsed and planned once per process (the
+    /// plan cache replans them if the tables change): planning one for
+    /// every event cost more than storing it.
+    static KEPT: std::cell::RefCell<[Option<pgrx::spi::OwnedPreparedStatement>; 2]> =
+        const { std::cell::RefCell::new([None, None]) };
+}
+
+/// Runs one of the kept statements (preparing it on first use with the
+/// arguments' types); returns the number of rows it returned.
+fn run_kept(which: usize, sql: &str, args: &[pgrx::datum::DatumWithOid]) -> HcResult<usize> {
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        Spi::connect_mut(|c| {
+            if kept[which].is_none() {
+                let types: Vec<PgOid> = args.iter().map(|a| PgOid::from(a.oid())).collect();
+                kept[which] = Some(c.prepare_mut(sql, &types)?.keep());
+            }
+            let plan = kept[which].as_ref().expect("prepared above");
+            c.update(plan, None, args).map(|t| t.len())
+        })
+    })
+    .map_err(Into::into)
 }
 
 /// The chain's end as stored, checked from the last checkpoint on: a writer
@@ -469,7 +622,8 @@ pub fn append_in_creating_transaction(msg: &[u8]) -> HcResult<i64> {
                     *d = Some(load_head()?);
                 }
                 let head = d.as_mut().expect("set above");
-                insert_event(head, msg)?;
+                let row = chain_next(head, msg);
+                store_events(std::slice::from_ref(&row))?;
                 Ok(head.last_seq)
             })
         })
@@ -487,7 +641,7 @@ pub fn sign_creating_transaction() -> HcResult<()> {
     }
     let cp = crate::catalog::as_owner(|| super::as_writer(|| insert_checkpoint(&head)))?;
     head.signed_seq = cp.seq as i64;
-    pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
+    log_checkpoint(&cp);
     Ok(())
 }
 

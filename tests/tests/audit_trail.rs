@@ -204,14 +204,31 @@ fn writer_pid(c: &mut Client) -> i32 {
 
 #[test]
 fn sigkill_of_the_writer_loses_no_acknowledged_event() {
+    sigkill_of_the_writer("durable", "audit-kill");
+}
+
+/// In the asynchronous mode what was queued but not committed is lost (the
+/// documented promise); what was committed stays, the chain verifies, and
+/// writing resumes.
+#[test]
+fn sigkill_of_the_writer_in_async_mode_keeps_every_committed_event() {
+    sigkill_of_the_writer("async", "audit-kill-async");
+}
+
+fn sigkill_of_the_writer(mode: &str, name: &str) {
     let key = "8".repeat(64);
-    let cl = Cluster::start("audit-kill", &[("HAN_CRYPTO_ROOT_KEY", &key)], &[]);
+    let cl = Cluster::start(
+        name,
+        &[("HAN_CRYPTO_ROOT_KEY", &key)],
+        &[&format!("han_crypto.audit_mode = {mode}")],
+    );
     let mut c = cl.fresh_db("killed");
     let env = envelope(&mut c, "v");
-    for _ in 0..20 {
+    for _ in 0..200 {
         c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
             .unwrap();
     }
+    // Durable: everything acknowledged; async: what is committed by now.
     let acknowledged = last_seq(&mut c);
     let pid = writer_pid(&mut c);
     // SAFETY: signalling a process of the test's own cluster.
@@ -315,7 +332,7 @@ fn every_tamper_is_named_by_sql_and_cli_at_the_same_seq() {
         ),
         (
             "checkpoint_signature_forged",
-            "UPDATE han_crypto_audit._checkpoints SET signature = overlay(signature PLACING '\\xff'::bytea FROM 1 FOR 1)",
+            "UPDATE han_crypto_audit._checkpoints SET signature = set_byte(signature, 0, get_byte(signature, 0) # 1)",
         ),
         ("delete_all", "DELETE FROM han_crypto_audit._events WHERE seq >= 2"),
     ];
@@ -472,6 +489,8 @@ fn no_sentinel_reaches_the_trail_or_the_log_and_level_changes_are_recorded() {
     let jwt_secret = "jwt-secret-SENTINEL-0123456789abcdefghij";
     let mut gucs = han_crypto_tests::VERBOSE_LOGGING.to_vec();
     gucs.push("han_crypto.audit_writer_idle_timeout = 0");
+    // The mirror on: every event's line in the server log is checked too.
+    gucs.push("han_crypto.audit_log_mirror = events");
     let cl = Cluster::start(
         "audit-sentinel",
         &[
@@ -558,6 +577,24 @@ fn no_sentinel_reaches_the_trail_or_the_log_and_level_changes_are_recorded() {
     assert!(
         log.contains("han_crypto audit checkpoint"),
         "checkpoints are mirrored to the log"
+    );
+    // The events mirror: each committed event once, as its export line.
+    let mirrored: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| l.split_once("han_crypto audit event "))
+        .map(|(_, j)| serde_json::from_str(j).expect("a mirrored event is one JSON line"))
+        .collect();
+    let exported: Vec<serde_json::Value> = c
+        .query("SELECT * FROM han_crypto.audit_export()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(r.get::<_, &str>(0)).unwrap())
+        .filter(|j: &serde_json::Value| j["type"] == "event")
+        .collect();
+    assert!(!exported.is_empty());
+    assert_eq!(
+        mirrored, exported,
+        "the mirror holds exactly the exported events"
     );
     let actions: Vec<(String, String, Option<String>, Option<String>)> = c
         .query(
@@ -875,4 +912,98 @@ fn create_extension_and_use_in_one_transaction() {
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
+}
+
+#[test]
+fn async_mode_queues_events_that_a_checkpoint_then_finds_committed() {
+    let mut c = cluster().fresh_db("audit_async");
+    c.batch_execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');
+         INSERT INTO notes SELECT g, 'default', 'note ' || g FROM generate_series(1, 5) g;
+         CREATE ROLE async_app LOGIN IN ROLE han_crypto_app;
+         GRANT SELECT ON notes, notes_decrypted TO async_app;",
+    )
+    .unwrap();
+    // Weakening the promise is a superuser's decision, and recorded.
+    // Before the library is loaded in a session, SET makes a placeholder,
+    // which loading the library then refuses (a WARNING): the mode stays.
+    let mut app = cluster().connect_as("audit_async", "async_app");
+    app.batch_execute("SET han_crypto.audit_mode = async")
+        .unwrap();
+    app.query("SELECT * FROM notes_decrypted", &[]).unwrap();
+    let mode: String = app
+        .query_one("SHOW han_crypto.audit_mode", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "durable");
+    // Once it is loaded, SET itself is refused.
+    let (code, _) = expect_error(&mut app, "SET han_crypto.audit_mode = async", &[]);
+    assert_eq!(code, "42501");
+    let env = envelope(&mut c, "queued");
+    let before = last_seq(&mut c);
+    c.batch_execute("SET han_crypto.audit_mode = async")
+        .unwrap();
+    for id in 1..=5 {
+        let body: String = c
+            .query_one("SELECT body FROM notes_decrypted WHERE id = $1", &[&id])
+            .unwrap()
+            .get(0);
+        assert_eq!(body, format!("note {id}"));
+    }
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    c.batch_execute("BEGIN").unwrap();
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    c.batch_execute("ROLLBACK").unwrap();
+    let got = events_after(&mut c, before);
+    let mut expected = vec![("config".to_string(), "ok".to_string(), Some(1))];
+    expected.extend((0..5).map(|_| ("view_read".into(), "ok".into(), Some(1))));
+    expected.extend((0..2).map(|_| ("decrypt".into(), "ok".into(), Some(1))));
+    assert_eq!(
+        got, expected,
+        "the switch first, then every access, counted"
+    );
+    let status: String = c
+        .query_one("SELECT han_crypto.audit_status()->>'mode'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "async");
+    assert!(verify(&mut c).0);
+}
+
+/// Row keys are the application's values: quotes, backslashes, commas,
+/// braces and the word NULL must come back as written, and the chain
+/// (which hashes them) must still verify.
+#[test]
+fn row_keys_with_quotes_braces_and_backslashes_are_stored_as_written() {
+    let mut c = cluster().fresh_db("audit_row_keys");
+    let keys = ["a\"b", "c\\d", "{e}", "NULL", " f ", "g,h"];
+    c.batch_execute(
+        "CREATE TABLE notes (k text PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');",
+    )
+    .unwrap();
+    for k in keys {
+        c.execute("INSERT INTO notes VALUES ($1, 'default', 'x')", &[&k])
+            .unwrap();
+    }
+    let before = last_seq(&mut c);
+    c.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT row_count, row_keys FROM han_crypto_audit.events WHERE seq > $1 AND action = 'view_read'",
+            &[&before],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, Option<i64>>(0), Some(keys.len() as i64));
+    let mut got: Vec<String> = row.get(1);
+    let mut want: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(verify(&mut c), (true, None, None));
 }
