@@ -218,6 +218,10 @@ GRANT EXECUTE ON FUNCTION
     han_crypto.audit_checkpoint(),
     han_crypto.audit_status()
 TO han_crypto_admin;
+-- Retention: the auditor (who keeps the evidence) or the administrator
+-- (who runs the database) archives; each removal is a marker event.
+GRANT EXECUTE ON FUNCTION han_crypto.audit_archive(timestamptz)
+TO han_crypto_auditor, han_crypto_admin;
 COMMENT ON FUNCTION han_crypto.audit_public_key() IS
     'The audit signing key''s public half (Ed25519, hex): what han-crypto audit verify needs.';
 COMMENT ON FUNCTION han_crypto.audit_verify(bigint, bigint, jsonb) IS
@@ -226,6 +230,8 @@ COMMENT ON FUNCTION han_crypto.audit_checkpoint() IS
     'Signs a checkpoint of the audit chain''s head now and returns the newest checkpoint.';
 COMMENT ON FUNCTION han_crypto.audit_status() IS
     'The audit writer (state, pid, queued bytes), the last seq, the newest checkpoint and its age.';
+COMMENT ON FUNCTION han_crypto.audit_archive(timestamptz) IS
+    'Retention: the oldest segment of the trail (up to the newest checkpoint before the given time) as an export, removed when the caller''s transaction commits; leaves an archive marker and the segment''s closing checkpoint so that the rest still verifies.';
 COMMENT ON FUNCTION han_crypto.audit_export(bigint, bigint) IS
     'The audit trail as JSON Lines (docs/FORMAT.md), for han-crypto audit verify.';
 

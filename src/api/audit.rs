@@ -147,6 +147,27 @@ fn start_of(chain: &store::Chain, from: u64) -> Start {
     }
 }
 
+/// Where reading the stored trail from `from` starts, and the first seq
+/// read. Once a segment is archived, the trail starts after the checkpoint
+/// left as its anchor, provided an archive marker in the trail says so:
+/// events missing at the start without one are reported as deleted.
+fn stored_start(chain: &store::Chain, from: u64) -> HcResult<(Start, u64)> {
+    if let Some(floor) = store::first_seq()? {
+        if floor > 1 && from <= floor as u64 {
+            if let Some(cp) = store::checkpoint_at(floor - 1)? {
+                if store::archived_through(floor - 1)? {
+                    let start = Start::After {
+                        seq: cp.seq,
+                        head: cp.head,
+                    };
+                    return Ok((start, floor as u64));
+                }
+            }
+        }
+    }
+    Ok((start_of(chain, from), from))
+}
+
 /// Feeds events `from..=to` (read in batches) and the checkpoints, each
 /// after the event it covers, to `sink`.
 fn for_each_row(
@@ -180,6 +201,28 @@ fn for_each_row(
         on_checkpoint(&cp);
     }
     Ok(())
+}
+
+/// Feeds the stored events `from..=to` and `checkpoints` to `v`.
+fn verify_rows(
+    v: Verifier,
+    from: u64,
+    to: i64,
+    checkpoints: Vec<Checkpoint>,
+) -> HcResult<han_crypto_core::audit::Report> {
+    let cell = std::cell::RefCell::new(v);
+    for_each_row(
+        from,
+        to,
+        checkpoints,
+        |e| {
+            let mut v = cell.borrow_mut();
+            v.push_event(e);
+            !v.failed()
+        },
+        |cp| cell.borrow_mut().push_checkpoint(cp),
+    )?;
+    Ok(cell.into_inner().finish())
 }
 
 /// Verifies the trail (or `from_seq..to_seq`): every hash, every checkpoint
@@ -216,23 +259,12 @@ fn _audit_verify(
     // signs, so reading it first never finds one past the events read next.
     let cps = store::checkpoints(i64::MAX)?;
     let (from, to_bound, to) = range(from_seq, to_seq)?;
-    let mut v = Verifier::new(chain.chain_id, vec![key], start_of(&chain, from), to_bound);
+    let (start, from) = stored_start(&chain, from)?;
+    let mut v = Verifier::new(chain.chain_id, vec![key], start, to_bound);
     if let Some(cp) = external {
         v.expect_external(cp);
     }
-    let cell = std::cell::RefCell::new(v);
-    for_each_row(
-        from,
-        to,
-        cps,
-        |e| {
-            let mut v = cell.borrow_mut();
-            v.push_event(e);
-            !v.failed()
-        },
-        |cp| cell.borrow_mut().push_checkpoint(cp),
-    )?;
-    let r = cell.into_inner().finish();
+    let r = verify_rows(v, from, to, cps)?;
     let fault = r.fault.clone();
     Ok(TableIterator::once((
         r.ok(),
@@ -264,10 +296,11 @@ fn audit_export(
         None
     };
     let (from, to_bound, to) = range(from_seq, to_seq)?;
+    let (start, from) = stored_start(&chain, from)?;
     let header = ExportHeader {
         chain_id: chain.chain_id,
         system_identifier: chain.system_identifier,
-        start: start_of(&chain, from),
+        start,
         from_seq: from,
         to_seq: to_bound,
         public_keys: vec![key],
@@ -358,6 +391,161 @@ impl Iterator for ExportLines {
         }
         self.pending.pop_front()
     }
+}
+
+/// Retention: exports the oldest part of the trail, up to the newest
+/// checkpoint made before `before`, as JSON Lines (the format of
+/// audit_export), then removes it. The removal follows the export's last
+/// line and commits with the caller's transaction, so `BEGIN; \copy (SELECT …) TO
+/// file; …check the file…; COMMIT;` removes only what was kept. It leaves
+/// the segment's closing checkpoint, the first link of what remains, and
+/// an archive marker event (who, when, which seqs, the export's digest),
+/// so the rest of the trail still verifies, here and offline.
+#[pg_extern(volatile, parallel_unsafe)]
+fn audit_archive(
+    before: pgrx::datum::TimestampWithTimeZone,
+) -> Result<SetOfIterator<'static, String>, ErrorReport> {
+    let chain = store::require_chain()?;
+    // SAFETY: reading shared recovery state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        return Err(HcError::Refused {
+            code: Code::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            message: "the audit trail cannot be archived on a standby".into(),
+            hint: Some("Run han_crypto.audit_archive() on the primary.".into()),
+        }
+        .into());
+    }
+    if crate::gucs::AUDIT_MODE.get() == crate::gucs::AuditMode::Off {
+        return Err(HcError::Refused {
+            code: Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            message: "han_crypto.audit_archive() records its removal in the trail, which han_crypto.audit_mode = off does not write".into(),
+            hint: Some("RESET han_crypto.audit_mode first.".into()),
+        }
+        .into());
+    }
+    lock_archiving();
+    let floor = store::first_seq()?.unwrap_or(1);
+    let closing = match store::checkpoint_before(before, floor - 1)? {
+        Some(n) => store::checkpoint_numbered(n)?,
+        None => None,
+    };
+    let Some(closing) = closing else {
+        pgrx::notice!("no part of the audit trail is old enough to archive: no checkpoint made before that time signs an event still stored");
+        return Ok(SetOfIterator::new(Vec::new()));
+    };
+    let key = store::public_key(&chain)?;
+    let (start, from) = stored_start(&chain, floor as u64)?;
+    let to = closing.seq as i64;
+    // The segment must verify before it is removed: a damaged one stays
+    // where audit_verify() can name its fault.
+    let report = verify_rows(
+        Verifier::new(chain.chain_id, vec![key.clone()], start, Some(closing.seq)),
+        from,
+        to,
+        store::checkpoints(to)?,
+    )?;
+    if let Some(f) = report.fault {
+        return Err(HcError::Refused {
+            code: Code::ERRCODE_DATA_CORRUPTED,
+            message: format!(
+                "the segment to archive does not verify: {} at event {}",
+                f.reason.as_str(),
+                f.first_bad_seq
+            ),
+            hint: Some("Nothing was exported or removed. See han_crypto.audit_verify().".into()),
+        }
+        .into());
+    }
+    let header = ExportHeader {
+        chain_id: chain.chain_id,
+        system_identifier: chain.system_identifier,
+        start,
+        from_seq: from,
+        to_seq: Some(closing.seq),
+        public_keys: vec![key],
+    };
+    let lines = ExportLines::new(&header, from, to, store::checkpoints(to)?);
+    Ok(SetOfIterator::new(ArchiveLines {
+        lines,
+        from: from as i64,
+        to,
+        checkpoint: closing.n as i64,
+        export_sha256: None,
+        removed: false,
+    }))
+}
+
+/// An archive's export lines; after the last one, the segment's removal.
+struct ArchiveLines {
+    lines: ExportLines,
+    from: i64,
+    to: i64,
+    checkpoint: i64,
+    export_sha256: Option<String>,
+    removed: bool,
+}
+
+impl ArchiveLines {
+    fn remove(&self) -> HcResult<()> {
+        audit::record_marker(
+            audit::Access::new("archive")
+                .object("han_crypto_audit._events")
+                .detail(serde_json::json!({
+                    "from_seq": self.from,
+                    "through_seq": self.to,
+                    "events": self.to - self.from + 1,
+                    "checkpoint": self.checkpoint,
+                    "export_sha256": self.export_sha256,
+                })),
+        )?;
+        store::remove_archived(self.to, self.checkpoint)?;
+        Ok(())
+    }
+}
+
+impl Iterator for ArchiveLines {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        match self.lines.next() {
+            Some(line) => {
+                // The end line (short, and the only one of its type)
+                // carries the export's digest, which the marker records.
+                if line.len() < 256 && line.contains(r#""type":"end""#) {
+                    self.export_sha256 = serde_json::from_str::<serde_json::Value>(&line)
+                        .ok()
+                        .and_then(|j| j["sha256"].as_str().map(str::to_owned));
+                }
+                Some(line)
+            }
+            None => {
+                if !self.removed {
+                    self.removed = true;
+                    if let Err(e) = self.remove() {
+                        ErrorReport::from(e).report(PgLogLevel::ERROR);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// One archiving at a time per database (a transaction lock on a tag no
+/// SQL function can produce), so two cannot remove overlapping segments.
+fn lock_archiving() {
+    // SAFETY: MyDatabaseId is set once connected.
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field2: 0x4843_4141, // "HCAA"
+        locktag_field3: 0,
+        locktag_field4: 0x4841,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    };
+    // SAFETY: a transaction-level lock on a tag built above, waited for
+    // (a cancel interrupts the wait).
+    unsafe { pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as i32, false, false) };
 }
 
 /// Makes a signed checkpoint of the chain head now (when events arrived

@@ -298,16 +298,29 @@ pub fn before_commit() -> HcResult<()> {
 /// Records a complete event on its own (lifecycle and configuration
 /// changes), waiting for the writer.
 pub fn record_single(access: Access) -> HcResult<()> {
+    record_whole(access, Kind::Single)
+}
+
+/// Records a marker (left by archiving), waiting for the writer's commit
+/// whatever the mode: what follows it removes the events it describes.
+pub fn record_marker(access: Access) -> HcResult<()> {
+    record_whole(access, Kind::Marker)
+}
+
+fn record_whole(access: Access, kind: Kind) -> HcResult<()> {
     if super::is_writer() {
         return Ok(());
     }
     if !note_settings_change()? {
         return Ok(());
     }
-    let event = build(&access, Kind::Single)?;
+    let event = build(&access, kind)?;
     if on_standby() {
         log_standby_event(&event);
         return Ok(());
+    }
+    if kind == Kind::Marker {
+        return commit_event_waiting(&event.encode()).map(|_| ());
     }
     commit_event(&event.encode()).map(|_| ())
 }

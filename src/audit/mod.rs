@@ -12,7 +12,7 @@ mod shared;
 pub mod store;
 pub mod writer;
 
-pub use collect::{record, record_single, Access, Outcome};
+pub use collect::{record, record_marker, record_single, Access, Outcome};
 
 use std::cell::Cell;
 

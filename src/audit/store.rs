@@ -207,6 +207,97 @@ fn select_checkpoints(tail: &str, arg: i64) -> HcResult<Vec<Checkpoint>> {
     })
 }
 
+/// The lowest sequence number stored (above 1 once a segment is archived).
+pub fn first_seq() -> HcResult<Option<i64>> {
+    as_owner(|| {
+        Ok(Spi::connect(|c| {
+            c.select(
+                "SELECT min(seq) FROM han_crypto_audit._events",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_one::<i64>()
+        })?)
+    })
+}
+
+/// The checkpoint that signs event `seq` exactly, if any.
+pub fn checkpoint_at(seq: i64) -> HcResult<Option<Checkpoint>> {
+    Ok(select_checkpoints("WHERE seq = $1 ORDER BY n LIMIT 1", seq)?.pop())
+}
+
+/// The newest checkpoint made before `before` that signs an event after
+/// `after` (the closing checkpoint of a segment to archive).
+pub fn checkpoint_before(
+    before: pgrx::datum::TimestampWithTimeZone,
+    after: i64,
+) -> HcResult<Option<i64>> {
+    as_owner(|| {
+        Ok(Spi::connect(|c| {
+            c.select(
+                "SELECT max(n) FROM han_crypto_audit._checkpoints WHERE ts < $1 AND seq > $2",
+                Some(1),
+                &[before.into(), after.into()],
+            )?
+            .first()
+            .get_one::<i64>()
+        })?)
+    })
+}
+
+/// The checkpoint numbered `n`.
+pub fn checkpoint_numbered(n: i64) -> HcResult<Option<Checkpoint>> {
+    Ok(select_checkpoints("WHERE n = $1", n)?.pop())
+}
+
+/// Whether an archive marker in the trail says that events up to
+/// `through` were archived (exported and removed by audit_archive). Only
+/// a signed marker counts: the writer commits each with its checkpoint, so
+/// an unsigned one was appended behind its back.
+pub fn archived_through(through: i64) -> HcResult<bool> {
+    as_owner(|| {
+        Ok(Spi::connect(|c| {
+            c.select(
+                "SELECT EXISTS (SELECT 1 FROM han_crypto_audit._events WHERE kind = 'marker' \
+                 AND action = 'archive' AND outcome = 'ok' \
+                 AND detail->>'through_seq' = $1::pg_catalog.text \
+                 AND seq <= (SELECT max(seq) FROM han_crypto_audit._checkpoints))",
+                Some(1),
+                &[through.into()],
+            )?
+            .first()
+            .get_one::<bool>()
+        })?
+        .unwrap_or(false))
+    })
+}
+
+/// Removes an archived segment: events up to `through_seq` and the
+/// checkpoints before `anchor_n` (the segment's closing checkpoint stays,
+/// the first link of what remains). Returns the events removed.
+pub fn remove_archived(through_seq: i64, anchor_n: i64) -> HcResult<i64> {
+    as_owner(|| {
+        crate::audit::as_writer(|| {
+            Spi::connect_mut(|c| {
+                let removed = c
+                    .update(
+                        "DELETE FROM han_crypto_audit._events WHERE seq <= $1",
+                        None,
+                        &[through_seq.into()],
+                    )?
+                    .len() as i64;
+                c.update(
+                    "DELETE FROM han_crypto_audit._checkpoints WHERE n < $1",
+                    None,
+                    &[anchor_n.into()],
+                )?;
+                Ok::<_, HcError>(removed)
+            })
+        })
+    })
+}
+
 /// The highest sequence number stored (0 for an empty trail).
 pub fn last_seq() -> HcResult<i64> {
     as_owner(|| {

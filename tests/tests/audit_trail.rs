@@ -335,6 +335,21 @@ fn every_tamper_is_named_by_sql_and_cli_at_the_same_seq() {
             "UPDATE han_crypto_audit._checkpoints SET signature = set_byte(signature, 0, get_byte(signature, 0) # 1)",
         ),
         ("delete_all", "DELETE FROM han_crypto_audit._events WHERE seq >= 2"),
+        // What audit_archive removes, without its marker: a deleted start.
+        (
+            "delete_prefix_like_an_archive",
+            "DELETE FROM han_crypto_audit._events WHERE seq <= 3;
+             DELETE FROM han_crypto_audit._checkpoints WHERE seq < 3",
+        ),
+        // The same with a marker appended (hash-linked, but unsigned).
+        (
+            "delete_prefix_with_a_forged_marker",
+            "DELETE FROM han_crypto_audit._events WHERE seq <= 3;
+             DELETE FROM han_crypto_audit._checkpoints WHERE seq < 3;
+             INSERT INTO han_crypto_audit._events (seq, ts, kind, action, outcome, detail, prev_hash, hash)
+               SELECT seq + 1, ts, 'marker', 'archive', 'ok', '{\"through_seq\": 3}', hash, sha256(hash)
+               FROM han_crypto_audit._events ORDER BY seq DESC LIMIT 1",
+        ),
     ];
     for (name, tamper) in tampers {
         let db = format!("audit_tamper_{name}");
@@ -1006,4 +1021,140 @@ fn row_keys_with_quotes_braces_and_backslashes_are_stored_as_written() {
     want.sort();
     assert_eq!(got, want);
     assert_eq!(verify(&mut c), (true, None, None));
+}
+
+/// Retention: the old segment comes out as an export that verifies
+/// offline, and is removed only if the caller commits;
+/// a marker names who archived what, what remains verifies in SQL and
+/// offline, and archiving again continues from where the last one stopped.
+#[test]
+fn archiving_removes_only_an_exported_segment_and_the_rest_still_verifies() {
+    let cl = cluster();
+    let mut c = cl.fresh_db("audit_archive");
+    c.batch_execute(
+        "CREATE ROLE archivist LOGIN IN ROLE han_crypto_auditor;
+         CREATE ROLE archive_app LOGIN IN ROLE han_crypto_app;",
+    )
+    .unwrap();
+    let env = envelope(&mut c, "v");
+    let key: String = c
+        .query_one("SELECT han_crypto.audit_public_key()", &[])
+        .unwrap()
+        .get(0);
+    let mut aud = cl.connect_as("audit_archive", "archivist");
+    let mut app = cl.connect_as("audit_archive", "archive_app");
+    let (code, _) = expect_error(
+        &mut app,
+        "SELECT * FROM han_crypto.audit_archive(now())",
+        &[],
+    );
+    assert_eq!(code, "42501", "the application cannot archive");
+    let count = |c: &mut Client| -> i64 {
+        c.query_one("SELECT count(*) FROM han_crypto_audit._events", &[])
+            .unwrap()
+            .get(0)
+    };
+
+    let mut through_prev = 0i64;
+    for round in 0..2 {
+        for _ in 0..5 {
+            c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+                .unwrap();
+        }
+        c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+            .unwrap();
+        let cutoff: std::time::SystemTime =
+            c.query_one("SELECT clock_timestamp()", &[]).unwrap().get(0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for _ in 0..3 {
+            c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+                .unwrap();
+        }
+        c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+            .unwrap();
+        let before_count = count(&mut c);
+        // Read but rolled back: nothing is removed.
+        aud.batch_execute("BEGIN").unwrap();
+        let lines: Vec<String> = aud
+            .query("SELECT * FROM han_crypto.audit_archive($1)", &[&cutoff])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        aud.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(count(&mut c) - before_count, 1, "only the marker was added");
+        // Read whole and committed: removed.
+        let lines_again: Vec<String> = aud
+            .query("SELECT * FROM han_crypto.audit_archive($1)", &[&cutoff])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(lines.len(), lines_again.len());
+        let path =
+            std::env::temp_dir().join(format!("hc-archive-{round}-{}.jsonl", std::process::id()));
+        std::fs::write(&path, lines_again.join("\n") + "\n").unwrap();
+        let offline = cli_verify_file(&path, &key);
+        assert_eq!(
+            offline["ok"], true,
+            "round {round}: the archive verifies offline: {offline}"
+        );
+        let header: serde_json::Value = serde_json::from_str(&lines_again[0]).unwrap();
+        assert_eq!(header["from_seq"].as_i64().unwrap(), through_prev + 1);
+        let through = header["to_seq"].as_i64().unwrap();
+        let end: serde_json::Value = serde_json::from_str(lines_again.last().unwrap()).unwrap();
+        let first: i64 = c
+            .query_one("SELECT min(seq) FROM han_crypto_audit._events", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            first,
+            through + 1,
+            "everything up to the segment's end is gone"
+        );
+        let marker = c
+            .query_one(
+                "SELECT session_user_name, (detail->>'through_seq')::bigint, detail->>'export_sha256'
+                   FROM han_crypto_audit.events WHERE kind = 'marker' ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(marker.get::<_, String>(0), "archivist");
+        assert_eq!(marker.get::<_, i64>(1), through);
+        assert_eq!(marker.get::<_, String>(2), end["sha256"].as_str().unwrap());
+        assert_eq!(
+            verify(&mut c),
+            (true, None, None),
+            "round {round}: the rest verifies"
+        );
+        assert_eq!(
+            cli_verdict(cl, "audit_archive", &mut c),
+            (true, None, None),
+            "round {round}: the rest verifies offline"
+        );
+        through_prev = through;
+    }
+    // The writer starts again on the archived trail and extends it.
+    let pid = writer_pid(&mut c);
+    c.query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    assert_eq!(verify(&mut c), (true, None, None));
+    // Nothing old enough: no rows, nothing removed.
+    let none = aud
+        .query("SELECT * FROM han_crypto.audit_archive('2000-01-01')", &[])
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+fn cli_verify_file(path: &std::path::Path, key: &str) -> serde_json::Value {
+    let out = Command::new(cli())
+        .args(["audit", "verify"])
+        .arg(path)
+        .args(["--public-key", key, "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
 }

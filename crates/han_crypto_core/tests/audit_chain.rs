@@ -527,6 +527,93 @@ fn archived_prefix_verifies_from_its_signed_head() {
     assert_eq!(r.checked, 30);
 }
 
+/// What audit_archive leaves: the events after a checkpoint, that
+/// checkpoint and the later ones (the earlier ones went with the archive).
+fn verify_archived(t: &Trail, start: Start, cps: &[Checkpoint], from: usize) -> Report {
+    let mut v = Verifier::new(CHAIN, vec![t.key.public_key()], start, None);
+    let mut cps = cps.iter().peekable();
+    while let Some(cp) = cps.next_if(|c| c.seq <= from as u64) {
+        v.push_checkpoint(cp);
+    }
+    for e in &t.events[from..] {
+        v.push_event(e);
+        while let Some(cp) = cps.next_if(|c| c.seq <= e.event.seq) {
+            v.push_checkpoint(cp);
+        }
+    }
+    for cp in cps {
+        v.push_checkpoint(cp);
+    }
+    v.finish()
+}
+
+#[test]
+fn archived_trail_verifies_from_the_checkpoint_left_as_its_anchor() {
+    let t = trail(50, 10);
+    let anchor = t.checkpoints[1].clone(); // seq 20
+    let start = Start::After {
+        seq: anchor.seq,
+        head: anchor.head,
+    };
+    let r = verify_archived(&t, start, &t.checkpoints[1..], 20);
+    assert!(r.ok(), "{:?}", r.fault);
+    assert_eq!(r.checked, 30);
+    assert_eq!(r.signed_through, Some(50));
+}
+
+#[test]
+fn archived_start_without_its_anchoring_checkpoint_is_not_proven() {
+    let t = trail(50, 10);
+    let anchor = &t.checkpoints[1];
+    let start = Start::After {
+        seq: anchor.seq,
+        head: anchor.head,
+    };
+    // The anchor removed too: the later checkpoints do not chain from it.
+    let r = verify_archived(&t, start, &t.checkpoints[2..], 20);
+    assert_eq!(fault(&r).0, Reason::CheckpointMissing);
+    // No checkpoint at all.
+    let r = verify_archived(&t, start, &[], 20);
+    assert_eq!(fault(&r), (Reason::CheckpointMissing, 21));
+}
+
+#[test]
+fn archived_start_claiming_another_head_fails() {
+    let t = trail(50, 10);
+    let anchor = &t.checkpoints[1];
+    // Events 1..=20 deleted behind the trail's back, the claimed start
+    // being some head no checkpoint signed.
+    let start = Start::After {
+        seq: 20,
+        head: [7u8; 32],
+    };
+    let r = verify_archived(&t, start, &t.checkpoints[1..], 20);
+    assert!(!r.ok());
+    // A forged anchor (signed by another key) is refused too.
+    let other = AuditSigningKey::derive(
+        &han_crypto_core::keys::SecretKey::from_bytes(&[9u8; 32]).unwrap(),
+        &CHAIN,
+        1,
+    )
+    .unwrap();
+    let forged = other.checkpoint(
+        &CHAIN,
+        anchor.n,
+        anchor.seq,
+        anchor.head,
+        0,
+        anchor.prev_digest,
+    );
+    let mut cps = t.checkpoints[1..].to_vec();
+    cps[0] = forged;
+    let start = Start::After {
+        seq: anchor.seq,
+        head: anchor.head,
+    };
+    let r = verify_archived(&t, start, &cps, 20);
+    assert!(!r.ok());
+}
+
 #[test]
 fn range_verification_is_anchored_by_the_checkpoint_before_it() {
     let t = trail(50, 10);

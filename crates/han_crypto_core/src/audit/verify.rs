@@ -33,8 +33,9 @@ pub struct StoredEvent {
 pub enum Start {
     /// From event 1, after the genesis hash.
     Genesis { system_identifier: u64 },
-    /// After a trusted head (a verified checkpoint: the remaining chain after
-    /// archiving starts here).
+    /// After the head a checkpoint signed (what remains after archiving
+    /// starts here). That checkpoint must be among those fed: it is the
+    /// checkpoint chain's first link, and without it the start is unproven.
     After { seq: u64, head: Hash },
     /// From `from_seq`, taking that row's stored `prev_hash` as given; a
     /// checkpoint at `from_seq - 1` anchors it.
@@ -148,6 +149,8 @@ pub struct Verifier {
     due: VecDeque<Checkpoint>,
     signed_through: Option<u64>,
     fault: Option<Fault>,
+    /// Start::After: whether a checkpoint has vouched for the start's head.
+    start_needs_anchor: bool,
 }
 
 impl Verifier {
@@ -185,6 +188,7 @@ impl Verifier {
             due: VecDeque::new(),
             signed_through: None,
             fault: None,
+            start_needs_anchor: matches!(start, Start::After { .. }),
         }
     }
 
@@ -309,6 +313,19 @@ impl Verifier {
             return;
         }
         let after_good = self.after_last_good();
+        // After archiving, the checkpoint that signed the start's head is
+        // the first one left: it begins the checkpoint chain.
+        let anchor = self.cp_last.is_none()
+            && self.start_needs_anchor
+            && cp.seq + 1 == self.from_seq
+            && Some(cp.head) == self.start_head;
+        if anchor {
+            self.start_needs_anchor = false;
+            self.cp_next_prev = cp.digest(&self.chain_id);
+            self.cp_last = Some((cp.n, cp.seq));
+            self.signed_through = Some(cp.seq);
+            return;
+        }
         match self.cp_last {
             None if cp.n != 1 => {
                 return self.fail(
@@ -364,7 +381,10 @@ impl Verifier {
             // A checkpoint at the start's head: compare now if the start is
             // known, else when the first row names its predecessor.
             match self.start_head {
-                Some(h) => self.compare(cp, &h),
+                Some(h) => {
+                    self.compare(cp, &h);
+                    self.start_needs_anchor = false;
+                }
                 None => self.due.push_front(cp.clone()),
             }
             return;
@@ -389,6 +409,18 @@ impl Verifier {
     pub fn finish(mut self) -> Report {
         if let Some(p) = self.pending.take() {
             self.resolve(p, None);
+        }
+        if self.fault.is_none() && self.start_needs_anchor {
+            let seq = self.from_seq;
+            self.fail(
+                Reason::CheckpointMissing,
+                seq,
+                None,
+                format!(
+                    "no checkpoint signs the head the chain starts from, after event {}",
+                    seq - 1
+                ),
+            );
         }
         if self.fault.is_none() {
             if let Some(cp) = self.due.front().cloned() {
