@@ -212,11 +212,11 @@ pub fn record(mut access: Access) -> HcResult<()> {
     }
     let kind = if per_row { Kind::Single } else { Kind::Begin };
     let event = build(&access, kind)?;
-    if on_standby() {
-        log_standby_event(&event);
-        return Ok(());
-    }
-    let seq = commit_event(&event.encode())?;
+    let seq = if on_standby() {
+        super::standby::log_event(event)?
+    } else {
+        commit_event(&event.encode())?
+    };
     if !per_row {
         CURRENT.with(|c| {
             let mut c = c.borrow_mut();
@@ -316,8 +316,7 @@ fn record_whole(access: Access, kind: Kind) -> HcResult<()> {
     }
     let event = build(&access, kind)?;
     if on_standby() {
-        log_standby_event(&event);
-        return Ok(());
+        return super::standby::log_event(event).map(|_| ());
     }
     if kind == Kind::Marker {
         return commit_event_waiting(&event.encode()).map(|_| ());
@@ -328,12 +327,6 @@ fn record_whole(access: Access, kind: Kind) -> HcResult<()> {
 fn on_standby() -> bool {
     // SAFETY: reading shared recovery state.
     unsafe { pg_sys::RecoveryInProgress() }
-}
-
-/// A hot standby cannot write the trail: its events go to the server log,
-/// one JSON line each, which log drains carry off the replica.
-fn log_standby_event(event: &Event) {
-    pgrx::log!("han_crypto audit standby event {}", event.to_json());
 }
 
 /// The settings that decide what is recorded, as this session last saw them.
@@ -393,9 +386,14 @@ fn note_settings_change() -> HcResult<bool> {
             .object(setting)
             .detail(serde_json::json!({ "from": from, "to": to }));
         let event = build(&access, Kind::Single)?;
-        if on_standby() {
-            log_standby_event(&event);
-        } else if let Err(e) = commit_event_waiting(&event.encode()) {
+        // A hot standby cannot write the trail: its events go to the
+        // server log, signed, in this backend's standby chain.
+        let sent = if on_standby() {
+            super::standby::log_event(event).map(|_| ())
+        } else {
+            commit_event_waiting(&event.encode()).map(|_| ())
+        };
+        if let Err(e) = sent {
             SEEN.set(Some(before));
             return Err(e);
         }
@@ -436,6 +434,14 @@ fn end_events(ended: HashMap<Key, Open>) -> Vec<Vec<u8>> {
 /// The closing counts of a statement's accesses, without waiting: what the
 /// writer cannot take now goes with this backend's next event.
 fn send_ends(ended: HashMap<Key, Open>) {
+    if on_standby() {
+        for e in end_events(ended) {
+            if let Ok(e) = Event::decode(&e) {
+                let _ = super::standby::log_event(e);
+            }
+        }
+        return;
+    }
     for bytes in end_events(ended) {
         if !client::try_submit(&bytes) {
             PENDING.with(|p| {

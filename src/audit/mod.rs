@@ -9,6 +9,7 @@
 mod client;
 pub mod collect;
 mod shared;
+mod standby;
 pub mod store;
 pub mod writer;
 

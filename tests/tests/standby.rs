@@ -120,3 +120,131 @@ fn every_read_path_works_on_a_hot_standby_and_writes_fail_with_25006() {
         "an internal error on the standby"
     );
 }
+
+/// The offline CLI, built for the test.
+fn cli() -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "han_crypto_cli"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| root.join("target"), std::path::PathBuf::from)
+        .join("debug/han-crypto")
+}
+
+fn verify_standby_log(log: &str, key: &str) -> serde_json::Value {
+    let path = std::env::temp_dir().join(format!("hc-standby-log-{}.log", std::process::id()));
+    std::fs::write(&path, log).unwrap();
+    let out = std::process::Command::new(cli())
+        .args(["audit", "verify-standby"])
+        .arg(&path)
+        .args(["--public-key", key, "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A standby cannot write the trail: each of its backends logs its events
+/// as a signed chain of its own, one line per statement-level event (not
+/// per row), never a plaintext; the CLI verifies the log and names an
+/// edited line. After failover the promoted server's trail verifies and
+/// its writer extends it.
+#[test]
+fn standby_events_are_a_signed_log_chain_and_failover_keeps_the_trail() {
+    let primary = Cluster::start(
+        "sba-primary",
+        &[("HAN_CRYPTO_ROOT_KEY", &"3".repeat(64))],
+        &["wal_level = replica", "max_wal_senders = 4"],
+    );
+    let mut p = primary.fresh_db("sba");
+    p.batch_execute(
+        "CREATE TABLE notes (id int PRIMARY KEY, ring text NOT NULL, body text);
+         SELECT han_crypto.protect('notes', ARRAY['body'], 'ring');
+         INSERT INTO notes SELECT g, 'default', 'STANDBY-PLAINTEXT-' || g FROM generate_series(1, 50) g;
+         CREATE TABLE envs AS SELECT han_crypto.encrypt('STANDBY-PLAINTEXT-env') AS e;
+         SELECT han_crypto.audit_checkpoint();",
+    )
+    .unwrap();
+    let key: String = p
+        .query_one("SELECT han_crypto.audit_public_key()", &[])
+        .unwrap()
+        .get(0);
+    let standby = primary.standby("sba-standby");
+    standby.catch_up_with(&primary);
+    let mut s = standby.connect("sba");
+    let rows = s.query("SELECT body FROM notes_decrypted", &[]).unwrap();
+    assert_eq!(rows.len(), 50);
+    for _ in 0..3 {
+        s.query_one("SELECT han_crypto.decrypt(e) FROM envs", &[])
+            .unwrap();
+    }
+    let (code, _) = expect_error(
+        &mut s,
+        "SELECT han_crypto.decrypt(set_byte(e, 40, get_byte(e, 40) # 1)) FROM envs",
+        &[],
+    );
+    assert_eq!(code, "XX001");
+    drop(s);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    let log = standby.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("han_crypto audit standby event "))
+        .collect();
+    let view_reads = lines.iter().filter(|l| l.contains("\"view_read\"")).count();
+    assert_eq!(
+        view_reads, 2,
+        "a 50-row read is a begin and an end line: {lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("\"failed\"")),
+        "the failed decrypt is logged"
+    );
+    assert!(
+        !log.contains("STANDBY-PLAINTEXT"),
+        "no plaintext in the standby's log"
+    );
+    let r = verify_standby_log(&log, &key);
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["events"].as_u64().unwrap() >= 6, "{r}");
+    // A line edited in the log stream is named.
+    let edited = log.replacen("\"view_read\"", "\"decrypt\"", 1);
+    assert_eq!(verify_standby_log(&edited, &key)["ok"], false);
+
+    // Failover: the promoted standby's trail is the primary's, intact; its
+    // own writer then extends it.
+    drop(p);
+    let mut s = standby.connect("sba");
+    s.batch_execute("SELECT pg_promote(wait => true)").unwrap();
+    let mut s = standby.connect("sba");
+    let ok: bool = s
+        .query_one("SELECT ok FROM han_crypto.audit_verify()", &[])
+        .unwrap()
+        .get(0);
+    assert!(ok);
+    let before: i64 = s
+        .query_one("SELECT max(seq) FROM han_crypto_audit._events", &[])
+        .unwrap()
+        .get(0);
+    s.query_one("SELECT han_crypto.decrypt(e) FROM envs", &[])
+        .unwrap();
+    s.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let r = s
+        .query_one("SELECT ok, checked FROM han_crypto.audit_verify()", &[])
+        .unwrap();
+    assert!(r.get::<_, bool>(0));
+    let after: i64 = s
+        .query_one("SELECT max(seq) FROM han_crypto_audit._events", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        after > before,
+        "the promoted server's writer extends the chain"
+    );
+}

@@ -4,6 +4,7 @@
 //! ```text
 //! han-crypto audit verify EXPORT --public-key HEX|@FILE
 //!            [--checkpoint JSON|@FILE] [--log SERVER_LOG] [--json]
+//! han-crypto audit verify-standby SERVER_LOG --public-key HEX|@FILE [--json]
 //! ```
 //!
 //! Exit status: 0 the export is intact, 1 it is not (or cannot be read as an
@@ -14,6 +15,7 @@ use std::io::{self, BufRead, BufReader};
 use std::process::ExitCode;
 
 use han_crypto_core::audit::export::verify_export;
+use han_crypto_core::audit::standby::verify_standby_log;
 use han_crypto_core::audit::{AuditPublicKey, Checkpoint};
 use serde_json::{json, Value as Json};
 
@@ -22,12 +24,16 @@ const USAGE: &str = "usage: han-crypto audit verify EXPORT --public-key HEX|@FIL
   --public-key  han_crypto.audit_public_key(), as hex or @file holding it
   --checkpoint  a checkpoint kept outside the database (JSON or @file)
   --log         a server log: its newest 'han_crypto audit checkpoint' line is used
-  --json        print the result as one JSON object";
+  --json        print the result as one JSON object
+       han-crypto audit verify-standby SERVER_LOG --public-key HEX|@FILE [--json]
+  SERVER_LOG    a hot standby's server log: its signed 'han_crypto audit standby event' lines";
 
 /// The mirror's prefix before a checkpoint's JSON in a server log line.
 const LOG_MARKER: &str = "han_crypto audit checkpoint ";
 
 struct Args {
+    /// verify-standby: `export` is a server log.
+    standby: bool,
     export: String,
     public_key: String,
     checkpoint: Option<String>,
@@ -36,9 +42,14 @@ struct Args {
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
-    if argv.next().as_deref() != Some("audit") || argv.next().as_deref() != Some("verify") {
+    if argv.next().as_deref() != Some("audit") {
         return Err("unknown command".into());
     }
+    let standby = match argv.next().as_deref() {
+        Some("verify") => false,
+        Some("verify-standby") => true,
+        _ => return Err("unknown command".into()),
+    };
     let mut export = None;
     let mut public_key = None;
     let mut checkpoint = None;
@@ -57,7 +68,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             _ => return Err("more than one export file".into()),
         }
     }
+    if standby && (checkpoint.is_some() || log.is_some()) {
+        return Err("verify-standby takes a server log and --public-key only".into());
+    }
     Ok(Args {
+        standby,
         export: export.ok_or("no export file")?,
         public_key: public_key.ok_or("--public-key is required")?,
         checkpoint,
@@ -99,9 +114,35 @@ fn newest_logged_checkpoint(
     Ok(best)
 }
 
+/// A standby's server log: every signed standby event line checked.
+fn run_standby(args: &Args, key: &AuditPublicKey) -> Result<bool, String> {
+    let f = File::open(&args.export).map_err(|e| format!("{}: {e}", args.export))?;
+    let r = verify_standby_log(BufReader::new(f), key);
+    let mut out = json!({"ok": r.ok(), "chains": r.chains, "events": r.events});
+    if let Some((line, why)) = &r.fault {
+        out["line"] = json!(line);
+        out["detail"] = json!(why);
+    }
+    if args.json {
+        println!("{out}");
+    } else if r.ok() {
+        println!(
+            "intact: {} standby events in {} backend chains",
+            r.events, r.chains
+        );
+    } else {
+        let (line, why) = r.fault.as_ref().expect("not ok");
+        println!("TAMPERED: log line {line}: {why}");
+    }
+    Ok(r.ok())
+}
+
 fn run(args: Args) -> Result<bool, String> {
     let key =
         AuditPublicKey::from_hex(&inline_or_file(&args.public_key)?).map_err(|e| e.to_string())?;
+    if args.standby {
+        return run_standby(&args, &key);
+    }
     let mut external = match &args.checkpoint {
         Some(c) => {
             let text = inline_or_file(c)?;

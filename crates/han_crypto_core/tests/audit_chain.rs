@@ -802,3 +802,83 @@ proptest! {
         }
     }
 }
+
+mod standby_log {
+    use super::*;
+    use han_crypto_core::audit::standby::{verify_standby_log, StandbyChain, LOG_MARKER};
+
+    fn key(b: u8) -> AuditSigningKey {
+        AuditSigningKey::derive(
+            &han_crypto_core::keys::SecretKey::from_bytes(&[b; 32]).unwrap(),
+            &CHAIN,
+            1,
+        )
+        .unwrap()
+    }
+
+    /// Two backends' chains, interleaved as a server log interleaves them.
+    fn log_lines(k: &AuditSigningKey) -> Vec<String> {
+        let mut a = StandbyChain::new([1; 16], CHAIN, SYSID);
+        let mut b = StandbyChain::new([2; 16], CHAIN, SYSID);
+        let mut out = vec!["2026-12-03 LOG:  database system is ready".to_string()];
+        for i in 0..4 {
+            for (c, who) in [(&mut a, "alice"), (&mut b, "bob")] {
+                let mut e = Event::new(0, 1_000 + i, Kind::Begin);
+                e.set_text(Field::Actor, who).unwrap();
+                e.set_text(Field::Action, "view_read").unwrap();
+                out.push(format!(
+                    "2026-12-03 [42] LOG:  {LOG_MARKER}{}",
+                    c.line(k, e)
+                ));
+            }
+        }
+        out
+    }
+
+    fn check(
+        lines: &[String],
+        k: &AuditSigningKey,
+    ) -> han_crypto_core::audit::standby::StandbyReport {
+        verify_standby_log(lines.join("\n").as_bytes(), &k.public_key())
+    }
+
+    #[test]
+    fn standby_log_of_interleaved_chains_verifies() {
+        let k = key(5);
+        let r = check(&log_lines(&k), &k);
+        assert!(r.ok(), "{:?}", r.fault);
+        assert_eq!((r.chains, r.events), (2, 8));
+    }
+
+    #[test]
+    fn standby_log_edit_delete_insert_reorder_and_forgery_are_detected() {
+        let k = key(5);
+        let lines = log_lines(&k);
+        let mut edited = lines.clone();
+        edited[3] = edited[3].replace("alice", "mallory");
+        let mut deleted = lines.clone();
+        deleted.remove(3);
+        let mut first_gone = lines.clone();
+        first_gone.remove(1);
+        let mut swapped = lines.clone();
+        swapped.swap(1, 3);
+        let mut repeated = lines.clone();
+        repeated.insert(4, lines[3].clone());
+        let other = key(6);
+        let forged = log_lines(&other);
+        for (name, bad) in [
+            ("edited", &edited),
+            ("deleted", &deleted),
+            ("first line deleted", &first_gone),
+            ("swapped", &swapped),
+            ("repeated", &repeated),
+            ("signed by another key", &forged),
+        ] {
+            let r = check(bad, &k);
+            assert!(!r.ok(), "{name} went unnoticed");
+        }
+        let mut garbled = lines.clone();
+        garbled[2] = format!("LOG:  {LOG_MARKER}{{not json");
+        assert!(!check(&garbled, &k).ok());
+    }
+}

@@ -193,6 +193,14 @@ impl AuditPublicKey {
     }
 }
 
+impl AuditPublicKey {
+    /// Whether `signature` is this key's over `message` (strict, as above).
+    pub fn verifies_message(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(signature);
+        self.0.verify_strict(message, &sig).is_ok()
+    }
+}
+
 /// The signing half. Zeroized on drop (ed25519-dalek's `zeroize` feature).
 pub struct AuditSigningKey(SigningKey);
 

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod event;
 pub mod export;
+pub mod standby;
 pub mod verify;
 
 pub use chain::{genesis, link, ChainId, Hash};
