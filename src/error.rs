@@ -9,7 +9,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgSqlErrorCode as Code;
 
 /// Everything the extension layer can fail with.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum HcError {
     /// A failure from the pure core (format, authentication, limits).
     Core(CoreError),
@@ -141,17 +141,46 @@ pub fn quoted(name: &str) -> String {
     out
 }
 
-fn report(code: Code, message: String, hint: Option<&str>) -> ErrorReport {
-    let r = ErrorReport::new(code, message, "han_crypto");
-    match hint {
-        Some(h) => r.set_hint(h),
-        None => r,
+/// What an error is reported as: SQLSTATE, message, hint.
+struct Parts {
+    code: Code,
+    message: String,
+    hint: Option<String>,
+}
+
+fn report(code: Code, message: String, hint: Option<&str>) -> Parts {
+    Parts {
+        code,
+        message,
+        hint: hint.map(str::to_owned),
+    }
+}
+
+impl HcError {
+    /// The SQLSTATE this error is reported with, as its five characters
+    /// (for the audit trail, which records it beside the outcome).
+    pub fn sqlstate(&self) -> String {
+        let code = self.clone().parts().code as i32;
+        (0..5)
+            .map(|i| (((code >> (6 * i)) & 0x3F) as u8 + b'0') as char)
+            .collect()
     }
 }
 
 impl From<HcError> for ErrorReport {
     fn from(e: HcError) -> Self {
-        match e {
+        let p = e.parts();
+        let r = ErrorReport::new(p.code, p.message, "han_crypto");
+        match p.hint {
+            Some(h) => r.set_hint(h),
+            None => r,
+        }
+    }
+}
+
+impl HcError {
+    fn parts(self) -> Parts {
+        match self {
             HcError::Core(core) => core_report(core),
             HcError::UnknownKeyring(name) => report(
                 Code::ERRCODE_UNDEFINED_OBJECT,
@@ -312,7 +341,7 @@ impl From<HcError> for ErrorReport {
     }
 }
 
-fn core_report(e: CoreError) -> ErrorReport {
+fn core_report(e: CoreError) -> Parts {
     let msg = e.to_string();
     match e {
         CoreError::AuthenticationFailed => report(

@@ -418,7 +418,7 @@ pub fn audit_key_use(
         .key_version(key_ref.key_version);
     crate::audit::record(match result {
         Ok(()) => access.outcome(crate::audit::Outcome::Ok),
-        Err(e) => access.outcome(crate::audit::Outcome::of(e)),
+        Err(e) => access.failure(e),
     })
 }
 

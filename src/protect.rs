@@ -909,7 +909,7 @@ fn audit_view_read(place: &Place<'_>, result: Result<(), &HcError>) -> HcResult<
         .row_key(|| audit_row_key(place));
     let access = match result {
         Ok(()) => access.outcome(crate::audit::Outcome::Ok),
-        Err(e) => access.outcome(crate::audit::Outcome::of(e)),
+        Err(e) => access.failure(e),
     };
     crate::audit::record(access)
 }

@@ -39,7 +39,7 @@ fn set_actor(
     client_addr: default!(Option<pgrx::Inet>, "NULL"),
 ) -> Result<(), ErrorReport> {
     if let Err(e) = require_app_role("set_actor()") {
-        audit::record(audit::Access::new("set_actor").outcome(audit::Outcome::of(&e)))?;
+        audit::record(audit::Access::new("set_actor").failure(&e))?;
         return Err(e.into());
     }
     let principal = principal.ok_or(HcError::NullArgument("principal"))?;
@@ -112,8 +112,11 @@ fn authenticate(token: &str) -> Result<String, ErrorReport> {
             Ok(principal)
         }
         Err(e) => {
+            // Whatever the cause, a rejected token is a failed
+            // authentication (the reason says which).
             let access = audit::Access::new("authenticate")
-                .outcome(audit::Outcome::of(&e))
+                .failure(&e)
+                .outcome(audit::Outcome::Failed)
                 .detail(serde_json::json!({ "reason": rejection_reason(&e) }));
             audit::record(access)?;
             Err(e.into())

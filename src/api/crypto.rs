@@ -19,9 +19,7 @@ fn required<'a>(value: Option<&'a str>, name: &'static str) -> HcResult<&'a str>
 /// Records a refusal that came before any key was at hand (keyring name
 /// only), and passes the error on.
 fn audit_refusal(action: &'static str, keyring: &str, e: HcError) -> HcError {
-    let access = Access::new(action)
-        .keyring(keyring)
-        .outcome(audit::Outcome::of(&e));
+    let access = Access::new(action).keyring(keyring).failure(&e);
     match audit::record(access) {
         Ok(()) => e,
         Err(audit_error) => audit_error,

@@ -235,9 +235,10 @@ fn revoke_access(keyring: &str, principal: &str) -> Result<bool, ErrorReport> {
 /// `result` on. A failure to record fails the call (and rolls back what it
 /// wrote): no keyring change goes unrecorded.
 fn audited<T>(action: &'static str, keyring: &str, result: HcResult<T>) -> Result<T, ErrorReport> {
-    let access = audit::Access::new(action).keyring(keyring).result(&result);
-    audit::record_single(access)?;
-    Ok(result?)
+    Ok(audit::audited(
+        audit::Access::new(action).keyring(keyring),
+        result,
+    )?)
 }
 
 fn passphrase_keyring(name: &str) -> HcResult<std::rc::Rc<catalog::KeyringRow>> {

@@ -20,11 +20,24 @@ fn _restore_redactions(
     let tbl = tbl.ok_or(HcError::NullArgument("tbl"))?;
     let row_key = row_key.ok_or(HcError::NullArgument("row_key"))?;
     let column_name = column_name.ok_or(HcError::NullArgument("column_name"))?;
-    Ok(crate::protect::restore_redactions(
-        tbl,
-        &row_key,
-        column_name,
-    )?)
+    let restored = crate::protect::restore_redactions(tbl, &row_key, column_name);
+    let object = crate::catalog::relation_sql_name(tbl)
+        .map(|t| format!("{t}.{column_name}"))
+        .unwrap_or_else(|_| column_name.to_owned());
+    let detail = match &restored {
+        Ok(n) => serde_json::json!({ "restored": n }),
+        Err(_) => serde_json::json!({}),
+    };
+    let row = row_key
+        .iter()
+        .map(|k| k.as_deref().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let access = crate::audit::Access::new("restore_redactions")
+        .object(object)
+        .row_key(|| row)
+        .detail(detail);
+    Ok(crate::audit::audited(access, restored)?)
 }
 
 /// What quarantine keeps for a table, for an admin of its quarantine keyring.
@@ -59,5 +72,11 @@ fn _quarantined(
 /// Deletes every kept value whose retention has run out; returns how many.
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_quarantine() -> Result<i64, ErrorReport> {
-    Ok(crate::quarantine::purge()?)
+    let purged = crate::quarantine::purge();
+    let detail = match &purged {
+        Ok(n) => serde_json::json!({ "purged": n }),
+        Err(_) => serde_json::json!({}),
+    };
+    let access = crate::audit::Access::new("purge_quarantine").detail(detail);
+    Ok(crate::audit::audited(access, purged)?)
 }

@@ -38,7 +38,14 @@ impl Outcome {
             | HcError::KeyringLocked(_)
             | HcError::RetiredKeyVersion { .. }
             | HcError::PermissionDenied { .. } => Outcome::Denied,
-            _ => Outcome::Failed,
+            // A value or a key that does not open: what a probe produces.
+            HcError::Core(_)
+            | HcError::CorruptKeyring(_)
+            | HcError::ContentMismatch { .. }
+            | HcError::UnknownKeyringId(_)
+            | HcError::UnknownKeyVersion { .. }
+            | HcError::WrongRootKey => Outcome::Failed,
+            _ => Outcome::Error,
         }
     }
 
@@ -61,7 +68,7 @@ pub struct Access {
     pub keyring: Option<String>,
     pub key_version: Option<i64>,
     pub outcome: Option<Outcome>,
-    pub sqlstate: Option<&'static str>,
+    pub sqlstate: Option<String>,
     /// Counts and type names only.
     pub detail: Option<serde_json::Value>,
     pub row_key: Option<String>,
@@ -100,8 +107,13 @@ impl Access {
     pub fn result<T>(self, result: &Result<T, HcError>) -> Access {
         match result {
             Ok(_) => self.outcome(Outcome::Ok),
-            Err(e) => self.outcome(Outcome::of(e)),
+            Err(e) => self.failure(e),
         }
+    }
+    /// What `e` counts as (denied, failed or error), with its SQLSTATE.
+    pub fn failure(mut self, e: &HcError) -> Access {
+        self.sqlstate = Some(e.sqlstate());
+        self.outcome(Outcome::of(e))
     }
     pub fn detail(mut self, d: serde_json::Value) -> Access {
         self.detail = Some(d);
@@ -116,7 +128,7 @@ struct Key {
     keyring: Option<String>,
     key_version: Option<i64>,
     outcome: Outcome,
-    sqlstate: Option<&'static str>,
+    sqlstate: Option<String>,
 }
 
 struct Open {
@@ -165,7 +177,7 @@ pub fn record(mut access: Access) -> HcResult<()> {
         keyring: a.keyring.clone(),
         key_version: a.key_version,
         outcome: a.outcome.unwrap_or(Outcome::Ok),
-        sqlstate: a.sqlstate,
+        sqlstate: a.sqlstate.clone(),
     };
     let mut key = key_of(&access);
     let id = statement_id();
@@ -299,6 +311,13 @@ pub fn before_commit() -> HcResult<()> {
 /// changes), waiting for the writer.
 pub fn record_single(access: Access) -> HcResult<()> {
     record_whole(access, Kind::Single)
+}
+
+/// Runs as [`record_single`] with the outcome of `result` (ok, denied,
+/// failed or error with its SQLSTATE), then hands `result` back.
+pub fn audited<T>(access: Access, result: HcResult<T>) -> HcResult<T> {
+    record_single(access.result(&result))?;
+    result
 }
 
 /// Records a marker (left by archiving), waiting for the writer's commit
@@ -611,8 +630,8 @@ fn build(access: &Access, kind: Kind) -> HcResult<Event> {
         Field::Outcome,
         Value::Text(access.outcome.unwrap_or(Outcome::Ok).name().into()),
     )?;
-    if let Some(s) = access.sqlstate {
-        set(&mut e, Field::Sqlstate, Value::Text(s.into()))?;
+    if let Some(s) = &access.sqlstate {
+        set(&mut e, Field::Sqlstate, Value::Text(s.clone()))?;
     }
     if kind == Kind::Single {
         set(&mut e, Field::RowCount, Value::Int(1))?;

@@ -13,7 +13,7 @@ mod standby;
 pub mod store;
 pub mod writer;
 
-pub use collect::{record, record_marker, record_single, Access, Outcome};
+pub use collect::{audited, record, record_marker, record_single, Access, Outcome};
 
 use std::cell::Cell;
 

@@ -63,3 +63,11 @@ SELECT han_crypto.purge_quarantine() AS purged;
 
 DROP TABLE regress_q_notes CASCADE;
 DROP ROLE regress_q_stranger;
+
+-- Each restore and purge is an audit event, refused and failed ones too,
+-- with counts (never the values put back).
+SELECT han_crypto.audit_checkpoint() IS NOT NULL AS signed;
+SELECT action, outcome, sqlstate, object, row_keys, detail
+FROM han_crypto_audit.events
+WHERE action IN ('restore_redactions', 'purge_quarantine')
+ORDER BY seq;
