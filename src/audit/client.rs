@@ -85,6 +85,23 @@ fn deliver(msg: &[u8], wait_for_commit: bool) -> HcResult<i64> {
     ))
 }
 
+/// Makes sure this database's writer runs (starting it if need be) and
+/// its queue is mapped here, so that events made later can be handed over
+/// without waiting: the asynchronous mode's check that one can be.
+pub fn ensure_writer() -> HcResult<()> {
+    let deadline = Instant::now() + ack_timeout();
+    for _ in 0..4 {
+        let (slot, view) = running_writer(deadline)?;
+        if ring_base(slot, &view).is_some() {
+            return Ok(());
+        }
+    }
+    Err(unavailable(
+        "the audit writer keeps stopping",
+        "See the server log for \"han_crypto audit writer\" lines.",
+    ))
+}
+
 /// Hands `msg` to a running writer without waiting for anything; false if
 /// there is none or its ring is full. Safe in transaction callbacks: it
 /// neither sleeps nor raises.

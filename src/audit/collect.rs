@@ -133,6 +133,8 @@ struct Key {
 
 struct Open {
     begin_seq: i64,
+    /// Asynchronous mode: the statement's one event, not yet sent.
+    whole: Option<Event>,
     count: i64,
     row_keys: Vec<String>,
 }
@@ -222,12 +224,26 @@ pub fn record(mut access: Access) -> HcResult<()> {
             return Ok(());
         }
     }
-    let kind = if per_row { Kind::Single } else { Kind::Begin };
-    let event = build(&access, kind)?;
-    let seq = if on_standby() {
-        super::standby::log_event(event)?
+    // Asynchronous, statement level: nothing waits for the first access,
+    // so the statement's accesses are one event, sent with its count when
+    // it ends (half the writer's work of a begin and an end).
+    let fold = !per_row
+        && gucs::AUDIT_MODE.get() == AuditMode::Async
+        && !on_standby()
+        && !trail_created_here()?;
+    let kind = if per_row || fold {
+        Kind::Single
     } else {
-        commit_event(&event.encode())?
+        Kind::Begin
+    };
+    let event = build(&access, kind)?;
+    let (seq, whole) = if fold {
+        client::ensure_writer()?;
+        (0, Some(event))
+    } else if on_standby() {
+        (super::standby::log_event(event)?, None)
+    } else {
+        (commit_event(&event.encode())?, None)
     };
     if !per_row {
         CURRENT.with(|c| {
@@ -237,6 +253,7 @@ pub fn record(mut access: Access) -> HcResult<()> {
                     key,
                     Open {
                         begin_seq: seq,
+                        whole,
                         count: 1,
                         row_keys: access
                             .row_key
@@ -437,6 +454,14 @@ fn row_key_limit() -> usize {
 fn end_events(ended: HashMap<Key, Open>) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(ended.len());
     for (key, open) in ended {
+        if let Some(mut e) = open.whole {
+            let _ = e.set(Field::RowCount, Value::Int(open.count));
+            if !open.row_keys.is_empty() {
+                let _ = e.set(Field::RowKeys, Value::List(open.row_keys));
+            }
+            out.push(e.encode());
+            continue;
+        }
         let mut e = Event::new(0, super::now_us(), Kind::End);
         let _ = e.set(Field::Action, Value::Text(key.action.into()));
         let _ = e.set(Field::Outcome, Value::Text(key.outcome.name().into()));

@@ -191,6 +191,11 @@ fn no_background_worker_slot_fails_closed_with_53000() {
     // encrypt is audited too: it fails closed before sealing anything.
     let (code, _) = expect_error(&mut c, "SELECT han_crypto.encrypt('more')", &[]);
     assert_eq!(code, "53000");
+    // The asynchronous mode is closed to a missing writer too.
+    c.batch_execute("SET han_crypto.audit_mode = async")
+        .unwrap();
+    let (code, _) = expect_error(&mut c, "SELECT han_crypto.decrypt($1)", &[&env]);
+    assert_eq!(code, "53000");
     assert!(!cl.log().contains("top secret"));
 }
 
@@ -979,6 +984,17 @@ fn async_mode_queues_events_that_a_checkpoint_then_finds_committed() {
     assert_eq!(
         got, expected,
         "the switch first, then every access, counted"
+    );
+    let stored: i64 = c
+        .query_one(
+            "SELECT count(*) FROM han_crypto_audit._events WHERE seq > $1 AND action = 'view_read'",
+            &[&before],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        stored, 5,
+        "asynchronous: one event per statement, no begin and end"
     );
     let status: String = c
         .query_one("SELECT han_crypto.audit_status()->>'mode'", &[])
