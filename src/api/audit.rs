@@ -195,6 +195,11 @@ fn for_each_row(
                 on_checkpoint(&cps.pop_front().expect("front exists"));
             }
         }
+        // Checked against `to`: a planted seq of i64::MAX must not wrap
+        // the loop around.
+        if last >= to {
+            break;
+        }
         next = last + 1;
     }
     for cp in cps {
@@ -355,8 +360,15 @@ impl ExportLines {
             Vec::new()
         };
         match batch.last() {
-            Some(last) => self.next = last.event.seq as i64 + 1,
-            None => self.next = self.to + 1,
+            // More may follow (checked against `to`, so a planted seq of
+            // i64::MAX cannot wrap the reading around).
+            Some(last) if (last.event.seq as i64) < self.to => {
+                self.next = last.event.seq as i64 + 1
+            }
+            _ => {
+                self.next = i64::MAX;
+                self.to = i64::MIN;
+            }
         }
         for e in &batch {
             self.pending.push_back(writer.event(e));
@@ -423,11 +435,31 @@ fn audit_archive(
         }
         .into());
     }
+    // SAFETY: reading the backend's isolation level.
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        // Its DELETE would use the transaction's snapshot, older than the
+        // one the segment is read with, and leave part of it behind.
+        return Err(HcError::Refused {
+            code: Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            message: "han_crypto.audit_archive() runs only in a READ COMMITTED transaction".into(),
+            hint: Some("BEGIN ISOLATION LEVEL READ COMMITTED, or use the default level.".into()),
+        }
+        .into());
+    }
     lock_archiving();
     let floor = store::first_seq()?.unwrap_or(1);
     let closing = match store::checkpoint_before(before, floor - 1)? {
         Some(n) => store::checkpoint_numbered(n)?,
         None => None,
+    };
+    // After an archive, a segment must reach the marker that accounts
+    // for its start (else its file could not prove that start).
+    let closing = match (closing, floor > 1) {
+        (Some(cp), true) => match store::archive_marker_seq(floor - 1)? {
+            Some(m) if cp.seq as i64 >= m => Some(cp),
+            _ => None,
+        },
+        (cp, _) => cp,
     };
     let Some(closing) = closing else {
         pgrx::notice!("no part of the audit trail is old enough to archive: no checkpoint made before that time signs an event still stored");
@@ -498,7 +530,17 @@ impl ArchiveLines {
                     "export_sha256": self.export_sha256,
                 })),
         )?;
-        store::remove_archived(self.to, self.checkpoint)?;
+        let removed = store::remove_archived(self.to, self.checkpoint)?;
+        let expected = self.to - self.from + 1;
+        if removed != expected {
+            return Err(HcError::Refused {
+                code: Code::ERRCODE_DATA_CORRUPTED,
+                message: format!(
+                    "the archive would remove {removed} events where its export holds {expected}"
+                ),
+                hint: Some("Nothing was removed. See han_crypto.audit_verify().".into()),
+            });
+        }
         Ok(())
     }
 }

@@ -347,7 +347,9 @@ fn record_whole(access: Access, kind: Kind) -> HcResult<()> {
     if super::is_writer() {
         return Ok(());
     }
-    if !note_settings_change()? {
+    // An archive marker is written even with audit_mode = off: the
+    // removal it accounts for follows it.
+    if !note_settings_change()? && kind != Kind::Marker {
         return Ok(());
     }
     let event = build(&access, kind)?;
@@ -575,13 +577,20 @@ fn bounded(t: String) -> String {
 /// replaced (a passphrase passed as a keyring name by mistake must not
 /// stay in an append-only table), and bounded.
 fn clean_text(t: String) -> String {
-    let escaped: String = if t
-        .chars()
-        .any(|c| c.is_control() || crate::actor::is_invisible_format(c))
-    {
-        t.chars()
+    // Redact first: a secret spread over lines (a PEM key) is recognised
+    // only with its line breaks, which escaping would hide from the scanner.
+    let redacted = match crate::redaction::text(&t, Policy::ALL) {
+        Ok((clean, _)) => clean.into_owned(),
+        Err(_) => "[unreadable]".into(),
+    };
+    let escape = |c: char| {
+        c.is_control() || crate::actor::is_invisible_format(c) || c == '\u{2028}' || c == '\u{2029}'
+    };
+    let escaped: String = if redacted.chars().any(escape) {
+        redacted
+            .chars()
             .map(|c| {
-                if c.is_control() || crate::actor::is_invisible_format(c) {
+                if escape(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -589,13 +598,9 @@ fn clean_text(t: String) -> String {
             })
             .collect()
     } else {
-        t
+        redacted
     };
-    let redacted = match crate::redaction::text(&escaped, Policy::ALL) {
-        Ok((clean, _)) => clean.into_owned(),
-        Err(_) => "[unreadable]".into(),
-    };
-    bounded(redacted)
+    bounded(escaped)
 }
 
 /// The event for `access`, with who, where and when.

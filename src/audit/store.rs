@@ -256,20 +256,24 @@ pub fn checkpoint_numbered(n: i64) -> HcResult<Option<Checkpoint>> {
 /// a signed marker counts: the writer commits each with its checkpoint, so
 /// an unsigned one was appended behind its back.
 pub fn archived_through(through: i64) -> HcResult<bool> {
+    Ok(archive_marker_seq(through)?.is_some())
+}
+
+/// The seq of the signed archive marker for events up to `through`.
+pub fn archive_marker_seq(through: i64) -> HcResult<Option<i64>> {
     as_owner(|| {
         Ok(Spi::connect(|c| {
             c.select(
-                "SELECT EXISTS (SELECT 1 FROM han_crypto_audit._events WHERE kind = 'marker' \
+                "SELECT min(seq) FROM han_crypto_audit._events WHERE kind = 'marker' \
                  AND action = 'archive' AND outcome = 'ok' \
                  AND detail->>'through_seq' = $1::pg_catalog.text \
-                 AND seq <= (SELECT max(seq) FROM han_crypto_audit._checkpoints))",
+                 AND seq <= (SELECT max(seq) FROM han_crypto_audit._checkpoints)",
                 Some(1),
                 &[through.into()],
             )?
             .first()
-            .get_one::<bool>()
-        })?
-        .unwrap_or(false))
+            .get_one::<i64>()
+        })?)
     })
 }
 

@@ -346,6 +346,13 @@ fn every_tamper_is_named_by_sql_and_cli_at_the_same_seq() {
             "DELETE FROM han_crypto_audit._events WHERE seq <= 3;
              DELETE FROM han_crypto_audit._checkpoints WHERE seq < 3",
         ),
+        // A planted last seq: reading the trail must not wrap around.
+        (
+            "planted_max_seq",
+            "INSERT INTO han_crypto_audit._events (seq, ts, kind, action, outcome, prev_hash, hash)
+               SELECT 9223372036854775807, ts, kind, action, outcome, hash, sha256(hash)
+               FROM han_crypto_audit._events WHERE seq = 2",
+        ),
         // The same with a marker appended (hash-linked, but unsigned).
         (
             "delete_prefix_with_a_forged_marker",
@@ -1065,6 +1072,17 @@ fn archiving_removes_only_an_exported_segment_and_the_rest_still_verifies() {
         &[],
     );
     assert_eq!(code, "42501", "the application cannot archive");
+    // Under REPEATABLE READ its DELETE would see an older snapshot than its
+    // export: refused.
+    aud.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .unwrap();
+    let (code, _) = expect_error(
+        &mut aud,
+        "SELECT * FROM han_crypto.audit_archive(now())",
+        &[],
+    );
+    assert_eq!(code, "55000");
+    aud.batch_execute("ROLLBACK").unwrap();
     let count = |c: &mut Client| -> i64 {
         c.query_one("SELECT count(*) FROM han_crypto_audit._events", &[])
             .unwrap()

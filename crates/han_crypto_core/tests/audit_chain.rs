@@ -499,9 +499,25 @@ fn events_spliced_from_another_chain_detected() {
     assert_eq!(r.fault.unwrap().first_bad_seq, 1);
 }
 
+/// `t` with event `at` (1-based) turned into the marker of an archive of
+/// the events up to `through`, rehashed and re-signed.
+fn with_marker(mut t: Trail, at: usize, through: u64) -> Trail {
+    let e = &mut t.events[at - 1].event;
+    *e = Event::new(e.seq, e.ts_us, Kind::Marker);
+    e.set_text(Field::Action, "archive").unwrap();
+    e.set_text(Field::Outcome, "ok").unwrap();
+    e.set(
+        Field::Detail,
+        Value::Json(format!(r#"{{"through_seq": {through}}}"#)),
+    )
+    .unwrap();
+    rehash_from(&mut t.events, at - 1);
+    resign(t)
+}
+
 #[test]
 fn archived_prefix_verifies_from_its_signed_head() {
-    let t = trail(50, 10);
+    let t = with_marker(trail(50, 10), 25, 20);
     let closing = &t.checkpoints[1]; // seq 20
     let mut v = Verifier::new(
         CHAIN,
@@ -549,7 +565,7 @@ fn verify_archived(t: &Trail, start: Start, cps: &[Checkpoint], from: usize) -> 
 
 #[test]
 fn archived_trail_verifies_from_the_checkpoint_left_as_its_anchor() {
-    let t = trail(50, 10);
+    let t = with_marker(trail(50, 10), 25, 20);
     let anchor = t.checkpoints[1].clone(); // seq 20
     let start = Start::After {
         seq: anchor.seq,
@@ -563,7 +579,7 @@ fn archived_trail_verifies_from_the_checkpoint_left_as_its_anchor() {
 
 #[test]
 fn archived_start_without_its_anchoring_checkpoint_is_not_proven() {
-    let t = trail(50, 10);
+    let t = with_marker(trail(50, 10), 25, 20);
     let anchor = &t.checkpoints[1];
     let start = Start::After {
         seq: anchor.seq,
@@ -572,14 +588,38 @@ fn archived_start_without_its_anchoring_checkpoint_is_not_proven() {
     // The anchor removed too: the later checkpoints do not chain from it.
     let r = verify_archived(&t, start, &t.checkpoints[2..], 20);
     assert_eq!(fault(&r).0, Reason::CheckpointMissing);
-    // No checkpoint at all.
+    // No checkpoint at all: not even the marker is signed.
     let r = verify_archived(&t, start, &[], 20);
-    assert_eq!(fault(&r), (Reason::CheckpointMissing, 21));
+    assert!(!r.ok());
+}
+
+#[test]
+/// A header that claims an archived start, over a trail whose first
+/// events were simply deleted (no marker): reported deleted from event 1.
+#[test]
+fn archived_start_without_a_signed_marker_is_a_deleted_start() {
+    let t = trail(50, 10);
+    let anchor = &t.checkpoints[1];
+    let start = Start::After {
+        seq: anchor.seq,
+        head: anchor.head,
+    };
+    let r = verify_archived(&t, start, &t.checkpoints[1..], 20);
+    assert_eq!(fault(&r), (Reason::Deleted, 1));
+    // A marker for another range does not account for these events.
+    let t = with_marker(trail(50, 10), 25, 10);
+    let anchor = &t.checkpoints[1];
+    let start = Start::After {
+        seq: anchor.seq,
+        head: anchor.head,
+    };
+    let r = verify_archived(&t, start, &t.checkpoints[1..], 20);
+    assert_eq!(fault(&r), (Reason::Deleted, 1));
 }
 
 #[test]
 fn archived_start_claiming_another_head_fails() {
-    let t = trail(50, 10);
+    let t = with_marker(trail(50, 10), 25, 20);
     let anchor = &t.checkpoints[1];
     // Events 1..=20 deleted behind the trail's back, the claimed start
     // being some head no checkpoint signed.

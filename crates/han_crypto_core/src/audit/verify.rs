@@ -151,6 +151,32 @@ pub struct Verifier {
     fault: Option<Fault>,
     /// Start::After: whether a checkpoint has vouched for the start's head.
     start_needs_anchor: bool,
+    /// Start::After: the archive marker (an `archive` event of kind
+    /// `marker` whose `detail.through_seq` is the start) that accounts for
+    /// the events before the start, once seen.
+    start_needs_marker: bool,
+    start_marker_seq: Option<u64>,
+}
+
+/// Whether `e` records a completed archive of the events up to `through`.
+pub fn is_archive_marker(e: &Event, through: u64) -> bool {
+    use super::event::{Field, Kind, Value};
+    let text = |f| match e.get(f) {
+        Some(Value::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    e.kind == Kind::Marker
+        && text(Field::Action) == Some("archive")
+        && text(Field::Outcome) == Some("ok")
+        && match e.get(Field::Detail) {
+            Some(Value::Json(d)) => {
+                serde_json::from_str::<serde_json::Value>(d)
+                    .ok()
+                    .and_then(|j| j.get("through_seq").and_then(serde_json::Value::as_u64))
+                    == Some(through)
+            }
+            _ => false,
+        }
 }
 
 impl Verifier {
@@ -189,6 +215,8 @@ impl Verifier {
             signed_through: None,
             fault: None,
             start_needs_anchor: matches!(start, Start::After { .. }),
+            start_needs_marker: matches!(start, Start::After { .. }),
+            start_marker_seq: None,
         }
     }
 
@@ -264,6 +292,12 @@ impl Verifier {
         let encoded = row.event.encode();
         let computed = link(&head, &encoded);
         if row.prev_hash == head && row.hash == computed {
+            if self.start_needs_marker
+                && self.start_marker_seq.is_none()
+                && is_archive_marker(&row.event, self.from_seq - 1)
+            {
+                self.start_marker_seq = Some(seq);
+            }
             self.accept(seq, computed, row.prev_hash);
         } else if self.checked > 0 && Some(row.prev_hash) == self.last_row_prev {
             self.fail(
@@ -409,6 +443,25 @@ impl Verifier {
     pub fn finish(mut self) -> Report {
         if let Some(p) = self.pending.take() {
             self.resolve(p, None);
+        }
+        // An archived start is proven by the signed marker the archive left
+        // (later in the chain); without one, the events before it were
+        // deleted, whatever a header claims.
+        if self.fault.is_none()
+            && self.start_needs_marker
+            && !self
+                .start_marker_seq
+                .is_some_and(|m| self.signed_through.is_some_and(|s| s >= m))
+        {
+            let through = self.from_seq - 1;
+            self.fail(
+                Reason::Deleted,
+                1,
+                None,
+                format!(
+                    "events 1 to {through} are not in the trail and no signed archive marker accounts for them"
+                ),
+            );
         }
         if self.fault.is_none() && self.start_needs_anchor {
             let seq = self.from_seq;
