@@ -2277,3 +2277,248 @@ fn a_twilio_account_sid_goes_with_its_auth_token() {
     // Alone, an account SID names an account.
     assert_unchanged(&format!("Message sent from account {sid} (status: queued)"));
 }
+
+// ── Ninth tuning set: shapes its blind run showed ────────────────────────
+
+#[test]
+fn vendor_tokens_typed_from_filler_parts_stay() {
+    for text in [
+        "  slackToken: 'xoxb-1111111111-2222222222222-abcdefghijklmnopqrstuvwx',",
+        "  slackToken: 'xoxp-0000000000-9999999999-1234567890abcdefghij',",
+        r#"{"content": "export const FIXTURES = {\n  slackToken: 'xoxb-1111111111-2222222222222-abcdefghijklmnopqrstuvwx',\n};"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+    // A run or two inside a random body proves nothing.
+    for (text, secret) in [
+        (
+            "  slackToken: 'xoxb-2847261935-4827361928374-Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6',",
+            "xoxb-2847261935-4827361928374-Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+        ),
+        (
+            "SLACK_BOT_TOKEN=xoxb-1234567890-1234567890123-Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+            "xoxb-1234567890-1234567890123-Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn discord_bot_tokens_go_wherever_they_stand() {
+    for (text, secret) in [
+        (
+            "client.run('MTE2MDI4NDk4NTQ3MDYyNTU1Mg.Yc12-z.1NhYNnmn2sQyfAIzl4k-fPraxyvDVPvpoRprLf')",
+            "MTE2MDI4NDk4NTQ3MDYyNTU1Mg.Yc12-z.1NhYNnmn2sQyfAIzl4k-fPraxyvDVPvpoRprLf",
+        ),
+        (
+            "bot.login(\"NzkyNzE1NDU0MTk2MDg4ODQy.X-hvzA.Ovy4MCQywSkoMRRclStW4xAYK7I\");",
+            "NzkyNzE1NDU0MTk2MDg4ODQy.X-hvzA.Ovy4MCQywSkoMRRclStW4xAYK7I",
+        ),
+        (
+            r#"{"text": "import discord\n\nclient.run(\"ODk3NjU0MzIxMDk4NzY1NDMy.YaBcDe.Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga\")"}"#,
+            "ODk3NjU0MzIxMDk4NzY1NDMy.YaBcDe.Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    // The first part must decode to a user id: not a JWT, not a dotted
+    // name of three random parts.
+    for text in [
+        "Mzk0ODU3MjA5.abcdef.Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5",
+        "MQz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6D.abcdef.Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5",
+        "see release NmFiY2RlZjAxMjM0NTY3ODkw.build1.artifact-manifest-checksums-x",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn a_grep_pattern_after_a_mysql_p_flag_is_no_password() {
+    for text in [
+        "$ mysql --help | grep -A2 -E '^  -p|--password|--ssl-key'",
+        "mysql --help | grep -E \"-p|--password\"",
+        "mysql -u root -p| tee out.log",
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone("mysql -u root -pQz8!Lm3Vt2 -h db", &["Qz8!Lm3Vt2"]);
+}
+
+#[test]
+fn pass_as_the_verb_of_a_test_run_is_no_name() {
+    for text in [
+        "All 48 tests pass: `cargo test -p fleet-tracker`.",
+        "All 12 checks pass: `npm run lint -- --fix`",
+        "Both specs pass: `bundle exec rspec spec/auth_spec.rb`",
+        r#"{"content": "Done.\nAll 52 tests pass: `cargo test -p audit-trail`.\n"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+    for (text, secret) in [
+        ("jenkins pass: Vq7#Lm2xR9tZ", "Vq7#Lm2xR9tZ"),
+        (
+            "db pass: `correct horse battery staple`",
+            "correct horse battery staple",
+        ),
+        ("wifi pass: Tq9#mLz2Vx4k", "Tq9#mLz2Vx4k"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn a_service_named_as_its_own_password_stays() {
+    for text in [
+        "    environment:\n      POSTGRES_PASSWORD: postgres\n      POSTGRES_DB: app_test\n",
+        "RABBITMQ_DEFAULT_PASS=rabbitmq",
+        "      GRAFANA_ADMIN_PASSWORD: grafana",
+        r#"{"content": "  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: postgres\n"}"#,
+    ] {
+        assert_unchanged(text);
+    }
+    for (text, secret) in [
+        ("      POSTGRES_PASSWORD: Qz8mLvT2pW", "Qz8mLvT2pW"),
+        ("      POSTGRES_PASSWORD: harborlights", "harborlights"),
+        ("postgres_password = postgres2024!", "postgres2024!"),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+}
+
+#[test]
+fn secret_names_and_versions_in_cloud_run_flags_are_references() {
+    for text in [
+        "gcloud run deploy api --set-secrets=DB_PASS=db-password:latest,STRIPE_KEY=projects/443936345882/secrets/stripe-key/versions/3",
+        "gcloud run deploy api --update-secrets=SMTP_PASSWORD=smtp-password:2",
+        "gcloud run deploy api --update-secrets=API_TOKEN=api-token:latest,X=webhook-secret:1",
+        "  --set-secrets DB_PASS=db-password:3 \\",
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone(
+        "gcloud run deploy api --set-env-vars=DB_PASSWORD=Qz8!Lm3Vt2Kx",
+        &["Qz8!Lm3Vt2Kx"],
+    );
+}
+
+#[test]
+fn a_value_given_to_another_name_after_a_secret_noun_stays() {
+    for text in [
+        "WARN jwt: verification failed: no key with kid=sgaQcJnqJkL8w9x-ygt0IPF03S7-lHaHKzcc7IDTCso after refresh",
+        "the token for tenant_id=9f3c2a7e1b6d4f8a0c5e2b9d7f1a3c6e was rejected",
+        "secret lookup failed for version=Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+    ] {
+        assert_unchanged(text);
+    }
+    assert_gone(
+        "the signing key is sgaQcJnqJkL8w9x-ygt0IPF03S7-lHaHKzcc7IDTCso",
+        &["sgaQcJnqJkL8w9x-ygt0IPF03S7-lHaHKzcc7IDTCso"],
+    );
+}
+
+#[test]
+fn a_header_under_a_row_of_its_table_is_a_row() {
+    for text in [
+        "| name | staging | prod |\n|---|---|---|\n| STRIPE_SECRET_KEY | set | set |\n| STRIPE_WEBHOOK_SECRET | set | **missing** |\n| SENTRY_DSN | missing | set |\n",
+        r#"{"payload": "{\"content\": \"| name | staging | prod |\\n|---|---|---|\\n| REDIS_URL | set | set |\\n| STRIPE_SECRET_KEY | set | set |\\n| SENTRY_DSN | missing | set |\\n\"}"}"#,
+        "name,staging,prod\nDATABASE_URL,set,set\nAPI_TOKEN,set,set\nSENTRY_DSN,missing,set\n",
+    ] {
+        assert_unchanged(text);
+    }
+    // A box's top border stands over MySQL's header.
+    assert_gone(
+        "+------------+----------------------------------+\n| label      | secret_key                       |\n+------------+----------------------------------+\n| okx-hedge  | 08F52AE336E5AE71707503231D936295 |\n+------------+----------------------------------+\n",
+        &["08F52AE336E5AE71707503231D936295"],
+    );
+    assert_gone(
+        "| user | password |\n|---|---|\n| app | Qz8!Lm3Vt2Kx |\n",
+        &["Qz8!Lm3Vt2Kx"],
+    );
+}
+
+#[test]
+fn migration_file_names_are_not_values() {
+    for text in [
+        r#"{"content": "$ ls db/migrate/\n20230332022393_create_oauth_client_secrets.rb\n20230412210793_add_reset_password_token_to_users.rb"}"#,
+        "$ ls migrations/\n0041_create_api_keys.py\n0042_add_secret_hash_to_api_tokens.py\n",
+        "$ ls db/migrations\n20240101120000_create_secrets.sql\n20240102120000_rotate_signing_keys.sql",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn pgpass_passwords_made_of_words_digits_and_a_symbol_go() {
+    for (text, secret) in [
+        (
+            "$ cat ~/.pgpass\n10.16.195.181:5432:*:app:e8QU-SeZ9stx-bgJ\npostgres:5432:ingest:readonly:Jasper_Ripple2297+\n",
+            "Jasper_Ripple2297+",
+        ),
+        (
+            "db.internal:6432:billing:report:Maple-Harbor-4471!",
+            "Maple-Harbor-4471!",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "node-1:5432:ok:running:primary",
+        "replica-2:5432:ok:streaming:standby",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn oauth_client_constructors_lose_their_secret() {
+    for (text, secret) in [
+        (
+            "const oauth = new OAuthClient('0760da70d901ad4be598', 'd383f8e604cb4e110d4ea8f661ea3c1b7af68663', {",
+            "d383f8e604cb4e110d4ea8f661ea3c1b7af68663",
+        ),
+        (
+            "const client = new OAuth2Client(CLIENT_ID, 'GOCSPX-Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df', REDIRECT);",
+            "GOCSPX-Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df",
+        ),
+        (
+            "const auth = new google.auth.OAuth2(process.env.GOOGLE_CLIENT_ID, 'Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6', '/cb');",
+            "Qz8Lm3Vt2Kx9Pw4Rn7Yb1Hc6",
+        ),
+        (
+            "cred = ClientSecretCredential(\"tenant-id\", \"app-id\", \"Qz8~Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5\")",
+            "Qz8~Lm3Vt2Kx9Pw4Rn7Yb1Hc6Df0Ga5",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "const client = new OAuth2Client(CLIENT_ID, process.env.GOOGLE_CLIENT_SECRET, REDIRECT);",
+        "session = OAuth2Session(client_id, redirect_uri='https://x.dev/cb')",
+        "see https://accounts.google.com/o/oauth2/v2/auth?client_id=abc",
+    ] {
+        assert_unchanged(text);
+    }
+}
+
+#[test]
+fn keys_in_an_appid_query_parameter_go() {
+    for (text, secret) in [
+        (
+            "GET https://api.openweathermap.org/data/2.5/weather?q=Berlin&appid=AF0Ncr5ITybYWldWtHG9tWf6zkA5UeKN&units=metric -> 200",
+            "AF0Ncr5ITybYWldWtHG9tWf6zkA5UeKN",
+        ),
+        (
+            "curl 'https://api.openweathermap.org/data/2.5/forecast?appid=9f3c2a7e1b6d4f8a0c5e2b9d7f1a3c6e'",
+            "9f3c2a7e1b6d4f8a0c5e2b9d7f1a3c6e",
+        ),
+    ] {
+        assert_gone(text, &[secret]);
+    }
+    for text in [
+        "GET /x?appid=1234567890123456",
+        "https://graph.facebook.com/oauth?appid=4829173650192837",
+    ] {
+        assert_unchanged(text);
+    }
+}

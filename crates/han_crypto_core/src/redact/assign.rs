@@ -107,6 +107,40 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
     {
         return None;
     }
+    // `All 48 tests pass: …`, `both checks pass`: the verb of a test run's
+    // result, not a name.
+    if name.eq_ignore_ascii_case("pass") && start > 0 && before == b' ' {
+        let we = start - 1;
+        let ws = we
+            - b[we.saturating_sub(16)..we]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+        if matches!(
+            text[ws..we].to_ascii_lowercase().as_str(),
+            "tests"
+                | "checks"
+                | "specs"
+                | "builds"
+                | "jobs"
+                | "suites"
+                | "cases"
+                | "assertions"
+                | "lints"
+                | "all"
+                | "they"
+                | "both"
+                | "everything"
+                | "now"
+                | "still"
+                | "should"
+                | "must"
+                | "will"
+        ) {
+            return None;
+        }
+    }
     let xml_element = before == b'<';
     let quoted_name = is_quote(before);
 
@@ -431,6 +465,15 @@ pub fn parse_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         return None;
     }
     let value = &text[vs..ve];
+    // `db-password:latest` (`--set-secrets=DB_PASS=db-password:latest`): a
+    // secret's name and its version, joined by the colon.
+    if op == Op::Colon
+        && quote.is_none()
+        && b[vs - 1] == b':'
+        && is_sealed_or_reference(&text[start..ve])
+    {
+        return None;
+    }
     // `= {0x8db13c22, …}`, `= [27, 176, …]`: an array's first item is not
     // the value; the byte-array rule takes the whole list or nothing.
     if value.len() > 1
@@ -898,6 +941,11 @@ pub fn prose_at(text: &str, hit: usize, hit_end: usize) -> Option<Assignment> {
         }
         // A connector: `:`, `=`, `(` (not for passwords, whose prose rule
         // needs words in between and a verb), or is/was/were as a word.
+        // `no key with kid=sgaQ…`: an `=` right after another word gives
+        // that word its value (a key id, here), not the noun.
+        if c == b'=' && p > we && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
+            return None;
+        }
         let value_at = if matches!(c, b':' | b'=' | b'(') {
             if password {
                 return None;
@@ -1228,12 +1276,18 @@ fn passphrase_like(v: &str) -> bool {
         "here",
     ];
     let ws: Vec<&str> = v.split_whitespace().collect();
+    // (A word that is a flag makes it a command: `cargo test -p api`.)
+    let flag = |w: &str| {
+        w.strip_prefix('-')
+            .map(|r| r.trim_start_matches('-'))
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+    };
     (2..=5).contains(&ws.len())
         && v.len() <= 64
         && !v.contains(['\n', '.', '?'])
         && !ws
             .iter()
-            .any(|w| PROSE.contains(&w.to_ascii_lowercase().as_str()))
+            .any(|w| PROSE.contains(&w.to_ascii_lowercase().as_str()) || flag(w))
 }
 
 /// Whether `v` holds `n` or more consecutive ASCII digits.
@@ -1651,14 +1705,21 @@ fn source_file_name(v: &str) -> bool {
         "cc", "cpp", "hpp", "cs", "swift", "scala", "md", "txt", "json", "yaml", "yml", "toml",
         "ini", "cfg", "conf", "sh", "sql", "html", "css", "xml", "lock", "tf", "proto",
     ];
-    let v = v.trim_end_matches(['}', ')', ',']);
+    let v = v.trim_end_matches(['}', ')', ',', '"', '\'']);
     v.rsplit_once('.').is_some_and(|(stem, ext)| {
+        // A migration's timestamp or sequence number may come first:
+        // `20230412210793_add_reset_password_token_to_users.rb`.
+        let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+        let words = match stem.as_bytes().get(digits) {
+            Some(b'_' | b'-') if digits >= 3 => &stem[digits + 1..],
+            _ => stem,
+        };
         EXTENSIONS.contains(&ext)
-            && !stem.is_empty()
+            && !words.is_empty()
             && stem
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
-            && is_wordy(stem)
+            && is_wordy(words)
     })
 }
 
@@ -1717,7 +1778,7 @@ pub(super) fn accept(class: NameClass, v: &str, quoted: bool, name: &str) -> Opt
     if !quoted && (is_reference(v) || type_name(v)) {
         return None;
     }
-    if v.eq_ignore_ascii_case(name) || spells_name(v, name) {
+    if v.eq_ignore_ascii_case(name) || spells_name(v, name) || service_as_value(v, name) {
         return None;
     }
     // `"key": "rpc.service"`: a dotted name of lower-case words;
@@ -1867,6 +1928,21 @@ fn spells_name(v: &str, name: &str) -> bool {
         && wv.len() >= 2
         && !wn.is_empty()
         && wn.iter().all(|w| wv.contains(w))
+}
+
+/// `POSTGRES_PASSWORD: postgres`, `RABBITMQ_DEFAULT_PASS=rabbitmq`: a
+/// plain lower-case word that is another word of the name, the service's
+/// own name: its image's default or a test stack's stand-in, not a chosen
+/// secret.
+fn service_as_value(v: &str, name: &str) -> bool {
+    v.len() >= 3 && v.bytes().all(|c| c.is_ascii_lowercase()) && name.len() > v.len() && {
+        let wn = words(name);
+        // (A provider's name counts: `GRAFANA_ADMIN_PASSWORD: grafana`.)
+        wn.len() >= 2
+            && wn
+                .iter()
+                .any(|w| w == v && classify(w).is_none_or(|c| c == NameClass::Weak))
+    }
 }
 
 /// `TF_VAR_datadog_api_key`, `DB_PASSWORD`: words joined by `_`, each in

@@ -583,6 +583,7 @@ impl Scanner {
             }
         }
         if policy.allows(Group::Vendor) {
+            structure::discord_bot_tokens(text, &windows, &mut found);
             let partners = pairs::partners(text, &found);
             found.extend(partners);
             let ids = pairs::named_ids(text, &found);
@@ -1041,6 +1042,9 @@ pub fn explain(rule: &str) -> &'static str {
         "url_password" => "the value is the password in a URL's user:password@",
         "url_signature" => "the value is the signature of a presigned or SAS URL",
         "url_path_key" => "the value is a URL path segment after /key/ or /token/",
+        "discord_bot_token" => {
+            "the value has Discord's bot token format (its first part decodes to a user id)"
+        }
         _ if rules::RULES.iter().any(|r| r.kind == rule && r.group == Group::Vendor) => {
             "the value has a vendor's published credential format"
         }

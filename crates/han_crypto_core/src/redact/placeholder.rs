@@ -134,6 +134,44 @@ pub fn is_filler(v: &str) -> bool {
         // Keyboard runs give away short sample tokens; a long key in an
         // exact vendor format is a key even when its author typed it.
         || (v.len() >= 8 && v.len() < 64 && sequential_bytes(v) * 2 >= v.len())
+        || filler_parts(v)
+}
+
+/// `xoxb-1111111111-2222222222222-abcdefghijklmnopqrstuvwx`: a vendor's
+/// prefix, then parts that are each one character repeated or a run of
+/// the alphabet or the digits, as a fixture's author types them to fill
+/// a format. Runs of four or more such bytes cover two thirds of the
+/// value's letters and digits at least; in a random token a run of four
+/// is rare, and one that long never.
+fn filler_parts(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.len() < 24 {
+        return false;
+    }
+    let alnum = b.iter().filter(|c| c.is_ascii_alphanumeric()).count();
+    let (mut covered, mut run, mut step) = (0usize, 1usize, 0i16);
+    for i in 1..=b.len() {
+        let d = (i < b.len() && b[i].is_ascii_alphanumeric() && b[i - 1].is_ascii_alphanumeric())
+            .then(|| {
+                i16::from(b[i].to_ascii_lowercase()) - i16::from(b[i - 1].to_ascii_lowercase())
+            })
+            .filter(|d| matches!(d, -1..=1));
+        match d {
+            Some(d) if run == 1 || d == step => {
+                step = d;
+                run += 1;
+            }
+            _ => {
+                if run >= 4 {
+                    covered += run;
+                }
+                // A run that breaks here may start the next one.
+                run = if d.is_some() { 2 } else { 1 };
+                step = d.unwrap_or(0);
+            }
+        }
+    }
+    covered * 3 >= alnum * 2
 }
 
 /// A masking run: `xxxx`, `XXXX`, `****`, `####`. (In one case: a random
@@ -233,20 +271,22 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
         return true;
     }
     // `webhooks-db-password:3`, `api-key:latest` (Cloud Run's
-    // `--set-secrets`): a secret's name and version.
-    if let Some((name, version)) = v.split_once(':') {
-        let words: Vec<&str> = name.split(['-', '_']).collect();
-        if words.len() >= 2
-            && words
-                .iter()
-                .all(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_lowercase()))
-            && (version == "latest"
-                || (!version.is_empty()
-                    && version.len() <= 4
-                    && version.bytes().all(|c| c.is_ascii_digit())))
-        {
-            return true;
-        }
+    // `--set-secrets`): a secret's name and version; also as that flag's
+    // list of `ENV_NAME=name:version` items.
+    if name_and_version(v)
+        || (v.contains('=')
+            && v.split(',').all(|item| {
+                item.split_once('=').is_some_and(|(env, secret)| {
+                    !env.is_empty()
+                        && env
+                            .bytes()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+                        && (name_and_version(secret)
+                            || secret.starts_with("projects/") && secret.contains("/secrets/"))
+                })
+            }))
+    {
+        return true;
     }
     // `db-password:/etc/credstore.encrypted/db-password` (systemd), a
     // `name:/path` pair.
@@ -265,6 +305,22 @@ pub fn is_sealed_or_reference(v: &str) -> bool {
         }
     }
     false
+}
+
+/// `webhooks-db-password:3`, `api-key:latest`: a secret's name (two or
+/// more lower-case words) and its version.
+fn name_and_version(v: &str) -> bool {
+    v.split_once(':').is_some_and(|(name, version)| {
+        let words: Vec<&str> = name.split(['-', '_']).collect();
+        words.len() >= 2
+            && words
+                .iter()
+                .all(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_lowercase()))
+            && (version == "latest"
+                || (!version.is_empty()
+                    && version.len() <= 4
+                    && version.bytes().all(|c| c.is_ascii_digit())))
+    })
 }
 
 /// Byte ranges of `text` that hold ciphertext by their structure: the

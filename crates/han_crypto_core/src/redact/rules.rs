@@ -444,7 +444,9 @@ pub static RULES: &[RuleSpec] = &[
     v(
         "openweather_api_key",
         &["appid="],
-        concat!(r"[?&]appid=(?P<s>[0-9a-f]{32})", end!()),
+        // (Its keys are 32 hex digits; other services' `appid` keys are
+        // random letters and digits of the same length.)
+        concat!(r"[?&]appid=(?P<s>[0-9A-Za-z]{32})", end!()),
         3.0,
     ),
     // Loggly's customer token, in its input URLs.
@@ -1023,7 +1025,9 @@ pub static RULES: &[RuleSpec] = &[
     s(
         "password",
         &["mysql", "mariadb"],
-        r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?\s-p(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-][^\s'\x22]{3,})",
+        // (Not a pipe after the flag: `grep -E '^  -p|--password'` searches
+        // a help text for it.)
+        r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,200}?\s-p(?P<s>'[^'\n]{3,}'|\x22[^\x22\n]{3,}\x22|[^\s'\x22\-|][^\s'\x22]{3,})",
         0.0,
     ),
     s(

@@ -88,6 +88,17 @@ const CREDENTIAL_CALLS: &[(&str, usize)] = &[
     ("passwordauthentication", 1),
 ];
 
+/// OAuth clients' constructors, with the position of the client secret
+/// (after the client id, and for Azure's `ClientSecretCredential` the
+/// tenant): `new OAuthClient('<id>', '<secret>')`, google-auth's `new
+/// OAuth2Client(id, secret, redirect)` and `google.auth.OAuth2(…)`.
+const OAUTH_CLIENTS: &[(&str, usize)] = &[
+    ("oauthclient", 1),
+    ("oauth2client", 1),
+    ("oauth2", 1),
+    ("clientsecretcredential", 2),
+];
+
 /// Everything the prefilter must find for this module.
 pub fn keywords() -> impl Iterator<Item = &'static str> {
     KEY_CALLS
@@ -95,6 +106,7 @@ pub fn keywords() -> impl Iterator<Item = &'static str> {
         .chain(ENV_LOOKUPS)
         .copied()
         .chain(CREDENTIAL_CALLS.iter().map(|(k, _)| *k))
+        .chain(OAUTH_CLIENTS.iter().map(|(k, _)| *k))
         .chain(DEFINES.iter().copied())
 }
 
@@ -118,7 +130,18 @@ pub fn at(text: &str, hit: usize, hit_end: usize) -> Option<(usize, usize, NameC
     if hit > 0 && (b[hit - 1].is_ascii_alphanumeric() || b[hit - 1] == b'_') {
         return None;
     }
-    if let Some(&(_, index)) = CREDENTIAL_CALLS
+    if let Some(&(_, index)) = OAUTH_CLIENTS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(kw))
+    {
+        // The whole name, called: not `OAuth2Session`, `oauth2/token`.
+        if b.get(hit_end) != Some(&b'(') {
+            return None;
+        }
+        let args: Vec<(usize, usize)> = call_arguments(b, hit_end + 1).take(index + 1).collect();
+        let (ls, le) = first_argument_literal(b, args.get(index)?.0)?;
+        key_literal(&text[ls..le]).then_some((ls, le, NameClass::Secret, 0.8))
+    } else if let Some(&(_, index)) = CREDENTIAL_CALLS
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(kw))
     {

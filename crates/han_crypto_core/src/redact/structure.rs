@@ -32,8 +32,12 @@ pub fn valid(spec: &RuleSpec, secret: &str, caps: &Captures<'_>, text: &str, end
     if caps.name("prose").is_some() {
         return super::assign::prose_value_ok(super::names::NameClass::Password, secret, false);
     }
+    // (A plain word is a status: `node-1:5432:ok:running:primary`; words
+    // with digits and a symbol in both cases are a chosen password:
+    // `Jasper_Ripple2297+`.)
     if caps.name("pgpass").is_some() {
-        return credential_ok(secret) && !is_wordy(secret);
+        return credential_ok(secret)
+            && (!is_wordy(secret) || super::assign::positional_password(secret, false));
     }
     match spec.kind {
         "private_key" => {
@@ -245,6 +249,64 @@ fn colon_outside_braces(s: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Discord bot tokens: `<user id in base64>.<6 characters>.<27–38
+/// characters>` (`MTE2MDI4NDk4NTQ3MDYyNTU1Mg.Yc12-z.1NhY…`). No prefix
+/// announces them, but the first part must decode to the bot's user id, a
+/// snowflake of 17–20 digits, which random text or another token's first
+/// part does not. Only the long-token windows are looked at: a token is
+/// one run of token bytes.
+pub fn discord_bot_tokens(text: &str, windows: &[(usize, usize)], out: &mut Vec<Finding>) {
+    use base64::Engine as _;
+    let b = text.as_bytes();
+    let part = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    for &(ws, we) in windows {
+        let mut from = ws;
+        while let Some(d) = memchr::memchr(b'.', &b[from.min(we)..we]).map(|i| from + i) {
+            from = d + 1;
+            // The 6-character middle part between two dots.
+            if d + 8 > b.len() || b[d + 7] != b'.' || !b[d + 1..d + 7].iter().all(|&c| part(c)) {
+                continue;
+            }
+            let id_len = b[ws..d]
+                .iter()
+                .rev()
+                .take(29)
+                .take_while(|&&c| part(c))
+                .count();
+            let start = d - id_len;
+            if !(23..=28).contains(&id_len) || !matches!(b[start], b'M' | b'N' | b'O') {
+                continue;
+            }
+            if start > 0 && matches!(b[start - 1], b'.' | b'/' | b'+' | b'=') {
+                continue;
+            }
+            let tail = b[d + 8..].iter().take(41).take_while(|&&c| part(c)).count();
+            let end = d + 8 + tail;
+            if !(27..=38).contains(&tail) || b.get(end).is_some_and(|&c| c == b'.' || c == b'=') {
+                continue;
+            }
+            let id = base64::engine::general_purpose::STANDARD_NO_PAD.decode(&b[start..d]);
+            if !id
+                .is_ok_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
+            {
+                continue;
+            }
+            let secret = &text[start..end];
+            if is_filler(&text[d + 8..end]) || is_placeholder(secret) {
+                continue;
+            }
+            out.push(Finding {
+                kind: Cow::Borrowed("discord_bot_token"),
+                rule: Cow::Borrowed("discord_bot_token"),
+                start,
+                end,
+                confidence: 0.95,
+            });
+            from = end;
+        }
+    }
 }
 
 /// Values under `data:` / `stringData:` of a manifest with `kind: Secret`.

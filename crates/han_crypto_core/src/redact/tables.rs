@@ -204,6 +204,21 @@ pub fn column_at(text: &str, hit: usize) -> Option<(Vec<Cell>, usize)> {
         .flatten()
         .find_map(|ls| header_at(&text[ls..le]).map(|(d, h, n)| (ls, d, h, n)))?;
     let in_json = ls != line_start;
+    // A header opens its table: under a row of the same shape (or a
+    // Markdown separator, `|---|---|`) the line is a data row, whose names
+    // are values of their columns (`| STRIPE_SECRET_KEY | set | set |` in
+    // a table of variable names). (A box's top border, `+----+----+`, may
+    // stand over a header: MySQL's.)
+    if !in_json && line_start > 0 {
+        if let Some((ps, pe)) = line_at(text, line_start - 1, MAX_HEADER) {
+            let prev = &text[ps..pe];
+            if (delim == b'|' && separator(prev) && !prev.trim_start().starts_with('+'))
+                || (prev.as_bytes().contains(&delim) && cells(prev, delim).len() == head.len())
+            {
+                return None;
+            }
+        }
+    }
     let col = head
         .iter()
         .position(|&(a, e)| ls + a <= hit && hit < ls + e)?;
