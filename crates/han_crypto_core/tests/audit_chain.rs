@@ -593,7 +593,6 @@ fn archived_start_without_its_anchoring_checkpoint_is_not_proven() {
     assert!(!r.ok());
 }
 
-#[test]
 /// A header that claims an archived start, over a trail whose first
 /// events were simply deleted (no marker): reported deleted from event 1.
 #[test]

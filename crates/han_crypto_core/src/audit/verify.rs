@@ -449,9 +449,9 @@ impl Verifier {
         // deleted, whatever a header claims.
         if self.fault.is_none()
             && self.start_needs_marker
-            && !self
+            && self
                 .start_marker_seq
-                .is_some_and(|m| self.signed_through.is_some_and(|s| s >= m))
+                .is_none_or(|m| self.signed_through.is_none_or(|s| s < m))
         {
             let through = self.from_seq - 1;
             self.fail(
