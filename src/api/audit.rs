@@ -576,17 +576,9 @@ impl Iterator for ArchiveLines {
 /// One archiving at a time per database (a transaction lock on a tag no
 /// SQL function can produce), so two cannot remove overlapping segments.
 fn lock_archiving() {
-    // SAFETY: MyDatabaseId is set once connected.
-    let tag = pg_sys::LOCKTAG {
-        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
-        locktag_field2: 0x4843_4141, // "HCAA"
-        locktag_field3: 0,
-        locktag_field4: 0x4841,
-        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
-        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
-    };
-    // SAFETY: a transaction-level lock on a tag built above, waited for
-    // (a cancel interrupts the wait).
+    let tag = audit::internal_lock_tag(0x4843_4141, 0x4841); // "HCAA"
+                                                             // SAFETY: a transaction-level lock on a tag built above, waited for
+                                                             // (a cancel interrupts the wait).
     unsafe { pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as i32, false, false) };
 }
 

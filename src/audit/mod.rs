@@ -77,3 +77,19 @@ pub fn now_us() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
 }
+
+/// A lock tag of this database that no SQL function can produce (an
+/// advisory tag with field 4 set, which pg_advisory_lock never sets): the
+/// writer's hold on the chain and archiving's turn are taken on these.
+pub fn internal_lock_tag(field2: u32, field4: u16) -> pgrx::pg_sys::LOCKTAG {
+    use pgrx::pg_sys;
+    pg_sys::LOCKTAG {
+        // SAFETY: MyDatabaseId is set once connected.
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
+        locktag_field2: field2,
+        locktag_field3: 0,
+        locktag_field4: field4,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    }
+}

@@ -572,16 +572,8 @@ fn database_wanted() -> bool {
 /// another library build, cannot extend the same chain at the same time.
 /// The tag is an advisory-lock tag no SQL function can produce (field 4).
 fn lock_chain() -> bool {
-    // SAFETY: MyDatabaseId is set once connected.
-    let tag = pg_sys::LOCKTAG {
-        locktag_field1: unsafe { pg_sys::MyDatabaseId }.into(),
-        locktag_field2: 0x4843_4157, // "HCAW"
-        locktag_field3: 0,
-        locktag_field4: 0x4843,
-        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
-        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
-    };
-    // SAFETY: a session lock on a tag built above, without waiting.
+    let tag = super::internal_lock_tag(0x4843_4157, 0x4843); // "HCAW"
+                                                             // SAFETY: a session lock on a tag built above, without waiting.
     let r = unsafe { pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as i32, true, true) };
     r != pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL
 }
