@@ -50,7 +50,7 @@ CREATE TABLE han_crypto_audit._events (
     begin_seq         bigint,
     detail            jsonb,
     prev_hash         bytea NOT NULL CHECK (octet_length(prev_hash) = 32),
-    hash              bytea NOT NULL UNIQUE CHECK (octet_length(hash) = 32)
+    hash              bytea NOT NULL CHECK (octet_length(hash) = 32)
 );
 CREATE INDEX _events_ts ON han_crypto_audit._events (ts);
 CREATE INDEX _events_begin_seq ON han_crypto_audit._events (begin_seq) WHERE begin_seq IS NOT NULL;

@@ -66,12 +66,30 @@ impl Findings {
 }
 
 thread_local! {
+    /// Set while [`log_own_line`] reports: the line needs no scan.
+    static OWN_LINE: Cell<bool> = const { Cell::new(false) };
     /// The masked copy of the statement that debug_query_string points to,
     /// allocated in TopMemoryContext (one at a time; freed when replaced).
     static MASKED_QUERY: Cell<*mut c_char> = const { Cell::new(std::ptr::null_mut()) };
     /// What was found in the statement MASKED_QUERY stands for, whose masked
     /// text no longer shows it: later reports of the same statement use it.
     static MASKED_FINDINGS: std::cell::RefCell<Findings> = std::cell::RefCell::new(Findings::default());
+}
+
+/// Logs `line` at LOG without scanning it: only for lines han_crypto
+/// composed from values it already cleaned (the audit writer's checkpoint
+/// and event lines, many per second, where a scan cost more than the
+/// write). Backend-local; nothing reachable from SQL sets it.
+pub fn log_own_line(line: &str) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            OWN_LINE.set(false);
+        }
+    }
+    OWN_LINE.set(true);
+    let _reset = Reset;
+    pgrx::log!("{line}");
 }
 
 /// Installs the hook (from _PG_init), chaining any previous one.
@@ -239,7 +257,9 @@ unsafe extern "C-unwind" fn scrub(edata: *mut pg_sys::ErrorData) {
     // (error) context, as elog.c's own are.
     unsafe {
         if let Some(e) = edata.as_mut() {
-            scrub_report(e);
+            if !OWN_LINE.get() {
+                scrub_report(e);
+            }
         }
         if let Some(previous) = PREVIOUS {
             previous(edata);

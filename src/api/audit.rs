@@ -517,34 +517,6 @@ struct ArchiveLines {
     removed: bool,
 }
 
-impl ArchiveLines {
-    fn remove(&self) -> HcResult<()> {
-        audit::record_marker(
-            audit::Access::new("archive")
-                .object("han_crypto_audit._events")
-                .detail(serde_json::json!({
-                    "from_seq": self.from,
-                    "through_seq": self.to,
-                    "events": self.to - self.from + 1,
-                    "checkpoint": self.checkpoint,
-                    "export_sha256": self.export_sha256,
-                })),
-        )?;
-        let removed = store::remove_archived(self.to, self.checkpoint)?;
-        let expected = self.to - self.from + 1;
-        if removed != expected {
-            return Err(HcError::Refused {
-                code: Code::ERRCODE_DATA_CORRUPTED,
-                message: format!(
-                    "the archive would remove {removed} events where its export holds {expected}"
-                ),
-                hint: Some("Nothing was removed. See han_crypto.audit_verify().".into()),
-            });
-        }
-        Ok(())
-    }
-}
-
 impl Iterator for ArchiveLines {
     type Item = String;
 
@@ -563,7 +535,13 @@ impl Iterator for ArchiveLines {
             None => {
                 if !self.removed {
                     self.removed = true;
-                    if let Err(e) = self.remove() {
+                    let removed = audit::archive::remove_segment(
+                        self.from,
+                        self.to,
+                        self.checkpoint,
+                        self.export_sha256.take(),
+                    );
+                    if let Err(e) = removed {
                         ErrorReport::from(e).report(PgLogLevel::ERROR);
                     }
                 }

@@ -60,7 +60,7 @@ fn deliver(msg: &[u8], wait_for_commit: bool) -> HcResult<i64> {
         let Some(base) = ring_base(slot, &view) else {
             continue;
         };
-        let pushed = match slot.push(view.generation, base, msg, deadline) {
+        let pushed = match slot.push(view.generation, base, msg, wait_for_commit, deadline) {
             Ok(p) => p,
             Err(Unavailable::Gone) => continue,
             Err(Unavailable::TimedOut) => return Err(timed_out("its queue stayed full")),
@@ -120,7 +120,7 @@ pub fn try_submit(msg: &[u8]) -> bool {
     }
     // SAFETY: a mapping this backend pinned.
     let base = unsafe { pg_sys::dsm_segment_address(seg) } as *mut u8;
-    slot.push(view.generation, base, msg, Instant::now())
+    slot.push(view.generation, base, msg, false, Instant::now())
         .is_ok()
 }
 

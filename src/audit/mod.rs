@@ -6,6 +6,7 @@
 //! Cross-cutting: areas that record events will call into this module; it
 //! calls into none of them.
 
+pub mod archive;
 mod client;
 pub mod collect;
 mod shared;
@@ -58,12 +59,21 @@ fn on_xact_event(event: pgrx::pg_sys::XactEvent::Type) {
     use pgrx::pg_sys::XactEvent::*;
     match event {
         XACT_EVENT_PRE_COMMIT => {
-            if let Err(e) = collect::before_commit() {
+            if let Err(e) = collect::before_commit().and_then(|()| archive::before_commit()) {
                 pgrx::pg_sys::panic::ErrorReport::from(e).report(pgrx::PgLogLevel::ERROR);
             }
         }
-        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => collect::on_transaction_end(),
+        XACT_EVENT_PRE_PREPARE => {
+            if let Err(e) = archive::before_prepare() {
+                pgrx::pg_sys::panic::ErrorReport::from(e).report(pgrx::PgLogLevel::ERROR);
+            }
+        }
+        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
+            archive::forget();
+            collect::on_transaction_end();
+        }
         XACT_EVENT_ABORT => {
+            archive::forget();
             writer::forget_creating_transaction();
             collect::on_transaction_end();
         }

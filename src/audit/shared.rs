@@ -31,6 +31,9 @@ pub const RING_BYTES: usize = 1 << 20;
 /// writer's lock on its database's chain keeps them from both writing.
 const REGISTRY_NAME: &str = "han_crypto.audit.v1";
 const TRANCHE_NAME: &std::ffi::CStr = c"han_crypto_audit";
+/// A message's header in the ring: its length (u32 LE) and the PGPROC
+/// address of the backend waiting for it, or 0 (u64 LE).
+const HEADER_BYTES: u64 = 12;
 /// How often a waiter looks again without being woken.
 pub const POLL: Duration = Duration::from_millis(100);
 
@@ -62,7 +65,9 @@ pub struct Slot {
     lock: pg_sys::LWLock,
     /// Broadcast when `state` changes.
     state_cv: pg_sys::ConditionVariable,
-    /// Broadcast when tickets are acknowledged.
+    /// Broadcast when a requested checkpoint is made. (Acknowledged
+    /// tickets wake their own waiters' latches instead: a broadcast woke
+    /// every waiter of every batch, to queue on the lock and sleep again.)
     ack_cv: pg_sys::ConditionVariable,
     /// Broadcast when the ring is drained.
     space_cv: pg_sys::ConditionVariable,
@@ -379,14 +384,24 @@ impl SlotRef {
 
     /// Appends `msg` (one encoded event) to the ring of writer
     /// `generation` at `base`, waiting for room until `deadline`.
+    /// Appends `msg` to the ring. `waits`: this backend will wait for its
+    /// acknowledgement, so the writer sets its latch then.
     pub fn push(
         self,
         generation: u64,
         base: *mut u8,
         msg: &[u8],
+        waits: bool,
         deadline: Instant,
     ) -> Result<Pushed, Unavailable> {
-        let need = 4 + msg.len() as u64;
+        let need = HEADER_BYTES + msg.len() as u64;
+        // SAFETY: MyProc is this backend's PGPROC, in the main segment
+        // (mapped at one address in every process).
+        let waiter = if waits {
+            (unsafe { pg_sys::MyProc }) as u64
+        } else {
+            0
+        };
         // SAFETY: see Slot.
         let cv = unsafe { &raw mut (*self.0).space_cv };
         let pushed = wait_on(cv, deadline, || unsafe {
@@ -402,9 +417,11 @@ impl SlotRef {
             if cap - ((*s).head - (*s).tail) < need {
                 return None;
             }
-            let len = (msg.len() as u32).to_le_bytes();
-            ring_write(base, cap, (*s).head, &len);
-            ring_write(base, cap, (*s).head + 4, msg);
+            let mut header = [0u8; HEADER_BYTES as usize];
+            header[..4].copy_from_slice(&(msg.len() as u32).to_le_bytes());
+            header[4..].copy_from_slice(&waiter.to_le_bytes());
+            ring_write(base, cap, (*s).head, &header);
+            ring_write(base, cap, (*s).head + HEADER_BYTES, msg);
             (*s).head += need;
             let ticket = (*s).next_ticket;
             (*s).next_ticket += 1;
@@ -422,22 +439,47 @@ impl SlotRef {
     }
 
     /// Waits until the writer has committed `p`.
+    /// Waits until the writer has committed ticket `p` (pushed with
+    /// `waits`). The writer sets this backend's latch when it acknowledges
+    /// the ticket; a writer that dies is noticed within [`POLL`].
     pub fn wait_ack(self, p: Pushed, deadline: Instant) -> Result<(), Unavailable> {
-        // SAFETY: see Slot.
-        let cv = unsafe { &raw mut (*self.0).ack_cv };
-        wait_on(cv, deadline, || unsafe {
-            let s = self.0;
-            let _g = lock(&raw mut (*s).lock, false);
-            if (*s).acked_generation == p.generation && (*s).acked_ticket >= p.ticket {
-                return Some(Ok(()));
+        loop {
+            // SAFETY: see Slot.
+            let seen = unsafe {
+                let s = self.0;
+                let _g = lock(&raw mut (*s).lock, false);
+                if (*s).acked_generation == p.generation && (*s).acked_ticket >= p.ticket {
+                    Some(Ok(()))
+                } else if (*s).generation != p.generation
+                    || matches!(State::from_u32((*s).state), State::Free | State::Starting)
+                {
+                    Some(Err(Unavailable::Gone))
+                } else {
+                    None
+                }
+            };
+            if let Some(r) = seen {
+                return r;
             }
-            if (*s).generation != p.generation
-                || matches!(State::from_u32((*s).state), State::Free | State::Starting)
-            {
-                return Some(Err(Unavailable::Gone));
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Unavailable::TimedOut);
             }
-            None
-        })
+            let ms = (deadline - now).min(POLL).as_millis().max(1) as std::ffi::c_long;
+            // SAFETY: the standard latch wait of this backend; a set latch
+            // is reset before the state is read again, so no wake-up is lost.
+            unsafe {
+                pg_sys::WaitLatch(
+                    pg_sys::MyLatch,
+                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH)
+                        as i32,
+                    ms,
+                    pg_sys::PG_WAIT_EXTENSION,
+                );
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+            }
+            pgrx::check_for_interrupts!();
+        }
     }
 
     /// Asks the writer for a checkpoint and waits for one made after the
@@ -496,7 +538,7 @@ impl SlotRef {
         }
     }
 
-    /// Takes every message in the ring: (bytes of [len][msg]…, last ticket).
+    /// Takes every message in the ring: (bytes of [len][waiter][msg]…, last ticket).
     pub fn drain(self, base: *const u8) -> (Vec<u8>, u64) {
         // SAFETY: see Slot; the ring holds `head - tail` valid bytes.
         let out = unsafe {
@@ -513,8 +555,11 @@ impl SlotRef {
         out
     }
 
-    /// Everything up to `ticket` is committed, the last event being `last_seq`.
-    pub fn ack(self, generation: u64, ticket: u64, last_seq: i64) {
+    /// Everything up to `ticket` is committed, the last event being
+    /// `last_seq`; wakes the backends in `waiters` (PGPROC addresses from
+    /// the drained messages), after the lock is released so that they do
+    /// not queue on it.
+    pub fn ack(self, generation: u64, ticket: u64, last_seq: i64, waiters: &[u64]) {
         // SAFETY: see Slot.
         unsafe {
             let s = self.0;
@@ -524,7 +569,12 @@ impl SlotRef {
                 (*s).acked_ticket = ticket;
                 (*s).last_seq = last_seq;
             }
-            pg_sys::ConditionVariableBroadcast(&raw mut (*s).ack_cv);
+        }
+        for &proc_ in waiters {
+            // SAFETY: a PGPROC address a backend put in its message. If that
+            // backend has gone, its PGPROC's latch belongs to another
+            // process or none, and a spurious set is harmless to either.
+            unsafe { pg_sys::SetLatch(&raw mut (*(proc_ as *mut pg_sys::PGPROC)).procLatch) };
         }
     }
 
@@ -548,18 +598,23 @@ impl SlotRef {
     }
 
     /// A checkpoint was made at `ts_us`, serving requests up to `served`.
+    /// A checkpoint was made at `ts_us`, serving requests up to `served`.
     pub fn checkpoint_made(self, generation: u64, ts_us: i64, served: Option<u64>) {
         // SAFETY: see Slot.
         unsafe {
             let s = self.0;
-            let _g = lock(&raw mut (*s).lock, true);
-            if (*s).generation == generation {
-                (*s).last_checkpoint_us = ts_us;
-                if let Some(n) = served {
-                    (*s).checkpoint_done = (*s).checkpoint_done.max(n);
+            {
+                let _g = lock(&raw mut (*s).lock, true);
+                if (*s).generation == generation {
+                    (*s).last_checkpoint_us = ts_us;
+                    if let Some(n) = served {
+                        (*s).checkpoint_done = (*s).checkpoint_done.max(n);
+                    }
                 }
             }
-            pg_sys::ConditionVariableBroadcast(&raw mut (*s).ack_cv);
+            if served.is_some() {
+                pg_sys::ConditionVariableBroadcast(&raw mut (*s).ack_cv);
+            }
         }
     }
 
@@ -623,15 +678,17 @@ unsafe fn ring_read(base: *const u8, cap: u64, at: u64, out: &mut [u8]) {
 }
 
 /// Splits drained bytes into messages.
-pub fn messages(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub fn messages(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    const H: usize = HEADER_BYTES as usize;
     let mut rest = bytes;
     std::iter::from_fn(move || {
-        if rest.len() < 4 {
+        if rest.len() < H {
             return None;
         }
         let n = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        let msg = rest.get(4..4 + n)?;
-        rest = &rest[4 + n..];
-        Some(msg)
+        let waiter = u64::from_le_bytes(rest[4..H].try_into().expect("8 bytes"));
+        let msg = rest.get(H..H + n)?;
+        rest = &rest[H + n..];
+        Some((waiter, msg))
     })
 }

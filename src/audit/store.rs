@@ -277,6 +277,23 @@ pub fn archive_marker_seq(through: i64) -> HcResult<Option<i64>> {
     })
 }
 
+/// How many events with seq up to `through` are stored (as this
+/// transaction sees them).
+pub fn events_through(through: i64) -> HcResult<i64> {
+    as_owner(|| {
+        Ok(Spi::connect(|c| {
+            c.select(
+                "SELECT count(*) FROM han_crypto_audit._events WHERE seq <= $1",
+                Some(1),
+                &[through.into()],
+            )?
+            .first()
+            .get_one::<i64>()
+        })?
+        .unwrap_or(0))
+    })
+}
+
 /// Removes an archived segment: events up to `through_seq` and the
 /// checkpoints before `anchor_n` (the segment's closing checkpoint stays,
 /// the first link of what remains). Returns the events removed.

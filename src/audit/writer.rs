@@ -1,9 +1,9 @@
 //! The audit writer: one background worker per database, the chain's only
 //! sequencer. It drains the shared ring, gives each event the next seq and
 //! hash, commits (synchronous_commit = on, so an acknowledged event is on
-//! disk), acknowledges, and signs a checkpoint of the head at least every
-//! `audit_checkpoint_interval` or `audit_checkpoint_events`, whichever
-//! comes first, mirroring each checkpoint to the server log.
+//! disk) with a signed checkpoint of the new head, acknowledges (waking
+//! only the backends that wait for that batch), and mirrors the
+//! checkpoint to the server log.
 //!
 //! It leaves when told to (SIGTERM: drains first), when idle for
 //! `audit_writer_idle_timeout`, and at once when someone wants its
@@ -76,6 +76,10 @@ pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
         Some(pg_sys::Oid::from(owner as u32)),
     );
     super::mark_writer_process();
+    keep_heap();
+    // Measured against committing asynchronously and letting each waiter
+    // flush the WAL itself: the writer's own fsync was faster (the waiters'
+    // flushes queued on the WAL lock and woke late on a busy machine).
     set_option(c"synchronous_commit", c"on");
     set_option(c"statement_timeout", c"0");
     set_option(c"lock_timeout", c"0");
@@ -119,11 +123,22 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
             // SAFETY: re-reading postgresql.conf, as every process does on SIGHUP.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        let (bytes, ticket) = slot.drain(base);
+        let (mut bytes, mut ticket) = slot.drain(base);
         let wanted = slot.checkpoint_wanted();
+        if !bytes.is_empty() && wanted.is_none() && !shared::messages(&bytes).any(|(w, _)| w != 0) {
+            // Nobody waits for these (closing counts, asynchronous events):
+            // a moment for a waited event to join them, rather than queue
+            // behind a commit of their own.
+            BackgroundWorker::wait_latch(Some(GATHER));
+            let (more, last) = slot.drain(base);
+            if !more.is_empty() {
+                bytes.extend_from_slice(&more);
+                ticket = last;
+            }
+        }
         if !bytes.is_empty() || wanted.is_some() {
-            commit_batch(slot, generation, head, &bytes, wanted);
-            slot.ack(generation, ticket, head.last_seq);
+            let waiters = commit_batch(slot, generation, head, &bytes, wanted);
+            slot.ack(generation, ticket, head.last_seq, &waiters);
             if !bytes.is_empty() {
                 idle_since = Instant::now();
             }
@@ -143,8 +158,30 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
     }
     let (bytes, ticket) = slot.drain(base);
     if !bytes.is_empty() {
-        commit_batch(slot, generation, head, &bytes, None);
-        slot.ack(generation, ticket, head.last_seq);
+        let waiters = commit_batch(slot, generation, head, &bytes, None);
+        slot.ack(generation, ticket, head.last_seq, &waiters);
+    }
+}
+
+/// How long events nobody waits for may wait for company.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// Keeps freed memory in the process: each batch allocates and frees
+/// about the same, and glibc's default would hand it back to the kernel
+/// and fault it in again every time (a tenth of the writer's time).
+fn keep_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+        const M_TOP_PAD: std::ffi::c_int = -2;
+        // SAFETY: glibc's documented tunables, set before any batch.
+        unsafe {
+            mallopt(M_TRIM_THRESHOLD, 64 << 20);
+            mallopt(M_TOP_PAD, 8 << 20);
+        }
     }
 }
 
@@ -166,19 +203,26 @@ fn wanted_for(since: &mut Option<Instant>) -> bool {
 /// writer's back. Any failure raises an ERROR: the transaction rolls back
 /// whole and the writer exits (loudly, in the server log); waiting backends
 /// see it gone.
+/// Returns the backends waiting for the batch.
 fn commit_batch(
     slot: SlotRef,
     generation: u64,
     head: &mut Head,
     bytes: &[u8],
     wanted: Option<u64>,
-) {
+) -> Vec<u64> {
     let mirror = gucs::AUDIT_LOG_MIRROR.get();
     let mut lines = Vec::new();
+    let mut waiters = Vec::new();
     let made = BackgroundWorker::transaction(std::panic::AssertUnwindSafe(|| {
         let result = (|| -> HcResult<Option<Checkpoint>> {
             let rows: Vec<StoredEvent> = shared::messages(bytes)
-                .map(|msg| chain_next(head, msg))
+                .map(|(waiter, msg)| {
+                    if waiter != 0 {
+                        waiters.push(waiter);
+                    }
+                    chain_next(head, msg)
+                })
                 .collect();
             store_events(&rows)?;
             if mirror == AuditLogMirror::Events {
@@ -200,7 +244,7 @@ fn commit_batch(
     // The off-box copy, once committed: log drains carry these lines out
     // of the database (the export's own line format, for SIEMs).
     for line in lines {
-        pgrx::log!("han_crypto audit event {line}");
+        crate::log_scrub::log_own_line(&format!("han_crypto audit event {line}"));
     }
     if let Some(cp) = made {
         head.prev_digest = cp.digest(&head.chain_id);
@@ -211,11 +255,12 @@ fn commit_batch(
     } else if wanted.is_some() {
         slot.checkpoint_made(generation, super::now_us(), wanted);
     }
+    waiters
 }
 
 fn log_checkpoint(cp: &Checkpoint) {
     if gucs::AUDIT_LOG_MIRROR.get() != AuditLogMirror::Off {
-        pgrx::log!("han_crypto audit checkpoint {}", cp.to_json());
+        crate::log_scrub::log_own_line(&format!("han_crypto audit checkpoint {}", cp.to_json()));
     }
 }
 

@@ -1116,7 +1116,11 @@ fn archiving_removes_only_an_exported_segment_and_the_rest_still_verifies() {
             .map(|r| r.get(0))
             .collect();
         aud.batch_execute("ROLLBACK").unwrap();
-        assert_eq!(count(&mut c) - before_count, 1, "only the marker was added");
+        assert_eq!(
+            count(&mut c) - before_count,
+            1,
+            "only the attempt's archive_start marker was added"
+        );
         // Read whole and committed: removed.
         let lines_again: Vec<String> = aud
             .query("SELECT * FROM han_crypto.audit_archive($1)", &[&cutoff])
@@ -1149,7 +1153,8 @@ fn archiving_removes_only_an_exported_segment_and_the_rest_still_verifies() {
         let marker = c
             .query_one(
                 "SELECT session_user_name, (detail->>'through_seq')::bigint, detail->>'export_sha256'
-                   FROM han_crypto_audit.events WHERE kind = 'marker' ORDER BY seq DESC LIMIT 1",
+                   FROM han_crypto_audit.events WHERE kind = 'marker' AND action = 'archive'
+                   ORDER BY seq DESC LIMIT 1",
                 &[],
             )
             .unwrap();
@@ -1181,6 +1186,100 @@ fn archiving_removes_only_an_exported_segment_and_the_rest_still_verifies() {
         .query("SELECT * FROM han_crypto.audit_archive('2000-01-01')", &[])
         .unwrap();
     assert!(none.is_empty());
+}
+
+/// An archive rolled back (whole, or to a savepoint) leaves only its
+/// `archive_start` marker, which explains nothing: a superuser who later
+/// deletes exactly that segment with the guards off is reported as having
+/// deleted it, in SQL and offline.
+#[test]
+fn a_rolled_back_archive_cannot_excuse_a_later_deletion() {
+    let cl = cluster();
+    let mut c = cl.fresh_db("audit_archive_rollback");
+    let env = envelope(&mut c, "v");
+    for _ in 0..4 {
+        c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+            .unwrap();
+    }
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let cutoff: std::time::SystemTime =
+        c.query_one("SELECT clock_timestamp()", &[]).unwrap().get(0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    c.query_one("SELECT han_crypto.decrypt($1)", &[&env])
+        .unwrap();
+    c.batch_execute("SELECT han_crypto.audit_checkpoint()")
+        .unwrap();
+    let markers = |c: &mut Client, action: &str| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM han_crypto_audit._events WHERE kind = 'marker' AND action = $1",
+            &[&action],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let stored = |c: &mut Client| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM han_crypto_audit._events WHERE kind <> 'marker'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let before = stored(&mut c);
+    let mut through = 0i64;
+    for how in ["ROLLBACK", "SAVEPOINT"] {
+        c.batch_execute("BEGIN").unwrap();
+        if how == "SAVEPOINT" {
+            c.batch_execute("SAVEPOINT s").unwrap();
+        }
+        let lines: Vec<String> = c
+            .query("SELECT * FROM han_crypto.audit_archive($1)", &[&cutoff])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let header: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        through = header["to_seq"].as_i64().unwrap();
+        if how == "SAVEPOINT" {
+            c.batch_execute("ROLLBACK TO SAVEPOINT s; COMMIT").unwrap();
+        } else {
+            c.batch_execute("ROLLBACK").unwrap();
+        }
+        assert_eq!(stored(&mut c), before, "{how}: nothing was removed");
+        assert_eq!(markers(&mut c, "archive"), 0, "{how}: no completed archive");
+    }
+    assert_eq!(
+        markers(&mut c, "archive_start"),
+        2,
+        "each attempt is on record"
+    );
+    assert_eq!(verify(&mut c), (true, None, None));
+    // Later, the same removal behind the trail's back.
+    let anchor: i64 = c
+        .query_one(
+            "SELECT n FROM han_crypto_audit._checkpoints WHERE seq = $1",
+            &[&through],
+        )
+        .unwrap()
+        .get(0);
+    c.batch_execute(&format!(
+        "ALTER EVENT TRIGGER han_crypto_audit_ddl DISABLE;
+         ALTER TABLE han_crypto_audit._events DISABLE TRIGGER han_crypto_append_only;
+         ALTER TABLE han_crypto_audit._checkpoints DISABLE TRIGGER han_crypto_append_only;
+         DELETE FROM han_crypto_audit._events WHERE seq <= {through};
+         DELETE FROM han_crypto_audit._checkpoints WHERE n < {anchor};
+         ALTER TABLE han_crypto_audit._events ENABLE ALWAYS TRIGGER han_crypto_append_only;
+         ALTER TABLE han_crypto_audit._checkpoints ENABLE ALWAYS TRIGGER han_crypto_append_only;
+         ALTER EVENT TRIGGER han_crypto_audit_ddl ENABLE ALWAYS"
+    ))
+    .unwrap();
+    let sql = verify(&mut c);
+    assert_eq!(
+        (sql.0, sql.1, sql.2.as_deref()),
+        (false, Some(1), Some("deleted"))
+    );
+    assert_eq!(cli_verdict(cl, "audit_archive_rollback", &mut c), sql);
 }
 
 fn cli_verify_file(path: &std::path::Path, key: &str) -> serde_json::Value {

@@ -3,6 +3,8 @@
 -- that verification names a change a superuser made behind its back.
 CREATE EXTENSION IF NOT EXISTS han_crypto CASCADE;
 \set VERBOSITY terse
+-- Everything earlier statements queued is committed first.
+SELECT han_crypto.audit_checkpoint() IS NOT NULL AS settled \gset
 SELECT coalesce(max(seq), 0) AS start FROM han_crypto_audit._events \gset
 
 -- Each access is one event; a read inside a rolled-back transaction and a
