@@ -153,11 +153,16 @@ BEGIN
     -- GRANT and REVOKE name no object here, and ALTER EXTENSION … DROP only
     -- the extension: check what must hold after any of them.
     IF audit_ns IS NULL
-       OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend d
-             JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.objid
-            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-              AND d.refobjid OPERATOR(pg_catalog.=) ext AND d.deptype OPERATOR(pg_catalog.=) 'e'
-              AND c.relnamespace OPERATOR(pg_catalog.=) audit_ns) OPERATOR(pg_catalog.<) 5
+       -- Every table and view of the trail's schema stays the extension's
+       -- (whatever later versions add to it).
+       OR EXISTS (SELECT FROM pg_catalog.pg_class c
+                   WHERE c.relnamespace OPERATOR(pg_catalog.=) audit_ns
+                     AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'v', 'p', 'm', 'S']::"char"[])
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                      WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                        AND d.objid OPERATOR(pg_catalog.=) c.oid
+                                        AND d.refobjid OPERATOR(pg_catalog.=) ext
+                                        AND d.deptype OPERATOR(pg_catalog.=) 'e'))
        OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_depend d
             WHERE d.refobjid OPERATOR(pg_catalog.=) ext AND d.deptype OPERATOR(pg_catalog.=) 'e'
               AND ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_event_trigger'::pg_catalog.regclass

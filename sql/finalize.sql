@@ -253,5 +253,28 @@ GRANT SELECT ON
     han_crypto.protected_columns,
     han_crypto.redaction_rules,
     han_crypto.redaction_allowlist,
-    han_crypto.quarantine
+    han_crypto.quarantine,
+    han_crypto.alert_rules,
+    han_crypto.honeytokens
 TO han_crypto_backup;
+
+-- Access monitoring (sql/alerts.sql): administrators own the rules and the
+-- honeytokens; auditors read the alerts; both acknowledge and report.
+GRANT SELECT, INSERT, UPDATE, DELETE ON han_crypto.alert_rules TO han_crypto_admin;
+GRANT SELECT ON han_crypto.alert_rules TO han_crypto_auditor;
+GRANT SELECT ON han_crypto.honeytokens TO han_crypto_admin, han_crypto_auditor;
+GRANT SELECT ON han_crypto_audit.alerts, han_crypto_audit._seen_addresses TO han_crypto_auditor;
+GRANT EXECUTE ON FUNCTION
+    han_crypto.plant_honeytoken(regclass, jsonb, text),
+    han_crypto._plant_honeytoken(oid, text, text)
+TO han_crypto_admin;
+GRANT EXECUTE ON FUNCTION han_crypto.acknowledge_alert(bigint, text)
+TO han_crypto_admin, han_crypto_auditor;
+-- Per-actor activity is the trail's: its report is the auditors'.
+GRANT EXECUTE ON FUNCTION han_crypto.audit_report(timestamptz, timestamptz) TO han_crypto_auditor;
+COMMENT ON FUNCTION han_crypto.plant_honeytoken(regclass, jsonb, text) IS
+    'Inserts a decoy row into a protected table and registers its sealed values as honeytokens: any decryption of one raises a critical alert.';
+COMMENT ON FUNCTION han_crypto.acknowledge_alert(bigint, text) IS
+    'Marks an alert acknowledged (by the session user, with a note); false if it already was. Recorded in the audit trail.';
+COMMENT ON FUNCTION han_crypto.audit_report(timestamptz, timestamptz) IS
+    'Per keyring and actor between two times: reads, values read, denials, failures, unlocks, failed unlocks, alerts.';

@@ -702,6 +702,8 @@ pub enum Table {
     Members,
     Protection,
     RedactionRules,
+    Honeytokens,
+    AlertRules,
 }
 
 /// Queues a relcache invalidation for `table`: at commit PostgreSQL sends
@@ -713,6 +715,8 @@ pub fn changed(table: Table) {
         Table::Members => c"han_crypto.members",
         Table::Protection => c"han_crypto.protected_tables",
         Table::RedactionRules => c"han_crypto.redaction_rules",
+        Table::Honeytokens => c"han_crypto.honeytokens",
+        Table::AlertRules => c"han_crypto.alert_rules",
     };
     // SAFETY: resolving a constant, schema-qualified relation name; the
     // invalidation is transactional and harmless if it is spurious.

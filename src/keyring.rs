@@ -557,6 +557,7 @@ thread_local! {
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     crate::protect::on_relcache(relid, PROTECTION_CATALOG.get() == Some(relid));
     crate::redaction::on_relcache(relid);
+    crate::honeytoken::on_relcache(relid);
     match WATCHED.get() {
         // A cache reset (the shared invalidation queue overflowed, which any
         // role can cause): re-read keyrings and memberships, so every access

@@ -16,6 +16,7 @@ mod audit;
 mod catalog;
 mod error;
 mod gucs;
+mod honeytoken;
 mod kdf_slots;
 mod keyring;
 mod log_scrub;
@@ -73,6 +74,16 @@ extension_sql_file!(
         "bootstrap",
         api::audit::_creating_extension,
         api::audit::_audit_start_chain
+    ]
+);
+extension_sql_file!(
+    "../sql/alerts.sql",
+    name = "alerts",
+    requires = [
+        "audit",
+        "protect",
+        api::alerts::_alert_rules_changed,
+        api::alerts::_plant_honeytoken
     ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

@@ -85,6 +85,15 @@ impl Kind {
     }
 }
 
+/// The envelope inside a value stored in a protected column of `kind`
+/// (text, bytea or jsonb), if it has the stored form.
+pub fn stored_envelope(kind: &str, value: &[u8]) -> HcResult<Option<Vec<u8>>> {
+    match Kind::parse(kind) {
+        Some(k) => k.envelope_of(value),
+        None => Ok(None),
+    }
+}
+
 struct ColumnConfig {
     name: String,
     attno: NonZeroUsize,
@@ -439,6 +448,9 @@ fn key_to_open(
 /// Opens `env` for `place` as the current actor, who must hold `access`.
 fn open(env: &[u8], place: &Place<'_>, access: Access) -> HcResult<zeroize::Zeroizing<Vec<u8>>> {
     let parsed = envelope::parse(env)?;
+    // Re-sealing (a row moved to another keyring, a restore) opens values
+    // too: a honeytoken moved that way alerts, as any read of it would.
+    crate::honeytoken::check(&parsed, "reseal", Some(place.keyring))?;
     let key = key_to_open(&parsed, place, access)?;
     Ok(parsed.open(&key, &place.context())?)
 }
@@ -844,7 +856,13 @@ impl ViewOpen {
             keyring: &self.keyring,
             key: &key,
         };
-        audit_view_read(&place, result)
+        audit_view_read(&place, result)?;
+        if result.is_ok() {
+            if let Ok(env) = envelope::parse(&self.envelope) {
+                crate::honeytoken::check(&env, "view", Some(&self.keyring))?;
+            }
+        }
+        Ok(())
     }
 }
 

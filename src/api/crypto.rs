@@ -82,7 +82,10 @@ fn open_checked(
             })
         }
     });
-    if let Err(e) = keyring::audit_key_use("decrypt", key_ref, result.as_ref().copied()) {
+    let recorded = keyring::audit_key_use("decrypt", key_ref, result.as_ref().copied())
+        // A honeytoken alerts on any attempt, opened or not.
+        .and_then(|()| crate::honeytoken::check(env, "decrypt", None));
+    if let Err(e) = recorded {
         out.fill(0);
         return Err(e);
     }
@@ -119,6 +122,7 @@ fn open_compressed_checked(
         }
     });
     keyring::audit_key_use("decrypt", key_ref, result.as_ref().map(|_| ()))?;
+    crate::honeytoken::check(env, "decrypt", None)?;
     result
 }
 

@@ -4,6 +4,7 @@
 
 mod actor;
 mod admin;
+mod alerts;
 mod audit;
 mod crypto;
 mod envelope;

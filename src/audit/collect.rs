@@ -674,7 +674,13 @@ fn build(access: &Access, kind: Kind) -> HcResult<Event> {
         }
     }
     if let Some(d) = &access.detail {
-        let json = canonical_json(d).map_err(|x| HcError::Catalog(x.to_string()))?;
+        let mut json = canonical_json(d).map_err(|x| HcError::Catalog(x.to_string()))?;
+        // Details are counts and names; one that outgrows a field (a
+        // caller-supplied value in it) is recorded as that fact, never
+        // an internal error.
+        if json.len() > han_crypto_core::audit::event::MAX_FIELD_LEN {
+            json = r#"{"truncated":true}"#.to_owned();
+        }
         set(&mut e, Field::Detail, Value::Json(json))?;
     }
     Ok(e)

@@ -6,6 +6,7 @@
 //! Cross-cutting: areas that record events will call into this module; it
 //! calls into none of them.
 
+mod alerting;
 pub mod archive;
 mod client;
 pub mod collect;

@@ -538,8 +538,11 @@ impl SlotRef {
         }
     }
 
-    /// Takes every message in the ring: (bytes of [len][waiter][msg]…, last ticket).
-    pub fn drain(self, base: *const u8) -> (Vec<u8>, u64) {
+    /// Takes every message in the ring: (bytes of [len][waiter][msg]…, last
+    /// ticket). `reserve`: seqs the writer will use for events of its own
+    /// right after these messages; tickets pushed from now on are numbered
+    /// after them (a ticket's seq is fixed when it is pushed).
+    pub fn drain(self, base: *const u8, reserve: u64) -> (Vec<u8>, u64) {
         // SAFETY: see Slot; the ring holds `head - tail` valid bytes.
         let out = unsafe {
             let s = self.0;
@@ -548,6 +551,7 @@ impl SlotRef {
             let mut bytes = vec![0u8; n];
             ring_read(base, (*s).capacity, (*s).tail, &mut bytes);
             (*s).tail = (*s).head;
+            (*s).seq_offset += reserve as i64;
             (bytes, (*s).next_ticket - 1)
         };
         // SAFETY: see Slot.

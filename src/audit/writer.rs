@@ -13,6 +13,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use super::alerting::Opened;
 use han_crypto_core::audit::{
     checkpoint::first_prev_digest, export, genesis, link, verify::StoredEvent, AuditSigningKey,
     ChainId, Checkpoint, Event, Field, Hash, Kind, Value,
@@ -102,6 +103,12 @@ pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
             return;
         }
     };
+    if let Err(e) = BackgroundWorker::transaction(super::alerting::start) {
+        pgrx::warning!(
+            "han_crypto audit writer: access monitoring is off until the writer restarts: {}",
+            describe(&e)
+        );
+    }
     let Some((seg, base)) = create_ring() else {
         pgrx::warning!("han_crypto audit writer cannot start: no DSM segment available");
         return;
@@ -118,26 +125,35 @@ pub extern "C-unwind" fn han_crypto_audit_writer_main(arg: pg_sys::Datum) {
 fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
     let mut idle_since = Instant::now();
     let mut exclusive_since: Option<Instant> = None;
+    // Alerts raised by the last batch, chained at the start of the next
+    // one's own events, in seqs reserved when it drains.
+    let mut alerts: Vec<Opened> = Vec::new();
+    let mut stop = false;
     loop {
         if BackgroundWorker::sighup_received() {
             // SAFETY: re-reading postgresql.conf, as every process does on SIGHUP.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        let (mut bytes, mut ticket) = slot.drain(base);
+        let (mut bytes, mut ticket) = slot.drain(base, alerts.len() as u64);
         let wanted = slot.checkpoint_wanted();
-        if !bytes.is_empty() && wanted.is_none() && !shared::messages(&bytes).any(|(w, _)| w != 0) {
+        if !bytes.is_empty()
+            && alerts.is_empty()
+            && wanted.is_none()
+            && !shared::messages(&bytes).any(|(w, _)| w != 0)
+        {
             // Nobody waits for these (closing counts, asynchronous events):
             // a moment for a waited event to join them, rather than queue
             // behind a commit of their own.
-            BackgroundWorker::wait_latch(Some(GATHER));
-            let (more, last) = slot.drain(base);
+            // (wait_latch reports SIGTERM once: it must not be lost here.)
+            stop = !BackgroundWorker::wait_latch(Some(GATHER));
+            let (more, last) = slot.drain(base, 0);
             if !more.is_empty() {
                 bytes.extend_from_slice(&more);
                 ticket = last;
             }
         }
-        if !bytes.is_empty() || wanted.is_some() {
-            let waiters = commit_batch(slot, generation, head, &bytes, wanted);
+        if !bytes.is_empty() || wanted.is_some() || !alerts.is_empty() {
+            let waiters = commit_batch(slot, generation, head, &bytes, wanted, &mut alerts);
             slot.ack(generation, ticket, head.last_seq, &waiters);
             if !bytes.is_empty() {
                 idle_since = Instant::now();
@@ -148,7 +164,11 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
         // Idle, and another database needs the worker slot: give it up.
         let leave = (!idle_limit.is_zero() && idle >= idle_limit)
             || (idle >= YIELD_AFTER && slot.leave_requested());
-        if leave || wanted_for(&mut exclusive_since) || !BackgroundWorker::wait_latch(Some(TICK)) {
+        if stop
+            || leave
+            || wanted_for(&mut exclusive_since)
+            || (alerts.is_empty() && !BackgroundWorker::wait_latch(Some(TICK)))
+        {
             break;
         }
     }
@@ -156,9 +176,9 @@ fn run(slot: SlotRef, generation: u64, base: *mut u8, head: &mut Head) {
     if !slot.writer_stopping(generation) {
         return;
     }
-    let (bytes, ticket) = slot.drain(base);
-    if !bytes.is_empty() {
-        let waiters = commit_batch(slot, generation, head, &bytes, None);
+    let (bytes, ticket) = slot.drain(base, alerts.len() as u64);
+    if !bytes.is_empty() || !alerts.is_empty() {
+        let waiters = commit_batch(slot, generation, head, &bytes, None, &mut alerts);
         slot.ack(generation, ticket, head.last_seq, &waiters);
     }
 }
@@ -210,13 +230,14 @@ fn commit_batch(
     head: &mut Head,
     bytes: &[u8],
     wanted: Option<u64>,
+    alerts: &mut Vec<Opened>,
 ) -> Vec<u64> {
     let mirror = gucs::AUDIT_LOG_MIRROR.get();
     let mut lines = Vec::new();
     let mut waiters = Vec::new();
     let made = BackgroundWorker::transaction(std::panic::AssertUnwindSafe(|| {
         let result = (|| -> HcResult<Option<Checkpoint>> {
-            let rows: Vec<StoredEvent> = shared::messages(bytes)
+            let mut rows: Vec<StoredEvent> = shared::messages(bytes)
                 .map(|(waiter, msg)| {
                     if waiter != 0 {
                         waiters.push(waiter);
@@ -224,7 +245,21 @@ fn commit_batch(
                     chain_next(head, msg)
                 })
                 .collect();
+            // Access monitoring: the last batch's new alerts take the seqs
+            // reserved after this batch's messages; then the rules see this
+            // batch's events (repeats are counted at once, new alerts
+            // wait for the next batch's seqs).
+            let mut chained = Vec::with_capacity(alerts.len());
+            for opened in alerts.drain(..) {
+                let event = super::alerting::alert_event(&opened, super::now_us());
+                let row = chain_next(head, &event.encode());
+                chained.push((opened, row.event.seq));
+                rows.push(row);
+            }
+            let (opened, repeats) = super::alerting::evaluate(&rows);
             store_events(&rows)?;
+            super::alerting::persist(&chained, &repeats);
+            alerts.extend(opened);
             if mirror == AuditLogMirror::Events {
                 lines.extend(rows.iter().map(export::event_line));
             }
@@ -246,14 +281,17 @@ fn commit_batch(
     for line in lines {
         crate::log_scrub::log_own_line(&format!("han_crypto audit event {line}"));
     }
+    // A requested checkpoint covers the alerts this batch raised: with new
+    // ones waiting for the next batch, the request is served there.
+    let served = if alerts.is_empty() { wanted } else { None };
     if let Some(cp) = made {
         head.prev_digest = cp.digest(&head.chain_id);
         head.next_checkpoint = cp.n + 1;
         head.signed_seq = cp.seq as i64;
-        slot.checkpoint_made(generation, cp.ts_us, wanted);
+        slot.checkpoint_made(generation, cp.ts_us, served);
         log_checkpoint(&cp);
-    } else if wanted.is_some() {
-        slot.checkpoint_made(generation, super::now_us(), wanted);
+    } else if served.is_some() {
+        slot.checkpoint_made(generation, super::now_us(), served);
     }
     waiters
 }

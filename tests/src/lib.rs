@@ -343,3 +343,18 @@ pub fn expect_error(
         Err(e) => (sqlstate(&e), error_text(&e)),
     }
 }
+
+/// The offline `han-crypto` binary, built (debug) if need be.
+pub fn cli() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "han_crypto_cli"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| root.join("target"), PathBuf::from)
+        .join("debug/han-crypto")
+}

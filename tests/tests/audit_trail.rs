@@ -4,11 +4,10 @@
 //! and every tamper a superuser makes is named, at the same seq, by
 //! audit_verify() and by the offline CLI.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use han_crypto_tests::{expect_error, shared, Client, Cluster};
+use han_crypto_tests::{cli, expect_error, shared, Client, Cluster};
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
@@ -264,20 +263,6 @@ fn drop_database_is_not_blocked_by_its_writer() {
     drop(c);
     let mut admin = cl.connect("postgres");
     admin.batch_execute("DROP DATABASE audit_dropped").unwrap();
-}
-
-fn cli() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "han_crypto_cli"])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
-    target.join("debug/han-crypto")
 }
 
 /// The CLI's verdict on the database's export: (ok, first bad seq, reason).

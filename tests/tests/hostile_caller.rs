@@ -383,6 +383,9 @@ fn scenario_for(function: &str, table: &str) -> Option<Vec<String>> {
             "INSERT INTO han_crypto.redaction_allowlist (pattern, note) VALUES ('^hc-allowed$', 'harness')".into(),
             "DELETE FROM han_crypto.redaction_allowlist WHERE note OPERATOR(pg_catalog.=) 'harness'".into(),
         ],
+        "han_crypto._alert_rules_trigger()" => vec![
+            "UPDATE han_crypto.alert_rules SET threshold = threshold WHERE name OPERATOR(pg_catalog.=) 'honeytoken'".into(),
+        ],
         // The trail's guards: each refuses, and refuses alike whatever the search_path.
         "han_crypto._audit_guard()" => vec![
             "UPDATE han_crypto_audit._events SET actor = actor".into(),
@@ -495,7 +498,9 @@ fn run_as(
         .collect();
     for f in &triggers {
         // The redaction tables are the administrators': only the superuser edits them.
-        if f == "han_crypto._redaction_changed()" && user != "postgres" {
+        if (f == "han_crypto._redaction_changed()" || f == "han_crypto._alert_rules_trigger()")
+            && user != "postgres"
+        {
             continue;
         }
         let steps = scenario_for(f, table).unwrap_or_else(|| {

@@ -4,7 +4,7 @@
 //! existing passphrase keyring and the key cache all work there; what must
 //! write fails with 25006 and a hint, never an internal error.
 
-use han_crypto_tests::{expect_error, Cluster};
+use han_crypto_tests::{cli, expect_error, Cluster};
 
 const PASS: &str = "standby passphrase HANSENTINEL-sb";
 
@@ -119,21 +119,6 @@ fn every_read_path_works_on_a_hot_standby_and_writes_fail_with_25006() {
         !standby.log().contains("XX000"),
         "an internal error on the standby"
     );
-}
-
-/// The offline CLI, built for the test.
-fn cli() -> std::path::PathBuf {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "han_crypto_cli"])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), std::path::PathBuf::from)
-        .join("debug/han-crypto")
 }
 
 fn verify_standby_log(log: &str, key: &str) -> serde_json::Value {

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aead;
+pub mod alerts;
 pub mod audit;
 pub mod buffer;
 pub mod column;
