@@ -142,6 +142,42 @@ fn failed_decrypts_alert_at_the_threshold_even_when_rolled_back_and_reach_a_list
         .unwrap()
         .get(0);
     assert_eq!(leaked, 0);
+    // An auditor acknowledges it, once; the acknowledgement is recorded.
+    c.batch_execute("CREATE ROLE probe_auditor LOGIN IN ROLE han_crypto_auditor")
+        .unwrap();
+    let mut aud = cl.connect_as("alerts_probe", "probe_auditor");
+    let id = payload["id"].as_i64().unwrap();
+    let first: bool = aud
+        .query_one(
+            "SELECT han_crypto.acknowledge_alert($1, 'looked at it')",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    let again: bool = aud
+        .query_one("SELECT han_crypto.acknowledge_alert($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!((first, again), (true, false));
+    let (code, _) = expect_error(&mut aud, "SELECT han_crypto.acknowledge_alert(-1)", &[]);
+    assert_eq!(code, "42704");
+    let by: String = c
+        .query_one(
+            "SELECT acknowledged_by FROM han_crypto_audit.alerts WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(by, "probe_auditor");
+    settle(&mut c);
+    let recorded: i64 = c
+        .query_one(
+            "SELECT count(*) FROM han_crypto_audit.events WHERE action = 'acknowledge_alert'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 1);
 }
 
 #[test]
@@ -324,6 +360,43 @@ fn failed_unlocks_bulk_reads_denials_and_new_addresses_fire_exactly_at_their_thr
     c.query("SELECT body FROM notes_decrypted WHERE id = 1", &[])
         .unwrap();
     assert_eq!(alerts(&mut c, "off_hours"), [(1, 0, "default".to_owned())]);
+    // Per actor too: the same wrong passphrases, counted for whoever gave them.
+    only_rule(&mut c, "failed_unlocks_per_actor", 2);
+    c.batch_execute("SELECT han_crypto.unlock('diary', 'wrong')")
+        .unwrap();
+    assert!(alerts(&mut c, "failed_unlocks_per_actor").is_empty());
+    c.batch_execute("SELECT han_crypto.unlock('diary', 'wrong')")
+        .unwrap();
+    assert_eq!(alerts(&mut c, "failed_unlocks_per_actor").len(), 1);
+    // Values read by one actor within the window: 3 + 3 is more than 5.
+    only_rule(&mut c, "bulk_read_per_actor", 5);
+    c.query("SELECT body FROM notes_decrypted WHERE id <= 3", &[])
+        .unwrap();
+    assert!(alerts(&mut c, "bulk_read_per_actor").is_empty());
+    c.query(
+        "SELECT body FROM notes_decrypted WHERE id BETWEEN 4 AND 6",
+        &[],
+    )
+    .unwrap();
+    let window = alerts(&mut c, "bulk_read_per_actor");
+    assert_eq!((window.len(), window[0].0), (1, 6));
+    // Failed decrypts per client address, whichever actors they claim.
+    only_rule(&mut c, "failed_decrypts_per_client", 3);
+    let bad = tampered(&mut c);
+    for (i, actor) in ["a1", "a2", "a3"].iter().enumerate() {
+        app.batch_execute(&format!(
+            "BEGIN; SELECT han_crypto.set_actor('{actor}', '203.0.113.50')"
+        ))
+        .unwrap();
+        fail_decrypt(&mut app, &bad);
+        app.batch_execute("ROLLBACK").unwrap();
+        let got = alerts(&mut c, "failed_decrypts_per_client");
+        if i < 2 {
+            assert!(got.is_empty(), "{} of 3", i + 1);
+        } else {
+            assert_eq!(got, [(3, 0, "203.0.113.50".to_owned())]);
+        }
+    }
     // Alert events the writer adds never shift a statement's closing
     // counts off the event that opened it.
     let orphans: i64 = c
@@ -344,7 +417,7 @@ fn failed_unlocks_bulk_reads_denials_and_new_addresses_fire_exactly_at_their_thr
             &[],
         )
         .unwrap();
-    assert_eq!(row.get::<_, i64>(0), 3);
+    assert_eq!(row.get::<_, i64>(0), 5, "the five wrong passphrases");
 }
 
 #[test]

@@ -514,6 +514,17 @@ mod tests {
     }
 
     #[test]
+    fn windows_stay_bounded_when_subjects_are_minted() {
+        let mut ev = Evaluator::new(vec![rule("f", "failed_decrypts", "actor", 1000, "{}")]);
+        for i in 0..(MAX_WINDOWS as u64 + 500) {
+            let mut e = event(i + 1, 100, Kind::Single, "decrypt", "failed");
+            e.set_text(Field::Actor, &format!("minted-{i}")).unwrap();
+            ev.observe(&e, &mut Utc, false);
+        }
+        assert!(ev.windows.len() <= MAX_WINDOWS);
+    }
+
+    #[test]
     fn replayed_events_fill_windows_without_alerting() {
         let mut ev = Evaluator::new(vec![rule("u", "failed_unlocks", "keyring", 2, "{}")]);
         assert!(ev
